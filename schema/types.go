@@ -1,0 +1,164 @@
+package schema
+
+import "errors"
+
+// FileIdentifier is the FlatBuffers file identifier of every ticksync message.
+const FileIdentifier = "TSY1"
+
+// Entity is one entity's state, already quantized by the game: positions in
+// 1/16 units, velocities in 1/16 units per tick, Angle in 1/65536 turns.
+// It mirrors the fb.Entity struct (24 bytes on the wire).
+type Entity struct {
+	ID     uint32
+	Owner  uint32 // player id controlling it; 0 for NPCs
+	X, Y   int32
+	VX, VY int16
+	Angle  uint16
+	Kind   uint8
+	HP     uint8
+}
+
+// Input is one decoded client input (see ticksync.fbs).
+type Input struct {
+	Seq        uint32
+	TargetTick uint32
+	AckTick    uint32
+	MoveX      int8 // -100..100
+	MoveY      int8 // -100..100
+	Aim        uint16
+	Buttons    uint8
+}
+
+// Axis limits of Input.MoveX and Input.MoveY; the verifier refuses values
+// outside them.
+const (
+	AxisMin = -100
+	AxisMax = 100
+)
+
+// Hello is a decoded Hello message.
+type Hello struct {
+	Token       string
+	MatchID     string
+	ResumeToken string
+	LastTick    uint32
+	Name        string
+	Game        string
+}
+
+// String limits the verifier enforces on Hello.
+const (
+	MaxTokenLen   = 1024
+	MaxMatchIDLen = 64
+	MaxNameLen    = 32
+	MaxGameLen    = 32
+)
+
+// ClientKind says which member of the ClientBody union a message holds.
+type ClientKind uint8
+
+// Client message kinds; the values equal fb.ClientBody's.
+const (
+	ClientNone  ClientKind = 0
+	ClientHello ClientKind = 1
+	ClientInput ClientKind = 2
+	ClientLeave ClientKind = 3
+	ClientPing  ClientKind = 4
+)
+
+// ClientMessage is a decoded client message. Only the field that matches Kind
+// is set.
+type ClientMessage struct {
+	Kind       ClientKind
+	Hello      Hello
+	Input      Input
+	ClientTime uint64 // Ping
+}
+
+// ServerKind says which member of the ServerBody union a message holds.
+type ServerKind uint8
+
+// Server message kinds; the values equal fb.ServerBody's.
+const (
+	ServerNone     ServerKind = 0
+	ServerWelcome  ServerKind = 1
+	ServerSnapshot ServerKind = 2
+	ServerRedirect ServerKind = 3
+	ServerError    ServerKind = 4
+	ServerPong     ServerKind = 5
+)
+
+// Welcome is a decoded (or to be encoded) Welcome message.
+type Welcome struct {
+	SessionID   string
+	ResumeToken string
+	PlayerID    uint32
+	EntityID    uint32
+	TickRate    uint16
+	ServerTick  uint32
+	NodeID      string
+	MatchID     string
+}
+
+// Snapshot is a decoded (or to be encoded) Snapshot message. Decoding reuses
+// the capacity of Spawned, Changes and Removed, so a client that keeps one
+// Snapshot value decodes without allocating.
+type Snapshot struct {
+	Tick         uint32
+	BaselineTick uint32 // 0: full snapshot
+	LastInputSeq uint32
+	Spawned      []Entity
+	Changes      []byte // delta of entities present in the baseline; see DELTA.md
+	Removed      []uint32
+	ServerTimeMS uint64
+}
+
+// Redirect is a decoded Redirect message.
+type Redirect struct {
+	URL     string
+	MatchID string
+}
+
+// ErrorCode is the code of an Error message.
+type ErrorCode uint16
+
+// Error codes sent in Error messages. The README's error table lists them.
+const (
+	ErrCodeUnknown       ErrorCode = 0
+	ErrCodeBadRequest    ErrorCode = 1 // the message was not what the protocol expects here
+	ErrCodeUnauthorized  ErrorCode = 2 // the auth token is missing, malformed or expired
+	ErrCodeMatchNotFound ErrorCode = 3 // no such match
+	ErrCodeMatchFull     ErrorCode = 4 // the match has no free seat
+	ErrCodeResumeRefused ErrorCode = 5 // the resume token is invalid, expired or its seat is gone
+	ErrCodeReplaced      ErrorCode = 6 // a newer connection resumed this seat
+	ErrCodeUnavailable   ErrorCode = 7 // the node cannot host the match now; retry
+	ErrCodeShuttingDown  ErrorCode = 8 // the node is stopping
+)
+
+// ErrorMsg is a decoded Error message.
+type ErrorMsg struct {
+	Code    ErrorCode
+	Message string
+}
+
+// ServerMessage is a decoded server message. Only the field that matches Kind
+// is set.
+type ServerMessage struct {
+	Kind       ServerKind
+	Welcome    Welcome
+	Snapshot   Snapshot
+	Redirect   Redirect
+	Error      ErrorMsg
+	ClientTime uint64 // Pong
+	ServerTime uint64 // Pong, ms since the Unix epoch
+}
+
+// Sentinel errors. Errors returned by this package wrap one of them.
+var (
+	// ErrMalformed: the bytes are not a valid message of our schema.
+	ErrMalformed = errors.New("malformed message")
+	// ErrOutOfRange: a well-formed message with a value outside its range.
+	ErrOutOfRange = errors.New("value out of range")
+	// ErrBadDelta: a delta that does not apply to the given baseline.
+	ErrBadDelta = errors.New("delta does not match baseline")
+)
