@@ -48,10 +48,19 @@ type Hello struct {
 
 // String limits the verifier enforces on Hello.
 const (
-	MaxTokenLen   = 1024
-	MaxMatchIDLen = 64
-	MaxNameLen    = 32
-	MaxGameLen    = 32
+	MaxTokenLen       = 1024
+	MaxMatchIDLen     = 64
+	MaxResumeTokenLen = 1024
+	MaxNameLen        = 32
+	MaxGameLen        = 32
+)
+
+// Snapshot caps the verifier enforces on the client side. They are far above
+// what a room sends (64 entities are 1.5 KiB in full) and only bound the
+// work a hostile server can cause.
+const (
+	MaxSnapshotEntities = 1 << 14 // elements of spawned, and of removed
+	MaxSnapshotChanges  = 1 << 20 // bytes of changes
 )
 
 // ClientKind says which member of the ClientBody union a message holds.
