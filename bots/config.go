@@ -1,0 +1,150 @@
+package bots
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Behavior says how a bot chooses its input each tick.
+type Behavior string
+
+// Behaviours.
+const (
+	// Wander picks a new random direction every second and walks it, like
+	// the arena's NPCs (the arena-8x64 scenario).
+	Wander Behavior = "wander"
+	// Chase steers towards the nearest other entity of the bot's world.
+	Chase Behavior = "chase"
+	// Idle sends zero axes: the cheapest bot, for footprint measurements.
+	Idle Behavior = "idle"
+)
+
+// ParseBehavior returns the Behavior named s.
+func ParseBehavior(s string) (Behavior, error) {
+	switch b := Behavior(strings.ToLower(strings.TrimSpace(s))); b {
+	case Wander, Chase, Idle:
+		return b, nil
+	}
+	return "", fmt.Errorf("behavior %q: must be wander, chase or idle", s)
+}
+
+// Config configures a Swarm. Start from DefaultConfig and call Validate.
+type Config struct {
+	// URLs of the nodes' game endpoints (ws:// or wss://, path /ws). Bot i
+	// dials URLs[i % len(URLs)] first; the client falls back to the others.
+	URLs []string
+	// Bots is the number of bots (1..100000).
+	Bots int
+	// PerRoom is how many bots share one match (1..64). See the package doc
+	// for how rooms of exactly PerRoom bots are formed.
+	PerRoom int
+	// Duration is the length of the measured window, after Ramp and Warmup.
+	Duration time.Duration
+	// Ramp spreads the bots' first dials evenly over this time (0: all at once).
+	Ramp time.Duration
+	// Warmup is waited after the ramp before the measured window opens.
+	Warmup time.Duration
+	// TickRate is the server's tick rate: the rate of inputs per bot, and the
+	// expected snapshot rate. 0: take it from the first Welcome.
+	TickRate int
+	// Origin is sent as the Origin header of the upgrade ("" : none).
+	Origin string
+	// TokenSecret, when set, signs an HS256 JWT per bot with sub = its player
+	// id (bot index + PlayerIDBase); otherwise the bots join as guests.
+	TokenSecret string
+	// PlayerIDBase is the player id of bot 0 when TokenSecret is set.
+	PlayerIDBase uint32
+	// Game names the game for matchmaking ("": the node's default).
+	Game string
+	// Behavior of every bot.
+	Behavior Behavior
+	// Seed seeds every bot's random choices (bot i uses Seed and i), so a run
+	// replays the same inputs.
+	Seed int64
+	// Insecure skips TLS certificate verification (self-signed wss).
+	Insecure bool
+	// MaxErrorRate is the largest acceptable errors / inputs sent ratio.
+	MaxErrorRate float64
+	// ServerStatsURL is a node's /metrics URL, scraped when the window opens
+	// and when it closes ("": none).
+	ServerStatsURL string
+	// ProgressInterval is the period of the progress line (0: none).
+	ProgressInterval time.Duration
+	// JoinTimeout bounds one bot's first connection (dial + Hello + Welcome).
+	JoinTimeout time.Duration
+}
+
+// DefaultConfig returns a Config for 100 wandering bots against a local node.
+func DefaultConfig() Config {
+	return Config{
+		URLs:             []string{"ws://127.0.0.1:7350/ws"},
+		Bots:             100,
+		PerRoom:          8,
+		Duration:         10 * time.Second,
+		Ramp:             2 * time.Second,
+		TickRate:         30,
+		Behavior:         Wander,
+		Seed:             1,
+		PlayerIDBase:     1,
+		MaxErrorRate:     0.01,
+		ProgressInterval: time.Second,
+		JoinTimeout:      10 * time.Second,
+	}
+}
+
+// Limits checked by Validate.
+const (
+	MaxBots     = 100000
+	MaxPerRoom  = 64
+	MaxTickRate = 128
+)
+
+// Validate reports the first invalid field, saying what is allowed.
+func (c *Config) Validate() error {
+	if len(c.URLs) == 0 {
+		return errors.New("url: at least one URL is required")
+	}
+	for _, s := range c.URLs {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return fmt.Errorf("url %q: must be ws://host[:port]/path or wss://...", s)
+		}
+	}
+	switch {
+	case c.Bots < 1 || c.Bots > MaxBots:
+		return fmt.Errorf("bots %d: must be 1..%d", c.Bots, MaxBots)
+	case c.PerRoom < 1 || c.PerRoom > MaxPerRoom:
+		return fmt.Errorf("per-room %d: must be 1..%d", c.PerRoom, MaxPerRoom)
+	case c.Duration <= 0 || c.Duration > 24*time.Hour:
+		return fmt.Errorf("duration %s: must be > 0 and at most 24h", c.Duration)
+	case c.Ramp < 0 || c.Ramp > time.Hour:
+		return fmt.Errorf("ramp %s: must be 0..1h", c.Ramp)
+	case c.Warmup < 0 || c.Warmup > time.Hour:
+		return fmt.Errorf("warmup %s: must be 0..1h", c.Warmup)
+	case c.TickRate < 0 || c.TickRate > MaxTickRate:
+		return fmt.Errorf("tick rate %d: must be 1..%d (0: from the server)", c.TickRate, MaxTickRate)
+	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
+		return fmt.Errorf("max error rate %g: must be 0..1", c.MaxErrorRate)
+	case c.ProgressInterval < 0:
+		return fmt.Errorf("progress interval %s: must be >= 0", c.ProgressInterval)
+	case c.JoinTimeout <= 0:
+		return fmt.Errorf("join timeout %s: must be > 0", c.JoinTimeout)
+	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:
+		return fmt.Errorf("player id base %d: base + bots must fit in uint32", c.PlayerIDBase)
+	case c.TokenSecret != "" && c.PlayerIDBase == 0:
+		return errors.New("player id base 0: must be >= 1 (0 means guest)")
+	}
+	if _, err := ParseBehavior(string(c.Behavior)); err != nil {
+		return err
+	}
+	if c.ServerStatsURL != "" {
+		u, err := url.Parse(c.ServerStatsURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("server stats %q: must be an http(s) URL", c.ServerStatsURL)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,243 @@
+package bots
+
+import (
+	"sync"
+	"sync/atomic"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram geometry: values in microseconds, 1 µs .. 60 s, 3 significant
+// digits (about 140 KB per histogram).
+const (
+	histMinUS = 1
+	histMaxUS = 60_000_000
+	histSig   = 3
+)
+
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMinUS, histMaxUS, histSig)
+}
+
+// recordClamped records v (µs), clamped into the histogram's range.
+func recordClamped(h *hdrhistogram.Histogram, v int64) {
+	if v < histMinUS {
+		v = histMinUS
+	} else if v > histMaxUS {
+		v = histMaxUS
+	}
+	_ = h.RecordValue(v) // in range by construction
+}
+
+// ErrorKind classifies what went wrong for a bot. The report counts errors
+// by kind name.
+type ErrorKind uint8
+
+// Error kinds.
+const (
+	ErrDial         ErrorKind = iota // could not connect (network, upgrade refused)
+	ErrJoinRefused                   // the server answered the Hello with an Error
+	ErrDisconnect                    // an established connection was lost abnormally
+	ErrSlowConsumer                  // the server closed us as a slow consumer (4010)
+	ErrSend                          // sending an input failed
+	ErrDecode                        // a server message did not verify or decode
+	ErrResume                        // resuming the seat was refused or gave up
+	ErrStall                         // no snapshot for a second while connected
+	numErrorKinds
+)
+
+var errorKindNames = [numErrorKinds]string{
+	ErrDial:         "dial",
+	ErrJoinRefused:  "join_refused",
+	ErrDisconnect:   "disconnect",
+	ErrSlowConsumer: "slow_consumer",
+	ErrSend:         "send",
+	ErrDecode:       "decode",
+	ErrResume:       "resume",
+	ErrStall:        "stall",
+}
+
+func (k ErrorKind) String() string {
+	if k < numErrorKinds {
+		return errorKindNames[k]
+	}
+	return "unknown"
+}
+
+// counters are one bot's running totals. Each field has one writer (the
+// bot's read goroutine or the input scheduler), so the atomic adds never
+// contend; the reporter sums them with atomic loads.
+type counters struct {
+	inputs     atomic.Uint64
+	bytesUp    atomic.Uint64
+	snapshots  atomic.Uint64
+	full       atomic.Uint64
+	delta      atomic.Uint64
+	gaps       atomic.Uint64 // ticks skipped between consecutive snapshots
+	bytesDown  atomic.Uint64
+	reconnects atomic.Uint64
+	connected  atomic.Bool  // currently holds a seat
+	everJoined atomic.Bool  // received a Welcome at least once
+	failed     atomic.Bool  // gave up before ever joining
+	connNanos  atomic.Int64 // total time spent connected, closed intervals
+	connSince  atomic.Int64 // start of the open connected interval (0: none)
+	errs       [numErrorKinds]atomic.Uint64
+}
+
+// totals is the sum of every bot's counters at one instant.
+type totals struct {
+	inputs, bytesUp, snapshots, full, delta, gaps, bytesDown, reconnects uint64
+	connected, joined, failed                                            int
+	connNanos                                                            int64 // bot-nanoseconds connected
+	errs                                                                 [numErrorKinds]uint64
+}
+
+func (t *totals) add(c *counters, now int64) {
+	t.inputs += c.inputs.Load()
+	t.bytesUp += c.bytesUp.Load()
+	t.snapshots += c.snapshots.Load()
+	t.full += c.full.Load()
+	t.delta += c.delta.Load()
+	t.gaps += c.gaps.Load()
+	t.bytesDown += c.bytesDown.Load()
+	t.reconnects += c.reconnects.Load()
+	if c.connected.Load() {
+		t.connected++
+	}
+	if c.everJoined.Load() {
+		t.joined++
+	}
+	if c.failed.Load() {
+		t.failed++
+	}
+	t.connNanos += c.connNanos.Load()
+	if s := c.connSince.Load(); s > 0 && now > s {
+		t.connNanos += now - s
+	}
+	for i := range t.errs {
+		t.errs[i] += c.errs[i].Load()
+	}
+}
+
+// sub returns t - base, field by field (gauges keep t's value).
+func (t totals) sub(base totals) totals {
+	r := t
+	r.inputs -= base.inputs
+	r.bytesUp -= base.bytesUp
+	r.snapshots -= base.snapshots
+	r.full -= base.full
+	r.delta -= base.delta
+	r.gaps -= base.gaps
+	r.bytesDown -= base.bytesDown
+	r.reconnects -= base.reconnects
+	r.connNanos -= base.connNanos
+	for i := range r.errs {
+		r.errs[i] -= base.errs[i]
+	}
+	return r
+}
+
+func (t *totals) errors() uint64 {
+	var n uint64
+	for _, e := range t.errs {
+		n += e
+	}
+	return n
+}
+
+// shard holds the histograms that a subset of the bots records into. Bots
+// record from their read goroutines under the shard's mutex (a few tens of
+// ns, rarely contended: bots are spread over 4×GOMAXPROCS shards); the
+// reporter drains a shard into its own histograms once per interval.
+type shard struct {
+	mu     sync.Mutex
+	rtt    *hdrhistogram.Histogram // µs, input sent → first snapshot acking it
+	gap    *hdrhistogram.Histogram // µs, between consecutive snapshots
+	resume *hdrhistogram.Histogram // µs, connection lost → first snapshot after
+	_      [64]byte                // keep neighbouring shards' locks apart
+}
+
+func newShard() *shard {
+	return &shard{rtt: newHist(), gap: newHist(), resume: newHist()}
+}
+
+// recordSnapshot records the RTT samples and the inter-arrival gap that one
+// snapshot produced (gapUS < 0: none), under one lock.
+func (s *shard) recordSnapshot(rttUS []int64, gapUS int64) {
+	s.mu.Lock()
+	for _, v := range rttUS {
+		recordClamped(s.rtt, v)
+	}
+	if gapUS >= 0 {
+		recordClamped(s.gap, gapUS)
+	}
+	s.mu.Unlock()
+}
+
+func (s *shard) recordResume(us int64) {
+	s.mu.Lock()
+	recordClamped(s.resume, us)
+	s.mu.Unlock()
+}
+
+// drain merges the shard's histograms into dst and resets them.
+func (s *shard) drain(rtt, gap, resume *hdrhistogram.Histogram) {
+	s.mu.Lock()
+	if s.rtt.TotalCount() > 0 {
+		rtt.Merge(s.rtt)
+		s.rtt.Reset()
+	}
+	if s.gap.TotalCount() > 0 {
+		gap.Merge(s.gap)
+		s.gap.Reset()
+	}
+	if s.resume.TotalCount() > 0 {
+		resume.Merge(s.resume)
+		s.resume.Reset()
+	}
+	s.mu.Unlock()
+}
+
+// collector owns the shards and the merged histograms. Only the reporter
+// goroutine calls its methods (except the shards' record methods).
+type collector struct {
+	shards []*shard
+	// Merged by collect: the current interval (progress line) and the
+	// measured window (report). resume is kept for the whole run.
+	ivRTT, ivGap, ivResume *hdrhistogram.Histogram
+	winRTT, winGap         *hdrhistogram.Histogram
+	allResume              *hdrhistogram.Histogram
+}
+
+func newCollector(nshards int) *collector {
+	c := &collector{
+		ivRTT: newHist(), ivGap: newHist(), ivResume: newHist(),
+		winRTT: newHist(), winGap: newHist(), allResume: newHist(),
+	}
+	for range nshards {
+		c.shards = append(c.shards, newShard())
+	}
+	return c
+}
+
+// collect drains every shard into the interval histograms (reset first)
+// and, when inWindow, adds them to the window's.
+func (c *collector) collect(inWindow bool) {
+	c.ivRTT.Reset()
+	c.ivGap.Reset()
+	c.ivResume.Reset()
+	for _, s := range c.shards {
+		s.drain(c.ivRTT, c.ivGap, c.ivResume)
+	}
+	if inWindow {
+		c.winRTT.Merge(c.ivRTT)
+		c.winGap.Merge(c.ivGap)
+	}
+	c.allResume.Merge(c.ivResume)
+}
+
+// openWindow discards what the window histograms held (ramp and warm-up).
+func (c *collector) openWindow() {
+	c.winRTT.Reset()
+	c.winGap.Reset()
+}
