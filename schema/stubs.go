@@ -3,15 +3,6 @@ package schema
 // This file holds the signatures still to be implemented. Each moves to its
 // own file (decode.go, verify.go, delta.go) when implemented.
 
-// DecodeClientMessage verifies buf as a ClientMessage and decodes it into m.
-// An error wraps ErrMalformed (structure) or ErrOutOfRange (values). Decoding
-// an Input allocates nothing.
-func DecodeClientMessage(buf []byte, m *ClientMessage) error { panic("TODO") }
-
-// DecodeServerMessage verifies buf as a ServerMessage and decodes it into m,
-// reusing the capacity of m.Snapshot's slices.
-func DecodeServerMessage(buf []byte, m *ServerMessage) error { panic("TODO") }
-
 // Delta is the reusable output of Diff.
 type Delta struct {
 	Spawned []Entity

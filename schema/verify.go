@@ -216,8 +216,8 @@ func (v *verifier) scalars(t *vtable, fields ...scalar) error {
 // union checks a union (type byte in slot typeSlot, value in typeSlot+1) and
 // returns its type and the position of its table. members is the number of
 // known members; type 0 (NONE) is refused: every message has a body.
-func (v *verifier) union(t *vtable, typeSlot uint32, members uint8, name string) (uint8, uint32, error) {
-	tp, err := v.field(t, typeSlot, 1, name+"_type")
+func (v *verifier) union(t *vtable, typeSlot uint32, members uint8, name, typeName string) (uint8, uint32, error) {
+	tp, err := v.field(t, typeSlot, 1, typeName)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -273,7 +273,7 @@ func verifyClient(buf []byte) (ClientKind, uint32, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	typ, body, err := v.union(&msg, 0, uint8(ClientPing), "client_message.body")
+	typ, body, err := v.union(&msg, 0, uint8(ClientPing), "client_message.body", "client_message.body_type")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -378,7 +378,7 @@ func verifyServer(buf []byte) (ServerKind, uint32, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	typ, body, err := v.union(&msg, 0, uint8(ServerPong), "server_message.body")
+	typ, body, err := v.union(&msg, 0, uint8(ServerPong), "server_message.body", "server_message.body_type")
 	if err != nil {
 		return 0, 0, err
 	}

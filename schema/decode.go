@@ -1,0 +1,152 @@
+package schema
+
+import (
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ticksync/ticksync/schema/fb"
+)
+
+// DecodeClientMessage verifies buf as a ClientMessage and decodes it into m.
+// An error wraps ErrMalformed (structure) or ErrOutOfRange (values). Decoding
+// an Input allocates nothing.
+//
+// m is overwritten: fields other than the one Kind names are zeroed. Strings
+// are copied, so buf may be reused as soon as it returns. On error m is left
+// zeroed with Kind ClientNone.
+func DecodeClientMessage(buf []byte, m *ClientMessage) error {
+	*m = ClientMessage{}
+	kind, at, err := verifyClient(buf)
+	if err != nil {
+		return err
+	}
+	pos := flatbuffers.UOffsetT(at)
+	m.Kind = kind
+	switch kind {
+	case ClientHello:
+		var h fb.Hello
+		h.Init(buf, pos)
+		m.Hello = Hello{
+			Token:       string(h.Token()),
+			MatchID:     string(h.MatchId()),
+			ResumeToken: string(h.ResumeToken()),
+			LastTick:    h.LastTick(),
+			Name:        string(h.Name()),
+			Game:        string(h.Game()),
+		}
+	case ClientInput:
+		var in fb.Input
+		in.Init(buf, pos)
+		m.Input = Input{
+			Seq:        in.Seq(),
+			TargetTick: in.TargetTick(),
+			AckTick:    in.AckTick(),
+			MoveX:      in.MoveX(),
+			MoveY:      in.MoveY(),
+			Aim:        in.Aim(),
+			Buttons:    in.Buttons(),
+		}
+	case ClientPing:
+		var p fb.Ping
+		p.Init(buf, pos)
+		m.ClientTime = p.ClientTime()
+	}
+	return nil
+}
+
+// DecodeServerMessage verifies buf as a ServerMessage and decodes it into m,
+// reusing the capacity of m.Snapshot's slices.
+//
+// m is overwritten: fields other than the one Kind names are zeroed, except
+// that m.Snapshot's slices keep their capacity (length 0). Everything is
+// copied out of buf (Changes too), so buf may be reused as soon as it
+// returns. An error wraps ErrMalformed or ErrOutOfRange; m is then left
+// zeroed with Kind ServerNone.
+func DecodeServerMessage(buf []byte, m *ServerMessage) error {
+	spawned, changes, removed := m.Snapshot.Spawned[:0], m.Snapshot.Changes[:0], m.Snapshot.Removed[:0]
+	*m = ServerMessage{}
+	m.Snapshot.Spawned, m.Snapshot.Changes, m.Snapshot.Removed = spawned, changes, removed
+	kind, at, err := verifyServer(buf)
+	if err != nil {
+		return err
+	}
+	pos := flatbuffers.UOffsetT(at)
+	m.Kind = kind
+	switch kind {
+	case ServerWelcome:
+		var w fb.Welcome
+		w.Init(buf, pos)
+		m.Welcome = Welcome{
+			SessionID:   string(w.SessionId()),
+			ResumeToken: string(w.ResumeToken()),
+			PlayerID:    w.PlayerId(),
+			EntityID:    w.EntityId(),
+			TickRate:    w.TickRate(),
+			ServerTick:  w.ServerTick(),
+			NodeID:      string(w.NodeId()),
+			MatchID:     string(w.MatchId()),
+		}
+	case ServerSnapshot:
+		decodeSnapshot(buf, pos, &m.Snapshot)
+	case ServerRedirect:
+		var r fb.Redirect
+		r.Init(buf, pos)
+		m.Redirect = Redirect{URL: string(r.Url()), MatchID: string(r.MatchId())}
+	case ServerError:
+		var e fb.Error
+		e.Init(buf, pos)
+		m.Error = ErrorMsg{Code: ErrorCode(e.Code()), Message: string(e.Message())}
+	case ServerPong:
+		var p fb.Pong
+		p.Init(buf, pos)
+		m.ClientTime, m.ServerTime = p.ClientTime(), p.ServerTimeMs()
+	}
+	return nil
+}
+
+// decodeSnapshot reads a verified Snapshot table at pos into s, appending to
+// s's (emptied) slices.
+func decodeSnapshot(buf []byte, pos flatbuffers.UOffsetT, s *Snapshot) {
+	var t fb.Snapshot
+	t.Init(buf, pos)
+	s.Tick = t.Tick()
+	s.BaselineTick = t.BaselineTick()
+	s.LastInputSeq = t.LastInputSeq()
+	s.ServerTimeMS = t.ServerTimeMs()
+	if n := t.SpawnedLength(); n > 0 {
+		var e fb.Entity
+		t.Spawned(&e, 0)
+		first := e.Table().Pos
+		s.Spawned = growEntities(s.Spawned, n)
+		for j := range s.Spawned {
+			e.Init(buf, first+flatbuffers.UOffsetT(j*entitySize))
+			s.Spawned[j] = Entity{
+				ID: e.Id(), Owner: e.Owner(), X: e.X(), Y: e.Y(),
+				VX: e.Vx(), VY: e.Vy(), Angle: e.Angle(), Kind: e.Kind(), HP: e.Hp(),
+			}
+		}
+	}
+	// Copied, not aliased: gws pools read buffers.
+	s.Changes = append(s.Changes, t.ChangesBytes()...)
+	if n := t.RemovedLength(); n > 0 {
+		s.Removed = growIDs(s.Removed, n)
+		for j := range s.Removed {
+			s.Removed[j] = t.Removed(j)
+		}
+	}
+}
+
+// growEntities returns s[:n], reallocating only when s's capacity is short.
+func growEntities(s []Entity, n int) []Entity {
+	if cap(s) < n {
+		return make([]Entity, n)
+	}
+	return s[:n]
+}
+
+// growIDs returns s[:n], reallocating only when s's capacity is short.
+func growIDs(s []uint32, n int) []uint32 {
+	if cap(s) < n {
+		return make([]uint32, n)
+	}
+	return s[:n]
+}
