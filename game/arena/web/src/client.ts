@@ -1,0 +1,450 @@
+// The connection to a ticksync node: Hello, Welcome, the input stream, the
+// snapshot stream, redirects, errors and reconnection with resume.
+//
+// One ArenaClient owns one WebSocket at a time. Everything runs on the page's
+// single JavaScript thread: socket events, the input timer (one Input per
+// server tick) and the stats timer (one Ping and one bytes/s sample per
+// second). The renderer reads view() on each animation frame.
+
+import { applyDelta, DeltaError, type Entity, type World, WorldRing } from "./delta";
+import { decodeServerMessage, Encoder, type ServerMsg, type Snapshot, type Welcome } from "./protocol";
+
+/** Close codes of the node (TEAM.md, README's close-code table). */
+export const Close = {
+  Normal: 1000,
+  GoingAway: 1001,
+  TextFrame: 1003,
+  Malformed: 1007,
+  Policy: 1008,
+  TooBig: 1009,
+  Internal: 1011,
+  Unauthorized: 4002,
+  MatchNotFound: 4003,
+  MatchFull: 4004,
+  ResumeRefused: 4005,
+  Replaced: 4006,
+  Unavailable: 4007,
+  ShuttingDown: 4008,
+  SlowConsumer: 4010,
+  Redirect: 4011,
+} as const;
+
+export type ClientState = "connecting" | "joining" | "playing" | "reconnecting" | "stopped";
+
+/** What the input sampler returns each tick. */
+export interface Controls {
+  moveX: number; // -100..100
+  moveY: number; // -100..100
+  aim: number; // 0..65535
+  buttons: number;
+}
+
+export interface ClientOptions {
+  /** The node's game endpoint, ws(s)://host/ws. */
+  url: string;
+  token?: string;
+  matchId?: string;
+  name?: string;
+  game?: string;
+  /** Sampled once per tick for the Input message. */
+  controls: () => Controls;
+}
+
+/**
+ * DebugState is what the page exposes as window.__ticksync for tests and
+ * for people poking at the console. It is updated in place.
+ */
+export interface DebugState {
+  state: ClientState;
+  url: string;
+  nodeId: string;
+  matchId: string;
+  playerId: number;
+  ownEntityId: number;
+  tick: number;
+  entities: number;
+  own: Entity | null;
+  snapshots: number;
+  fullSnapshots: number;
+  badSnapshots: number;
+  inputSeq: number;
+  lastInputSeq: number;
+  pingMs: number;
+  inputRttMs: number;
+  bytesPerSec: number;
+  reconnects: number;
+  redirects: number;
+  lastClose: number;
+  lastError: string;
+}
+
+/** What the renderer draws: the two newest worlds and when the newer arrived. */
+export interface View {
+  prev: World | undefined;
+  cur: World | undefined;
+  curAt: number;
+  tickMs: number;
+  ownEntityId: number;
+  playerId: number;
+}
+
+const connectTimeoutMs = 5000;
+const maxBackoffMs = 5000;
+const maxRedirects = 5;
+
+export class ArenaClient {
+  readonly debug: DebugState;
+  private readonly enc = new Encoder();
+  private readonly worlds = new WorldRing(64);
+  private readonly inputSentAt = new Float64Array(256);
+
+  private ws: WebSocket | null = null;
+  private url: string;
+  private matchId: string;
+  private resumeToken = "";
+  private tickRate = 30;
+  private seq = 0;
+  private ackTick = 0;
+  private prev: World | undefined;
+  private cur: World | undefined;
+  private curAt = 0;
+  private attempt = 0;
+  private redirectsInARow = 0;
+  private pendingRedirect = "";
+  private lastErrorCode = -1;
+  private bytesWindow = 0;
+  private inputTimer: ReturnType<typeof setInterval> | undefined;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.url = opts.url;
+    this.matchId = opts.matchId ?? "";
+    this.debug = {
+      state: "connecting",
+      url: opts.url,
+      nodeId: "",
+      matchId: this.matchId,
+      playerId: 0,
+      ownEntityId: 0,
+      tick: 0,
+      entities: 0,
+      own: null,
+      snapshots: 0,
+      fullSnapshots: 0,
+      badSnapshots: 0,
+      inputSeq: 0,
+      lastInputSeq: 0,
+      pingMs: 0,
+      inputRttMs: 0,
+      bytesPerSec: 0,
+      reconnects: 0,
+      redirects: 0,
+      lastClose: 0,
+      lastError: "",
+    };
+  }
+
+  /** start opens the first connection and the stats timer. */
+  start(): void {
+    this.statsTimer = setInterval(() => this.everySecond(), 1000);
+    this.connect(this.url);
+  }
+
+  /** stop leaves the match (Leave, close 1000) and stops reconnecting. */
+  stop(): void {
+    this.setState("stopped");
+    clearInterval(this.statsTimer);
+    clearInterval(this.inputTimer);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.watchdog);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(this.enc.leave());
+      ws.close(Close.Normal, "leave");
+    }
+  }
+
+  view(): View {
+    return {
+      prev: this.prev,
+      cur: this.cur,
+      curAt: this.curAt,
+      tickMs: 1000 / this.tickRate,
+      ownEntityId: this.debug.ownEntityId,
+      playerId: this.debug.playerId,
+    };
+  }
+
+  private setState(s: ClientState): void {
+    this.debug.state = s;
+  }
+
+  private connect(url: string): void {
+    clearTimeout(this.retryTimer);
+    this.url = url;
+    this.debug.url = url;
+    this.setState("connecting");
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      this.debug.lastError = `cannot connect to ${url}: ${String(e)}`;
+      this.scheduleReconnect(0);
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    // The watchdog closes a socket that neither opens nor gets a Welcome in time.
+    this.armWatchdog(ws);
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.setState("joining");
+      this.armWatchdog(ws);
+      const resume = this.resumeToken !== "";
+      ws.send(
+        this.enc.hello({
+          token: this.opts.token,
+          matchId: this.matchId,
+          resumeToken: this.resumeToken,
+          lastTick: resume ? this.ackTick : 0,
+          name: this.opts.name,
+          game: this.opts.game,
+        }),
+      );
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (this.ws !== ws) return;
+      if (!(ev.data instanceof ArrayBuffer)) {
+        this.debug.lastError = "unexpected text frame from the server";
+        return;
+      }
+      this.bytesWindow += ev.data.byteLength;
+      let msg: ServerMsg;
+      try {
+        msg = decodeServerMessage(new Uint8Array(ev.data));
+      } catch (e) {
+        this.debug.lastError = String(e);
+        this.debug.badSnapshots++;
+        return;
+      }
+      this.handle(ws, msg);
+    };
+    ws.onclose = (ev: CloseEvent) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.closed(ev.code, ev.reason);
+    };
+  }
+
+  private armWatchdog(ws: WebSocket): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      if (this.ws === ws && this.debug.state !== "playing") ws.close();
+    }, connectTimeoutMs);
+  }
+
+  private handle(ws: WebSocket, msg: ServerMsg): void {
+    switch (msg.kind) {
+      case "welcome":
+        this.welcome(ws, msg);
+        break;
+      case "snapshot":
+        this.snapshot(msg);
+        break;
+      case "redirect":
+        // The node closes with 4011 next; we go at once.
+        this.pendingRedirect = toWebSocketURL(msg.url);
+        if (msg.matchId) this.matchId = msg.matchId;
+        ws.close(Close.Normal, "redirected");
+        break;
+      case "error":
+        this.lastErrorCode = msg.code;
+        this.debug.lastError = `${msg.message || "error"} (code ${msg.code})`;
+        break;
+      case "pong": {
+        const sent = Number(msg.clientTime) / 1000;
+        this.debug.pingMs = Math.max(0, Math.round(performance.now() - sent));
+        break;
+      }
+    }
+  }
+
+  private welcome(ws: WebSocket, w: Welcome): void {
+    clearTimeout(this.watchdog);
+    const sameSeat = w.matchId === this.debug.matchId && w.playerId === this.debug.playerId;
+    if (!sameSeat) {
+      // A new seat: our history means nothing to the server.
+      this.worlds.clear();
+      this.ackTick = 0;
+      this.prev = this.cur = undefined;
+    }
+    this.resumeToken = w.resumeToken;
+    this.matchId = w.matchId;
+    this.tickRate = w.tickRate > 0 ? w.tickRate : 30;
+    this.attempt = 0;
+    this.redirectsInARow = 0;
+    this.lastErrorCode = -1;
+    Object.assign(this.debug, {
+      nodeId: w.nodeId,
+      matchId: w.matchId,
+      playerId: w.playerId,
+      ownEntityId: w.entityId,
+      lastError: "",
+    });
+    this.setState("playing");
+    clearInterval(this.inputTimer);
+    this.inputTimer = setInterval(() => this.sendInput(ws), 1000 / this.tickRate);
+    this.sendInput(ws);
+  }
+
+  private snapshot(s: Snapshot): void {
+    let base: readonly Entity[] = [];
+    if (s.baselineTick !== 0) {
+      const b = this.worlds.get(s.baselineTick);
+      if (!b) {
+        // Not ours to apply; the next one is against what we ack.
+        this.debug.badSnapshots++;
+        return;
+      }
+      base = b.entities;
+    }
+    let entities: Entity[];
+    try {
+      const dt = s.baselineTick === 0 ? 0 : (s.tick - s.baselineTick) >>> 0;
+      entities = applyDelta(base, dt, s.spawned, s.changes, s.removed);
+    } catch (e) {
+      if (!(e instanceof DeltaError)) throw e;
+      this.debug.badSnapshots++;
+      this.debug.lastError = e.message;
+      return;
+    }
+    const world: World = { tick: s.tick, entities };
+    this.worlds.put(world);
+    this.debug.snapshots++;
+    if (s.baselineTick === 0) this.debug.fullSnapshots++;
+    if (s.lastInputSeq > 0 && s.lastInputSeq > this.debug.lastInputSeq) {
+      const sent = this.inputSentAt[s.lastInputSeq % this.inputSentAt.length]!;
+      if (sent > 0) this.debug.inputRttMs = Math.round(performance.now() - sent);
+      this.debug.lastInputSeq = s.lastInputSeq;
+    }
+    if (this.cur && s.tick <= this.cur.tick) return;
+    this.prev = this.cur;
+    this.cur = world;
+    this.curAt = performance.now();
+    this.ackTick = s.tick;
+    const d = this.debug;
+    d.tick = s.tick;
+    d.entities = entities.length;
+    d.own = findOwn(entities, d.ownEntityId, d.playerId) ?? null;
+  }
+
+  private sendInput(ws: WebSocket): void {
+    if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
+    const c = this.opts.controls();
+    this.seq++;
+    this.inputSentAt[this.seq % this.inputSentAt.length] = performance.now();
+    this.debug.inputSeq = this.seq;
+    ws.send(
+      this.enc.input({
+        seq: this.seq,
+        targetTick: this.ackTick + 1,
+        ackTick: this.ackTick,
+        moveX: c.moveX,
+        moveY: c.moveY,
+        aim: c.aim,
+        buttons: c.buttons,
+      }),
+    );
+  }
+
+  private everySecond(): void {
+    this.debug.bytesPerSec = this.bytesWindow;
+    this.bytesWindow = 0;
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN && this.debug.state === "playing") {
+      // client_time in microseconds of the page clock; the Pong echoes it.
+      ws.send(this.enc.ping(BigInt(Math.round(performance.now() * 1000))));
+    }
+  }
+
+  // closed decides what a closed socket means (TEAM.md's close-code table).
+  private closed(code: number, reason: string): void {
+    clearInterval(this.inputTimer);
+    clearTimeout(this.watchdog);
+    if (this.debug.state === "stopped") return;
+    this.debug.lastClose = code;
+    this.setState("reconnecting");
+    if (this.pendingRedirect) {
+      const url = this.pendingRedirect;
+      this.pendingRedirect = "";
+      this.debug.redirects++;
+      if (++this.redirectsInARow <= maxRedirects) {
+        this.connect(url);
+      } else {
+        this.debug.lastError = `too many redirects (last to ${url})`;
+        this.redirectsInARow = 0;
+        this.url = this.opts.url;
+        this.scheduleReconnect(this.attempt++);
+      }
+      return;
+    }
+    // An Error message comes just before its 4000+N close; if the close frame
+    // was lost (1006), the message still tells what happened.
+    if (code < 4000 && this.lastErrorCode > 0) code = 4000 + this.lastErrorCode;
+    this.lastErrorCode = -1;
+    switch (code) {
+      case Close.Unauthorized:
+      case Close.Replaced:
+        // Retrying cannot help: the token is bad, or another tab took the seat.
+        if (!this.debug.lastError) this.debug.lastError = reason || `closed with ${code}`;
+        this.stop();
+        return;
+      case Close.MatchNotFound:
+      case Close.MatchFull:
+        // Back to matchmaking on the node that served the page.
+        this.matchId = this.opts.matchId && code === Close.MatchFull ? this.opts.matchId : "";
+        this.resumeToken = "";
+        this.url = this.opts.url;
+        this.scheduleReconnect(this.attempt++);
+        return;
+      case Close.ResumeRefused:
+        this.resumeToken = "";
+        this.matchId = this.opts.matchId ?? "";
+        this.connect(this.opts.url);
+        return;
+      default:
+        if (code !== Close.Normal && code !== Close.GoingAway && !this.debug.lastError) {
+          this.debug.lastError = `connection closed (${code}${reason ? ": " + reason : ""})`;
+        }
+        // The first retry goes where we were; later ones to the page's node,
+        // which redirects us if the match moved.
+        if (this.attempt > 0) this.url = this.opts.url;
+        this.scheduleReconnect(this.attempt++);
+    }
+  }
+
+  private scheduleReconnect(attempt: number): void {
+    this.setState("reconnecting");
+    this.debug.reconnects++;
+    const ms = Math.min(maxBackoffMs, 250 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(this.url), ms);
+  }
+}
+
+/** findOwn returns the player's entity: by id from Welcome, else by owner. */
+export function findOwn(entities: readonly Entity[], entityId: number, playerId: number): Entity | undefined {
+  if (entityId !== 0) return entities.find((e) => e.id === entityId);
+  if (playerId !== 0) return entities.find((e) => e.owner === playerId);
+  return undefined;
+}
+
+/** toWebSocketURL accepts a ws(s) URL or an http(s) one and returns ws(s). */
+export function toWebSocketURL(u: string): string {
+  if (u.startsWith("https://")) return "wss://" + u.slice(8);
+  if (u.startsWith("http://")) return "ws://" + u.slice(7);
+  return u;
+}
