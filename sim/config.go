@@ -1,0 +1,72 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is the configuration of one room loop. Start from DefaultConfig and
+// check the result with Validate; NewRoom refuses an invalid Config.
+type Config struct {
+	// TickRate is the number of ticks per second, 1..128. Default 30.
+	TickRate int
+	// InboxSize is the capacity of the room's input inbox, shared by all
+	// players. PushInput drops (and counts) an input when it is full.
+	// 1..65536, default 256.
+	InboxSize int
+	// History is the number of recent ticks of world state kept as delta
+	// baselines. A client whose acknowledged tick is older gets a full
+	// snapshot. 2..1024, default 64.
+	History int
+	// InputBuffer is the per-player jitter buffer: inputs waiting beyond
+	// this many make the room skip to the player's newest input.
+	// 1..64, default 4.
+	InputBuffer int
+	// MaxCatchUp is how many ticks the loop may fall behind its schedule
+	// before it skips ahead instead of running the late ticks back to back.
+	// 1..1000, default 5.
+	MaxCatchUp int
+	// EntityHint is the expected number of entities, used to preallocate
+	// the history ring. 0..65536, default 64.
+	EntityHint int
+}
+
+// DefaultConfig returns the default room configuration: 30 Hz, 64 ticks of
+// history.
+func DefaultConfig() Config {
+	return Config{
+		TickRate:    30,
+		InboxSize:   256,
+		History:     64,
+		InputBuffer: 4,
+		MaxCatchUp:  5,
+		EntityHint:  64,
+	}
+}
+
+// Validate reports the first field out of its range, saying what is allowed.
+func (c Config) Validate() error {
+	checks := []struct {
+		name     string
+		v        int
+		min, max int
+	}{
+		{"tick rate", c.TickRate, 1, 128},
+		{"inbox size", c.InboxSize, 1, 65536},
+		{"history", c.History, 2, 1024},
+		{"input buffer", c.InputBuffer, 1, 64},
+		{"max catch-up", c.MaxCatchUp, 1, 1000},
+		{"entity hint", c.EntityHint, 0, 65536},
+	}
+	for _, ch := range checks {
+		if ch.v < ch.min || ch.v > ch.max {
+			return fmt.Errorf("%s %d: must be %d..%d", ch.name, ch.v, ch.min, ch.max)
+		}
+	}
+	return nil
+}
+
+// Period is the duration of one tick.
+func (c Config) Period() time.Duration {
+	return time.Second / time.Duration(c.TickRate)
+}

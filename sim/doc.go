@@ -1,0 +1,19 @@
+// Package sim is the fixed-tick engine of ticksync: the drift-free tick
+// clock, the room loop, per-player input queues, the snapshot history and
+// the per-baseline snapshot encoding. It knows nothing of sockets, matches
+// or Raft; game plugs a World in, net/ws plugs Conns in.
+//
+// Data flow through a Room:
+//
+//	read goroutines ──PushInput──▶ inbox (bounded; full: drop and count)
+//	game.Manager ──Join/Leave/Attach/Detach/Do──▶ command channel
+//	                                   │
+//	                       room goroutine, each tick:
+//	   drain inbox → jitter buffer per player → one input per player in seq order
+//	   → World.Step(tick, inputs) → World.AppendEntities into the history ring
+//	   → per client: baseline = its ack tick if still in the ring, else 0 (full)
+//	   → one schema.Diff + Encoder.Snapshot per distinct baseline
+//	   → PatchLastInputSeq per client → Conn.SendSnapshot (copies; latest wins)
+//
+// See DESIGN.md for goroutines, ownership and the reasons behind them.
+package sim

@@ -1,0 +1,185 @@
+package sim
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/fb"
+)
+
+// checkFor polls fn until it returns true or timeout passes.
+func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// fakeWorld has one entity per player (id = 1000+player) moving +1 in x per
+// tick, plus one static entity 1. It records the inputs of every step.
+type fakeWorld struct {
+	mu      sync.Mutex // the loop test reads steps from the test goroutine
+	ents    []schema.Entity
+	steps   [][]PlayerInput
+	record  bool
+	joinErr error
+	panicAt uint32
+}
+
+func newFakeWorld() *fakeWorld {
+	return &fakeWorld{ents: []schema.Entity{{ID: 1, HP: 100}}, record: true}
+}
+
+func (w *fakeWorld) Join(p uint32) (uint32, error) {
+	if w.joinErr != nil {
+		return 0, w.joinErr
+	}
+	w.ents = append(w.ents, schema.Entity{ID: 1000 + p, Owner: p, HP: 100})
+	return 1000 + p, nil
+}
+
+func (w *fakeWorld) Leave(p uint32) {
+	for i := range w.ents {
+		if w.ents[i].Owner == p && p != 0 {
+			w.ents = append(w.ents[:i], w.ents[i+1:]...)
+			return
+		}
+	}
+}
+
+func (w *fakeWorld) Step(tick uint32, inputs []PlayerInput) {
+	if w.panicAt != 0 && tick == w.panicAt {
+		panic("fake world exploded")
+	}
+	for i := range w.ents {
+		if w.ents[i].Owner != 0 {
+			w.ents[i].X++
+		}
+	}
+	if w.record {
+		w.mu.Lock()
+		w.steps = append(w.steps, append([]PlayerInput(nil), inputs...))
+		w.mu.Unlock()
+	}
+}
+
+func (w *fakeWorld) AppendEntities(dst []schema.Entity) []schema.Entity {
+	return append(dst, w.ents...)
+}
+
+// lastInputs returns the inputs of the newest step, by player.
+func (w *fakeWorld) lastInputs() map[uint32]schema.Input {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := map[uint32]schema.Input{}
+	if len(w.steps) == 0 {
+		return m
+	}
+	for _, pi := range w.steps[len(w.steps)-1] {
+		m[pi.Player] = pi.Input
+	}
+	return m
+}
+
+// fakeConn keeps a copy of every snapshot, as the Conn contract asks.
+type fakeConn struct {
+	mu   sync.Mutex
+	msgs [][]byte
+}
+
+func (c *fakeConn) SendSnapshot(msg []byte) {
+	c.mu.Lock()
+	c.msgs = append(c.msgs, append([]byte(nil), msg...))
+	c.mu.Unlock()
+}
+
+func (c *fakeConn) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
+// last decodes the newest snapshot.
+func (c *fakeConn) last(t *testing.T) snap {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.msgs) == 0 {
+		t.Fatal("no snapshot received")
+	}
+	return decodeSnap(t, c.msgs[len(c.msgs)-1])
+}
+
+// snap is the part of a Snapshot the room tests look at.
+type snap struct {
+	Tick, Baseline, Seq uint32
+	Spawned             int
+	Changes             []byte
+}
+
+// decodeSnap reads a snapshot we encoded ourselves (trusted bytes) with the
+// generated accessors.
+func decodeSnap(t *testing.T, msg []byte) snap {
+	t.Helper()
+	if !flatbuffers.BufferHasIdentifier(msg, schema.FileIdentifier) {
+		t.Fatal("snapshot without file identifier")
+	}
+	m := fb.GetRootAsServerMessage(msg, 0)
+	if m.BodyType() != fb.ServerBodySnapshot {
+		t.Fatalf("body type %v, want Snapshot", m.BodyType())
+	}
+	var tab flatbuffers.Table
+	m.Body(&tab)
+	var s fb.Snapshot
+	s.Init(tab.Bytes, tab.Pos)
+	return snap{
+		Tick: s.Tick(), Baseline: s.BaselineTick(), Seq: s.LastInputSeq(),
+		Spawned: s.SpawnedLength(), Changes: append([]byte(nil), s.ChangesBytes()...),
+	}
+}
+
+// fakeDiff stands in for schema.Diff in room tests: it records dt in the
+// changes and counts calls.
+type fakeDiff struct{ calls int }
+
+func (f *fakeDiff) diff(d *schema.Delta, base, cur []schema.Entity, dt uint32) {
+	f.calls++
+	d.Spawned = d.Spawned[:0]
+	d.Removed = d.Removed[:0]
+	d.Changes = append(d.Changes[:0], byte(dt), byte(len(base)), byte(len(cur)))
+}
+
+// newTestRoom returns a room driven by the test (no loop), with fakeDiff.
+func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld, *fakeDiff) {
+	t.Helper()
+	cfg := DefaultConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
+	w := newFakeWorld()
+	r, err := NewRoom("test", cfg, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := &fakeDiff{}
+	r.diff = fd.diff
+	return r, w, fd
+}
+
+func mustJoin(t testing.TB, r *Room, id uint32, c Conn) {
+	t.Helper()
+	if _, err := r.join(id, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var errFake = errors.New("fake refusal")

@@ -1,0 +1,314 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// Sentinel errors of the room. Errors returned by Room methods wrap one of
+// them (or the World's own error, for Join).
+var (
+	// ErrStopped: the room loop is not running (stopped, or crashed).
+	ErrStopped = errors.New("room stopped")
+	// ErrPlayerExists: Join of a player already in the room.
+	ErrPlayerExists = errors.New("player already in room")
+	// ErrNoPlayer: the player is not in the room.
+	ErrNoPlayer = errors.New("player not in room")
+	// ErrCrashed: the World panicked; Room.Err wraps it with the panic.
+	ErrCrashed = errors.New("room crashed")
+)
+
+// Room runs one World on a fixed tick. One goroutine, started by Start,
+// owns the world and every per-player record (an actor): Join, Leave,
+// Attach, Detach and Do are commands executed on it between ticks, and
+// inputs reach it through a bounded inbox that PushInput never blocks on.
+//
+// Each tick the loop drains the inbox, applies at most one input per player
+// in seq order, steps the World, records the entities in a ring of the last
+// Config.History ticks, and sends every attached client a snapshot encoded
+// against the tick that client acknowledged (full when that tick is gone).
+// One encoding is made per distinct baseline and shared.
+type Room struct {
+	name    string
+	cfg     Config
+	world   World
+	metrics Metrics
+
+	inbox chan inboxItem
+	cmds  chan command
+	stop  chan struct{}
+	done  chan struct{}
+	err   error // set by the loop before done is closed
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+
+	curTick atomic.Uint32
+	players atomic.Int32
+	stats   counters
+
+	// Owned by the loop goroutine (or by a test driving the room without
+	// Start).
+	tick   uint32
+	list   []*player // sorted by id
+	byID   map[uint32]*player
+	inputs []PlayerInput
+	ring   []frame
+	enc    *schema.Encoder
+	delta  schema.Delta
+	snap   schema.Snapshot
+	diff   func(d *schema.Delta, base, cur []schema.Entity, dt uint32)
+	sat    saturation
+}
+
+// inboxItem is one input on its way from a read goroutine to the loop.
+type inboxItem struct {
+	player uint32
+	in     schema.Input
+}
+
+// command is a function run on the loop goroutine; its result goes to done
+// (capacity 1, so the loop never blocks on it).
+type command struct {
+	fn   func() error
+	done chan error
+}
+
+// frame is one slot of the history ring: the entities at tick.
+type frame struct {
+	tick uint32 // 0: empty
+	ents []schema.Entity
+}
+
+// counters are the room's statistics, written by the loop (and PushInput)
+// and read by Stats from any goroutine.
+type counters struct {
+	ticks, overruns, skipped         atomic.Uint64
+	dropped, discarded               atomic.Uint64
+	encodes, snapshots, bytes, encNs atomic.Uint64
+	saturation                       atomic.Uint64 // math.Float64bits
+}
+
+// NewRoom returns a room for world, not yet running. name labels its
+// goroutine in profiles. A nil m means NopMetrics.
+func NewRoom(name string, cfg Config, world World, m Metrics) (*Room, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("room config: %w", err)
+	}
+	if world == nil {
+		return nil, errors.New("room: nil world")
+	}
+	if m == nil {
+		m = NopMetrics{}
+	}
+	r := &Room{
+		name:    name,
+		cfg:     cfg,
+		world:   world,
+		metrics: m,
+		inbox:   make(chan inboxItem, cfg.InboxSize),
+		cmds:    make(chan command, 16),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		byID:    make(map[uint32]*player),
+		ring:    make([]frame, cfg.History),
+		enc:     schema.NewEncoder(cfg.EntityHint*24 + 256),
+		diff:    schema.Diff,
+	}
+	for i := range r.ring {
+		r.ring[i].ents = make([]schema.Entity, 0, cfg.EntityHint)
+	}
+	return r, nil
+}
+
+// Name returns the name given to NewRoom.
+func (r *Room) Name() string { return r.name }
+
+// Config returns the room's configuration.
+func (r *Room) Config() Config { return r.cfg }
+
+// Start launches the loop goroutine. The first tick is due one period later.
+// Calling Start again, or after Stop, does nothing.
+func (r *Room) Start() {
+	r.startOnce.Do(func() {
+		go pprof.Do(context.Background(), pprof.Labels("room", r.name), func(context.Context) {
+			r.run()
+		})
+	})
+}
+
+// Stop stops the loop and waits for it to exit, or for ctx. It is
+// idempotent and safe from any goroutine except the loop itself (a World
+// must not call it). Commands waiting for the loop fail with ErrStopped.
+func (r *Room) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.stop) })
+	// A room never started has no loop to close done.
+	r.startOnce.Do(func() { close(r.done) })
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop room %s: %w", r.name, ctx.Err())
+	}
+}
+
+// Done is closed when the loop has exited (Stop, or a crash: see Err).
+func (r *Room) Done() <-chan struct{} { return r.done }
+
+// Err returns why the loop exited: nil after Stop, an error wrapping
+// ErrCrashed when the World panicked. Valid once Done is closed.
+func (r *Room) Err() error {
+	select {
+	case <-r.done:
+		return r.err
+	default:
+		return nil
+	}
+}
+
+// Tick returns the newest tick stepped (0 before the first). Safe from any
+// goroutine.
+func (r *Room) Tick() uint32 { return r.curTick.Load() }
+
+// PushInput queues one input of player for the next tick. It is called on a
+// connection's read goroutine, never blocks and does not keep in. It
+// returns false when the inbox was full: the input is dropped and counted.
+func (r *Room) PushInput(player uint32, in *schema.Input) bool {
+	select {
+	case r.inbox <- inboxItem{player: player, in: *in}:
+		return true
+	default:
+		r.stats.dropped.Add(1)
+		r.metrics.InputDropped()
+		return false
+	}
+}
+
+// Join seats player with conn (nil: no snapshots until Attach) and returns
+// the id of its entity from World.Join. ctx bounds the wait to hand the
+// command to the loop; once handed over, the command runs and Join waits
+// for its result, so that a cancelled ctx never leaves an unknown outcome.
+func (r *Room) Join(ctx context.Context, player uint32, conn Conn) (entity uint32, err error) {
+	err = r.exec(ctx, func() error {
+		var jerr error
+		entity, jerr = r.join(player, conn)
+		return jerr
+	})
+	return entity, err
+}
+
+// Leave removes player and its entity (World.Leave).
+func (r *Room) Leave(ctx context.Context, player uint32) error {
+	return r.exec(ctx, func() error { return r.leave(player) })
+}
+
+// Attach gives player a new connection, for example on resume. ack is the
+// newest tick the client holds (0: none): the next snapshot is a delta
+// against it while it is in the history ring.
+func (r *Room) Attach(ctx context.Context, player uint32, conn Conn, ack uint32) error {
+	return r.exec(ctx, func() error { return r.attach(player, conn, ack) })
+}
+
+// Detach takes player's connection away (it disconnected) but keeps the
+// player in the world. Its buffered inputs are dropped and its last input's
+// axes and buttons are cleared, so that its entity stands still.
+func (r *Room) Detach(ctx context.Context, player uint32) error {
+	return r.exec(ctx, func() error { return r.detach(player) })
+}
+
+// Do runs fn on the loop goroutine between ticks, with the newest tick, and
+// returns its error. fn may use the World (e.g. to checkpoint it) but must
+// not keep it or call the Room.
+func (r *Room) Do(ctx context.Context, fn func(tick uint32) error) error {
+	return r.exec(ctx, func() error { return fn(r.tick) })
+}
+
+// Players returns the number of players in the room. Safe from any
+// goroutine.
+func (r *Room) Players() int { return int(r.players.Load()) }
+
+func (r *Room) exec(ctx context.Context, fn func() error) error {
+	c := command{fn: fn, done: make(chan error, 1)}
+	select {
+	case r.cmds <- c:
+	case <-r.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.done:
+		return err
+	case <-r.done:
+		// The loop may have run the command just before exiting.
+		select {
+		case err := <-c.done:
+			return err
+		default:
+			return ErrStopped
+		}
+	}
+}
+
+// run is the loop goroutine.
+func (r *Room) run() {
+	defer close(r.done)
+	defer func() {
+		if p := recover(); p != nil {
+			r.err = fmt.Errorf("%w: panic: %v\n%s", ErrCrashed, p, debug.Stack())
+		}
+	}()
+	now := time.Now()
+	clock := NewClock(now, r.cfg.TickRate, r.cfg.MaxCatchUp)
+	r.sat = newSaturation(now, time.Second)
+	timer := time.NewTimer(clock.Wait(now))
+	defer timer.Stop()
+	var overruns, skipped uint64
+	for {
+		select {
+		case <-r.stop:
+			return
+		case c := <-r.cmds:
+			t0 := time.Now()
+			c.done <- c.fn()
+			r.busy(t0, time.Now())
+		case <-timer.C:
+			t0 := time.Now()
+			if _, ok := clock.Advance(t0); ok {
+				if n := clock.Overruns() - overruns; n > 0 {
+					overruns += n
+					r.stats.overruns.Add(n)
+					for ; n > 0; n-- {
+						r.metrics.Overrun()
+					}
+				}
+				if n := clock.Skipped() - skipped; n > 0 {
+					skipped += n
+					r.stats.skipped.Add(n)
+					r.metrics.TicksSkipped(int(n))
+				}
+				r.step(t0)
+				t1 := time.Now()
+				r.metrics.TickDuration(t1.Sub(t0))
+				r.busy(t0, t1)
+			}
+			timer.Reset(clock.Wait(time.Now()))
+		}
+	}
+}
+
+// busy records loop work for the saturation measure.
+func (r *Room) busy(from, to time.Time) {
+	if f, ok := r.sat.work(from, to); ok {
+		r.stats.saturation.Store(floatBits(f))
+		r.metrics.Saturation(f)
+	}
+}
