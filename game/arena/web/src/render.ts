@@ -47,9 +47,13 @@ export class Renderer {
     this.canvas.style.width = `${width}px`;
     this.canvas.style.height = `${height}px`;
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    this.size = Math.max(100, Math.min(width, height) - 16);
+    // The HUD sits in a band along the top; the arena is the largest
+    // square below it.
+    const top = 36;
+    const bottom = 24;
+    this.size = Math.max(100, Math.min(width - 16, height - top - bottom));
     this.originX = (width - this.size) / 2;
-    this.originY = (height - this.size) / 2;
+    this.originY = top + Math.max(0, (height - top - bottom - this.size) / 2);
   }
 
   /** toCanvas maps a wire position to canvas CSS pixels. */

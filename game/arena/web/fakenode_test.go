@@ -1,0 +1,284 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/lxzan/gws"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// fakeNode is a scripted ticksync node for the browser test of the paths a
+// real node rarely takes on cue: Redirect, a dropped socket and resume, and
+// Error followed by its close code. It serves Handler at "/", redirects every
+// Hello on /ws to /ws2, and on /ws2 welcomes the player and sends full
+// snapshots at 30 Hz in which the player's entity moves with its inputs.
+//
+// Goroutines: one per upgraded connection (the HTTP handler running gws's
+// ReadLoop) and one snapshot sender per welcomed session; Close ends both
+// and waits for them.
+type fakeNode struct {
+	t      *testing.T
+	srv    *httptest.Server
+	up     *gws.Upgrader
+	hellos chan fakeHello
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	cur  *fakeSession // the welcomed session, if any
+	all  map[*gws.Conn]*fakeSession
+	tick uint32 // the match's tick, continued across sessions
+	x    int32  // the player's entity x, continued across sessions
+}
+
+type fakeHello struct {
+	path  string
+	hello schema.Hello
+}
+
+type fakeSession struct {
+	conn *gws.Conn
+	path string
+	enc  *schema.Encoder // used by the read goroutine only
+	stop chan struct{}   // closed by OnClose
+
+	mu      sync.Mutex
+	moveX   int8
+	lastSeq uint32
+}
+
+const (
+	fakePlayer = 7
+	fakeEntity = 1007
+	fakeResume = "rt-7"
+	fakeMatch  = "m1"
+)
+
+func newFakeNode(t *testing.T) *fakeNode {
+	f := &fakeNode{t: t, hellos: make(chan fakeHello, 16), all: map[*gws.Conn]*fakeSession{}, x: 500 * 16}
+	f.up = gws.NewUpgrader(f, &gws.ServerOption{
+		Recovery: gws.Recovery,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler())
+	mux.HandleFunc("/ws", f.serveWS)
+	mux.HandleFunc("/ws2", f.serveWS)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fakeNode) serveWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := f.up.Upgrade(w, r)
+	if err != nil {
+		return
+	}
+	s := &fakeSession{conn: conn, path: r.URL.Path, enc: schema.NewEncoder(256), stop: make(chan struct{})}
+	f.mu.Lock()
+	f.all[conn] = s
+	f.mu.Unlock()
+	f.wg.Add(1)
+	defer f.wg.Done()
+	conn.ReadLoop() // returns after OnClose
+}
+
+func (f *fakeNode) close() {
+	f.mu.Lock()
+	for c := range f.all {
+		_ = c.NetConn().Close()
+	}
+	f.mu.Unlock()
+	f.srv.Close()
+	f.wg.Wait()
+}
+
+func (f *fakeNode) session(c *gws.Conn) *fakeSession {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.all[c]
+}
+
+func (f *fakeNode) OnOpen(*gws.Conn)             {}
+func (f *fakeNode) OnPing(c *gws.Conn, p []byte) { _ = c.WritePong(p) }
+func (f *fakeNode) OnPong(*gws.Conn, []byte)     {}
+func (f *fakeNode) OnClose(c *gws.Conn, _ error) { f.ended(c) }
+func (f *fakeNode) OnMessage(c *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	s := f.session(c)
+	if s == nil {
+		return
+	}
+	var msg schema.ClientMessage
+	if err := schema.DecodeClientMessage(m.Bytes(), &msg); err != nil {
+		f.t.Errorf("fake node: client sent a message the verifier refuses: %v", err)
+		_ = c.WriteClose(1007, nil)
+		return
+	}
+	switch msg.Kind {
+	case schema.ClientHello:
+		f.hellos <- fakeHello{path: s.path, hello: msg.Hello}
+		if s.path == "/ws" {
+			url := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws2"
+			_ = c.WriteMessage(gws.OpcodeBinary, s.enc.Redirect(url, fakeMatch))
+			_ = c.WriteClose(4011, []byte("redirect"))
+			return
+		}
+		f.mu.Lock()
+		f.cur = s
+		tick := f.tick
+		f.mu.Unlock()
+		_ = c.WriteMessage(gws.OpcodeBinary, s.enc.Welcome(&schema.Welcome{
+			SessionID: "s", ResumeToken: fakeResume, PlayerID: fakePlayer, EntityID: fakeEntity,
+			TickRate: 30, ServerTick: tick, NodeID: "fake-2", MatchID: fakeMatch,
+		}))
+		f.wg.Add(1)
+		go f.sendSnapshots(s)
+	case schema.ClientInput:
+		s.mu.Lock()
+		s.moveX, s.lastSeq = msg.Input.MoveX, msg.Input.Seq
+		s.mu.Unlock()
+	case schema.ClientPing:
+		_ = c.WriteMessage(gws.OpcodeBinary, s.enc.Pong(msg.ClientTime, uint64(time.Now().UnixMilli())))
+	}
+}
+
+func (f *fakeNode) ended(c *gws.Conn) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s := f.all[c]; s != nil {
+		close(s.stop)
+		if f.cur == s {
+			f.cur = nil
+		}
+		delete(f.all, c)
+	}
+}
+
+// sendSnapshots sends a full snapshot per tick until the session ends.
+func (f *fakeNode) sendSnapshots(s *fakeSession) {
+	defer f.wg.Done()
+	enc := schema.NewEncoder(1024)
+	tk := time.NewTicker(time.Second / 30)
+	defer tk.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tk.C:
+		}
+		s.mu.Lock()
+		moveX, seq := s.moveX, s.lastSeq
+		s.mu.Unlock()
+		f.mu.Lock()
+		f.tick++
+		f.x = min(max(f.x+int32(moveX)*16*4/100, 0), 1000*16)
+		tick, x := f.tick, f.x
+		f.mu.Unlock()
+		ents := []schema.Entity{
+			{ID: 1, X: 200 * 16, Y: 300 * 16, Kind: 2, HP: 100, Angle: uint16(tick * 500)},
+			{ID: 2, X: 700 * 16, Y: int32(600*16 + tick%64*16), VY: 16, Kind: 2, HP: 40},
+			{ID: fakeEntity, Owner: fakePlayer, X: x, Y: 500 * 16, VX: int16(moveX) * 16 * 4 / 100, Kind: 1, HP: 90},
+		}
+		msg, _ := enc.Snapshot(&schema.Snapshot{Tick: tick, LastInputSeq: seq, Spawned: ents, ServerTimeMS: uint64(time.Now().UnixMilli())})
+		if err := s.conn.WriteMessage(gws.OpcodeBinary, msg); err != nil {
+			return
+		}
+	}
+}
+
+// current returns the welcomed session.
+func (f *fakeNode) current() *fakeSession {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cur
+}
+
+func (f *fakeNode) nextHello(t *testing.T) fakeHello {
+	t.Helper()
+	select {
+	case h := <-f.hellos:
+		return h
+	case <-time.After(15 * time.Second):
+		t.Fatal("no Hello from the page within 15 s")
+		return fakeHello{}
+	}
+}
+
+// TestBrowserRedirectResumeError drives the page through a Redirect, a
+// dropped socket (it must come back with its resume token and last tick) and
+// an Error with close code 4006 (it must show the message and stop).
+func TestBrowserRedirectResumeError(t *testing.T) {
+	p := newPage(t)
+	f := newFakeNode(t)
+
+	p.do(15*time.Second, chromedp.Navigate(f.srv.URL+"/"))
+	if h := f.nextHello(t); h.path != "/ws" || h.hello.ResumeToken != "" || h.hello.MatchID != "" {
+		t.Fatalf("first Hello %+v: want a fresh matchmaking Hello on /ws", h)
+	}
+	if h := f.nextHello(t); h.path != "/ws2" || h.hello.MatchID != fakeMatch {
+		t.Fatalf("Hello after Redirect %+v: want match %q on /ws2", h, fakeMatch)
+	}
+	s := p.waitState(15*time.Second, "playing after the redirect", func(s *debugState) bool {
+		return s.State == "playing" && s.Own != nil && s.Entities == 3
+	})
+	if s.Redirects != 1 || s.PlayerID != fakePlayer || s.NodeID != "fake-2" {
+		t.Errorf("after redirect: redirects %d player %d node %q", s.Redirects, s.PlayerID, s.NodeID)
+	}
+	x0 := s.Own.X
+	p.key("keyDown", "d", "KeyD", 68)
+	p.waitState(10*time.Second, "own entity moving right", func(s *debugState) bool {
+		return s.Own != nil && s.Own.X > x0+16*10 && s.LastInputSeq > 0
+	})
+	p.key("keyUp", "d", "KeyD", 68)
+
+	// Drop the socket without a close frame: the page resumes.
+	before := p.state()
+	sess := f.current()
+	if sess == nil {
+		t.Fatal("no welcomed session")
+	}
+	_ = sess.conn.NetConn().Close()
+	h := f.nextHello(t)
+	if h.hello.ResumeToken != fakeResume || h.hello.MatchID != fakeMatch || h.hello.LastTick == 0 || h.hello.LastTick < before.Tick {
+		t.Fatalf("Hello after the drop %+v: want resume token %q, match %q, last tick >= %d", h.hello, fakeResume, fakeMatch, before.Tick)
+	}
+	s = p.waitState(10*time.Second, "playing again after the drop", func(s *debugState) bool {
+		return s.State == "playing" && s.Tick > before.Tick+5
+	})
+	if s.Reconnects < 1 {
+		t.Errorf("reconnects %d after a drop", s.Reconnects)
+	}
+	t.Logf("resumed with last tick %d; now tick %d, %d reconnects, ping %.0f ms", h.hello.LastTick, s.Tick, s.Reconnects, s.PingMS)
+
+	// Replaced: an Error, then 4006. The page shows it and stops.
+	sess = f.current()
+	if sess == nil {
+		t.Fatal("no welcomed session after resume")
+	}
+	enc := schema.NewEncoder(128)
+	_ = sess.conn.WriteMessage(gws.OpcodeBinary, enc.Error(schema.ErrCodeReplaced, "replaced by a newer connection"))
+	_ = sess.conn.WriteClose(4006, []byte("replaced"))
+	s = p.waitState(10*time.Second, "stopped with the error shown", func(s *debugState) bool {
+		return s.State == "stopped"
+	})
+	if !strings.Contains(s.LastError, "replaced by a newer connection") || s.LastClose != 4006 {
+		t.Errorf("after Error+4006: last error %q, last close %d", s.LastError, s.LastClose)
+	}
+	select {
+	case h := <-f.hellos:
+		t.Errorf("page reconnected after 4006: %+v", h)
+	default:
+	}
+	var banner string
+	checkFor(t, 5*time.Second, "the error banner", func() bool {
+		banner = p.eval(`(b => b.hidden ? "" : b.textContent)(document.getElementById("banner"))`)
+		return strings.Contains(banner, "replaced by a newer connection")
+	}, func() string { return "banner " + banner })
+	t.Logf("screenshot: %s", p.screenshot("ticksync-fake-replaced"))
+}
