@@ -1,0 +1,165 @@
+package client
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// Config configures a Client. Start from DefaultConfig and change what you
+// need; Dial validates it.
+type Config struct {
+	// URLs are the game endpoints of the cluster's nodes, e.g.
+	// ws://127.0.0.1:7350/ws or wss://n1.example.com/ws. Dial tries them in
+	// order and moves on to the next when one fails; reconnects try the URL
+	// of the lost connection first, then the others.
+	URLs []string
+
+	// Origin is sent in the upgrade request. Empty: http://host (https://host
+	// for wss) of the URL being dialled, which the server's default
+	// allow-list accepts.
+	Origin string
+
+	// Hello fields. Token is the auth token (empty: guest); MatchID empty
+	// asks matchmaking for a seat; Game empty means the node's default.
+	Token   string
+	MatchID string
+	Name    string
+	Game    string
+
+	// TLSConfig is used for wss URLs; nil means the system roots. The client
+	// clones it per connection (gws writes ServerName into the config it is
+	// given), so one config may be shared by thousands of clients. Set
+	// InsecureSkipVerify for self-signed test certificates.
+	TLSConfig *tls.Config
+
+	// DialTimeout bounds one connection attempt: TCP, TLS, the upgrade and
+	// the wait for the Welcome (or Redirect, or Error).
+	DialTimeout time.Duration
+	// ReadTimeout: a server silent for this long (no snapshot, no ping) is
+	// taken as lost. The server pings every 5 s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write; a write that cannot finish in time
+	// drops the connection.
+	WriteTimeout time.Duration
+	// MaxMessageSize is the largest server message accepted.
+	MaxMessageSize int
+	// MaxRedirects bounds the Redirect hops of one connection attempt.
+	MaxRedirects int
+
+	// Reconnect: after a drop (not Close, not Leave, not a refusal), connect
+	// again and resume the seat.
+	Reconnect bool
+	// BackoffMin and BackoffMax bound the wait before each reconnect
+	// attempt: attempt n waits a uniformly random duration in [d/2, d] with
+	// d = min(BackoffMax, BackoffMin·2ⁿ).
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// ReconnectTimeout: give up reconnecting this long after the drop. The
+	// server holds a seat for its resume grace (15 s by default).
+	ReconnectTimeout time.Duration
+	// RejoinOnRefused: when the server refuses a resume
+	// (schema.ErrCodeResumeRefused), join again through matchmaking (or
+	// MatchID) as a new player instead of stopping. The World is cleared and
+	// the input seq starts again at 1.
+	RejoinOnRefused bool
+
+	// Handler receives what the client decodes, on the client's goroutine.
+	// nil: nothing is delivered (the World and Stats are still kept).
+	Handler Handler
+
+	// Logger receives connection events (never one line per message).
+	Logger zerolog.Logger
+}
+
+// Defaults used by DefaultConfig.
+const (
+	DefaultDialTimeout      = 5 * time.Second
+	DefaultReadTimeout      = 15 * time.Second
+	DefaultWriteTimeout     = 5 * time.Second
+	DefaultMaxMessageSize   = 1 << 20
+	DefaultMaxRedirects     = 3
+	DefaultBackoffMin       = 100 * time.Millisecond
+	DefaultBackoffMax       = 5 * time.Second
+	DefaultReconnectTimeout = 30 * time.Second
+)
+
+// DefaultConfig returns a Config with the defaults above, reconnect on, no
+// URLs and a no-op logger.
+func DefaultConfig() Config {
+	return Config{
+		DialTimeout:      DefaultDialTimeout,
+		ReadTimeout:      DefaultReadTimeout,
+		WriteTimeout:     DefaultWriteTimeout,
+		MaxMessageSize:   DefaultMaxMessageSize,
+		MaxRedirects:     DefaultMaxRedirects,
+		Reconnect:        true,
+		BackoffMin:       DefaultBackoffMin,
+		BackoffMax:       DefaultBackoffMax,
+		ReconnectTimeout: DefaultReconnectTimeout,
+		Logger:           zerolog.Nop(),
+	}
+}
+
+// Validate reports the first invalid field, saying what is allowed.
+func (c *Config) Validate() error {
+	if len(c.URLs) == 0 {
+		return errors.New("urls: at least one ws:// or wss:// url is required")
+	}
+	for _, u := range c.URLs {
+		if err := checkURL(u); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(c.Token) > schema.MaxTokenLen:
+		return fmt.Errorf("token of %d bytes: must be at most %d", len(c.Token), schema.MaxTokenLen)
+	case len(c.MatchID) > schema.MaxMatchIDLen:
+		return fmt.Errorf("match id of %d bytes: must be at most %d", len(c.MatchID), schema.MaxMatchIDLen)
+	case len(c.Name) > schema.MaxNameLen:
+		return fmt.Errorf("name of %d bytes: must be at most %d", len(c.Name), schema.MaxNameLen)
+	case len(c.Game) > schema.MaxGameLen:
+		return fmt.Errorf("game of %d bytes: must be at most %d", len(c.Game), schema.MaxGameLen)
+	case c.DialTimeout <= 0:
+		return fmt.Errorf("dial timeout %v: must be > 0", c.DialTimeout)
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("read timeout %v: must be > 0", c.ReadTimeout)
+	case c.WriteTimeout <= 0:
+		return fmt.Errorf("write timeout %v: must be > 0", c.WriteTimeout)
+	case c.MaxMessageSize < 1024:
+		return fmt.Errorf("max message size %d: must be at least 1024", c.MaxMessageSize)
+	case c.MaxRedirects < 0 || c.MaxRedirects > 16:
+		return fmt.Errorf("max redirects %d: must be 0..16", c.MaxRedirects)
+	}
+	if c.Reconnect {
+		switch {
+		case c.BackoffMin <= 0:
+			return fmt.Errorf("backoff min %v: must be > 0", c.BackoffMin)
+		case c.BackoffMax < c.BackoffMin:
+			return fmt.Errorf("backoff max %v: must be >= backoff min %v", c.BackoffMax, c.BackoffMin)
+		case c.ReconnectTimeout <= 0:
+			return fmt.Errorf("reconnect timeout %v: must be > 0", c.ReconnectTimeout)
+		}
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("url %q: %w", s, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return fmt.Errorf("url %q: scheme must be ws or wss", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("url %q: host is required", s)
+	}
+	return nil
+}

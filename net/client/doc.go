@@ -1,0 +1,28 @@
+// Package client is the Go client of the ticksync protocol, used by tests and
+// by the bot swarm (thousands of clients in one process), so it is lean: one
+// goroutine per client and no allocation per received message beyond gws's.
+//
+// Data flow:
+//
+//   - Dial connects to the first URL of Config.URLs that works (ws or wss,
+//     through gws), sends a Hello, follows Redirects (bounded hops) and waits
+//     for the Welcome. A refusal comes back as a *ServerError.
+//   - The client's goroutine then runs gws's read loop: each binary frame is
+//     decoded by schema.DecodeServerMessage into one reused
+//     schema.ServerMessage; a Snapshot is applied to the client's World (the
+//     reconstructed world: full snapshots replace it, deltas apply against
+//     the baseline it holds) and the Handler sees the decoded message. The
+//     newest applied tick becomes the ack of the next Input.
+//   - SendInput (any goroutine, one at a time) fills Seq and AckTick, encodes
+//     with the client's own schema.Encoder and writes one binary frame.
+//   - When the connection drops without Close or Leave and not because the
+//     server refused the client, the same goroutine reconnects with jittered
+//     exponential backoff (same URL first, then the others) and resumes with
+//     the resume token of the Welcome and the newest tick it holds; the
+//     server gives back the same seat and entity, and the input seq counts on.
+//   - Close (or the Dial context's cancellation) closes with 1000 and waits
+//     for the goroutine to exit.
+//
+// DESIGN.md in this directory describes the goroutine and the reconnect
+// state machine.
+package client

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// Sentinel errors.
+var (
+	// ErrClosed: the client was closed (Close, Stop, Leave or the Dial
+	// context) and does nothing more.
+	ErrClosed = errors.New("client closed")
+	// ErrNotConnected: no session right now (connecting or reconnecting);
+	// the input was not sent and took no seq.
+	ErrNotConnected = errors.New("not connected")
+	// ErrTooManyRedirects: more Redirect hops than Config.MaxRedirects.
+	ErrTooManyRedirects = errors.New("too many redirects")
+	// ErrReconnectTimeout: no session could be resumed within
+	// Config.ReconnectTimeout of the drop.
+	ErrReconnectTimeout = errors.New("reconnect timed out")
+	// ErrProtocol: the server sent something the protocol does not allow
+	// here (e.g. a Snapshot before the Welcome, or a text frame).
+	ErrProtocol = errors.New("protocol violation by the server")
+)
+
+// ServerError is an Error message from the server, usually followed by the
+// close code 4000+Code.
+type ServerError struct {
+	Code      schema.ErrorCode
+	Message   string
+	CloseCode uint16 // 0 until the close frame arrived (or if none did)
+	URL       string // the node that sent it
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("server error %d (%s): %s", e.Code, errorCodeName(e.Code), e.Message)
+}
+
+// Retryable reports whether the refusal is temporary (the node is
+// unavailable or stopping), so that another attempt, possibly on another
+// node, may succeed.
+func (e *ServerError) Retryable() bool {
+	return e.Code == schema.ErrCodeUnavailable || e.Code == schema.ErrCodeShuttingDown
+}
+
+// CloseError is a close frame from the server that no Error message
+// explained (e.g. 1001 server shutting down, 1008 policy, 4010 slow consumer).
+type CloseError struct {
+	Code   uint16
+	Reason string
+	URL    string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("closed by server: %d %s", e.Code, e.Reason)
+}
+
+// Retryable reports whether reconnecting may help: the server going away,
+// an internal error, a slow-consumer close, or a close without a status. A
+// close for a protocol or policy violation is not retried: the client would
+// do the same again.
+func (e *CloseError) Retryable() bool {
+	switch e.Code {
+	case 1002, 1003, 1007, 1008, 1009, 1010:
+		return false
+	}
+	return true
+}
+
+// HTTPError is an upgrade refused with an HTTP status (e.g. 403 for an
+// Origin that is not allowed).
+type HTTPError struct {
+	StatusCode int
+	URL        string
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("upgrade %s: http status %d", e.URL, e.StatusCode)
+}
+
+// Retryable: 5xx and 429 may pass later; other statuses will not.
+func (e *HTTPError) Retryable() bool {
+	return e.StatusCode >= 500 || e.StatusCode == 429
+}
+
+func errorCodeName(c schema.ErrorCode) string {
+	switch c {
+	case schema.ErrCodeBadRequest:
+		return "bad request"
+	case schema.ErrCodeUnauthorized:
+		return "unauthorized"
+	case schema.ErrCodeMatchNotFound:
+		return "match not found"
+	case schema.ErrCodeMatchFull:
+		return "match full"
+	case schema.ErrCodeResumeRefused:
+		return "resume refused"
+	case schema.ErrCodeReplaced:
+		return "replaced"
+	case schema.ErrCodeUnavailable:
+		return "unavailable"
+	case schema.ErrCodeShuttingDown:
+		return "shutting down"
+	}
+	return "unknown"
+}
+
+// retryable reports whether err (the end of a connection or of an attempt)
+// allows another attempt. Network errors (refused, reset, timeouts, EOF) do.
+func retryable(err error) bool {
+	var se *ServerError
+	if errors.As(err, &se) {
+		return se.Retryable()
+	}
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Retryable()
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Retryable()
+	}
+	// ErrTooManyRedirects is retried: nodes disagree on the owner while a
+	// match moves, and the next attempt may find it settled.
+	return !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProtocol)
+}

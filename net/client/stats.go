@@ -1,0 +1,76 @@
+package client
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats are a client's counters since Dial. Read them with Client.Stats
+// from any goroutine.
+type Stats struct {
+	SnapshotsFull  uint64 // snapshots with baseline 0 applied
+	SnapshotsDelta uint64 // delta snapshots applied
+	ApplyErrors    uint64 // snapshots that did not apply to the World
+	// SnapshotsStale counts snapshots not newer than the World's newest
+	// (reordered or repeated); they are ignored.
+	SnapshotsStale uint64
+	// TickGaps counts snapshots missed on a live connection: for each
+	// snapshot, tick − previous tick − 1 when positive. The downtime of a
+	// reconnect is not counted.
+	TickGaps    uint64
+	MessagesIn  uint64 // server messages received
+	MessagesOut uint64 // client messages sent (Hello, Input, Ping, Leave)
+	BytesIn     uint64 // payload bytes received (WebSocket framing excluded)
+	BytesOut    uint64 // payload bytes sent
+	Inputs      uint64 // inputs sent
+
+	Dials      uint64 // connection attempts (redirect hops included)
+	Redirects  uint64 // Redirects followed
+	Reconnects uint64 // sessions resumed (or rejoined) after a drop
+	Drops      uint64 // sessions lost without Close or Leave
+
+	// LastResume is the downtime of the newest resume: from the drop to the
+	// first snapshot after it. ResumeTotal sums them (mean = total/count of
+	// resumes); Handler.OnResumed sees each one.
+	LastResume  time.Duration
+	ResumeTotal time.Duration
+	Resumes     uint64
+
+	AckTick      uint32 // newest snapshot tick applied
+	LastInputSeq uint32 // newest input seq the server reported processed
+}
+
+type counters struct {
+	full, delta, applyErrors, gaps, stale atomic.Uint64
+	msgsIn, msgsOut, bytesIn, bytesOut    atomic.Uint64
+	inputs, dials, redirects, reconnects  atomic.Uint64
+	drops, resumes                        atomic.Uint64
+	lastResume, resumeTotal               atomic.Int64
+}
+
+// Stats returns the client's counters. Safe from any goroutine; the fields
+// are read one by one, not as one atomic snapshot.
+func (c *Client) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		SnapshotsFull:  s.full.Load(),
+		SnapshotsDelta: s.delta.Load(),
+		ApplyErrors:    s.applyErrors.Load(),
+		SnapshotsStale: s.stale.Load(),
+		TickGaps:       s.gaps.Load(),
+		MessagesIn:     s.msgsIn.Load(),
+		MessagesOut:    s.msgsOut.Load(),
+		BytesIn:        s.bytesIn.Load(),
+		BytesOut:       s.bytesOut.Load(),
+		Inputs:         s.inputs.Load(),
+		Dials:          s.dials.Load(),
+		Redirects:      s.redirects.Load(),
+		Reconnects:     s.reconnects.Load(),
+		Drops:          s.drops.Load(),
+		LastResume:     time.Duration(s.lastResume.Load()),
+		ResumeTotal:    time.Duration(s.resumeTotal.Load()),
+		Resumes:        s.resumes.Load(),
+		AckTick:        c.ack.Load(),
+		LastInputSeq:   c.lastSeq.Load(),
+	}
+}
