@@ -102,7 +102,8 @@ const (
 	MaxTickRate = 128
 )
 
-// Validate reports the first invalid field, saying what is allowed.
+// Validate reports the first invalid field, saying what is allowed. Each
+// message starts with the name of the ticksync-bots flag that sets the field.
 func (c *Config) Validate() error {
 	if len(c.URLs) == 0 {
 		return errors.New("url: at least one URL is required")
@@ -125,17 +126,17 @@ func (c *Config) Validate() error {
 	case c.Warmup < 0 || c.Warmup > time.Hour:
 		return fmt.Errorf("warmup %s: must be 0..1h", c.Warmup)
 	case c.TickRate < 0 || c.TickRate > MaxTickRate:
-		return fmt.Errorf("tick rate %d: must be 1..%d (0: from the server)", c.TickRate, MaxTickRate)
+		return fmt.Errorf("tick-rate %d: must be 1..%d (0: from the server)", c.TickRate, MaxTickRate)
 	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
-		return fmt.Errorf("max error rate %g: must be 0..1", c.MaxErrorRate)
+		return fmt.Errorf("max-error-rate %g: must be 0..1", c.MaxErrorRate)
 	case c.ProgressInterval < 0:
-		return fmt.Errorf("progress interval %s: must be >= 0", c.ProgressInterval)
+		return fmt.Errorf("progress-interval %s: must be >= 0", c.ProgressInterval)
 	case c.JoinTimeout <= 0:
-		return fmt.Errorf("join timeout %s: must be > 0", c.JoinTimeout)
+		return fmt.Errorf("join-timeout %s: must be > 0", c.JoinTimeout)
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:
-		return fmt.Errorf("player id base %d: base + bots must fit in uint32", c.PlayerIDBase)
+		return fmt.Errorf("player-id-base %d: base + bots must fit in uint32", c.PlayerIDBase)
 	case c.TokenSecret != "" && c.PlayerIDBase == 0:
-		return errors.New("player id base 0: must be >= 1 (0 means guest)")
+		return errors.New("player-id-base 0: must be >= 1 (0 means guest)")
 	}
 	if _, err := ParseBehavior(string(c.Behavior)); err != nil {
 		return err
@@ -143,7 +144,7 @@ func (c *Config) Validate() error {
 	if c.ServerStatsURL != "" {
 		u, err := url.Parse(c.ServerStatsURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("server stats %q: must be an http(s) URL", c.ServerStatsURL)
+			return fmt.Errorf("server-stats %q: must be an http(s) URL", c.ServerStatsURL)
 		}
 	}
 	return nil

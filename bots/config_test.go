@@ -25,15 +25,15 @@ func TestConfigValidate(t *testing.T) {
 		{"negative ramp", func(c *Config) { c.Ramp = -time.Second }, "ramp"},
 		{"negative warmup", func(c *Config) { c.Warmup = -time.Second }, "warmup"},
 		{"tick rate from server", func(c *Config) { c.TickRate = 0 }, ""},
-		{"tick rate high", func(c *Config) { c.TickRate = 500 }, "tick rate 500: must be 1..128"},
-		{"error rate", func(c *Config) { c.MaxErrorRate = 1.5 }, "max error rate"},
+		{"tick rate high", func(c *Config) { c.TickRate = 500 }, "tick-rate 500: must be 1..128"},
+		{"error rate", func(c *Config) { c.MaxErrorRate = 1.5 }, "max-error-rate"},
 		{"behavior", func(c *Config) { c.Behavior = "dance" }, "behavior"},
 		{"chase", func(c *Config) { c.Behavior = Chase }, ""},
-		{"server stats url", func(c *Config) { c.ServerStatsURL = "ftp://x" }, "server stats"},
+		{"server stats url", func(c *Config) { c.ServerStatsURL = "ftp://x" }, "server-stats"},
 		{"server stats ok", func(c *Config) { c.ServerStatsURL = "http://127.0.0.1:7350/metrics" }, ""},
-		{"join timeout", func(c *Config) { c.JoinTimeout = 0 }, "join timeout"},
-		{"player id base 0", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 0 }, "player id base"},
-		{"player id overflow", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 1<<32 - 10 }, "player id base"},
+		{"join-timeout", func(c *Config) { c.JoinTimeout = 0 }, "join-timeout"},
+		{"player id base 0", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 0 }, "player-id-base"},
+		{"player id overflow", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 1<<32 - 10 }, "player-id-base"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,13 @@ type SnapshotCounts struct {
 	DeliveredFrac float64 `json:"delivered_fraction"` // per_bot_per_s / expected
 }
 
+// RoomCounts says how the bots spread over matches (first joins).
+type RoomCounts struct {
+	Count   int `json:"count"`
+	MinBots int `json:"min_bots"`
+	MaxBots int `json:"max_bots"`
+}
+
 // InputCounts is the "inputs" section of a Report (measured window).
 type InputCounts struct {
 	Sent       uint64  `json:"sent"`
@@ -98,6 +105,7 @@ type Report struct {
 	BytesUpPerBotPerS   float64           `json:"bytes_up_per_bot_per_s"`
 	Snapshots           SnapshotCounts    `json:"snapshots"`
 	Inputs              InputCounts       `json:"inputs"`
+	Rooms               RoomCounts        `json:"rooms"`
 	Reconnects          uint64            `json:"reconnects"`
 	Resume              Percentiles       `json:"resume_ms"`
 	Errors              map[string]uint64 `json:"errors"`
@@ -154,6 +162,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("urls\t%s", strings.Join(r.URLs, ","))
 	p("behavior / per room / tick rate\t%s / %d / %d Hz", r.Behavior, r.PerRoom, r.TickRate)
 	p("bots\t%d connected, %d failed, %d target, %d at end", r.Bots.Connected, r.Bots.Failed, r.Bots.Target, r.Bots.AtEnd)
+	p("rooms\t%d (%d..%d bots each)", r.Rooms.Count, r.Rooms.MinBots, r.Rooms.MaxBots)
 	p("window\t%.1f s measured (%.1f s run, %.0f bot-seconds)", r.DurationS, r.RunS, r.BotSeconds)
 	p("\t")
 	p("latency (ms)\tp50\tp95\tp99\tp99.9\tmax\tcount")

@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/schema"
 )
 
 // Histogram geometry: values in microseconds, 1 µs .. 60 s, 3 significant
@@ -33,28 +36,51 @@ func recordClamped(h *hdrhistogram.Histogram, v int64) {
 // by kind name.
 type ErrorKind uint8
 
-// Error kinds.
+// Error kinds. Server Error messages count as "server_" + the code's name.
 const (
-	ErrDial         ErrorKind = iota // could not connect (network, upgrade refused)
-	ErrJoinRefused                   // the server answered the Hello with an Error
-	ErrDisconnect                    // an established connection was lost abnormally
+	ErrDial         ErrorKind = iota // could not connect (network, timeout)
+	ErrHTTP                          // the upgrade was refused with an HTTP status
+	ErrDisconnect                    // an established connection was lost
 	ErrSlowConsumer                  // the server closed us as a slow consumer (4010)
+	ErrClosedPolicy                  // closed for a protocol or policy violation (1003, 1007, 1008, 1009)
 	ErrSend                          // sending an input failed
-	ErrDecode                        // a server message did not verify or decode
-	ErrResume                        // resuming the seat was refused or gave up
-	ErrStall                         // no snapshot for a second while connected
-	numErrorKinds
+	ErrDecode                        // a server message did not verify, decode or apply
+	ErrGaveUp                        // the client stopped reconnecting (its seat is lost)
+	ErrRedirects                     // too many Redirect hops
+	errServerBase                    // + schema.ErrorCode: an Error message from the server
 )
 
+const numServerCodes = 9 // schema.ErrCodeUnknown .. schema.ErrCodeShuttingDown
+
+const numErrorKinds = errServerBase + numServerCodes
+
 var errorKindNames = [numErrorKinds]string{
-	ErrDial:         "dial",
-	ErrJoinRefused:  "join_refused",
-	ErrDisconnect:   "disconnect",
-	ErrSlowConsumer: "slow_consumer",
-	ErrSend:         "send",
-	ErrDecode:       "decode",
-	ErrResume:       "resume",
-	ErrStall:        "stall",
+	ErrDial:           "dial",
+	ErrHTTP:           "http_refused",
+	ErrDisconnect:     "disconnect",
+	ErrSlowConsumer:   "slow_consumer",
+	ErrClosedPolicy:   "closed_policy",
+	ErrSend:           "send",
+	ErrDecode:         "decode",
+	ErrGaveUp:         "gave_up",
+	ErrRedirects:      "too_many_redirects",
+	errServerBase + 0: "server_unknown",
+	errServerBase + 1: "server_bad_request",
+	errServerBase + 2: "server_unauthorized",
+	errServerBase + 3: "server_match_not_found",
+	errServerBase + 4: "server_match_full",
+	errServerBase + 5: "server_resume_refused",
+	errServerBase + 6: "server_replaced",
+	errServerBase + 7: "server_unavailable",
+	errServerBase + 8: "server_shutting_down",
+}
+
+// serverErrorKind is the kind of an Error message with code c.
+func serverErrorKind(c schema.ErrorCode) ErrorKind {
+	if int(c) >= numServerCodes {
+		c = schema.ErrCodeUnknown
+	}
+	return errServerBase + ErrorKind(c)
 }
 
 func (k ErrorKind) String() string {
@@ -64,18 +90,12 @@ func (k ErrorKind) String() string {
 	return "unknown"
 }
 
-// counters are one bot's running totals. Each field has one writer (the
-// bot's read goroutine or the input scheduler), so the atomic adds never
-// contend; the reporter sums them with atomic loads.
+// counters are one bot's own running totals (the client keeps the byte and
+// snapshot counts: client.Stats). Each field has one writer (the bot's
+// client goroutine, the input scheduler or the dialer), so the atomic adds
+// never contend; the reporter sums them with atomic loads.
 type counters struct {
 	inputs     atomic.Uint64
-	bytesUp    atomic.Uint64
-	snapshots  atomic.Uint64
-	full       atomic.Uint64
-	delta      atomic.Uint64
-	gaps       atomic.Uint64 // ticks skipped between consecutive snapshots
-	bytesDown  atomic.Uint64
-	reconnects atomic.Uint64
 	connected  atomic.Bool  // currently holds a seat
 	everJoined atomic.Bool  // received a Welcome at least once
 	failed     atomic.Bool  // gave up before ever joining
@@ -84,7 +104,7 @@ type counters struct {
 	errs       [numErrorKinds]atomic.Uint64
 }
 
-// totals is the sum of every bot's counters at one instant.
+// totals is the sum of every bot's counters and client stats at one instant.
 type totals struct {
 	inputs, bytesUp, snapshots, full, delta, gaps, bytesDown, reconnects uint64
 	connected, joined, failed                                            int
@@ -92,15 +112,19 @@ type totals struct {
 	errs                                                                 [numErrorKinds]uint64
 }
 
-func (t *totals) add(c *counters, now int64) {
+// add adds one bot: its counters and its client's stats (cs; zero without a
+// client). now is the swarm clock, closing open connected intervals.
+func (t *totals) add(c *counters, cs *client.Stats, now int64) {
 	t.inputs += c.inputs.Load()
-	t.bytesUp += c.bytesUp.Load()
-	t.snapshots += c.snapshots.Load()
-	t.full += c.full.Load()
-	t.delta += c.delta.Load()
-	t.gaps += c.gaps.Load()
-	t.bytesDown += c.bytesDown.Load()
-	t.reconnects += c.reconnects.Load()
+	if cs != nil {
+		t.bytesUp += cs.BytesOut
+		t.full += cs.SnapshotsFull
+		t.delta += cs.SnapshotsDelta
+		t.snapshots += cs.SnapshotsFull + cs.SnapshotsDelta
+		t.gaps += cs.TickGaps
+		t.bytesDown += cs.BytesIn
+		t.reconnects += cs.Reconnects
+	}
 	if c.connected.Load() {
 		t.connected++
 	}
@@ -207,6 +231,7 @@ type collector struct {
 	ivRTT, ivGap, ivResume *hdrhistogram.Histogram
 	winRTT, winGap         *hdrhistogram.Histogram
 	allResume              *hdrhistogram.Histogram
+	inWindow               bool // between openWindow and closeWindow
 }
 
 func newCollector(nshards int) *collector {
@@ -221,23 +246,32 @@ func newCollector(nshards int) *collector {
 }
 
 // collect drains every shard into the interval histograms (reset first)
-// and, when inWindow, adds them to the window's.
-func (c *collector) collect(inWindow bool) {
+// and, while the window is open, adds them to the window's.
+func (c *collector) collect() {
 	c.ivRTT.Reset()
 	c.ivGap.Reset()
 	c.ivResume.Reset()
 	for _, s := range c.shards {
 		s.drain(c.ivRTT, c.ivGap, c.ivResume)
 	}
-	if inWindow {
+	if c.inWindow {
 		c.winRTT.Merge(c.ivRTT)
 		c.winGap.Merge(c.ivGap)
 	}
 	c.allResume.Merge(c.ivResume)
 }
 
-// openWindow discards what the window histograms held (ramp and warm-up).
+// openWindow drains the shards and discards what the window histograms
+// held (ramp and warm-up): samples from here on count.
 func (c *collector) openWindow() {
+	c.collect()
 	c.winRTT.Reset()
 	c.winGap.Reset()
+	c.inWindow = true
+}
+
+// closeWindow drains the shards into the window one last time and closes it.
+func (c *collector) closeWindow() {
+	c.collect()
+	c.inWindow = false
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ticksync/ticksync/net/client"
 )
 
 func TestPercentilesFromKnownInputs(t *testing.T) {
@@ -15,7 +17,8 @@ func TestPercentilesFromKnownInputs(t *testing.T) {
 	for i := int64(1); i <= 1000; i++ {
 		c.shards[i%3].recordSnapshot([]int64{i * 1000}, i*100)
 	}
-	c.collect(true)
+	c.inWindow = true
+	c.collect()
 	rtt := percentilesMS(c.winRTT)
 	check := func(name string, got, want float64) {
 		t.Helper()
@@ -37,17 +40,21 @@ func TestPercentilesFromKnownInputs(t *testing.T) {
 
 	// Shards were drained: a second collect adds nothing, and the window
 	// keeps what it had.
-	c.collect(true)
+	c.collect()
 	if n := c.winRTT.TotalCount(); n != 1000 {
 		t.Errorf("window count after empty collect = %d, want 1000", n)
 	}
 	if n := c.ivRTT.TotalCount(); n != 0 {
 		t.Errorf("interval count after empty collect = %d, want 0", n)
 	}
-	// Opening the window drops the ramp's samples.
+	// Opening the window drops the ramp's samples; closing it keeps what
+	// was recorded since.
+	c.shards[1].recordSnapshot([]int64{7000}, -1)
 	c.openWindow()
 	c.shards[0].recordSnapshot([]int64{2000}, -1)
-	c.collect(true)
+	c.closeWindow()
+	c.shards[0].recordSnapshot([]int64{9000}, -1)
+	c.collect()
 	if got := percentilesMS(c.winRTT); got.Count != 1 || got.P99 != 2 {
 		t.Errorf("after openWindow: %+v, want one 2 ms sample", got)
 	}
@@ -58,8 +65,9 @@ func TestPercentilesFromKnownInputs(t *testing.T) {
 
 func TestRecordClamped(t *testing.T) {
 	c := newCollector(1)
+	c.openWindow()
 	c.shards[0].recordSnapshot([]int64{-5, 0, histMaxUS * 10}, -1)
-	c.collect(true)
+	c.collect()
 	if n := c.winRTT.TotalCount(); n != 3 {
 		t.Fatalf("count = %d, want 3 (out-of-range values clamped)", n)
 	}
@@ -71,9 +79,7 @@ func TestRecordClamped(t *testing.T) {
 func TestTotalsSumAndWindow(t *testing.T) {
 	var a, b counters
 	a.inputs.Add(10)
-	a.snapshots.Add(30)
-	a.full.Add(1)
-	a.delta.Add(29)
+	cs := client.Stats{SnapshotsFull: 1, SnapshotsDelta: 29, BytesIn: 3000}
 	a.errs[ErrSend].Add(2)
 	a.everJoined.Store(true)
 	a.connected.Store(true)
@@ -82,8 +88,8 @@ func TestTotalsSumAndWindow(t *testing.T) {
 	b.failed.Store(true)
 	b.connNanos.Store(50)
 	var base totals
-	base.add(&a, 150)
-	base.add(&b, 150)
+	base.add(&a, &cs, 150)
+	base.add(&b, nil, 150)
 	if base.inputs != 15 || base.snapshots != 30 || base.joined != 1 || base.failed != 1 || base.connected != 1 {
 		t.Fatalf("totals = %+v", base)
 	}
@@ -92,10 +98,11 @@ func TestTotalsSumAndWindow(t *testing.T) {
 	}
 	a.inputs.Add(7)
 	var end totals
-	end.add(&a, 200)
-	end.add(&b, 200)
+	cs.SnapshotsDelta += 3
+	end.add(&a, &cs, 200)
+	end.add(&b, nil, 200)
 	w := end.sub(base)
-	if w.inputs != 7 || w.connNanos != 50 || w.errors() != 0 {
+	if w.inputs != 7 || w.connNanos != 50 || w.errors() != 0 || w.snapshots != 3 || w.bytesDown != 0 {
 		t.Errorf("window = %+v", w)
 	}
 	if end.errors() != 2 {

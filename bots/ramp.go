@@ -1,0 +1,205 @@
+package bots
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/schema"
+)
+
+// dialJob asks a dialer to join bot i.
+type dialJob struct {
+	bot *bot
+	grp *group
+	// leader: join through matchmaking and publish the match id.
+	leader bool
+}
+
+// ramp hands the bots to the dialers in order, bot i no earlier than
+// i·Ramp/Bots after the start. Rooms of exactly PerRoom bots come from the
+// order of the joins: a group's leader joins through matchmaking only once
+// the previous group has settled (so no earlier room is still filling), and
+// the group's other bots join the leader's match by id. A wait for an
+// earlier group or a leader lasts at most JoinTimeout. The ramp runs on its
+// own goroutine and ends with ctx.
+func (s *Swarm) ramp(ctx context.Context, jobs chan<- dialJob) {
+	n := len(s.bots)
+	for i, b := range s.bots {
+		if ctx.Err() != nil {
+			s.failRest(i)
+			return
+		}
+		if s.cfg.Ramp > 0 {
+			due := s.start.Add(time.Duration(int64(s.cfg.Ramp) * int64(i) / int64(n)))
+			if !sleepCtx(ctx, time.Until(due)) {
+				s.failRest(i)
+				return
+			}
+		}
+		g := s.groups[i/s.cfg.PerRoom]
+		j := dialJob{bot: b, grp: g, leader: i%s.cfg.PerRoom == 0}
+		if j.leader {
+			if gi := i / s.cfg.PerRoom; gi > 0 {
+				s.waitFor(ctx, s.groups[gi-1].done)
+			}
+		} else {
+			s.waitFor(ctx, g.leaderDone)
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+			s.failRest(i)
+			return
+		}
+	}
+}
+
+// waitFor waits for ch, at most JoinTimeout.
+func (s *Swarm) waitFor(ctx context.Context, ch <-chan struct{}) {
+	t := time.NewTimer(s.cfg.JoinTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// failRest marks bots from i on as never dialled (the run ended first).
+func (s *Swarm) failRest(i int) {
+	for _, b := range s.bots[i:] {
+		b.cnt.failed.Store(true)
+	}
+}
+
+// clientConfig is bot b's client configuration.
+func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
+	cfg := client.DefaultConfig()
+	// Bot i starts at URL i mod len(URLs); the client moves on to the
+	// others when one fails.
+	urls := s.cfg.URLs
+	k := b.id % len(urls)
+	cfg.URLs = append(append(make([]string, 0, len(urls)), urls[k:]...), urls[:k]...)
+	cfg.Origin = s.cfg.Origin
+	cfg.Token = token
+	cfg.MatchID = match
+	cfg.Name = botName(b.id)
+	cfg.Game = s.cfg.Game
+	cfg.TLSConfig = s.tls
+	cfg.DialTimeout = min(cfg.DialTimeout, s.cfg.JoinTimeout)
+	cfg.Reconnect = true
+	cfg.RejoinOnRefused = true
+	cfg.Handler = b
+	cfg.Logger = s.log
+	return cfg
+}
+
+// join dials bot j.bot until it is seated or JoinTimeout has passed; it runs
+// on a dialer goroutine. A member whose leader failed joins through
+// matchmaking; a member refused as "match full" (PerRoom above the game's
+// seats) retries through matchmaking.
+func (s *Swarm) join(ctx context.Context, j dialJob) {
+	b, g := j.bot, j.grp
+	defer g.settle()
+	if j.leader {
+		defer close(g.leaderDone)
+	}
+	match := ""
+	if !j.leader {
+		if m := g.match.Load(); m != nil {
+			match = *m
+		}
+	}
+	token := ""
+	if s.cfg.TokenSecret != "" {
+		var err error
+		ttl := s.cfg.Ramp + s.cfg.Warmup + s.cfg.Duration + time.Hour
+		token, err = playerToken(s.cfg.TokenSecret, s.cfg.PlayerIDBase+uint32(b.id), time.Now(), ttl)
+		if err != nil {
+			b.cnt.failed.Store(true)
+			s.log.Error().Int(logKeyBot, b.id).Str(logKeyErr, err.Error()).Msg("cannot sign token")
+			return
+		}
+	}
+	deadline := time.Now().Add(s.cfg.JoinTimeout)
+	for attempt := 0; ; attempt++ {
+		c, err := client.Dial(ctx, s.clientConfig(b, match, token))
+		if err == nil {
+			b.client.Store(c)
+			if j.leader {
+				m := c.Welcome().MatchID
+				g.match.Store(&m)
+			}
+			s.seated(c.Welcome().MatchID)
+			return
+		}
+		if ctx.Err() != nil {
+			b.cnt.failed.Store(true)
+			return
+		}
+		kind := dialErrorKind(err)
+		b.cnt.errs[kind].Add(1)
+		if kind == serverErrorKind(schema.ErrCodeMatchFull) || kind == serverErrorKind(schema.ErrCodeMatchNotFound) {
+			match = ""
+		}
+		left := time.Until(deadline)
+		if !dialRetryable(err) || left <= 0 {
+			b.cnt.failed.Store(true)
+			if attempt == 0 || left <= 0 {
+				s.log.Warn().Int(logKeyBot, b.id).Str(logKeyErr, err.Error()).Msg("bot failed to join")
+			}
+			return
+		}
+		// Back off 100 ms, 200 ms, ... up to 2 s, within the deadline.
+		if !sleepCtx(ctx, min(left, time.Duration(100<<min(attempt, 4))*time.Millisecond)) {
+			b.cnt.failed.Store(true)
+			return
+		}
+	}
+}
+
+// seated counts a bot seated in match (for the report's room summary).
+func (s *Swarm) seated(match string) {
+	s.roomsMu.Lock()
+	s.rooms[match]++
+	s.roomsMu.Unlock()
+}
+
+// dialErrorKind classifies an error returned by client.Dial.
+func dialErrorKind(err error) ErrorKind {
+	var (
+		se *client.ServerError
+		he *client.HTTPError
+	)
+	switch {
+	case errors.As(err, &se):
+		return serverErrorKind(se.Code)
+	case errors.As(err, &he):
+		return ErrHTTP
+	case errors.Is(err, client.ErrTooManyRedirects):
+		return ErrRedirects
+	case errors.Is(err, client.ErrProtocol):
+		return ErrDecode
+	}
+	return ErrDial
+}
+
+// dialRetryable: an unauthorized token, a refused Origin or a protocol
+// violation will not pass on a second attempt; the rest may.
+func dialRetryable(err error) bool {
+	var (
+		se *client.ServerError
+		he *client.HTTPError
+	)
+	switch {
+	case errors.As(err, &se):
+		return se.Code != schema.ErrCodeUnauthorized && se.Code != schema.ErrCodeBadRequest
+	case errors.As(err, &he):
+		return he.Retryable()
+	case errors.Is(err, client.ErrProtocol):
+		return false
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+// Command ticksync-bots runs a swarm of headless bots against a ticksync
+// cluster and reports what they saw: a progress line each second on stderr,
+// a table on stdout at the end, and optionally the same as JSON (-json).
+// It exits 0 on a clean run, 1 when a bot failed to connect or the error
+// rate crossed -max-error-rate, and 2 for a bad flag.
+//
+//	ticksync-bots -url ws://127.0.0.1:7350/ws -bots 1000 -per-room 8 -duration 30s -ramp 10s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/bots"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, jsonPath, logLevel, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "ticksync-bots: %v\n", err)
+		return 2
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).
+		Level(logLevel).With().Timestamp().Logger()
+
+	sw, err := bots.New(cfg, stderr, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync-bots: invalid -%v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := sw.Run(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "ticksync-bots: %v\n", err)
+	}
+	if rep == nil {
+		return 1
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "ticksync-bots: %v\n", err)
+	}
+	if jsonPath != "" {
+		if err := rep.WriteJSON(jsonPath); err != nil {
+			fmt.Fprintf(stderr, "ticksync-bots: %v\n", err)
+			return 1
+		}
+	}
+	if err != nil || !rep.OK() {
+		return 1
+	}
+	return 0
+}
+
+// parseFlags turns the command line into a Config. An error names the flag.
+func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath string, level zerolog.Level, err error) {
+	cfg = bots.DefaultConfig()
+	fs := flag.NewFlagSet("ticksync-bots", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	urls := fs.String("url", strings.Join(cfg.URLs, ","), "game endpoint URLs, comma-separated (ws:// or wss://)")
+	fs.IntVar(&cfg.Bots, "bots", cfg.Bots, "number of bots")
+	fs.IntVar(&cfg.PerRoom, "per-room", cfg.PerRoom, "bots per match")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "length of the measured window, after the ramp and warm-up")
+	fs.DurationVar(&cfg.Ramp, "ramp", cfg.Ramp, "spread the bots' first connections over this time")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "wait this long after the ramp before measuring")
+	fs.IntVar(&cfg.TickRate, "tick-rate", cfg.TickRate, "server tick rate: inputs per bot per second (0: from the server's Welcome)")
+	fs.StringVar(&cfg.Origin, "origin", cfg.Origin, "Origin header of the upgrade (default: the URL's own)")
+	fs.StringVar(&cfg.TokenSecret, "token-secret", cfg.TokenSecret, "sign an HS256 JWT per bot (sub = player id) with this secret; empty: guests")
+	behavior := fs.String("behavior", string(cfg.Behavior), "bot behaviour: wander, chase or idle")
+	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the bots' random choices")
+	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "skip TLS certificate verification (self-signed wss)")
+	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", cfg.MaxErrorRate, "largest acceptable errors / inputs ratio")
+	fs.StringVar(&cfg.ServerStatsURL, "server-stats", "", "a node's /metrics URL to read the server's side from")
+	fs.StringVar(&cfg.Game, "game", cfg.Game, "game for matchmaking (empty: the node's default)")
+	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", 0, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, "", 0, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
+	}
+	cfg.URLs = nil
+	for _, u := range strings.Split(*urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.URLs = append(cfg.URLs, u)
+		}
+	}
+	if cfg.Behavior, err = bots.ParseBehavior(*behavior); err != nil {
+		return cfg, "", 0, fmt.Errorf("invalid -%w", err)
+	}
+	if level, err = zerolog.ParseLevel(*logLevel); err != nil || *logLevel == "" {
+		return cfg, "", 0, fmt.Errorf("invalid -log-level %q: must be debug, info, warn or error", *logLevel)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, "", 0, fmt.Errorf("invalid -%w", err)
+	}
+	return cfg, jsonPath, level, nil
+}

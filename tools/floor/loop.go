@@ -1,0 +1,188 @@
+package floor
+
+import (
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// tick is the tick goroutine: at start + n·period it encodes tick n's frame
+// and wakes the writers. A tick whose writers are still busy when the next
+// is due is counted late; the schedule does not shift.
+func (s *Server) tick() {
+	enc := schema.NewEncoder(s.cfg.FrameSize + 256)
+	snap := schema.Snapshot{Spawned: make([]schema.Entity, s.ents)}
+	for i := range snap.Spawned {
+		e := &snap.Spawned[i]
+		e.ID, e.X, e.Y, e.Kind, e.HP = uint32(i+1), int32(i*160), int32(i*80), 1, 100
+	}
+	period := time.Second / time.Duration(s.cfg.TickRate)
+	start := time.Now()
+	timer := time.NewTimer(period)
+	defer timer.Stop()
+	for n := uint32(1); ; n++ {
+		select {
+		case <-timer.C:
+		case <-s.done:
+			return
+		}
+		snap.Tick = n
+		snap.ServerTimeMS = uint64(time.Now().UnixMilli())
+		for i := range snap.Spawned {
+			snap.Spawned[i].X += 16
+		}
+		frame, off := enc.Snapshot(&snap)
+		s.frameLen.Store(int64(len(frame)))
+		s.ticks.Add(1)
+		// Hand each writer its own copy. A writer still busy with the
+		// previous tick holds its lock: this waits, and the tick is late.
+		for _, w := range s.writers {
+			w.mu.Lock()
+			w.frame = append(w.frame[:0], frame...)
+			w.off = off
+			w.mu.Unlock()
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+		next := start.Add(time.Duration(n+1) * period)
+		d := time.Until(next)
+		for d <= 0 { // late: skip the ticks already past, count them
+			s.late.Add(1)
+			n++
+			next = start.Add(time.Duration(n+1) * period)
+			d = time.Until(next)
+		}
+		timer.Reset(d)
+	}
+}
+
+// write is a writer goroutine: on each wake it writes the frame to each of
+// its clients, patched with that client's last input seq.
+func (s *Server) write(w *writer) {
+	for {
+		select {
+		case <-w.wake:
+		case <-s.done:
+			return
+		}
+		w.mu.Lock()
+		var ok, bad uint64
+		for _, c := range w.conns {
+			if c.closed.Load() {
+				continue
+			}
+			schema.PatchLastInputSeq(w.frame, w.off, c.lastSeq.Load())
+			if now := time.Now(); now.Sub(c.writeDL) > s.cfg.WriteTimeout/4 {
+				c.writeDL = now
+				_ = c.ws.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
+			}
+			if err := c.ws.WriteMessage(gws.OpcodeBinary, w.frame); err != nil {
+				bad++
+				continue
+			}
+			ok++
+		}
+		w.mu.Unlock()
+		s.delivered.Add(ok)
+		s.werrs.Add(bad)
+	}
+}
+
+// add puts a joined client in a writer's shard, round robin by player id.
+func (s *Server) add(c *conn, id uint32) {
+	best := s.writers[int(id)%len(s.writers)]
+	best.mu.Lock()
+	best.conns = append(best.conns[:len(best.conns):len(best.conns)], c)
+	best.mu.Unlock()
+	s.clients.Add(1)
+}
+
+// remove takes a closed client out of its shard.
+func (s *Server) remove(c *conn) {
+	for _, w := range s.writers {
+		w.mu.Lock()
+		for i, x := range w.conns {
+			if x == c {
+				next := make([]*conn, 0, len(w.conns)-1)
+				next = append(append(next, w.conns[:i]...), w.conns[i+1:]...)
+				w.conns = next
+				w.mu.Unlock()
+				s.clients.Add(-1)
+				return
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// gws events; each connection's are called on its read goroutine.
+
+// OnOpen implements gws.Event.
+func (s *Server) OnOpen(*gws.Conn) {}
+
+// OnClose implements gws.Event.
+func (s *Server) OnClose(ws *gws.Conn, _ error) {
+	c := connOf(ws)
+	if c == nil {
+		return
+	}
+	c.closed.Store(true)
+	if c.joined {
+		s.remove(c)
+	}
+}
+
+// OnPing implements gws.Event.
+func (s *Server) OnPing(ws *gws.Conn, _ []byte) {}
+
+// OnPong implements gws.Event.
+func (s *Server) OnPong(*gws.Conn, []byte) {}
+
+// OnMessage implements gws.Event: the first message must be a Hello, then
+// inputs (verified and counted; their seq is echoed in the frames).
+func (s *Server) OnMessage(ws *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	c := connOf(ws)
+	if c == nil || m.Opcode != gws.OpcodeBinary {
+		_ = ws.WriteClose(1003, nil)
+		return
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if err := schema.DecodeClientMessage(m.Bytes(), &c.msg); err != nil {
+		s.bad.Add(1)
+		_ = ws.WriteClose(1007, nil)
+		return
+	}
+	switch c.msg.Kind {
+	case schema.ClientHello:
+		if c.joined {
+			return
+		}
+		c.joined = true
+		id := s.nextID.Add(1)
+		enc := schema.NewEncoder(128)
+		_ = ws.WriteMessage(gws.OpcodeBinary, enc.Welcome(&schema.Welcome{
+			SessionID: "floor", PlayerID: id, EntityID: 1, TickRate: uint16(s.cfg.TickRate),
+			ServerTick: uint32(s.ticks.Load()), NodeID: "floor", MatchID: "floor",
+		}))
+		s.add(c, id)
+	case schema.ClientInput:
+		s.inputs.Add(1)
+		c.lastSeq.Store(c.msg.Input.Seq)
+	case schema.ClientLeave:
+		_ = ws.WriteClose(1000, nil)
+	}
+}
+
+func connOf(ws *gws.Conn) *conn {
+	v, ok := ws.Session().Load("c")
+	if !ok {
+		return nil
+	}
+	c, _ := v.(*conn)
+	return c
+}
