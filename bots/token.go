@@ -9,11 +9,12 @@ import (
 )
 
 // playerToken mints an HS256 JWT for a player: sub is the player id in
-// decimal, valid from a minute ago until ttl from now.
+// decimal, valid from a minute ago (clock skew) until ttl from now, as
+// game/token.VerifyPlayer expects.
 func playerToken(secret string, player uint32, now time.Time, ttl time.Duration) (string, error) {
 	claims := jwt.RegisteredClaims{
 		Subject:   strconv.FormatUint(uint64(player), 10),
-		IssuedAt:  jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now.Add(-time.Minute)), // tolerate clock skew
 		NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}

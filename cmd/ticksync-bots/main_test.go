@@ -1,0 +1,60 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
+	tests := []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-bots", "0"}, "-bots"},
+		{[]string{"-bots", "x"}, "-bots"},
+		{[]string{"-per-room", "100"}, "-per-room"},
+		{[]string{"-duration", "0s"}, "-duration"},
+		{[]string{"-duration", "soon"}, "-duration"},
+		{[]string{"-ramp", "-1s"}, "-ramp"},
+		{[]string{"-tick-rate", "500"}, "-tick-rate"},
+		{[]string{"-behavior", "dance"}, "-behavior"},
+		{[]string{"-url", "http://x/ws"}, "-url"},
+		{[]string{"-url", ""}, "-url"},
+		{[]string{"-max-error-rate", "2"}, "-max-error-rate"},
+		{[]string{"-server-stats", "x"}, "-server-stats"},
+		{[]string{"-log-level", "loud"}, "-log-level"},
+		{[]string{"-nope"}, "-nope"},
+		{[]string{"extra"}, "extra"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			code := run(tt.args, io.Discard, &stderr)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.flag) {
+				t.Errorf("stderr %q does not name %s", stderr.String(), tt.flag)
+			}
+		})
+	}
+}
+
+func TestFlagsToConfig(t *testing.T) {
+	cfg, jsonPath, _, err := parseFlags([]string{
+		"-url", "ws://a:1/ws, wss://b/ws", "-bots", "50", "-per-room", "4", "-duration", "3s",
+		"-ramp", "1s", "-tick-rate", "20", "-behavior", "chase", "-json", "r.json", "-seed", "7",
+		"-insecure", "-max-error-rate", "0.05", "-token-secret", "k", "-origin", "http://o",
+		"-server-stats", "http://a:1/metrics",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.URLs) != 2 || cfg.URLs[1] != "wss://b/ws" || cfg.Bots != 50 || cfg.PerRoom != 4 ||
+		cfg.Duration.Seconds() != 3 || cfg.Ramp.Seconds() != 1 || cfg.TickRate != 20 || cfg.Behavior != "chase" ||
+		jsonPath != "r.json" || cfg.Seed != 7 || !cfg.Insecure || cfg.MaxErrorRate != 0.05 ||
+		cfg.TokenSecret != "k" || cfg.Origin != "http://o" || cfg.ServerStatsURL != "http://a:1/metrics" {
+		t.Errorf("config = %+v", cfg)
+	}
+}
