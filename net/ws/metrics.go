@@ -1,0 +1,155 @@
+package ws
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are plain atomics on the hot path; Prometheus reads them through
+// CounterFunc/GaugeFunc at scrape time, and Stats reads them for the admin
+// API and tests.
+type metrics struct {
+	sessions         atomic.Int64
+	upgrades         atomic.Uint64
+	refusedOrigin    atomic.Uint64
+	refusedBad       atomic.Uint64
+	refusedStopping  atomic.Uint64
+	messagesIn       atomic.Uint64
+	bytesIn          atomic.Uint64
+	snapshotsOut     atomic.Uint64
+	controlOut       atomic.Uint64
+	bytesOut         atomic.Uint64
+	snapshotsDropped atomic.Uint64
+	inputsDropped    atomic.Uint64
+	slowConsumers    atomic.Uint64
+	panics           atomic.Uint64
+
+	serverCloses [len(closeSlots)]atomic.Uint64
+	peerNormal   atomic.Uint64 // the peer closed with 1000 or 1001
+	peerOther    atomic.Uint64 // the peer closed with another code
+	transport    atomic.Uint64 // no close frame either way (1006)
+}
+
+// closeSlots are the codes the server sends, in the order of serverCloses.
+var closeSlots = [...]CloseCode{
+	CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData,
+	CloseInvalidPayload, ClosePolicy, CloseTooBig, CloseInternal,
+	4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008,
+	CloseSlowConsumer, CloseRedirect,
+	0, // any other code
+}
+
+func closeSlot(c CloseCode) int {
+	for i, s := range closeSlots[:len(closeSlots)-1] {
+		if s == c {
+			return i
+		}
+	}
+	return len(closeSlots) - 1
+}
+
+func (m *metrics) serverClosed(c CloseCode) { m.serverCloses[closeSlot(c)].Add(1) }
+
+// register exposes the counters to r (nil: not exported).
+func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
+	if r == nil {
+		return nil
+	}
+	labels := prometheus.Labels{"node": nodeID}
+	counter := func(name, help string, v *atomic.Uint64, extra prometheus.Labels) prometheus.Collector {
+		l := prometheus.Labels{}
+		for k, x := range labels {
+			l[k] = x
+		}
+		for k, x := range extra {
+			l[k] = x
+		}
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "ticksync", Subsystem: "ws", Name: name, Help: help, ConstLabels: l,
+		}, func() float64 { return float64(v.Load()) })
+	}
+	cs := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ticksync", Subsystem: "ws", Name: "sessions", ConstLabels: labels,
+			Help: "Open WebSocket sessions.",
+		}, func() float64 { return float64(m.sessions.Load()) }),
+		counter("upgrades_total", "Upgrade requests by result.", &m.upgrades, prometheus.Labels{"result": "ok"}),
+		counter("upgrades_total", "Upgrade requests by result.", &m.refusedOrigin, prometheus.Labels{"result": "origin_refused"}),
+		counter("upgrades_total", "Upgrade requests by result.", &m.refusedBad, prometheus.Labels{"result": "bad_request"}),
+		counter("upgrades_total", "Upgrade requests by result.", &m.refusedStopping, prometheus.Labels{"result": "shutting_down"}),
+		counter("messages_in_total", "Client messages received.", &m.messagesIn, nil),
+		counter("bytes_in_total", "Client message payload bytes received.", &m.bytesIn, nil),
+		counter("messages_out_total", "Server messages written, by kind.", &m.snapshotsOut, prometheus.Labels{"kind": "snapshot"}),
+		counter("messages_out_total", "Server messages written, by kind.", &m.controlOut, prometheus.Labels{"kind": "control"}),
+		counter("bytes_out_total", "Server message payload bytes written.", &m.bytesOut, nil),
+		counter("snapshots_dropped_total", "Snapshots replaced in a pending slot before they were written (latest wins).", &m.snapshotsDropped, nil),
+		counter("inputs_dropped_total", "Inputs refused by a full room inbox.", &m.inputsDropped, nil),
+		counter("slow_consumers_total", "Sessions closed because a write did not complete in time.", &m.slowConsumers, nil),
+		counter("panics_total", "Panics recovered in session handlers.", &m.panics, nil),
+		counter("closes_total", "Session closes by close code and by who closed.", &m.peerNormal, prometheus.Labels{"by": "peer", "code": "normal"}),
+		counter("closes_total", "Session closes by close code and by who closed.", &m.peerOther, prometheus.Labels{"by": "peer", "code": "other"}),
+		counter("closes_total", "Session closes by close code and by who closed.", &m.transport, prometheus.Labels{"by": "transport", "code": "1006"}),
+	}
+	for i, c := range closeSlots {
+		code := strconv.Itoa(int(c))
+		if c == 0 {
+			code = "other"
+		}
+		cs = append(cs, counter("closes_total", "Session closes by close code and by who closed.", &m.serverCloses[i], prometheus.Labels{"by": "server", "code": code}))
+	}
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats is a snapshot of the server's counters since New.
+type Stats struct {
+	Sessions         int64
+	Upgrades         uint64 // accepted
+	UpgradesRefused  uint64 // refused with an HTTP status (Origin, bad request, shutting down)
+	MessagesIn       uint64
+	BytesIn          uint64
+	SnapshotsOut     uint64
+	ControlOut       uint64
+	BytesOut         uint64
+	SnapshotsDropped uint64
+	InputsDropped    uint64
+	SlowConsumers    uint64
+	Panics           uint64
+	// Closes counts the closes the server initiated, by code.
+	Closes map[CloseCode]uint64
+	// PeerCloses counts closes the client initiated; Transport counts
+	// connections lost without a close frame.
+	PeerCloses, Transport uint64
+}
+
+func (m *metrics) stats() Stats {
+	s := Stats{
+		Sessions:         m.sessions.Load(),
+		Upgrades:         m.upgrades.Load(),
+		UpgradesRefused:  m.refusedOrigin.Load() + m.refusedBad.Load() + m.refusedStopping.Load(),
+		MessagesIn:       m.messagesIn.Load(),
+		BytesIn:          m.bytesIn.Load(),
+		SnapshotsOut:     m.snapshotsOut.Load(),
+		ControlOut:       m.controlOut.Load(),
+		BytesOut:         m.bytesOut.Load(),
+		SnapshotsDropped: m.snapshotsDropped.Load(),
+		InputsDropped:    m.inputsDropped.Load(),
+		SlowConsumers:    m.slowConsumers.Load(),
+		Panics:           m.panics.Load(),
+		Closes:           map[CloseCode]uint64{},
+		PeerCloses:       m.peerNormal.Load() + m.peerOther.Load(),
+		Transport:        m.transport.Load(),
+	}
+	for i, c := range closeSlots {
+		if n := m.serverCloses[i].Load(); n > 0 {
+			s.Closes[c] += n
+		}
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+package ws
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// sockConn is the net.Conn gws sees for one session (a *net.TCPConn or a
+// *tls.Conn underneath). It adds what gws leaves to its caller:
+//
+//   - Every Write gets its own deadline (Config.SlowConsumerAfter), so no
+//     write, whichever goroutine makes it, can block longer than that; a
+//     write that hits it marks the session a slow consumer.
+//   - After a timed-out write on plain TCP, the frame it cut is completed and
+//     a 4010 close frame follows, both within CloseLinger, so that a client
+//     that reads again sees a valid stream that ends with 4010 (a cut frame
+//     followed by nothing would be all it could see otherwise). TLS cannot do
+//     this: crypto/tls refuses every write after a timeout.
+//   - A read deadline that fires before the session decided to close is
+//     reported to the session (Hello or heartbeat timeout), which writes its
+//     own close frame before gws would write its generic one.
+//   - Close (called by gws right after it wrote a close frame) does not
+//     close the socket: it half-closes it and keeps it readable for
+//     CloseLinger. Closing a socket with unread input makes the kernel send a
+//     reset, and a reset can destroy the close frame before the client reads
+//     it (e.g. after 1009, when the oversize payload is still in flight).
+//     finish, called once the read loop has ended, drains and closes.
+type sockConn struct {
+	net.Conn
+	sess         *session
+	writeTimeout time.Duration
+	linger       time.Duration
+	isTLS        bool
+
+	scan     frameScanner // read goroutine: notices the client's close frame
+
+	upgraded atomic.Bool // the 101 response was written: frames follow
+	closing  atomic.Bool // Close was called: half-closed, lingering
+	dead     atomic.Bool // a write timed out: nothing more may be written
+}
+
+// Read reads from the socket; a deadline that fires while the session is
+// open is the session's Hello or heartbeat timeout.
+func (c *sockConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.scan.scan(p[:n])
+	if err != nil && c.upgraded.Load() && !c.closing.Load() && isTimeout(err) {
+		c.sess.readTimedOut()
+	}
+	return n, err
+}
+
+// Write writes p (gws writes one whole frame per call) with a fresh write
+// deadline.
+func (c *sockConn) Write(p []byte) (int, error) {
+	if c.dead.Load() {
+		return 0, net.ErrClosed
+	}
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	n, err := c.Conn.Write(p)
+	if err != nil && c.upgraded.Load() && isTimeout(err) {
+		c.writeTimedOut(p, n)
+	}
+	return n, err
+}
+
+// writeTimedOut handles a write that hit its deadline after n bytes of
+// frame p.
+func (c *sockConn) writeTimedOut(p []byte, n int) {
+	if !c.dead.CompareAndSwap(false, true) {
+		return
+	}
+	isClose := len(p) > 0 && p[0]&0x0f == 0x8
+	if !isClose {
+		c.sess.slowConsumer()
+	}
+	if c.isTLS || c.linger <= 0 {
+		return
+	}
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.linger))
+	if n < len(p) {
+		if _, err := c.Conn.Write(p[n:]); err != nil {
+			return
+		}
+	}
+	if !isClose {
+		_, _ = c.Conn.Write(closeFrame(CloseSlowConsumer, reasonSlowConsumer))
+	}
+}
+
+// Close half-closes the socket and lets it linger readable; see the type's
+// doc. It is idempotent.
+func (c *sockConn) Close() error {
+	if !c.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	if c.linger <= 0 {
+		return c.Conn.Close()
+	}
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	return c.Conn.SetReadDeadline(time.Now().Add(c.linger))
+}
+
+// finish ends the socket once the read loop has returned (read goroutine):
+// unless the client's close frame has arrived, it reads and discards what
+// the client still sends, until its close frame, EOF or the linger
+// deadline; then it closes the descriptor.
+func (c *sockConn) finish() {
+	_ = c.Close()
+	if c.linger > 0 {
+		var buf [512]byte
+		for !c.scan.closeSeen {
+			n, err := c.Conn.Read(buf[:])
+			c.scan.scan(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+	}
+	_ = c.Conn.Close()
+}
+
+// abort closes the descriptor at once; every blocked read and write returns.
+func (c *sockConn) abort() {
+	c.dead.Store(true)
+	c.closing.Store(true)
+	_ = c.Conn.Close()
+}
+
+// closeFrame builds an unmasked (server) close frame.
+func closeFrame(code CloseCode, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	f := make([]byte, 0, 4+len(reason))
+	f = append(f, 0x88, byte(2+len(reason)), byte(code>>8), byte(code))
+	return append(f, reason...)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,194 @@
+package ws
+
+import (
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// Control messages: the ones that must not be dropped (Welcome, Error,
+// Redirect) and the answers to pings (Pong, ws pong), which may be when the
+// queue is nearly full.
+const (
+	ctrlWelcome = iota + 1
+	ctrlError
+	ctrlRedirect
+	ctrlPong   // schema Pong, answers a Ping message
+	ctrlWSPong // WebSocket pong frame, answers a ping frame
+
+	ctrlCap      = 8 // control queue capacity per session
+	ctrlReserved = 3 // slots pongs may not take: Welcome, Error/Redirect, spare
+)
+
+// ctrlMsg is a queued control message; the writer encodes it.
+type ctrlMsg struct {
+	kind       uint8
+	code       schema.ErrorCode
+	clientTime uint64
+	text       string // Error message, Redirect match id
+	url        string
+	welcome    *schema.Welcome
+	payload    []byte // ws pong payload
+}
+
+// encoders encode control messages on writer goroutines; the bytes are
+// copied into a frame by WriteMessage before the encoder goes back.
+var encoders = sync.Pool{New: func() any { return schema.NewEncoder(256) }}
+
+// SendSnapshot implements sim.Conn. It copies msg into the pending slot,
+// replacing (and counting as dropped) a snapshot not yet written, and wakes
+// the writer. Called by the room goroutine; never blocks, no I/O; allocates
+// nothing once the two buffers have grown to the snapshot size.
+func (s *session) SendSnapshot(msg []byte) {
+	if s.closing.Load() {
+		return
+	}
+	if len(msg) > s.srv.cfg.MaxSnapshotSize {
+		s.srv.m.snapshotsDropped.Add(1)
+		return
+	}
+	s.mu.Lock()
+	dropped := s.hasPending
+	s.pending = append(s.pending[:0], msg...)
+	s.hasPending = true
+	s.mu.Unlock()
+	if dropped {
+		s.srv.m.snapshotsDropped.Add(1)
+	}
+	s.signal()
+}
+
+// signal wakes the writer (capacity-1 channel: one pending wake-up is enough).
+func (s *session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues a control message for the writer. It reports false when
+// the session is closing or the queue is full (pongs give way first).
+func (s *session) enqueue(c ctrlMsg) bool {
+	s.mu.Lock()
+	limit := ctrlCap
+	if c.kind == ctrlPong || c.kind == ctrlWSPong {
+		limit = ctrlCap - ctrlReserved
+	}
+	if s.closeReq || s.nctrl >= limit {
+		s.mu.Unlock()
+		return false
+	}
+	s.ctrl[s.nctrl] = c
+	s.nctrl++
+	if c.kind == ctrlWelcome {
+		s.welcomed = true
+	}
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+// writeLoop is the session's writer goroutine: it pings every PingInterval
+// and, when woken, writes the queued control messages, then the pending
+// snapshot, then the close frame if one was asked for. It exits after a
+// close, a write error, or when the read loop has ended.
+func (s *session) writeLoop() {
+	defer s.srv.wg.Done()
+	defer close(s.writerDone)
+	defer func() {
+		if r := recover(); r != nil {
+			s.srv.m.panics.Add(1)
+			s.srv.log.Error().Uint64(keySession, s.id).Interface(keyPanic, r).Bytes(keyStack, debug.Stack()).Msg("panic in session writer")
+			s.decide(CloseInternal)
+			s.sock.abort()
+		}
+	}()
+	ping := time.NewTicker(s.srv.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-ping.C:
+			if s.conn.WritePing(nil) != nil {
+				return
+			}
+		case <-s.wake:
+			if !s.flush() {
+				return
+			}
+		}
+	}
+}
+
+// flush writes everything queued; false means the session is closed (or its
+// socket failed) and the writer must exit.
+func (s *session) flush() bool {
+	var out [ctrlCap]ctrlMsg
+	for {
+		s.mu.Lock()
+		n := copy(out[:], s.ctrl[:s.nctrl])
+		clear(s.ctrl[:s.nctrl])
+		s.nctrl = 0
+		snap := s.hasPending && s.welcomed && !s.closeReq
+		if snap {
+			s.pending, s.spare = s.spare[:0], s.pending
+			s.hasPending = false
+		}
+		closeReq, reason := s.closeReq, s.closeReason
+		s.mu.Unlock()
+
+		if n == 0 && !snap && !closeReq {
+			return true
+		}
+		for i := range out[:n] {
+			if s.writeControl(&out[i]) != nil {
+				return false
+			}
+			out[i] = ctrlMsg{}
+		}
+		if snap {
+			if s.conn.WriteMessage(gws.OpcodeBinary, s.spare) != nil {
+				return false
+			}
+			s.srv.m.snapshotsOut.Add(1)
+			s.srv.m.bytesOut.Add(uint64(len(s.spare)))
+		}
+		if closeReq {
+			_ = s.conn.WriteClose(uint16(s.closeCode.Load()), []byte(reason))
+			return false
+		}
+	}
+}
+
+// writeControl encodes and writes one control message (writer goroutine).
+func (s *session) writeControl(c *ctrlMsg) error {
+	if c.kind == ctrlWSPong {
+		return s.conn.WritePong(c.payload)
+	}
+	enc := encoders.Get().(*schema.Encoder)
+	defer encoders.Put(enc)
+	var b []byte
+	switch c.kind {
+	case ctrlWelcome:
+		b = enc.Welcome(c.welcome)
+	case ctrlError:
+		b = enc.Error(c.code, c.text)
+	case ctrlRedirect:
+		b = enc.Redirect(c.url, c.text)
+	case ctrlPong:
+		b = enc.Pong(c.clientTime, uint64(time.Now().UnixMilli()))
+	default:
+		return nil
+	}
+	if err := s.conn.WriteMessage(gws.OpcodeBinary, b); err != nil {
+		return err
+	}
+	s.srv.m.controlOut.Add(1)
+	s.srv.m.bytesOut.Add(uint64(len(b)))
+	return nil
+}
