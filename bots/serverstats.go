@@ -45,14 +45,15 @@ var (
 	metricSessions    = []string{"ticksync_ws_sessions", "ticksync_sessions", "ticksync_ws_connections"}
 	metricRooms       = []string{"ticksync_game_rooms", "ticksync_sim_rooms", "ticksync_rooms", "ticksync_game_matches"}
 	metricBytesOut    = []string{"ticksync_ws_bytes_out_total", "ticksync_ws_sent_bytes_total", "ticksync_bytes_out_total"}
-	metricSent        = []string{"ticksync_ws_snapshots_sent_total", "ticksync_ws_messages_out_total", "ticksync_snapshots_sent_total"}
+	metricSent        = []string{"ticksync_ws_messages_out_total{kind=snapshot}", "ticksync_ws_snapshots_sent_total", "ticksync_snapshots_sent_total"}
 	metricDropped     = []string{"ticksync_ws_snapshots_dropped_total", "ticksync_ws_dropped_total", "ticksync_snapshots_dropped_total"}
 	metricCPU         = []string{"process_cpu_seconds_total"}
 	metricRSS         = []string{"process_resident_memory_bytes"}
 )
 
-// metrics is one scrape: each family's samples summed over label sets, and
-// histogram buckets summed per upper bound.
+// metrics is one scrape: each family's samples summed over label sets (and
+// per single label, keyed "name{label=value}"), and histogram buckets
+// summed per upper bound.
 type metrics struct {
 	at      time.Time
 	values  map[string]float64             // name → sum over label sets
@@ -72,13 +73,14 @@ func parseMetrics(r io.Reader) (*metrics, error) {
 	m := &metrics{values: map[string]float64{}, buckets: map[string]map[float64]float64{}}
 	for name, f := range families {
 		for _, s := range f.GetMetric() {
+			v := math.NaN()
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:
-				m.values[name] += s.GetCounter().GetValue()
+				v = s.GetCounter().GetValue()
 			case dto.MetricType_GAUGE:
-				m.values[name] += s.GetGauge().GetValue()
+				v = s.GetGauge().GetValue()
 			case dto.MetricType_UNTYPED:
-				m.values[name] += s.GetUntyped().GetValue()
+				v = s.GetUntyped().GetValue()
 			case dto.MetricType_HISTOGRAM:
 				h := s.GetHistogram()
 				m.values[name+"_count"] += float64(h.GetSampleCount())
@@ -97,6 +99,14 @@ func parseMetrics(r io.Reader) (*metrics, error) {
 			case dto.MetricType_SUMMARY:
 				m.values[name+"_count"] += float64(s.GetSummary().GetSampleCount())
 				m.values[name+"_sum"] += s.GetSummary().GetSampleSum()
+			}
+			if math.IsNaN(v) {
+				continue
+			}
+			// The sum over label sets, and per single label "name{k=v}".
+			m.values[name] += v
+			for _, l := range s.GetLabel() {
+				m.values[name+"{"+l.GetName()+"="+l.GetValue()+"}"] += v
 			}
 		}
 	}

@@ -28,6 +28,9 @@ ticksync_sim_tick_overruns_total{room="b"} 2
 ticksync_ws_sessions 16
 # TYPE ticksync_ws_bytes_out_total counter
 ticksync_ws_bytes_out_total 1000
+# TYPE ticksync_ws_messages_out_total counter
+ticksync_ws_messages_out_total{kind="snapshot",node="n1"} 100
+ticksync_ws_messages_out_total{kind="control",node="n1"} 7
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 1.5
 `
@@ -54,6 +57,9 @@ ticksync_sim_tick_overruns_total{room="b"} 5
 ticksync_ws_sessions 14
 # TYPE ticksync_ws_bytes_out_total counter
 ticksync_ws_bytes_out_total 5000
+# TYPE ticksync_ws_messages_out_total counter
+ticksync_ws_messages_out_total{kind="snapshot",node="n1"} 500
+ticksync_ws_messages_out_total{kind="control",node="n1"} 9
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 2.0
 `
@@ -86,6 +92,9 @@ func TestServerStatsFromTwoScrapes(t *testing.T) {
 	}
 	if s.Overruns != 3 || s.Sessions != 14 || s.BytesOut != 4000 || s.BytesOutPerS != 2000 {
 		t.Errorf("stats = %+v", s)
+	}
+	if s.Sent != 400 {
+		t.Errorf("snapshots sent = %v, want 400 (kind=snapshot only)", s.Sent)
 	}
 	if math.Abs(s.CPUSeconds-0.5) > 1e-9 {
 		t.Errorf("cpu = %v, want 0.5", s.CPUSeconds)

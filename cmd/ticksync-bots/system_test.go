@@ -1,0 +1,217 @@
+package main
+
+// The system test: the real ticksync and ticksync-bots binaries on loopback.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// checkFor polls fn every 50 ms until it returns nil, failing after timeout.
+func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond) // the poll interval of checkFor itself
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// goBuild builds pkg (relative to the module root) into dir.
+func goBuild(t *testing.T, dir, pkg string) (string, error) {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = filepath.Join("..", "..")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", errors.New(stderr.String())
+	}
+	return out, nil
+}
+
+// startNode starts a one-node ticksync on free loopback ports and waits for
+// /readyz. It is stopped with SIGTERM when the test ends.
+func startNode(t *testing.T, bin string) (httpAddr string) {
+	t.Helper()
+	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "node.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-node-id", "sys1", "-http-addr", httpAddr, "-raft-addr", raftAddr,
+		"-data-dir", filepath.Join(dir, "data"), "-tick-rate", "30", "-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("node log:\n%s", b)
+		}
+	})
+	client := &http.Client{Timeout: time.Second}
+	checkFor(t, 30*time.Second, func() error {
+		select {
+		case err := <-exited:
+			exited <- err
+			return errors.New("ticksync exited: " + errString(err))
+		default:
+		}
+		resp, err := client.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New("/readyz: " + resp.Status)
+		}
+		return nil
+	})
+	return httpAddr
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "exit 0"
+	}
+	return err.Error()
+}
+
+// TestSystemFiftyBots builds the real binaries, runs 50 bots for 3 s against
+// a real node and checks the JSON report. It skips only when cmd/ticksync
+// does not build.
+func TestSystemFiftyBots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("system test: -short")
+	}
+	dir := t.TempDir()
+	serverBin, err := goBuild(t, dir, "./cmd/ticksync")
+	if err != nil {
+		t.Skipf("cmd/ticksync cannot be built yet: %v", err)
+	}
+	botsBin, err := goBuild(t, dir, "./cmd/ticksync-bots")
+	if err != nil {
+		t.Fatalf("build ticksync-bots: %v", err)
+	}
+	addr := startNode(t, serverBin)
+
+	const bots, rate, duration = 50, 30, 3.0
+	jsonPath := filepath.Join(dir, "report.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, botsBin, "-url", "ws://"+addr+"/ws", "-bots", strconv.Itoa(bots),
+		"-per-room", "8", "-ramp", "500ms", "-duration", "3s", "-tick-rate", strconv.Itoa(rate),
+		"-json", jsonPath, "-server-stats", "http://"+addr+"/metrics", "-seed", "7")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	t.Logf("ticksync-bots stdout:\n%s", stdout.String())
+	if err != nil {
+		t.Fatalf("ticksync-bots: %v (want exit 0)\nstderr:\n%s", err, stderr.String())
+	}
+
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Bots      struct{ Target, Connected, Failed int }
+		DurationS float64                              `json:"duration_s"`
+		RTT       struct{ P50, P95, P99, Max float64 } `json:"rtt_ms"`
+		Gap       struct{ P50, P95, P99, Max float64 } `json:"snapshot_gap_ms"`
+		Down      float64                              `json:"bytes_down_per_bot_per_s"`
+		Up        float64                              `json:"bytes_up_per_bot_per_s"`
+		Snapshots struct {
+			Full, Delta, Gaps uint64
+			PerBotPerS        float64 `json:"per_bot_per_s"`
+		}
+		Reconnects *uint64            `json:"reconnects"`
+		Resume     map[string]float64 `json:"resume_ms"`
+		Errors     map[string]uint64  `json:"errors"`
+		Rooms      struct {
+			Count   int `json:"count"`
+			MaxBots int `json:"max_bots"`
+		}
+		Server *struct {
+			Sessions float64 `json:"sessions"`
+			BytesOut float64 `json:"bytes_out"`
+		}
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Bots.Target != bots || rep.Bots.Connected != bots || rep.Bots.Failed != 0 {
+		t.Errorf("bots = %+v, want %d connected", rep.Bots, bots)
+	}
+	if rep.DurationS < duration*0.9 || rep.DurationS > duration*1.5 {
+		t.Errorf("duration_s = %.2f, want about %.0f", rep.DurationS, duration)
+	}
+	if rep.RTT.P50 <= 0 || rep.RTT.P99 < rep.RTT.P50 || rep.RTT.Max < rep.RTT.P99 {
+		t.Errorf("rtt_ms = %+v, want 0 < p50 <= p99 <= max", rep.RTT)
+	}
+	if rep.Gap.P50 < 20 || rep.Gap.P50 > 60 {
+		t.Errorf("snapshot_gap_ms p50 = %.1f, want about 33", rep.Gap.P50)
+	}
+	// Snapshots ≈ duration × tick rate per bot.
+	if got := rep.Snapshots.PerBotPerS * rep.DurationS; got < 0.7*duration*rate || got > 1.1*duration*rate {
+		t.Errorf("snapshots per bot = %.1f over %.1f s, want about %.0f", got, rep.DurationS, duration*rate)
+	}
+	if rep.Snapshots.Full == 0 && rep.Snapshots.Delta == 0 {
+		t.Error("no snapshots counted")
+	}
+	if rep.Down <= 0 || rep.Up <= 0 {
+		t.Errorf("bytes down %.0f, up %.0f per bot per s: want > 0", rep.Down, rep.Up)
+	}
+	if rep.Reconnects == nil || rep.Resume == nil || rep.Errors == nil {
+		t.Error("reconnects, resume_ms or errors missing from the report")
+	}
+	if rep.Rooms.Count != 7 || rep.Rooms.MaxBots != 8 {
+		t.Errorf("rooms = %+v, want 7 rooms of at most 8 (50 bots, 8 per room)", rep.Rooms)
+	}
+	if rep.Server == nil {
+		t.Error("no server section (-server-stats)")
+	} else if rep.Server.BytesOut <= 0 {
+		t.Errorf("server bytes out = %v, want > 0", rep.Server.BytesOut)
+	}
+}

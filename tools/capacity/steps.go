@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ticksync/ticksync/bots"
+)
+
+// side is one target's figures at one step: the ticksync node or the floor.
+type side struct {
+	Connected        int     `json:"connected"`
+	CPUPct           float64 `json:"cpu_pct"` // of one core, over the window
+	RSSMiB           float64 `json:"rss_mib"`
+	TickP99MS        float64 `json:"tick_p99_ms"`
+	Overruns         float64 `json:"overruns"`
+	LateTicks        uint64  `json:"late_ticks"` // floor: ticks whose writes overran
+	RTTP99MS         float64 `json:"rtt_p99_ms"`
+	BytesPerClientS  float64 `json:"bytes_per_client_per_s"`
+	SnapshotBytes    float64 `json:"snapshot_bytes"`
+	Delivered        uint64  `json:"delivered"` // snapshots the bots received in the window
+	DeliveredFrac    float64 `json:"delivered_fraction"`
+	Dropped          uint64  `json:"dropped"` // ticks the bots missed (tick gaps)
+	ServerDropped    float64 `json:"server_dropped"`
+	USPerSnapshot    float64 `json:"us_per_snapshot"` // server CPU per delivered snapshot
+	BotCPUPerBotPct  float64 `json:"bot_cpu_per_bot_pct"`
+	BotUSPerSnapshot float64 `json:"bot_us_per_snapshot"`
+	Errors           uint64  `json:"errors"`
+	Verdict          string  `json:"bots_verdict"`
+}
+
+// step is one row of the table.
+type step struct {
+	Bots   int     `json:"bots"`
+	Server *side   `json:"server"`
+	Floor  *side   `json:"floor,omitempty"`
+	Ratio  float64 `json:"cpu_ratio,omitempty"` // server µs/snapshot ÷ floor's
+	Broke  string  `json:"broke,omitempty"`     // why the server broke the budget
+	Floor0 string  `json:"floor_broke,omitempty"`
+}
+
+// run runs the steps in order and prints a row per step; it stops after
+// the first step whose server breaks the budget.
+func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "bots\tcpu%\trss MiB\ttick p99 ms\toverruns\trtt p99 ms\tB/client/s\tdropped\tµs/snap\t" +
+		"floor cpu%\tfloor rtt p99\tfloor late\tfloor µs/snap\tratio\tbot cpu%/bot\t"
+	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots, pin=%v, window %s after %s ramp + %s warm-up\n",
+		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.pin, b.o.measure, b.o.ramp, b.o.warmup)
+	fmt.Fprintln(tw, header)
+	_ = tw.Flush()
+	var out []step
+	for _, n := range b.o.steps {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		st := step{Bots: n}
+		srv, err := b.serverStep(ctx, n)
+		if err != nil {
+			return out, fmt.Errorf("step %d: server: %w", n, err)
+		}
+		st.Server = srv
+		st.Broke = b.broke(srv)
+		if b.o.floor {
+			size := b.o.frameSize
+			if size == 0 {
+				size = max(64, int(srv.SnapshotBytes+0.5))
+			}
+			fl, err := b.floorStep(ctx, n, size)
+			if err != nil {
+				return out, fmt.Errorf("step %d: floor: %w", n, err)
+			}
+			st.Floor = fl
+			st.Floor0 = b.floorBroke(fl)
+			if fl.USPerSnapshot > 0 {
+				st.Ratio = srv.USPerSnapshot / fl.USPerSnapshot
+			}
+		}
+		out = append(out, st)
+		row(tw, st)
+		_ = tw.Flush()
+		if st.Broke != "" {
+			fmt.Fprintf(stdout, "capacity: %d bots broke the budget: %s\n", n, st.Broke)
+			break
+		}
+	}
+	summary(stdout, out)
+	return out, nil
+}
+
+func row(w io.Writer, st step) {
+	s := st.Server
+	fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.1f\t%.0f\t%d\t%.1f\t", st.Bots, s.CPUPct, s.RSSMiB, s.TickP99MS,
+		s.Overruns, s.RTTP99MS, s.BytesPerClientS, s.Dropped, s.USPerSnapshot)
+	if f := st.Floor; f != nil {
+		fmt.Fprintf(w, "%.0f\t%.1f\t%d\t%.1f\t%.2f\t", f.CPUPct, f.RTTP99MS, f.LateTicks, f.USPerSnapshot, st.Ratio)
+	} else {
+		fmt.Fprint(w, "-\t-\t-\t-\t-\t")
+	}
+	fmt.Fprintf(w, "%.3f\t\n", s.BotCPUPerBotPct)
+}
+
+func summary(w io.Writer, steps []step) {
+	held, floorHeld := 0, 0
+	for _, st := range steps {
+		if st.Broke == "" {
+			held = st.Bots
+		}
+		if st.Floor != nil && st.Floor0 == "" {
+			floorHeld = st.Bots
+		}
+	}
+	fmt.Fprintf(w, "capacity: server held %d bots within budget", held)
+	if floorHeld > 0 {
+		fmt.Fprintf(w, "; floor held %d of the steps run (%.0f%%)", floorHeld, 100*float64(held)/float64(floorHeld))
+	}
+	fmt.Fprintln(w)
+}
+
+// broke says how a server step broke the budget ("" : it held).
+func (b *bench) broke(s *side) string {
+	period := time.Second / time.Duration(b.o.tickRate)
+	var why []string
+	if s.TickP99MS > 0.25*float64(period)/float64(time.Millisecond) {
+		why = append(why, fmt.Sprintf("p99 tick %.2f ms > 25%% of %s", s.TickP99MS, period))
+	}
+	if s.Overruns > 0 {
+		why = append(why, fmt.Sprintf("%.0f overruns", s.Overruns))
+	}
+	if s.RTTP99MS > float64(b.o.rttBudget)/float64(time.Millisecond) {
+		why = append(why, fmt.Sprintf("p99 rtt %.1f ms > %s", s.RTTP99MS, b.o.rttBudget))
+	}
+	if s.Verdict != "ok" {
+		why = append(why, "bots: "+s.Verdict)
+	}
+	return strings.Join(why, "; ")
+}
+
+// floorBroke: the floor holds a step when at most 1% of its ticks ran late
+// and the bots' p99 RTT stays within budget.
+func (b *bench) floorBroke(s *side) string {
+	var why []string
+	ticks := b.o.measure.Seconds() * float64(b.o.tickRate)
+	if float64(s.LateTicks) > 0.01*ticks {
+		why = append(why, fmt.Sprintf("%d late ticks", s.LateTicks))
+	}
+	if s.RTTP99MS > float64(b.o.rttBudget)/float64(time.Millisecond) {
+		why = append(why, fmt.Sprintf("p99 rtt %.1f ms", s.RTTP99MS))
+	}
+	if s.Verdict != "ok" {
+		why = append(why, "bots: "+s.Verdict)
+	}
+	return strings.Join(why, "; ")
+}
+
+// cpu returns the CPU for the server (or floor) and the bots.
+func (b *bench) cpus() (target, botsCPU int) {
+	if b.o.pin {
+		return 0, 1
+	}
+	return -1, -1
+}
+
+// serverStep starts a fresh node, runs n bots against it and stops it.
+func (b *bench) serverStep(ctx context.Context, n int) (*side, error) {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	raftAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(b.dir, "data-"+strconv.Itoa(n))
+	logPath := filepath.Join(b.dir, "ticksync-"+strconv.Itoa(n)+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	args := append([]string{
+		"-node-id", "cap1", "-http-addr", httpAddr, "-raft-addr", raftAddr, "-data-dir", dataDir,
+		"-tick-rate", strconv.Itoa(b.o.tickRate), "-log-level", "warn", "-log-format", "json",
+	}, b.o.serverArgs...)
+	target, _ := b.cpus()
+	cmd := command(ctx, target, b.serverBin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	fmt.Fprintf(b.log, "capacity: step %d: starting ticksync on %s\n", n, httpAddr)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = stopProcess(cmd, 10*time.Second) }()
+	base := "http://" + httpAddr
+	if err := waitHTTP(ctx, base+"/readyz", 30*time.Second); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, lastLines(logPath, 5))
+	}
+	smp := startSampler(cmd.Process.Pid, 250*time.Millisecond)
+	rep, t0, err := b.runBots(ctx, n, "ws://"+httpAddr+"/ws", base+"/metrics", "server")
+	smp.Stop()
+	if err != nil {
+		return nil, err
+	}
+	s := b.side(rep, smp, t0)
+	if sv := rep.Server; sv != nil {
+		s.TickP99MS, s.Overruns, s.ServerDropped = sv.TickP99MS, sv.Overruns, sv.Dropped
+	} else if rep.ServerStatsError != "" {
+		fmt.Fprintf(b.log, "capacity: step %d: server stats: %s\n", n, rep.ServerStatsError)
+	}
+	return s, nil
+}
+
+// floorStep starts a floor-serve child with frames of size bytes, runs n
+// bots against it and stops it.
+func (b *bench) floorStep(ctx context.Context, n, size int) (*side, error) {
+	target, _ := b.cpus()
+	cmd := command(ctx, target, b.self, floorServeCmd, "-tick-rate", strconv.Itoa(b.o.tickRate),
+		"-frame-size", strconv.Itoa(size))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = b.log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		_ = stdin.Close()
+		_ = stopProcess(cmd, 10*time.Second)
+	}()
+	url, err := readURLLine(stdout, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	statsURL := "http://" + strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws") + "/stats"
+	fmt.Fprintf(b.log, "capacity: step %d: floor at %s, %d B frames\n", n, url, size)
+	smp := startSampler(cmd.Process.Pid, 250*time.Millisecond)
+	before, err := floorStats(ctx, statsURL)
+	if err != nil {
+		smp.Stop()
+		return nil, err
+	}
+	rep, t0, err := b.runBots(ctx, n, url, "", "floor")
+	smp.Stop()
+	if err != nil {
+		return nil, err
+	}
+	after, err := floorStats(ctx, statsURL)
+	if err != nil {
+		return nil, err
+	}
+	s := b.side(rep, smp, t0)
+	// Late ticks over the whole bots run: the floor does nothing else.
+	s.LateTicks = after.LateTicks - before.LateTicks
+	return s, nil
+}
+
+// runBots runs ticksync-bots with n bots against url and returns its report
+// and the time it started.
+func (b *bench) runBots(ctx context.Context, n int, url, statsURL, tag string) (*bots.Report, time.Time, error) {
+	jsonPath := filepath.Join(b.dir, fmt.Sprintf("bots-%s-%d.json", tag, n))
+	args := []string{
+		"-url", url, "-bots", strconv.Itoa(n), "-per-room", strconv.Itoa(b.o.perRoom),
+		"-ramp", b.o.ramp.String(), "-warmup", b.o.warmup.String(), "-duration", b.o.measure.String(),
+		"-tick-rate", strconv.Itoa(b.o.tickRate), "-behavior", b.o.behavior, "-json", jsonPath,
+		"-join-timeout", "20s",
+	}
+	if statsURL != "" {
+		args = append(args, "-server-stats", statsURL)
+	}
+	_, botsCPU := b.cpus()
+	cmd := command(ctx, botsCPU, b.botsBin, args...)
+	logPath := filepath.Join(b.dir, fmt.Sprintf("bots-%s-%d.log", tag, n))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	t0 := time.Now()
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return nil, t0, fmt.Errorf("ticksync-bots: %w", err)
+	}
+	raw, rerr := os.ReadFile(jsonPath)
+	if rerr != nil {
+		return nil, t0, fmt.Errorf("ticksync-bots wrote no report (%v; log: %s)", err, lastLines(logPath, 5))
+	}
+	var rep bots.Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return nil, t0, fmt.Errorf("bots report: %w", err)
+	}
+	return &rep, t0, nil
+}
+
+// side turns a bots report and the target's /proc samples into a row half.
+// The window is where the bots measured: it closed RunS after they started
+// and lasted DurationS.
+func (b *bench) side(rep *bots.Report, smp *sampler, t0 time.Time) *side {
+	to := t0.Add(time.Duration(rep.RunS * float64(time.Second)))
+	from := to.Add(-time.Duration(rep.DurationS * float64(time.Second)))
+	cpu, wall, rss := smp.window(from, to)
+	s := &side{
+		Connected:        rep.Bots.Connected,
+		RSSMiB:           float64(rss) / (1 << 20),
+		RTTP99MS:         rep.RTT.P99,
+		BytesPerClientS:  rep.BytesDownPerBotPerS,
+		SnapshotBytes:    rep.Snapshots.MeanBytes,
+		Delivered:        rep.Snapshots.Total,
+		DeliveredFrac:    rep.Snapshots.DeliveredFrac,
+		Dropped:          rep.Snapshots.Gaps,
+		BotCPUPerBotPct:  rep.CPU.PerBotPct,
+		BotUSPerSnapshot: rep.CPU.USPerSnapshot,
+		Errors:           rep.ErrorCount,
+		Verdict:          rep.Verdict(),
+	}
+	if wall > 0 {
+		s.CPUPct = 100 * cpu.Seconds() / wall.Seconds()
+		// Scale the snapshots to the sampled part of the window.
+		if rep.DurationS > 0 && rep.Snapshots.Total > 0 {
+			snaps := float64(rep.Snapshots.Total) * wall.Seconds() / rep.DurationS
+			s.USPerSnapshot = cpu.Seconds() * 1e6 / snaps
+		}
+	}
+	return s
+}
+
+// lastLines returns the last n lines of a file, for error messages.
+func lastLines(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
