@@ -176,7 +176,7 @@ type testServer struct {
 }
 
 // startServer runs a Server behind a real http.Server on 127.0.0.1:0.
-func startServer(t *testing.T, mod func(*Config)) *testServer {
+func startServer(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	j := &fakeJoiner{}
 	cfg := DefaultConfig()

@@ -1,0 +1,193 @@
+package ws
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/fb"
+)
+
+// TestSlowConsumer: a client that stops reading is closed with 4010, which
+// it sees once it reads again; the room's SendSnapshot calls never block and
+// a healthy client in the same room gets every tick on time.
+func TestSlowConsumer(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.SlowConsumerAfter = 300 * time.Millisecond
+		c.SendBufferBytes = 4 << 10
+		c.CloseLinger = 5 * time.Second
+	})
+	slow, _, err := dialWS(t, ts.addr, dialOpts{rcvBuf: 4 << 10})
+	if err != nil || slow == nil {
+		t.Fatal(err)
+	}
+	slow.hello(schema.Hello{})
+	slow.mustNext(fb.ServerBodyWelcome)
+	healthy := mustDial(t, ts.addr)
+	healthy.hello(schema.Hello{})
+	healthy.mustNext(fb.ServerBodyWelcome)
+
+	// The healthy client records when each tick arrives.
+	type arrival struct {
+		tick uint32
+		at   time.Time
+	}
+	var mu sync.Mutex
+	var got []arrival
+	readerDone := make(chan error, 1)
+	go func() {
+		for {
+			m, err := healthy.next(10 * time.Second)
+			if err != nil {
+				readerDone <- err
+				return
+			}
+			mu.Lock()
+			got = append(got, arrival{m.tick, time.Now()})
+			mu.Unlock()
+		}
+	}()
+
+	// The room: 100 Hz, a 2 KB snapshot to each of the two seats.
+	seats := []*fakeSeat{ts.joiner.seat(0), ts.joiner.seat(1)}
+	const period = 10 * time.Millisecond
+	var sent []time.Time
+	var slowest time.Duration
+	start := time.Now()
+	var tick uint32
+	extra := 0
+	for extra < 30 {
+		tick++
+		msg := snapshotBytes(tick, 80)
+		for _, s := range seats {
+			t0 := time.Now()
+			s.conn.SendSnapshot(msg)
+			slowest = max(slowest, time.Since(t0))
+		}
+		sent = append(sent, time.Now())
+		if ts.Stats().SlowConsumers > 0 {
+			extra++
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the slow client was never closed")
+		}
+		time.Sleep(time.Until(start.Add(time.Duration(tick) * period)))
+	}
+	elapsed := time.Since(start)
+	t.Logf("%d ticks in %v; slowest SendSnapshot %v; slow consumer after %v", tick, elapsed, slowest, elapsed-30*period)
+	if slowest > 5*time.Millisecond {
+		t.Errorf("SendSnapshot took %v: it must never block", slowest)
+	}
+
+	// The healthy client got the last tick, and (nearly) every tick, each
+	// soon after it was sent.
+	checkFor(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) == 0 || got[len(got)-1].tick != tick {
+			return fmt.Errorf("healthy client has %d snapshots, not tick %d yet", len(got), tick)
+		}
+		return nil
+	})
+	mu.Lock()
+	var late time.Duration
+	for _, a := range got {
+		late = max(late, a.at.Sub(sent[a.tick-1]))
+	}
+	n := len(got)
+	mu.Unlock()
+	t.Logf("healthy client: %d of %d ticks, latest arrival %v after its send", n, tick, late)
+	if n < int(tick)*9/10 {
+		t.Errorf("healthy client got %d of %d ticks", n, tick)
+	}
+	if late > 100*time.Millisecond {
+		t.Errorf("a tick reached the healthy client %v after it was sent", late)
+	}
+
+	// The slow client reads again: the snapshots that were in flight, then
+	// the 4010 close frame.
+	msgs, reason := slow.expectClose(CloseSlowConsumer, 10*time.Second)
+	t.Logf("slow client read %d snapshots, then close %q", len(msgs), reason)
+	st := ts.Stats()
+	if st.SlowConsumers != 1 || st.SnapshotsDropped == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if d := seats[0].disconnected.Load(); d != 1 {
+			return fmt.Errorf("slow seat disconnected %d", d)
+		}
+		if st := ts.Stats(); st.Closes[CloseSlowConsumer] != 1 {
+			return fmt.Errorf("closes %v", st.Closes)
+		}
+		return nil
+	})
+	if seats[1].disconnected.Load() != 0 {
+		t.Fatal("healthy seat disconnected")
+	}
+}
+
+// TestSendSnapshotAllocs: once both buffers have grown, SendSnapshot and the
+// writer allocate nothing per snapshot.
+func TestSendSnapshotAllocs(t *testing.T) {
+	ts := startServer(t, nil)
+	c := mustDial(t, ts.addr)
+	c.hello(schema.Hello{})
+	c.mustNext(fb.ServerBodyWelcome)
+	go func() {
+		for {
+			if _, err := c.readFrame(10 * time.Second); err != nil {
+				return
+			}
+		}
+	}()
+	conn := ts.joiner.seat(0).conn
+	msg := snapshotBytes(1, 64)
+	for i := 0; i < 100; i++ {
+		conn.SendSnapshot(msg)
+	}
+	allocs := testing.AllocsPerRun(1000, func() { conn.SendSnapshot(msg) })
+	if allocs != 0 {
+		t.Fatalf("SendSnapshot: %v allocs per call", allocs)
+	}
+}
+
+// BenchmarkSendSnapshot: the room-side cost of handing one snapshot to each
+// of n sessions whose clients read on loopback (the writes happen on the
+// sessions' writer goroutines, in parallel with the benchmark loop).
+func BenchmarkSendSnapshot(b *testing.B) {
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			ts := startServer(b, nil)
+			for i := 0; i < n; i++ {
+				c := mustDial(b, ts.addr)
+				c.hello(schema.Hello{})
+				c.mustNext(fb.ServerBodyWelcome)
+				go func() {
+					for {
+						if _, err := c.readFrame(30 * time.Second); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			msg := snapshotBytes(1, 64)
+			conns := make([]interface{ SendSnapshot([]byte) }, n)
+			for i := range conns {
+				conns[i] = ts.joiner.seat(i).conn
+			}
+			b.SetBytes(int64(len(msg) * n))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, c := range conns {
+					c.SendSnapshot(msg)
+				}
+			}
+			b.StopTimer()
+			st := ts.Stats()
+			b.ReportMetric(float64(st.SnapshotsDropped)/float64(b.N*n), "dropped/snapshot")
+		})
+	}
+}
