@@ -129,8 +129,8 @@ func (s *fakeSeat) Leave()      { s.left.Add(1) }
 type fakeJoiner struct {
 	join func(ctx context.Context, req game.JoinRequest) (game.Seat, error) // nil result: default seat
 
-	mu     sync.Mutex
-	seats  []*fakeSeat
+	mu    sync.Mutex
+	seats []*fakeSeat
 }
 
 func (j *fakeJoiner) Join(ctx context.Context, req game.JoinRequest) (game.Seat, error) {

@@ -35,7 +35,7 @@ type sockConn struct {
 	linger       time.Duration
 	isTLS        bool
 
-	scan     frameScanner // read goroutine: notices the client's close frame
+	scan frameScanner // read goroutine: notices the client's close frame
 
 	upgraded atomic.Bool // the 101 response was written: frames follow
 	closing  atomic.Bool // Close was called: half-closed, lingering

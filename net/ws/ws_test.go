@@ -139,7 +139,7 @@ func TestCloseCodes(t *testing.T) {
 			},
 			drive: func(t *testing.T, _ *testServer, c *wsClient) { c.hello(schema.Hello{MatchID: "m2"}) }},
 		{name: "join fails", code: 4007, errNo: 7, before: []fb.ServerBody{fb.ServerBodyError},
-			join: func(context.Context, game.JoinRequest) (game.Seat, error) { return nil, errors.New("disk on fire") },
+			join:  func(context.Context, game.JoinRequest) (game.Seat, error) { return nil, errors.New("disk on fire") },
 			drive: func(t *testing.T, _ *testServer, c *wsClient) { c.hello(schema.Hello{}) }},
 		{name: "kick", code: 4006, errNo: 6, before: []fb.ServerBody{fb.ServerBodyError},
 			drive: func(t *testing.T, ts *testServer, c *wsClient) {
@@ -147,7 +147,7 @@ func TestCloseCodes(t *testing.T) {
 				ts.joiner.seat(0).conn.Kick(schema.ErrCodeReplaced, "replaced by a newer connection")
 			}},
 		{name: "panic in join", code: CloseInternal,
-			join: func(context.Context, game.JoinRequest) (game.Seat, error) { panic("game bug") },
+			join:  func(context.Context, game.JoinRequest) (game.Seat, error) { panic("game bug") },
 			drive: func(t *testing.T, _ *testServer, c *wsClient) { c.hello(schema.Hello{}) }},
 	}
 	for _, tt := range tests {
