@@ -103,6 +103,8 @@ export class ArenaClient {
   private matchId: string;
   private resumeToken = "";
   private tickRate = 30;
+  // Input seq keeps counting across reconnects: the room keeps the last
+  // applied seq of a resumed player and drops inputs at or below it.
   private seq = 0;
   private ackTick = 0;
   private prev: World | undefined;
@@ -275,8 +277,10 @@ export class ArenaClient {
   private welcome(ws: WebSocket, w: Welcome): void {
     clearTimeout(this.watchdog);
     const sameSeat = w.matchId === this.debug.matchId && w.playerId === this.debug.playerId;
-    if (!sameSeat) {
-      // A new seat: our history means nothing to the server.
+    // A new seat, or a room restored from a checkpoint older than what we
+    // hold (failover): our history means nothing to the server, and its tick
+    // numbers may name other worlds than ours.
+    if (!sameSeat || w.serverTick < this.ackTick) {
       this.worlds.clear();
       this.ackTick = 0;
       this.prev = this.cur = undefined;

@@ -1,7 +1,7 @@
 // Tests of the client's codec, run by node's test runner over the bundled
 // modules (npm test, or go test ./game/arena/web which runs npm test's steps).
 //
-// delta_vectors.json is written by the Go test (TestWriteDeltaVectors, with
+// delta_vectors.json is written by the Go test (TestDeltaVectors, with
 // the real schema.Encoder and schema.Diff), so these tests check the
 // TypeScript reader against the Go writer byte for byte.
 // client_messages.json is written here (TICKSYNC_UPDATE=1) and read by the Go
