@@ -106,6 +106,7 @@ func (s *Swarm) buildReport(all, w totals, window float64, cpu rusage) *Report {
 		SystemS:    cpu.sys.Seconds(),
 		RSSBytes:   rssBytes(),
 		HeapBytes:  ms.HeapInuse,
+		StackBytes: ms.StackInuse,
 		Goroutines: runtime.NumGoroutine(),
 	}
 	if window > 0 {

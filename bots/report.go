@@ -83,6 +83,7 @@ type CPUUsage struct {
 	USPerSnapshot float64 `json:"us_per_snapshot"` // CPU µs per snapshot received
 	RSSBytes      int64   `json:"rss_bytes"`
 	HeapBytes     uint64  `json:"heap_bytes"`
+	StackBytes    uint64  `json:"stack_bytes"`
 	BytesPerBot   float64 `json:"bytes_per_bot"` // RSS / bots connected
 	Goroutines    int     `json:"goroutines"`
 }
