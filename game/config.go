@@ -1,0 +1,76 @@
+package game
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/sim"
+)
+
+// Config configures a Manager. Start from DefaultConfig and check with
+// Validate (NewManager does).
+type Config struct {
+	// NodeID is this node's id, sent in Welcome.node_id. Required.
+	NodeID string
+	// TickRate is the tick rate of every room, 1..128. Default 30.
+	TickRate int
+	// Seats is the number of players a match holds, 1..1024. Default 8.
+	Seats int
+	// EmptyTimeout: a match whose last seat was freed closes this long
+	// after, unless someone joins. Default 30 s.
+	EmptyTimeout time.Duration
+	// ResumeGrace is how long a disconnected player's seat and entity are
+	// kept for a resume. 0 frees the seat at disconnect. Default 15 s.
+	ResumeGrace time.Duration
+	// Secret signs resume tokens. Empty: a random secret per Manager (tokens
+	// then only work on this node until it restarts). Otherwise at least 16
+	// bytes; nodes of one cluster share it.
+	Secret []byte
+	// DefaultGame is the game of a Hello that names none. Default "arena".
+	DefaultGame string
+	// Logger is the manager's logger (a child per match is derived).
+	// Default: zerolog.Nop().
+	Logger zerolog.Logger
+	// Placement decides where matches run. nil: LocalPlacement.
+	Placement Placement
+	// RoomMetrics returns the metrics of one match's room, labels bound.
+	// nil: no room metrics.
+	RoomMetrics func(matchID, game string) sim.Metrics
+}
+
+// DefaultConfig returns the defaults: node "local", 30 Hz, 8 seats, 30 s
+// empty timeout, 15 s resume grace, game "arena".
+func DefaultConfig() Config {
+	return Config{
+		NodeID:       "local",
+		TickRate:     30,
+		Seats:        8,
+		EmptyTimeout: 30 * time.Second,
+		ResumeGrace:  15 * time.Second,
+		DefaultGame:  "arena",
+		Logger:       zerolog.Nop(),
+	}
+}
+
+// Validate reports the first invalid field, saying what is allowed.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return fmt.Errorf("node id: must not be empty")
+	case c.TickRate < 1 || c.TickRate > 128:
+		return fmt.Errorf("tick rate %d: must be 1..128", c.TickRate)
+	case c.Seats < 1 || c.Seats > 1024:
+		return fmt.Errorf("seats %d: must be 1..1024", c.Seats)
+	case c.EmptyTimeout <= 0:
+		return fmt.Errorf("empty timeout %v: must be > 0", c.EmptyTimeout)
+	case c.ResumeGrace < 0:
+		return fmt.Errorf("resume grace %v: must be >= 0", c.ResumeGrace)
+	case len(c.Secret) > 0 && len(c.Secret) < 16:
+		return fmt.Errorf("secret of %d bytes: must be empty or at least 16 bytes", len(c.Secret))
+	case c.DefaultGame == "":
+		return fmt.Errorf("default game: must not be empty")
+	}
+	return nil
+}

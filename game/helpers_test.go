@@ -1,0 +1,172 @@
+package game
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
+)
+
+func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// fakeGame gives each player one entity (id 100+n, n counting joins).
+type fakeGame struct {
+	mu      sync.Mutex
+	ents    []schema.Entity
+	next    uint32
+	panicOn uint32 // Step panics when a player with this id is seated
+}
+
+func (g *fakeGame) Join(p uint32) (uint32, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.next++
+	id := 100 + g.next
+	g.ents = append(g.ents, schema.Entity{ID: id, Owner: p, HP: 1})
+	return id, nil
+}
+
+func (g *fakeGame) Leave(p uint32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.ents {
+		if g.ents[i].Owner == p {
+			g.ents = append(g.ents[:i], g.ents[i+1:]...)
+			return
+		}
+	}
+}
+
+func (g *fakeGame) Step(_ uint32, inputs []sim.PlayerInput) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, in := range inputs {
+		if g.panicOn != 0 && in.Player == g.panicOn {
+			panic("fake game exploded")
+		}
+	}
+	for i := range g.ents {
+		g.ents[i].X++
+	}
+}
+
+func (g *fakeGame) AppendEntities(dst []schema.Entity) []schema.Entity {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append(dst, g.ents...)
+}
+
+func (g *fakeGame) MarshalState(dst []byte) ([]byte, error) { return dst, nil }
+func (g *fakeGame) UnmarshalState([]byte) error             { return nil }
+
+// fakeConn records snapshots (copied) and kicks.
+type fakeConn struct {
+	mu     sync.Mutex
+	snaps  [][]byte
+	kicked bool
+	code   schema.ErrorCode
+	reason string
+}
+
+func (c *fakeConn) SendSnapshot(msg []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snaps = append(c.snaps, append([]byte(nil), msg...))
+}
+
+func (c *fakeConn) Kick(code schema.ErrorCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.kicked, c.code, c.reason = true, code, reason
+}
+
+func (c *fakeConn) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.snaps)
+}
+
+func (c *fakeConn) kick() (bool, schema.ErrorCode, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kicked, c.code, c.reason
+}
+
+// snapshot decodes the i-th snapshot received.
+func (c *fakeConn) snapshot(t *testing.T, i int) schema.Snapshot {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m schema.ServerMessage
+	if err := schema.DecodeServerMessage(c.snaps[i], &m); err != nil || m.Kind != schema.ServerSnapshot {
+		t.Fatalf("snapshot %d: %v (kind %d)", i, err, m.Kind)
+	}
+	return m.Snapshot
+}
+
+// newTestManager returns a manager of fake games ("fake", the default) at
+// 128 Hz, shut down at the end of the test.
+func newTestManager(t *testing.T, edit func(*Config)) (*Manager, *Registry) {
+	t.Helper()
+	reg := NewRegistry()
+	if err := reg.Register("fake", func(int64) Game { return &fakeGame{} }); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.NodeID = "n1"
+	cfg.TickRate = 128
+	cfg.DefaultGame = "fake"
+	if edit != nil {
+		edit(&cfg)
+	}
+	m, err := NewManager(cfg, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return m, reg
+}
+
+func join(t *testing.T, m *Manager, h schema.Hello, player uint32) (Seat, *fakeConn) {
+	t.Helper()
+	c := &fakeConn{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := m.Join(ctx, JoinRequest{Hello: h, PlayerID: player, Conn: c})
+	if err != nil {
+		t.Fatalf("Join(%+v): %v", h, err)
+	}
+	return s, c
+}
+
+// joinErr expects Join to be refused with code.
+func joinErr(t *testing.T, m *Manager, h schema.Hello, player uint32, code schema.ErrorCode) *JoinError {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := m.Join(ctx, JoinRequest{Hello: h, PlayerID: player, Conn: &fakeConn{}})
+	var je *JoinError
+	if !errors.As(err, &je) || je.Code != code {
+		t.Fatalf("Join(%+v) = %v, want JoinError code %d", h, err, code)
+	}
+	return je
+}

@@ -1,0 +1,373 @@
+package game
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/game/token"
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
+)
+
+// Manager runs this node's matches: it seats players (matchmaking,
+// explicit match ids, resume tokens), creates matches and closes them when
+// they stay empty. It is safe for concurrent use; net/ws calls Join from
+// every session's read goroutine.
+//
+// Locks: Manager.mu guards the match table; Match.mu guards one match's
+// seats. Order: Manager.mu before Match.mu, never the reverse; no room
+// command runs under Manager.mu.
+type Manager struct {
+	cfg    Config
+	games  *Registry
+	place  Placement
+	log    zerolog.Logger
+	secret []byte
+	simCfg sim.Config
+
+	mu      sync.Mutex
+	matches map[string]*Match
+	order   []*Match // creation order: matchmaking fills the oldest first
+	closed  bool
+	watch   sync.WaitGroup // one watcher goroutine per match
+}
+
+// NewManager returns a Manager for the games of reg. It starts nothing;
+// matches start as players arrive.
+func NewManager(cfg Config, reg *Registry) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("game config: %w", err)
+	}
+	if reg == nil || !reg.Has(cfg.DefaultGame) {
+		return nil, fmt.Errorf("game config: default game %q: %w", cfg.DefaultGame, ErrUnknownGame)
+	}
+	simCfg := sim.DefaultConfig()
+	simCfg.TickRate = cfg.TickRate
+	if err := simCfg.Validate(); err != nil {
+		return nil, fmt.Errorf("game config: %w", err)
+	}
+	secret := cfg.Secret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret) // never fails (crypto/rand)
+	}
+	place := cfg.Placement
+	if place == nil {
+		place = LocalPlacement{}
+	}
+	return &Manager{
+		cfg:     cfg,
+		games:   reg,
+		place:   place,
+		log:     cfg.Logger,
+		secret:  append([]byte(nil), secret...),
+		simCfg:  simCfg,
+		matches: make(map[string]*Match),
+	}, nil
+}
+
+// Join seats the player of req (see Joiner). It returns a *JoinError with
+// the code for the client when it refuses, a *RedirectError when another
+// node runs the match, or another error (the session answers unavailable).
+//
+//   - Hello.ResumeToken set: take back that seat (same player and entity)
+//     if it is still held; a live older connection is kicked with
+//     ErrCodeReplaced. Refused with ErrCodeResumeRefused otherwise.
+//   - Hello.MatchID set: join that match, or ErrCodeMatchNotFound /
+//     ErrCodeMatchFull.
+//   - Neither: matchmaking joins the oldest match of the game with a free
+//     seat, or creates one.
+func (m *Manager) Join(ctx context.Context, req JoinRequest) (Seat, error) {
+	if req.Conn == nil {
+		return nil, errors.New("join: nil conn")
+	}
+	if m.isClosed() {
+		return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
+	}
+	h := &req.Hello
+	if h.ResumeToken != "" {
+		return m.resume(ctx, req)
+	}
+	if h.MatchID != "" {
+		mt := m.lookup(h.MatchID)
+		if mt == nil {
+			return nil, m.notHere(ctx, h.MatchID)
+		}
+		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+		if errors.Is(err, errMatchClosed) {
+			return nil, m.notHere(ctx, h.MatchID)
+		}
+		return seat, err
+	}
+	game := h.Game
+	if game == "" {
+		game = m.cfg.DefaultGame
+	}
+	if !m.games.Has(game) {
+		return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("unknown game %q", game)}
+	}
+	for {
+		mt, err := m.pick(ctx, game)
+		if err != nil {
+			return nil, err
+		}
+		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+		var je *JoinError
+		if errors.Is(err, errMatchClosed) || errors.As(err, &je) && je.Code == schema.ErrCodeMatchFull {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue // lost a race for the last seat: pick again
+		}
+		return seat, err
+	}
+}
+
+// resume handles a Hello with a resume token.
+func (m *Manager) resume(ctx context.Context, req JoinRequest) (Seat, error) {
+	h := &req.Hello
+	claims, err := token.VerifyResume(m.secret, h.ResumeToken, 0, time.Now())
+	if err != nil {
+		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: invalid resume token"}
+	}
+	if req.PlayerID != 0 && req.PlayerID != claims.PlayerID {
+		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: the token belongs to another player"}
+	}
+	if h.MatchID != "" && h.MatchID != claims.MatchID {
+		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: the token is for another match"}
+	}
+	mt := m.lookup(claims.MatchID)
+	if mt == nil {
+		if err := m.place.Locate(ctx, claims.MatchID); err != nil {
+			return nil, err
+		}
+		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: fmt.Sprintf("resume refused: match %s has ended", claims.MatchID)}
+	}
+	return mt.resume(ctx, req.Conn, claims.PlayerID, h.LastTick)
+}
+
+// notHere answers a Hello for a match this node does not run.
+func (m *Manager) notHere(ctx context.Context, matchID string) error {
+	if err := m.place.Locate(ctx, matchID); err != nil {
+		return err
+	}
+	return &JoinError{Code: schema.ErrCodeMatchNotFound, Message: fmt.Sprintf("match %s not found", matchID)}
+}
+
+// pick returns the oldest open match of game with a free seat, creating
+// one (if Placement admits it) when there is none.
+func (m *Manager) pick(ctx context.Context, game string) (*Match, error) {
+	m.mu.Lock()
+	for _, mt := range m.order {
+		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
+			m.mu.Unlock()
+			return mt, nil
+		}
+	}
+	m.mu.Unlock()
+	if err := m.place.Admit(ctx, game); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Another join may have created one while Admit ran.
+	for _, mt := range m.order {
+		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
+			return mt, nil
+		}
+	}
+	return m.createLocked(game)
+}
+
+// Create starts a new, empty match of game (admin API: create-match). It
+// closes after EmptyTimeout if nobody joins.
+func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
+	if game == "" {
+		game = m.cfg.DefaultGame
+	}
+	if !m.games.Has(game) {
+		return MatchInfo{}, fmt.Errorf("create match: %w %q", ErrUnknownGame, game)
+	}
+	if err := m.place.Admit(ctx, game); err != nil {
+		return MatchInfo{}, fmt.Errorf("create match: %w", err)
+	}
+	m.mu.Lock()
+	mt, err := m.createLocked(game)
+	m.mu.Unlock()
+	if err != nil {
+		return MatchInfo{}, err
+	}
+	return mt.Info(), nil
+}
+
+// createLocked creates and starts a match (m.mu held). The match has no
+// seat yet, so its empty timer runs from now: the first join disarms it,
+// and a match nobody joins closes after EmptyTimeout.
+func (m *Manager) createLocked(game string) (*Match, error) {
+	if m.closed {
+		return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
+	}
+	id := randomID(6)
+	for m.matches[id] != nil {
+		id = randomID(6)
+	}
+	seed := mrand.Int64()
+	g, err := m.games.New(game, seed)
+	if err != nil {
+		return nil, err
+	}
+	if tr, ok := g.(TickRated); ok {
+		tr.SetTickRate(m.cfg.TickRate)
+	}
+	var metrics sim.Metrics
+	if m.cfg.RoomMetrics != nil {
+		metrics = m.cfg.RoomMetrics(id, game)
+	}
+	room, err := sim.NewRoom(id, m.simCfg, g, metrics)
+	if err != nil {
+		return nil, fmt.Errorf("create match: %w", err)
+	}
+	mt := &Match{
+		id: id, game: game, seed: seed, created: time.Now(), mgr: m, room: room,
+		log:   m.log.With().Str(keyMatch, id).Str(keyGame, game).Logger(),
+		seats: make(map[uint32]*seat),
+		left:  make(map[uint32]bool),
+	}
+	room.Start()
+	mt.mu.Lock()
+	mt.armEmpty()
+	mt.mu.Unlock()
+	m.matches[id] = mt
+	m.order = append(m.order, mt)
+	m.watch.Add(1)
+	go pprof.Do(context.Background(), pprof.Labels("match", id), func(context.Context) { m.watchRoom(mt) })
+	mt.log.Info().Msg("match created")
+	return mt, nil
+}
+
+// watchRoom waits for a match's room to exit. A room that crashed (its
+// game panicked) takes its match down: players are kicked with
+// ErrCodeUnavailable. Owned by the manager; exits with the room.
+func (m *Manager) watchRoom(mt *Match) {
+	defer m.watch.Done()
+	<-mt.room.Done()
+	err := mt.room.Err()
+	if err == nil {
+		return // stopped by closeIfEmpty or Shutdown
+	}
+	mt.log.Error().Err(err).Msg("match crashed")
+	m.remove(mt)
+	for _, c := range mt.close() {
+		c.Kick(schema.ErrCodeUnavailable, "match crashed")
+	}
+}
+
+// closeIfEmpty closes mt if it is still empty since the timer of gen was
+// armed (timer goroutine).
+func (m *Manager) closeIfEmpty(mt *Match, gen uint64) {
+	m.mu.Lock()
+	mt.mu.Lock()
+	if mt.closed || mt.emptyGen != gen || len(mt.seats) > 0 {
+		mt.mu.Unlock()
+		m.mu.Unlock()
+		return
+	}
+	mt.mu.Unlock()
+	m.removeLocked(mt)
+	m.mu.Unlock()
+	mt.close()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if err := mt.room.Stop(ctx); err != nil {
+		mt.log.Warn().Err(err).Msg("stop room")
+	}
+	mt.log.Info().Dur("empty_for", m.cfg.EmptyTimeout).Msg("match closed")
+}
+
+func (m *Manager) remove(mt *Match) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removeLocked(mt)
+}
+
+func (m *Manager) removeLocked(mt *Match) {
+	if m.matches[mt.id] == mt {
+		delete(m.matches, mt.id)
+		m.order = slices.DeleteFunc(m.order, func(x *Match) bool { return x == mt })
+	}
+}
+
+func (m *Manager) lookup(id string) *Match {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.matches[id]
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Matches lists the running matches, oldest first. Safe from any
+// goroutine (admin API).
+func (m *Manager) Matches() []MatchInfo {
+	m.mu.Lock()
+	list := slices.Clone(m.order)
+	m.mu.Unlock()
+	infos := make([]MatchInfo, 0, len(list))
+	for _, mt := range list {
+		infos = append(infos, mt.Info())
+	}
+	return infos
+}
+
+// Match returns the running match id, or nil.
+func (m *Manager) Match(id string) *Match { return m.lookup(id) }
+
+// Shutdown stops every match and refuses further joins. Connections are
+// not closed here (net/ws closes its sessions with 1001). It is idempotent
+// and returns when every room has stopped, or ctx is done.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	// Stop accepting: Join and pick see closed from now on.
+	m.mu.Lock()
+	m.closed = true
+	list := m.order
+	m.order, m.matches = nil, make(map[string]*Match)
+	m.mu.Unlock()
+	// Stop every match: kill its seats and timers, then its room loop.
+	var errs []error
+	for _, mt := range list {
+		mt.close()
+		if err := mt.room.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		mt.log.Info().Msg("match stopped")
+	}
+	// Wait for the watchers, which exit once their rooms have.
+	done := make(chan struct{})
+	go func() { m.watch.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("shutdown: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+// randomID returns n random bytes in hex.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,337 @@
+package game
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/game/token"
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
+)
+
+// commandTimeout bounds the room commands of Disconnect, Leave and the
+// timers, which have no caller context.
+const commandTimeout = 5 * time.Second
+
+// errMatchClosed: the match closed between matchmaking picking it and the
+// join; the manager picks again.
+var errMatchClosed = errors.New("match closed")
+
+// Match is one running match: a game, the room that ticks it, and its
+// seats. The room goroutine owns the game; mu guards the seats and the
+// lifecycle, and is held across the room commands that change a seat so
+// that joins, resumes, disconnects and expiries of one match apply in one
+// order. The room loop never takes mu.
+type Match struct {
+	id      string
+	game    string
+	seed    int64
+	created time.Time
+	mgr     *Manager
+	room    *sim.Room
+	log     zerolog.Logger
+
+	taken atomic.Int32 // len(seats), for matchmaking without mu
+
+	mu        sync.Mutex
+	seats     map[uint32]*seat
+	left      map[uint32]bool // players who left or whose grace ran out
+	nextGuest uint32          // last guest id handed out; never reused
+	closed    bool
+	emptyGen  uint64 // invalidates older empty timers
+	empty     *time.Timer
+}
+
+// seat is one player's place. Fields other than gen are guarded by
+// Match.mu.
+type seat struct {
+	player, entity uint32
+	conn           Conn        // nil while disconnected
+	grace          *time.Timer // running while disconnected
+	// gen changes whenever a connection takes the seat, loses it, or the
+	// seat is freed; a seatHandle of another gen is dead.
+	gen atomic.Uint64
+}
+
+// MatchInfo describes a match for listings (admin API).
+type MatchInfo struct {
+	ID        string    `json:"id"`
+	Game      string    `json:"game"`
+	Players   int       `json:"players"`   // seats taken, including players within their resume grace
+	Connected int       `json:"connected"` // players with a live connection
+	Seats     int       `json:"seats"`
+	Tick      uint32    `json:"tick"`
+	Seed      int64     `json:"seed"`
+	Created   time.Time `json:"created"`
+}
+
+// Info returns the match's listing.
+func (m *Match) Info() MatchInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	info := MatchInfo{
+		ID: m.id, Game: m.game, Players: len(m.seats), Seats: m.mgr.cfg.Seats,
+		Tick: m.room.Tick(), Seed: m.seed, Created: m.created,
+	}
+	for _, s := range m.seats {
+		if s.conn != nil {
+			info.Connected++
+		}
+	}
+	return info
+}
+
+// ID returns the match id.
+func (m *Match) ID() string { return m.id }
+
+// Room returns the match's room (stats, Do for checkpoints).
+func (m *Match) Room() *sim.Room { return m.room }
+
+// join seats a new player (player 0: a guest, given a fresh id). An
+// authenticated player who already has a seat here takes it back.
+func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errMatchClosed
+	}
+	if player != 0 && m.seats[player] != nil {
+		m.mu.Unlock()
+		return m.resume(ctx, conn, player, lastTick)
+	}
+	defer m.mu.Unlock()
+	if len(m.seats) >= m.mgr.cfg.Seats {
+		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.mgr.cfg.Seats)}
+	}
+	if player == 0 {
+		player = m.guestID()
+	}
+	ent, err := m.room.Join(ctx, player, conn)
+	if err != nil {
+		return nil, m.roomError("join", err)
+	}
+	s := &seat{player: player, entity: ent, conn: conn}
+	m.seats[player] = s
+	delete(m.left, player)
+	m.taken.Store(int32(len(m.seats)))
+	m.emptyGen++ // not empty any more: disarm the timer
+	if m.empty != nil {
+		m.empty.Stop()
+		m.empty = nil
+	}
+	m.log.Debug().Uint32(keyPlayer, player).Uint32(keyEntity, ent).Int(keyPlayers, len(m.seats)).Msg("player joined")
+	return m.handle(s, s.gen.Load()), nil
+}
+
+// guestID returns a player id never used in this match (mu held).
+func (m *Match) guestID() uint32 {
+	for {
+		m.nextGuest++
+		if m.nextGuest == 0 {
+			m.nextGuest = 1
+		}
+		if m.seats[m.nextGuest] == nil && !m.left[m.nextGuest] {
+			return m.nextGuest
+		}
+	}
+}
+
+// resume gives player's seat to conn. The previous connection, if still
+// live, is kicked with ErrCodeReplaced. lastTick is the newest snapshot the
+// client holds: the first snapshot is a delta against it if possible.
+func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: fmt.Sprintf("resume refused: match %s has ended", m.id)}
+	}
+	s := m.seats[player]
+	if s == nil {
+		m.mu.Unlock()
+		return nil, m.seatGone(player)
+	}
+	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
+		m.mu.Unlock()
+		return nil, m.roomError("resume", err)
+	}
+	old := s.conn
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.conn = conn
+	gen := s.gen.Add(1)
+	m.mu.Unlock()
+	if old != nil {
+		old.Kick(schema.ErrCodeReplaced, "replaced by a newer connection")
+	}
+	m.log.Debug().Uint32(keyPlayer, player).Bool("replaced", old != nil).Msg("player resumed")
+	return m.handle(s, gen), nil
+}
+
+// seatGone is the refusal of a resume whose seat no longer exists.
+func (m *Match) seatGone(player uint32) error {
+	msg := fmt.Sprintf("resume token expired: seat freed after %s", m.mgr.cfg.ResumeGrace)
+	if !m.left[player] {
+		msg = "resume refused: no seat for this player in the match"
+	}
+	return &JoinError{Code: schema.ErrCodeResumeRefused, Message: msg}
+}
+
+func (m *Match) roomError(op string, err error) error {
+	if errors.Is(err, sim.ErrStopped) {
+		return &JoinError{Code: schema.ErrCodeUnavailable, Message: "match is not running"}
+	}
+	return fmt.Errorf("%s match %s: %w", op, m.id, err)
+}
+
+// handle returns the Seat given to one connection.
+func (m *Match) handle(s *seat, gen uint64) *seatHandle {
+	now := time.Now()
+	return &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
+		SessionID:   randomID(8),
+		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, now),
+		PlayerID:    s.player,
+		EntityID:    s.entity,
+		TickRate:    uint16(m.mgr.cfg.TickRate),
+		ServerTick:  m.room.Tick(),
+		NodeID:      m.mgr.cfg.NodeID,
+		MatchID:     m.id,
+	}}
+}
+
+// disconnect starts the resume grace of h's seat.
+func (m *Match) disconnect(h *seatHandle) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := h.s
+	if m.closed || s.gen.Load() != h.gen || m.seats[s.player] != s {
+		return // replaced, freed, or the match ended
+	}
+	if m.mgr.cfg.ResumeGrace == 0 {
+		m.free(s, "disconnected")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if err := m.room.Detach(ctx, s.player); err != nil {
+		m.log.Warn().Err(err).Uint32(keyPlayer, s.player).Msg("detach failed")
+	}
+	s.conn = nil
+	gen := s.gen.Add(1)
+	s.grace = time.AfterFunc(m.mgr.cfg.ResumeGrace, func() { m.expire(s, gen) })
+	m.log.Debug().Uint32(keyPlayer, s.player).Msg("player disconnected; seat kept for resume")
+}
+
+// expire frees a seat whose resume grace ran out (timer goroutine).
+func (m *Match) expire(s *seat, gen uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || s.gen.Load() != gen || m.seats[s.player] != s || s.conn != nil {
+		return // resumed, or already freed
+	}
+	m.free(s, "resume grace expired")
+}
+
+// leave frees h's seat now.
+func (m *Match) leave(h *seatHandle) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := h.s
+	if m.closed || s.gen.Load() != h.gen || m.seats[s.player] != s {
+		return
+	}
+	m.free(s, "left")
+}
+
+// free removes a seat and its player from the game, and arms the empty
+// timer when it was the last (mu held).
+func (m *Match) free(s *seat, reason string) {
+	s.gen.Add(1)
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.conn = nil
+	delete(m.seats, s.player)
+	m.left[s.player] = true
+	m.taken.Store(int32(len(m.seats)))
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if err := m.room.Leave(ctx, s.player); err != nil && !errors.Is(err, sim.ErrStopped) {
+		m.log.Warn().Err(err).Uint32(keyPlayer, s.player).Msg("leave failed")
+	}
+	m.log.Debug().Uint32(keyPlayer, s.player).Str(keyReason, reason).Int(keyPlayers, len(m.seats)).Msg("seat freed")
+	if len(m.seats) == 0 {
+		m.armEmpty()
+	}
+}
+
+// armEmpty starts the empty timer (mu held).
+func (m *Match) armEmpty() {
+	m.emptyGen++
+	gen := m.emptyGen
+	if m.empty != nil {
+		m.empty.Stop()
+	}
+	m.empty = time.AfterFunc(m.mgr.cfg.EmptyTimeout, func() { m.mgr.closeIfEmpty(m, gen) })
+}
+
+// close marks the match closed, kills every Seat handed out, stops the
+// timers, and returns the live connections (mu not held). The caller stops
+// the room.
+func (m *Match) close() []Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.emptyGen++
+	if m.empty != nil {
+		m.empty.Stop()
+		m.empty = nil
+	}
+	var conns []Conn
+	for _, s := range m.seats {
+		s.gen.Add(1)
+		if s.grace != nil {
+			s.grace.Stop()
+			s.grace = nil
+		}
+		if s.conn != nil {
+			conns = append(conns, s.conn)
+		}
+	}
+	m.taken.Store(int32(m.mgr.cfg.Seats)) // never picked again
+	return conns
+}
+
+// seatHandle is the Seat one connection holds.
+type seatHandle struct {
+	m       *Match
+	s       *seat
+	gen     uint64
+	welcome schema.Welcome
+}
+
+var _ Seat = (*seatHandle)(nil)
+
+func (h *seatHandle) Welcome() schema.Welcome { return h.welcome }
+
+func (h *seatHandle) Input(in *schema.Input) bool {
+	if h.s.gen.Load() != h.gen {
+		return false
+	}
+	return h.m.room.PushInput(h.s.player, in)
+}
+
+func (h *seatHandle) Disconnect() { h.m.disconnect(h) }
+
+func (h *seatHandle) Leave() { h.m.leave(h) }
