@@ -206,10 +206,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // upgrade wraps the hijacked connection, completes the handshake and starts
 // the session's two goroutines.
 func (s *Server) upgrade(raw net.Conn, r *http.Request) {
-	if tc, ok := raw.(*net.TCPConn); ok && s.cfg.SendBufferBytes > 0 {
+	tcp, isTLS := raw, false
+	if tc, ok := raw.(*tls.Conn); ok {
+		tcp, isTLS = tc.NetConn(), true
+	}
+	if tc, ok := tcp.(*net.TCPConn); ok && s.cfg.SendBufferBytes > 0 {
 		_ = tc.SetWriteBuffer(s.cfg.SendBufferBytes)
 	}
-	_, isTLS := raw.(*tls.Conn)
 	id := s.nextID.Add(1)
 	sess := &session{
 		srv:        s,

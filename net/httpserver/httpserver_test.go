@@ -1,0 +1,204 @@
+package httpserver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and localhost
+// into dir and returns the file names and a pool that trusts it.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ticksync test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(c)
+	return certFile, keyFile, pool
+}
+
+func start(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("/healthz", Healthz())
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+func TestPlainHTTP(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	s := start(t, cfg)
+	resp, err := http.Get("http://" + s.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "ok\n" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	certFile, keyFile, pool := writeCert(t, t.TempDir())
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+	s := start(t, cfg)
+	addr := s.Addr().String()
+
+	t.Run("tls 1.2 and 1.3, http/1.1", func(t *testing.T) {
+		for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			client := &http.Client{Transport: &http.Transport{
+				TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: v, MaxVersion: v},
+				ForceAttemptHTTP2: true,
+			}}
+			resp, err := client.Get("https://" + addr + "/healthz")
+			if err != nil {
+				t.Fatalf("version %x: %v", v, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != 1 || resp.TLS.Version != v {
+				t.Fatalf("version %x: status %d proto %s tls %x", v, resp.StatusCode, resp.Proto, resp.TLS.Version)
+			}
+		}
+	})
+	t.Run("tls 1.1 refused", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			conn.Close()
+			t.Fatal("TLS 1.1 handshake succeeded")
+		}
+		if !strings.Contains(err.Error(), "protocol version") {
+			t.Logf("refused with: %v", err)
+		}
+	})
+	t.Run("plain http on the tls port", func(t *testing.T) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+}
+
+func TestBadTLSFiles(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TLSCertFile = filepath.Join(t.TempDir(), "missing.pem")
+	cfg.TLSKeyFile = cfg.TLSCertFile
+	if _, err := New(cfg); err == nil {
+		t.Fatal("missing key pair accepted")
+	}
+	cfg.TLSKeyFile = ""
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	var notReady error = errors.New("raft: no leader")
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("/readyz", Readyz(func() error { return notReady }))
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	get := func() (int, string) {
+		resp, err := http.Get("http://" + s.Addr().String() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != 503 || !strings.Contains(body, "no leader") {
+		t.Fatalf("%d %q", code, body)
+	}
+	notReady = nil
+	if code, body := get(); code != 200 || body != "ready\n" {
+		t.Fatalf("%d %q", code, body)
+	}
+}
+
+func TestSlowHeadersCut(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.ReadHeaderTimeout = 200 * time.Millisecond
+	s := start(t, cfg)
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\n")) // never finishes
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, _ = io.ReadAll(conn)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("connection held for %v", d)
+	}
+}

@@ -1,0 +1,177 @@
+package ws
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/net/httpserver"
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/fb"
+)
+
+// selfSigned writes a certificate for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "ticksync test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(c)
+	return certFile, keyFile, pool
+}
+
+// startTLS serves a Server over wss through httpserver, as the node does.
+func startTLS(t *testing.T, mod func(*Config)) (*Server, *fakeJoiner, string, *x509.CertPool) {
+	t.Helper()
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	j := &fakeJoiner{}
+	cfg := DefaultConfig()
+	cfg.Joiner = j
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := httpserver.DefaultConfig()
+	hc.Addr = "127.0.0.1:0"
+	hc.TLSCertFile, hc.TLSKeyFile = certFile, keyFile
+	hs, err := httpserver.New(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Handle("/ws", srv.Handler())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return srv, j, hs.Addr().String(), pool
+}
+
+func TestWSS(t *testing.T) {
+	srv, _, addr, pool := startTLS(t, nil)
+	t.Run("session", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, resp, err := dialWS(t, addr, dialOpts{conn: conn, origin: "https://" + addr})
+		if err != nil || c == nil {
+			t.Fatalf("upgrade over tls: %v %v", resp, err)
+		}
+		c.hello(schema.Hello{})
+		c.mustNext(fb.ServerBodyWelcome)
+		c.send(c.enc.Leave())
+		c.expectClose(CloseNormal, 5*time.Second)
+	})
+	t.Run("tls 1.1 refused", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			conn.Close()
+			t.Fatal("TLS 1.1 handshake succeeded")
+		}
+	})
+	t.Run("text frame over tls", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := dialWS(t, addr, dialOpts{conn: conn})
+		if err != nil || c == nil {
+			t.Fatal(err)
+		}
+		_ = c.writeFrame(0x1, []byte("hi"))
+		c.expectClose(CloseUnsupportedData, 5*time.Second)
+	})
+	if st := srv.Stats(); st.Upgrades != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestWSSSlowConsumer: over TLS the 4010 frame cannot follow a timed-out
+// write (crypto/tls refuses further writes), but the session is still
+// closed and counted, and the room never blocks.
+func TestWSSSlowConsumer(t *testing.T) {
+	srv, j, addr, pool := startTLS(t, func(c *Config) {
+		c.SlowConsumerAfter = 200 * time.Millisecond
+		c.SendBufferBytes = 4 << 10
+	})
+	d := net.Dialer{Control: rcvBufControl(4 << 10)}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	c, _, err := dialWS(t, addr, dialOpts{conn: conn})
+	if err != nil || c == nil {
+		t.Fatal(err)
+	}
+	c.hello(schema.Hello{})
+	c.mustNext(fb.ServerBodyWelcome)
+	seat := j.seat(0)
+	msg := snapshotBytes(1, 80)
+	start := time.Now()
+	for srv.Stats().Sessions > 0 {
+		t0 := time.Now()
+		seat.conn.SendSnapshot(msg)
+		if d := time.Since(t0); d > 5*time.Millisecond {
+			t.Fatalf("SendSnapshot blocked %v", d)
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("slow consumer not closed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := srv.Stats(); st.SlowConsumers != 1 || st.Closes[CloseSlowConsumer] != 1 || seat.disconnected.Load() != 1 {
+		t.Fatalf("stats %+v, disconnected %d", st, seat.disconnected.Load())
+	}
+}
