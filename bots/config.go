@@ -111,7 +111,7 @@ func (c *Config) Validate() error {
 	for _, s := range c.URLs {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			return fmt.Errorf("url %q: must be ws://host[:port]/path or wss://...", s)
+			return fmt.Errorf("url %q: must be ws://host[:port]/path or wss://host[:port]/path", s)
 		}
 	}
 	switch {

@@ -59,14 +59,6 @@ func floorServe(args []string) int {
 	return 0
 }
 
-// floorProc is a running floor-serve child.
-type floorProc struct {
-	url, statsURL string
-	stdin         io.WriteCloser
-	cmd           interface{ Wait() error }
-	pid           int
-}
-
 // floorStats reads a floor's /stats.
 func floorStats(ctx context.Context, url string) (floor.Stats, error) {
 	var st floor.Stats
