@@ -380,3 +380,40 @@ func TestCrashedMatchKicksPlayers(t *testing.T) {
 	}
 	checkFor(t, 5*time.Second, func() bool { return m.Match(s1.Welcome().MatchID) == nil })
 }
+
+func TestConcurrentMatchmaking(t *testing.T) {
+	m, _ := newTestManager(t, nil)
+	const n = 40
+	errs := make(chan error, n)
+	seats := make(chan Seat, n)
+	for range n {
+		go func() {
+			s, err := m.Join(context.Background(), JoinRequest{Conn: &fakeConn{}})
+			errs <- err
+			seats <- s
+		}()
+	}
+	perMatch := map[string]int{}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		perMatch[(<-seats).Welcome().MatchID]++
+	}
+	for id, c := range perMatch {
+		if c > 8 {
+			t.Fatalf("match %s has %d players, over its 8 seats", id, c)
+		}
+	}
+	// Racing joiners may open an extra match, but never leave many half empty.
+	if len(perMatch) < 5 || len(perMatch) > 7 {
+		t.Fatalf("%d matches for %d players: %v", len(perMatch), n, perMatch)
+	}
+	total := 0
+	for _, info := range m.Matches() {
+		total += info.Players
+	}
+	if total != n {
+		t.Fatalf("listing shows %d players, want %d", total, n)
+	}
+}
