@@ -184,6 +184,7 @@ func TestRoomAttachDetach(t *testing.T) {
 	for range 5 {
 		r.step(time.Now())
 	}
+	r.PushInput(1, in(2, 0, 100)) // sent just before the connection died
 	if err := r.detach(1); err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +205,14 @@ func TestRoomAttachDetach(t *testing.T) {
 	if s := c2.last(t); s.Tick != 7 || s.Baseline != 4 || s.Seq != 1 {
 		t.Fatalf("first snapshot after resume: %+v, want tick 7 baseline 4 seq 1", s)
 	}
-	// The player keeps its seq: the next input continues from 2.
-	r.PushInput(1, in(2, 7, 0))
+	if mx := w.lastInputs()[1].MoveX; mx != 0 {
+		t.Fatalf("an input queued before the detach moved the player: move_x %d", mx)
+	}
+	// The player keeps its seq: the next input continues after 1.
+	r.PushInput(1, in(3, 7, 0))
 	r.step(time.Now())
-	if s := c2.last(t); s.Seq != 2 || s.Baseline != 7 {
-		t.Fatalf("snapshot %+v, want seq 2 baseline 7", s)
+	if s := c2.last(t); s.Seq != 3 || s.Baseline != 7 {
+		t.Fatalf("snapshot %+v, want seq 3 baseline 7", s)
 	}
 	for _, err := range []error{r.attach(9, c2, 0), r.detach(9), r.leave(9)} {
 		if !errors.Is(err, ErrNoPlayer) {

@@ -49,8 +49,8 @@ func (r *Room) drain(tick uint32) (discarded int) {
 	for n := len(r.inbox); n > 0; n-- {
 		it := <-r.inbox
 		p := r.byID[it.player]
-		if p == nil {
-			discarded++ // the player left
+		if p == nil || p.detached {
+			discarded++ // the player left, or its connection is gone
 			continue
 		}
 		// An ack is the newest snapshot tick the client applied; anything
@@ -160,6 +160,7 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 		return fmt.Errorf("attach player %d: %w", id, ErrNoPlayer)
 	}
 	p.conn = conn
+	p.detached = false
 	p.ack = 0
 	if ack <= r.tick { // a tick not yet stepped cannot be held
 		p.ack = ack
@@ -173,6 +174,7 @@ func (r *Room) detach(id uint32) error {
 		return fmt.Errorf("detach player %d: %w", id, ErrNoPlayer)
 	}
 	p.conn = nil
+	p.detached = true
 	p.pending = p.pending[:0]
 	p.last.MoveX, p.last.MoveY, p.last.Buttons = 0, 0, 0
 	return nil
