@@ -1,0 +1,105 @@
+package replication
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is; errors that crossed
+// the admin API come back as *RemoteError, which unwraps to the same sentinel.
+var (
+	// ErrNotLeader: the operation needs the Raft leader and this node is not it.
+	ErrNotLeader = errors.New("not the raft leader")
+	// ErrNoLeader: no leader is known right now (election in progress).
+	ErrNoLeader = errors.New("no raft leader known")
+	// ErrLeadershipLost: the entry may or may not have been committed. All our
+	// commands are idempotent, so Node.Apply retries them.
+	ErrLeadershipLost = errors.New("leadership lost while applying")
+	// ErrShutdown: the node is shut down (or not started).
+	ErrShutdown = errors.New("replication node is not running")
+
+	ErrNodeNotFound  = errors.New("node not found")
+	ErrNodeNotAlive  = errors.New("node is not alive")
+	ErrNoLiveNode    = errors.New("no live node to place the match on")
+	ErrMatchNotFound = errors.New("match not found")
+	ErrMatchExists   = errors.New("match exists with another game")
+	// ErrStaleEpoch: the command named an epoch that is not the match's current one.
+	ErrStaleEpoch = errors.New("stale epoch")
+	// ErrOwnerAlive: only a live owner may hand its match over (after freezing
+	// it); a forced reassignment needs the owner to be declared dead first.
+	ErrOwnerAlive = errors.New("owner is alive; only the owner can hand the match over")
+	ErrBadCommand = errors.New("malformed command")
+	// ErrDeclaredDead: the leader refused a heartbeat because it is declaring
+	// (or has just declared) this node dead; the next heartbeat revives it.
+	ErrDeclaredDead = errors.New("node is being declared dead")
+	// ErrNotMember: the node is not a voter in the Raft configuration (removed, or never joined).
+	ErrNotMember    = errors.New("node is not a raft voter")
+	ErrUnauthorized = errors.New("missing or wrong admin token")
+	ErrNoHost       = errors.New("no game host attached to this node")
+	ErrBadRequest   = errors.New("bad request")
+)
+
+// errorTable maps sentinels to the codes and HTTP statuses of the admin API.
+var errorTable = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{ErrNotLeader, "not_leader", http.StatusServiceUnavailable},
+	{ErrNoLeader, "no_leader", http.StatusServiceUnavailable},
+	{ErrLeadershipLost, "leadership_lost", http.StatusServiceUnavailable},
+	{ErrShutdown, "shutdown", http.StatusServiceUnavailable},
+	{ErrNodeNotFound, "node_not_found", http.StatusNotFound},
+	{ErrNodeNotAlive, "node_not_alive", http.StatusConflict},
+	{ErrNoLiveNode, "no_live_node", http.StatusServiceUnavailable},
+	{ErrMatchNotFound, "match_not_found", http.StatusNotFound},
+	{ErrMatchExists, "match_exists", http.StatusConflict},
+	{ErrStaleEpoch, "stale_epoch", http.StatusConflict},
+	{ErrOwnerAlive, "owner_alive", http.StatusConflict},
+	{ErrBadCommand, "bad_command", http.StatusBadRequest},
+	{ErrDeclaredDead, "declared_dead", http.StatusConflict},
+	{ErrNotMember, "not_member", http.StatusGone},
+	{ErrUnauthorized, "unauthorized", http.StatusUnauthorized},
+	{ErrNoHost, "no_host", http.StatusNotImplemented},
+	{ErrBadRequest, "bad_request", http.StatusBadRequest},
+}
+
+// ErrorCode returns the admin API code of err ("internal" if none matches).
+func ErrorCode(err error) string {
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return e.code
+		}
+	}
+	return "internal"
+}
+
+func errorStatus(err error) int {
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return e.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+func errorForCode(code string) error {
+	for _, e := range errorTable {
+		if e.code == code {
+			return e.err
+		}
+	}
+	return nil
+}
+
+// RemoteError is an error returned by another node's admin API.
+type RemoteError struct {
+	Status  int    // HTTP status
+	Code    string // errorTable code
+	Message string
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Unwrap returns the sentinel for Code, so errors.Is works across nodes.
+func (e *RemoteError) Unwrap() error { return errorForCode(e.Code) }
