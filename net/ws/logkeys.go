@@ -2,7 +2,6 @@ package ws
 
 // Log keys of this package.
 const (
-	keyNode      = "node"
 	keySession   = "session"
 	keyRemote    = "remote"
 	keyMatch     = "match"

@@ -59,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	origins, _ := newOriginPolicy(cfg.AllowedOrigins)
 	s := &Server{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str(keyComponent, "ws").Str(keyNode, cfg.NodeID).Logger(),
+		log:      cfg.Logger.With().Str(keyComponent, "ws").Logger(),
 		origins:  origins,
 		sessions: map[*session]struct{}{},
 		stopped:  make(chan struct{}),
