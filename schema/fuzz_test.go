@@ -105,7 +105,8 @@ func fuzzBase() []Entity {
 }
 
 // fuzzDelta splits FuzzApply's input: data[0] is dt; data[1] removes the
-// first data[1]&15 ids at indexes 0, 3, 6, … of the base and spawns
+// first data[1]&15 ids at indexes 0, 3, 6, … (mod len(base): past 13 they
+// come back unsorted, which Apply must refuse) of the base and spawns
 // data[1]>>4 entities with odd ids; the rest is the changes.
 func fuzzDelta(base []Entity, data []byte) (dt uint32, spawned []Entity, changes []byte, removed []uint32) {
 	if len(data) < 2 {
@@ -113,7 +114,7 @@ func fuzzDelta(base []Entity, data []byte) (dt uint32, spawned []Entity, changes
 	}
 	dt = uint32(data[0])
 	for i := range int(data[1] & 15) {
-		removed = append(removed, base[3*i].ID)
+		removed = append(removed, base[3*i%len(base)].ID)
 	}
 	for i := range int(data[1] >> 4) {
 		spawned = append(spawned, Entity{ID: uint32(4*i + 1), X: int32(i), HP: 100})
