@@ -81,6 +81,7 @@ type page struct {
 
 	mu      sync.Mutex
 	console []string
+	errors  []string // exceptions and console errors
 }
 
 // newPage starts Chromium (skipping or failing the test when it is missing,
@@ -132,6 +133,9 @@ func newPage(t *testing.T) *page {
 			}
 			p.mu.Lock()
 			p.console = append(p.console, m.String())
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				p.errors = append(p.errors, m.String())
+			}
 			p.mu.Unlock()
 		}
 	}()
@@ -150,6 +154,28 @@ func (p *page) consoleLines() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.console...)
+}
+
+// checkNoErrors fails the test if the page threw or logged an error.
+func (p *page) checkNoErrors() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errors) > 0 {
+		p.t.Errorf("page errors:\n%s", strings.Join(p.errors, "\n"))
+	}
+}
+
+// waitHUD waits until the HUD shows a bytes/s figure, so that a screenshot
+// has all of it.
+func (p *page) waitHUD() string {
+	p.t.Helper()
+	var hud string
+	checkFor(p.t, 5*time.Second, "the HUD to show bytes/s", func() bool {
+		hud = p.eval(`document.getElementById("hud").textContent`)
+		return strings.Contains(hud, "KiB/s") && !strings.Contains(hud, " 0.0 KiB/s")
+	}, func() string { return "HUD " + hud })
+	return hud
 }
 
 // do runs actions with a timeout.
@@ -289,9 +315,6 @@ func startNode(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "cmd", "ticksync", "main.go")); err != nil {
-		t.Skip("cmd/ticksync is not in the tree yet")
-	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("go not on PATH: %v", err)
@@ -306,13 +329,11 @@ func startNode(t *testing.T) string {
 
 	httpAddr := freeAddr(t)
 	var logs syncBuffer
-	cmd := exec.Command(bin, "-http-addr", httpAddr)
-	// The node reads every flag also from TICKSYNC_<NAME> (DESIGN.md); flags
-	// this node does not have yet are ignored that way.
-	cmd.Env = append(os.Environ(),
-		"TICKSYNC_RAFT_ADDR="+freeAddr(t),
-		"TICKSYNC_DATA_DIR="+filepath.Join(dir, "data"),
-		"TICKSYNC_LOG_FORMAT=json",
+	cmd := exec.Command(bin,
+		"-http-addr", httpAddr,
+		"-raft-addr", freeAddr(t),
+		"-data-dir", filepath.Join(dir, "data"),
+		"-log-format", "json",
 	)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -356,9 +377,19 @@ func startNode(t *testing.T) string {
 	return base
 }
 
+// keyMove is a key to hold and the sign of the x motion it causes.
+type keyMove struct {
+	key, code string
+	vk        int64
+	sign      int32
+}
+
+// arenaMax is the arena's largest coordinate in wire units (arena.MaxPos).
+const arenaMax = 1000 * 16
+
 // TestBrowserArena plays the arena in a real browser against a real node:
-// the page connects, renders snapshots, and holding 'd' moves the own
-// entity to the right.
+// the page connects, renders snapshots (deltas against its acks), holding
+// 'd' moves the own entity right and 'a' left, and a screenshot is kept.
 func TestBrowserArena(t *testing.T) {
 	base := startNode(t)
 	p := newPage(t)
@@ -369,20 +400,34 @@ func TestBrowserArena(t *testing.T) {
 	})
 	t.Logf("playing: player %d entity %d, tick %d, %d entities, own at (%d, %d)",
 		s.PlayerID, s.OwnEntityID, s.Tick, s.Entities, s.Own.X, s.Own.Y)
-	x0, tick0 := s.Own.X, s.Tick
+	tick0 := s.Tick
 
-	p.key(input.DispatchKeyEventTypeKeyDown, "d", "KeyD", 68)
-	s = p.waitState(10*time.Second, "the own entity to move right", func(s *debugState) bool {
-		return s.Own != nil && s.Own.X > x0+16*20 // 20 arena units
-	})
-	p.key(input.DispatchKeyEventTypeKeyUp, "d", "KeyD", 68)
-	t.Logf("after holding d: tick %d (+%d), own x %d -> %d, last input seq %d, %d snapshots (%d full), %d B/s, ping %.0f ms",
-		s.Tick, s.Tick-tick0, x0, s.Own.X, s.LastInputSeq, s.Snapshots, s.FullSnaps, s.BytesPerSec, s.PingMS)
+	// Hold 'd' (right) and then 'a' (left); the avatar spawns anywhere, so
+	// when it has under 100 units of room on the right, go left first.
+	right := keyMove{"d", "KeyD", 68, +1}
+	left := keyMove{"a", "KeyA", 65, -1}
+	moves := []keyMove{right, left}
+	if s.Own.X > arenaMax-16*100 {
+		moves = []keyMove{left, right}
+	}
+	for _, m := range moves {
+		x0 := p.state().Own.X
+		p.key(input.DispatchKeyEventTypeKeyDown, m.key, m.code, m.vk)
+		s = p.waitState(10*time.Second, "the own entity to move with '"+m.key+"'", func(s *debugState) bool {
+			return s.Own != nil && (s.Own.X-x0)*m.sign > 16*20 // 20 arena units
+		})
+		p.key(input.DispatchKeyEventTypeKeyUp, m.key, m.code, m.vk)
+		t.Logf("held %q: own x %d -> %d", m.key, x0, s.Own.X)
+	}
+	t.Logf("tick %d (+%d), last input seq %d, %d snapshots (%d full), %d B/s, ping %.0f ms",
+		s.Tick, s.Tick-tick0, s.LastInputSeq, s.Snapshots, s.FullSnaps, s.BytesPerSec, s.PingMS)
 	if s.BadSnapshots != 0 {
 		t.Errorf("%d snapshots could not be applied (last error %q)", s.BadSnapshots, s.LastError)
 	}
 	if s.Snapshots <= s.FullSnaps {
 		t.Logf("note: no delta snapshot applied (%d snapshots, all full)", s.Snapshots)
 	}
+	t.Logf("HUD: %s", p.waitHUD())
 	t.Logf("screenshot: %s", p.screenshot("ticksync-arena"))
+	p.checkNoErrors()
 }

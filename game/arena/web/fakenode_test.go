@@ -281,4 +281,5 @@ func TestBrowserRedirectResumeError(t *testing.T) {
 		return strings.Contains(banner, "replaced by a newer connection")
 	}, func() string { return "banner " + banner })
 	t.Logf("screenshot: %s", p.screenshot("ticksync-fake-replaced"))
+	p.checkNoErrors()
 }
