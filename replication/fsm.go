@@ -16,7 +16,8 @@ type NodeInfo struct {
 	API       string    `json:"api"`
 	RaftAddr  string    `json:"raft_addr"`
 	State     NodeState `json:"state"`
-	Since     uint64    `json:"since"` // index of the entry that set State
+	Since     uint64    `json:"since"`   // index of the entry that set State
+	Revived   uint64    `json:"revived"` // index of the entry that last made it alive after dead/unknown
 	Load      int       `json:"load"`  // matches owned
 }
 
@@ -173,11 +174,11 @@ func (f *FSM) registerNode(idx uint64, c *RegisterNode) (*Result, bool, error) {
 	res := &Result{Existing: ok}
 	revived := false
 	if !ok {
-		n = &NodeInfo{ID: c.ID, State: NodeAlive, Since: idx}
+		n = &NodeInfo{ID: c.ID, State: NodeAlive, Since: idx, Revived: idx}
 		f.nodes[c.ID] = n
 		revived = true
 	} else if n.State == NodeDead {
-		n.State, n.Since = NodeAlive, idx
+		n.State, n.Since, n.Revived = NodeAlive, idx, idx
 		revived = true
 	}
 	n.Advertise, n.API, n.RaftAddr = c.Advertise, c.API, c.RaftAddr
@@ -201,6 +202,9 @@ func (f *FSM) setNodeState(idx uint64, c *SetNodeState) (*Result, bool, error) {
 		res.Existing = true
 		res.Node = f.nodeCopy(n)
 		return res, false, nil
+	}
+	if n.State == NodeDead {
+		n.Revived = idx
 	}
 	n.State, n.Since = c.State, idx
 	switch c.State {

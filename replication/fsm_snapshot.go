@@ -11,7 +11,7 @@ import (
 )
 
 // Snapshot format: "TSF1", then in codec.go's encoding: index, nodes (count,
-// then id, advertise, api, raft addr, state, since), matches (count, then
+// then id, advertise, api, raft addr, state, since, revived), matches (count, then
 // id, game, owner, epoch, prev epoch, players, status, seed, created,
 // checkpoint epoch, tick, index, bytes). Sorted by id, so equal states give
 // equal bytes.
@@ -76,6 +76,7 @@ func (s *fsmSnapshot) encode() []byte {
 		e.str(n.RaftAddr)
 		e.u8(byte(n.State))
 		e.uvarint(n.Since)
+		e.uvarint(n.Revived)
 	}
 	e.uvarint(uint64(len(s.matches)))
 	for i := range s.matches {
@@ -131,7 +132,7 @@ func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRe
 	}
 	d := decoder{b: b[len(snapshotMagic):]}
 	index := d.uvarint("index")
-	nn := d.count("node count", 6)
+	nn := d.count("node count", 7)
 	nodes := make(map[string]*NodeInfo, nn)
 	for range nn {
 		n := &NodeInfo{}
@@ -141,6 +142,7 @@ func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRe
 		n.RaftAddr = d.str("raft addr")
 		n.State = NodeState(d.u8("state"))
 		n.Since = d.uvarint("since")
+		n.Revived = d.uvarint("revived")
 		nodes[n.ID] = n
 	}
 	mn := d.count("match count", 13)

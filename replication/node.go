@@ -1,0 +1,385 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/rs/zerolog"
+	"go.etcd.io/bbolt"
+)
+
+// Node is one ticksync node's membership in the Raft cluster: the Raft
+// instance with its stores and transport, the FSM, the leader's supervisor,
+// the owner lease, the ownership watcher, the drainer and the checkpointer.
+//
+// Lifecycle: New allocates; Start opens the data dir, binds the Raft port,
+// bootstraps if asked (or if the data dir is empty and no join is asked) and
+// launches the goroutines; Shutdown stops them. The read methods (Lookup,
+// Matches, Nodes, LeaseValid, …) are safe from any goroutine at any time.
+type Node struct {
+	cfg    Config
+	log    zerolog.Logger
+	fsm    *FSM
+	t0     time.Time // monotonic base of lease and contact times
+	client *Client
+	fwd    Forwarder
+	ckpt   *Checkpointer
+	api    string // this node's API base URL
+
+	raft     atomic.Pointer[raft.Raft]
+	trans    *raft.NetworkTransport
+	store    *raftboltdb.BoltStore
+	raftAddr string
+	notifyCh chan bool
+
+	host atomic.Pointer[hostBox]
+	sup  atomic.Pointer[supervisor]
+
+	lease     leaseState
+	leaseWake chan struct{} // cap 1: lease validity changed
+
+	events       chan OwnershipEvent
+	eventsWanted atomic.Bool
+	watchWake    chan struct{} // cap 1
+	drainWake    chan struct{} // cap 1
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	raftDone chan struct{}
+	wg       sync.WaitGroup
+}
+
+type hostBox struct{ h Host }
+
+// New validates cfg and allocates a Node. It does no I/O.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("replication config: %w", err)
+	}
+	n := &Node{
+		cfg:       cfg,
+		log:       cfg.Logger.With().Str(keyComponent, "replication").Str(keyNode, cfg.NodeID).Logger(),
+		fsm:       NewFSM(),
+		t0:        time.Now(),
+		api:       cfg.apiURL(),
+		notifyCh:  make(chan bool, 16),
+		leaseWake: make(chan struct{}, 1),
+		events:    make(chan OwnershipEvent, 256),
+		watchWake: make(chan struct{}, 1),
+		drainWake: make(chan struct{}, 1),
+		raftDone:  make(chan struct{}),
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	n.client = &Client{HTTP: hc, Token: cfg.AdminToken}
+	n.fwd = cfg.Forwarder
+	if n.fwd == nil {
+		n.fwd = &HTTPForwarder{Client: n.client}
+	}
+	n.ckpt = newCheckpointer(n)
+	return n, nil
+}
+
+// Start opens the stores under DataDir, binds the Raft transport and starts
+// Raft and the node's goroutines. A data dir with Raft state is reused (the
+// node rejoins with its id and log); an empty one is bootstrapped as a
+// one-node cluster when cfg.Bootstrap is set or cfg.JoinURL is empty.
+func (n *Node) Start(ctx context.Context) (err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return errors.New("replication: node already started")
+	}
+	n.started = true
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			n.closeStores()
+		}
+	}()
+	n.store, err = raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second}, // a second process on the same dir fails fast
+	})
+	if err != nil {
+		return fmt.Errorf("open raft log %s: %w", dir, err)
+	}
+	logs, err := raft.NewLogCache(512, n.store)
+	if err != nil {
+		return fmt.Errorf("raft log cache: %w", err)
+	}
+	hlog := newHclogBridge(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
+	if err != nil {
+		return fmt.Errorf("open snapshot store %s: %w", dir, err)
+	}
+	var adv net.Addr
+	if n.cfg.RaftAdvertise != "" {
+		if adv, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
+			return fmt.Errorf("raft advertise %q: %w", n.cfg.RaftAdvertise, err)
+		}
+	}
+	n.trans, err = raft.NewTCPTransportWithConfig(n.cfg.RaftAddr, adv, &raft.NetworkTransportConfig{
+		MaxPool: n.cfg.Raft.TransportMaxPool,
+		Timeout: n.cfg.Raft.TransportTimeout,
+		Logger:  hlog.Named("net"),
+	})
+	if err != nil {
+		return fmt.Errorf("raft transport on %s: %w", n.cfg.RaftAddr, err)
+	}
+	n.raftAddr = string(n.trans.LocalAddr())
+
+	rc := n.raftConfig(hlog)
+	hasState, err := raft.HasExistingState(logs, n.store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	switch {
+	case !hasState && (n.cfg.Bootstrap || n.cfg.JoinURL == ""):
+		conf := raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.raftAddr),
+		}}}
+		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.trans, conf); err != nil {
+			return fmt.Errorf("bootstrap cluster: %w", err)
+		}
+		n.log.Info().Str(keyAddr, n.raftAddr).Msg("bootstrapped a new cluster")
+	case hasState && n.cfg.Bootstrap:
+		n.log.Info().Msg("data dir has raft state: bootstrap ignored, rejoining")
+	case hasState:
+		n.log.Info().Msg("data dir has raft state: rejoining")
+	default:
+		n.log.Info().Str("join", n.cfg.JoinURL).Msg("empty data dir: waiting to be added to a cluster")
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.raft.Store(r)
+
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.goNamed("leadership", n.runLeadership)
+	n.goNamed("lease", n.runLease)
+	n.goNamed("lease-monitor", n.runLeaseMonitor)
+	n.goNamed("watch", n.runWatch)
+	n.goNamed("drain", n.runDrainer)
+	n.goNamed("checkpoint", n.ckpt.run)
+	n.log.Info().Str(keyAddr, n.raftAddr).Str("api", n.api).Msg("replication started")
+	return nil
+}
+
+func (n *Node) raftConfig(hlog *hclogBridge) *raft.Config {
+	t := n.cfg.Raft
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.HeartbeatTimeout = t.HeartbeatTimeout
+	rc.ElectionTimeout = t.ElectionTimeout
+	rc.LeaderLeaseTimeout = t.LeaderLeaseTimeout
+	rc.CommitTimeout = t.CommitTimeout
+	rc.MaxAppendEntries = t.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.SnapshotInterval = t.SnapshotInterval
+	rc.SnapshotThreshold = t.SnapshotThreshold
+	rc.TrailingLogs = t.TrailingLogs
+	rc.NotifyCh = n.notifyCh
+	rc.Logger = hlog
+	rc.NoLegacyTelemetry = true
+	rc.ShutdownOnRemove = true
+	return rc
+}
+
+// goNamed runs fn on a goroutine labelled for pprof, owned by the node's
+// WaitGroup; fn must return when ctx is cancelled.
+func (n *Node) goNamed(name string, fn func(ctx context.Context)) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		pprof.Do(n.ctx, pprof.Labels("replication", name), fn)
+	}()
+}
+
+// Shutdown stops the node; it is idempotent. Order: flush pending
+// checkpoints; hand leadership to another voter (so the cluster does not wait
+// an election timeout); stop our goroutines; shut Raft down; close the
+// transport and the log store. ctx bounds the waits.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	if !n.started || n.stopped {
+		n.mu.Unlock()
+		return nil
+	}
+	n.stopped = true
+	n.mu.Unlock()
+	r := n.raft.Load()
+	if r == nil { // Start failed; it closed what it opened
+		return nil
+	}
+
+	// 1. Last checkpoints of rooms the game layer stopped before us.
+	if err := n.ckpt.Flush(ctx); err != nil {
+		n.log.Warn().Err(err).Msg("final checkpoint flush failed")
+	}
+	// 2. A leader hands over leadership: the others skip an election timeout.
+	if r.State() == raft.Leader && n.voters() > 1 {
+		start := time.Now()
+		if err := waitFuture(ctx, r.LeadershipTransfer()); err != nil {
+			n.log.Warn().Err(err).Msg("leadership transfer before shutdown failed")
+		} else {
+			n.log.Info().Dur(keyElapsed, time.Since(start)).Msg("leadership transferred before shutdown")
+		}
+	}
+	// 3. Our goroutines stop on ctx; those blocked on Raft return when it shuts down.
+	n.cancel()
+	// 4. Raft: stops replication, the FSM goroutine, snapshots.
+	err := r.Shutdown().Error()
+	close(n.raftDone)
+	// 5. Wait for our goroutines.
+	done := make(chan struct{})
+	go func() { n.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("replication goroutines: %w", ctx.Err()))
+	}
+	// 6. Transport and log store.
+	n.closeStores()
+	n.log.Info().Msg("replication stopped")
+	return err
+}
+
+func (n *Node) closeStores() {
+	if n.trans != nil {
+		_ = n.trans.Close()
+	}
+	if n.store != nil {
+		_ = n.store.Close()
+	}
+}
+
+// waitFuture waits for f, or for ctx (the operation then continues in Raft).
+func waitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// now is the monotonic time since the node was created.
+func (n *Node) now() time.Duration { return time.Since(n.t0) }
+
+// runLeadership starts a supervisor when this node becomes leader and stops
+// it when it loses leadership. It drains NotifyCh until Raft has shut down
+// (Raft blocks on that channel).
+func (n *Node) runLeadership(ctx context.Context) {
+	var stopSup func()
+	stop := func() {
+		if stopSup != nil {
+			stopSup()
+			stopSup = nil
+		}
+	}
+	defer stop()
+	for {
+		select {
+		case leader := <-n.notifyCh:
+			stop()
+			if leader && ctx.Err() == nil {
+				stopSup = n.startSupervisor(ctx)
+			}
+		case <-n.raftDone:
+			return
+		}
+	}
+}
+
+// SetHost attaches the local game layer (safe at any time; nil detaches).
+func (n *Node) SetHost(h Host) {
+	if h == nil {
+		n.host.Store(nil)
+		return
+	}
+	n.host.Store(&hostBox{h})
+}
+
+func (n *Node) getHost() Host {
+	if b := n.host.Load(); b != nil {
+		return b.h
+	}
+	return nil
+}
+
+// ID returns this node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// RaftAddr returns the address peers dial (known after Start).
+func (n *Node) RaftAddr() string { return n.raftAddr }
+
+// APIURL returns the base URL of this node's HTTP API.
+func (n *Node) APIURL() string { return n.api }
+
+// Self describes this node for JoinCluster.
+func (n *Node) Self() JoinRequest {
+	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
+}
+
+// FSM returns the replicated state (read methods only for callers).
+func (n *Node) FSM() *FSM { return n.fsm }
+
+// Checkpointer returns the node's checkpoint batcher.
+func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }
+
+// Lookup returns match id from the local FSM.
+func (n *Node) Lookup(id string) (MatchInfo, bool) { return n.fsm.Lookup(id) }
+
+// Matches returns all matches, sorted by id.
+func (n *Node) Matches() []MatchInfo { return n.fsm.Matches() }
+
+// Nodes returns all nodes, sorted by id.
+func (n *Node) Nodes() []NodeInfo { return n.fsm.Nodes() }
+
+// LatestCheckpoint returns match id's latest checkpoint.
+func (n *Node) LatestCheckpoint(id string) (Checkpoint, bool) { return n.fsm.Checkpoint(id) }
+
+// Route says where match id runs: its owner and the owner's advertise URL
+// (for a Redirect). Local is true when this node owns it.
+type Route struct {
+	Owner     string
+	Advertise string
+	Epoch     uint64
+	Local     bool
+}
+
+// Route looks match id up in the local FSM. ok is false for an unknown match
+// or an orphaned one (no owner yet).
+func (n *Node) Route(id string) (Route, bool) {
+	m, ok := n.fsm.Lookup(id)
+	if !ok || m.Owner == "" {
+		return Route{}, false
+	}
+	o, ok := n.fsm.Node(m.Owner)
+	if !ok {
+		return Route{}, false
+	}
+	return Route{Owner: m.Owner, Advertise: o.Advertise, Epoch: m.Epoch, Local: m.Owner == n.cfg.NodeID}, true
+}

@@ -1,0 +1,229 @@
+package replication
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// supervisor runs on the leader only, one per leadership term. It records
+// heartbeats (the only way a node renews its lease), declares a node dead
+// after FailoverAfter without one (the FSM then reassigns its matches), and
+// keeps the leader's own FSM record current.
+type supervisor struct {
+	n     *Node
+	log   zerolog.Logger
+	ready atomic.Bool // Barrier done: the FSM is current; heartbeats are acknowledged
+
+	mu      sync.Mutex
+	start   time.Duration            // timers of this term count from here (leadership + grace)
+	contact map[string]time.Duration // receipt time of the last acknowledged heartbeat
+	load    map[string]int           // load reported by heartbeats
+	pending map[string]bool          // a death being applied: heartbeats are refused
+}
+
+// startSupervisor launches the supervisor for a new term and returns its stop
+// function (which waits for it).
+func (n *Node) startSupervisor(parent context.Context) func() {
+	ctx, cancel := context.WithCancel(parent)
+	s := &supervisor{
+		n:       n,
+		log:     n.log.With().Str(keyComponent, "supervisor").Logger(),
+		contact: make(map[string]time.Duration),
+		load:    make(map[string]int),
+		pending: make(map[string]bool),
+	}
+	n.sup.Store(s)
+	done := make(chan struct{})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer close(done)
+		s.run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		n.sup.CompareAndSwap(s, nil)
+	}
+}
+
+func (s *supervisor) run(ctx context.Context) {
+	n := s.n
+	became := time.Now()
+	// A new leader's FSM may lag the log; act only on a current state.
+	for {
+		if err := n.Barrier(ctx); err == nil {
+			break
+		} else if ctx.Err() != nil || !n.IsLeader() {
+			return
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.start = n.now() + n.cfg.LeaderGrace
+	s.mu.Unlock()
+	s.ready.Store(true)
+	s.log.Info().Dur(keyElapsed, time.Since(became)).Uint64(keyIndex, n.fsm.Index()).Msg("leader supervisor started")
+
+	period := max(n.cfg.FailoverAfter/20, 10*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		s.ensureSelf(ctx)
+		s.declareDead(ctx)
+		s.collectRemoved(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ensureSelf registers the leader in the FSM (or revives it, or updates its
+// addresses): followers find the leader's API there.
+func (s *supervisor) ensureSelf(ctx context.Context) {
+	n := s.n
+	self, ok := n.fsm.Node(n.cfg.NodeID)
+	if ok && self.State != NodeDead && self.API == n.api && self.Advertise == n.cfg.AdvertiseURL && self.RaftAddr == n.raftAddr {
+		return
+	}
+	if _, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{
+		ID: n.cfg.NodeID, Advertise: n.cfg.AdvertiseURL, API: n.api, RaftAddr: n.raftAddr,
+	})); err != nil && ctx.Err() == nil {
+		s.log.Warn().Err(err).Msg("register self failed")
+	}
+}
+
+// declareDead applies SetNodeState(dead) for every node without a heartbeat
+// for FailoverAfter. The check and the pending mark happen under mu, so a
+// heartbeat either lands before (and saves the node) or is refused.
+func (s *supervisor) declareDead(ctx context.Context) {
+	n := s.n
+	now := n.now()
+	nodes := n.fsm.Nodes()
+	type victim struct {
+		id     string
+		silent time.Duration
+	}
+	var victims []victim
+	s.mu.Lock()
+	for _, nd := range nodes {
+		if nd.ID == n.cfg.NodeID || nd.State == NodeDead || s.pending[nd.ID] {
+			continue
+		}
+		last := max(s.contact[nd.ID], s.start)
+		if now-last > n.cfg.FailoverAfter {
+			s.pending[nd.ID] = true
+			victims = append(victims, victim{nd.ID, now - last})
+		}
+	}
+	s.mu.Unlock()
+	for _, v := range victims {
+		res, err := n.applyLocal(ctx, EncodeCommand(&SetNodeState{ID: v.id, State: NodeDead}))
+		s.mu.Lock()
+		delete(s.pending, v.id)
+		s.mu.Unlock()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn().Err(err).Str(keyPeer, v.id).Msg("declare dead failed")
+			}
+			continue
+		}
+		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
+			Dur("silent", v.silent).Msg("node declared dead; matches reassigned")
+	}
+}
+
+// collectRemoved deletes from the FSM dead nodes that are no longer Raft
+// voters (removed by an operator): their matches have already moved.
+func (s *supervisor) collectRemoved(ctx context.Context) {
+	n := s.n
+	voters := n.Servers()
+	for _, nd := range n.fsm.Nodes() {
+		if _, ok := voters[nd.ID]; ok || nd.State != NodeDead {
+			continue
+		}
+		if _, err := n.applyLocal(ctx, EncodeCommand(&RemoveNode{ID: nd.ID})); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn().Err(err).Str(keyPeer, nd.ID).Msg("remove node from fsm failed")
+			}
+			return
+		}
+		s.log.Info().Str(keyPeer, nd.ID).Msg("removed node deleted from the fsm")
+	}
+}
+
+// heartbeat handles a node's heartbeat on the leader (HTTP goroutine).
+// Contract for the lease (DESIGN.md, "Fencing"): a heartbeat is acknowledged
+// only after its receipt time is recorded as the node's contact, and never
+// while the node's death is pending.
+func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (HeartbeatAck, error) {
+	n := s.n
+	received := n.now()
+	if !s.ready.Load() || !n.IsLeader() {
+		return HeartbeatAck{}, ErrNotLeader
+	}
+	if !n.isVoter(hb.ID) {
+		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrNotMember, hb.ID)
+	}
+	s.mu.Lock()
+	if s.pending[hb.ID] {
+		s.mu.Unlock()
+		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrDeclaredDead, hb.ID)
+	}
+	s.contact[hb.ID] = max(s.contact[hb.ID], received)
+	s.load[hb.ID] = hb.Load
+	s.mu.Unlock()
+
+	info, ok := n.fsm.Node(hb.ID)
+	if !ok || info.State == NodeDead || info.API != hb.API || info.Advertise != hb.Advertise || info.RaftAddr != hb.RaftAddr {
+		res, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
+		if err != nil {
+			return HeartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
+		}
+		if !ok || info.State == NodeDead {
+			s.log.Info().Str(keyPeer, hb.ID).Int(keyCount, len(res.Moved)).Msg("node alive")
+		}
+		info = *res.Node
+	}
+	remaining := n.LeaseRemaining()
+	if remaining <= 0 {
+		return HeartbeatAck{}, fmt.Errorf("%w: the leader's own lease is not valid", ErrNotLeader)
+	}
+	// The node must have applied its latest revival (which follows the death
+	// that moved its matches away) before it runs anything. Nothing else takes
+	// a match from a live node without its own hand-over.
+	return HeartbeatAck{Leader: n.cfg.NodeID, Index: info.Revived, LeaseMS: remaining.Milliseconds()}, nil
+}
+
+// contacts returns, per node, how long ago the leader last heard from it
+// (for /admin/v1/status).
+func (s *supervisor) contacts() map[string]time.Duration {
+	now := s.n.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]time.Duration, len(s.contact))
+	for id, c := range s.contact {
+		out[id] = now - c
+	}
+	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
