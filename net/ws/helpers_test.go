@@ -452,7 +452,7 @@ func decodeServer(b []byte) (m serverMsg, err error) {
 	case fb.ServerBodyWelcome:
 		var w fb.Welcome
 		w.Init(t.Bytes, t.Pos)
-		m.welcome = schema.Welcome{SessionID: string(w.SessionId()), PlayerID: w.PlayerId(), EntityID: w.EntityId(),
+		m.welcome = schema.Welcome{SessionID: string(w.SessionId()), ResumeToken: string(w.ResumeToken()), PlayerID: w.PlayerId(), EntityID: w.EntityId(),
 			TickRate: w.TickRate(), NodeID: string(w.NodeId()), MatchID: string(w.MatchId())}
 	case fb.ServerBodyError:
 		var e fb.Error

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -92,18 +93,18 @@ func TestSlowConsumer(t *testing.T) {
 		return nil
 	})
 	mu.Lock()
-	var late time.Duration
+	lat := make([]time.Duration, 0, len(got))
 	for _, a := range got {
-		late = max(late, a.at.Sub(sent[a.tick-1]))
+		lat = append(lat, a.at.Sub(sent[a.tick-1]))
 	}
-	n := len(got)
 	mu.Unlock()
-	t.Logf("healthy client: %d of %d ticks, latest arrival %v after its send", n, tick, late)
-	if n < int(tick)*9/10 {
-		t.Errorf("healthy client got %d of %d ticks", n, tick)
-	}
-	if late > 100*time.Millisecond {
-		t.Errorf("a tick reached the healthy client %v after it was sent", late)
+	p95, worst := percentile(lat, 0.95), percentile(lat, 1)
+	t.Logf("healthy client: %d of %d ticks (the others replaced by newer ones), latency p95 %v, max %v", len(lat), tick, p95, worst)
+	// Generous bounds: the machine running the tests may be loaded; what
+	// matters is that the healthy client is not held up for the 300 ms the
+	// slow one is waited for.
+	if p95 > 100*time.Millisecond || len(lat) < int(tick)/2 {
+		t.Errorf("healthy client delayed: %d of %d ticks, latency p95 %v", len(lat), tick, p95)
 	}
 
 	// The slow client reads again: the snapshots that were in flight, then
@@ -190,4 +191,13 @@ func BenchmarkSendSnapshot(b *testing.B) {
 			b.ReportMetric(float64(st.SnapshotsDropped)/float64(b.N*n), "dropped/snapshot")
 		})
 	}
+}
+
+// percentile returns the q-quantile (0..1) of ds, which it sorts.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 }
