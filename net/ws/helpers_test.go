@@ -160,12 +160,6 @@ func (j *fakeJoiner) seat(i int) *fakeSeat {
 	return j.seats[i]
 }
 
-func (j *fakeJoiner) count() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.seats)
-}
-
 // ---- test server --------------------------------------------------------
 
 type testServer struct {
