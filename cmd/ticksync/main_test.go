@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
@@ -56,59 +57,83 @@ func TestBinaryBadFlag(t *testing.T) {
 	}
 }
 
+// proc is a ticksync process under test.
+type proc struct {
+	cmd    *exec.Cmd
+	dir    string
+	addr   string
+	exited chan error
+}
+
+// startBinary runs ticksync with no flags in a fresh directory, its
+// configuration from TICKSYNC_ variables (a free port, JSON logs, plus
+// extraEnv), and waits for its "http listening" line.
+func startBinary(t *testing.T, extraEnv ...string) *proc {
+	t.Helper()
+	p := &proc{dir: t.TempDir(), exited: make(chan error, 1)}
+	p.cmd = exec.Command(binary)
+	p.cmd.Dir = p.dir
+	p.cmd.Env = append(append(os.Environ(),
+		"TICKSYNC_HTTP_ADDR=127.0.0.1:0",
+		"TICKSYNC_RAFT_ADDR=127.0.0.1:0",
+		"TICKSYNC_LOG_FORMAT=json",
+	), extraEnv...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrs := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				t.Logf("non-json log line: %s", sc.Text())
+				continue
+			}
+			if a, ok := m["addr"].(string); ok && m["message"] == "http listening" {
+				addrs <- a
+			}
+		}
+		p.exited <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	select {
+	case p.addr = <-addrs:
+	case err := <-p.exited:
+		t.Fatalf("exited early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no 'http listening' log line")
+	}
+	return p
+}
+
+// stop sends SIGTERM and checks the exit status is 0.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit: %v, want 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
 // TestBinaryServesAndStops runs the node with no flags (the listen address
 // comes from the environment, on a free port), plays a session against it,
 // and stops it with SIGTERM: the session closes with 1001 and the process
 // exits 0.
 func TestBinaryServesAndStops(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command(binary)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"TICKSYNC_HTTP_ADDR=127.0.0.1:0",
-		"TICKSYNC_RAFT_ADDR=127.0.0.1:0",
-		"TICKSYNC_LOG_FORMAT=json",
-	)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan map[string]any, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				select {
-				case lines <- m:
-				default:
-				}
-			} else {
-				t.Logf("non-json log line: %s", sc.Text())
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	var addr string
-	timeout := time.After(10 * time.Second)
-	for addr == "" {
-		select {
-		case m := <-lines:
-			if m["message"] == "http listening" {
-				addr, _ = m["addr"].(string)
-			}
-		case err := <-exited:
-			t.Fatalf("exited early: %v", err)
-		case <-timeout:
-			t.Fatal("no 'http listening' log line")
-		}
-	}
+	p := startBinary(t)
+	dir, addr := p.dir, p.addr
 	if _, err := os.Stat(filepath.Join(dir, "ticksync-data")); err != nil {
 		t.Fatalf("data dir: %v", err)
 	}
@@ -153,9 +178,11 @@ func TestBinaryServesAndStops(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.stop(t)
+	}()
 	select {
 	case <-c.Done():
 		var ce *client.CloseError
@@ -165,12 +192,42 @@ func TestBinaryServesAndStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("client not closed")
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit: %v, want 0", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+	<-done
+}
+
+// TestBinaryAuth: with an auth secret, a forged token is refused with
+// Error{unauthorized} and 4002, and a token minted with the secret seats
+// its player.
+func TestBinaryAuth(t *testing.T) {
+	const secret = "a-secret-of-32-bytes-for-tests!!"
+	p := startBinary(t, "TICKSYNC_AUTH_SECRET="+secret)
+	dial := func(tok string) (*client.Client, error) {
+		cfg := client.DefaultConfig()
+		cfg.URLs = []string{"ws://" + p.addr + "/ws"}
+		cfg.Reconnect = false
+		cfg.Token = tok
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		return client.Dial(ctx, cfg)
 	}
+	for _, tok := range []string{"", "forged.token.value"} {
+		_, err := dial(tok)
+		var se *client.ServerError
+		if !errors.As(err, &se) || se.Code != schema.ErrCodeUnauthorized {
+			t.Fatalf("token %q: %v, want unauthorized", tok, err)
+		}
+	}
+	tok, err := token.MintPlayer([]byte(secret), 4242, time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dial(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := c.Welcome().PlayerID; id != 4242 {
+		t.Fatalf("player id %d, want 4242", id)
+	}
+	_ = c.Close()
+	p.stop(t)
 }
