@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ type recorder struct {
 	welcomes    []schema.Welcome
 	resumed     []bool
 	snapshots   int
+	baselines   []uint32 // of every snapshot, in order
+	welcomeAt   []int    // len(baselines) at each Welcome
 	lastTick    uint32
 	world       map[uint32]schema.Entity
 	errs        []error
@@ -35,6 +38,7 @@ func (r *recorder) OnWelcome(_ *Client, w *schema.Welcome, resumed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.welcomes = append(r.welcomes, *w)
+	r.welcomeAt = append(r.welcomeAt, len(r.baselines))
 	r.resumed = append(r.resumed, resumed)
 }
 
@@ -42,6 +46,7 @@ func (r *recorder) OnSnapshot(_ *Client, s *schema.Snapshot, w *World) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.snapshots++
+	r.baselines = append(r.baselines, s.BaselineTick)
 	r.lastTick = s.Tick
 	clear(r.world)
 	for _, e := range w.Entities() {
@@ -411,4 +416,59 @@ func TestNoGoroutineLeak(t *testing.T) {
 		_ = c.Close()
 	}
 	checkFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// worldLog is a Handler that copies the client's world at every snapshot,
+// to compare with the server's afterwards.
+type worldLog struct {
+	NopHandler
+	mu        sync.Mutex
+	worlds    map[uint32][]schema.Entity
+	baselines map[uint32]uint32
+}
+
+func (l *worldLog) OnSnapshot(_ *Client, s *schema.Snapshot, w *World) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.worlds[s.Tick] = append([]schema.Entity(nil), w.Entities()...)
+	l.baselines[s.Tick] = s.BaselineTick
+}
+
+func TestDeltaSnapshotsRebuildServerWorld(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	fs.deltas = true
+	log := &worldLog{worlds: map[uint32][]schema.Entity{}, baselines: map[uint32]uint32{}}
+	cfg := testConfig(fs.url)
+	cfg.Handler = log
+	c := dial(t, cfg)
+	for i := range 40 {
+		fs.Tick()
+		want := uint32(i + 1)
+		checkFor(t, 2*time.Second, func() bool { return c.AckTick() == want })
+		if i%3 != 2 { // some acks are late: deltas against older baselines
+			if err := c.SendInput(schema.Input{MoveX: int8(i % 5), MoveY: 1}); err != nil {
+				t.Fatal(err)
+			}
+			checkFor(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == c.InputSeq() })
+		}
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	deltas := 0
+	for tick, got := range log.worlds {
+		want, ok := fs.worldAt(tick)
+		if !ok {
+			t.Fatalf("tick %d not in the server's history", tick)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("tick %d (baseline %d): client world %+v, server %+v", tick, log.baselines[tick], got, want)
+		}
+		if log.baselines[tick] != 0 {
+			deltas++
+		}
+	}
+	st := c.Stats()
+	if deltas < 30 || st.SnapshotsDelta != uint64(deltas) || st.ApplyErrors != 0 || st.SnapshotsFull != 1 {
+		t.Fatalf("%d deltas; stats %+v", deltas, st)
+	}
 }

@@ -210,7 +210,9 @@ func (e *events) OnClose(_ *gws.Conn, err error) { e.sess.closeErr = err }
 
 func (e *events) OnPing(ws *gws.Conn, payload []byte) {
 	c := (*Client)(e)
-	c.pushReadDeadline(ws)
+	if c.sess.joined { // before the Welcome the dial deadline stands
+		c.pushReadDeadline(ws)
+	}
 	c.wmu.Lock()
 	if c.ws == ws && !c.stopping {
 		c.pushWriteDeadlineLocked()
@@ -228,7 +230,9 @@ func (e *events) OnMessage(ws *gws.Conn, m *gws.Message) {
 		c.closeLocal(ws, 1003, fmt.Errorf("%w: a text frame", ErrProtocol))
 		return
 	}
-	c.pushReadDeadline(ws)
+	if c.sess.joined { // before the Welcome the dial deadline stands
+		c.pushReadDeadline(ws)
+	}
 	b := m.Bytes()
 	c.stats.msgsIn.Add(1)
 	c.stats.bytesIn.Add(uint64(len(b)))

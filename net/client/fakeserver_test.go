@@ -34,6 +34,9 @@ type fakeServer struct {
 	hook func(fs *fakeServer, s *fakeSess, h *schema.Hello) bool
 	// refuseHTTP, if set, answers upgrade requests with this status.
 	refuseHTTP int
+	// deltas: encode each snapshot against the tick the connection acked
+	// (Hello.LastTick, then Input.AckTick) when the history holds it.
+	deltas bool
 
 	mu        sync.Mutex
 	enc       *schema.Encoder
@@ -45,6 +48,8 @@ type fakeServer struct {
 	closes    []error     // what OnClose saw, per connection
 	requests  []time.Time // upgrade requests
 	seqErrors []string    // inputs whose seq did not increase
+	history   map[uint32][]schema.Entity
+	delta     schema.Delta
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}
@@ -62,6 +67,7 @@ type fakeSess struct {
 	fs   *fakeServer
 	ws   *gws.Conn
 	seat *seat
+	ack  uint32 // the newest tick the client said it holds
 }
 
 func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
@@ -72,6 +78,7 @@ func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
 		enc:      schema.NewEncoder(1024),
 		seats:    map[string]*seat{},
 		sessions: map[*fakeSess]struct{}{},
+		history:  map[uint32][]schema.Entity{},
 	}
 	fs.up = gws.NewUpgrader(fs, &gws.ServerOption{
 		ReadMaxPayloadSize: 4096,
@@ -158,6 +165,7 @@ func (fs *fakeServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 				fs.seqErrors = append(fs.seqErrors, fmt.Sprintf("player %d: seq %d after %d", st.player, in.Seq, st.lastSeq))
 			}
 			st.lastSeq = in.Seq
+			s.ack = in.AckTick
 			st.x += int32(in.MoveX)
 			st.y += int32(in.MoveY)
 		}
@@ -200,6 +208,7 @@ func (fs *fakeServer) seat(s *fakeSess, h *schema.Hello) {
 	}
 	st.sess = s
 	s.seat = st
+	s.ack = h.LastTick
 	b := fs.enc.Welcome(&schema.Welcome{
 		SessionID: "s", ResumeToken: st.token, PlayerID: st.player, EntityID: st.entity,
 		TickRate: 100, ServerTick: fs.tick, NodeID: fs.nodeID, MatchID: "m1",
@@ -225,26 +234,50 @@ func (fs *fakeServer) refuse(s *fakeSess, code schema.ErrorCode, msg string) {
 	_ = s.ws.WriteClose(4000+uint16(code), nil)
 }
 
-// Tick advances the world one tick and sends a full snapshot to every
-// seated connection.
+// Tick advances the world one tick and sends a snapshot to every seated
+// connection: full, or (deltas) against the tick it acked.
 func (fs *fakeServer) Tick() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.tick++
-	ents := make([]schema.Entity, 0, len(fs.seats)+1)
-	ents = append(ents, schema.Entity{ID: 1, X: int32(fs.tick), Kind: 2, HP: 100}) // an NPC
+	t := fs.tick
+	ents := make([]schema.Entity, 0, len(fs.seats)+3)
+	// NPC 1 moves at constant velocity (predicted: costs nothing in a
+	// delta), NPC 2 jumps about (a change record), NPC 3 exists on even
+	// ticks only (spawned and removed).
+	ents = append(ents,
+		schema.Entity{ID: 1, X: int32(t), VX: 1, Kind: 2, HP: 100},
+		schema.Entity{ID: 2, X: int32(t * t % 1000), Y: int32(t % 7), Kind: 2, HP: uint8(t % 100)})
+	if t%2 == 0 {
+		ents = append(ents, schema.Entity{ID: 3, X: 5, Kind: 3, HP: 1})
+	}
 	for _, st := range fs.seats {
 		ents = append(ents, schema.Entity{ID: st.entity, Owner: st.player, X: st.x, Y: st.y, Kind: 1, HP: 100})
 	}
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
-	msg, off := fs.enc.Snapshot(&schema.Snapshot{Tick: fs.tick, Spawned: ents, ServerTimeMS: uint64(time.Now().UnixMilli())})
+	fs.history[t] = ents
+	delete(fs.history, t-64)
 	for s := range fs.sessions {
 		if s.seat == nil || s.seat.sess != s {
 			continue
 		}
-		schema.PatchLastInputSeq(msg, off, s.seat.lastSeq)
+		snap := schema.Snapshot{Tick: t, Spawned: ents, LastInputSeq: s.seat.lastSeq, ServerTimeMS: uint64(time.Now().UnixMilli())}
+		if base, ok := fs.history[s.ack]; fs.deltas && s.ack != 0 && ok {
+			schema.Diff(&fs.delta, base, ents, t-s.ack)
+			snap.BaselineTick = s.ack
+			snap.Spawned, snap.Changes, snap.Removed = fs.delta.Spawned, fs.delta.Changes, fs.delta.Removed
+		}
+		msg, _ := fs.enc.Snapshot(&snap)
 		_ = s.ws.WriteMessage(gws.OpcodeBinary, msg)
 	}
+}
+
+// worldAt returns the server's world at tick t, if still held.
+func (fs *fakeServer) worldAt(t uint32) ([]schema.Entity, bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	w, ok := fs.history[t]
+	return w, ok
 }
 
 // startTicker ticks every period until the test ends.

@@ -22,8 +22,9 @@ type Handler interface {
 	// OnSnapshot: s was applied to w, the client's world (w holds the world
 	// at s.Tick). A snapshot that failed to apply goes to OnError instead.
 	OnSnapshot(c *Client, s *schema.Snapshot, w *World)
-	// OnResumed: the first snapshot after a resume arrived, downtime after
-	// the connection dropped.
+	// OnResumed: the first snapshot after a reconnect (a resume, or a
+	// rejoin after a refused resume) arrived, downtime after the
+	// connection dropped.
 	OnResumed(c *Client, downtime time.Duration)
 	// OnPong answers Ping: rtt is the round trip, serverTimeMS the server's
 	// wall clock (ms since the Unix epoch).

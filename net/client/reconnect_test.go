@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,8 +66,11 @@ func TestRotate(t *testing.T) {
 
 // resumeScenario plays: inputs, a cut, more inputs; the player keeps its
 // seat, entity and input seq.
-func resumeScenario(t *testing.T, cut func(fs *fakeServer, c *Client)) {
+// With deltas, the first snapshot after the resume is a delta against the
+// tick the Hello named.
+func resumeScenario(t *testing.T, deltas bool, cut func(fs *fakeServer, c *Client)) {
 	fs := newFakeServer(t, "n1", false)
+	fs.deltas = deltas
 	fs.startTicker(5 * time.Millisecond)
 	rec := newRecorder()
 	cfg := testConfig(fs.url)
@@ -126,19 +130,29 @@ func resumeScenario(t *testing.T, cut func(fs *fakeServer, c *Client)) {
 	if len(rec.disconnects) != 1 || !rec.reconnect[0] || len(rec.resumes) != 1 {
 		t.Fatalf("disconnects %v reconnect %v resumes %v", rec.disconnects, rec.reconnect, rec.resumes)
 	}
+	if first := rec.baselines[rec.welcomeAt[1]]; deltas && first != hellos[1].LastTick {
+		t.Fatalf("first snapshot after the resume has baseline %d, want %d (the Hello's last tick)", first, hellos[1].LastTick)
+	}
+	if st.ApplyErrors != 0 {
+		t.Fatalf("%d apply errors", st.ApplyErrors)
+	}
 	t.Logf("resume took %v (disconnect: %v)", rec.resumes[0], rec.disconnects[0])
 }
 
 func TestResumeAfterClientSideCut(t *testing.T) {
-	resumeScenario(t, func(_ *fakeServer, c *Client) { c.cut() })
+	for _, deltas := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deltas=%v", deltas), func(t *testing.T) {
+			resumeScenario(t, deltas, func(_ *fakeServer, c *Client) { c.cut() })
+		})
+	}
 }
 
 func TestResumeAfterServerSideCut(t *testing.T) {
-	resumeScenario(t, func(fs *fakeServer, _ *Client) { fs.cutAll() })
+	resumeScenario(t, true, func(fs *fakeServer, _ *Client) { fs.cutAll() })
 }
 
 func TestResumeAfterServerGoingAway(t *testing.T) {
-	resumeScenario(t, func(fs *fakeServer, _ *Client) {
+	resumeScenario(t, true, func(fs *fakeServer, _ *Client) {
 		fs.mu.Lock()
 		defer fs.mu.Unlock()
 		for s := range fs.sessions {
@@ -265,9 +279,14 @@ func TestReconnectToOtherNode(t *testing.T) {
 	cfg := testConfig(a.url, b.url)
 	c := dial(t, cfg)
 	w := c.Welcome()
+	for range 5 {
+		a.Tick()
+	}
+	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 5 })
 	b.mu.Lock()
 	b.seats[w.ResumeToken] = &seat{player: w.PlayerID, entity: w.EntityID, token: w.ResumeToken}
 	b.mu.Unlock()
+	b.deltas = true
 	a.close()
 	checkFor(t, 5*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if n := c.Welcome().NodeID; n != "b" {
@@ -275,6 +294,22 @@ func TestReconnectToOtherNode(t *testing.T) {
 	}
 	if c.Welcome().PlayerID != w.PlayerID {
 		t.Fatal("new player id")
+	}
+	// b's ticks start below a's: the World was reset, so b's tick 1 is
+	// taken (not ignored as old) and acked.
+	if h := b.helloList(); len(h) != 1 || h[0].LastTick != 5 {
+		t.Fatalf("hello at b: %+v", h)
+	}
+	b.Tick()
+	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 1 })
+	if err := c.SendInput(schema.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 2*time.Second, func() bool { st, _ := b.seatOf(w.PlayerID); return st.lastSeq == 1 })
+	b.Tick()
+	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 2 })
+	if st := c.Stats(); st.SnapshotsStale != 0 || st.ApplyErrors != 0 || st.SnapshotsDelta != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

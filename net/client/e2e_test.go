@@ -1,0 +1,296 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/net/httpserver"
+	"github.com/ticksync/ticksync/net/ws"
+	"github.com/ticksync/ticksync/schema"
+)
+
+// startNode runs the real node stack on loopback, wired as cmd/ticksync
+// does: game.Manager with the arena, net/ws and net/httpserver. It returns
+// the game URL.
+func startNode(t *testing.T) string {
+	t.Helper()
+	reg := game.NewRegistry()
+	if err := arena.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	gc := game.DefaultConfig()
+	gc.NodeID = "n1"
+	mgr, err := game.NewManager(gc, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := ws.DefaultConfig()
+	wc.NodeID = "n1"
+	wc.Joiner = mgr
+	srv, err := ws.New(wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := httpserver.DefaultConfig()
+	hc.Addr = "127.0.0.1:0"
+	hs, err := httpserver.New(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Handle("/ws", srv.Handler())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx)
+		_ = mgr.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
+	})
+	return "ws://" + hs.Addr().String() + "/ws"
+}
+
+// view is what one player sees, copied out of its client's World on the
+// client goroutine.
+type view struct {
+	client.NopHandler
+	mu        sync.Mutex
+	self      uint32 // own entity id, from the Welcome
+	own       []schema.Entity
+	avatars   map[uint32]bool // owners of the avatars seen
+	baselines []uint32        // of every snapshot
+	welcomes  []int           // len(baselines) at each Welcome
+}
+
+func (v *view) OnWelcome(_ *client.Client, w *schema.Welcome, _ bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.self = w.EntityID
+	v.welcomes = append(v.welcomes, len(v.baselines))
+}
+
+func (v *view) OnSnapshot(_ *client.Client, s *schema.Snapshot, w *client.World) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.baselines = append(v.baselines, s.BaselineTick)
+	for _, e := range w.Entities() {
+		if e.Kind == arena.KindAvatar {
+			v.avatars[e.Owner] = true
+		}
+	}
+	if e, ok := w.Entity(v.self); ok {
+		v.own = append(v.own, e)
+	}
+}
+
+func (v *view) ownSince(i int) []schema.Entity {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]schema.Entity(nil), v.own[min(i, len(v.own)):]...)
+}
+
+func dialView(t *testing.T, url string, reconnect bool) (*client.Client, *view) {
+	t.Helper()
+	v := &view{avatars: map[uint32]bool{}}
+	cfg := client.DefaultConfig()
+	cfg.URLs = []string{url}
+	cfg.Reconnect = reconnect
+	cfg.BackoffMin = 20 * time.Millisecond
+	cfg.Handler = v
+	c, err := client.Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, v
+}
+
+// sendFor sends each client its input once per tick (30 Hz) for d.
+// Inputs refused while a client reconnects are skipped.
+func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []schema.Input) {
+	t.Helper()
+	tk := time.NewTicker(time.Second / 30)
+	defer tk.Stop()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		for i, c := range clients {
+			in := inputs[i]
+			in.TargetTick = c.AckTick() + 1
+			if err := c.SendInput(in); err != nil && err != client.ErrNotConnected {
+				t.Fatal(err)
+			}
+		}
+		<-tk.C
+	}
+}
+
+func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestEndToEndThreePlayers: the real node, three players in one arena
+// match (matchmaking); each sees its own avatar move the way its inputs
+// ask, and sees the other two.
+func TestEndToEndThreePlayers(t *testing.T) {
+	url := startNode(t)
+	inputs := []schema.Input{{MoveX: 100}, {MoveX: -100}, {MoveY: 100}}
+	var clients []*client.Client
+	var views []*view
+	for range inputs {
+		c, v := dialView(t, url, false)
+		clients = append(clients, c)
+		views = append(views, v)
+	}
+	match := clients[0].Welcome().MatchID
+	for _, c := range clients[1:] {
+		if c.Welcome().MatchID != match {
+			t.Fatalf("players in matches %q and %q", match, c.Welcome().MatchID)
+		}
+	}
+	checkFor(t, 5*time.Second, func() error {
+		for i, v := range views {
+			if len(v.ownSince(0)) == 0 {
+				return fmt.Errorf("player %d has not seen its avatar", i)
+			}
+		}
+		return nil
+	})
+	start := make([]int, len(views))
+	for i, v := range views {
+		start[i] = len(v.ownSince(0)) - 1
+	}
+	sendFor(t, time.Second, clients, inputs)
+
+	checkFor(t, 5*time.Second, func() error {
+		for i, v := range views {
+			own := v.ownSince(start[i])
+			first, last := own[0], own[len(own)-1]
+			dx, dy := last.X-first.X, last.Y-first.Y
+			atWall := func(p int32) bool { return p <= 0 || p >= arena.MaxPos }
+			var ok bool
+			switch i {
+			case 0:
+				ok = dx > 16*30 || atWall(last.X)
+			case 1:
+				ok = dx < -16*30 || atWall(last.X)
+			case 2:
+				ok = dy > 16*30 || atWall(last.Y)
+			}
+			if !ok {
+				return fmt.Errorf("player %d asked %+v, its avatar moved %d,%d", i, inputs[i], dx, dy)
+			}
+			v.mu.Lock()
+			seen := len(v.avatars)
+			v.mu.Unlock()
+			if seen != 3 {
+				return fmt.Errorf("player %d sees %d avatars", i, seen)
+			}
+			if c := clients[i]; c.LastInputSeq() != c.InputSeq() {
+				return fmt.Errorf("player %d: server processed seq %d of %d", i, c.LastInputSeq(), c.InputSeq())
+			}
+		}
+		return nil
+	})
+	for i, c := range clients {
+		st := c.Stats()
+		if st.SnapshotsDelta == 0 || st.ApplyErrors != 0 {
+			t.Errorf("player %d: %+v", i, st)
+		}
+		t.Logf("player %d: %d full, %d delta, %d stale, %d ticks missed, %d B in, %d B out",
+			i, st.SnapshotsFull, st.SnapshotsDelta, st.SnapshotsStale, st.TickGaps, st.BytesIn, st.BytesOut)
+	}
+}
+
+// TestEndToEndResumeAfterCut: mid-match, the client's TCP connection is
+// cut (its net.Conn closed, no close frame). The client reconnects by
+// itself and resumes: same player, same entity, the input seq counting on
+// (the server processes the new inputs), a delta against the tick it held,
+// and its avatar keeps moving the way its inputs ask.
+func TestEndToEndResumeAfterCut(t *testing.T) {
+	url := startNode(t)
+	c, v := dialView(t, url, true)
+	other, ov := dialView(t, url, false) // a second player who stays
+	inputs := []schema.Input{{MoveX: 100}, {MoveY: 100}}
+	clients := []*client.Client{c, other}
+	sendFor(t, 500*time.Millisecond, clients, inputs)
+	checkFor(t, 5*time.Second, func() error {
+		if c.LastInputSeq() != c.InputSeq() {
+			return fmt.Errorf("server processed seq %d of %d", c.LastInputSeq(), c.InputSeq())
+		}
+		return nil
+	})
+	w0 := c.Welcome()
+	seq0 := c.InputSeq()
+	own := v.ownSince(0)
+	x0 := own[len(own)-1].X
+	heldTick := c.AckTick()
+
+	client.CutForTest(c)
+	checkFor(t, 5*time.Second, func() error {
+		if st := c.Stats(); st.Resumes != 1 {
+			return fmt.Errorf("stats %+v", st)
+		}
+		return nil
+	})
+	w1 := c.Welcome()
+	if w1.PlayerID != w0.PlayerID || w1.EntityID != w0.EntityID || w1.MatchID != w0.MatchID {
+		t.Fatalf("resumed as %+v, was %+v", w1, w0)
+	}
+	v.mu.Lock()
+	firstAfter := v.baselines[v.welcomes[1]]
+	v.mu.Unlock()
+	if firstAfter != heldTick {
+		t.Errorf("first snapshot after the resume has baseline %d; the client held tick %d", firstAfter, heldTick)
+	}
+
+	n := len(v.ownSince(0))
+	sendFor(t, 500*time.Millisecond, clients, inputs)
+	if c.InputSeq() <= seq0 {
+		t.Fatalf("input seq %d after the resume, was %d", c.InputSeq(), seq0)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if c.LastInputSeq() != c.InputSeq() {
+			return fmt.Errorf("after the resume the server processed seq %d of %d", c.LastInputSeq(), c.InputSeq())
+		}
+		after := v.ownSince(n)
+		if len(after) == 0 {
+			return fmt.Errorf("no snapshot since the resume")
+		}
+		if x := after[len(after)-1].X; x <= x0 && x < arena.MaxPos {
+			return fmt.Errorf("avatar at x=%d after the resume, %d before: it did not move on", x, x0)
+		}
+		ov.mu.Lock()
+		defer ov.mu.Unlock()
+		if !ov.avatars[w0.PlayerID] {
+			return fmt.Errorf("the other player does not see the resumed one")
+		}
+		return nil
+	})
+	st := c.Stats()
+	if st.Reconnects != 1 || st.Drops != 1 || st.ApplyErrors != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("resume: downtime %v; seq %d → %d; first snapshot after it: baseline %d (held %d)",
+		st.LastResume, seq0, c.InputSeq(), firstAfter, heldTick)
+}
