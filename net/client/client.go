@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,7 +164,9 @@ func newClient(cfg Config) *Client {
 // one goroutine at a time (their seq order is the order of the calls);
 // it may run while the client's goroutine reads. While the client is
 // between connections it returns ErrNotConnected and the input takes no
-// seq; after the client ended, ErrClosed.
+// seq; after the client ended, ErrClosed. A write that fails (the
+// connection just broke) returns an error wrapping ErrNotConnected and takes
+// no seq either.
 func (c *Client) SendInput(in schema.Input) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -288,7 +291,10 @@ func (c *Client) writableLocked() error {
 func (c *Client) writeLocked(b []byte) error {
 	c.pushWriteDeadlineLocked()
 	if err := c.ws.WriteMessage(gws.OpcodeBinary, b); err != nil {
-		return err
+		// The connection is broken (gws closes it on a write error, and the
+		// read loop then ends): to the caller this is a reconnect in
+		// progress.
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
 	}
 	c.stats.bytesOut.Add(uint64(len(b)))
 	c.stats.msgsOut.Add(1)

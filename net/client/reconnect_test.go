@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -395,4 +396,66 @@ func TestCloseDuringBackoff(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Close took %v during a backoff", d)
 	}
+}
+
+// TestInputsAcrossRepeatedCuts: one goroutine sends inputs without pause
+// while the server cuts every connection again and again. The server never
+// sees a seq go backwards, every cut is resumed, and nothing is left
+// running after Close.
+func TestInputsAcrossRepeatedCuts(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	fs.deltas = true
+	fs.startTicker(2 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	cfg := testConfig(fs.url)
+	cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 5*time.Millisecond
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				sent <- n
+				return
+			default:
+			}
+			if err := c.SendInput(schema.Input{MoveX: 1}); err == nil {
+				n++
+			} else if !errors.Is(err, ErrNotConnected) {
+				t.Error(err)
+			}
+		}
+	}()
+	const cuts = 10
+	for i := 1; i <= cuts; i++ {
+		fs.cutAll()
+		want := uint64(i)
+		checkFor(t, 5*time.Second, func() bool { return c.Stats().Resumes >= want })
+	}
+	close(stop)
+	n := <-sent
+	if got := c.InputSeq(); got != uint32(n) {
+		t.Fatalf("input seq %d after %d inputs written", got, n)
+	}
+	// Inputs written just before a cut may be lost; the last ones went
+	// through the last connection.
+	checkFor(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == uint32(n) })
+	fs.mu.Lock()
+	seqErrs := fs.seqErrors
+	fs.mu.Unlock()
+	if len(seqErrs) > 0 {
+		t.Fatalf("seq went backwards: %v", seqErrs)
+	}
+	st := c.Stats()
+	if st.ApplyErrors != 0 || st.Resumes != cuts {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("%d inputs, %d cuts, mean downtime %v", n, cuts, st.ResumeTotal/cuts)
+	_ = c.Close()
+	checkFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
