@@ -57,7 +57,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 // match placement, checkpoints from followers, a stale checkpoint, a planned
 // move with a final checkpoint, and a drain.
 func TestClusterFormsAndServes(t *testing.T) {
-	c := startCluster(t, 3)
+	c := startCluster(t, 3, nil)
 	leader := c.leader()
 	follower := c.up()[0]
 	if follower == leader {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 )
 
@@ -72,6 +73,11 @@ type Config struct {
 	// Forwarder sends commands to the leader when this node is not the leader;
 	// nil means HTTP to the leader's POST /admin/v1/raft/apply.
 	Forwarder Forwarder
+
+	// wrapStream wraps the Raft stream layer (tests inject faults with it).
+	wrapStream func(raft.StreamLayer) raft.StreamLayer
+	// wrapListener wraps the test harness's HTTP listener (tests only).
+	wrapListener func(net.Listener) net.Listener
 }
 
 // RaftTuning holds hashicorp/raft and transport settings. The defaults are

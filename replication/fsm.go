@@ -18,7 +18,7 @@ type NodeInfo struct {
 	State     NodeState `json:"state"`
 	Since     uint64    `json:"since"`   // index of the entry that set State
 	Revived   uint64    `json:"revived"` // index of the entry that last made it alive after dead/unknown
-	Load      int       `json:"load"`  // matches owned
+	Load      int       `json:"load"`    // matches owned
 }
 
 // MatchInfo is a match as the FSM knows it (a copy; safe to keep).

@@ -86,28 +86,35 @@ func (h *fakeHost) setTick(id string, tick uint32) {
 // testNode is a Node with its HTTP API on a loopback port.
 type testNode struct {
 	*Node
-	t      testing.TB
-	cfg    Config
-	srv    *http.Server
-	host   *fakeHost
-	done   chan struct{}       // closed when the event pump exits
-	mu     sync.Mutex
-	seen   []OwnershipEvent
-	down   bool
+	t    testing.TB
+	cfg  Config
+	srv  *http.Server
+	host *fakeHost
+	done chan struct{} // closed when the event pump exits
+	mu   sync.Mutex
+	seen []OwnershipEvent
+	down bool
 }
 
 type nodeOpt func(*Config)
 
 // startNode starts a node with id; dataDir "" means a fresh temp dir,
-// raftAddr "" a free port.
+// raftAddr "" a free port. It stops when t ends.
 func startNode(t testing.TB, id, dataDir, raftAddr, joinURL string, opts ...nodeOpt) *testNode {
+	t.Helper()
+	return startNodeOwned(t, t, id, dataDir, raftAddr, joinURL, opts...)
+}
+
+// startNodeOwned is startNode for a subtest whose node must outlive it: the
+// node stops when owner ends.
+func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, opts ...nodeOpt) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dataDir == "" {
-		dataDir = filepath.Join(t.TempDir(), id)
+		dataDir = filepath.Join(owner.TempDir(), id)
 	}
 	if raftAddr == "" {
 		raftAddr = "127.0.0.1:0"
@@ -123,11 +130,14 @@ func startNode(t testing.TB, id, dataDir, raftAddr, joinURL string, opts ...node
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.wrapListener != nil {
+		ln = cfg.wrapListener(ln)
+	}
 	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, t: t, cfg: cfg, host: newFakeHost(), done: make(chan struct{})}
+	tn := &testNode{Node: n, t: owner, cfg: cfg, host: newFakeHost(), done: make(chan struct{})}
 	n.SetHost(tn.host)
 	events := n.Ownership()
 	if err := n.Start(context.Background()); err != nil {
@@ -149,7 +159,7 @@ func startNode(t testing.TB, id, dataDir, raftAddr, joinURL string, opts ...node
 			}
 		}
 	}()
-	t.Cleanup(func() { tn.stop() })
+	owner.Cleanup(func() { tn.stop() })
 	if joinURL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -221,12 +231,19 @@ type cluster []*testNode
 
 // startCluster bootstraps nodes[0] and joins the others through the admin
 // API of the previous node (so joins through a follower are forwarded).
-func startCluster(t testing.TB, size int, opts ...nodeOpt) cluster {
+// perNode, if given, adds options for node i (0-based).
+func startCluster(t testing.TB, size int, perNode func(i int) []nodeOpt, opts ...nodeOpt) cluster {
 	t.Helper()
-	c := cluster{startNode(t, "n1", "", "", "", opts...)}
+	optsOf := func(i int) []nodeOpt {
+		if perNode == nil {
+			return opts
+		}
+		return append(append([]nodeOpt(nil), opts...), perNode(i)...)
+	}
+	c := cluster{startNode(t, "n1", "", "", "", optsOf(0)...)}
 	c.waitLeader(t, 5*time.Second)
 	for i := 2; i <= size; i++ {
-		c = append(c, startNode(t, fmt.Sprintf("n%d", i), "", "", c[len(c)-1].api(), opts...))
+		c = append(c, startNode(t, fmt.Sprintf("n%d", i), "", "", c[len(c)-1].api(), optsOf(i-1)...))
 	}
 	c.waitConverged(t, 10*time.Second)
 	return c

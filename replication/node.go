@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -131,20 +130,20 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
 	}
-	var adv net.Addr
-	if n.cfg.RaftAdvertise != "" {
-		if adv, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
-			return fmt.Errorf("raft advertise %q: %w", n.cfg.RaftAdvertise, err)
-		}
+	stream, err := listenRaft(n.cfg.RaftAddr, n.cfg.RaftAdvertise)
+	if err != nil {
+		return err
 	}
-	n.trans, err = raft.NewTCPTransportWithConfig(n.cfg.RaftAddr, adv, &raft.NetworkTransportConfig{
+	var sl raft.StreamLayer = stream
+	if n.cfg.wrapStream != nil {
+		sl = n.cfg.wrapStream(sl)
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  sl,
 		MaxPool: n.cfg.Raft.TransportMaxPool,
 		Timeout: n.cfg.Raft.TransportTimeout,
 		Logger:  hlog.Named("net"),
 	})
-	if err != nil {
-		return fmt.Errorf("raft transport on %s: %w", n.cfg.RaftAddr, err)
-	}
 	n.raftAddr = string(n.trans.LocalAddr())
 
 	rc := n.raftConfig(hlog)

@@ -1,0 +1,302 @@
+package replication
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// createMatches creates n matches through node c[0] and returns them.
+func createMatches(t testing.TB, via *testNode, prefix string, n int) []MatchInfo {
+	t.Helper()
+	var out []MatchInfo
+	for i := range n {
+		m, err := via.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: fmt.Sprintf("%s%d", prefix, i), Game: "arena"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func ownedBy(ms []MatchInfo, node string) []MatchInfo {
+	var out []MatchInfo
+	for _, m := range ms {
+		if m.Owner == node {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitMoved waits until observer's FSM shows every match of lost owned by
+// another live node at a newer epoch, and that node's game layer was told.
+func waitMoved(t testing.TB, c cluster, observer *testNode, lost []MatchInfo, timeout time.Duration) []MatchInfo {
+	t.Helper()
+	var now []MatchInfo
+	checkFor(t, timeout, func() error {
+		now = now[:0]
+		for _, old := range lost {
+			m, ok := observer.Lookup(old.ID)
+			if !ok {
+				return fmt.Errorf("%s gone", old.ID)
+			}
+			if m.Owner == old.Owner || m.Owner == "" || m.Epoch <= old.Epoch {
+				return fmt.Errorf("%s still %s@%d", m.ID, m.Owner, m.Epoch)
+			}
+			if ep := c.byID(m.Owner).owned()[m.ID]; ep != m.Epoch {
+				return fmt.Errorf("%s: new owner %s not told (has %d, want %d)", m.ID, m.Owner, ep, m.Epoch)
+			}
+			now = append(now, m)
+		}
+		return nil
+	})
+	return now
+}
+
+// TestCrashFailoverRestartReadd runs, on one cluster: a follower crash
+// (failover after FailoverAfter), its restart from its data dir (rejoins by
+// itself), a leader crash (election, then failover), and the old leader's id
+// re-added at a new address with an empty data dir.
+func TestCrashFailoverRestartReadd(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	ms := createMatches(t, c.leader(), "m", 6)
+	cfg := c[0].cfg
+
+	var follower *testNode
+	for _, n := range c {
+		if !n.IsLeader() {
+			follower = n
+			break
+		}
+	}
+	top := t
+	ok := t.Run("follower crash", func(t *testing.T) {
+		lost := ownedBy(ms, follower.ID())
+		start := time.Now()
+		follower.crash()
+		leader := c.leader()
+		moved := waitMoved(t, c, leader, lost, 5*time.Second)
+		took := time.Since(start)
+		t.Logf("follower crash → matches reassigned in %v (failover-after %v)", took, cfg.FailoverAfter)
+		if took < cfg.OwnerLease {
+			t.Fatalf("reassigned after %v, before the owner lease (%v) could have expired", took, cfg.OwnerLease)
+		}
+		if nd, _ := leader.fsm.Node(follower.ID()); nd.State != NodeDead {
+			t.Fatalf("crashed node %+v", nd)
+		}
+		// The dead owner's checkpoints are refused.
+		res, err := leader.Apply(ctxT(t, 5*time.Second), &CheckpointBatch{Node: follower.ID(), Items: []CheckpointItem{
+			{Match: lost[0].ID, Epoch: lost[0].Epoch, Tick: 1, Players: -1, Data: compress(nil, []byte("x"))}}})
+		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != "stale_epoch" {
+			t.Fatalf("old owner's checkpoint: %+v %v", res, err)
+		}
+		ms = replace(ms, moved)
+	})
+	if !ok {
+		return
+	}
+
+	ok = t.Run("restart from data dir", func(t *testing.T) {
+		start := time.Now()
+		back := startNodeOwned(t, top, follower.ID(), follower.cfg.DataDir, follower.RaftAddr(), "")
+		c[indexOf(c, follower)] = back
+		c.waitConverged(t, 10*time.Second)
+		t.Logf("restarted node alive with a lease after %v", time.Since(start))
+		if len(back.owned()) != 0 {
+			t.Fatalf("restarted node thinks it owns %v", back.owned())
+		}
+		m, err := back.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "after-restart", Game: "arena", Owner: back.ID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if back.owned()[m.ID] != m.Epoch {
+				return errors.New("restarted node not told of its new match")
+			}
+			return nil
+		})
+		ms = append(ms, m)
+	})
+	if !ok {
+		return
+	}
+
+	var oldLeader *testNode
+	ok = t.Run("leader crash", func(t *testing.T) {
+		oldLeader = c.leader()
+		lost := ownedBy(ms, oldLeader.ID())
+		if len(lost) == 0 {
+			t.Fatal("leader owns no match")
+		}
+		start := time.Now()
+		oldLeader.crash()
+		nl := c.waitLeader(t, 5*time.Second)
+		elected := time.Since(start)
+		moved := waitMoved(t, c, nl, lost, 10*time.Second)
+		took := time.Since(start)
+		t.Logf("leader crash → new leader %s in %v, matches reassigned in %v", nl.ID(), elected, took)
+		if took < elected+cfg.FailoverAfter {
+			t.Fatalf("reassigned after %v: the dead timers must restart at the election (%v) + failover-after", took, elected)
+		}
+		ms = replace(ms, moved)
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("re-add id with a new address", func(t *testing.T) {
+		via := c.up()[0]
+		fresh := startNodeOwned(t, top, oldLeader.ID(), "", "", via.api())
+		if fresh.RaftAddr() == oldLeader.RaftAddr() {
+			t.Fatal("same address")
+		}
+		c[indexOf(c, oldLeader)] = fresh
+		c.waitConverged(t, 10*time.Second)
+		if got := via.Servers()[fresh.ID()]; got != fresh.RaftAddr() {
+			t.Fatalf("raft config has %s at %s, want %s", fresh.ID(), got, fresh.RaftAddr())
+		}
+		if nd, _ := via.fsm.Node(fresh.ID()); nd.RaftAddr != fresh.RaftAddr() || nd.API != fresh.api() {
+			t.Fatalf("fsm has %+v", nd)
+		}
+		checkFor(t, 5*time.Second, func() error {
+			if len(fresh.Matches()) != len(via.Matches()) {
+				return fmt.Errorf("fresh node has %d matches, leader %d", len(fresh.Matches()), len(via.Matches()))
+			}
+			return nil
+		})
+		m, err := fresh.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "after-readd", Game: "arena", Owner: fresh.ID()})
+		if err != nil || m.Owner != fresh.ID() {
+			t.Fatalf("create on re-added node: %+v %v", m, err)
+		}
+	})
+}
+
+func replace(ms, with []MatchInfo) []MatchInfo {
+	for i := range ms {
+		for _, w := range with {
+			if ms[i].ID == w.ID {
+				ms[i] = w
+			}
+		}
+	}
+	return ms
+}
+
+func indexOf(c cluster, n *testNode) int {
+	for i := range c {
+		if c[i] == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestLeaseExpiresWhenAlone: with the other two nodes gone, the survivor's
+// lease ends within OwnerLease of the moment it was cut off.
+func TestLeaseExpiresWhenAlone(t *testing.T) {
+	for _, survivorIsLeader := range []bool{true, false} {
+		name := map[bool]string{true: "survivor is leader", false: "survivor is follower"}[survivorIsLeader]
+		t.Run(name, func(t *testing.T) {
+			c := startCluster(t, 3, nil)
+			cfg := c[0].cfg
+			var survivor *testNode
+			for _, n := range c {
+				if n.IsLeader() == survivorIsLeader {
+					survivor = n
+					break
+				}
+			}
+			start := time.Now()
+			for _, n := range c {
+				if n != survivor {
+					n.crash()
+				}
+			}
+			checkFor(t, 3*time.Second, func() error {
+				if survivor.LeaseValid() {
+					return errors.New("lease still valid")
+				}
+				return nil
+			})
+			took := time.Since(start)
+			t.Logf("%s: lease lost %v after the others died (owner lease %v)", name, took, cfg.OwnerLease)
+			if took > cfg.OwnerLease+50*time.Millisecond {
+				t.Fatalf("lease outlived the owner lease: %v", took)
+			}
+		})
+	}
+}
+
+// TestPartitionedOwnerStopsBeforeTakeover cuts an owner off (Raft and HTTP,
+// both ways) while it keeps running: its lease must end before the majority
+// reassigns its matches, and after healing it must learn the new owners and
+// not run its old matches. A checker samples every node each millisecond for
+// two nodes running one match.
+func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
+	for _, victimIsLeader := range []bool{false, true} {
+		name := map[bool]string{true: "leader cut off", false: "follower cut off"}[victimIsLeader]
+		t.Run(name, func(t *testing.T) {
+			faults := []*faultNode{newFaultNode(), newFaultNode(), newFaultNode()}
+			c := startCluster(t, 3, func(i int) []nodeOpt { return []nodeOpt{faults[i].opt()} })
+			cfg := c[0].cfg
+			ms := createMatches(t, c.leader(), "p", 6)
+			var victim *testNode
+			var fault *faultNode
+			for i, n := range c {
+				if n.IsLeader() == victimIsLeader {
+					victim, fault = n, faults[i]
+					break
+				}
+			}
+			lost := ownedBy(ms, victim.ID())
+			chk := startChecker(func() cluster { return c })
+
+			start := time.Now()
+			fault.isolate()
+			checkFor(t, 3*time.Second, func() error {
+				if victim.LeaseValid() {
+					return errors.New("isolated node still holds its lease")
+				}
+				return nil
+			})
+			leaseLost := time.Since(start)
+			var observer *testNode
+			checkFor(t, 5*time.Second, func() error {
+				for _, n := range c {
+					if n != victim && n.IsLeader() {
+						observer = n
+						return nil
+					}
+				}
+				return errors.New("no leader in the majority")
+			})
+			waitMoved(t, c, observer, lost, 10*time.Second)
+			moved := time.Since(start)
+			t.Logf("%s: lease lost after %v, matches reassigned after %v", name, leaseLost, moved)
+			if leaseLost > cfg.OwnerLease+50*time.Millisecond || leaseLost >= moved {
+				t.Fatalf("lease lost after %v, takeover after %v", leaseLost, moved)
+			}
+
+			fault.heal()
+			checkFor(t, 10*time.Second, func() error {
+				if !victim.LeaseValid() {
+					return errors.New("healed node has no lease")
+				}
+				if nd, _ := observer.fsm.Node(victim.ID()); nd.State != NodeAlive {
+					return fmt.Errorf("healed node is %s", nd.State)
+				}
+				for _, m := range lost {
+					if _, still := victim.owned()[m.ID]; still {
+						return fmt.Errorf("healed node still runs %s", m.ID)
+					}
+				}
+				return nil
+			})
+			t.Logf("%s: healed node back with a lease after %v", name, time.Since(start))
+			chk.finish(t)
+		})
+	}
+}
