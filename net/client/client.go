@@ -24,6 +24,7 @@ const (
 	logKeyErr       = "error"
 	logKeyRedirect  = "redirect"
 	logKeyResumed   = "resumed"
+	logKeyReconnect = "reconnect"
 	logKeyComponent = "component"
 )
 

@@ -368,6 +368,7 @@ func (c *Client) onSnapshot(sn *schema.Snapshot) {
 		c.stats.resumes.Add(1)
 		c.stats.lastResume.Store(int64(d))
 		c.stats.resumeTotal.Add(int64(d))
+		c.log.Debug().Dur(logKeyDowntime, d).Msg("resumed")
 		c.h.OnResumed(c, d)
 	}
 	c.h.OnSnapshot(c, sn, &c.world)

@@ -42,7 +42,8 @@ func (c *Client) run() {
 			c.dropAt = time.Now()
 			c.stats.drops.Add(1)
 			again := c.cfg.Reconnect && (redirect != "" || retryable(err))
-			c.log.Info().Str(logKeyURL, u).Str(logKeyErr, err.Error()).Bool("reconnect", again).Msg("connection lost")
+			// Debug: a swarm losing a node would log thousands of these.
+			c.log.Debug().Str(logKeyURL, u).Str(logKeyErr, err.Error()).Bool(logKeyReconnect, again).Msg("connection lost")
 			c.h.OnDisconnect(c, err, again)
 			if !again {
 				return
