@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,69 +22,6 @@ import (
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
-
-func TestMain(m *testing.M) {
-	if !realDecoderReady() {
-		decodeClientMessage = testDecode
-		fmt.Fprintln(os.Stderr, "ws tests: schema.DecodeClientMessage not implemented yet, using the test decoder")
-	}
-	os.Exit(m.Run())
-}
-
-// realDecoderReady reports whether schema.DecodeClientMessage is
-// implemented (the stub panics).
-func realDecoderReady() (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	var m schema.ClientMessage
-	return schema.DecodeClientMessage(schema.NewEncoder(64).Ping(1), &m) == nil && m.Kind == schema.ClientPing
-}
-
-// testDecode stands in for schema.DecodeClientMessage until it exists: the
-// generated accessors under recover, plus the axis range check. It is only
-// as strict as the tests need (the real one is fuzzed in schema).
-func testDecode(buf []byte, m *schema.ClientMessage) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decode: %v: %w", r, schema.ErrMalformed)
-		}
-	}()
-	if len(buf) < 8 || !flatbuffers.BufferHasIdentifier(buf, schema.FileIdentifier) {
-		return schema.ErrMalformed
-	}
-	root := fb.GetRootAsClientMessage(buf, 0)
-	var t flatbuffers.Table
-	if !root.Body(&t) {
-		return schema.ErrMalformed
-	}
-	*m = schema.ClientMessage{Kind: schema.ClientKind(root.BodyType())}
-	switch root.BodyType() {
-	case fb.ClientBodyHello:
-		var h fb.Hello
-		h.Init(t.Bytes, t.Pos)
-		m.Hello = schema.Hello{Token: string(h.Token()), MatchID: string(h.MatchId()), ResumeToken: string(h.ResumeToken()),
-			LastTick: h.LastTick(), Name: string(h.Name()), Game: string(h.Game())}
-	case fb.ClientBodyInput:
-		var in fb.Input
-		in.Init(t.Bytes, t.Pos)
-		m.Input = schema.Input{Seq: in.Seq(), TargetTick: in.TargetTick(), AckTick: in.AckTick(),
-			MoveX: in.MoveX(), MoveY: in.MoveY(), Aim: in.Aim(), Buttons: in.Buttons()}
-		if m.Input.MoveX < schema.AxisMin || m.Input.MoveX > schema.AxisMax || m.Input.MoveY < schema.AxisMin || m.Input.MoveY > schema.AxisMax {
-			return schema.ErrOutOfRange
-		}
-	case fb.ClientBodyPing:
-		var p fb.Ping
-		p.Init(t.Bytes, t.Pos)
-		m.ClientTime = p.ClientTime()
-	case fb.ClientBodyLeave:
-	default:
-		return schema.ErrMalformed
-	}
-	return nil
-}
 
 // checkFor polls fn until it returns nil or timeout passes.
 func checkFor(t testing.TB, timeout time.Duration, fn func() error) {

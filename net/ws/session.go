@@ -15,10 +15,6 @@ import (
 	"github.com/ticksync/ticksync/schema"
 )
 
-// decodeClientMessage is the gate for untrusted bytes (a variable so that
-// tests can run before the schema package's verifier exists).
-var decodeClientMessage = schema.DecodeClientMessage
-
 // Session states, owned by the read goroutine.
 const (
 	stateHello  = iota // waiting for the Hello
@@ -163,7 +159,7 @@ func (s *session) onMessage(msg *gws.Message) {
 		s.closeAsync(CloseUnsupportedData, reasonText)
 		return
 	}
-	if err := decodeClientMessage(b, &s.msg); err != nil {
+	if err := schema.DecodeClientMessage(b, &s.msg); err != nil {
 		reason := reasonMalformed
 		if errors.Is(err, schema.ErrOutOfRange) {
 			reason = reasonOutOfRange
