@@ -16,10 +16,6 @@ import (
 	"github.com/ticksync/ticksync/schema"
 )
 
-// ErrHandlerPanic: a Handler method (or decoding) panicked; the client
-// closed the connection and stopped.
-var ErrHandlerPanic = errors.New("panic while handling a server message")
-
 // serve runs one connection attempt on the client's goroutine: dial, Hello,
 // then gws's read loop until the connection ends. It reports whether the
 // server seated the player on this connection, and why the connection

@@ -23,6 +23,9 @@ var (
 	// ErrProtocol: the server sent something the protocol does not allow
 	// here (e.g. a Snapshot before the Welcome, or a text frame).
 	ErrProtocol = errors.New("protocol violation by the server")
+	// ErrHandlerPanic: a Handler method (or decoding) panicked; the client
+	// closed the connection and stopped.
+	ErrHandlerPanic = errors.New("panic while handling a server message")
 )
 
 // ServerError is an Error message from the server, usually followed by the
@@ -124,5 +127,5 @@ func retryable(err error) bool {
 	}
 	// ErrTooManyRedirects is retried: nodes disagree on the owner while a
 	// match moves, and the next attempt may find it settled.
-	return !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProtocol)
+	return !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrHandlerPanic)
 }

@@ -459,3 +459,22 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	_ = c.Close()
 	checkFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
+
+type panicker struct{ NopHandler }
+
+func (panicker) OnSnapshot(*Client, *schema.Snapshot, *World) { panic("boom") }
+
+func TestHandlerPanicStopsClient(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	cfg := testConfig(fs.url)
+	cfg.Handler = panicker{}
+	c := dial(t, cfg)
+	fs.Tick()
+	<-c.Done()
+	if !errors.Is(c.Err(), ErrHandlerPanic) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	if n := len(fs.helloList()); n != 1 {
+		t.Fatalf("%d hellos: the client reconnected after a panic", n)
+	}
+}
