@@ -38,8 +38,9 @@ type Config struct {
 	URLs []string
 	// Bots is the number of bots (1..100000).
 	Bots int
-	// PerRoom is how many bots share one match (1..64). See the package doc
-	// for how rooms of exactly PerRoom bots are formed.
+	// PerRoom is how many bots are meant to share one match (1..64). Bots
+	// join through matchmaking, which fills rooms to the game's seat count:
+	// PerRoom should be that count (see the package doc).
 	PerRoom int
 	// Duration is the length of the measured window, after Ramp and Warmup.
 	Duration time.Duration

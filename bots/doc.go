@@ -9,17 +9,17 @@
 //     progress reporter, waits for the ramp and the warm-up, measures the
 //     window (Duration), closes the bots and returns a Report.
 //   - The ramp hands bot i to a pool of dialers no earlier than i·Ramp/Bots.
-//     Rooms of exactly PerRoom bots come from the order of the joins: the
-//     first bot of each group of PerRoom joins through matchmaking (empty
-//     match id), and only once the previous group has settled, so that no
-//     earlier room is still filling; the rest of the group then joins the
-//     leader's match by id (and so follows the Redirects of a cluster to its
-//     owner). Matchmaking seats a player in any room with a free seat, so a
-//     room holds exactly PerRoom bots when PerRoom equals the game's seat
-//     count (arena: 8, the default); with fewer, the next group's leader
-//     fills the free seats of the previous room, and with more, the extra
-//     bots are refused as "match full" and retry through matchmaking. The
-//     report's "rooms" section shows the spread.
+//     Every bot joins through matchmaking (an empty match id). The node
+//     seats a player in its oldest room with a free seat and creates a room
+//     only when none has one, so rooms fill to the game's seat count one
+//     after another, however many joins are in flight: rooms of exactly
+//     PerRoom bots when PerRoom is the seat count (arena: 8, the default).
+//     Matchmaking cannot make smaller rooms; a PerRoom below the seat count
+//     is reported (Report.Rooms, and a warning) rather than faked. (Seating
+//     a first bot per group by matchmaking and the rest by its match id does
+//     not help: the next group's first bot is seated in the previous room's
+//     free seats; and serialising the groups made a 1,000-bot ramp as slow as
+//     1,000 join round trips.)
 //   - Each bot is a client.Client whose Handler is the bot: on the client's
 //     goroutine, OnSnapshot turns the acknowledged inputs into RTT samples
 //     (time from sending input seq N to the first snapshot with

@@ -49,10 +49,10 @@ func TestFootprintIdleBots(t *testing.T) {
 	}
 	bots, rate, limit := 200, 30, int64(0)
 	if os.Getenv("TICKSYNC_SOAK") == "1" {
-		// 5,000 bots at 10 Hz (the machine's two cores cannot also carry 30 Hz
+		// 5,000 bots at 5 Hz (the machine's two cores cannot also carry 30 Hz
 		// for them; memory does not depend on the rate once each bot's World
 		// ring of 64 ticks has filled).
-		bots, rate, limit = 5000, 10, 500<<20
+		bots, rate, limit = 5000, 5, 500<<20
 	}
 	// A full arena snapshot: 64 entities.
 	srv := startFloor(t, rate, 64*24+80)

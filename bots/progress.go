@@ -137,6 +137,10 @@ func (s *Swarm) roomStats(r *Report) {
 	}
 	slices.Sort(sizes)
 	r.Rooms = RoomCounts{Count: len(sizes), MinBots: sizes[0], MaxBots: sizes[len(sizes)-1]}
+	if r.Rooms.MaxBots != s.cfg.PerRoom {
+		r.Rooms.Note = fmt.Sprintf("matchmaking filled rooms to %d bots, not -per-room %d: the game's seat count decides", r.Rooms.MaxBots, s.cfg.PerRoom)
+		s.log.Warn().Int(logKeyRooms, len(sizes)).Msg(r.Rooms.Note)
+	}
 }
 
 // rusage is the process's CPU time.

@@ -9,28 +9,14 @@ import (
 	"github.com/ticksync/ticksync/schema"
 )
 
-// dialJob asks a dialer to join bot i.
-type dialJob struct {
-	bot *bot
-	grp *group
-	// leader: join through matchmaking and publish the match id.
-	leader bool
-}
-
 // ramp hands the bots to the dialers in order, bot i no earlier than
-// i·Ramp/Bots after the start. Rooms of exactly PerRoom bots come from the
-// order of the joins: a group's leader joins through matchmaking only once
-// the previous group has settled (so no earlier room is still filling), and
-// the group's other bots join the leader's match by id. A wait for an
-// earlier group or a leader lasts at most JoinTimeout. The ramp runs on its
-// own goroutine and ends with ctx.
-func (s *Swarm) ramp(ctx context.Context, jobs chan<- dialJob) {
+// i·Ramp/Bots after the start. Every bot joins through matchmaking (an
+// empty match id): the node seats it in its oldest room with a free seat,
+// so rooms fill to the game's seat count one after the other, however many
+// joins are in flight. The ramp runs on its own goroutine and ends with ctx.
+func (s *Swarm) ramp(ctx context.Context, jobs chan<- *bot) {
 	n := len(s.bots)
 	for i, b := range s.bots {
-		if ctx.Err() != nil {
-			s.failRest(i)
-			return
-		}
 		if s.cfg.Ramp > 0 {
 			due := s.start.Add(time.Duration(int64(s.cfg.Ramp) * int64(i) / int64(n)))
 			if !sleepCtx(ctx, time.Until(due)) {
@@ -38,32 +24,12 @@ func (s *Swarm) ramp(ctx context.Context, jobs chan<- dialJob) {
 				return
 			}
 		}
-		g := s.groups[i/s.cfg.PerRoom]
-		j := dialJob{bot: b, grp: g, leader: i%s.cfg.PerRoom == 0}
-		if j.leader {
-			if gi := i / s.cfg.PerRoom; gi > 0 {
-				s.waitFor(ctx, s.groups[gi-1].done)
-			}
-		} else {
-			s.waitFor(ctx, g.leaderDone)
-		}
 		select {
-		case jobs <- j:
+		case jobs <- b:
 		case <-ctx.Done():
 			s.failRest(i)
 			return
 		}
-	}
-}
-
-// waitFor waits for ch, at most JoinTimeout.
-func (s *Swarm) waitFor(ctx context.Context, ch <-chan struct{}) {
-	t := time.NewTimer(s.cfg.JoinTimeout)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 
@@ -96,22 +62,10 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 	return cfg
 }
 
-// join dials bot j.bot until it is seated or JoinTimeout has passed; it runs
-// on a dialer goroutine. A member whose leader failed joins through
-// matchmaking; a member refused as "match full" (PerRoom above the game's
-// seats) retries through matchmaking.
-func (s *Swarm) join(ctx context.Context, j dialJob) {
-	b, g := j.bot, j.grp
-	defer g.settle()
-	if j.leader {
-		defer close(g.leaderDone)
-	}
-	match := ""
-	if !j.leader {
-		if m := g.match.Load(); m != nil {
-			match = *m
-		}
-	}
+// join dials bot b until it is seated or JoinTimeout has passed; it runs
+// on a dialer goroutine.
+func (s *Swarm) join(ctx context.Context, b *bot) {
+	const match = "" // matchmaking
 	token := ""
 	if s.cfg.TokenSecret != "" {
 		var err error
@@ -128,10 +82,6 @@ func (s *Swarm) join(ctx context.Context, j dialJob) {
 		c, err := client.Dial(ctx, s.clientConfig(b, match, token))
 		if err == nil {
 			b.client.Store(c)
-			if j.leader {
-				m := c.Welcome().MatchID
-				g.match.Store(&m)
-			}
 			s.seated(c.Welcome().MatchID)
 			return
 		}
@@ -139,11 +89,7 @@ func (s *Swarm) join(ctx context.Context, j dialJob) {
 			b.cnt.failed.Store(true)
 			return
 		}
-		kind := dialErrorKind(err)
-		b.cnt.errs[kind].Add(1)
-		if kind == serverErrorKind(schema.ErrCodeMatchFull) || kind == serverErrorKind(schema.ErrCodeMatchNotFound) {
-			match = ""
-		}
+		b.cnt.errs[dialErrorKind(err)].Add(1)
 		left := time.Until(deadline)
 		if !dialRetryable(err) || left <= 0 {
 			b.cnt.failed.Store(true)

@@ -63,9 +63,10 @@ type SnapshotCounts struct {
 
 // RoomCounts says how the bots spread over matches (first joins).
 type RoomCounts struct {
-	Count   int `json:"count"`
-	MinBots int `json:"min_bots"`
-	MaxBots int `json:"max_bots"`
+	Count   int    `json:"count"`
+	MinBots int    `json:"min_bots"`
+	MaxBots int    `json:"max_bots"`
+	Note    string `json:"note,omitempty"` // when rooms do not hold PerRoom bots
 }
 
 // InputCounts is the "inputs" section of a Report (measured window).
@@ -164,6 +165,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("behavior / per room / tick rate\t%s / %d / %d Hz", r.Behavior, r.PerRoom, r.TickRate)
 	p("bots\t%d connected, %d failed, %d target, %d at end", r.Bots.Connected, r.Bots.Failed, r.Bots.Target, r.Bots.AtEnd)
 	p("rooms\t%d (%d..%d bots each)", r.Rooms.Count, r.Rooms.MinBots, r.Rooms.MaxBots)
+	if r.Rooms.Note != "" {
+		p("\t%s", r.Rooms.Note)
+	}
 	p("window\t%.1f s measured (%.1f s run, %.0f bot-seconds)", r.DurationS, r.RunS, r.BotSeconds)
 	p("\t")
 	p("latency (ms)\tp50\tp95\tp99\tp99.9\tmax\tcount")

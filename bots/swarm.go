@@ -37,10 +37,9 @@ type Swarm struct {
 	tls      *tls.Config
 	start    time.Time // the swarm clock's zero
 
-	bots   []*bot
-	groups []*group
-	col    *collector
-	colMu  sync.Mutex // guards col: the reporter and Run's window edges
+	bots  []*bot
+	col   *collector
+	colMu sync.Mutex // guards col: the reporter and Run's window edges
 
 	tickRate  atomic.Int32 // inputs per second per bot; from cfg or the first Welcome
 	rateKnown chan struct{}
@@ -49,22 +48,6 @@ type Swarm struct {
 
 	roomsMu sync.Mutex
 	rooms   map[string]int // match id → bots seated there (first Welcome)
-}
-
-// group is PerRoom consecutive bots meant for one match: the leader joins
-// through matchmaking, the others join the leader's match by id.
-type group struct {
-	size       int
-	match      atomic.Pointer[string] // the leader's match id, set when it joined
-	leaderDone chan struct{}          // the leader joined or gave up
-	settled    atomic.Int32           // members (leader included) joined or given up
-	done       chan struct{}          // every member settled
-}
-
-func (g *group) settle() {
-	if int(g.settled.Add(1)) == g.size {
-		close(g.done)
-	}
 }
 
 // New validates cfg and allocates the bots. progress receives the progress
@@ -93,13 +76,6 @@ func New(cfg Config, progress io.Writer, log zerolog.Logger) (*Swarm, error) {
 		b := &bot{id: i, sw: s, shard: s.col.shards[i%nshards]}
 		b.wander = newWanderer(cfg.Seed, i)
 		s.bots[i] = b
-	}
-	for i := 0; i < cfg.Bots; i += cfg.PerRoom {
-		s.groups = append(s.groups, &group{
-			size:       min(cfg.PerRoom, cfg.Bots-i),
-			leaderDone: make(chan struct{}),
-			done:       make(chan struct{}),
-		})
 	}
 	return s, nil
 }
@@ -136,7 +112,7 @@ func (s *Swarm) Run(ctx context.Context) (*Report, error) {
 	// The ramp and its dialers: they end when every bot has been dialled
 	// (or given up), or with runCtx.
 	rampDone := make(chan struct{})
-	jobs := make(chan dialJob)
+	jobs := make(chan *bot)
 	var dialers sync.WaitGroup
 	for range min(dialWorkers, s.cfg.Bots) {
 		dialers.Add(1)
