@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ticksync/ticksync/bots"
@@ -52,45 +51,50 @@ type step struct {
 // run runs the steps in order and prints a row per step; it stops after
 // the first step whose server breaks the budget.
 func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "bots\tcpu%\trss MiB\ttick p99 ms\toverruns\trtt p99 ms\tB/client/s\tdropped\tµs/snap\t" +
-		"floor cpu%\tfloor rtt p99\tfloor late\tfloor µs/snap\tratio\tbot cpu%/bot\t"
 	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots, pin=%v, window %s after %s ramp + %s warm-up\n",
 		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.pin, b.o.measure, b.o.ramp, b.o.warmup)
-	fmt.Fprintln(tw, header)
-	_ = tw.Flush()
+	fmt.Fprintln(stdout, header)
 	var out []step
+	serverBroke, size := false, b.o.frameSize
 	for _, n := range b.o.steps {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
 		st := step{Bots: n}
-		srv, err := b.serverStep(ctx, n)
-		if err != nil {
-			return out, fmt.Errorf("step %d: server: %w", n, err)
-		}
-		st.Server = srv
-		st.Broke = b.broke(srv)
-		if b.o.floor {
-			size := b.o.frameSize
-			if size == 0 {
+		if !serverBroke {
+			srv, err := b.serverStep(ctx, n)
+			if err != nil {
+				return out, fmt.Errorf("step %d: server: %w", n, err)
+			}
+			st.Server = srv
+			st.Broke = b.broke(srv)
+			if b.o.frameSize == 0 {
 				size = max(64, int(srv.SnapshotBytes+0.5))
 			}
+		}
+		if b.o.floor {
 			fl, err := b.floorStep(ctx, n, size)
 			if err != nil {
 				return out, fmt.Errorf("step %d: floor: %w", n, err)
 			}
 			st.Floor = fl
 			st.Floor0 = b.floorBroke(fl)
-			if fl.USPerSnapshot > 0 {
-				st.Ratio = srv.USPerSnapshot / fl.USPerSnapshot
+			if fl.USPerSnapshot > 0 && st.Server != nil {
+				st.Ratio = st.Server.USPerSnapshot / fl.USPerSnapshot
 			}
 		}
 		out = append(out, st)
-		row(tw, st)
-		_ = tw.Flush()
+		fmt.Fprintln(stdout, row(st))
 		if st.Broke != "" {
-			fmt.Fprintf(stdout, "capacity: %d bots broke the budget: %s\n", n, st.Broke)
+			fmt.Fprintf(stdout, "capacity: the node broke the budget at %d bots: %s\n", n, st.Broke)
+			serverBroke = true
+		}
+		// Past the node's limit, go on with the floor alone until it
+		// breaks too, so that both capacities are known.
+		if serverBroke && (!b.o.floor || st.Floor0 != "") {
+			if st.Floor0 != "" {
+				fmt.Fprintf(stdout, "capacity: the floor broke at %d bots: %s\n", n, st.Floor0)
+			}
 			break
 		}
 	}
@@ -98,31 +102,52 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
 	return out, nil
 }
 
-func row(w io.Writer, st step) {
-	s := st.Server
-	fmt.Fprintf(w, "%d\t%.0f\t%.0f\t%.2f\t%.0f\t%.1f\t%.0f\t%d\t%.1f\t", st.Bots, s.CPUPct, s.RSSMiB, s.TickP99MS,
-		s.Overruns, s.RTTP99MS, s.BytesPerClientS, s.Dropped, s.USPerSnapshot)
-	if f := st.Floor; f != nil {
-		fmt.Fprintf(w, "%.0f\t%.1f\t%d\t%.1f\t%.2f\t", f.CPUPct, f.RTTP99MS, f.LateTicks, f.USPerSnapshot, st.Ratio)
+// header and row format the table with fixed widths, one line per step as
+// it completes.
+const header = "   bots  cpu%  rss MiB  tick p99 ms  overruns  rtt p99 ms  B/client/s  dropped  µs/snap" +
+	" | floor cpu%  rtt p99 ms  late  µs/snap | ratio  bot cpu%/bot"
+
+func row(st step) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%7d", st.Bots)
+	if s := st.Server; s != nil {
+		fmt.Fprintf(&b, "  %4.0f  %7.0f  %11.2f  %8.0f  %10.1f  %10.0f  %7d  %7.1f", s.CPUPct, s.RSSMiB, s.TickP99MS,
+			s.Overruns, s.RTTP99MS, s.BytesPerClientS, s.Dropped, s.USPerSnapshot)
 	} else {
-		fmt.Fprint(w, "-\t-\t-\t-\t-\t")
+		fmt.Fprintf(&b, "  %4s  %7s  %11s  %8s  %10s  %10s  %7s  %7s", "-", "-", "-", "-", "-", "-", "-", "-")
 	}
-	fmt.Fprintf(w, "%.3f\t\n", s.BotCPUPerBotPct)
+	if f := st.Floor; f != nil {
+		fmt.Fprintf(&b, " | %10.0f  %10.1f  %4d  %7.1f", f.CPUPct, f.RTTP99MS, f.LateTicks, f.USPerSnapshot)
+	} else {
+		fmt.Fprintf(&b, " | %10s  %10s  %4s  %7s", "-", "-", "-", "-")
+	}
+	botCPU := 0.0
+	if st.Server != nil {
+		botCPU = st.Server.BotCPUPerBotPct
+	} else if st.Floor != nil {
+		botCPU = st.Floor.BotCPUPerBotPct
+	}
+	if st.Ratio > 0 {
+		fmt.Fprintf(&b, " | %5.2f  %11.3f", st.Ratio, botCPU)
+	} else {
+		fmt.Fprintf(&b, " | %5s  %11.3f", "-", botCPU)
+	}
+	return b.String()
 }
 
 func summary(w io.Writer, steps []step) {
 	held, floorHeld := 0, 0
 	for _, st := range steps {
-		if st.Broke == "" {
+		if st.Server != nil && st.Broke == "" {
 			held = st.Bots
 		}
 		if st.Floor != nil && st.Floor0 == "" {
 			floorHeld = st.Bots
 		}
 	}
-	fmt.Fprintf(w, "capacity: server held %d bots within budget", held)
+	fmt.Fprintf(w, "capacity: the node held %d bots within budget", held)
 	if floorHeld > 0 {
-		fmt.Fprintf(w, "; floor held %d of the steps run (%.0f%%)", floorHeld, 100*float64(held)/float64(floorHeld))
+		fmt.Fprintf(w, "; the floor held %d (node = %.0f%% of the floor)", floorHeld, 100*float64(held)/float64(floorHeld))
 	}
 	fmt.Fprintln(w)
 }
