@@ -81,14 +81,16 @@ func (n *Node) applyOnce(ctx context.Context, data []byte) (*Result, error) {
 }
 
 // applyLocal applies data on this node, which must be the leader. Once the
-// entry is enqueued it waits for the FSM (ctx bounds only the enqueue).
+// entry is enqueued it waits for the FSM: ctx bounds only the enqueue, since
+// an entry that is in the log may commit whatever we do; only Raft's
+// shutdown ends the wait early.
 func (n *Node) applyLocal(ctx context.Context, data []byte) (*Result, error) {
 	r := n.r()
 	if r == nil {
 		return nil, ErrShutdown
 	}
 	f := r.Apply(data, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))
-	if err := f.Error(); err != nil {
+	if err := n.waitFuture(context.Background(), f); err != nil {
 		return nil, mapRaftErr(err)
 	}
 	switch v := f.Response().(type) {

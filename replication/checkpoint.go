@@ -28,6 +28,8 @@ type Checkpointer struct {
 	batches, items, rejected, failures atomic.Uint64
 	bytesIn, bytesOut                  atomic.Uint64
 	applyNanos, applyMaxNanos          atomic.Int64
+
+	onApply func(d time.Duration, items int) // tests: per-batch latency
 }
 
 type pendingItem struct {
@@ -187,6 +189,9 @@ func (c *Checkpointer) apply(ctx context.Context, items []CheckpointItem) error 
 		c.failures.Add(1)
 		return err
 	}
+	if c.onApply != nil {
+		c.onApply(time.Duration(d), len(items))
+	}
 	c.batches.Add(1)
 	c.items.Add(uint64(res.Accepted))
 	c.rejected.Add(uint64(len(res.Rejected)))
@@ -202,14 +207,14 @@ func (c *Checkpointer) apply(ctx context.Context, items []CheckpointItem) error 
 
 // CheckpointStats are the checkpointer's counters since Start.
 type CheckpointStats struct {
-	Batches   uint64        // entries applied
-	Items     uint64        // checkpoints accepted
-	Rejected  uint64        // checkpoints refused (stale epoch, unknown match, old tick)
-	Failures  uint64        // batches that failed to apply (retried)
-	BytesIn   uint64        // uncompressed state bytes
-	BytesOut  uint64        // compressed bytes sent to Raft
-	ApplyMean time.Duration // mean apply latency of a batch
-	ApplyMax  time.Duration
+	Batches   uint64        `json:"batches"`   // entries applied
+	Items     uint64        `json:"items"`     // checkpoints accepted
+	Rejected  uint64        `json:"rejected"`  // checkpoints refused (stale epoch, unknown match, old tick)
+	Failures  uint64        `json:"failures"`  // batches that failed to apply (retried)
+	BytesIn   uint64        `json:"bytes_in"`  // uncompressed state bytes
+	BytesOut  uint64        `json:"bytes_out"` // compressed bytes sent to Raft
+	ApplyMean time.Duration `json:"apply_mean_ns"`
+	ApplyMax  time.Duration `json:"apply_max_ns"`
 }
 
 // Stats returns the counters. Safe from any goroutine.

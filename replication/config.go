@@ -158,6 +158,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data dir: must not be empty")
 	}
+	if c.JoinURL != "" && c.AdminToken == "" {
+		bad("join %q: needs an admin token (joins, heartbeats and forwarding use the admin API)", c.JoinURL)
+	}
 	if c.FailoverAfter < 100*time.Millisecond || c.FailoverAfter > time.Minute {
 		bad("failover-after %s: must be 100ms..1m", c.FailoverAfter)
 	}

@@ -130,7 +130,7 @@ func (n *Node) renewOnce(ctx context.Context) error {
 			return nil // Barrier pending; the lease earned as a follower still counts
 		}
 		start := n.now()
-		if err := r.VerifyLeader().Error(); err != nil {
+		if err := n.waitFuture(ctx, r.VerifyLeader()); err != nil {
 			return mapRaftErr(err)
 		}
 		n.renewLease(start, n.cfg.OwnerLease, 0)

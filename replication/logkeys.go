@@ -16,4 +16,8 @@ const (
 	keyElapsed   = "elapsed"
 	keyTick      = "tick"
 	keyReason    = "reason"
+	keySilent    = "silent"
+	keyJoin      = "join"
+	keyAPI       = "api"
+	keyKind      = "kind"
 )

@@ -35,7 +35,7 @@ func (n *Node) Barrier(ctx context.Context) error {
 	if r == nil {
 		return ErrShutdown
 	}
-	return mapRaftErr(waitFuture(ctx, r.Barrier(timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))))
+	return mapRaftErr(n.waitFuture(ctx, r.Barrier(timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))))
 }
 
 // AddVoter adds server id at raftAddr as a voter (leader only). Re-adding an
@@ -59,12 +59,12 @@ func (n *Node) AddVoter(ctx context.Context, id, raftAddr string) error {
 			return nil // already a voter there
 		case string(s.ID) != id && string(s.Address) == raftAddr:
 			n.log.Info().Str(keyPeer, string(s.ID)).Str(keyAddr, raftAddr).Msg("removing server that had the joining node's address")
-			if err := waitFuture(ctx, r.RemoveServer(s.ID, 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))); err != nil {
+			if err := n.waitFuture(ctx, r.RemoveServer(s.ID, 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))); err != nil {
 				return fmt.Errorf("remove %s at %s: %w", s.ID, raftAddr, mapRaftErr(err))
 			}
 		}
 	}
-	err := waitFuture(ctx, r.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout)))
+	err := n.waitFuture(ctx, r.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout)))
 	if err != nil {
 		return fmt.Errorf("add voter %s at %s: %w", id, raftAddr, mapRaftErr(err))
 	}
@@ -86,7 +86,7 @@ func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if id == n.cfg.NodeID {
 		return fmt.Errorf("%w: the leader cannot remove itself; transfer leadership first", ErrBadRequest)
 	}
-	if err := waitFuture(ctx, r.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))); err != nil {
+	if err := n.waitFuture(ctx, r.RemoveServer(raft.ServerID(id), 0, timeoutOf(ctx, n.cfg.Raft.ApplyTimeout))); err != nil {
 		return fmt.Errorf("remove server %s: %w", id, mapRaftErr(err))
 	}
 	n.log.Info().Str(keyPeer, id).Msg("server removed")
@@ -118,7 +118,7 @@ func (n *Node) LeadershipTransfer(ctx context.Context, id string) error {
 		}
 		f = r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr))
 	}
-	return mapRaftErr(waitFuture(ctx, f))
+	return mapRaftErr(n.waitFuture(ctx, f))
 }
 
 // Servers returns the Raft configuration (id → address) of voters.

@@ -165,7 +165,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	case hasState:
 		n.log.Info().Msg("data dir has raft state: rejoining")
 	default:
-		n.log.Info().Str("join", n.cfg.JoinURL).Msg("empty data dir: waiting to be added to a cluster")
+		n.log.Info().Str(keyJoin, n.cfg.JoinURL).Msg("empty data dir: waiting to be added to a cluster")
 	}
 	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.trans)
 	if err != nil {
@@ -180,7 +180,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("watch", n.runWatch)
 	n.goNamed("drain", n.runDrainer)
 	n.goNamed("checkpoint", n.ckpt.run)
-	n.log.Info().Str(keyAddr, n.raftAddr).Str("api", n.api).Msg("replication started")
+	n.log.Info().Str(keyAddr, n.raftAddr).Str(keyAPI, n.api).Msg("replication started")
 	return nil
 }
 
@@ -231,17 +231,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		return nil
 	}
 
-	// 1. Last checkpoints of rooms the game layer stopped before us.
-	if err := n.ckpt.Flush(ctx); err != nil {
+	// 1. Last checkpoints of rooms the game layer stopped before us (bounded:
+	// without a leader it would retry until ctx ends).
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := n.ckpt.Flush(fctx); err != nil {
 		n.log.Warn().Err(err).Msg("final checkpoint flush failed")
 	}
+	cancel()
 	// 2. A leader hands over leadership: the others skip an election timeout.
 	if r.State() == raft.Leader && n.voters() > 1 {
 		start := time.Now()
-		if err := waitFuture(ctx, r.LeadershipTransfer()); err != nil {
+		if err := n.waitFuture(ctx, r.LeadershipTransfer()); err != nil {
 			n.log.Warn().Err(err).Msg("leadership transfer before shutdown failed")
 		} else {
-			n.log.Info().Dur(keyElapsed, time.Since(start)).Msg("leadership transferred before shutdown")
+			n.log.Info().Dur(keyElapsed, time.Since(start)).Msg("leadership handed off before shutdown")
 		}
 	}
 	// 3. Our goroutines stop on ctx; those blocked on Raft return when it shuts down.
@@ -272,8 +275,12 @@ func (n *Node) closeStores() {
 	}
 }
 
-// waitFuture waits for f, or for ctx (the operation then continues in Raft).
-func waitFuture(ctx context.Context, f raft.Future) error {
+// waitFuture waits for f, for ctx, or for Raft's shutdown. With
+// BatchApplyCh an entry still in Raft's buffered apply channel at shutdown is
+// never answered (hashicorp/raft#498), so f.Error() alone can block forever;
+// the helper goroutine then lingers until the process exits, but our
+// goroutines do not.
+func (n *Node) waitFuture(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
@@ -281,6 +288,13 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-n.raftDone:
+		select {
+		case err := <-done:
+			return err
+		default:
+			return ErrShutdown
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func (n *Node) startSupervisor(parent context.Context) func() {
 	ctx, cancel := context.WithCancel(parent)
 	s := &supervisor{
 		n:       n,
-		log:     n.log.With().Str(keyComponent, "supervisor").Logger(),
+		log:     n.cfg.Logger.With().Str(keyComponent, "supervisor").Str(keyNode, n.cfg.NodeID).Logger(),
 		contact: make(map[string]time.Duration),
 		load:    make(map[string]int),
 		pending: make(map[string]bool),
@@ -138,7 +138,7 @@ func (s *supervisor) declareDead(ctx context.Context) {
 			continue
 		}
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
-			Dur("silent", v.silent).Msg("node declared dead; matches reassigned")
+			Dur(keySilent, v.silent).Msg("node declared dead; matches reassigned")
 	}
 }
 

@@ -107,7 +107,7 @@ func (n *Node) runWatch(ctx context.Context) {
 }
 
 func (n *Node) emit(ctx context.Context, wanted bool, ev OwnershipEvent) bool {
-	n.log.Debug().Str(keyMatch, ev.Match.ID).Stringer("kind", ev.Kind).Uint64(keyEpoch, ev.Epoch).Msg("ownership change")
+	n.log.Debug().Str(keyMatch, ev.Match.ID).Stringer(keyKind, ev.Kind).Uint64(keyEpoch, ev.Epoch).Msg("ownership change")
 	if !wanted {
 		return true
 	}

@@ -1,0 +1,147 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	base := DefaultConfig()
+	base.NodeID = "n1"
+	if err := base.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"no id", func(c *Config) { c.NodeID = "" }, "node id"},
+		{"lease not shorter than failover", func(c *Config) { c.OwnerLease = c.FailoverAfter }, "owner lease 1.5s: must be > 0 and shorter than failover-after"},
+		{"heartbeat too slow for the lease", func(c *Config) { c.HeartbeatInterval = 600 * time.Millisecond }, "heartbeat interval"},
+		{"bad raft addr", func(c *Config) { c.RaftAddr = "nope" }, "raft addr"},
+		{"bad advertise", func(c *Config) { c.AdvertiseURL = "ftp://x" }, "advertise url"},
+		{"join without token", func(c *Config) { c.JoinURL = "http://n1:7350" }, "needs an admin token"},
+		{"leader lease over heartbeat timeout", func(c *Config) { c.Raft.LeaderLeaseTimeout = time.Second }, "leader lease timeout"},
+		{"election below heartbeat", func(c *Config) { c.Raft.ElectionTimeout = 100 * time.Millisecond }, "election timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			tt.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAPIBase(t *testing.T) {
+	for in, want := range map[string]string{
+		"n1:7350":                       "http://n1:7350",
+		"http://n1:7350/admin/v1":       "http://n1:7350",
+		"ws://127.0.0.1:7350/ws":        "http://127.0.0.1:7350",
+		"wss://game.example.com/ws":     "https://game.example.com",
+		"https://n1.example.com:8443/x": "https://n1.example.com:8443",
+	} {
+		if got, err := APIBase(in); err != nil || got != want {
+			t.Errorf("APIBase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := APIBase("ftp://x"); err == nil {
+		t.Error("ftp accepted")
+	}
+}
+
+// TestOneNodeDevCluster: no -bootstrap and no -join on an empty data dir
+// forms a one-node cluster; a restart from the same dir (after a snapshot
+// and more entries) restores the same state and does not bootstrap again.
+func TestOneNodeDevCluster(t *testing.T) {
+	tn := startNode(t, "dev", "", "", "")
+	c := cluster{tn}
+	c.waitLeader(t, 5*time.Second)
+	c.waitConverged(t, 5*time.Second)
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	if err != nil || m.Owner != "dev" {
+		t.Fatalf("create: %+v %v", m, err)
+	}
+	tn.Checkpointer().Checkpoint("a", m.Epoch, 10, []byte("tick ten"))
+	if err := tn.Checkpointer().Flush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.r().Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	if _, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "b", Game: "arena"}); err != nil {
+		t.Fatal(err)
+	}
+	before, nodesBefore := tn.Matches(), tn.Nodes()
+	dir, addr := tn.cfg.DataDir, tn.RaftAddr()
+	tn.stop()
+
+	back := startNode(t, "dev", dir, addr, "")
+	cluster{back}.waitLeader(t, 5*time.Second)
+	if got := back.Matches(); !reflect.DeepEqual(got, before) {
+		t.Fatalf("after restart:\n%+v\nwant\n%+v", got, before)
+	}
+	if got := back.Nodes(); len(got) != 1 || got[0].ID != nodesBefore[0].ID {
+		t.Fatalf("nodes after restart %+v", got)
+	}
+	cp, ok := back.LatestCheckpoint("a")
+	if st, err := cp.State(); !ok || err != nil || string(st) != "tick ten" {
+		t.Fatalf("checkpoint after restart: %q %v", st, err)
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if len(back.owned()) != 2 {
+			return errors.New("restarted node's game layer not told of its 2 matches")
+		}
+		if !back.LeaseValid() {
+			return errors.New("no lease")
+		}
+		return nil
+	})
+}
+
+// TestCheckpointerKeepsLatestOnFailure: a failed batch is put back unless a
+// newer checkpoint of the same match arrived meanwhile.
+func TestCheckpointerKeepsLatestOnFailure(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NodeID = "n1"
+	n, err := New(cfg) // never started: every Apply fails with ErrShutdown
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := n.Checkpointer()
+	c.Checkpoint("a", 5, 10, []byte("a10"))
+	c.SetPlayers("a", 5, 3)
+	c.Checkpoint("b", 7, 20, []byte("b20"))
+	if err := c.Flush(context.Background()); !errors.Is(err, ErrShutdown) {
+		t.Fatalf("flush: %v", err)
+	}
+	c.mu.Lock()
+	a, b := *c.pending["a"], *c.pending["b"]
+	c.mu.Unlock()
+	if a.tick != 10 || a.players != 3 || string(a.state) != "a10" || b.tick != 20 {
+		t.Fatalf("requeued: %+v %+v", a, b)
+	}
+	// A newer checkpoint replaces the pending one; an epoch change resets players.
+	c.Checkpoint("a", 6, 12, []byte("a12"))
+	c.mu.Lock()
+	a = *c.pending["a"]
+	c.mu.Unlock()
+	if a.epoch != 6 || a.tick != 12 || a.players != -1 || string(a.state) != "a12" {
+		t.Fatalf("after newer: %+v", a)
+	}
+	c.Forget("a")
+	if _, ok := c.pending["a"]; ok {
+		t.Fatal("forget kept a")
+	}
+	if st := c.Stats(); st.Failures != 1 || st.BytesIn != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+}
