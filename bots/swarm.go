@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -246,16 +247,44 @@ func (s *Swarm) sum() totals {
 	return t
 }
 
-// closeBots stops every client, then waits for their goroutines, at most
-// timeout in all.
+// closeBots stops every client (a close frame each, written by a few
+// goroutines so that a stalled peer cannot hold the others), then waits for
+// the clients' goroutines; timeout bounds it all.
 func (s *Swarm) closeBots(timeout time.Duration) {
-	for _, b := range s.bots {
-		if c := b.client.Load(); c != nil {
-			c.Stop()
-		}
-	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	next := make(chan *client.Client)
+	var wg sync.WaitGroup
+	for range min(dialWorkers, len(s.bots)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				c.Stop()
+			}
+		}()
+	}
+	stopped := true
+	for _, b := range s.bots {
+		c := b.client.Load()
+		if c == nil {
+			continue
+		}
+		select {
+		case next <- c:
+		case <-deadline.C:
+			stopped = false
+		}
+		if !stopped {
+			break
+		}
+	}
+	close(next)
+	if !stopped {
+		s.log.Warn().Msg("bots did not close in time")
+		return // the stoppers end when their Stop calls return
+	}
+	wg.Wait()
 	for _, b := range s.bots {
 		if c := b.client.Load(); c != nil {
 			select {
