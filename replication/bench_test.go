@@ -223,6 +223,18 @@ loop:
 	return r
 }
 
+// BenchmarkLeaseValid: the check every room makes before each tick.
+func BenchmarkLeaseValid(b *testing.B) {
+	c := startCluster(b, 1, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !c[0].LeaseValid() {
+			b.Fatal("no lease")
+		}
+	}
+}
+
 // BenchmarkCompress: zstd on one 2 KB room state.
 func BenchmarkCompress(b *testing.B) {
 	st := gameState(nil, 1, 100, 2048)

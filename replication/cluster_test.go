@@ -236,4 +236,60 @@ func TestClusterFormsAndServes(t *testing.T) {
 		}
 		c.waitConverged(t, 5*time.Second)
 	})
+
+	t.Run("join with a wrong token fails fast", func(t *testing.T) {
+		start := time.Now()
+		err := JoinCluster(ctxT(t, 5*time.Second), leader.api(), "wrong", JoinRequest{ID: "x", RaftAddr: "127.0.0.1:1", Advertise: "ws://127.0.0.1:2/ws"})
+		var re *RemoteError
+		if !errors.As(err, &re) || !errors.Is(err, ErrUnauthorized) || time.Since(start) > time.Second {
+			t.Fatalf("join with wrong token: %v after %v", err, time.Since(start))
+		}
+	})
+
+	t.Run("remove a node", func(t *testing.T) {
+		leader := c.waitLeader(t, 5*time.Second)
+		var victim, via *testNode
+		for _, n := range c {
+			switch {
+			case n == leader:
+			case victim == nil:
+				victim = n
+			default:
+				via = n
+			}
+		}
+		lost := ownedBy(leader.Matches(), victim.ID())
+		if len(lost) == 0 {
+			m, err := leader.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "on-victim", Game: "arena", Owner: victim.ID()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lost = []MatchInfo{m}
+		}
+		start := time.Now()
+		if st, eb := adminCall(t, "POST", via.api()+"/admin/v1/nodes/"+victim.ID()+"/remove", testToken, nil, nil); st != 202 {
+			t.Fatalf("remove: %d %+v", st, eb)
+		}
+		checkFor(t, 10*time.Second, func() error {
+			if _, ok := leader.Servers()[victim.ID()]; ok {
+				return errors.New("still a raft server")
+			}
+			if _, ok := leader.fsm.Node(victim.ID()); ok {
+				return errors.New("still in the fsm")
+			}
+			for _, m := range lost {
+				if cur, _ := leader.Lookup(m.ID); cur.Owner == victim.ID() || cur.Epoch <= m.Epoch {
+					return fmt.Errorf("%s not moved: %+v", m.ID, cur)
+				}
+			}
+			if victim.LeaseValid() {
+				return errors.New("removed node still holds a lease")
+			}
+			return nil
+		})
+		t.Logf("removed node's matches moved and node deleted after %v", time.Since(start))
+		if st, eb := adminCall(t, "POST", via.api()+"/admin/v1/nodes/nobody/remove", testToken, nil, nil); st != 404 || eb.Code != "node_not_found" {
+			t.Fatalf("remove unknown: %d %+v", st, eb)
+		}
+	})
 }
