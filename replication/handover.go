@@ -14,7 +14,9 @@ type Host interface {
 	// Freeze stops the room of matchID (owned here at epoch) from ticking and
 	// returns its state at its last tick, for a planned hand-over. The room
 	// stays frozen (no ticks, no snapshots, no checkpoints) until Thaw, or
-	// until the Released event for epoch arrives.
+	// until the Released event for epoch arrives. A match with no running
+	// room here (not restored yet) may return its latest checkpoint's state
+	// and tick; an error aborts the hand-over.
 	Freeze(ctx context.Context, matchID string, epoch uint64) (tick uint32, state []byte, err error)
 	// Thaw resumes a room frozen by Freeze; called when the hand-over was
 	// refused and the match is still owned here at epoch.
