@@ -19,11 +19,25 @@ type Client struct {
 	Token string
 }
 
-func defaultHTTPClient() *http.Client {
+// defaultHTTPClient is the client of node-to-node calls. With a loopback
+// local address (a node of a test cluster on 127.0.0.11, .12, …) its dials
+// to loopback peers leave from that address, like Raft's (see tcpStream), so
+// that a fault-injecting proxy can tell the nodes apart; otherwise the kernel
+// picks the source (the API may live on another interface than Raft).
+func defaultHTTPClient(local *net.TCPAddr) *http.Client {
+	d := net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}
+	dial := d.DialContext
+	if local != nil && local.IP.IsLoopback() {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dd := d
+			dd.LocalAddr = sourceFor(local, addr)
+			return dd.DialContext(ctx, network, addr)
+		}
+	}
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}).DialContext,
+			DialContext:         dial,
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     30 * time.Second,
 		},
@@ -185,7 +199,7 @@ func (j *JoinRequest) validate() error {
 // the answer is final (bad request, wrong token), or ctx ends. Call it after
 // Node.Start; joining again with the same id (restart, new address) is fine.
 func JoinCluster(ctx context.Context, joinURL, token string, self JoinRequest) error {
-	return joinCluster(ctx, &Client{HTTP: defaultHTTPClient(), Token: token}, joinURL, self)
+	return joinCluster(ctx, &Client{HTTP: defaultHTTPClient(nil), Token: token}, joinURL, self)
 }
 
 func joinCluster(ctx context.Context, c *Client, joinURL string, self JoinRequest) error {

@@ -83,7 +83,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = defaultHTTPClient(sourceIP(cfg.RaftAddr))
 	}
 	n.client = &Client{HTTP: hc, Token: cfg.AdminToken}
 	n.fwd = cfg.Forwarder
