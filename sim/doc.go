@@ -15,5 +15,10 @@
 //	   → one schema.Diff + Encoder.Snapshot per distinct baseline
 //	   → PatchLastInputSeq per client → Conn.SendSnapshot (copies; latest wins)
 //
+// In a cluster a room may be gated (WithGate: no tick while the node's
+// lease is lost), frozen (Freeze/Thaw, for hand-overs), restored from a
+// checkpoint (WithRestore) and checkpointed (WithCheckpoint: the World's
+// MarshalState and the seats, every interval, on the room goroutine).
+//
 // See DESIGN.md for goroutines, ownership and the reasons behind them.
 package sim

@@ -33,6 +33,8 @@ type fakeWorld struct {
 	record  bool
 	joinErr error
 	panicAt uint32
+
+	marshalErr error
 }
 
 func newFakeWorld() *fakeWorld {
@@ -74,6 +76,18 @@ func (w *fakeWorld) Step(tick uint32, inputs []PlayerInput) {
 
 func (w *fakeWorld) AppendEntities(dst []schema.Entity) []schema.Entity {
 	return append(dst, w.ents...)
+}
+
+// MarshalState writes the entity count and each entity's id and x.
+func (w *fakeWorld) MarshalState(dst []byte) ([]byte, error) {
+	if w.marshalErr != nil {
+		return dst, w.marshalErr
+	}
+	dst = append(dst, byte(len(w.ents)))
+	for _, e := range w.ents {
+		dst = append(dst, byte(e.ID), byte(e.X))
+	}
+	return dst, nil
 }
 
 // lastInputs returns the inputs of the newest step, by player.

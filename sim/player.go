@@ -5,8 +5,9 @@ import "github.com/ticksync/ticksync/schema"
 // player is the loop's record of one seated player. Owned by the loop.
 type player struct {
 	id       uint32
-	conn     Conn // nil: no snapshots
-	detached bool // Detach: inputs are discarded until Attach
+	entity   uint32 // from World.Join (or a restored seat)
+	conn     Conn   // nil: no snapshots
+	detached bool   // Detach: inputs are discarded until Attach
 
 	// pending is the jitter buffer: inputs received but not yet applied,
 	// sorted by Seq ascending, all newer than lastSeq. Its capacity is fixed

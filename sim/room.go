@@ -67,6 +67,26 @@ type Room struct {
 	snap   schema.Snapshot
 	diff   func(d *schema.Delta, base, cur []schema.Entity, dt uint32)
 	sat    saturation
+
+	// Lifecycle of the loop (loop goroutine): frozen by Freeze until Thaw;
+	// halted while frozen or while the gate is closed (the clock is
+	// re-anchored when the room runs again).
+	gate    Gate
+	frozen  bool
+	halted  bool
+	ckpt    checkpointer
+	isFroze atomic.Bool // frozen, readable from any goroutine
+	isPause atomic.Bool // halted by the gate, readable from any goroutine
+}
+
+// checkpointer is the room's checkpoint hook state (loop goroutine).
+type checkpointer struct {
+	fn    CheckpointFunc
+	every uint32 // ticks between checkpoints
+	last  uint32 // tick of the last checkpoint
+	due   bool   // a join or leave since: checkpoint at the next tick
+	state []byte // reused MarshalState buffer
+	seats []Seat // reused
 }
 
 // inboxItem is one input on its way from a read goroutine to the loop.
@@ -92,19 +112,29 @@ type frame struct {
 // and read by Stats from any goroutine.
 type counters struct {
 	ticks, overruns, skipped         atomic.Uint64
+	paused, checkpoints, ckptErrors  atomic.Uint64
 	dropped, discarded               atomic.Uint64
 	encodes, snapshots, bytes, encNs atomic.Uint64
 	saturation                       atomic.Uint64 // math.Float64bits
 }
 
 // NewRoom returns a room for world, not yet running. name labels its
-// goroutine in profiles. A nil m means NopMetrics.
-func NewRoom(name string, cfg Config, world World, m Metrics) (*Room, error) {
+// goroutine in profiles. A nil m means NopMetrics. Options add a gate
+// (WithGate), a restored start (WithRestore) and checkpoints
+// (WithCheckpoint).
+func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*Room, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("room config: %w", err)
 	}
 	if world == nil {
 		return nil, errors.New("room: nil world")
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(world); err != nil {
+		return nil, fmt.Errorf("room options: %w", err)
 	}
 	if m == nil {
 		m = NopMetrics{}
@@ -125,6 +155,20 @@ func NewRoom(name string, cfg Config, world World, m Metrics) (*Room, error) {
 	}
 	for i := range r.ring {
 		r.ring[i].ents = make([]schema.Entity, 0, cfg.EntityHint)
+	}
+	r.gate = o.gate
+	if o.ckptFn != nil {
+		r.ckpt = checkpointer{fn: o.ckptFn, every: ticksOf(o.ckptEvery, cfg.TickRate)}
+	}
+	if o.restored {
+		r.tick = o.startTick
+		r.curTick.Store(o.startTick)
+		r.ckpt.last = o.startTick
+		for _, s := range o.seats {
+			p := newPlayer(s.Player, nil, cfg.InputBuffer)
+			p.entity, p.lastSeq, p.detached = s.Entity, s.LastSeq, true
+			r.insert(p)
+		}
 	}
 	return r, nil
 }
@@ -231,6 +275,46 @@ func (r *Room) Do(ctx context.Context, fn func(tick uint32) error) error {
 	return r.exec(ctx, func() error { return fn(r.tick) })
 }
 
+// Freeze stops the room from ticking, sending snapshots and taking
+// checkpoints until Thaw, and returns its newest tick; commands (Do,
+// Capture, Join, ...) still run. Freezing a frozen room returns the same
+// tick. Used for a planned hand-over: Capture the frozen state, give it to
+// the new owner, then Stop.
+func (r *Room) Freeze(ctx context.Context) (tick uint32, err error) {
+	err = r.exec(ctx, func() error {
+		r.frozen = true
+		r.isFroze.Store(true)
+		tick = r.tick
+		return nil
+	})
+	return tick, err
+}
+
+// Thaw undoes Freeze: the room ticks again one period later, from its
+// current tick (no catch-up for the time it was frozen).
+func (r *Room) Thaw(ctx context.Context) error {
+	return r.exec(ctx, func() error {
+		r.frozen = false
+		r.isFroze.Store(false)
+		return nil
+	})
+}
+
+// Capture runs fn on the loop goroutine between ticks with the room's state
+// now (newest tick, MarshalState, seats), as a checkpoint would see it,
+// whether or not the room is frozen or paused. The World must implement
+// StateMarshaler. fn copies what it keeps.
+func (r *Room) Capture(ctx context.Context, fn CheckpointFunc) error {
+	return r.exec(ctx, func() error { return r.capture(fn) })
+}
+
+// Frozen reports whether the room is frozen. Safe from any goroutine.
+func (r *Room) Frozen() bool { return r.isFroze.Load() }
+
+// Paused reports whether the room's gate held its last tick. Safe from any
+// goroutine.
+func (r *Room) Paused() bool { return r.isPause.Load() }
+
 // Players returns the number of players in the room. Safe from any
 // goroutine.
 func (r *Room) Players() int { return int(r.players.Load()) }
@@ -267,6 +351,7 @@ func (r *Room) run() {
 		}
 	}()
 	now := time.Now()
+	period := r.cfg.Period()
 	clock := NewClock(now, r.cfg.TickRate, r.cfg.MaxCatchUp)
 	r.sat = newSaturation(now, time.Second)
 	timer := time.NewTimer(clock.Wait(now))
@@ -282,6 +367,20 @@ func (r *Room) run() {
 			r.busy(t0, time.Now())
 		case <-timer.C:
 			t0 := time.Now()
+			if r.hold() {
+				// Frozen or gated: no step, no snapshot, no checkpoint. Poll
+				// again one period later.
+				timer.Reset(period)
+				continue
+			}
+			if r.halted {
+				// Running again: re-anchor the schedule so that slot 1 of
+				// a fresh clock is due now. No burst for the time lost.
+				r.halted = false
+				r.isPause.Store(false)
+				clock = NewClock(t0.Add(-period), r.cfg.TickRate, r.cfg.MaxCatchUp)
+				overruns, skipped = 0, 0
+			}
 			if _, ok := clock.Advance(t0); ok {
 				if n := clock.Overruns() - overruns; n > 0 {
 					overruns += n
@@ -296,6 +395,7 @@ func (r *Room) run() {
 					r.metrics.TicksSkipped(int(n))
 				}
 				r.step(t0)
+				r.maybeCheckpoint()
 				t1 := time.Now()
 				r.metrics.TickDuration(t1.Sub(t0))
 				r.busy(t0, t1)
@@ -303,6 +403,22 @@ func (r *Room) run() {
 			timer.Reset(clock.Wait(time.Now()))
 		}
 	}
+}
+
+// hold reports whether this tick must not run: the room is frozen, or its
+// gate is closed (counted as a paused tick). Loop goroutine.
+func (r *Room) hold() bool {
+	if r.frozen {
+		r.halted = true
+		return true
+	}
+	if r.gate != nil && !r.gate.Open() {
+		r.halted = true
+		r.isPause.Store(true)
+		r.stats.paused.Add(1)
+		return true
+	}
+	return false
 }
 
 // busy records loop work for the saturation measure.

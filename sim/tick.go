@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -133,13 +134,20 @@ func (r *Room) join(id uint32, conn Conn) (uint32, error) {
 		return 0, fmt.Errorf("join player %d: %w", id, err)
 	}
 	p := newPlayer(id, conn, r.cfg.InputBuffer)
-	i, _ := slices.BinarySearchFunc(r.list, id, func(p *player, id uint32) int {
+	p.entity = ent
+	r.insert(p)
+	r.ckpt.due = true
+	return ent, nil
+}
+
+// insert adds p to the player list (kept sorted by id) and index.
+func (r *Room) insert(p *player) {
+	i, _ := slices.BinarySearchFunc(r.list, p.id, func(p *player, id uint32) int {
 		return cmpUint32(p.id, id)
 	})
 	r.list = slices.Insert(r.list, i, p)
-	r.byID[id] = p
+	r.byID[p.id] = p
 	r.players.Store(int32(len(r.list)))
-	return ent, nil
 }
 
 func (r *Room) leave(id uint32) error {
@@ -151,6 +159,44 @@ func (r *Room) leave(id uint32) error {
 	delete(r.byID, id)
 	r.list = slices.DeleteFunc(r.list, func(q *player) bool { return q == p })
 	r.players.Store(int32(len(r.list)))
+	r.ckpt.due = true
+	return nil
+}
+
+// maybeCheckpoint calls the checkpoint hook when one is due: every
+// ckpt.every ticks, or after a join or leave. Loop goroutine, after step.
+func (r *Room) maybeCheckpoint() {
+	c := &r.ckpt
+	if c.fn == nil || (!c.due && r.tick-c.last < c.every) {
+		return
+	}
+	c.due, c.last = false, r.tick
+	if r.capture(c.fn) != nil {
+		r.stats.ckptErrors.Add(1)
+		return
+	}
+	r.stats.checkpoints.Add(1)
+}
+
+// capture marshals the World into the reused buffer, lists the seats and
+// calls fn (loop goroutine). It allocates nothing once the buffers have
+// grown, unless MarshalState does.
+func (r *Room) capture(fn CheckpointFunc) error {
+	sm, ok := r.world.(StateMarshaler)
+	if !ok {
+		return errors.New("capture: the world does not implement MarshalState")
+	}
+	state, err := sm.MarshalState(r.ckpt.state[:0])
+	if err != nil {
+		return fmt.Errorf("capture at tick %d: %w", r.tick, err)
+	}
+	r.ckpt.state = state
+	seats := r.ckpt.seats[:0]
+	for _, p := range r.list {
+		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq})
+	}
+	r.ckpt.seats = seats
+	fn(r.tick, state, seats)
 	return nil
 }
 
@@ -197,6 +243,11 @@ type Stats struct {
 	Ticks           uint64        // ticks stepped
 	Overruns        uint64        // ticks that started after the next was due
 	SkippedTicks    uint64        // schedule slots skipped after stalls
+	PausedTicks     uint64        // ticks not run because the gate was closed
+	Checkpoints     uint64        // checkpoint hook calls
+	CheckpointFails uint64        // checkpoints that MarshalState failed
+	Frozen          bool          // frozen by Freeze
+	Paused          bool          // the gate held the last tick
 	InputsDropped   uint64        // inputs dropped because the inbox was full
 	InputsDiscarded uint64        // inputs received but never applied
 	Encodes         uint64        // snapshot encodings (one per distinct baseline per tick)
@@ -215,6 +266,11 @@ func (r *Room) Stats() Stats {
 		Ticks:           c.ticks.Load(),
 		Overruns:        c.overruns.Load(),
 		SkippedTicks:    c.skipped.Load(),
+		PausedTicks:     c.paused.Load(),
+		Checkpoints:     c.checkpoints.Load(),
+		CheckpointFails: c.ckptErrors.Load(),
+		Frozen:          r.isFroze.Load(),
+		Paused:          r.isPause.Load(),
 		InputsDropped:   c.dropped.Load(),
 		InputsDiscarded: c.discarded.Load(),
 		Encodes:         c.encodes.Load(),
