@@ -136,8 +136,14 @@ func (b *bot) OnResumed(c *client.Client, downtime time.Duration) {
 // OnPong implements client.Handler.
 func (b *bot) OnPong(*client.Client, time.Duration, uint64) {}
 
-// OnError implements client.Handler.
+// OnError implements client.Handler. A snapshot whose baseline left the
+// bot's small World ring is not an error of the server's: it is counted
+// apart, and the next snapshots (against newer acks) apply.
 func (b *bot) OnError(c *client.Client, err error) {
+	if errors.Is(err, client.ErrNoBaseline) {
+		b.cnt.noBaseline.Add(1)
+		return
+	}
 	if b.sw.stopping.Load() {
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ticksync/ticksync/net/client"
 )
 
 // Behavior says how a bot chooses its input each tick.
@@ -76,7 +78,26 @@ type Config struct {
 	ProgressInterval time.Duration
 	// JoinTimeout bounds one bot's first connection (dial + Hello + Welcome).
 	JoinTimeout time.Duration
+	// WorldRing is how many reconstructed worlds each bot's client keeps
+	// as delta baselines (client.Config.WorldRing; 0: the client's default,
+	// 64). A bot acks its newest world, so a ring of R holds every baseline
+	// the server uses while the input→ack round trip stays under R ticks
+	// (8 ticks: 266 ms at 30 Hz, well past the RTT budget). A snapshot
+	// against a world already dropped is counted in
+	// Report.Snapshots.NoBaseline (not an error) and the next ones apply.
+	WorldRing int
+	// ReadBufferSize is each client's socket read buffer
+	// (client.Config.ReadBufferSize; 0: gws's 4 KiB).
+	ReadBufferSize int
 }
+
+// Defaults of the per-bot memory knobs: a World of 8 arena worlds is 12 KB
+// instead of 98 KB at the client's default of 64, and snapshots are ~100 B
+// (a full one ~1.6 KB, still read whole through a 1 KiB buffer).
+const (
+	DefaultWorldRing      = 8
+	DefaultReadBufferSize = 1 << 10
+)
 
 // DefaultConfig returns a Config for 100 wandering bots against a local node.
 func DefaultConfig() Config {
@@ -93,6 +114,8 @@ func DefaultConfig() Config {
 		MaxErrorRate:     0.01,
 		ProgressInterval: time.Second,
 		JoinTimeout:      10 * time.Second,
+		WorldRing:        DefaultWorldRing,
+		ReadBufferSize:   DefaultReadBufferSize,
 	}
 }
 
@@ -134,6 +157,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("progress-interval %s: must be >= 0", c.ProgressInterval)
 	case c.JoinTimeout <= 0:
 		return fmt.Errorf("join-timeout %s: must be > 0", c.JoinTimeout)
+	case c.WorldRing < 0 || c.WorldRing > client.MaxWorldRing:
+		return fmt.Errorf("world-ring %d: must be 1..%d (0: the client's default)", c.WorldRing, client.MaxWorldRing)
+	case c.ReadBufferSize != 0 && (c.ReadBufferSize < 512 || c.ReadBufferSize > 1<<20):
+		return fmt.Errorf("read-buffer %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:
 		return fmt.Errorf("player-id-base %d: base + bots must fit in uint32", c.PlayerIDBase)
 	case c.TokenSecret != "" && c.PlayerIDBase == 0:

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -27,6 +28,9 @@ const (
 	envFootprintOut   = "TICKSYNC_BOTS_FOOTPRINT_OUT"   // child: where to write the result
 	envFootprintBots  = "TICKSYNC_BOTS_FOOTPRINT_BOTS"
 	envFootprintRate  = "TICKSYNC_BOTS_FOOTPRINT_RATE"
+	// envFootprintHeap, when set, names a file for a heap profile the child
+	// writes in the middle of its measured window (go tool pprof -sample_index=inuse_space).
+	envFootprintHeap = "TICKSYNC_BOTS_FOOTPRINT_HEAP"
 )
 
 // footprint is what the child measured.
@@ -51,7 +55,7 @@ func TestFootprintIdleBots(t *testing.T) {
 	if os.Getenv("TICKSYNC_SOAK") == "1" {
 		// 5,000 bots at 5 Hz (the machine's two cores cannot also carry 30 Hz
 		// for them; memory does not depend on the rate once each bot's World
-		// ring of 64 ticks has filled).
+		// ring has filled).
 		bots, rate, limit = 5000, 5, 500<<20
 	}
 	// A full arena snapshot: 64 entities.
@@ -107,13 +111,26 @@ func TestFootprintChild(t *testing.T) {
 	cfg.Bots, cfg.PerRoom, cfg.TickRate = bots, 8, rate
 	cfg.Behavior = Idle
 	cfg.Ramp = time.Duration(bots) * time.Millisecond // 1,000 dials per second
-	// Measure once every bot's World ring (64 ticks) has filled.
-	cfg.Warmup = time.Duration(70*1000/rate) * time.Millisecond
+	// Measure once every bot's World ring has filled.
+	cfg.Warmup = time.Duration((cfg.WorldRing+6)*1000/rate) * time.Millisecond
 	cfg.Duration = 2 * time.Second
 	cfg.JoinTimeout = 30 * time.Second
 	sw, err := New(cfg, io.Discard, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if path := os.Getenv(envFootprintHeap); path != "" {
+		profileDone := make(chan struct{})
+		defer func() { <-profileDone }()
+		go func() {
+			defer close(profileDone)
+			time.Sleep(cfg.Ramp + cfg.Warmup + cfg.Duration/2)
+			runtime.GC()
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
 	}
 	// The report's memory figures are read when the window closes, with
 	// every bot still connected.

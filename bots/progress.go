@@ -84,7 +84,7 @@ func (s *Swarm) buildReport(all, w totals, window float64, cpu rusage) *Report {
 	} else if r.ErrorCount > 0 {
 		r.ErrorRate = 1
 	}
-	r.Snapshots = SnapshotCounts{Full: w.full, Delta: w.delta, Gaps: w.gaps, Total: w.snapshots, ExpectedPerS: float64(rate)}
+	r.Snapshots = SnapshotCounts{Full: w.full, Delta: w.delta, Gaps: w.gaps, Total: w.snapshots, NoBaseline: w.noBaseline, ExpectedPerS: float64(rate)}
 	r.Inputs = InputCounts{Sent: w.inputs}
 	if bs := r.BotSeconds; bs > 0 {
 		r.BytesDownPerBotPerS = float64(w.bytesDown) / bs

@@ -55,6 +55,8 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 	cfg.Game = s.cfg.Game
 	cfg.TLSConfig = s.tls
 	cfg.DialTimeout = min(cfg.DialTimeout, s.cfg.JoinTimeout)
+	cfg.WorldRing = s.cfg.WorldRing
+	cfg.ReadBufferSize = s.cfg.ReadBufferSize
 	cfg.Reconnect = true
 	cfg.RejoinOnRefused = true
 	cfg.Handler = b

@@ -51,10 +51,13 @@ type BotCounts struct {
 
 // SnapshotCounts is the "snapshots" section of a Report (measured window).
 type SnapshotCounts struct {
-	Full          uint64  `json:"full"`
-	Delta         uint64  `json:"delta"`
-	Gaps          uint64  `json:"gaps"` // ticks skipped between consecutive snapshots (dropped)
-	Total         uint64  `json:"total"`
+	Full  uint64 `json:"full"`
+	Delta uint64 `json:"delta"`
+	Gaps  uint64 `json:"gaps"` // ticks skipped between consecutive snapshots (dropped)
+	Total uint64 `json:"total"`
+	// NoBaseline counts snapshots refused because their baseline had left
+	// the bot's World ring (Config.WorldRing); each also shows as a gap.
+	NoBaseline    uint64  `json:"no_baseline"`
 	PerBotPerS    float64 `json:"per_bot_per_s"`
 	MeanBytes     float64 `json:"mean_bytes"` // mean payload size of a snapshot message
 	ExpectedPerS  float64 `json:"expected_per_bot_per_s"`
@@ -177,8 +180,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("\t")
 	p("bytes down / bot / s\t%.0f", r.BytesDownPerBotPerS)
 	p("bytes up / bot / s\t%.0f", r.BytesUpPerBotPerS)
-	p("snapshots\t%d full, %d delta, %d ticks missed (gaps); %.1f / bot / s of %.0f expected; mean %.0f B",
-		r.Snapshots.Full, r.Snapshots.Delta, r.Snapshots.Gaps, r.Snapshots.PerBotPerS, r.Snapshots.ExpectedPerS, r.Snapshots.MeanBytes)
+	p("snapshots\t%d full, %d delta, %d ticks missed (gaps), %d without baseline; %.1f / bot / s of %.0f expected; mean %.0f B",
+		r.Snapshots.Full, r.Snapshots.Delta, r.Snapshots.Gaps, r.Snapshots.NoBaseline, r.Snapshots.PerBotPerS, r.Snapshots.ExpectedPerS, r.Snapshots.MeanBytes)
 	p("inputs\t%d sent, %.1f / bot / s", r.Inputs.Sent, r.Inputs.PerBotPerS)
 	p("reconnects\t%d", r.Reconnects)
 	p("errors\t%d (rate %.4f, max %.4f)%s", r.ErrorCount, r.ErrorRate, r.MaxErrorRate, formatErrors(r.Errors))

@@ -96,17 +96,19 @@ func (k ErrorKind) String() string {
 // never contend; the reporter sums them with atomic loads.
 type counters struct {
 	inputs     atomic.Uint64
-	connected  atomic.Bool  // currently holds a seat
-	everJoined atomic.Bool  // received a Welcome at least once
-	failed     atomic.Bool  // gave up before ever joining
-	connNanos  atomic.Int64 // total time spent connected, closed intervals
-	connSince  atomic.Int64 // start of the open connected interval (0: none)
+	noBaseline atomic.Uint64 // snapshots refused: baseline gone from the World ring
+	connected  atomic.Bool   // currently holds a seat
+	everJoined atomic.Bool   // received a Welcome at least once
+	failed     atomic.Bool   // gave up before ever joining
+	connNanos  atomic.Int64  // total time spent connected, closed intervals
+	connSince  atomic.Int64  // start of the open connected interval (0: none)
 	errs       [numErrorKinds]atomic.Uint64
 }
 
 // totals is the sum of every bot's counters and client stats at one instant.
 type totals struct {
 	inputs, bytesUp, snapshots, full, delta, gaps, bytesDown, reconnects uint64
+	noBaseline                                                           uint64
 	connected, joined, failed                                            int
 	connNanos                                                            int64 // bot-nanoseconds connected
 	errs                                                                 [numErrorKinds]uint64
@@ -116,6 +118,7 @@ type totals struct {
 // client). now is the swarm clock, closing open connected intervals.
 func (t *totals) add(c *counters, cs *client.Stats, now int64) {
 	t.inputs += c.inputs.Load()
+	t.noBaseline += c.noBaseline.Load()
 	if cs != nil {
 		t.bytesUp += cs.BytesOut
 		t.full += cs.SnapshotsFull
@@ -147,6 +150,7 @@ func (t *totals) add(c *counters, cs *client.Stats, now int64) {
 func (t totals) sub(base totals) totals {
 	r := t
 	r.inputs -= base.inputs
+	r.noBaseline -= base.noBaseline
 	r.bytesUp -= base.bytesUp
 	r.snapshots -= base.snapshots
 	r.full -= base.full

@@ -152,6 +152,7 @@ func newClient(cfg Config) *Client {
 			Game:    cfg.Game,
 		},
 	}
+	c.world.setRing(cfg.WorldRing)
 	return c
 }
 

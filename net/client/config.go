@@ -53,6 +53,23 @@ type Config struct {
 	// MaxRedirects bounds the Redirect hops of one connection attempt.
 	MaxRedirects int
 
+	// WorldRing is how many reconstructed worlds the client keeps as delta
+	// baselines (see World). 0 means DefaultWorldRing (64), which matches
+	// the server's history: every delta finds its baseline. Each world
+	// costs 24 B per entity (98 KB for the arena's 64 entities at 64), so a
+	// process running thousands of clients may keep fewer: the client
+	// always acks its newest world, so a ring of R is enough while the
+	// input→snapshot round trip stays under R ticks. A delta against a world
+	// already dropped is refused (an error wrapping ErrNoBaseline, counted
+	// in Stats.ApplyErrors and passed to Handler.OnError) and the following
+	// snapshots, encoded against newer acks, apply again.
+	WorldRing int
+	// ReadBufferSize is the size of the connection's read buffer (gws's
+	// bufio.Reader); 0 means gws's default (4 KiB). Messages larger than
+	// the buffer are still read whole; a smaller buffer saves memory per
+	// client at the cost of more read calls for large messages.
+	ReadBufferSize int
+
 	// Reconnect: after a drop (not Close, not Leave, not a refusal), connect
 	// again and resume the seat.
 	Reconnect bool
@@ -99,6 +116,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     DefaultWriteTimeout,
 		MaxMessageSize:   DefaultMaxMessageSize,
 		MaxRedirects:     DefaultMaxRedirects,
+		WorldRing:        DefaultWorldRing,
 		Reconnect:        true,
 		BackoffMin:       DefaultBackoffMin,
 		BackoffMax:       DefaultBackoffMax,
@@ -136,6 +154,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max message size %d: must be at least 1024", c.MaxMessageSize)
 	case c.MaxRedirects < 0 || c.MaxRedirects > 16:
 		return fmt.Errorf("max redirects %d: must be 0..16", c.MaxRedirects)
+	case c.WorldRing < 0 || c.WorldRing > MaxWorldRing:
+		return fmt.Errorf("world ring %d: must be 1..%d (0: %d)", c.WorldRing, MaxWorldRing, DefaultWorldRing)
+	case c.ReadBufferSize != 0 && (c.ReadBufferSize < 512 || c.ReadBufferSize > 1<<20):
+		return fmt.Errorf("read buffer size %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
 	}
 	if c.Reconnect {
 		switch {

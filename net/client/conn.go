@@ -161,6 +161,7 @@ func (c *Client) dial(ctx context.Context, rawURL string) (*gws.Conn, error) {
 		Addr:               rawURL,
 		RequestHeader:      http.Header{"Origin": []string{origin}},
 		ReadMaxPayloadSize: c.cfg.MaxMessageSize,
+		ReadBufferSize:     c.cfg.ReadBufferSize,
 		HandshakeTimeout:   handshakeTimeout,
 		Recovery:           c.recovery,
 		NewSession:         newNoSession,

@@ -12,10 +12,15 @@ import (
 // hold (never applied, or fallen out of its ring).
 var ErrNoBaseline = errors.New("snapshot baseline not held")
 
-// worldRing is the number of reconstructed worlds a World keeps. A server
-// that deltas only against acks within its own ring of at most worldRing
+// DefaultWorldRing is the number of reconstructed worlds a World keeps
+// unless told otherwise (Config.WorldRing, NewWorld). It matches the
+// server's history ring (sim.Config.History, 64 by default): a server that
+// deltas only against acks within its own ring of at most DefaultWorldRing
 // ticks always finds its baseline here (see World.Apply).
-const worldRing = 64
+const DefaultWorldRing = 64
+
+// MaxWorldRing bounds Config.WorldRing and NewWorld.
+const MaxWorldRing = 4096
 
 // worldSlot is one reconstructed world. Its slice is reused when the slot is
 // overwritten.
@@ -26,16 +31,53 @@ type worldSlot struct {
 
 // World is the client-side reconstruction of the server's world: it applies
 // each Snapshot (full, or a delta against a world it holds) and keeps the
-// last worldRing worlds it built, by tick, as baselines for later deltas.
+// last R worlds it built, by tick, as baselines for later deltas (R: the
+// ring size, DefaultWorldRing unless set by NewWorld or Config.WorldRing).
 //
-// The zero value is an empty World, ready to use. A World is not safe for
-// concurrent use: the client's goroutine owns it (its Handler may read it
-// during OnSnapshot). In steady state Apply allocates nothing: each ring
-// slot reuses its slice.
+// The zero value is an empty World with a ring of DefaultWorldRing, ready
+// to use. A World is not safe for concurrent use: the client's goroutine
+// owns it (its Handler may read it during OnSnapshot). In steady state
+// Apply allocates nothing: each ring slot reuses its slice.
+//
+// Memory: each slot holds one world (24 B per entity), so R worlds of n
+// entities cost about R·n·24 B once the ring has filled: 98 KB for the
+// arena's 64 entities at R = 64, 12 KB at R = 8.
 type World struct {
-	slots  [worldRing]worldSlot // slot tick%worldRing holds tick
-	spare  []schema.Entity      // the next world is built here, then swapped into its slot
-	newest uint32               // newest applied tick; 0: none
+	slots  []worldSlot     // slot tick%len(slots) holds tick; nil: not sized yet
+	spare  []schema.Entity // the next world is built here, then swapped into its slot
+	newest uint32          // newest applied tick; 0: none
+}
+
+// NewWorld returns an empty World that keeps the last ring worlds as
+// baselines (1..MaxWorldRing; 0 or less means DefaultWorldRing, more than
+// MaxWorldRing is capped).
+func NewWorld(ring int) *World {
+	w := &World{}
+	w.setRing(ring)
+	return w
+}
+
+// setRing sizes the ring (see NewWorld) and forgets every world.
+func (w *World) setRing(ring int) {
+	if ring <= 0 {
+		ring = DefaultWorldRing
+	}
+	ring = min(ring, MaxWorldRing)
+	w.slots = make([]worldSlot, ring)
+	w.newest = 0
+}
+
+// Ring returns how many worlds the World keeps.
+func (w *World) Ring() int {
+	if w.slots == nil {
+		return DefaultWorldRing
+	}
+	return len(w.slots)
+}
+
+// slot returns the ring slot of tick.
+func (w *World) slot(tick uint32) *worldSlot {
+	return &w.slots[tick%uint32(len(w.slots))]
 }
 
 // Apply applies the snapshot s to the world. A full snapshot
@@ -48,21 +90,32 @@ type World struct {
 // returns an error wrapping ErrNoBaseline; a delta that does not fit its
 // baseline one wrapping schema.ErrBadDelta. On error the world is unchanged.
 //
-// Why a ring of worldRing keyed by tick%worldRing is enough: a server
-// encoding tick T deltas only against a tick B ≥ T−63 that this client
-// acked, hence applied and stored. The slot of B is overwritten only by a
-// tick ≥ B+64 > T; once such a tick is applied, the snapshot of T is older
-// than the newest and is ignored before its baseline is looked up.
+// Why a ring of R keyed by tick%R is enough when R covers the server's
+// history: a server encoding tick T deltas only against a tick B ≥ T−63
+// that this client acked, hence applied and stored. The slot of B is
+// overwritten only by a tick ≥ B+R; with R ≥ 64 that is > T, and once such a
+// tick is applied, the snapshot of T is older than the newest and is ignored
+// before its baseline is looked up.
+//
+// A smaller ring (memory: many clients in one process) holds B as long as
+// fewer than R ticks separate the client's ack B from the newest world it
+// has applied, which is about the input→snapshot round trip in ticks. A
+// longer one evicts B: that snapshot is refused with ErrNoBaseline (the
+// world is unchanged) and the next ones heal it, because the client always
+// acks its newest world, which the ring always holds.
 func (w *World) Apply(s *schema.Snapshot) error {
 	if s.Tick <= w.newest {
 		return nil
+	}
+	if w.slots == nil {
+		w.setRing(DefaultWorldRing)
 	}
 	var base []schema.Entity
 	if s.BaselineTick != 0 {
 		if s.BaselineTick >= s.Tick {
 			return fmt.Errorf("snapshot %d: baseline %d not before it: %w", s.Tick, s.BaselineTick, schema.ErrBadDelta)
 		}
-		b := &w.slots[s.BaselineTick%worldRing]
+		b := w.slot(s.BaselineTick)
 		if b.tick != s.BaselineTick {
 			return fmt.Errorf("snapshot %d: baseline %d: %w", s.Tick, s.BaselineTick, ErrNoBaseline)
 		}
@@ -73,9 +126,9 @@ func (w *World) Apply(s *schema.Snapshot) error {
 		w.spare = next[:0]
 		return fmt.Errorf("snapshot %d on baseline %d: %w", s.Tick, s.BaselineTick, err)
 	}
-	// The baseline may sit in the slot being replaced (B = T−64): it was
+	// The baseline may sit in the slot being replaced (B = T−R): it was
 	// read above, before the swap.
-	slot := &w.slots[s.Tick%worldRing]
+	slot := w.slot(s.Tick)
 	w.spare = slot.ents[:0]
 	slot.tick, slot.ents = s.Tick, next
 	w.newest = s.Tick
@@ -107,7 +160,7 @@ func (w *World) Entities() []schema.Entity {
 	if w.newest == 0 {
 		return nil
 	}
-	return w.slots[w.newest%worldRing].ents
+	return w.slot(w.newest).ents
 }
 
 // Entity returns the entity id in the newest world.

@@ -180,16 +180,23 @@ func (l *lossyLink) deliver(now int) [][]byte {
 	return out
 }
 
-type lossyStats struct{ applied, ignored, full, deltas int }
+type lossyStats struct{ applied, ignored, full, deltas, noBaseline int }
 
 // playLossy plays one seeded game and checks the client's world after
-// every snapshot it applies.
-func playLossy(seed uint64, ticks int) (lossyStats, error) {
+// every snapshot it applies. ring is the World's ring size (0: the zero
+// World, DefaultWorldRing). With a ring smaller than the server's 64 ticks,
+// a snapshot may name a baseline the World has dropped: that is accepted
+// only when the baseline really left the ring, and must leave the world
+// unchanged.
+func playLossy(seed uint64, ticks, ring int) (lossyStats, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x3071d))
 	srv := newSimServer(rng)
 	down := &lossyLink{rng: rng, drop: rng.Float64() * 0.3, maxDelay: rng.IntN(8)}
 	up := &lossyLink{rng: rng, drop: rng.Float64() * 0.3, maxDelay: rng.IntN(8)}
-	var w World
+	w := &World{}
+	if ring > 0 {
+		w = NewWorld(ring)
+	}
 	var m schema.ServerMessage
 	enc := schema.NewEncoder(0)
 	var st lossyStats
@@ -202,6 +209,11 @@ func playLossy(seed uint64, ticks int) (lossyStats, error) {
 			}
 			before := w.Tick()
 			if err := w.Apply(&m.Snapshot); err != nil {
+				base := m.Snapshot.BaselineTick
+				if errors.Is(err, ErrNoBaseline) && w.Ring() < 64 && base != 0 && base+uint32(w.Ring()) <= before && w.Tick() == before {
+					st.noBaseline++
+					continue
+				}
 				return st, fmt.Errorf("tick %d: apply snapshot %d (baseline %d): %w", now, m.Snapshot.Tick, m.Snapshot.BaselineTick, err)
 			}
 			if m.Snapshot.Tick <= before {
@@ -244,7 +256,7 @@ func TestWorldLossyNetwork(t *testing.T) {
 	}
 	var total lossyStats
 	for seed := first; seed <= last; seed++ {
-		st, err := playLossy(seed, 800)
+		st, err := playLossy(seed, 800, 0)
 		if err != nil {
 			t.Fatalf("seed %d (replay: go test ./net/client -run TestWorldLossyNetwork -world.seed=%d): %v", seed, seed, err)
 		}
@@ -257,6 +269,105 @@ func TestWorldLossyNetwork(t *testing.T) {
 		first, last, total.applied, total.ignored, total.full, total.deltas)
 	if *worldSeed == 0 && (total.ignored == 0 || total.full <= int(last) || total.deltas < total.full) {
 		t.Errorf("the network did not exercise reordering, ring overflow and deltas: %+v", total)
+	}
+}
+
+// TestWorldSmallRing plays the lossy games with rings smaller than the
+// server's history: every applied world must still be exact, refused
+// snapshots must name a baseline that really left the ring, and the world
+// must keep advancing (the client acks its newest world, which the ring
+// always holds).
+func TestWorldSmallRing(t *testing.T) {
+	for _, ring := range []int{1, 4, 8} {
+		t.Run(fmt.Sprintf("ring=%d", ring), func(t *testing.T) {
+			var total lossyStats
+			for seed := uint64(1); seed <= 20; seed++ {
+				st, err := playLossy(seed, 800, ring)
+				if err != nil {
+					t.Fatalf("seed %d: %v", seed, err)
+				}
+				total.applied += st.applied
+				total.noBaseline += st.noBaseline
+			}
+			t.Logf("%d snapshots applied, %d refused for a dropped baseline", total.applied, total.noBaseline)
+			if total.applied < 20*800/8 {
+				t.Errorf("only %d snapshots applied in 20 games of 800 ticks", total.applied)
+			}
+		})
+	}
+}
+
+// TestWorldSmallRingSteadyDelay: a link with a fixed delay each way of d
+// ticks and no loss. The server deltas against the newest ack it has, which
+// is about 2d ticks old; a ring of R holds it when 2d−1 < R, and no
+// snapshot may be refused then. With a longer round trip some are, but the
+// world still advances and stays exact.
+func TestWorldSmallRingSteadyDelay(t *testing.T) {
+	for _, tc := range []struct {
+		ring, delay  int
+		wantRefusals bool
+	}{
+		{ring: 4, delay: 1},
+		{ring: 4, delay: 2},
+		{ring: 8, delay: 4},
+		{ring: 4, delay: 3, wantRefusals: true},
+		{ring: 2, delay: 5, wantRefusals: true},
+	} {
+		t.Run(fmt.Sprintf("ring=%d/delay=%d", tc.ring, tc.delay), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, 5))
+			srv := newSimServer(rng)
+			w := NewWorld(tc.ring)
+			var m schema.ServerMessage
+			enc := schema.NewEncoder(0)
+			down := make(map[int][]byte)
+			up := make(map[int]uint32)
+			applied, refused := 0, 0
+			const ticks = 600
+			for now := 1; now <= ticks; now++ {
+				if a, ok := up[now]; ok {
+					srv.ack = a
+				}
+				srv.step()
+				down[now+tc.delay] = srv.snapshot()
+				if b, ok := down[now]; ok {
+					if err := schema.DecodeServerMessage(b, &m); err != nil {
+						t.Fatal(err)
+					}
+					before := w.Tick()
+					switch err := w.Apply(&m.Snapshot); {
+					case errors.Is(err, ErrNoBaseline):
+						refused++
+						if w.Tick() != before {
+							t.Fatalf("a refused snapshot moved the world")
+						}
+					case err != nil:
+						t.Fatal(err)
+					default:
+						applied++
+						if want := srv.history[w.Tick()]; !slices.Equal(w.Entities(), want) {
+							t.Fatalf("snapshot %d: world differs from the server's", w.Tick())
+						}
+					}
+				}
+				var in schema.ClientMessage
+				if err := schema.DecodeClientMessage(enc.Input(&schema.Input{Seq: uint32(now), AckTick: w.AckTick()}), &in); err != nil {
+					t.Fatal(err)
+				}
+				up[now+tc.delay] = in.Input.AckTick
+			}
+			t.Logf("%d applied, %d refused", applied, refused)
+			if !tc.wantRefusals && refused > 0 {
+				t.Errorf("%d snapshots refused with a round trip of %d ticks and a ring of %d", refused, 2*tc.delay, tc.ring)
+			}
+			if tc.wantRefusals && refused == 0 {
+				t.Errorf("no snapshot refused with a round trip of %d ticks and a ring of %d", 2*tc.delay, tc.ring)
+			}
+			// At least one snapshot per round trip: the one encoded against
+			// the newest world's ack always applies.
+			if applied < (ticks-tc.delay)/(2*tc.delay+1) {
+				t.Errorf("only %d of %d snapshots applied: the world must keep advancing", applied, ticks-tc.delay)
+			}
+		})
 	}
 }
 
@@ -366,5 +477,46 @@ func TestWorldBaselines(t *testing.T) {
 	full := schema.Snapshot{Tick: 3, Spawned: snaps[0].Spawned}
 	if err := w.Apply(&full); err != nil || w.Tick() != 3 || len(w.Entities()) != len(snaps[0].Spawned) {
 		t.Fatalf("full after Reset: err %v tick %d", err, w.Tick())
+	}
+}
+
+// TestConfigWorldRing: Config.WorldRing sizes the client's World (0: the
+// default) and Validate bounds it and ReadBufferSize.
+func TestConfigWorldRing(t *testing.T) {
+	for _, tc := range []struct {
+		ring, readBuf int
+		wantErr       bool
+		wantRing      int
+	}{
+		{ring: 0, wantRing: DefaultWorldRing},
+		{ring: 1, wantRing: 1},
+		{ring: 8, readBuf: 1024, wantRing: 8},
+		{ring: MaxWorldRing, wantRing: MaxWorldRing},
+		{ring: -1, wantErr: true},
+		{ring: MaxWorldRing + 1, wantErr: true},
+		{ring: 8, readBuf: 100, wantErr: true},
+		{ring: 8, readBuf: 2 << 20, wantErr: true},
+	} {
+		t.Run(fmt.Sprintf("ring=%d/readbuf=%d", tc.ring, tc.readBuf), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.URLs = []string{"ws://127.0.0.1:1/ws"}
+			cfg.WorldRing, cfg.ReadBufferSize = tc.ring, tc.readBuf
+			if err := cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("Validate() = %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if got := newClient(cfg).World().Ring(); got != tc.wantRing {
+				t.Errorf("World().Ring() = %d, want %d", got, tc.wantRing)
+			}
+		})
+	}
+	if got := DefaultConfig().WorldRing; got != DefaultWorldRing {
+		t.Errorf("DefaultConfig().WorldRing = %d, want %d", got, DefaultWorldRing)
+	}
+	var w World
+	if w.Ring() != DefaultWorldRing {
+		t.Errorf("zero World: Ring() = %d, want %d", w.Ring(), DefaultWorldRing)
 	}
 }
