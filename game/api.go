@@ -17,6 +17,10 @@ type Conn interface {
 	// Kick sends an Error with code and reason, then closes the connection
 	// (close code 4000+code). Safe from any goroutine; must not block.
 	Kick(code schema.ErrorCode, reason string)
+	// Redirect sends a Redirect{url, matchID} and closes the connection with
+	// 4011: the match moved to the node at url (hand-over or failover) and
+	// the client resumes there. Safe from any goroutine; must not block.
+	Redirect(url, matchID string)
 }
 
 // JoinRequest is what a connection asks of the manager after its Hello.
@@ -65,31 +69,76 @@ type RedirectError struct {
 
 func (e *RedirectError) Error() string { return "match runs on " + e.URL }
 
-// Placement decides which node runs a match. The Manager asks it when a
-// Hello names a match (or carries a resume token for one) that this node
-// does not run, and before it creates a match. LocalPlacement, the
-// default, runs everything here; replication plugs in the cluster's
-// directory. Methods are called on the joining connection's goroutine,
-// concurrently; they must honour ctx.
+// Placement decides which node runs a match: it is the cluster's match
+// directory as the Manager sees it. LocalPlacement, the default, runs
+// everything here; cmd plugs the Raft directory in (replication). Locate
+// and Admit are called on the joining connection's goroutine,
+// concurrently; every method must honour ctx.
 type Placement interface {
-	// Locate is asked about a match this node does not run. It returns a
-	// *RedirectError when another node runs it, nil when no node does (the
-	// client gets match not found), or another error (unavailable).
-	Locate(ctx context.Context, matchID string) error
-	// Admit is asked before this node creates a match of game. nil lets it;
-	// a *RedirectError sends the client to another node; a *JoinError
-	// refuses with its code.
-	Admit(ctx context.Context, game string) error
+	// Locate is asked about a match this node does not run (a Hello with
+	// its id, or a resume token for it). It returns:
+	//   - local true: this node owns the match but has not adopted it yet;
+	//     the Manager waits (up to Config.AdoptWait) for its Adopt;
+	//   - a *RedirectError: another node runs it;
+	//   - nil, false: no node runs it (the client gets match not found);
+	//   - another error: the client gets unavailable and retries.
+	// While the match is between owners (orphaned, or its owner looks dead
+	// and failover is pending) Locate may wait, bounded, rather than send
+	// the client to a dead node.
+	Locate(ctx context.Context, matchID string) (local bool, err error)
+	// Admit is asked when matchmaking finds no local match of game with a
+	// free seat. "" and nil: create one here (LocalPlacement). A match id:
+	// the directory placed (or found) that match on this node; the Manager
+	// waits for its Adopt and seats the player there. A *RedirectError
+	// sends the client to another node; a *JoinError refuses.
+	Admit(ctx context.Context, game string) (matchID string, err error)
+	// End tells the directory that matchID (owned here at epoch) closed:
+	// it stayed empty, or crashed. No node adopts it again. Called on a
+	// timer or watcher goroutine with a bounded ctx.
+	End(ctx context.Context, matchID string, epoch uint64) error
 }
 
 // LocalPlacement runs every match on this node and knows no other.
 type LocalPlacement struct{}
 
 // Locate implements Placement: no other node runs anything.
-func (LocalPlacement) Locate(context.Context, string) error { return nil }
+func (LocalPlacement) Locate(context.Context, string) (bool, error) { return false, nil }
 
 // Admit implements Placement: always create here.
-func (LocalPlacement) Admit(context.Context, string) error { return nil }
+func (LocalPlacement) Admit(context.Context, string) (string, error) { return "", nil }
+
+// End implements Placement: nothing to tell.
+func (LocalPlacement) End(context.Context, string, uint64) error { return nil }
+
+// Checkpointer receives the rooms' checkpoints (cluster mode);
+// replication.Checkpointer implements it. Checkpoint is called on the room
+// goroutine and must copy state and return at once; SetPlayers on join and
+// leave paths; Forget when a match stops or moves. All three must be safe
+// from any goroutine and must not block on I/O.
+type Checkpointer interface {
+	Checkpoint(matchID string, epoch uint64, tick uint32, state []byte)
+	SetPlayers(matchID string, epoch uint64, players int)
+	Forget(matchID string)
+}
+
+// Lease says whether this node may run matchID at epoch now: in a cluster,
+// its owner lease is valid and the directory still names it the owner at
+// that epoch. Every room asks before each tick (through a sim.Gate), so
+// Valid must be cheap, allocation-free and safe from any goroutine.
+type Lease interface {
+	Valid(matchID string, epoch uint64) bool
+}
+
+// AdoptRequest asks the Manager to run a match the cluster assigned to this
+// node (see Manager.Adopt).
+type AdoptRequest struct {
+	MatchID string
+	Game    string
+	Seed    uint64 // the directory's seed: a fresh match's game is created from it
+	Epoch   uint64 // ownership epoch: checkpoints carry it
+	Tick    uint32 // the checkpoint's tick (0 with no State)
+	State   []byte // a checkpoint from Manager's checkpoints or Freeze; empty: a fresh match
+}
 
 var (
 	_ Joiner    = (*Manager)(nil)

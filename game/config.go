@@ -26,7 +26,9 @@ type Config struct {
 	ResumeGrace time.Duration
 	// Secret signs resume tokens. Empty: a random secret per Manager (tokens
 	// then only work on this node until it restarts). Otherwise at least 16
-	// bytes; nodes of one cluster share it.
+	// bytes; the nodes of one cluster must share it, so that a player whose
+	// match moved resumes on the new owner (cmd derives it from -auth-secret,
+	// else from -admin-token).
 	Secret []byte
 	// DefaultGame is the game of a Hello that names none. Default "arena".
 	DefaultGame string
@@ -35,13 +37,28 @@ type Config struct {
 	Logger zerolog.Logger
 	// Placement decides where matches run. nil: LocalPlacement.
 	Placement Placement
+	// Checkpoints receives every room's checkpoint (cluster mode). nil: no
+	// checkpoints.
+	Checkpoints Checkpointer
+	// CheckpointInterval is how much game time passes between two
+	// checkpoints of a room (also taken at the tick after a join or leave).
+	// Default 500 ms; used only with Checkpoints.
+	CheckpointInterval time.Duration
+	// Lease gates every room (cluster mode): a room ticks only while
+	// Lease.Valid(match, epoch), and a join into a room whose lease is not
+	// valid is refused as unavailable. nil: always valid.
+	Lease Lease
+	// AdoptWait bounds how long a join waits for this node to adopt a match
+	// the directory placed here (Placement.Locate/Admit). Default 3 s.
+	AdoptWait time.Duration
 	// RoomMetrics returns the metrics of one match's room, labels bound.
 	// nil: no room metrics.
 	RoomMetrics func(matchID, game string) sim.Metrics
 }
 
 // DefaultConfig returns the defaults: node "local", 30 Hz, 8 seats, 30 s
-// empty timeout, 15 s resume grace, game "arena".
+// empty timeout, 15 s resume grace, game "arena", checkpoints every 500 ms
+// (when a Checkpointer is set), 3 s to wait for an adoption.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:       "local",
@@ -51,6 +68,9 @@ func DefaultConfig() Config {
 		ResumeGrace:  15 * time.Second,
 		DefaultGame:  "arena",
 		Logger:       zerolog.Nop(),
+
+		CheckpointInterval: 500 * time.Millisecond,
+		AdoptWait:          3 * time.Second,
 	}
 }
 
@@ -71,6 +91,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("secret of %d bytes: must be empty or at least 16 bytes", len(c.Secret))
 	case c.DefaultGame == "":
 		return fmt.Errorf("default game: must not be empty")
+	case c.Checkpoints != nil && (c.CheckpointInterval < 10*time.Millisecond || c.CheckpointInterval > time.Minute):
+		return fmt.Errorf("checkpoint interval %v: must be 10ms..1m", c.CheckpointInterval)
+	case c.AdoptWait <= 0 || c.AdoptWait > time.Minute:
+		return fmt.Errorf("adopt wait %v: must be > 0 and at most 1m", c.AdoptWait)
 	}
 	return nil
 }

@@ -11,7 +11,17 @@
 //	sim.Room loop ──Conn.SendSnapshot──▶ net/ws session (latest wins)
 //	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ empty match closes after EmptyTimeout
 //
-// Matches live on this node only; Placement is the hook through which the
-// cluster (replication) will redirect players to the node that runs a match
-// and decide where new matches go. See DESIGN.md for goroutines and locks.
+// In a cluster the matches are the directory's (replication, wired in by
+// cmd through small interfaces declared here): Placement creates matches
+// through Raft and redirects players to their owner, Adopt starts a match
+// the cluster assigned here (fresh, or from a checkpoint with its seats),
+// Release stops one that moved and redirects its players, every room
+// checkpoints to a Checkpointer and ticks only while its Lease is valid,
+// and Freeze/Thaw/Tick serve planned hand-overs (replication.Host).
+//
+//	room goroutine ──checkpoint (state + seats, reused buffer)──▶ Checkpointer (copies) ──▶ Raft
+//	Acquired ──▶ Adopt(checkpoint) ──▶ room restored at its tick; seats wait ResumeGrace
+//	Released ──▶ Release(new owner's URL) ──▶ Conn.Redirect (close 4011)
+//
+// See DESIGN.md for goroutines, locks and the cluster flows.
 package game

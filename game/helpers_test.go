@@ -2,6 +2,7 @@ package game
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"testing"
@@ -69,16 +70,55 @@ func (g *fakeGame) AppendEntities(dst []schema.Entity) []schema.Entity {
 	return append(dst, g.ents...)
 }
 
-func (g *fakeGame) MarshalState(dst []byte) ([]byte, error) { return dst, nil }
-func (g *fakeGame) UnmarshalState([]byte) error             { return nil }
+// MarshalState writes next, then each entity's id, owner and x.
+func (g *fakeGame) MarshalState(dst []byte) ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	dst = binary.LittleEndian.AppendUint32(dst, g.next)
+	for _, e := range g.ents {
+		dst = binary.LittleEndian.AppendUint32(dst, e.ID)
+		dst = binary.LittleEndian.AppendUint32(dst, e.Owner)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(e.X))
+	}
+	return dst, nil
+}
 
-// fakeConn records snapshots (copied) and kicks.
+func (g *fakeGame) UnmarshalState(b []byte) error {
+	if len(b) < 4 || (len(b)-4)%12 != 0 {
+		return errors.New("fake game: bad state")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	le := binary.LittleEndian
+	g.next = le.Uint32(b)
+	g.ents = g.ents[:0]
+	for p := 4; p < len(b); p += 12 {
+		g.ents = append(g.ents, schema.Entity{ID: le.Uint32(b[p:]), Owner: le.Uint32(b[p+4:]), X: int32(le.Uint32(b[p+8:])), HP: 1})
+	}
+	return nil
+}
+
+// fakeConn records snapshots (copied), kicks and redirects.
 type fakeConn struct {
-	mu     sync.Mutex
-	snaps  [][]byte
-	kicked bool
-	code   schema.ErrorCode
-	reason string
+	mu       sync.Mutex
+	snaps    [][]byte
+	kicked   bool
+	code     schema.ErrorCode
+	reason   string
+	redirect string // url of a Redirect
+	redirMID string // its match id
+}
+
+func (c *fakeConn) Redirect(url, matchID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.redirect, c.redirMID = url, matchID
+}
+
+func (c *fakeConn) redirected() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.redirect, c.redirMID
 }
 
 func (c *fakeConn) SendSnapshot(msg []byte) {

@@ -2,10 +2,15 @@ package game
 
 // Log keys of package game.
 const (
-	keyMatch   = "match"
-	keyGame    = "game"
-	keyPlayer  = "player"
-	keyEntity  = "entity"
-	keyPlayers = "players"
-	keyReason  = "reason"
+	keyMatch    = "match"
+	keyGame     = "game"
+	keyPlayer   = "player"
+	keyEntity   = "entity"
+	keyPlayers  = "players"
+	keyReason   = "reason"
+	keyEpoch    = "epoch"
+	keyNewEpoch = "new_epoch"
+	keyTick     = "tick"
+	keyURL      = "url"
+	keyEmptyFor = "empty_for"
 )

@@ -37,7 +37,8 @@ type Manager struct {
 
 	mu      sync.Mutex
 	matches map[string]*Match
-	order   []*Match // creation order: matchmaking fills the oldest first
+	order   []*Match      // creation order: matchmaking fills the oldest first
+	adopted chan struct{} // closed (and replaced) whenever a match is added
 	closed  bool
 	watch   sync.WaitGroup // one watcher goroutine per match
 }
@@ -73,6 +74,7 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 		secret:  append([]byte(nil), secret...),
 		simCfg:  simCfg,
 		matches: make(map[string]*Match),
+		adopted: make(chan struct{}),
 	}, nil
 }
 
@@ -101,11 +103,18 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (Seat, error) {
 	if h.MatchID != "" {
 		mt := m.lookup(h.MatchID)
 		if mt == nil {
-			return nil, m.notHere(ctx, h.MatchID)
+			var err error
+			if mt, err = m.locate(ctx, h.MatchID); err != nil {
+				return nil, err
+			}
 		}
 		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
 		if errors.Is(err, errMatchClosed) {
-			return nil, m.notHere(ctx, h.MatchID)
+			// Closed (or moved) meanwhile: ask the directory again.
+			if mt, err = m.locate(ctx, h.MatchID); err != nil {
+				return nil, err
+			}
+			return mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
 		}
 		return seat, err
 	}
@@ -148,45 +157,96 @@ func (m *Manager) resume(ctx context.Context, req JoinRequest) (Seat, error) {
 	}
 	mt := m.lookup(claims.MatchID)
 	if mt == nil {
-		if err := m.place.Locate(ctx, claims.MatchID); err != nil {
+		var err error
+		mt, err = m.locate(ctx, claims.MatchID)
+		var je *JoinError
+		if errors.As(err, &je) && je.Code == schema.ErrCodeMatchNotFound {
+			return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: fmt.Sprintf("resume refused: match %s has ended", claims.MatchID)}
+		}
+		if err != nil {
 			return nil, err
 		}
-		return nil, &JoinError{Code: schema.ErrCodeResumeRefused, Message: fmt.Sprintf("resume refused: match %s has ended", claims.MatchID)}
 	}
 	return mt.resume(ctx, req.Conn, claims.PlayerID, h.LastTick)
 }
 
-// notHere answers a Hello for a match this node does not run.
-func (m *Manager) notHere(ctx context.Context, matchID string) error {
-	if err := m.place.Locate(ctx, matchID); err != nil {
-		return err
+// locate finds a match this node does not run (yet): a redirect to its
+// owner, a wait for our own adoption of it, or match not found.
+func (m *Manager) locate(ctx context.Context, matchID string) (*Match, error) {
+	local, err := m.place.Locate(ctx, matchID)
+	if err != nil {
+		return nil, err
 	}
-	return &JoinError{Code: schema.ErrCodeMatchNotFound, Message: fmt.Sprintf("match %s not found", matchID)}
+	if local {
+		return m.waitAdopted(ctx, matchID)
+	}
+	if mt := m.lookup(matchID); mt != nil { // adopted while Locate ran
+		return mt, nil
+	}
+	return nil, &JoinError{Code: schema.ErrCodeMatchNotFound, Message: fmt.Sprintf("match %s not found", matchID)}
 }
 
-// pick returns the oldest open match of game with a free seat, creating
-// one (if Placement admits it) when there is none.
-func (m *Manager) pick(ctx context.Context, game string) (*Match, error) {
-	m.mu.Lock()
-	for _, mt := range m.order {
-		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
-			m.mu.Unlock()
+// waitAdopted waits until this node runs matchID (Adopt), for at most
+// Config.AdoptWait or until ctx ends.
+func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, error) {
+	t := time.NewTimer(m.cfg.AdoptWait)
+	defer t.Stop()
+	for {
+		m.mu.Lock()
+		mt, closed, wake := m.matches[matchID], m.closed, m.adopted
+		m.mu.Unlock()
+		switch {
+		case mt != nil:
 			return mt, nil
+		case closed:
+			return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, &JoinError{Code: schema.ErrCodeUnavailable, Message: fmt.Sprintf("match %s is not running here yet", matchID)}
 		}
 	}
-	m.mu.Unlock()
-	if err := m.place.Admit(ctx, game); err != nil {
+}
+
+// pick returns the oldest open match of game with a free seat. When there
+// is none it asks Placement: create one here, wait for the one the
+// directory placed here, or go elsewhere (a *RedirectError).
+func (m *Manager) pick(ctx context.Context, game string) (*Match, error) {
+	if mt := m.oldestOpen(game); mt != nil {
+		return mt, nil
+	}
+	id, err := m.place.Admit(ctx, game)
+	if err != nil {
 		return nil, err
+	}
+	if id != "" {
+		return m.waitAdopted(ctx, id)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Another join may have created one while Admit ran.
-	for _, mt := range m.order {
-		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
-			return mt, nil
-		}
+	if mt := m.oldestOpenLocked(game); mt != nil {
+		return mt, nil
 	}
 	return m.createLocked(game)
+}
+
+func (m *Manager) oldestOpen(game string) *Match {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.oldestOpenLocked(game)
+}
+
+func (m *Manager) oldestOpenLocked(game string) *Match {
+	for _, mt := range m.order {
+		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
+			return mt
+		}
+	}
+	return nil
 }
 
 // Create starts a new, empty match of game (admin API: create-match). It
@@ -198,21 +258,28 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 	if !m.games.Has(game) {
 		return MatchInfo{}, fmt.Errorf("create match: %w %q", ErrUnknownGame, game)
 	}
-	if err := m.place.Admit(ctx, game); err != nil {
+	id, err := m.place.Admit(ctx, game)
+	if err != nil {
 		return MatchInfo{}, fmt.Errorf("create match: %w", err)
 	}
-	m.mu.Lock()
-	mt, err := m.createLocked(game)
-	m.mu.Unlock()
+	var mt *Match
+	if id != "" {
+		mt, err = m.waitAdopted(ctx, id)
+	} else {
+		m.mu.Lock()
+		mt, err = m.createLocked(game)
+		m.mu.Unlock()
+	}
 	if err != nil {
-		return MatchInfo{}, err
+		return MatchInfo{}, fmt.Errorf("create match: %w", err)
 	}
 	return mt.Info(), nil
 }
 
-// createLocked creates and starts a match (m.mu held). The match has no
-// seat yet, so its empty timer runs from now: the first join disarms it,
-// and a match nobody joins closes after EmptyTimeout.
+// createLocked creates and starts a fresh match here (m.mu held), without
+// the directory (LocalPlacement). The match has no seat yet, so its empty
+// timer runs from now: the first join disarms it, and a match nobody joins
+// closes after EmptyTimeout.
 func (m *Manager) createLocked(game string) (*Match, error) {
 	if m.closed {
 		return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
@@ -221,38 +288,99 @@ func (m *Manager) createLocked(game string) (*Match, error) {
 	for m.matches[id] != nil {
 		id = randomID(6)
 	}
-	seed := mrand.Int64()
-	g, err := m.games.New(game, seed)
+	mt, err := m.newMatch(matchSpec{id: id, game: game, seed: mrand.Int64()})
+	if err != nil {
+		return nil, err
+	}
+	m.registerLocked(mt)
+	mt.log.Info().Msg("match created")
+	return mt, nil
+}
+
+// matchSpec describes a match to start: fresh (restore nil) or from a
+// checkpoint.
+type matchSpec struct {
+	id, game string
+	seed     int64
+	epoch    uint64
+	restore  *checkpoint
+}
+
+// newMatch builds a match and its game (restored when sp.restore is set)
+// and starts its room; the caller registers it. The game is touched here
+// only before the room starts, so no lock is needed.
+func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
+	seed := sp.seed
+	if sp.restore != nil {
+		seed = sp.restore.Seed
+	}
+	g, err := m.games.New(sp.game, seed)
 	if err != nil {
 		return nil, err
 	}
 	if tr, ok := g.(TickRated); ok {
 		tr.SetTickRate(m.cfg.TickRate)
 	}
-	var metrics sim.Metrics
-	if m.cfg.RoomMetrics != nil {
-		metrics = m.cfg.RoomMetrics(id, game)
-	}
-	room, err := sim.NewRoom(id, m.simCfg, g, metrics)
-	if err != nil {
-		return nil, fmt.Errorf("create match: %w", err)
-	}
 	mt := &Match{
-		id: id, game: game, seed: seed, created: time.Now(), mgr: m, room: room,
-		log:   m.log.With().Str(keyMatch, id).Str(keyGame, game).Logger(),
+		id: sp.id, game: sp.game, seed: seed, epoch: sp.epoch, created: time.Now(), mgr: m,
+		log:   m.log.With().Str(keyMatch, sp.id).Str(keyGame, sp.game).Logger(),
 		seats: make(map[uint32]*seat),
 		left:  make(map[uint32]bool),
 	}
+	var opts []sim.Option
+	if m.cfg.Lease != nil {
+		opts = append(opts, sim.WithGate((*matchGate)(mt)))
+	}
+	if m.cfg.Checkpoints != nil {
+		opts = append(opts, sim.WithCheckpoint(m.cfg.CheckpointInterval, mt.onCheckpoint))
+	}
+	if ck := sp.restore; ck != nil {
+		if err := g.UnmarshalState(ck.State); err != nil {
+			return nil, fmt.Errorf("restore match %s at tick %d: %w", sp.id, ck.Tick, err)
+		}
+		opts = append(opts, sim.WithRestore(ck.Tick, ck.Seats))
+		mt.adoptTick = ck.Tick
+		mt.nextGuest = ck.NextGuest
+		mt.guests.Store(ck.NextGuest)
+	}
+	var metrics sim.Metrics
+	if m.cfg.RoomMetrics != nil {
+		metrics = m.cfg.RoomMetrics(sp.id, sp.game)
+	}
+	room, err := sim.NewRoom(sp.id, m.simCfg, g, metrics, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create match %s: %w", sp.id, err)
+	}
+	mt.room = room
 	room.Start()
 	mt.mu.Lock()
-	mt.armEmpty()
+	if ck := sp.restore; ck != nil {
+		// The restored players are seated as if they had just
+		// disconnected: each has ResumeGrace to come back.
+		for _, st := range ck.Seats {
+			s := &seat{player: st.Player, entity: st.Entity}
+			gen := s.gen.Load()
+			s.grace = time.AfterFunc(m.cfg.ResumeGrace, func() { mt.expire(s, gen) })
+			mt.seats[st.Player] = s
+		}
+		mt.taken.Store(int32(len(mt.seats)))
+	}
+	if len(mt.seats) == 0 {
+		mt.armEmpty()
+	}
 	mt.mu.Unlock()
-	m.matches[id] = mt
-	m.order = append(m.order, mt)
-	m.watch.Add(1)
-	go pprof.Do(context.Background(), pprof.Labels("match", id), func(context.Context) { m.watchRoom(mt) })
-	mt.log.Info().Msg("match created")
 	return mt, nil
+}
+
+// registerLocked adds a started match to the table, wakes the joins
+// waiting for an adoption and starts its watcher (m.mu held).
+func (m *Manager) registerLocked(mt *Match) {
+	m.matches[mt.id] = mt
+	m.order = append(m.order, mt)
+	close(m.adopted)
+	m.adopted = make(chan struct{})
+	m.watch.Add(1)
+	go pprof.Do(context.Background(), pprof.Labels("match", mt.id), func(context.Context) { m.watchRoom(mt) })
 }
 
 // watchRoom waits for a match's room to exit. A room that crashed (its
@@ -269,6 +397,19 @@ func (m *Manager) watchRoom(mt *Match) {
 	m.remove(mt)
 	for _, c := range mt.close() {
 		c.Kick(schema.ErrCodeUnavailable, "match crashed")
+	}
+	m.end(mt)
+}
+
+// end tells the directory and the Checkpointer that mt is over here.
+func (m *Manager) end(mt *Match) {
+	if c := m.cfg.Checkpoints; c != nil {
+		c.Forget(mt.id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	if err := m.place.End(ctx, mt.id, mt.epoch); err != nil {
+		mt.log.Warn().Err(err).Msg("cannot end the match in the directory")
 	}
 }
 
@@ -291,7 +432,8 @@ func (m *Manager) closeIfEmpty(mt *Match, gen uint64) {
 	if err := mt.room.Stop(ctx); err != nil {
 		mt.log.Warn().Err(err).Msg("stop room")
 	}
-	mt.log.Info().Dur("empty_for", m.cfg.EmptyTimeout).Msg("match closed")
+	m.end(mt)
+	mt.log.Info().Dur(keyEmptyFor, m.cfg.EmptyTimeout).Msg("match closed")
 }
 
 func (m *Manager) remove(mt *Match) {
@@ -345,10 +487,13 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	list := m.order
 	m.order, m.matches = nil, make(map[string]*Match)
 	m.mu.Unlock()
-	// Stop every match: kill its seats and timers, then its room loop.
+	// Stop every match: kill its seats and timers, take a last checkpoint
+	// (the cluster restores it if this node does not come back), then stop
+	// its room loop.
 	var errs []error
 	for _, mt := range list {
 		mt.close()
+		m.finalCheckpoint(ctx, mt)
 		if err := mt.room.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}

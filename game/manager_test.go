@@ -313,16 +313,18 @@ func TestZeroGraceFreesAtDisconnect(t *testing.T) {
 
 type redirectPlacement struct{}
 
-func (redirectPlacement) Locate(_ context.Context, id string) error {
+func (redirectPlacement) Locate(_ context.Context, id string) (bool, error) {
 	if id == "elsewhere" {
-		return &RedirectError{URL: "ws://n2/ws", MatchID: id}
+		return false, &RedirectError{URL: "ws://n2/ws", MatchID: id}
 	}
-	return nil
+	return false, nil
 }
 
-func (redirectPlacement) Admit(context.Context, string) error {
-	return &JoinError{Code: schema.ErrCodeUnavailable, Message: "full node"}
+func (redirectPlacement) Admit(context.Context, string) (string, error) {
+	return "", &JoinError{Code: schema.ErrCodeUnavailable, Message: "full node"}
 }
+
+func (redirectPlacement) End(context.Context, string, uint64) error { return nil }
 
 func TestPlacement(t *testing.T) {
 	m, _ := newTestManager(t, func(c *Config) { c.Placement = redirectPlacement{} })

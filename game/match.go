@@ -29,15 +29,20 @@ var errMatchClosed = errors.New("match closed")
 // that joins, resumes, disconnects and expiries of one match apply in one
 // order. The room loop never takes mu.
 type Match struct {
-	id      string
-	game    string
-	seed    int64
-	created time.Time
-	mgr     *Manager
-	room    *sim.Room
-	log     zerolog.Logger
+	id        string
+	game      string
+	seed      int64
+	epoch     uint64 // cluster ownership epoch (0 on a node without a cluster)
+	adoptTick uint32 // the checkpoint tick it was restored at (0: started fresh)
+	created   time.Time
+	mgr       *Manager
+	room      *sim.Room
+	log       zerolog.Logger
 
-	taken atomic.Int32 // len(seats), for matchmaking without mu
+	taken  atomic.Int32  // len(seats), for matchmaking without mu
+	guests atomic.Uint32 // nextGuest, for checkpoints (room goroutine, no mu)
+
+	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
 
 	mu        sync.Mutex
 	seats     map[uint32]*seat
@@ -54,6 +59,12 @@ type seat struct {
 	player, entity uint32
 	conn           Conn        // nil while disconnected
 	grace          *time.Timer // running while disconnected
+	// trusted: a connection of this room has held the seat, so a resume's
+	// Hello.last_tick names a tick of this room's history. A seat restored
+	// from another owner's checkpoint is not: its client's ticks are the
+	// old owner's, and a delta against our tick of the same number would
+	// build a wrong world.
+	trusted bool
 	// gen changes whenever a connection takes the seat, loses it, or the
 	// seat is freed; a seatHandle of another gen is dead.
 	gen atomic.Uint64
@@ -68,6 +79,7 @@ type MatchInfo struct {
 	Seats     int       `json:"seats"`
 	Tick      uint32    `json:"tick"`
 	Seed      int64     `json:"seed"`
+	Epoch     uint64    `json:"epoch,omitempty"`
 	Created   time.Time `json:"created"`
 }
 
@@ -77,7 +89,7 @@ func (m *Match) Info() MatchInfo {
 	defer m.mu.Unlock()
 	info := MatchInfo{
 		ID: m.id, Game: m.game, Players: len(m.seats), Seats: m.mgr.cfg.Seats,
-		Tick: m.room.Tick(), Seed: m.seed, Created: m.created,
+		Tick: m.room.Tick(), Seed: m.seed, Epoch: m.epoch, Created: m.created,
 	}
 	for _, s := range m.seats {
 		if s.conn != nil {
@@ -106,6 +118,9 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		return m.resume(ctx, conn, player, lastTick)
 	}
 	defer m.mu.Unlock()
+	if !m.leased() {
+		return nil, errLeaseLost
+	}
 	if len(m.seats) >= m.mgr.cfg.Seats {
 		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.mgr.cfg.Seats)}
 	}
@@ -116,10 +131,11 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 	if err != nil {
 		return nil, m.roomError("join", err)
 	}
-	s := &seat{player: player, entity: ent, conn: conn}
+	s := &seat{player: player, entity: ent, conn: conn, trusted: true}
 	m.seats[player] = s
 	delete(m.left, player)
 	m.taken.Store(int32(len(m.seats)))
+	m.playersChanged()
 	m.emptyGen++ // not empty any more: disarm the timer
 	if m.empty != nil {
 		m.empty.Stop()
@@ -137,6 +153,7 @@ func (m *Match) guestID() uint32 {
 			m.nextGuest = 1
 		}
 		if m.seats[m.nextGuest] == nil && !m.left[m.nextGuest] {
+			m.guests.Store(m.nextGuest)
 			return m.nextGuest
 		}
 	}
@@ -156,10 +173,18 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 		m.mu.Unlock()
 		return nil, m.seatGone(player)
 	}
+	if !m.leased() {
+		m.mu.Unlock()
+		return nil, errLeaseLost
+	}
+	if !s.trusted || lastTick <= m.adoptTick {
+		lastTick = 0 // not our history: the first snapshot is full
+	}
 	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
 		m.mu.Unlock()
 		return nil, m.roomError("resume", err)
 	}
+	s.trusted = true
 	old := s.conn
 	if s.grace != nil {
 		s.grace.Stop()
@@ -268,9 +293,55 @@ func (m *Match) free(s *seat, reason string) {
 		m.log.Warn().Err(err).Uint32(keyPlayer, s.player).Msg("leave failed")
 	}
 	m.log.Debug().Uint32(keyPlayer, s.player).Str(keyReason, reason).Int(keyPlayers, len(m.seats)).Msg("seat freed")
+	m.playersChanged()
 	if len(m.seats) == 0 {
 		m.armEmpty()
 	}
+}
+
+// errLeaseLost refuses a join into a room this node may not run now (its
+// cluster lease lapsed, or the match is moving): the client tries another
+// node, which knows the owner.
+var errLeaseLost = &JoinError{Code: schema.ErrCodeUnavailable, Message: "match paused: this node is not in contact with the cluster"}
+
+// leased reports whether the room may run now (Config.Lease).
+func (m *Match) leased() bool {
+	l := m.mgr.cfg.Lease
+	return l == nil || l.Valid(m.id, m.epoch)
+}
+
+// matchGate is the sim.Gate of a match's room: the room ticks only while
+// this node holds the match at its epoch.
+type matchGate Match
+
+func (g *matchGate) Open() bool { return (*Match)(g).leased() }
+
+// playersChanged tells the Checkpointer the seat count (mu held).
+func (m *Match) playersChanged() {
+	if c := m.mgr.cfg.Checkpoints; c != nil {
+		c.SetPlayers(m.id, m.epoch, len(m.seats))
+	}
+}
+
+// onCheckpoint is the room's checkpoint hook (room goroutine): it encodes
+// the checkpoint into the match's reused buffer and hands it to the
+// Checkpointer, which copies it.
+func (m *Match) onCheckpoint(tick uint32, state []byte, seats []sim.Seat) {
+	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, state)
+	m.mgr.cfg.Checkpoints.Checkpoint(m.id, m.epoch, tick, m.ckptBuf)
+}
+
+// liveConns returns the connections holding a seat now.
+func (m *Match) liveConns() []Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var conns []Conn
+	for _, s := range m.seats {
+		if s.conn != nil {
+			conns = append(conns, s.conn)
+		}
+	}
+	return conns
 }
 
 // armEmpty starts the empty timer (mu held).

@@ -28,6 +28,7 @@ func (c *client) SendSnapshot(msg []byte) {
 }
 
 func (c *client) Kick(schema.ErrorCode, string) {}
+func (c *client) Redirect(string, string)       {}
 
 func (c *client) pending() int {
 	c.mu.Lock()

@@ -113,6 +113,14 @@ func (s *session) refuse(code schema.ErrorCode, message string) {
 // Kick implements game.Conn: it queues an Error and closes with 4000+code.
 func (s *session) Kick(code schema.ErrorCode, reason string) { s.refuse(code, reason) }
 
+// Redirect implements game.Conn: the match moved to another node. It queues
+// a Redirect{url, matchID} and closes with 4011, as a Hello for a match
+// elsewhere does. Safe from any goroutine; never blocks.
+func (s *session) Redirect(url, matchID string) {
+	s.enqueue(ctrlMsg{kind: ctrlRedirect, url: url, text: matchID})
+	s.closeAsync(CloseRedirect, reasonRedirect)
+}
+
 // slowConsumer is called by sockConn when a write hit its deadline.
 func (s *session) slowConsumer() {
 	if s.decide(CloseSlowConsumer) {

@@ -1,0 +1,116 @@
+package game
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/ticksync/ticksync/sim"
+)
+
+// Checkpoint format (little-endian), version 1. It is what the Manager hands
+// to its Checkpointer every checkpoint interval and what Freeze returns; Adopt
+// restores a match from it on any node:
+//
+//	"TSCK" | version u8 = 1 | tick u32 | seed i64 | next guest u32 |
+//	game len u8 | game | seat count u32 |
+//	seat count × (player u32, entity u32, last input seq u32) |
+//	state len u32 | state (Game.MarshalState)
+//
+// A new version adds a field after the last one and bumps the version; a
+// decoder refuses versions it does not know.
+const (
+	checkpointMagic   = "TSCK"
+	checkpointVersion = 1
+	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4
+	seatBytes         = 12
+)
+
+// ErrBadCheckpoint: Adopt was given bytes that are not a checkpoint of this
+// format (or of a version it does not know).
+var ErrBadCheckpoint = errors.New("bad checkpoint")
+
+// checkpoint is a decoded checkpoint. State and Seats alias nothing of the
+// input (State is a sub-slice of it: the caller keeps the input alive).
+type checkpoint struct {
+	Tick      uint32
+	Seed      int64
+	NextGuest uint32
+	Game      string
+	Seats     []sim.Seat
+	State     []byte
+}
+
+// appendCheckpoint appends a checkpoint to dst. It allocates nothing when
+// dst has room (the room goroutine reuses one buffer per match).
+func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, state []byte) []byte {
+	le := binary.LittleEndian
+	dst = append(dst, checkpointMagic...)
+	dst = append(dst, checkpointVersion)
+	dst = le.AppendUint32(dst, tick)
+	dst = le.AppendUint64(dst, uint64(seed))
+	dst = le.AppendUint32(dst, nextGuest)
+	dst = append(dst, byte(len(game)))
+	dst = append(dst, game...)
+	dst = le.AppendUint32(dst, uint32(len(seats)))
+	for _, s := range seats {
+		dst = le.AppendUint32(dst, s.Player)
+		dst = le.AppendUint32(dst, s.Entity)
+		dst = le.AppendUint32(dst, s.LastSeq)
+	}
+	dst = le.AppendUint32(dst, uint32(len(state)))
+	return append(dst, state...)
+}
+
+// decodeCheckpoint parses b, checking every length against what is left.
+func decodeCheckpoint(b []byte) (*checkpoint, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadCheckpoint, fmt.Sprintf(format, a...))
+	}
+	if len(b) < checkpointHeader || string(b[:4]) != checkpointMagic {
+		return nil, bad("no %s header", checkpointMagic)
+	}
+	if v := b[4]; v != checkpointVersion {
+		return nil, bad("version %d, this node reads %d", v, checkpointVersion)
+	}
+	le := binary.LittleEndian
+	c := &checkpoint{
+		Tick:      le.Uint32(b[5:]),
+		Seed:      int64(le.Uint64(b[9:])),
+		NextGuest: le.Uint32(b[17:]),
+	}
+	p := 21
+	n := int(b[p])
+	p++
+	if len(b)-p < n+4 {
+		return nil, bad("game name of %d bytes past the end", n)
+	}
+	c.Game = string(b[p : p+n])
+	p += n
+	seats := le.Uint32(b[p:])
+	p += 4
+	if uint64(seats)*seatBytes > uint64(len(b)-p) {
+		return nil, bad("%d seats past the end", seats)
+	}
+	c.Seats = make([]sim.Seat, seats)
+	seen := make(map[uint32]bool, seats)
+	for i := range c.Seats {
+		s := &c.Seats[i]
+		s.Player, s.Entity, s.LastSeq = le.Uint32(b[p:]), le.Uint32(b[p+4:]), le.Uint32(b[p+8:])
+		p += seatBytes
+		if s.Player == 0 || seen[s.Player] {
+			return nil, bad("seat of player %d (zero or twice)", s.Player)
+		}
+		seen[s.Player] = true
+	}
+	if len(b)-p < 4 {
+		return nil, bad("no state length")
+	}
+	sl := le.Uint32(b[p:])
+	p += 4
+	if uint64(sl) != uint64(len(b)-p) {
+		return nil, bad("state of %d bytes, %d left", sl, len(b)-p)
+	}
+	c.State = b[p:]
+	return c, nil
+}
