@@ -74,8 +74,13 @@ type Config struct {
 	// again and resume the seat.
 	Reconnect bool
 	// BackoffMin and BackoffMax bound the wait before each reconnect
-	// attempt: attempt n waits a uniformly random duration in [d/2, d] with
-	// d = min(BackoffMax, BackoffMin·2ⁿ).
+	// attempt while resuming: attempt n waits a uniformly random duration in
+	// [d/2, d] with d = min(BackoffMax, BackoffMin·2ⁿ). BackoffMax is the cap
+	// that keeps a failover fast: a node's death makes the client cycle
+	// through the other URLs (some of which may redirect it to the dead
+	// node until the cluster has moved the match), and with the defaults no
+	// wait exceeds 500 ms, so the client is back within about half a second
+	// of the match running again (the cluster's target is p99 under 2 s).
 	BackoffMin time.Duration
 	BackoffMax time.Duration
 	// ReconnectTimeout: give up reconnecting this long after the drop. The
@@ -103,7 +108,7 @@ const (
 	DefaultMaxMessageSize   = 1 << 20
 	DefaultMaxRedirects     = 3
 	DefaultBackoffMin       = 100 * time.Millisecond
-	DefaultBackoffMax       = 5 * time.Second
+	DefaultBackoffMax       = 500 * time.Millisecond
 	DefaultReconnectTimeout = 30 * time.Second
 )
 

@@ -1,0 +1,87 @@
+package client
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// TestDefaultBackoffCap: by default a resume never waits more than 500 ms
+// between attempts (the cluster's takeover target is p99 under 2 s).
+func TestDefaultBackoffCap(t *testing.T) {
+	cfg := DefaultConfig()
+	if cfg.BackoffMax > 500*time.Millisecond || cfg.BackoffMin > 100*time.Millisecond {
+		t.Fatalf("default backoff %v..%v, want a start ≤ 100 ms and a cap ≤ 500 ms", cfg.BackoffMin, cfg.BackoffMax)
+	}
+	for n := range 40 {
+		if d := backoffDelay(cfg.BackoffMin, cfg.BackoffMax, n, 0.999); d > cfg.BackoffMax {
+			t.Fatalf("attempt %d waits %v, over the cap", n, d)
+		}
+	}
+}
+
+// TestRedirectToDeadNodeKeepsBackoffCapped: after a drop, a node keeps
+// redirecting the client to a node that refuses connections (its owner died
+// and the cluster has not moved the match yet). The client retries at most
+// BackoffMax apart, cycling through its URLs, and resumes on the node that
+// finally seats it.
+func TestRedirectToDeadNodeKeepsBackoffCapped(t *testing.T) {
+	// A port nothing listens on: connection refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "ws://" + ln.Addr().String() + "/ws"
+	ln.Close()
+
+	owner := newFakeServer(t, "owner", false)
+	other := newFakeServer(t, "other", false)
+	cfg := testConfig(owner.url, other.url)
+	cfg.BackoffMin, cfg.BackoffMax = 20*time.Millisecond, 60*time.Millisecond
+	cfg.ReconnectTimeout = 10 * time.Second
+	c := dial(t, cfg)
+	w := c.Welcome()
+
+	// The owner dies; the other node redirects every Hello to it.
+	moved := make(chan struct{})
+	other.mu.Lock()
+	defer func() { other.mu.Lock(); other.hook = nil; other.mu.Unlock() }()
+	other.hook = func(fs *fakeServer, s *fakeSess, h *schema.Hello) bool {
+		select {
+		case <-moved:
+			// The match moved here: seat the resume as the new owner.
+			fs.mu.Lock()
+			fs.seats[h.ResumeToken] = &seat{player: w.PlayerID, entity: w.EntityID, token: h.ResumeToken}
+			fs.mu.Unlock()
+			return false
+		default:
+			fs.redirect(s, dead)
+			return true
+		}
+	}
+	other.mu.Unlock()
+	owner.close()
+	checkFor(t, 3*time.Second, func() bool {
+		other.mu.Lock()
+		defer other.mu.Unlock()
+		return len(other.requests) >= 8
+	})
+	other.mu.Lock()
+	reqs := append([]time.Time(nil), other.requests...)
+	other.mu.Unlock()
+	// Each round: the dead owner refuses, the other node redirects to it,
+	// the redirect target refuses. The gap between two visits to the other
+	// node covers at most two backoffs (one per failed URL).
+	for i := 1; i < len(reqs); i++ {
+		if gap := reqs[i].Sub(reqs[i-1]); gap > 2*cfg.BackoffMax+200*time.Millisecond {
+			t.Fatalf("gap %v between attempts %d and %d: the backoff escalated past the cap", gap, i, i+1)
+		}
+	}
+	close(moved)
+	checkFor(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	if got := c.Welcome(); got.NodeID != "other" || got.PlayerID != w.PlayerID || got.EntityID != w.EntityID {
+		t.Fatalf("welcome after the failover %+v", got)
+	}
+}
