@@ -81,7 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve https/wss; needs -tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&origins, "allowed-origins", "", "comma-separated Origin allow-list for /ws (default: own host and localhost)")
-	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for /admin/v1/... and /debug/pprof")
+	fs.StringVar(&c.AdminToken, "admin-token", "", "bearer token for /admin/v1/... and /debug/pprof, shared by the cluster's nodes (empty: random per process, a one-node cluster only)")
 	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret for player tokens, at least 16 bytes; empty lets guests in")
 	fs.DurationVar(&c.FailoverAfter, "failover-after", 1500*time.Millisecond, "a node silent this long is declared dead")
 	fs.DurationVar(&c.OwnerLease, "owner-lease", time.Second, "an owner out of touch with a leader this long pauses its rooms")
@@ -192,6 +192,9 @@ func (c *nodeConfig) validate() error {
 		}
 		if u, err := url.Parse(c.Join); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return badf("-join %q: must be the http:// or https:// address of a running node", c.Join)
+		}
+		if c.AdminToken == "" {
+			return badf("-join %q: needs -admin-token, the same on every node (joins, heartbeats and forwarding use the admin API)", c.Join)
 		}
 	}
 	if c.TickRate < 1 || c.TickRate > 128 {

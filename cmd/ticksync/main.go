@@ -1,12 +1,32 @@
 // Command ticksync runs a ticksync node: the game's WebSocket endpoint
-// (/ws), its rooms, the arena demo client (/), health, readiness and
-// Prometheus metrics. With no flags it is a one-node dev node on
-// 127.0.0.1:7350 that lets guests in.
+// (/ws), its rooms, the arena demo client (/), health (/healthz), readiness
+// (/readyz: ready while the node holds its cluster lease), Prometheus
+// metrics (/metrics), the admin API (/admin/v1/, bearer -admin-token) and
+// /debug/pprof (admin only).
+//
+// Every node is a member of a Raft cluster (package replication) that owns
+// the match directory: matchmaking creates matches through Raft on the
+// least-loaded live node, rooms checkpoint into Raft every
+// -checkpoint-interval, and when a node dies its matches are restored from
+// their checkpoints on the others, where players resume in their seats.
+// With no flags the node is a one-node dev cluster on 127.0.0.1:7350 (Raft
+// on 127.0.0.1:7351, data in ./ticksync-data) that bootstraps itself and lets
+// guests in; -bootstrap forms a cluster and -join URL adds this node to one.
+// Every node of a cluster needs the same -admin-token (node-to-node calls
+// use it); resume tokens are signed with a key derived from -auth-secret,
+// else from -admin-token, so they verify on every node. Without
+// -admin-token a random one is used for the process (a one-node cluster
+// only; the log says how to set one).
 //
 // main only wires: flags (and TICKSYNC_<NAME> variables) → config → node →
-// start → wait for SIGINT/SIGTERM → graceful shutdown (rooms stop, sessions
-// close with 1001) → exit 0. A bad flag exits 2 with a message naming it;
-// a failure to start exits 1. A second signal during shutdown kills the
+// start (listen, Raft, the ownership goroutine: Acquired → Manager.Adopt
+// from the latest checkpoint, Released → Manager.Release with the new
+// owner's URL; -join; admin API; players) → wait for SIGINT/SIGTERM →
+// graceful shutdown (hand the matches to other nodes with a final
+// checkpoint each, their players redirected; stop the rooms left with a
+// final checkpoint; close sessions with 1001; stop Raft) → exit 0. A bad
+// flag exits 2 with a message naming it; a failure to start, or a -join the
+// cluster refuses, exits 1. A second signal during shutdown kills the
 // process at once.
 package main
 
@@ -51,6 +71,11 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		return 1
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = randomToken()
+		log.Warn().Msg("no -admin-token: using a random one for this process; the admin API (/admin/v1, /debug/pprof) and other nodes cannot use it. " +
+			"Set -admin-token (or TICKSYNC_ADMIN_TOKEN), the same on every node, to run a cluster or call the admin API")
+	}
 
 	n, err := newNode(cfg, log)
 	if err != nil {
@@ -65,9 +90,15 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		return 1
 	}
 
-	<-ctx.Done()
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	case err := <-n.fatal:
+		log.Error().Err(err).Msg("cannot go on; shutting down")
+		code = 1
+	}
 	stop() // a second signal now kills the process
-	log.Info().Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := n.shutdown(shutdownCtx); err != nil {
@@ -75,7 +106,7 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		return 1
 	}
 	log.Info().Msg("stopped")
-	return 0
+	return code
 }
 
 // newLogger builds the process logger: human-readable on the console by

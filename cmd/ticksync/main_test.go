@@ -67,17 +67,26 @@ type proc struct {
 
 // startBinary runs ticksync with no flags in a fresh directory, its
 // configuration from TICKSYNC_ variables (a free port, JSON logs, plus
-// extraEnv), and waits for its "http listening" line.
+// extraEnv), waits for its "http listening" line, then until /readyz says
+// ready (the one-node dev cluster has elected itself and holds its lease).
 func startBinary(t *testing.T, extraEnv ...string) *proc {
 	t.Helper()
-	p := &proc{dir: t.TempDir(), exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary)
-	p.cmd.Dir = p.dir
-	p.cmd.Env = append(append(os.Environ(),
+	p := startProc(t, nil, append([]string{
 		"TICKSYNC_HTTP_ADDR=127.0.0.1:0",
 		"TICKSYNC_RAFT_ADDR=127.0.0.1:0",
-		"TICKSYNC_LOG_FORMAT=json",
-	), extraEnv...)
+	}, extraEnv...)...)
+	p.waitReady(t, 10*time.Second)
+	return p
+}
+
+// startProc runs ticksync with args in a fresh directory (JSON logs, plus
+// env) and waits for its "http listening" line.
+func startProc(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
+	p := &proc{dir: t.TempDir(), exited: make(chan error, 1)}
+	p.cmd = exec.Command(binary, args...)
+	p.cmd.Dir = p.dir
+	p.cmd.Env = append(append(os.Environ(), "TICKSYNC_LOG_FORMAT=json"), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +118,31 @@ func startBinary(t *testing.T, extraEnv ...string) *proc {
 		t.Fatal("no 'http listening' log line")
 	}
 	return p
+}
+
+// waitReady polls GET /readyz until it answers 200.
+func (p *proc) waitReady(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	checkFor(t, timeout, func() bool {
+		resp, err := http.Get("http://" + p.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// checkFor polls fn until it returns true or timeout passes.
+func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // stop sends SIGTERM and checks the exit status is 0.
