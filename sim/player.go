@@ -16,6 +16,9 @@ type player struct {
 	last    schema.Input // the input applied last; repeated when none is new
 	lastSeq uint32       // seq of the last applied input
 	ack     uint32       // newest tick the client acknowledged
+	// standing counts the ticks in a row that ended with inputs still
+	// buffered (trimStanding, jitter.go).
+	standing int
 
 	// per tick, in broadcast
 	base uint32
@@ -60,7 +63,7 @@ func (p *player) next(limit int) (skipped int) {
 	n := len(p.pending)
 	switch {
 	case n == 0:
-		return 0
+		return p.trimStanding()
 	case n > limit:
 		p.last = p.pending[n-1]
 		skipped = n - 1
@@ -71,5 +74,5 @@ func (p *player) next(limit int) (skipped int) {
 		p.pending = p.pending[:n-1]
 	}
 	p.lastSeq = p.last.Seq
-	return skipped
+	return skipped + p.trimStanding()
 }
