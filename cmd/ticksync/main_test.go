@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,13 +25,21 @@ import (
 // binary is the ticksync binary built once for the process tests.
 var binary string
 
+// raceBuild: the tests run under -race (race_test.go), so the binary is
+// built with it and a "DATA RACE" report in a node's output fails the test.
+var raceBuild bool
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ticksync-bin")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "ticksync")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	args := []string{"build", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build ticksync: %v\n%s", err, out)
 		os.Exit(1)
@@ -95,11 +104,20 @@ func startProc(t *testing.T, args []string, env ...string) *proc {
 		t.Fatal(err)
 	}
 	addrs := make(chan string, 1)
+	var races atomic.Int32
+	t.Cleanup(func() {
+		if n := races.Load(); n > 0 {
+			t.Errorf("the node reported %d data races", n)
+		}
+	})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				if strings.Contains(sc.Text(), "DATA RACE") {
+					races.Add(1)
+				}
 				t.Logf("non-json log line: %s", sc.Text())
 				continue
 			}
