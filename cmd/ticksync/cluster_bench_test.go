@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/replication"
+)
+
+// BenchmarkLeaseValid is the cost of the gate every room asks before each
+// tick: the owner lease plus the FSM's owner and epoch of the match, on an
+// in-process one-node cluster.
+func BenchmarkLeaseValid(b *testing.B) {
+	cfg := replication.DefaultConfig()
+	cfg.NodeID = "b1"
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.AdvertiseURL = "ws://127.0.0.1:1/ws"
+	cfg.DataDir = b.TempDir()
+	n, err := replication.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = n.Shutdown(context.Background()) }()
+	for !n.LeaseValid() {
+		if ctx.Err() != nil {
+			b.Fatal("no lease")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m, err := n.CreateMatch(ctx, replication.CreateMatch{ID: "m1", Game: "arena"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := newCluster("b1", "", 8, zerolog.Nop())
+	c.node.Store(n)
+	if !c.Valid("m1", m.Epoch) || c.Valid("m1", m.Epoch+1) {
+		b.Fatal("Valid disagrees with the FSM")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if !c.Valid("m1", m.Epoch) {
+			b.Fatal("lease lost")
+		}
+	}
+}
