@@ -183,6 +183,7 @@ func (c *cluster) Locate(ctx context.Context, matchID string) (bool, error) {
 		deadline = dl.Add(-250 * time.Millisecond)
 	}
 	why := "no node"
+	caughtUp := false
 	for {
 		n := c.node.Load()
 		switch {
@@ -192,6 +193,15 @@ func (c *cluster) Locate(ctx context.Context, matchID string) (bool, error) {
 			why = "this node is not in contact with the cluster"
 		default:
 			m, ok := n.Lookup(matchID)
+			if !ok && !caughtUp {
+				// A match created a moment ago (the player was redirected
+				// here by a node that has applied the entry already) may
+				// not be applied here yet: catch up with the leader once
+				// before answering "not found".
+				caughtUp = true
+				c.catchUp(ctx, n)
+				m, ok = n.Lookup(matchID)
+			}
 			if !ok {
 				return false, nil
 			}

@@ -24,6 +24,8 @@ type nodeConfig struct {
 	NodeID             string
 	HTTPAddr           string
 	RaftAddr           string
+	RaftAdvertise      string // host:port peers dial for Raft; empty: RaftAddr
+	APIAdvertise       string // base URL peers call for the admin API; empty: http[s]://<bound http-addr>
 	Advertise          string // filled from HTTPAddr when not given
 	advertiseAuto      bool   // Advertise was derived: refresh it once the port is known
 	DataDir            string
@@ -73,6 +75,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.NodeID, "node-id", sanitizeID(host), "unique, stable id of this node")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:7350", "HTTP and WebSocket listener (host:port)")
 	fs.StringVar(&c.RaftAddr, "raft-addr", "127.0.0.1:7351", "Raft TCP transport (host:port)")
+	fs.StringVar(&c.RaftAdvertise, "raft-advertise", "", "host:port other nodes dial for Raft (default -raft-addr; set it behind NAT, a proxy or 0.0.0.0)")
+	fs.StringVar(&c.APIAdvertise, "api-advertise", "", "http[s]:// URL other nodes call for this node's admin API: joins, heartbeats, forwarding (default from -http-addr)")
 	fs.StringVar(&c.Advertise, "advertise", "", "URL clients use to reach this node's /ws (default ws[s]://<http-addr>/ws)")
 	fs.StringVar(&c.DataDir, "data-dir", "./ticksync-data", "Raft log, stable store and snapshots")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", false, "form a new cluster")
@@ -168,6 +172,16 @@ func (c *nodeConfig) validate() error {
 	}
 	if c.RaftAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
 		return badf("-raft-addr %q: must differ from -http-addr", c.RaftAddr)
+	}
+	if c.RaftAdvertise != "" {
+		if err := checkHostPort(c.RaftAdvertise); err != nil {
+			return badf("-raft-advertise %q: %v", c.RaftAdvertise, err)
+		}
+	}
+	if c.APIAdvertise != "" {
+		if u, err := url.Parse(c.APIAdvertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return badf("-api-advertise %q: must be an http:// or https:// URL, e.g. http://10.0.0.1:7350", c.APIAdvertise)
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return badf("-tls-cert/-tls-key: give both or neither")

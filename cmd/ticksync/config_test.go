@@ -67,6 +67,8 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-http-addr", "7350"}, nil, "-http-addr"},
 		{[]string{"-raft-addr", "127.0.0.1:7350"}, nil, "-raft-addr"},
 		{[]string{"-advertise", "http://x/ws"}, nil, "-advertise"},
+		{[]string{"-raft-advertise", "10.0.0.1"}, nil, "-raft-advertise"},
+		{[]string{"-api-advertise", "ws://10.0.0.1:7350"}, nil, "-api-advertise"},
 		{[]string{"-join", "http://a:7350", "-bootstrap"}, nil, "-join"},
 		{[]string{"-join", "a:7350"}, nil, "-join \"a:7350\": must be the http://"},
 		{[]string{"-join", "http://a:7350"}, nil, "-join \"http://a:7350\": needs -admin-token"},

@@ -248,8 +248,12 @@ func (n *node) start() error {
 	rc := replication.DefaultConfig()
 	rc.NodeID = n.cfg.NodeID
 	rc.RaftAddr = n.cfg.RaftAddr
+	rc.RaftAdvertise = n.cfg.RaftAdvertise
 	rc.AdvertiseURL = n.cfg.Advertise
 	rc.APIURL = apiURL(addr, n.http.TLS())
+	if n.cfg.APIAdvertise != "" {
+		rc.APIURL = n.cfg.APIAdvertise
+	}
 	rc.DataDir = n.cfg.DataDir
 	rc.Bootstrap = n.cfg.Bootstrap
 	rc.JoinURL = n.cfg.Join
