@@ -11,9 +11,13 @@ import (
 // sockConn is the net.Conn gws sees for one session (a *net.TCPConn or a
 // *tls.Conn underneath). It adds what gws leaves to its caller:
 //
-//   - Every Write gets its own deadline (Config.SlowConsumerAfter), so no
-//     write, whichever goroutine makes it, can block longer than that; a
-//     write that hits it marks the session a slow consumer.
+//   - Every Write runs under a write deadline between
+//     Config.SlowConsumerAfter and 1.25 times it, so no write, whichever
+//     goroutine makes it, can block much longer than that; a write that hits
+//     it marks the session a slow consumer. The deadline is moved only when
+//     less than SlowConsumerAfter is left (so at most every quarter of it):
+//     each move re-arms a runtime timer, which once per snapshot was
+//     measurable.
 //   - After a timed-out write on plain TCP, the frame it cut is completed and
 //     a 4010 close frame follows, both within CloseLinger, so that a client
 //     that reads again sees a valid stream that ends with 4010 (a cut frame
@@ -37,6 +41,11 @@ type sockConn struct {
 
 	scan frameScanner // read goroutine: notices the client's close frame
 
+	// writeDL is the write deadline in force. Writes are serialised (gws
+	// holds its connection's write lock around each one; the 101 response is
+	// written before any frame), so only the writing goroutine touches it.
+	writeDL time.Time
+
 	upgraded atomic.Bool // the 101 response was written: frames follow
 	closing  atomic.Bool // Close was called: half-closed, lingering
 	dead     atomic.Bool // a write timed out: nothing more may be written
@@ -53,18 +62,36 @@ func (c *sockConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write writes p (gws writes one whole frame per call) with a fresh write
-// deadline.
+// Write writes p (gws writes one whole frame per call) with at least
+// writeTimeout, at most 1.25·writeTimeout, of write deadline ahead.
 func (c *sockConn) Write(p []byte) (int, error) {
 	if c.dead.Load() {
 		return 0, net.ErrClosed
 	}
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	if now := time.Now(); c.writeDL.Sub(now) < c.writeTimeout {
+		c.writeDL = now.Add(c.writeTimeout + c.writeTimeout/4)
+		_ = c.Conn.SetWriteDeadline(c.writeDL)
+	}
 	n, err := c.Conn.Write(p)
 	if err != nil && c.upgraded.Load() && isTimeout(err) {
 		c.writeTimedOut(p, n)
 	}
 	return n, err
+}
+
+// SetDeadline and SetWriteDeadline keep writeDL true to the socket: gws
+// sets a deadline around the 101 response and clears both after it, and a
+// cached deadline the socket no longer has would let a write block for
+// good. They are called only between writes (the upgrade).
+func (c *sockConn) SetDeadline(t time.Time) error {
+	c.writeDL = t
+	return c.Conn.SetDeadline(t)
+}
+
+// SetWriteDeadline: see SetDeadline.
+func (c *sockConn) SetWriteDeadline(t time.Time) error {
+	c.writeDL = t
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // writeTimedOut handles a write that hit its deadline after n bytes of

@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -57,26 +55,6 @@ func floorServe(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// floorStats reads a floor's /stats.
-func floorStats(ctx context.Context, url string) (floor.Stats, error) {
-	var st floor.Stats
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("floor stats: %w", err)
-	}
-	return st, nil
 }
 
 // readURLLine reads the "url ..." line a floor-serve child prints first.

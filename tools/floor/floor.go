@@ -8,13 +8,15 @@
 //
 // Data flow: a client's first message is its Hello (any match id is
 // accepted; every client joins the one "floor" match) → Welcome → the client
-// joins a writer shard. The tick goroutine encodes the tick's frame once
-// (a full snapshot of enough entities to reach Config.FrameSize bytes) and
-// wakes the writers; each writer copies the frame, patches in the client's
+// joins a writer shard. The tick goroutine runs on a sim.Clock, the room
+// loops' own schedule (so that an overrun means the same here as on a
+// node), encodes the tick's frame once (a full snapshot of enough entities
+// to reach Config.FrameSize bytes) and wakes the writers; each writer copies the frame, patches in the client's
 // last input seq (so that the bots measure input→ack RTT as on the real
 // server) and writes it with a synchronous WriteMessage under a write
 // deadline. gws's read goroutine of each connection verifies and counts its
-// inputs. Stats are served as JSON on /stats.
+// inputs. Stats are served as JSON on /stats, and as Prometheus metrics
+// under a node's metric names on /metrics.
 //
 // The frames are valid schema Snapshots, so the ordinary bots (package
 // bots) are the floor's clients.
@@ -83,17 +85,22 @@ func (c *Config) Validate() error {
 
 // Stats are the floor's counters since Start.
 type Stats struct {
-	Clients     int64   `json:"clients"`
-	Ticks       uint64  `json:"ticks"`
-	LateTicks   uint64  `json:"late_ticks"` // ticks whose writes had not finished when the next was due
-	Delivered   uint64  `json:"delivered"`  // frames written
-	WriteErrors uint64  `json:"write_errors"`
-	Inputs      uint64  `json:"inputs"`
-	BadInputs   uint64  `json:"bad_inputs"`
-	FrameBytes  int     `json:"frame_bytes"`
-	Entities    int     `json:"entities"`
-	CPUUserS    float64 `json:"cpu_user_s"`
-	CPUSysS     float64 `json:"cpu_sys_s"`
+	Clients int64  `json:"clients"`
+	Ticks   uint64 `json:"ticks"`
+	// LateTicks counts ticks that started after the next one was due
+	// (sim.Clock overruns, as a node's rooms count them). A tick whose
+	// writers are still busy with the previous one waits for them, so slow
+	// writes show up here too.
+	LateTicks    uint64  `json:"late_ticks"`
+	SkippedTicks uint64  `json:"skipped_ticks"` // ticks skipped after a stall (sim.Clock)
+	Delivered    uint64  `json:"delivered"`     // frames written
+	WriteErrors  uint64  `json:"write_errors"`
+	Inputs       uint64  `json:"inputs"`
+	BadInputs    uint64  `json:"bad_inputs"`
+	FrameBytes   int     `json:"frame_bytes"`
+	Entities     int     `json:"entities"`
+	CPUUserS     float64 `json:"cpu_user_s"`
+	CPUSysS      float64 `json:"cpu_sys_s"`
 }
 
 // Server is the floor server. New, Start, then Shutdown.
@@ -104,13 +111,16 @@ type Server struct {
 	up      *gws.Upgrader
 	writers []*writer
 	ents    int
+	m       *metrics
 
 	frameLen  atomic.Int64
 	nextID    atomic.Uint32
 	clients   atomic.Int64
 	ticks     atomic.Uint64
 	late      atomic.Uint64
+	skipped   atomic.Uint64
 	delivered atomic.Uint64
+	bytesOut  atomic.Uint64
 	werrs     atomic.Uint64
 	inputs    atomic.Uint64
 	bad       atomic.Uint64
@@ -149,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, done: make(chan struct{})}
 	s.ents = entitiesFor(cfg.FrameSize)
+	s.m = newMetrics(s)
 	s.up = gws.NewUpgrader(s, &gws.ServerOption{
 		ReadMaxPayloadSize: 4 << 10,
 		Recovery:           gws.Recovery,
@@ -178,6 +189,7 @@ func (s *Server) Start() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.serveWS)
 	mux.HandleFunc("/stats", s.serveStats)
+	mux.Handle("/metrics", s.m.handler())
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(2 + len(s.writers))
 	go func() {
@@ -234,17 +246,18 @@ func (s *Server) Stats() Stats {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return Stats{
-		Clients:     s.clients.Load(),
-		Ticks:       s.ticks.Load(),
-		LateTicks:   s.late.Load(),
-		Delivered:   s.delivered.Load(),
-		WriteErrors: s.werrs.Load(),
-		Inputs:      s.inputs.Load(),
-		BadInputs:   s.bad.Load(),
-		FrameBytes:  int(s.frameLen.Load()),
-		Entities:    s.ents,
-		CPUUserS:    time.Duration(ru.Utime.Nano()).Seconds(),
-		CPUSysS:     time.Duration(ru.Stime.Nano()).Seconds(),
+		Clients:      s.clients.Load(),
+		Ticks:        s.ticks.Load(),
+		LateTicks:    s.late.Load(),
+		SkippedTicks: s.skipped.Load(),
+		Delivered:    s.delivered.Load(),
+		WriteErrors:  s.werrs.Load(),
+		Inputs:       s.inputs.Load(),
+		BadInputs:    s.bad.Load(),
+		FrameBytes:   int(s.frameLen.Load()),
+		Entities:     s.ents,
+		CPUUserS:     time.Duration(ru.Utime.Nano()).Seconds(),
+		CPUSysS:      time.Duration(ru.Stime.Nano()).Seconds(),
 	}
 }
 

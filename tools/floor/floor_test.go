@@ -2,6 +2,8 @@ package floor_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,6 +93,27 @@ func TestFloorServesValidSnapshotsAndEchoesInputSeq(t *testing.T) {
 	}
 	if st.FrameBytes < 350 || st.FrameBytes > 450 || int(h.size.Load()) != st.Entities {
 		t.Errorf("frame %d B with %d entities (client saw %d), want about 400 B", st.FrameBytes, st.Entities, h.size.Load())
+	}
+
+	// /metrics carries a node's metric names, so that the bots'
+	// -server-stats reads the floor as it reads a node.
+	resp, err := http.Get(strings.TrimSuffix(strings.Replace(srv.URL(), "ws://", "http://", 1), "/ws") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"ticksync_sim_tick_duration_seconds_bucket", "ticksync_sim_tick_overruns_total",
+		"ticksync_ws_sessions", `ticksync_ws_messages_out_total{kind="snapshot",node="floor"}`,
+		"ticksync_ws_bytes_out_total", "process_cpu_seconds_total", "process_resident_memory_bytes",
+	} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
 	}
 }
 

@@ -6,11 +6,16 @@ import (
 	"github.com/lxzan/gws"
 
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
 )
 
-// tick is the tick goroutine: at start + n·period it encodes tick n's frame
-// and wakes the writers. A tick whose writers are still busy when the next
-// is due is counted late; the schedule does not shift.
+// tick is the tick goroutine. It keeps the schedule of a node's room loop
+// (sim.Clock: slot n due at start + n·period, an overrun when a slot starts
+// after the next one is due, a skip ahead after MaxCatchUp late slots) and
+// at each slot encodes the frame and hands a copy to every writer. A
+// writer still busy with the previous tick holds its lock, so the hand-off
+// waits for it and the next slot starts late: slow writes count as
+// overruns, as a slow room tick would.
 func (s *Server) tick() {
 	enc := schema.NewEncoder(s.cfg.FrameSize + 256)
 	snap := schema.Snapshot{Spawned: make([]schema.Entity, s.ents)}
@@ -18,45 +23,56 @@ func (s *Server) tick() {
 		e := &snap.Spawned[i]
 		e.ID, e.X, e.Y, e.Kind, e.HP = uint32(i+1), int32(i*160), int32(i*80), 1, 100
 	}
-	period := time.Second / time.Duration(s.cfg.TickRate)
-	start := time.Now()
-	timer := time.NewTimer(period)
+	now := time.Now()
+	clock := sim.NewClock(now, s.cfg.TickRate, sim.DefaultConfig().MaxCatchUp)
+	timer := time.NewTimer(clock.Wait(now))
 	defer timer.Stop()
-	for n := uint32(1); ; n++ {
+	var overruns, skipped uint64
+	for n := uint32(1); ; {
 		select {
 		case <-timer.C:
 		case <-s.done:
 			return
 		}
-		snap.Tick = n
-		snap.ServerTimeMS = uint64(time.Now().UnixMilli())
-		for i := range snap.Spawned {
-			snap.Spawned[i].X += 16
-		}
-		frame, off := enc.Snapshot(&snap)
-		s.frameLen.Store(int64(len(frame)))
-		s.ticks.Add(1)
-		// Hand each writer its own copy. A writer still busy with the
-		// previous tick holds its lock: this waits, and the tick is late.
-		for _, w := range s.writers {
-			w.mu.Lock()
-			w.frame = append(w.frame[:0], frame...)
-			w.off = off
-			w.mu.Unlock()
-			select {
-			case w.wake <- struct{}{}:
-			default:
+		t0 := time.Now()
+		if _, ok := clock.Advance(t0); ok {
+			if d := clock.Overruns() - overruns; d > 0 {
+				overruns += d
+				s.late.Add(d)
+				s.m.overruns.Add(float64(d))
 			}
-		}
-		next := start.Add(time.Duration(n+1) * period)
-		d := time.Until(next)
-		for d <= 0 { // late: skip the ticks already past, count them
-			s.late.Add(1)
+			if d := clock.Skipped() - skipped; d > 0 {
+				skipped += d
+				s.skipped.Add(d)
+				s.m.skipped.Add(float64(d))
+			}
+			s.frame(enc, &snap, n)
 			n++
-			next = start.Add(time.Duration(n+1) * period)
-			d = time.Until(next)
+			s.m.tick.Observe(time.Since(t0).Seconds())
 		}
-		timer.Reset(d)
+		timer.Reset(clock.Wait(time.Now()))
+	}
+}
+
+// frame encodes tick n's frame and hands each writer its own copy.
+func (s *Server) frame(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
+	snap.Tick = n
+	snap.ServerTimeMS = uint64(time.Now().UnixMilli())
+	for i := range snap.Spawned {
+		snap.Spawned[i].X += 16
+	}
+	frame, off := enc.Snapshot(snap)
+	s.frameLen.Store(int64(len(frame)))
+	s.ticks.Add(1)
+	for _, w := range s.writers {
+		w.mu.Lock()
+		w.frame = append(w.frame[:0], frame...)
+		w.off = off
+		w.mu.Unlock()
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -86,8 +102,10 @@ func (s *Server) write(w *writer) {
 			}
 			ok++
 		}
+		bytes := ok * uint64(len(w.frame))
 		w.mu.Unlock()
 		s.delivered.Add(ok)
+		s.bytesOut.Add(bytes)
 		s.werrs.Add(bad)
 	}
 }
