@@ -11,10 +11,11 @@
 // joins a writer shard. The tick goroutine runs on a sim.Clock, the room
 // loops' own schedule (so that an overrun means the same here as on a
 // node), encodes the tick's frame once (a full snapshot of enough entities
-// to reach Config.FrameSize bytes) and wakes the writers; each writer copies the frame, patches in the client's
-// last input seq (so that the bots measure input→ack RTT as on the real
-// server) and writes it with a synchronous WriteMessage under a write
-// deadline. gws's read goroutine of each connection verifies and counts its
+// to reach Config.FrameSize bytes) and hands each writer a copy, latest
+// wins, as a room hands snapshots to its sessions; each writer takes the
+// newest frame, patches in each client's last input seq (so that the bots
+// measure input→ack RTT as on the real server) and writes it with a
+// synchronous WriteMessage under a write deadline. gws's read goroutine of each connection verifies and counts its
 // inputs. Stats are served as JSON on /stats, and as Prometheus metrics
 // under a node's metric names on /metrics.
 //
@@ -94,6 +95,7 @@ type Stats struct {
 	LateTicks    uint64  `json:"late_ticks"`
 	SkippedTicks uint64  `json:"skipped_ticks"` // ticks skipped after a stall (sim.Clock)
 	Delivered    uint64  `json:"delivered"`     // frames written
+	Dropped      uint64  `json:"dropped"`       // frames replaced before their writer took them, per client
 	WriteErrors  uint64  `json:"write_errors"`
 	Inputs       uint64  `json:"inputs"`
 	BadInputs    uint64  `json:"bad_inputs"`
@@ -119,6 +121,7 @@ type Server struct {
 	ticks     atomic.Uint64
 	late      atomic.Uint64
 	skipped   atomic.Uint64
+	dropped   atomic.Uint64
 	delivered atomic.Uint64
 	bytesOut  atomic.Uint64
 	werrs     atomic.Uint64
@@ -140,13 +143,19 @@ type conn struct {
 	writeDL time.Time            // its writer only
 }
 
-// writer owns a shard of the clients and writes the frame to each per tick.
+// writer owns a shard of the clients and writes the newest frame to each.
+// The tick goroutine hands it frames as a room hands a session snapshots:
+// a copy into a pending slot under a short lock, latest wins (a frame the
+// writer has not started is replaced and counted as dropped), never a wait.
 type writer struct {
-	mu    sync.Mutex // held by the writer for a whole round
-	conns []*conn    // under mu
-	frame []byte     // this tick's frame, the writer's own copy; under mu
-	off   int        // offset of last_input_seq in frame
-	wake  chan struct{}
+	mu      sync.Mutex // guards the fields below; held for a copy, never for I/O
+	conns   []*conn    // replaced, never modified in place: the writer iterates a copy
+	pending []byte     // the newest frame not yet taken by the writer
+	off     int        // offset of last_input_seq in pending
+	has     bool       // pending holds a frame
+	wake    chan struct{}
+
+	frame []byte // writer goroutine: the frame being written
 }
 
 // New validates cfg and prepares the server.
@@ -250,6 +259,7 @@ func (s *Server) Stats() Stats {
 		Ticks:        s.ticks.Load(),
 		LateTicks:    s.late.Load(),
 		SkippedTicks: s.skipped.Load(),
+		Dropped:      s.dropped.Load(),
 		Delivered:    s.delivered.Load(),
 		WriteErrors:  s.werrs.Load(),
 		Inputs:       s.inputs.Load(),

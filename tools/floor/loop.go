@@ -12,10 +12,10 @@ import (
 // tick is the tick goroutine. It keeps the schedule of a node's room loop
 // (sim.Clock: slot n due at start + n·period, an overrun when a slot starts
 // after the next one is due, a skip ahead after MaxCatchUp late slots) and
-// at each slot encodes the frame and hands a copy to every writer. A
-// writer still busy with the previous tick holds its lock, so the hand-off
-// waits for it and the next slot starts late: slow writes count as
-// overruns, as a slow room tick would.
+// at each slot encodes the frame and hands a copy to every writer, latest
+// wins, as a room hands snapshots to its sessions: a writer still busy
+// with an older frame loses the one it had not started (dropped, seen by
+// the bots as tick gaps), and the tick never waits for I/O.
 func (s *Server) tick() {
 	enc := schema.NewEncoder(s.cfg.FrameSize + 256)
 	snap := schema.Snapshot{Spawned: make([]schema.Entity, s.ents)}
@@ -46,7 +46,7 @@ func (s *Server) tick() {
 				s.skipped.Add(d)
 				s.m.skipped.Add(float64(d))
 			}
-			s.frame(enc, &snap, n)
+			s.handOff(enc, &snap, n)
 			n++
 			s.m.tick.Observe(time.Since(t0).Seconds())
 		}
@@ -54,8 +54,8 @@ func (s *Server) tick() {
 	}
 }
 
-// frame encodes tick n's frame and hands each writer its own copy.
-func (s *Server) frame(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
+// handOff encodes tick n's frame and hands each writer its own copy.
+func (s *Server) handOff(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
 	snap.Tick = n
 	snap.ServerTimeMS = uint64(time.Now().UnixMilli())
 	for i := range snap.Spawned {
@@ -66,8 +66,11 @@ func (s *Server) frame(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
 	s.ticks.Add(1)
 	for _, w := range s.writers {
 		w.mu.Lock()
-		w.frame = append(w.frame[:0], frame...)
-		w.off = off
+		if w.has {
+			s.dropped.Add(uint64(len(w.conns)))
+		}
+		w.pending = append(w.pending[:0], frame...)
+		w.off, w.has = off, true
 		w.mu.Unlock()
 		select {
 		case w.wake <- struct{}{}:
@@ -76,8 +79,9 @@ func (s *Server) frame(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
 	}
 }
 
-// write is a writer goroutine: on each wake it writes the frame to each of
-// its clients, patched with that client's last input seq.
+// write is a writer goroutine: on each wake it takes the pending frame and
+// writes it to each of its clients, patched with that client's last input
+// seq.
 func (s *Server) write(w *writer) {
 	for {
 		select {
@@ -86,12 +90,20 @@ func (s *Server) write(w *writer) {
 			return
 		}
 		w.mu.Lock()
+		if !w.has {
+			w.mu.Unlock()
+			continue
+		}
+		w.frame, w.pending = w.pending, w.frame[:0]
+		off, conns := w.off, w.conns
+		w.has = false
+		w.mu.Unlock()
 		var ok, bad uint64
-		for _, c := range w.conns {
+		for _, c := range conns {
 			if c.closed.Load() {
 				continue
 			}
-			schema.PatchLastInputSeq(w.frame, w.off, c.lastSeq.Load())
+			schema.PatchLastInputSeq(w.frame, off, c.lastSeq.Load())
 			if now := time.Now(); now.Sub(c.writeDL) > s.cfg.WriteTimeout/4 {
 				c.writeDL = now
 				_ = c.ws.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
@@ -102,10 +114,8 @@ func (s *Server) write(w *writer) {
 			}
 			ok++
 		}
-		bytes := ok * uint64(len(w.frame))
-		w.mu.Unlock()
 		s.delivered.Add(ok)
-		s.bytesOut.Add(bytes)
+		s.bytesOut.Add(ok * uint64(len(w.frame)))
 		s.werrs.Add(bad)
 	}
 }

@@ -60,6 +60,8 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(s.bytesOut.Load()) }),
 		counter("messages_in_total", "Client messages received.", nil,
 			func() float64 { return float64(s.inputs.Load()) }),
+		counter("snapshots_dropped_total", "Frames replaced before their writer took them (latest wins), per client.", nil,
+			func() float64 { return float64(s.dropped.Load()) }),
 	)
 	return &metrics{reg: reg, tick: tick, overruns: overruns, skipped: skipped}
 }
