@@ -88,9 +88,10 @@ func wsURLs(procs []*proc) []string {
 	return urls
 }
 
-// resumes counts the client's resumes and remembers the last downtime.
+// resumes reports the client's resumes, and records the ticks it received
+// per node.
 type resumes struct {
-	client.NopHandler
+	tickLog
 	got chan time.Duration
 }
 
@@ -122,7 +123,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		cfg := client.DefaultConfig()
 		// Each player knows every node but starts at a different one.
 		cfg.URLs = append(append([]string(nil), urls[i:]...), urls[:i]...)
-		h := &resumes{got: make(chan time.Duration, 1)}
+		h := &resumes{got: make(chan time.Duration, 1), tickLog: tickLog{first: map[string]uint32{}, last: map[string]uint32{}}}
 		cfg.Handler = h
 		c, err := client.Dial(ctx, cfg)
 		if err != nil {
@@ -172,6 +173,12 @@ func TestClusterThreeProcesses(t *testing.T) {
 		}
 	}
 
+	// Let the match run past its join-time checkpoints, so that the kill
+	// lands at a random point of the checkpoint schedule.
+	checkFor(t, 5*time.Second, func() bool {
+		m, _ := findMatch(t, owner, w0.MatchID)
+		return m.Tick != nil && *m.Tick > 50
+	})
 	// kill -9 the owner.
 	killed := time.Now()
 	if err := owner.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -208,6 +215,24 @@ func TestClusterThreeProcesses(t *testing.T) {
 	})
 	m, _ := findMatch(t, survivor, w0.MatchID)
 	t.Logf("after the kill: %s on %s at epoch %d", m.ID, m.Owner, m.Epoch)
+	// Game time rolled back: the newest tick the old owner sent against the
+	// tick the new owner restored (its first snapshot is restored+1 or later).
+	for i, c := range players {
+		_, oldLast, _ := handlers[i].get(w0.NodeID)
+		newFirst, _, ok := handlers[i].get(c.Welcome().NodeID)
+		if !ok {
+			continue
+		}
+		back := int(oldLast) - int(newFirst) + 1
+		t.Logf("player %d: old owner's last tick %d, new owner's first %d: %d ticks (%v) rolled back",
+			i, oldLast, newFirst, back, time.Duration(back)*time.Second/30)
+		// Bound: one flush interval (15 ticks) plus a capture period (3) and
+		// Raft's apply latency; twice the interval leaves slack for a loaded
+		// machine.
+		if back > 2*15+5 {
+			t.Errorf("player %d: %d ticks rolled back", i, back)
+		}
+	}
 	t.Logf("whole test %v", time.Since(start).Round(time.Millisecond))
 }
 
