@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -304,4 +306,22 @@ func TestClusterDrainOnSigterm(t *testing.T) {
 		t.Fatalf("stats %+v: the player was not redirected", st)
 	}
 	t.Logf("handed over from %s (last tick %d) to %s (first tick %d) in %v", w.NodeID, oldLast, now.NodeID, newFirst, c.Stats().LastResume)
+}
+
+// TestJoinWithWrongTokenExits: a node whose -join the cluster refuses for
+// good (a wrong admin token) exits with status 1 instead of waiting.
+func TestJoinWithWrongTokenExits(t *testing.T) {
+	n1 := startProc(t, []string{"-node-id", "n1", "-bootstrap", "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0", "-admin-token", testAdminToken})
+	n1.waitReady(t, 15*time.Second)
+	n2 := startProc(t, []string{"-node-id", "n2", "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0",
+		"-admin-token", "not-the-cluster-token", "-join", "http://" + n1.addr})
+	select {
+	case err := <-n2.exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v, want status 1", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("a node refused by the cluster did not exit")
+	}
 }
