@@ -116,6 +116,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	procs := startCluster(t)
 	t.Logf("cluster ready in %v", time.Since(start).Round(time.Millisecond))
 	urls := wsURLs(procs)
+	checkAdminAuth(t, procs[1])
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
