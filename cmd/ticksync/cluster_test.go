@@ -68,6 +68,31 @@ func adminGet(p *proc, path string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
+// checkAdminAuth: the admin API and /debug/pprof need the bearer token.
+func checkAdminAuth(t *testing.T, p *proc) {
+	t.Helper()
+	for _, path := range []string{"/admin/v1/nodes", "/debug/pprof/"} {
+		for _, tok := range []string{"", "wrong", testAdminToken} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusUnauthorized
+			if tok == testAdminToken {
+				want = http.StatusOK
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("GET %s with token %q: %d, want %d", path, tok, resp.StatusCode, want)
+			}
+		}
+	}
+}
+
 func findMatch(t *testing.T, p *proc, id string) (replication.AdminMatch, bool) {
 	t.Helper()
 	var ms []replication.AdminMatch
