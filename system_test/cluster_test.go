@@ -137,6 +137,13 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 	}
 	c := &cluster{t: t, opts: opts, http: &http.Client{Timeout: 3 * time.Second}}
 	dir := t.TempDir()
+	logs := dir
+	if *logDir != "" {
+		logs = filepath.Join(*logDir, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(logs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range opts.nodes {
 		ip := nodeIP(i)
 		n := &node{
@@ -145,7 +152,7 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 			httpAddr: netip.AddrPortFrom(ip, uint16(freePort(t, ip))).String(),
 			raftAddr: netip.AddrPortFrom(ip, uint16(freePort(t, ip))).String(),
 			dataDir:  filepath.Join(dir, fmt.Sprintf("n%d-data", i+1)),
-			logPath:  filepath.Join(dir, fmt.Sprintf("n%d.log", i+1)),
+			logPath:  filepath.Join(logs, fmt.Sprintf("n%d.log", i+1)),
 		}
 		var err error
 		if n.raftProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.raftAddr); err != nil {
@@ -163,6 +170,7 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 			"-raft-addr", n.raftAddr,
 			"-raft-advertise", n.raftProxy.Addr(),
 			"-advertise", n.advertise(),
+			"-api-advertise", n.apiProxied(),
 			"-data-dir", n.dataDir,
 			"-admin-token", adminToken,
 			"-tick-rate", strconv.Itoa(opts.rate()),
@@ -284,10 +292,24 @@ func (c *cluster) stopAll() {
 	}
 }
 
-// dumpLogs prints the tail of every node's log.
+// dumpLogs prints the tail of every node's log, and what the admin API of
+// each running node says now.
 func (c *cluster) dumpLogs() {
 	for _, n := range c.nodes {
 		c.t.Logf("----- %s (%s) log tail -----\n%s", n.id, n.logPath, tail(n.logPath, 60))
+		if !n.running() {
+			continue
+		}
+		for _, path := range []string{"/admin/v1/status", "/admin/v1/matches"} {
+			var raw json.RawMessage
+			if err := c.get(n, path, &raw); err != nil {
+				c.t.Logf("%s %s: %v", n.id, path, err)
+				continue
+			}
+			var b bytes.Buffer
+			_ = json.Compact(&b, raw)
+			c.t.Logf("%s %s: %s", n.id, path, b.String())
+		}
 	}
 }
 

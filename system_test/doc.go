@@ -13,6 +13,7 @@
 //	   -http-addr  127.0.0.1i:H    (real listener: admin API, /ws)
 //	   -raft-addr  127.0.0.1i:R    (real Raft listener; dials leave from 127.0.0.1i)
 //	   -advertise  ws://127.0.0.1i:HP/ws  ─ HTTP fault proxy ─▶ H
+//	   -api-advertise http://127.0.0.1i:HP  (the same proxy, for node-to-node calls)
 //	   -raft-advertise 127.0.0.1i:RP      ─ Raft fault proxy ─▶ R
 //	   │
 //	   ▼

@@ -1,6 +1,7 @@
 package systemtest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -54,7 +55,16 @@ func killOwner(t *testing.T, c *cluster, owner *node, kind, id string, ps []*pla
 	killed := c.kill(owner)
 	after := c.waitOwner(id, owner.id, before.Epoch, 10*time.Second)
 	waitResumed(t, ps, after.Owner, 15*time.Second)
+	_ = poll(2*time.Second, func() error { // informational: the poller's view of the new room
+		if _, ok := tp.firstTick(after.Owner); !ok {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	tp.stop()
+	if tp.errs > 0 {
+		t.Logf("tick poller: %d failed requests", tp.errs)
+	}
 
 	k := takeover{kind: kind, oldOwner: owner.id, newOwner: after.Owner, oldEpoch: before.Epoch, newEpoch: after.Epoch}
 	if at, ok := tp.firstTick(after.Owner); ok {

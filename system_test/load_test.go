@@ -68,9 +68,7 @@ func TestCheckpointLoad(t *testing.T) {
 		cfg.URLs = c.urls(nil)
 		cfg.MatchID = id
 		cfg.WorldRing = 8
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		cl, err := client.Dial(ctx, cfg)
-		cancel()
+		cl, err := dial(t, cfg)
 		if err != nil {
 			t.Fatalf("join %s: %v", id, err)
 		}

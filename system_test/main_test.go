@@ -25,6 +25,7 @@ var (
 	takeoverKills = flag.Int("takeover.kills", 0,
 		"TestTakeoverMeasure: kills per owner kind (leader, follower); 0 means 10 with TICKSYNC_SOAK=1, else skip")
 	keepLogs = flag.Bool("system.keep", false, "print every node's log tail even when a test passes")
+	logDir   = flag.String("system.logdir", "", "write node logs under this directory (kept) instead of the test's temp dir")
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +77,7 @@ func needCluster(t *testing.T) {
 		t.Fatal(buildErr)
 	}
 	var missing []string
-	for _, f := range []string{"raft-advertise", "admin-token", "join", "bootstrap", "owner-lease", "checkpoint-interval"} {
+	for _, f := range []string{"raft-advertise", "api-advertise", "admin-token", "join", "bootstrap", "owner-lease", "checkpoint-interval"} {
 		if !binaryFlags[f] {
 			missing = append(missing, "-"+f)
 		}

@@ -103,7 +103,16 @@ func TestPartitionOwner(t *testing.T) {
 			})
 			// Its players are sent to the new owner and resume their seats.
 			waitResumed(t, ps, newOwner.id, 20*time.Second)
-			t.Logf("heal → old owner's players resumed on %s after %v", newOwner.id, time.Since(healed).Round(time.Millisecond))
+			var back []string
+			for _, p := range ps {
+				l := p.last()
+				when := "before"
+				if l.at.After(healed) {
+					when = "after"
+				}
+				back = append(back, fmt.Sprintf("cut+%v (%s the heal)", l.at.Sub(cut).Round(time.Millisecond), when))
+			}
+			t.Logf("old owner's players resumed on %s at %v; healed at cut+%v", newOwner.id, back, healed.Sub(cut).Round(time.Millisecond))
 			c.waitConverged(15 * time.Second)
 			settle := time.Now()
 			waitPlaying(t, ps, newOwner.id, settle, 15, 5*time.Second)

@@ -154,7 +154,7 @@ func (p *player) String() string {
 	fmt.Fprintf(&b, "; %d drops; errors %v", len(p.drops), p.errs)
 	if p.c != nil {
 		st := p.c.Stats()
-		fmt.Fprintf(&b, "; dials %d redirects %d reconnects %d", st.Dials, st.Redirects, st.Reconnects)
+		fmt.Fprintf(&b, "; dials %d redirects %d reconnects %d; in %d msgs %d B, full %d delta %d stale %d apply errors %d", st.Dials, st.Redirects, st.Reconnects, st.MessagesIn, st.BytesIn, st.SnapshotsFull, st.SnapshotsDelta, st.SnapshotsStale, st.ApplyErrors)
 	}
 	return b.String()
 }
@@ -172,9 +172,7 @@ func joinPlayers(t *testing.T, c *cluster, id string, n int, first *node) []*pla
 		cfg.MatchID = id
 		cfg.Name = fmt.Sprintf("p%d", i+1)
 		cfg.Handler = p
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		cl, err := client.Dial(ctx, cfg)
-		cancel()
+		cl, err := dial(t, cfg)
 		if err != nil {
 			t.Fatalf("%s: dial: %v", p.name, err)
 		}
@@ -186,6 +184,23 @@ func joinPlayers(t *testing.T, c *cluster, id string, n int, first *node) []*pla
 		out = append(out, p)
 	}
 	return out
+}
+
+// dial connects a client. Its context lives until the test ends (Dial's
+// context bounds the client's whole life); the dial itself gets 10 s.
+func dial(t *testing.T, cfg client.Config) (*client.Client, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	timer := time.AfterFunc(10*time.Second, cancel)
+	cl, err := client.Dial(ctx, cfg)
+	if err != nil || !timer.Stop() {
+		cancel()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	return cl, nil
 }
 
 // startInputs sends one input per tick for every player until t ends (the
