@@ -39,9 +39,15 @@ func TestSamplerWindow(t *testing.T) {
 	for i := range 5 {
 		s.samples = append(s.samples, procSample{at: t0.Add(time.Duration(i) * time.Second), cpu: time.Duration(i) * 500 * time.Millisecond, rss: int64(i)})
 	}
-	cpu, wall, rss := s.window(t0.Add(500*time.Millisecond), t0.Add(3500*time.Millisecond))
-	if cpu != time.Second || wall != 2*time.Second || rss != 3 {
-		t.Errorf("window = %v cpu over %v wall, rss %d; want 1s over 2s, 3", cpu, wall, rss)
+	for i := range s.samples {
+		s.samples[i].machine = time.Duration(i) * 1500 * time.Millisecond
+	}
+	cpu, wall, rss, machine := s.window(t0.Add(500*time.Millisecond), t0.Add(3500*time.Millisecond))
+	if cpu != time.Second || wall != 2*time.Second || rss != 3 || machine != 3*time.Second {
+		t.Errorf("window = %v cpu over %v wall, rss %d, machine %v; want 1s over 2s, 3, 3s", cpu, wall, rss, machine)
+	}
+	if m, err := machineBusy(); err != nil || m <= 0 {
+		t.Errorf("machineBusy() = %v, %v", m, err)
 	}
 }
 

@@ -59,6 +59,8 @@ type options struct {
 	keep       bool
 	serverArgs []string
 	rttBudget  time.Duration
+	maxOther   float64
+	retries    int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -75,11 +77,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.floor, "floor", true, "also measure the floor at each step")
 	fs.IntVar(&o.frameSize, "frame-size", 0, "floor frame size in bytes (0: the mean snapshot size of the step's real run)")
 	fs.StringVar(&o.behavior, "behavior", "wander", "bot behaviour: wander, chase or idle")
-	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	fs.DurationVar(&o.timeout, "timeout", 45*time.Minute, "stop everything after this long")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the steps as JSON to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, data, bot reports)")
 	serverArgs := fs.String("server-args", "", "extra flags for ticksync, space-separated")
 	fs.DurationVar(&o.rttBudget, "rtt-budget", 100*time.Millisecond, "p99 input→ack RTT budget")
+	fs.Float64Var(&o.maxOther, "max-other", 25, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
+	fs.IntVar(&o.retries, "retries", 2, "at most this many extra runs of a noisy step's side")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -103,6 +107,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("invalid -frame-size %d: must be >= 0", o.frameSize)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("invalid -timeout %s: must be > 0", o.timeout)
+	case o.maxOther < 0:
+		return o, fmt.Errorf("invalid -max-other %g: must be >= 0", o.maxOther)
+	case o.retries < 0 || o.retries > 10:
+		return o, fmt.Errorf("invalid -retries %d: must be 0..10", o.retries)
 	}
 	if _, err := bots.ParseBehavior(o.behavior); err != nil {
 		return o, fmt.Errorf("invalid -%w", err)
@@ -155,6 +163,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"steps": o.steps, "per_room": o.perRoom, "tick_rate": o.tickRate, "ramp_s": o.ramp.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "measure_s": o.measure.Seconds(), "pin": o.pin, "behavior": o.behavior,
+		"max_other_pct": o.maxOther, "retries": o.retries,
 	}
 }
 

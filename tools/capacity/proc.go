@@ -20,11 +20,39 @@ import (
 // (100 on every Linux this runs on).
 const clockTicks = 100
 
-// procSample is one reading of a process's CPU time and resident set.
+// procSample is one reading of a process's CPU time and resident set, and
+// of the whole machine's busy CPU time.
 type procSample struct {
-	at  time.Time
-	cpu time.Duration // utime + stime
-	rss int64
+	at      time.Time
+	cpu     time.Duration // utime + stime
+	rss     int64
+	machine time.Duration // all CPUs, time not idle (/proc/stat); 0: unknown
+}
+
+// machineBusy reads the CPU time all CPUs spent not idle (user, nice,
+// system, irq, softirq, steal) from the first line of /proc/stat.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
 }
 
 // readProc reads /proc/PID/stat.
@@ -74,6 +102,7 @@ func startSampler(pid int, every time.Duration) *sampler {
 		defer t.Stop()
 		for {
 			if p, err := readProc(pid); err == nil {
+				p.machine, _ = machineBusy()
 				s.mu.Lock()
 				s.samples = append(s.samples, p)
 				s.mu.Unlock()
@@ -94,9 +123,9 @@ func (s *sampler) Stop() {
 }
 
 // window returns the CPU time used between from and to (the samples nearest
-// inside the window), the wall time between those samples and the largest
-// RSS seen.
-func (s *sampler) window(from, to time.Time) (cpu, wall time.Duration, maxRSS int64) {
+// inside the window), the wall time between those samples, the largest RSS
+// seen, and the busy CPU time of the whole machine over the same samples.
+func (s *sampler) window(from, to time.Time) (cpu, wall time.Duration, maxRSS int64, machine time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first, last *procSample
@@ -112,9 +141,12 @@ func (s *sampler) window(from, to time.Time) (cpu, wall time.Duration, maxRSS in
 		maxRSS = max(maxRSS, p.rss)
 	}
 	if first == nil || last == first {
-		return 0, 0, maxRSS
+		return 0, 0, maxRSS, 0
 	}
-	return last.cpu - first.cpu, last.at.Sub(first.at), maxRSS
+	if first.machine > 0 && last.machine > 0 {
+		machine = last.machine - first.machine
+	}
+	return last.cpu - first.cpu, last.at.Sub(first.at), maxRSS, machine
 }
 
 // freeAddr returns a free loopback TCP address.
