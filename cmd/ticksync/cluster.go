@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -54,10 +55,12 @@ var (
 	_ game.Lease        = (*cluster)(nil)
 )
 
-func newCluster(self, token string, seats int, log zerolog.Logger) *cluster {
+// newCluster returns the adapters of node self; listen is its HTTP listen
+// address (node-to-node probes leave from its IP).
+func newCluster(self, token, listen string, seats int, log zerolog.Logger) *cluster {
 	return &cluster{
 		self: self, token: token, seats: seats, log: log,
-		probe:      newOwnerProbe(),
+		probe:      newOwnerProbe(listen),
 		locateWait: 3 * time.Second,
 		poll:       25 * time.Millisecond,
 		acquired:   make(map[string]uint64),
@@ -398,12 +401,42 @@ type probeEntry struct {
 	busy chan struct{} // non-nil while a probe is in flight; closed when done
 }
 
-func newOwnerProbe() *ownerProbe {
+// newOwnerProbe returns a probe whose dials leave from local (this node's
+// listen address) when it is a specific IP, like replication's node-to-node
+// calls, so that a fault-injecting proxy can tell the nodes apart.
+func newOwnerProbe(local string) *ownerProbe {
+	d := &net.Dialer{Timeout: 300 * time.Millisecond}
+	if host, _, err := net.SplitHostPort(local); err == nil {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dd := *d
+		if src, ok := dd.LocalAddr.(*net.TCPAddr); ok && !sameScope(src.IP, addr) {
+			dd.LocalAddr = nil // e.g. a loopback source for a peer on the network
+		}
+		return dd.DialContext(ctx, network, addr)
+	}
 	return &ownerProbe{
-		http:  &http.Client{Timeout: 300 * time.Millisecond},
+		http: &http.Client{
+			Timeout:   300 * time.Millisecond,
+			Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second},
+		},
 		ttl:   250 * time.Millisecond,
 		cache: make(map[string]*probeEntry),
 	}
+}
+
+// sameScope reports whether a dial from src to addr (host:port) can bind
+// src: an IP destination of the same family and the same loopback-ness.
+func sameScope(src net.IP, addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	dst := net.ParseIP(host)
+	return dst != nil && (dst.To4() == nil) == (src.To4() == nil) && dst.IsLoopback() == src.IsLoopback()
 }
 
 // ready probes api (the node's API base URL), or returns a recent answer.

@@ -105,7 +105,7 @@ func newNode(cfg *nodeConfig, log zerolog.Logger) (*node, error) {
 	gc.RoomMetrics = rooms.forRoom
 	// Resume tokens must verify on every node: one cluster-wide secret.
 	gc.Secret = deriveKey(resumeSecret(cfg), "ticksync resume tokens v1")
-	n.cluster = newCluster(cfg.NodeID, cfg.AdminToken, gc.Seats, log.With().Str("component", "cluster").Logger())
+	n.cluster = newCluster(cfg.NodeID, cfg.AdminToken, cfg.HTTPAddr, gc.Seats, log.With().Str("component", "cluster").Logger())
 	gc.Placement = n.cluster
 	gc.Checkpoints = n.cluster
 	// Rooms capture 5 times per flush: the checkpoint Raft gets every
