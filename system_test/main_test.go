@@ -49,23 +49,33 @@ func buildBinary() error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build ticksync: %w\n%s", err, out)
 	}
-	binaryFlags = readFlags(binary)
-	return nil
+	binaryFlags, err = readFlags(binary)
+	return err
 }
 
 // readFlags runs "ticksync -h" and collects the flag names it prints.
-func readFlags(bin string) map[string]bool {
-	out, _ := exec.Command(bin, "-h").CombinedOutput()
-	flags := make(map[string]bool)
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "-") {
-			continue
+// Running a binary just written can fail transiently (ETXTBSY while another
+// process forks); it tries a few times.
+func readFlags(bin string) (map[string]bool, error) {
+	var out []byte
+	var err error
+	for range 5 {
+		out, err = exec.Command(bin, "-h").CombinedOutput()
+		flags := make(map[string]bool)
+		for _, line := range strings.Split(string(out), "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "-") {
+				continue
+			}
+			name, _, _ := strings.Cut(line[1:], " ")
+			flags[name] = true
 		}
-		name, _, _ := strings.Cut(line[1:], " ")
-		flags[name] = true
+		if flags["node-id"] {
+			return flags, nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return flags
+	return nil, fmt.Errorf("%s -h: %v: no flags in %q", bin, err, out)
 }
 
 // needCluster skips the test when the binary has no cluster mode yet (the
