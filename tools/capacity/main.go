@@ -61,6 +61,7 @@ type options struct {
 	rttBudget  time.Duration
 	maxOther   float64
 	retries    int
+	quietWait  time.Duration
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -84,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rttBudget, "rtt-budget", 100*time.Millisecond, "p99 input→ack RTT budget")
 	fs.Float64Var(&o.maxOther, "max-other", 25, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
 	fs.IntVar(&o.retries, "retries", 2, "at most this many extra runs of a noisy step's side")
+	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "before each run, wait at most this long for 2 s in which all processes use less than -max-other of a core (0: do not wait)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -163,7 +165,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"steps": o.steps, "per_room": o.perRoom, "tick_rate": o.tickRate, "ramp_s": o.ramp.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "measure_s": o.measure.Seconds(), "pin": o.pin, "behavior": o.behavior,
-		"max_other_pct": o.maxOther, "retries": o.retries,
+		"max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
 	}
 }
 

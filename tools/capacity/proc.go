@@ -149,6 +149,45 @@ func (s *sampler) window(from, to time.Time) (cpu, wall time.Duration, maxRSS in
 	return last.cpu - first.cpu, last.at.Sub(first.at), maxRSS, machine
 }
 
+// waitQuiet waits until the machine has been nearly idle (less than
+// maxBusy of one core in use, all processes together) for quietFor, at most
+// timeout; it reports how long it waited and whether it found quiet.
+// Nothing of the benchmark runs while it waits, so what it sees is other
+// processes' load.
+func waitQuiet(ctx context.Context, maxBusy float64, quietFor, timeout time.Duration) (time.Duration, bool) {
+	const every = 250 * time.Millisecond
+	start := time.Now()
+	prev, err := machineBusy()
+	if err != nil {
+		return 0, false
+	}
+	prevAt, quietSince := time.Now(), time.Now()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return time.Since(start), false
+		}
+		cur, err := machineBusy()
+		if err != nil {
+			return time.Since(start), false
+		}
+		now := time.Now()
+		if busy := 100 * (cur - prev).Seconds() / now.Sub(prevAt).Seconds(); busy > maxBusy {
+			quietSince = now
+		}
+		prev, prevAt = cur, now
+		if now.Sub(quietSince) >= quietFor {
+			return now.Sub(start), true
+		}
+		if now.Sub(start) >= timeout {
+			return now.Sub(start), false
+		}
+	}
+}
+
 // freeAddr returns a free loopback TCP address.
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -67,7 +67,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
 		}
 		st := step{Bots: n}
 		if !serverBroke {
-			srv, err := b.quiet(n, "node", func() (*side, error) { return b.serverStep(ctx, n) })
+			srv, err := b.quiet(ctx, n, "node", func() (*side, error) { return b.serverStep(ctx, n) })
 			if err != nil {
 				return out, fmt.Errorf("step %d: server: %w", n, err)
 			}
@@ -78,7 +78,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
 			}
 		}
 		if b.o.floor {
-			fl, err := b.quiet(n, "floor", func() (*side, error) { return b.floorStep(ctx, n, size) })
+			fl, err := b.quiet(ctx, n, "floor", func() (*side, error) { return b.floorStep(ctx, n, size) })
 			if err != nil {
 				return out, fmt.Errorf("step %d: floor: %w", n, err)
 			}
@@ -107,12 +107,18 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
 	return out, nil
 }
 
-// quiet runs one side of a step, and runs it again (at most -retries more
+// quiet waits for the machine to be quiet (-quiet-wait), runs one side of
+// a step, and runs it again (at most -retries more
 // times) while other processes used more than -max-other of a core during
 // its window: on a shared machine their load shows up as late ticks and
 // RTT that are not the target's. The last run is kept either way.
-func (b *bench) quiet(n int, what string, run func() (*side, error)) (*side, error) {
+func (b *bench) quiet(ctx context.Context, n int, what string, run func() (*side, error)) (*side, error) {
 	for try := 1; ; try++ {
+		if b.o.quietWait > 0 {
+			if waited, ok := waitQuiet(ctx, b.o.maxOther, 2*time.Second, b.o.quietWait); !ok {
+				fmt.Fprintf(b.log, "capacity: step %d: %s: the machine was not quiet within %s; running anyway\n", n, what, waited.Round(time.Second))
+			}
+		}
 		s, err := run()
 		if err != nil {
 			return nil, err
