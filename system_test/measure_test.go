@@ -59,6 +59,16 @@ func TestTakeoverMeasure(t *testing.T) {
 	}
 	t.Log(takeoverReport(all, c.opts))
 	t.Log(checkpointReport(t, c))
+	over := 0
+	for _, k := range all {
+		if len(k.overBound) > 0 {
+			over++
+			t.Logf("over the bound: %s", k.overBound[0])
+		}
+	}
+	if over > 0 {
+		t.Errorf("%d of %d kills lost more than one checkpoint interval + 1 tick of game time", over, len(all))
+	}
 }
 
 // pct returns the p-th percentile (nearest rank) of xs.

@@ -178,6 +178,16 @@ func joinPlayers(t *testing.T, c *cluster, id string, n int, first *node) []*pla
 		}
 		p.c = cl
 		t.Cleanup(func() { _ = cl.Close() })
+		// Dial returns once seated; the Handler's OnWelcome may run a moment
+		// later on the client's goroutine.
+		checkFor(t, 2*time.Second, func() error {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if len(p.welcomes) == 0 {
+				return fmt.Errorf("%s: no OnWelcome after Dial returned", p.name)
+			}
+			return nil
+		})
 		if w := p.first(); w.match != id || w.playerID == 0 || w.entityID == 0 {
 			t.Fatalf("%s: welcome %+v", p.name, w)
 		}
