@@ -192,7 +192,16 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 		}
 		n.args = append(n.args, opts.extra...)
 	}
-	t.Cleanup(c.stopAll)
+	t.Cleanup(func() {
+		c.stopAll()
+		for _, n := range c.nodes {
+			b, err := os.ReadFile(n.logPath)
+			if i := bytes.Index(b, []byte("WARNING: DATA RACE")); err == nil && i >= 0 {
+				lines := strings.SplitN(string(b[i:]), "\n", 81)
+				t.Errorf("%s reported a data race:\n%s", n.id, strings.Join(lines[:min(len(lines), 80)], "\n"))
+			}
+		}
+	})
 	t.Cleanup(func() {
 		if t.Failed() || *keepLogs {
 			c.dumpLogs()

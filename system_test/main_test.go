@@ -19,6 +19,9 @@ var (
 	binDir    string
 	buildOnce sync.Once
 	buildErr  error
+	// raceBuild: the tests run under -race (race_test.go), so the binary is
+	// built with -race too.
+	raceBuild bool
 	// binaryFlags are the flags the binary knows (from -h).
 	binaryFlags map[string]bool
 
@@ -45,7 +48,11 @@ func buildBinary() error {
 	}
 	binDir = dir
 	binary = filepath.Join(dir, "ticksync")
-	build := exec.Command("go", "build", "-o", binary, "github.com/ticksync/ticksync/cmd/ticksync")
+	args := []string{"build", "-o", binary}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/ticksync/ticksync/cmd/ticksync")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build ticksync: %w\n%s", err, out)
 	}
