@@ -283,6 +283,7 @@ func (sess *session) run() {
 		sess.conn.ReadLoop()
 	}()
 	close(sess.done)
+	sess.signal() // the writer blocks on wake alone (writeLoop)
 	<-sess.writerDone
 	// The seat waits for a resume from now on.
 	if sess.seat != nil {
