@@ -83,8 +83,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, data, bot reports)")
 	serverArgs := fs.String("server-args", "", "extra flags for ticksync, space-separated")
 	fs.DurationVar(&o.rttBudget, "rtt-budget", 100*time.Millisecond, "p99 input→ack RTT budget")
-	fs.Float64Var(&o.maxOther, "max-other", 25, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
-	fs.IntVar(&o.retries, "retries", 2, "at most this many extra runs of a noisy step's side")
+	fs.Float64Var(&o.maxOther, "max-other", 10, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
+	fs.IntVar(&o.retries, "retries", 3, "at most this many extra runs of a noisy step's side")
 	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "before each run, wait at most this long for 2 s in which all processes use less than -max-other of a core (0: do not wait)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

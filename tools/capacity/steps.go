@@ -24,6 +24,8 @@ type side struct {
 	TickP99MS        float64 `json:"tick_p99_ms"`
 	Overruns         float64 `json:"overruns"` // ticks started after the next was due (sim.Clock, both sides), in the window
 	RTTP99MS         float64 `json:"rtt_p99_ms"`
+	GapP99MS         float64 `json:"snapshot_gap_p99_ms"` // between consecutive snapshots of a bot
+	GapMaxMS         float64 `json:"snapshot_gap_max_ms"`
 	BytesPerClientS  float64 `json:"bytes_per_client_per_s"`
 	SnapshotBytes    float64 `json:"snapshot_bytes"`
 	Delivered        uint64  `json:"delivered"` // snapshots the bots received in the window
@@ -341,6 +343,8 @@ func (b *bench) side(rep *bots.Report, smp *sampler, t0 time.Time, n int) *side 
 		Connected:        rep.Bots.Connected,
 		RSSMiB:           float64(rss) / (1 << 20),
 		RTTP99MS:         rep.RTT.P99,
+		GapP99MS:         rep.SnapshotGap.P99,
+		GapMaxMS:         rep.SnapshotGap.Max,
 		BytesPerClientS:  rep.BytesDownPerBotPerS,
 		SnapshotBytes:    rep.Snapshots.MeanBytes,
 		Delivered:        rep.Snapshots.Total,
