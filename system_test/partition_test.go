@@ -55,6 +55,11 @@ func TestPartitionOwner(t *testing.T) {
 			after := c.waitOwner(m.ID, owner.id, before.Epoch, 15*time.Second, owner)
 			moved := time.Since(cut)
 			newOwner := c.byID(after.Owner)
+			// The cut really carried the nodes' traffic: the proxies in
+			// front of the majority saw the isolated node's links.
+			for _, o := range majority {
+				t.Logf("%s's proxies: raft %+v, http %+v", o.id, o.raftProxy.Stats(), o.httpProxy.Stats())
+			}
 
 			// The isolated owner has lost its lease and stopped ticking.
 			checkFor(t, 5*time.Second, func() error {
