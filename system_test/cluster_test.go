@@ -70,9 +70,10 @@ type node struct {
 	logPath   string
 	args      []string
 
-	mu   sync.Mutex
-	proc *proc // nil: not running
-	runs int
+	mu     sync.Mutex
+	proc   *proc // nil: not running
+	runs   int
+	paused bool // SIGSTOPped: running, but do not wait for its answers
 }
 
 // proc is one run of the binary.
@@ -91,10 +92,11 @@ func (n *node) apiProxied() string { return "http://" + n.httpProxy.Addr() }
 // api is the admin API base the test uses (no proxy).
 func (n *node) api() string { return "http://" + n.httpAddr }
 
+// running reports whether n's process is alive and not paused.
 func (n *node) running() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil {
+	if n.proc == nil || n.paused {
 		return false
 	}
 	select {
@@ -272,14 +274,50 @@ func (c *cluster) kill(n *node) time.Time {
 	case <-time.After(10 * time.Second):
 		c.t.Fatalf("%s did not exit after SIGKILL", n.id)
 	}
+	n.mu.Lock()
+	n.paused = false
+	n.mu.Unlock()
+	return at
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to n's process.
+func (c *cluster) signal(n *node, sig syscall.Signal) time.Time {
+	c.t.Helper()
+	n.mu.Lock()
+	p := n.proc
+	n.mu.Unlock()
+	if p == nil {
+		c.t.Fatalf("%s is not running", n.id)
+	}
+	at := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		c.t.Fatalf("signal %v to %s: %v", sig, n.id, err)
+	}
+	switch sig {
+	case syscall.SIGSTOP:
+		n.mu.Lock()
+		n.paused = true
+		n.mu.Unlock()
+	case syscall.SIGCONT:
+		n.mu.Lock()
+		n.paused = false
+		n.mu.Unlock()
+	}
 	return at
 }
 
 // restart starts a killed node again with the same flags and data dir.
 func (c *cluster) restart(n *node) {
 	c.t.Helper()
-	if n.running() {
-		c.t.Fatalf("%s is still running", n.id)
+	n.mu.Lock()
+	p := n.proc
+	n.mu.Unlock()
+	if p != nil {
+		select {
+		case <-p.exited:
+		default:
+			c.t.Fatalf("%s is still running", n.id)
+		}
 	}
 	c.start(n)
 }

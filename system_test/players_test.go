@@ -164,6 +164,12 @@ func (p *player) String() string {
 // defaults), and are closed when t ends.
 func joinPlayers(t *testing.T, c *cluster, id string, n int, first *node) []*player {
 	t.Helper()
+	return joinPlayersWith(t, c, id, n, first, nil)
+}
+
+// joinPlayersWith is joinPlayers with a change to each client's config.
+func joinPlayersWith(t *testing.T, c *cluster, id string, n int, first *node, change func(*client.Config)) []*player {
+	t.Helper()
 	var out []*player
 	for i := range n {
 		p := &player{name: fmt.Sprintf("%s/p%d", id, i+1)}
@@ -172,6 +178,9 @@ func joinPlayers(t *testing.T, c *cluster, id string, n int, first *node) []*pla
 		cfg.MatchID = id
 		cfg.Name = fmt.Sprintf("p%d", i+1)
 		cfg.Handler = p
+		if change != nil {
+			change(&cfg)
+		}
 		cl, err := dial(t, cfg)
 		if err != nil {
 			t.Fatalf("%s: dial: %v", p.name, err)
