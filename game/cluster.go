@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
@@ -222,6 +225,50 @@ func (m *Manager) DisconnectAll(code schema.ErrorCode, reason string) int {
 		}
 	}
 	return n
+}
+
+// CaptureCheckpoints makes every room that runs here, neither frozen nor
+// paused, hand the Checkpointer a checkpoint of its state now (taken on the
+// room goroutine between two ticks, like the periodic ones), and returns once
+// all have or ctx ends, with the number that had not answered by then; their
+// checkpoints still reach the Checkpointer when the rooms get to them. The
+// Checkpointer calls it just before each flush (replication.Capturer), so
+// that the state Raft gets is at most one flush interval old when a node
+// dies.
+func (m *Manager) CaptureCheckpoints(ctx context.Context) (missed int) {
+	if m.cfg.Checkpoints == nil {
+		return 0
+	}
+	m.mu.Lock()
+	list := slices.Clone(m.order)
+	m.mu.Unlock()
+	var pending atomic.Int32
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, mt := range list {
+		if mt.room.Frozen() || mt.room.Paused() {
+			continue
+		}
+		pending.Add(1)
+		// One goroutine per room: each waits for its room's next gap between
+		// ticks (≤ one tick) or its stop; none outlives its room.
+		wg.Go(func() {
+			defer pending.Add(-1)
+			_ = mt.room.Capture(ctx, func(t uint32, st []byte, seats []sim.Seat) {
+				if mt.room.Frozen() || mt.room.Paused() { // changed since: no checkpoint
+					return
+				}
+				mt.onCheckpoint(t, st, seats)
+			})
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+		return int(pending.Load())
+	}
 }
 
 // finalCheckpoint hands the Checkpointer one last checkpoint of mt before

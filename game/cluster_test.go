@@ -514,3 +514,70 @@ func TestShutdownTakesFinalCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoints %d → %d, last at tick %d (final ≥ %d)", before, after, ck.tick, final)
 	}
 }
+
+// TestCaptureCheckpoints: CaptureCheckpoints hands the Checkpointer a
+// checkpoint of every running room at its current tick, skips frozen and
+// paused rooms, and returns when ctx ends even if a room has not answered.
+func TestCaptureCheckpoints(t *testing.T) {
+	l := &switchLease{}
+	l.ok.Store(true)
+	m, rec := newClusterManager(t, "a", func(c *Config) { c.CheckpointInterval = time.Minute; c.Lease = l })
+	adopt(t, m, AdoptRequest{MatchID: "m1", Epoch: 2})
+	adopt(t, m, AdoptRequest{MatchID: "m2", Epoch: 3})
+	join(t, m, schema.Hello{MatchID: "m1"}, 0)
+	checkFor(t, 5*time.Second, func() bool { got, _ := m.Tick("m1"); return got > 5 })
+	_, n1 := rec.get("m1")
+	_, n2 := rec.get("m2")
+	before, _ := m.Tick("m1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if missed := m.CaptureCheckpoints(ctx); missed != 0 {
+		t.Fatalf("missed %d", missed)
+	}
+	ck1, c1 := rec.get("m1")
+	ck2, c2 := rec.get("m2")
+	if c1 != n1+1 || c2 != n2+1 || ck1.tick < before || ck1.epoch != 2 || ck2.epoch != 3 {
+		t.Fatalf("after a capture: m1 %d → %d checkpoints (tick %d ≥ %d, epoch %d), m2 %d → %d (epoch %d)",
+			n1, c1, ck1.tick, before, ck1.epoch, n2, c2, ck2.epoch)
+	}
+	if c, err := decodeCheckpoint(ck1.state); err != nil || c.Tick != ck1.tick || len(c.Seats) != 1 {
+		t.Fatalf("captured checkpoint: %+v, %v", c, err)
+	}
+
+	// Frozen and paused rooms are skipped.
+	if _, _, err := m.Freeze(ctx, "m2", 3); err != nil {
+		t.Fatal(err)
+	}
+	_, c2 = rec.get("m2")
+	m.CaptureCheckpoints(ctx)
+	if _, got := rec.get("m2"); got != c2 {
+		t.Fatalf("a frozen room was captured (%d → %d)", c2, got)
+	}
+	l.ok.Store(false)
+	checkFor(t, 5*time.Second, func() bool { return m.Match("m1").Room().Paused() })
+	_, c1 = rec.get("m1")
+	m.CaptureCheckpoints(ctx)
+	if _, got := rec.get("m1"); got != c1 {
+		t.Fatalf("a paused room was captured (%d → %d)", c1, got)
+	}
+	l.ok.Store(true)
+	checkFor(t, 5*time.Second, func() bool { return !m.Match("m1").Room().Paused() })
+
+	// A room busy in a long command: the capture waits at most until ctx
+	// ends and counts it as missed; its checkpoint arrives once the room
+	// gets to it.
+	release := make(chan struct{})
+	busy := make(chan struct{})
+	go func() {
+		_ = m.Match("m1").Room().Do(context.Background(), func(uint32) error { close(busy); <-release; return nil })
+	}()
+	<-busy
+	_, c1 = rec.get("m1")
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if missed := m.CaptureCheckpoints(short); missed != 1 {
+		t.Fatalf("missed %d, want 1 (the busy room)", missed)
+	}
+	close(release)
+	checkFor(t, 5*time.Second, func() bool { _, got := rec.get("m1"); return got > c1 })
+}

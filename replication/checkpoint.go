@@ -11,11 +11,13 @@ import (
 // Checkpointer batches room checkpoints into Raft. Rooms call Checkpoint
 // (and SetPlayers) from their own goroutines; the call copies the state into
 // a per-match pending slot (latest wins) and returns at once. Every
-// CheckpointInterval the checkpointer goroutine takes the pending slots,
-// compresses each state (zstd) and applies one CheckpointBatch entry per
-// MaxBatchBytes — on the leader directly, elsewhere forwarded to it. The FSM
-// accepts an item only at the match's current epoch; rejections are counted
-// (the ownership watcher tells the room it lost the match).
+// CheckpointInterval the checkpointer goroutine first asks the Host for a
+// fresh capture of every room (when it implements Capturer; waiting at most
+// captureWait), then takes the pending slots, compresses each state (zstd)
+// and applies one CheckpointBatch entry per MaxBatchBytes — on the leader
+// directly, elsewhere forwarded to it. The FSM accepts an item only at the
+// match's current epoch; rejections are counted (the ownership watcher tells
+// the room it lost the match).
 type Checkpointer struct {
 	n *Node
 
@@ -27,6 +29,7 @@ type Checkpointer struct {
 
 	batches, items, rejected, failures atomic.Uint64
 	bytesIn, bytesOut                  atomic.Uint64
+	captures, captureMissed            atomic.Uint64
 	applyNanos, applyMaxNanos          atomic.Int64
 
 	onApply func(d time.Duration, items int) // tests: per-batch latency
@@ -101,6 +104,7 @@ func (c *Checkpointer) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		c.capture(ctx)
 		fctx, cancel := context.WithTimeout(ctx, max(4*c.n.cfg.CheckpointInterval, 2*time.Second))
 		err := c.Flush(fctx)
 		cancel()
@@ -111,6 +115,27 @@ func (c *Checkpointer) run(ctx context.Context) {
 			lastErr = msg
 		}
 	}
+}
+
+// captureWait bounds how long a flush waits for the rooms' fresh captures:
+// a room answers between two ticks (33 ms at 30 Hz); a late one's capture
+// goes with the next flush, and until then its previous checkpoint stands.
+func (c *Checkpointer) captureWait() time.Duration {
+	return min(max(c.n.cfg.CheckpointInterval/5, 5*time.Millisecond), 100*time.Millisecond)
+}
+
+// capture asks the Host, if it is a Capturer, for a checkpoint of every
+// room now (checkpointer goroutine, before each periodic flush).
+func (c *Checkpointer) capture(ctx context.Context) {
+	h, ok := c.n.getHost().(Capturer)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.captureWait())
+	missed := h.CaptureCheckpoints(cctx)
+	cancel()
+	c.captures.Add(1)
+	c.captureMissed.Add(uint64(max(missed, 0)))
 }
 
 // Flush applies everything pending now. Items of a batch that failed are put
@@ -215,6 +240,10 @@ type CheckpointStats struct {
 	BytesOut  uint64        `json:"bytes_out"` // compressed bytes sent to Raft
 	ApplyMean time.Duration `json:"apply_mean_ns"`
 	ApplyMax  time.Duration `json:"apply_max_ns"`
+	// Captures counts the capture requests to the Host before flushes;
+	// CaptureMissed the rooms that had not answered within the wait.
+	Captures      uint64 `json:"captures"`
+	CaptureMissed uint64 `json:"capture_missed"`
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -223,6 +252,7 @@ func (c *Checkpointer) Stats() CheckpointStats {
 		Batches: c.batches.Load(), Items: c.items.Load(), Rejected: c.rejected.Load(),
 		Failures: c.failures.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		ApplyMax: time.Duration(c.applyMaxNanos.Load()),
+		Captures: c.captures.Load(), CaptureMissed: c.captureMissed.Load(),
 	}
 	if s.Batches > 0 {
 		s.ApplyMean = time.Duration(c.applyNanos.Load() / int64(s.Batches))

@@ -78,6 +78,9 @@ type Config struct {
 	wrapStream func(raft.StreamLayer) raft.StreamLayer
 	// wrapListener wraps the test harness's HTTP listener (tests only).
 	wrapListener func(net.Listener) net.Listener
+	// onDeclared is called when this node's supervisor has declared a node
+	// dead, with the rule that allowed it (tests only).
+	onDeclared func(id, rule string)
 }
 
 // RaftTuning holds hashicorp/raft and transport settings. The defaults are

@@ -3,6 +3,8 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -138,9 +140,8 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 		moved := waitMoved(t, c, nl, lost, 10*time.Second)
 		took := time.Since(start)
 		t.Logf("leader crash → new leader %s in %v, matches reassigned in %v", nl.ID(), elected, took)
-		if took < elected+cfg.FailoverAfter {
-			t.Fatalf("reassigned after %v: the dead timers must restart at the election (%v) + failover-after", took, elected)
-		}
+		// When the new leader may declare its predecessor dead:
+		// TestPreviousLeaderDeclaredAtLastContact.
 		ms = replace(ms, moved)
 	})
 	if !ok {
@@ -276,6 +277,17 @@ func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
 			waitMoved(t, c, observer, lost, 10*time.Second)
 			moved := time.Since(start)
 			t.Logf("%s: lease lost after %v, matches reassigned after %v", name, leaseLost, moved)
+			if victimIsLeader {
+				// The premise of the "previous leader" rule (DESIGN.md,
+				// "Fencing"): the new leader's last contact before its
+				// election is no earlier than the start of the cut-off
+				// leader's last lease renewal.
+				ts := observer.sup.Load().term
+				renewed := lastLeaderRenewal(victim)
+				if contact := observer.t0.Add(ts.prevContact); ts.prev != victim.ID() || !ts.hasContact || contact.Before(renewed) {
+					t.Fatalf("new leader's view of its predecessor %+v: last contact %v, the cut-off leader's last renewal %v", ts, contact, renewed)
+				}
+			}
 			if leaseLost > cfg.OwnerLease+100*time.Millisecond || leaseLost >= moved {
 				t.Fatalf("lease lost after %v, takeover after %v", leaseLost, moved)
 			}
@@ -298,5 +310,111 @@ func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
 			t.Logf("%s: healed node back with a lease after %v", name, time.Since(start))
 			chk.finish(t)
 		})
+	}
+}
+
+// lastLeaderRenewal returns when n's last successful renewal of its lease as
+// leader started (a committed Barrier), or the zero time.
+func lastLeaderRenewal(n *testNode) time.Time {
+	ll := n.lease.leader.Load()
+	if ll == nil {
+		return time.Time{}
+	}
+	return n.t0.Add(ll.expiry - n.cfg.OwnerLease)
+}
+
+// declarations records, per supervisor, the nodes it declared dead and the
+// rule it used.
+type declarations struct {
+	mu   sync.Mutex
+	list []declared
+}
+
+type declared struct {
+	by, id, rule string
+	at           time.Time
+}
+
+func (d *declarations) opt() nodeOpt {
+	return func(cfg *Config) {
+		by := cfg.NodeID
+		cfg.onDeclared = func(id, rule string) {
+			d.mu.Lock()
+			d.list = append(d.list, declared{by: by, id: id, rule: rule, at: time.Now()})
+			d.mu.Unlock()
+		}
+	}
+}
+
+// find returns the first declaration of id by node by.
+func (d *declarations) find(by, id string) (declared, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, x := range d.list {
+		if x.by == by && x.id == id {
+			return x, true
+		}
+	}
+	return declared{}, false
+}
+
+// TestPreviousLeaderDeclaredAtLastContact crashes the leader: the new
+// leader declares it dead FailoverAfter after its own last Raft contact
+// before the election (rule "previous leader"), which is earlier than its
+// election + LeaderGrace + FailoverAfter (the rule for the other nodes) and
+// later than the end of the dead leader's lease plus the margin. It also
+// checks the premise of that rule: the new leader's last contact is no
+// earlier than the start of the old leader's last lease renewal.
+func TestPreviousLeaderDeclaredAtLastContact(t *testing.T) {
+	var decl declarations
+	c := startCluster(t, 3, nil, decl.opt())
+	cfg := c[0].cfg
+	for round := range 2 {
+		old := c.leader()
+		ms := createMatches(t, old, fmt.Sprintf("r%d-", round), 6)
+		lost := ownedBy(ms, old.ID())
+		if len(lost) == 0 {
+			t.Fatal("the leader owns no match")
+		}
+		nodes := slices.Clone(c) // the crashed one holds no lease
+		chk := startChecker(func() cluster { return nodes })
+		start := time.Now()
+		old.crash()
+		nl := c.waitLeader(t, 5*time.Second)
+		waitMoved(t, c, nl, lost, 10*time.Second)
+		took := time.Since(start)
+		chk.finish(t)
+
+		sup := nl.sup.Load()
+		ts := sup.term
+		if ts.prev != old.ID() || !ts.hasContact {
+			t.Fatalf("new leader %s: previous leader %q (contact known: %v), want %s", nl.ID(), ts.prev, ts.hasContact, old.ID())
+		}
+		renewed := lastLeaderRenewal(old)
+		contact := nl.t0.Add(ts.prevContact)
+		if contact.Before(renewed) {
+			t.Fatalf("new leader's last contact %v precedes the old leader's last lease renewal by %v", contact, renewed.Sub(contact))
+		}
+		d, ok := decl.find(nl.ID(), old.ID())
+		if !ok || d.rule != "previous leader" {
+			t.Fatalf("declaration of %s by %s: %+v (found %v)", old.ID(), nl.ID(), d, ok)
+		}
+		sup.mu.Lock()
+		silentDue := nl.t0.Add(sup.start + cfg.FailoverAfter)
+		sup.mu.Unlock()
+		leaseEnd := renewed.Add(cfg.OwnerLease)
+		t.Logf("round %d: %s crashed; %s elected %v later (last contact %v before the crash); declared dead %v after the crash, %v after the old leader's lease ended, %v before the silent rule; matches moved %v after the crash",
+			round, old.ID(), nl.ID(), nl.t0.Add(ts.elected).Sub(start).Round(time.Millisecond), start.Sub(contact).Round(time.Millisecond),
+			d.at.Sub(start).Round(time.Millisecond), d.at.Sub(leaseEnd).Round(time.Millisecond), silentDue.Sub(d.at).Round(time.Millisecond), took.Round(time.Millisecond))
+		if !d.at.Before(silentDue) {
+			t.Fatalf("declared at the silent rule's time or later")
+		}
+		if d.at.Before(leaseEnd.Add(cfg.FailoverAfter - cfg.OwnerLease - 100*time.Millisecond)) {
+			t.Fatalf("declared %v after the old leader's lease ended: less than the margin", d.at.Sub(leaseEnd))
+		}
+		// Bring the node back for the next round.
+		back := startNode(t, old.ID(), old.cfg.DataDir, old.RaftAddr(), "", decl.opt())
+		c[indexOf(c, old)] = back
+		c.waitConverged(t, 15*time.Second)
 	}
 }

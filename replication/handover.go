@@ -25,6 +25,20 @@ type Host interface {
 	Tick(matchID string) (tick uint32, ok bool)
 }
 
+// Capturer is an optional Host method. When the Host implements it, the
+// Checkpointer asks for a fresh checkpoint of every local room just before
+// each periodic flush, so that the newest committed checkpoint of a room is
+// at most one CheckpointInterval (plus the capture wait and Raft's apply
+// latency) old whenever its node dies.
+type Capturer interface {
+	// CaptureCheckpoints makes every room that runs here (not frozen, not
+	// paused) call Checkpointer.Checkpoint with its state now, and returns
+	// when all have or when ctx ends, with the number of rooms that had not
+	// answered by then (their checkpoints arrive later, for the next flush).
+	// It must not wait for anything but the rooms.
+	CaptureCheckpoints(ctx context.Context) (missed int)
+}
+
 // handoverTimeout bounds how long a hand-over keeps retrying its AssignMatch
 // before leaving the room frozen (never thawed on an ambiguous outcome).
 const handoverTimeout = 30 * time.Second

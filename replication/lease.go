@@ -3,26 +3,43 @@ package replication
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// leaseState is the owner lease: valid while now < expiry and the FSM has
-// applied at least need. Times are Node.now() values (monotonic).
+// leaseState is the owner lease. It has two parts, both Node.now() values
+// (monotonic):
+//
+//   - expiry, earned as a follower: the start of a heartbeat the leader
+//     acknowledged plus min(OwnerLease, the leader's remaining lease). It
+//     counts in every Raft state (a new leader keeps it until its first
+//     renewal as leader; a candidate keeps it through an election).
+//   - leader, earned as the leader: the moment a committed Barrier of the
+//     current term was started plus OwnerLease. It counts only while Raft
+//     says this node leads in that same term, so a leader's own lease ends
+//     the moment it steps down.
+//
+// Either is valid only once the FSM has applied need.
 type leaseState struct {
-	expiry atomic.Int64 // time.Duration since n.t0
+	expiry atomic.Int64 // follower-earned expiry (time.Duration since n.t0)
 	need   atomic.Uint64
 	valid  atomic.Bool // last value published by the monitor
-	// verified is when the last successful VerifyLeader started: a leader
-	// that just stepped down counts it as leader contact (Raft sets
-	// LastContact only after it reports the Follower state).
-	verified atomic.Int64
+
+	leaderMu sync.Mutex                  // serialises renewals of leader
+	leader   atomic.Pointer[leaderLease] // nil: none
 }
 
-// renewLease extends the lease to start+d (never shortens it) and raises the
-// index the FSM must reach.
+// leaderLease is a lease earned as the leader of term.
+type leaderLease struct {
+	term   uint64
+	expiry time.Duration
+}
+
+// renewLease extends the follower-earned lease to start+d (never shortens
+// it) and raises the index the FSM must reach.
 func (n *Node) renewLease(start, d time.Duration, need uint64) {
 	exp := int64(start + d)
 	for {
@@ -39,56 +56,84 @@ func (n *Node) renewLease(start, d time.Duration, need uint64) {
 	}
 }
 
+// renewLeaderLease records a Barrier of term, started at start, that
+// committed: the leader's own lease now runs to start+OwnerLease.
+func (n *Node) renewLeaderLease(term uint64, start time.Duration) {
+	n.lease.leaderMu.Lock()
+	defer n.lease.leaderMu.Unlock()
+	exp := start + n.cfg.OwnerLease
+	if cur := n.lease.leader.Load(); cur != nil && cur.term == term && cur.expiry >= exp {
+		return
+	}
+	n.lease.leader.Store(&leaderLease{term: term, expiry: exp})
+}
+
 // LeaseValid reports whether this node may run its rooms now: its owner
 // lease (renewed by heartbeats the leader acknowledged, or on the leader by
-// a successful VerifyLeader) has not expired, its FSM has caught up with the
-// index the leader named, and Raft agrees (a follower or candidate heard from
-// a leader within OwnerLease). Rooms call it before
+// a committed Barrier of its current term) has not expired, its FSM has
+// caught up with the index the leader named, and Raft agrees (a follower or
+// candidate heard from a leader within OwnerLease). Rooms call it before
 // each tick; it costs a few atomic loads and a clock read. Any goroutine.
-func (n *Node) LeaseValid() bool { return n.leaseCheck() == "" }
+func (n *Node) LeaseValid() bool {
+	_, why := n.leaseExpiry()
+	return why == ""
+}
+
+// leaseExpiry returns when the lease ends and "" when it is valid now, else
+// why not.
+func (n *Node) leaseExpiry() (time.Duration, string) {
+	r := n.r()
+	if r == nil {
+		return 0, "not started"
+	}
+	now := n.now()
+	if n.fsm.Index() < n.lease.need.Load() {
+		return 0, "fsm behind the leader's index"
+	}
+	exp := time.Duration(n.lease.expiry.Load())
+	switch r.State() {
+	case raft.Leader:
+		if ll := n.lease.leader.Load(); ll != nil && ll.term == r.CurrentTerm() {
+			exp = max(exp, ll.expiry)
+		}
+	case raft.Follower, raft.Candidate: // a candidate keeps what it earned
+		// Raft sets LastContact when a leader steps down, too; that is
+		// harmless: a leader's own lease no longer counts then.
+		if lc := r.LastContact(); lc.IsZero() || time.Since(lc) >= n.cfg.OwnerLease {
+			return 0, "no leader contact"
+		}
+	default:
+		return 0, "raft shut down"
+	}
+	if now >= exp {
+		return 0, "expired"
+	}
+	return exp, ""
+}
 
 // leaseCheck returns "" when the lease is valid, else why not.
 func (n *Node) leaseCheck() string {
-	r := n.r()
-	if r == nil {
-		return "not started"
-	}
-	if n.now() >= time.Duration(n.lease.expiry.Load()) {
-		return "expired"
-	}
-	if n.fsm.Index() < n.lease.need.Load() {
-		return "fsm behind the leader's index"
-	}
-	switch r.State() {
-	case raft.Leader:
-		return ""
-	case raft.Follower, raft.Candidate: // a candidate keeps what it earned (leadership transfers)
-		lc := r.LastContact()
-		recent := !lc.IsZero() && time.Since(lc) < n.cfg.OwnerLease
-		if !recent && n.now()-time.Duration(n.lease.verified.Load()) >= n.cfg.OwnerLease {
-			return "no leader contact"
-		}
-		return ""
-	}
-	return "raft shut down"
+	_, why := n.leaseExpiry()
+	return why
 }
 
 // LeaseRemaining returns how long the lease lasts if nothing renews it (0 if
 // it is not valid).
 func (n *Node) LeaseRemaining() time.Duration {
-	if !n.LeaseValid() {
+	exp, why := n.leaseExpiry()
+	if why != "" {
 		return 0
 	}
-	return max(time.Duration(n.lease.expiry.Load())-n.now(), 0)
+	return max(exp-n.now(), 0)
 }
 
 // LeaseChanged returns a channel (capacity 1) that receives when LeaseValid
 // changes; read LeaseValid after each receive. One consumer.
 func (n *Node) LeaseChanged() <-chan struct{} { return n.leaseWake }
 
-// runLease renews the lease every HeartbeatInterval: on the leader by
-// VerifyLeader (a round of heartbeats answered by a quorum), on a follower
-// by a heartbeat to the leader's API.
+// runLease renews the lease every HeartbeatInterval: on the leader by a
+// Barrier (a log entry a quorum stored), on a follower by a heartbeat to the
+// leader's API.
 func (n *Node) runLease(ctx context.Context) {
 	t := time.NewTicker(n.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -121,6 +166,27 @@ func errString(err error) string {
 
 var errNoLeaderAPI = errors.New("leader's api url not in the fsm yet")
 
+// renewAsLeader renews the leader's own lease with a Barrier: an entry
+// created after start that a quorum appended and that committed in the
+// current term. Not VerifyLeader: hashicorp/raft counts a heartbeat response
+// that was already in flight when VerifyLeader was called, so its quorum may
+// date from before start (by up to the transport timeout), whereas every
+// follower that stored the Barrier did so after start and reset its election
+// timer then (DESIGN.md, "Fencing").
+func (n *Node) renewAsLeader(ctx context.Context) error {
+	r := n.r()
+	term := r.CurrentTerm()
+	start := n.now()
+	if err := n.waitFuture(ctx, r.Barrier(n.cfg.OwnerLease)); err != nil {
+		return mapRaftErr(err)
+	}
+	if r.CurrentTerm() != term || r.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	n.renewLeaderLease(term, start)
+	return nil
+}
+
 func (n *Node) renewOnce(ctx context.Context) error {
 	r := n.r()
 	switch r.State() {
@@ -129,13 +195,7 @@ func (n *Node) renewOnce(ctx context.Context) error {
 		if sup == nil || !sup.ready.Load() {
 			return nil // Barrier pending; the lease earned as a follower still counts
 		}
-		start := n.now()
-		if err := n.waitFuture(ctx, r.VerifyLeader()); err != nil {
-			return mapRaftErr(err)
-		}
-		n.renewLease(start, n.cfg.OwnerLease, 0)
-		n.lease.verified.Store(int64(start))
-		return nil
+		return n.renewAsLeader(ctx)
 	case raft.Follower:
 		_, lid := r.LeaderWithID()
 		if lid == "" {

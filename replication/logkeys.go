@@ -20,4 +20,9 @@ const (
 	keyJoin      = "join"
 	keyAPI       = "api"
 	keyKind      = "kind"
+	keyRule      = "rule"
+
+	keyPrevLeader   = "prev_leader"
+	keyPrevContact  = "prev_contact_before"
+	keySinceElected = "since_elected"
 )

@@ -303,8 +303,25 @@ func (n *Node) now() time.Duration { return time.Since(n.t0) }
 
 // runLeadership starts a supervisor when this node becomes leader and stops
 // it when it loses leadership. It drains NotifyCh until Raft has shut down
-// (Raft blocks on that channel).
+// (Raft blocks on that channel). While following, it remembers the last
+// leader Raft named (a LeaderObservation), so that a new supervisor knows
+// whom it replaced and when it last heard from a leader.
 func (n *Node) runLeadership(ctx context.Context) {
+	r := n.r()
+	obs := make(chan raft.Observation, 16)
+	observer := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	r.RegisterObserver(observer)
+	defer r.DeregisterObserver(observer)
+	var lastLeader string
+	seen := func(o raft.Observation) {
+		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && string(lo.LeaderID) != n.cfg.NodeID {
+			lastLeader = string(lo.LeaderID)
+		}
+	}
+
 	var stopSup func()
 	stop := func() {
 		if stopSup != nil {
@@ -315,10 +332,26 @@ func (n *Node) runLeadership(ctx context.Context) {
 	defer stop()
 	for {
 		select {
+		case o := <-obs:
+			seen(o)
 		case leader := <-n.notifyCh:
 			stop()
 			if leader && ctx.Err() == nil {
-				stopSup = n.startSupervisor(ctx)
+				ts := termStart{elected: n.now()}
+				// Raft does not touch LastContact while it leads.
+				if lc := r.LastContact(); !lc.IsZero() {
+					ts.prevContact, ts.hasContact = lc.Sub(n.t0), true
+				}
+				for drained := false; !drained; { // observations queued before the election
+					select {
+					case o := <-obs:
+						seen(o)
+					default:
+						drained = true
+					}
+				}
+				ts.prev = lastLeader
+				stopSup = n.startSupervisor(ctx, ts)
 			}
 		case <-n.raftDone:
 			return

@@ -3,8 +3,10 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -143,5 +145,69 @@ func TestCheckpointerKeepsLatestOnFailure(t *testing.T) {
 	}
 	if st := c.Stats(); st.Failures != 1 || st.BytesIn != 6 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// capturingHost is a Host that is also a Capturer: each capture checkpoints
+// match id at the next tick, and records when.
+type capturingHost struct {
+	*fakeHost
+	n     *Node
+	id    string
+	epoch uint64
+	mu    sync.Mutex
+	tick  uint32
+	at    map[uint32]time.Time
+}
+
+func (h *capturingHost) CaptureCheckpoints(context.Context) int {
+	h.mu.Lock()
+	h.tick++
+	tick := h.tick
+	h.at[tick] = time.Now()
+	h.mu.Unlock()
+	h.n.Checkpointer().Checkpoint(h.id, h.epoch, tick, []byte(fmt.Sprintf("tick %d", tick)))
+	return 0
+}
+
+// TestCheckpointerCapturesBeforeFlush: with a Host that is a Capturer, every
+// periodic flush carries a capture taken just before it, so the newest
+// committed checkpoint is never older than one CheckpointInterval plus the
+// apply latency.
+func TestCheckpointerCapturesBeforeFlush(t *testing.T) {
+	tn := startNode(t, "dev", "", "", "", func(c *Config) { c.CheckpointInterval = 100 * time.Millisecond })
+	cluster{tn}.waitLeader(t, 5*time.Second)
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &capturingHost{fakeHost: newFakeHost(), n: tn.Node, id: "a", epoch: m.Epoch, at: make(map[uint32]time.Time)}
+	tn.SetHost(h)
+	// Sample the committed checkpoint's age for a while.
+	var worst time.Duration
+	deadline := time.Now().Add(2 * time.Second)
+	sample := time.NewTicker(2 * time.Millisecond)
+	defer sample.Stop()
+	for now := range sample.C {
+		if now.After(deadline) {
+			break
+		}
+		if cp, ok := tn.LatestCheckpoint("a"); ok {
+			h.mu.Lock()
+			at, known := h.at[cp.Tick]
+			h.mu.Unlock()
+			if known {
+				worst = max(worst, time.Since(at))
+			}
+		}
+	}
+	st := tn.Checkpointer().Stats()
+	t.Logf("captures %d, batches %d; newest committed checkpoint at most %v old (interval %v, apply max %v)",
+		st.Captures, st.Batches, worst.Round(time.Millisecond), tn.cfg.CheckpointInterval, st.ApplyMax.Round(time.Millisecond))
+	if st.Captures < 10 || worst == 0 {
+		t.Fatalf("captures %d, worst age %v", st.Captures, worst)
+	}
+	if limit := tn.cfg.CheckpointInterval + st.ApplyMax + 50*time.Millisecond; worst > limit {
+		t.Fatalf("committed checkpoint %v old, more than the interval + apply max + 50ms (%v)", worst, limit)
 	}
 }

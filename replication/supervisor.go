@@ -18,6 +18,7 @@ type supervisor struct {
 	n     *Node
 	log   zerolog.Logger
 	ready atomic.Bool // Barrier done: the FSM is current; heartbeats are acknowledged
+	term  termStart   // how this leadership began (immutable)
 
 	mu      sync.Mutex
 	start   time.Duration            // timers of this term count from here (leadership + grace)
@@ -26,13 +27,26 @@ type supervisor struct {
 	pending map[string]bool          // a death being applied: heartbeats are refused
 }
 
+// termStart is what a new leader knows about how it became leader, captured
+// when Raft tells it (runLeadership). Times are Node.now() values.
+type termStart struct {
+	elected time.Duration // when this node learned it leads (≥ the moment it won)
+	prev    string        // the last other leader it followed ("": none known)
+	// prevContact is Raft's LastContact just before the election (the last
+	// successful AppendEntries or snapshot from a leader, or the last vote
+	// granted, in this process); hasContact is false when there was none.
+	prevContact time.Duration
+	hasContact  bool
+}
+
 // startSupervisor launches the supervisor for a new term and returns its stop
 // function (which waits for it).
-func (n *Node) startSupervisor(parent context.Context) func() {
+func (n *Node) startSupervisor(parent context.Context, ts termStart) func() {
 	ctx, cancel := context.WithCancel(parent)
 	s := &supervisor{
 		n:       n,
 		log:     n.cfg.Logger.With().Str(keyComponent, "supervisor").Str(keyNode, n.cfg.NodeID).Logger(),
+		term:    ts,
 		contact: make(map[string]time.Duration),
 		load:    make(map[string]int),
 		pending: make(map[string]bool),
@@ -55,9 +69,14 @@ func (n *Node) startSupervisor(parent context.Context) func() {
 func (s *supervisor) run(ctx context.Context) {
 	n := s.n
 	became := time.Now()
-	// A new leader's FSM may lag the log; act only on a current state.
+	// A new leader's FSM may lag the log; act only on a current state. The
+	// Barrier is also this term's first lease renewal.
 	for {
+		term, began := n.r().CurrentTerm(), n.now()
 		if err := n.Barrier(ctx); err == nil {
+			if n.r().CurrentTerm() == term && n.IsLeader() {
+				n.renewLeaderLease(term, began)
+			}
 			break
 		} else if ctx.Err() != nil || !n.IsLeader() {
 			return
@@ -70,7 +89,11 @@ func (s *supervisor) run(ctx context.Context) {
 	s.start = n.now() + n.cfg.LeaderGrace
 	s.mu.Unlock()
 	s.ready.Store(true)
-	s.log.Info().Dur(keyElapsed, time.Since(became)).Uint64(keyIndex, n.fsm.Index()).Msg("leader supervisor started")
+	ev := s.log.Info().Dur(keyElapsed, time.Since(became)).Uint64(keyIndex, n.fsm.Index())
+	if s.term.prev != "" && s.term.hasContact {
+		ev = ev.Str(keyPrevLeader, s.term.prev).Dur(keyPrevContact, s.term.elected-s.term.prevContact)
+	}
+	ev.Msg("leader supervisor started")
 
 	period := max(n.cfg.FailoverAfter/20, 10*time.Millisecond)
 	t := time.NewTicker(period)
@@ -112,6 +135,7 @@ func (s *supervisor) declareDead(ctx context.Context) {
 	type victim struct {
 		id     string
 		silent time.Duration
+		rule   string
 	}
 	var victims []victim
 	s.mu.Lock()
@@ -119,10 +143,9 @@ func (s *supervisor) declareDead(ctx context.Context) {
 		if nd.ID == n.cfg.NodeID || nd.State == NodeDead || s.pending[nd.ID] {
 			continue
 		}
-		last := max(s.contact[nd.ID], s.start)
-		if now-last > n.cfg.FailoverAfter {
+		if due, rule := s.deadlineLocked(nd.ID); now > due {
 			s.pending[nd.ID] = true
-			victims = append(victims, victim{nd.ID, now - last})
+			victims = append(victims, victim{nd.ID, now - max(s.contact[nd.ID], s.start), rule})
 		}
 	}
 	s.mu.Unlock()
@@ -137,9 +160,39 @@ func (s *supervisor) declareDead(ctx context.Context) {
 			}
 			continue
 		}
+		if n.cfg.onDeclared != nil {
+			n.cfg.onDeclared(v.id, v.rule)
+		}
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
-			Dur(keySilent, v.silent).Msg("node declared dead; matches reassigned")
+			Dur(keySilent, v.silent).Str(keyRule, v.rule).Dur(keySinceElected, n.now()-s.term.elected).
+			Msg("node declared dead; matches reassigned")
 	}
+}
+
+// deadlineLocked returns when node id may be declared dead, and which rule
+// says so (mu held). The rules (DESIGN.md, "Fencing"):
+//
+//   - "silent": FailoverAfter after its last heartbeat to this leader, or
+//     after this term's start (Barrier + LeaderGrace) when it has sent none
+//     (its heartbeats went to an earlier leader, and it needs a moment to
+//     find this one).
+//   - "previous leader": the leader this node followed before it won, not
+//     heard from in this term, FailoverAfter after this node's last Raft
+//     contact before the election (never later than the "silent" rule).
+//     Every lease granted in earlier terms ended by that contact +
+//     OwnerLease: the last lease renewal of any earlier leader was a
+//     committed Barrier, which this node must have stored to win, and it
+//     stored it after the renewal started.
+func (s *supervisor) deadlineLocked(id string) (time.Duration, string) {
+	c, heard := s.contact[id]
+	due := max(c, s.start) + s.n.cfg.FailoverAfter
+	if heard || id != s.term.prev || !s.term.hasContact {
+		return due, "silent"
+	}
+	if fast := s.term.prevContact + s.n.cfg.FailoverAfter; fast < due {
+		return fast, "previous leader"
+	}
+	return due, "silent"
 }
 
 // collectRemoved deletes from the FSM dead nodes that are no longer Raft

@@ -21,8 +21,12 @@ import (
 )
 
 // The Manager is the replication Host: Freeze, Thaw and Tick, structurally
-// (game does not import replication).
-var _ replication.Host = (*game.Manager)(nil)
+// (game does not import replication), and a Capturer (fresh checkpoints
+// before each flush).
+var (
+	_ replication.Host     = (*game.Manager)(nil)
+	_ replication.Capturer = (*game.Manager)(nil)
+)
 
 // cluster adapts the replication node to the small interfaces game declares:
 // game.Placement (the match directory), game.Checkpointer and game.Lease.

@@ -254,9 +254,9 @@ func TestClusterThreeProcesses(t *testing.T) {
 		back := int(oldLast) - int(newFirst) + 1
 		t.Logf("player %d: old owner's last tick %d, new owner's first %d: %d ticks (%v) rolled back",
 			i, oldLast, newFirst, back, time.Duration(back)*time.Second/30)
-		// Bound: one flush interval (15 ticks) plus a capture period (3) and
-		// Raft's apply latency; twice the interval leaves slack for a loaded
-		// machine.
+		// Bound: one flush interval (15 ticks; the rooms capture just before
+		// each flush) plus the capture wait and Raft's apply latency; twice
+		// the interval leaves slack for a loaded machine.
 		if back > 2*15+5 {
 			t.Errorf("player %d: %d ticks rolled back", i, back)
 		}

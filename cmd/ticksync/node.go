@@ -46,11 +46,6 @@ const (
 	keyGuests    = "guests"
 )
 
-// captureRatio: rooms capture a checkpoint this many times per
-// -checkpoint-interval (the Checkpointer sends the newest to Raft once per
-// interval).
-const captureRatio = 5
-
 // drainTimeout bounds the hand-over of this node's matches at SIGTERM (the
 // rest of shutdownTimeout stops rooms, sessions and Raft).
 const drainTimeout = 5 * time.Second
@@ -108,11 +103,14 @@ func newNode(cfg *nodeConfig, log zerolog.Logger) (*node, error) {
 	n.cluster = newCluster(cfg.NodeID, cfg.AdminToken, cfg.HTTPAddr, gc.Seats, log.With().Str("component", "cluster").Logger())
 	gc.Placement = n.cluster
 	gc.Checkpoints = n.cluster
-	// Rooms capture 5 times per flush: the checkpoint Raft gets every
-	// -checkpoint-interval is then at most a fifth of it old, and a crash
-	// costs at most about 1.2 intervals of game time (plus Raft's apply
-	// latency). A capture is a MarshalState and a copy (arena: ~0.3 µs).
-	gc.CheckpointInterval = max(cfg.CheckpointInterval/captureRatio, time.Second/time.Duration(cfg.TickRate), 10*time.Millisecond)
+	// The Checkpointer asks every room for a fresh capture just before each
+	// flush (Manager.CaptureCheckpoints, a replication.Capturer): the state
+	// Raft gets every -checkpoint-interval is then as of the flush, and a
+	// crash costs at most one interval of game time (plus the capture wait
+	// and Raft's apply latency). The rooms' own periodic captures, once per
+	// interval, only stand in for a room that answered too late. A capture
+	// is a MarshalState and a copy (arena: ~0.3 µs).
+	gc.CheckpointInterval = max(cfg.CheckpointInterval, time.Second/time.Duration(cfg.TickRate), 10*time.Millisecond)
 	gc.Lease = n.cluster
 	if n.games, err = game.NewManager(gc, games); err != nil {
 		return nil, err
