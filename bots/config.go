@@ -86,6 +86,14 @@ type Config struct {
 	// against a world already dropped is counted in
 	// Report.Snapshots.NoBaseline (not an error) and the next ones apply.
 	WorldRing int
+	// SkipWorld: the bots do not rebuild the world from the snapshots
+	// (client.Config.SkipWorld): they verify and decode each one and ack its
+	// tick, but apply no delta. Wander and idle bots never read the world;
+	// rebuilding it is ~10% of a bot's CPU against a node's 64-entity deltas
+	// and next to nothing against the floor's small full frames, so the
+	// capacity benchmark skips it to give both servers the same clients.
+	// Delta errors go unnoticed then. Chase bots need the world.
+	SkipWorld bool
 	// ReadBufferSize is each client's socket read buffer
 	// (client.Config.ReadBufferSize; 0: gws's 4 KiB).
 	ReadBufferSize int
@@ -161,6 +169,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("world-ring %d: must be 1..%d (0: the client's default)", c.WorldRing, client.MaxWorldRing)
 	case c.ReadBufferSize != 0 && (c.ReadBufferSize < 512 || c.ReadBufferSize > 1<<20):
 		return fmt.Errorf("read-buffer %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
+	case c.SkipWorld && c.Behavior == Chase:
+		return errors.New("skip-world: chase bots steer by the world; use wander or idle")
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:
 		return fmt.Errorf("player-id-base %d: base + bots must fit in uint32", c.PlayerIDBase)
 	case c.TokenSecret != "" && c.PlayerIDBase == 0:

@@ -32,6 +32,11 @@ func TestConfigValidate(t *testing.T) {
 		{"server stats url", func(c *Config) { c.ServerStatsURL = "ftp://x" }, "server-stats"},
 		{"server stats ok", func(c *Config) { c.ServerStatsURL = "http://127.0.0.1:7350/metrics" }, ""},
 		{"join-timeout", func(c *Config) { c.JoinTimeout = 0 }, "join-timeout"},
+		{"world ring", func(c *Config) { c.WorldRing = -1 }, "world-ring"},
+		{"world ring default", func(c *Config) { c.WorldRing = 0 }, ""},
+		{"read buffer", func(c *Config) { c.ReadBufferSize = 100 }, "read-buffer"},
+		{"skip world", func(c *Config) { c.SkipWorld = true }, ""},
+		{"skip world chase", func(c *Config) { c.SkipWorld = true; c.Behavior = Chase }, "skip-world"},
 		{"player id base 0", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 0 }, "player-id-base"},
 		{"player id overflow", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 1<<32 - 10 }, "player-id-base"},
 	}

@@ -57,6 +57,7 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 	cfg.DialTimeout = min(cfg.DialTimeout, s.cfg.JoinTimeout)
 	cfg.WorldRing = s.cfg.WorldRing
 	cfg.ReadBufferSize = s.cfg.ReadBufferSize
+	cfg.SkipWorld = s.cfg.SkipWorld
 	cfg.Reconnect = true
 	cfg.RejoinOnRefused = true
 	cfg.Handler = b

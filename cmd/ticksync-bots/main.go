@@ -92,6 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath stri
 	fs.StringVar(&cfg.ServerStatsURL, "server-stats", "", "a node's /metrics URL to read the server's side from")
 	fs.StringVar(&cfg.Game, "game", cfg.Game, "game for matchmaking (empty: the node's default)")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
+	fs.IntVar(&cfg.WorldRing, "world-ring", cfg.WorldRing, "worlds each bot keeps as delta baselines (0: the client's default, 64)")
+	fs.BoolVar(&cfg.SkipWorld, "skip-world", cfg.SkipWorld, "do not rebuild the world from snapshots (verify, decode and ack only; not with -behavior chase)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", 0, err

@@ -153,6 +153,9 @@ func newClient(cfg Config) *Client {
 		},
 	}
 	c.world.setRing(cfg.WorldRing)
+	if cfg.SkipWorld {
+		c.world.skipWorlds()
+	}
 	return c
 }
 

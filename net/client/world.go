@@ -46,6 +46,8 @@ type World struct {
 	slots  []worldSlot     // slot tick%len(slots) holds tick; nil: not sized yet
 	spare  []schema.Entity // the next world is built here, then swapped into its slot
 	newest uint32          // newest applied tick; 0: none
+	// ticksOnly: keep only the newest tick, build no world (Config.SkipWorld).
+	ticksOnly bool
 }
 
 // NewWorld returns an empty World that keeps the last ring worlds as
@@ -67,8 +69,19 @@ func (w *World) setRing(ring int) {
 	w.newest = 0
 }
 
-// Ring returns how many worlds the World keeps.
+// skipWorlds makes the World keep only the newest tick (Config.SkipWorld):
+// Apply records each newer snapshot's tick and builds nothing; Entities is
+// always empty.
+func (w *World) skipWorlds() {
+	w.ticksOnly = true
+	w.slots, w.spare = nil, nil
+}
+
+// Ring returns how many worlds the World keeps (0 with Config.SkipWorld).
 func (w *World) Ring() int {
+	if w.ticksOnly {
+		return 0
+	}
 	if w.slots == nil {
 		return DefaultWorldRing
 	}
@@ -105,6 +118,10 @@ func (w *World) slot(tick uint32) *worldSlot {
 // acks its newest world, which the ring always holds.
 func (w *World) Apply(s *schema.Snapshot) error {
 	if s.Tick <= w.newest {
+		return nil
+	}
+	if w.ticksOnly {
+		w.newest = s.Tick
 		return nil
 	}
 	if w.slots == nil {
@@ -157,7 +174,7 @@ func (w *World) AckTick() uint32 { return w.newest }
 // Entities returns the newest world, sorted by ID. The slice belongs to the
 // World: read it, do not modify or keep it past the next Apply or Reset.
 func (w *World) Entities() []schema.Entity {
-	if w.newest == 0 {
+	if w.newest == 0 || w.ticksOnly {
 		return nil
 	}
 	return w.slot(w.newest).ents

@@ -520,3 +520,33 @@ func TestConfigWorldRing(t *testing.T) {
 		t.Errorf("zero World: Ring() = %d, want %d", w.Ring(), DefaultWorldRing)
 	}
 }
+
+// TestWorldSkipWorld: with Config.SkipWorld the World keeps the newest tick
+// only: every newer snapshot moves it, whatever its baseline, older ones are
+// ignored, and no world is built.
+func TestWorldSkipWorld(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.URLs, cfg.SkipWorld = []string{"ws://127.0.0.1:1/ws"}, true
+	w := newClient(cfg).World()
+	if w.Ring() != 0 {
+		t.Fatalf("Ring() = %d, want 0", w.Ring())
+	}
+	snaps := fixedGame(10)
+	for _, i := range []int{0, 5, 3, 9} {
+		want := max(w.Tick(), snaps[i].Tick)
+		s := snaps[i]
+		s.BaselineTick = 1 << 20 // never held: no matter
+		if err := w.Apply(&s); err != nil {
+			t.Fatalf("snapshot %d: %v", s.Tick, err)
+		}
+		if w.Tick() != want || w.AckTick() != want {
+			t.Fatalf("after snapshot %d: tick %d ack %d, want %d", s.Tick, w.Tick(), w.AckTick(), want)
+		}
+		if w.Entities() != nil {
+			t.Fatal("a tick-only World built entities")
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = w.Apply(&snaps[9]) }); n != 0 {
+		t.Errorf("%v allocations per snapshot", n)
+	}
+}

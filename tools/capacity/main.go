@@ -62,6 +62,7 @@ type options struct {
 	maxOther   float64
 	retries    int
 	quietWait  time.Duration
+	botWorld   bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -85,6 +86,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.rttBudget, "rtt-budget", 100*time.Millisecond, "p99 input→ack RTT budget")
 	fs.Float64Var(&o.maxOther, "max-other", 10, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
 	fs.IntVar(&o.retries, "retries", 3, "at most this many extra runs of a noisy step's side")
+	fs.BoolVar(&o.botWorld, "bot-world", false, "the bots rebuild the world from each snapshot (off: they verify, decode and ack only, the same work against the node's deltas as against the floor's full frames)")
 	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "before each run, wait at most this long for 2 s in which all processes use less than -max-other of a core (0: do not wait)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -165,7 +167,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"steps": o.steps, "per_room": o.perRoom, "tick_rate": o.tickRate, "ramp_s": o.ramp.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "measure_s": o.measure.Seconds(), "pin": o.pin, "behavior": o.behavior,
-		"max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
+		"bot_world": o.botWorld, "max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
 	}
 }
 

@@ -58,8 +58,8 @@ type step struct {
 // run runs the steps in order and prints a row per step; it stops after
 // the first step whose server breaks the budget.
 func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
-	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots, pin=%v, window %s after %s ramp + %s warm-up\n",
-		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.pin, b.o.measure, b.o.ramp, b.o.warmup)
+	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots (world rebuilt: %v), pin=%v, window %s after %s ramp + %s warm-up\n",
+		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.botWorld || b.o.behavior == string(bots.Chase), b.o.pin, b.o.measure, b.o.ramp, b.o.warmup)
 	fmt.Fprintln(stdout, header)
 	var out []step
 	serverBroke, size := false, b.o.frameSize
@@ -305,6 +305,9 @@ func (b *bench) runBots(ctx context.Context, n int, url, statsURL, tag string) (
 	}
 	if statsURL != "" {
 		args = append(args, "-server-stats", statsURL)
+	}
+	if !b.o.botWorld && b.o.behavior != string(bots.Chase) {
+		args = append(args, "-skip-world")
 	}
 	_, botsCPU := b.cpus()
 	cmd := command(ctx, botsCPU, b.botsBin, args...)
