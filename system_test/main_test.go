@@ -100,7 +100,7 @@ func needCluster(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("ticksync has no %s flag yet: cluster mode not wired", strings.Join(missing, ", "))
+		t.Fatalf("ticksync has no %s flag: the system tests need cluster mode", strings.Join(missing, ", "))
 	}
 }
 

@@ -233,8 +233,9 @@ func (p *page) key(typ input.DispatchKeyEventType, key, code string, vk int64) {
 	}))
 }
 
-// screenshot saves the viewport as a PNG under $TICKSYNC_SCREENSHOT_DIR (or
-// the system temp dir, so that it outlives the test) and returns its path.
+// screenshot saves the viewport as a PNG under $TICKSYNC_SCREENSHOT_DIR (set
+// it to keep the pictures; otherwise they go to the test's temp dir) and
+// returns its path.
 func (p *page) screenshot(name string) string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
@@ -245,7 +246,7 @@ func (p *page) screenshot(name string) string {
 	}
 	dir := os.Getenv("TICKSYNC_SCREENSHOT_DIR")
 	if dir == "" {
-		dir = os.TempDir()
+		dir = p.t.TempDir()
 	}
 	f, err := os.CreateTemp(dir, name+"-*.png")
 	if err != nil {
