@@ -40,10 +40,12 @@ func TestTakeoverMeasure(t *testing.T) {
 			startInputs(t, c.opts.rate(), ps)
 			waitPlaying(t, ps, owner.id, start, 30, 10*time.Second)
 			c.waitCheckpoint(leader, m.ID, 1, 5*time.Second)
-			// Kill at a random phase of the checkpoint cycle.
-			wait := rand.N(c.opts.checkpoint())
+			// Kill at a random phase of the checkpoint cycle, counted from
+			// the first committed checkpoint (not from the join, which is
+			// always longer ago and would kill right after a commit).
+			wait, phase := rand.N(c.opts.checkpoint()), time.Now()
 			checkFor(t, 2*c.opts.checkpoint(), func() error {
-				if time.Since(start) < wait {
+				if time.Since(phase) < wait {
 					return fmt.Errorf("waiting")
 				}
 				return nil
