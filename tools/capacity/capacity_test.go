@@ -52,12 +52,22 @@ func TestSamplerWindow(t *testing.T) {
 }
 
 func TestRowAndBudget(t *testing.T) {
-	b := &bench{o: options{tickRate: 30, rttBudget: 100 * time.Millisecond, measure: 10 * time.Second}}
+	b := &bench{o: options{tickRate: 30, rttBudget: 100 * time.Millisecond, measure: 10 * time.Second, maxLate: 0.001}}
 	ok := &side{TickP99MS: 1, RTTP99MS: 40, Verdict: "ok"}
 	if why := b.broke(ok); why != "" {
 		t.Errorf("broke(ok) = %q", why)
 	}
-	bad := &side{TickP99MS: 9, Overruns: 2, RTTP99MS: 150, Verdict: "ok"}
+	// A few late room ticks out of many: within -max-late.
+	fewLate := &side{TickP99MS: 1, RTTP99MS: 40, Verdict: "ok", Overruns: 5, Ticks: 50000, LateFraction: 0.0001}
+	if why := b.broke(fewLate); why != "" {
+		t.Errorf("broke(5 of 50000 late) = %q", why)
+	}
+	strict := &bench{o: b.o}
+	strict.o.maxLate = 0
+	if why := strict.broke(fewLate); !strings.Contains(why, "overruns") {
+		t.Errorf("-max-late 0: broke(5 late) = %q, want overruns", why)
+	}
+	bad := &side{TickP99MS: 9, Overruns: 2, Ticks: 300, LateFraction: 2.0 / 300, RTTP99MS: 150, Verdict: "ok"}
 	why := b.broke(bad)
 	for _, s := range []string{"p99 tick", "overruns", "p99 rtt"} {
 		if !strings.Contains(why, s) {

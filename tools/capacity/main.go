@@ -60,6 +60,7 @@ type options struct {
 	serverArgs []string
 	rttBudget  time.Duration
 	maxOther   float64
+	maxLate    float64
 	retries    int
 	quietWait  time.Duration
 	botWorld   bool
@@ -84,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, data, bot reports)")
 	serverArgs := fs.String("server-args", "", "extra flags for ticksync, space-separated")
 	fs.DurationVar(&o.rttBudget, "rtt-budget", 100*time.Millisecond, "p99 input→ack RTT budget")
+	fs.Float64Var(&o.maxLate, "max-late", 0.001, "largest fraction of ticks that may start late (overruns ÷ ticks; a node's room ticks, the floor's ticks); 0: any overrun breaks")
 	fs.Float64Var(&o.maxOther, "max-other", 10, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
 	fs.IntVar(&o.retries, "retries", 3, "at most this many extra runs of a noisy step's side")
 	fs.BoolVar(&o.botWorld, "bot-world", false, "the bots rebuild the world from each snapshot (off: they verify, decode and ack only, the same work against the node's deltas as against the floor's full frames)")
@@ -111,6 +113,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("invalid -frame-size %d: must be >= 0", o.frameSize)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("invalid -timeout %s: must be > 0", o.timeout)
+	case o.maxLate < 0 || o.maxLate >= 1:
+		return o, fmt.Errorf("invalid -max-late %g: must be 0..1", o.maxLate)
 	case o.maxOther < 0:
 		return o, fmt.Errorf("invalid -max-other %g: must be >= 0", o.maxOther)
 	case o.retries < 0 || o.retries > 10:
@@ -167,7 +171,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"steps": o.steps, "per_room": o.perRoom, "tick_rate": o.tickRate, "ramp_s": o.ramp.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "measure_s": o.measure.Seconds(), "pin": o.pin, "behavior": o.behavior,
-		"bot_world": o.botWorld, "max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
+		"max_late": o.maxLate, "bot_world": o.botWorld, "max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
 	}
 }
 
