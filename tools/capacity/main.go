@@ -64,6 +64,7 @@ type options struct {
 	retries    int
 	quietWait  time.Duration
 	botWorld   bool
+	procs      int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -88,6 +89,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.maxLate, "max-late", 0.001, "largest fraction of ticks that may start late (overruns ÷ ticks; a node's room ticks, the floor's ticks); 0: any overrun breaks")
 	fs.Float64Var(&o.maxOther, "max-other", 10, "run a step's side again when other processes used more than this % of a core in its window (0: never)")
 	fs.IntVar(&o.retries, "retries", 3, "at most this many extra runs of a noisy step's side")
+	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the node and the floor alike (0: Go's default, the CPUs they may run on: 1 with -pin)")
 	fs.BoolVar(&o.botWorld, "bot-world", false, "the bots rebuild the world from each snapshot (off: they verify, decode and ack only, the same work against the node's deltas as against the floor's full frames)")
 	fs.DurationVar(&o.quietWait, "quiet-wait", time.Minute, "before each run, wait at most this long for 2 s in which all processes use less than -max-other of a core (0: do not wait)")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +117,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("invalid -timeout %s: must be > 0", o.timeout)
 	case o.maxLate < 0 || o.maxLate >= 1:
 		return o, fmt.Errorf("invalid -max-late %g: must be 0..1", o.maxLate)
+	case o.procs < 0 || o.procs > 64:
+		return o, fmt.Errorf("invalid -procs %d: must be 0..64", o.procs)
 	case o.maxOther < 0:
 		return o, fmt.Errorf("invalid -max-other %g: must be >= 0", o.maxOther)
 	case o.retries < 0 || o.retries > 10:
@@ -171,7 +175,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"steps": o.steps, "per_room": o.perRoom, "tick_rate": o.tickRate, "ramp_s": o.ramp.Seconds(),
 		"warmup_s": o.warmup.Seconds(), "measure_s": o.measure.Seconds(), "pin": o.pin, "behavior": o.behavior,
-		"max_late": o.maxLate, "bot_world": o.botWorld, "max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
+		"max_late": o.maxLate, "procs": o.procs, "bot_world": o.botWorld, "max_other_pct": o.maxOther, "retries": o.retries, "quiet_wait_s": o.quietWait.Seconds(),
 	}
 }
 

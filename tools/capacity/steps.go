@@ -60,8 +60,8 @@ type step struct {
 // run runs the steps in order and prints a row per step; it stops after
 // the first step whose server breaks the budget.
 func (b *bench) run(ctx context.Context, stdout io.Writer) ([]step, error) {
-	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots (world rebuilt: %v), pin=%v, window %s after %s ramp + %s warm-up\n",
-		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.botWorld || b.o.behavior == string(bots.Chase), b.o.pin, b.o.measure, b.o.ramp, b.o.warmup)
+	fmt.Fprintf(stdout, "capacity: arena %d per room, %d Hz, %s bots (world rebuilt: %v), pin=%v, procs=%d, window %s after %s ramp + %s warm-up\n",
+		b.o.perRoom, b.o.tickRate, b.o.behavior, b.o.botWorld || b.o.behavior == string(bots.Chase), b.o.pin, b.o.procs, b.o.measure, b.o.ramp, b.o.warmup)
 	fmt.Fprintln(stdout, header)
 	var out []step
 	serverBroke, size := false, b.o.frameSize
@@ -213,6 +213,16 @@ func (b *bench) broke(s *side) string {
 	return strings.Join(why, "; ")
 }
 
+// targetEnv is the environment of the node and the floor alike: this
+// process's, with GOMAXPROCS set when -procs asks for it.
+func (b *bench) targetEnv() []string {
+	env := os.Environ()
+	if b.o.procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(b.o.procs))
+	}
+	return env
+}
+
 // cpu returns the CPU for the server (or floor) and the bots.
 func (b *bench) cpus() (target, botsCPU int) {
 	if b.o.pin {
@@ -244,6 +254,7 @@ func (b *bench) serverStep(ctx context.Context, n int) (*side, error) {
 	}, b.o.serverArgs...)
 	target, _ := b.cpus()
 	cmd := command(ctx, target, b.serverBin, args...)
+	cmd.Env = b.targetEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	fmt.Fprintf(b.log, "capacity: step %d: starting ticksync on %s\n", n, httpAddr)
 	if err := cmd.Start(); err != nil {
@@ -269,6 +280,7 @@ func (b *bench) floorStep(ctx context.Context, n, size int) (*side, error) {
 	target, _ := b.cpus()
 	cmd := command(ctx, target, b.self, floorServeCmd, "-tick-rate", strconv.Itoa(b.o.tickRate),
 		"-frame-size", strconv.Itoa(size))
+	cmd.Env = b.targetEnv()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
