@@ -267,9 +267,15 @@ func TestBrowserRedirectResumeError(t *testing.T) {
 	s = p.waitState(10*time.Second, "stopped with the error shown", func(s *debugState) bool {
 		return s.State == "stopped"
 	})
-	if !strings.Contains(s.LastError, "replaced by a newer connection") || s.LastClose != 4006 {
+	// gws's WriteClose closes the socket right after the close frame. When the
+	// page's inputs are still unread on the fake node, the kernel answers them
+	// with a reset and the browser reports 1006 instead of 4006 (the real node
+	// lingers; see net/ws sockConn). The page must stop either way, because
+	// the Error message already told it why.
+	if !strings.Contains(s.LastError, "replaced by a newer connection") || (s.LastClose != 4006 && s.LastClose != 1006) {
 		t.Errorf("after Error+4006: last error %q, last close %d", s.LastError, s.LastClose)
 	}
+	t.Logf("close code seen by the page: %d", s.LastClose)
 	select {
 	case h := <-f.hellos:
 		t.Errorf("page reconnected after 4006: %+v", h)
