@@ -71,6 +71,11 @@ type Config struct {
 	// by the time it arrives, so it is kept small. 0 leaves the OS default
 	// (autotuned, up to megabytes). Default 64 KiB.
 	SendBufferBytes int
+	// QueuedWrites turns direct writes off: every snapshot then goes
+	// through the session's writer goroutine, as on TLS. By default, on a
+	// plain TCP socket with nothing queued, the room's goroutine writes the
+	// snapshot itself without blocking (nbwrite.go).
+	QueuedWrites bool
 
 	// Logger receives the package's logs; the zero value logs nothing.
 	Logger zerolog.Logger

@@ -13,13 +13,17 @@
 //     authenticated (Config.Auth) and passed to Config.Joiner, which seats
 //     the player in a room. Inputs then go to game.Seat.Input, which never
 //     blocks.
-//   - Write path, one writer goroutine per session: the room calls
-//     SendSnapshot (game.Conn), which copies the bytes into the session's
-//     single pending slot (latest wins, a replaced snapshot is counted as
-//     dropped) and wakes the writer. The writer writes control messages
-//     (Welcome, Error, Redirect, Pong) from a small bounded queue, then the
-//     pending snapshot, each with a write deadline. A peer that has not taken
-//     a write for Config.SlowConsumerAfter is closed with 4010.
+//   - Write path: the room calls SendSnapshot (game.Conn). On plain TCP,
+//     when nothing is queued and the socket has no backlog, it writes the
+//     frame itself with a non-blocking write; what the socket does not take
+//     is held back for the writer (nbwrite.go). Otherwise (TLS, a backlog,
+//     Config.QueuedWrites) it copies the bytes into the session's single
+//     pending slot (latest wins, a replaced snapshot is counted as dropped)
+//     and wakes the session's writer goroutine. The writer drains the
+//     backlog, writes control messages (Welcome, Error, Redirect, Pong) from
+//     a small bounded queue, then the pending snapshot, each with a write
+//     deadline. A peer that has not taken a write for
+//     Config.SlowConsumerAfter is closed with 4010.
 //
 // Every close has a code from one table (see CloseCode and the README): the
 // package guarantees that a client sees the code the table promises, also

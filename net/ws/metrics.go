@@ -25,6 +25,8 @@ type metrics struct {
 	inputsDropped    atomic.Uint64
 	slowConsumers    atomic.Uint64
 	panics           atomic.Uint64
+	directOut        atomic.Uint64 // snapshots written on the room's goroutine
+	backlogs         atomic.Uint64 // direct writes the socket did not take at once
 
 	serverCloses [len(closeSlots)]atomic.Uint64
 	peerNormal   atomic.Uint64 // the peer closed with 1000 or 1001
@@ -88,6 +90,8 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		counter("inputs_dropped_total", "Inputs refused by a full room inbox.", &m.inputsDropped, nil),
 		counter("slow_consumers_total", "Sessions closed because a write did not complete in time.", &m.slowConsumers, nil),
 		counter("panics_total", "Panics recovered in session handlers.", &m.panics, nil),
+		counter("snapshots_direct_total", "Snapshots written by the room's goroutine straight to a plain TCP socket (the rest go through the session's writer).", &m.directOut, nil),
+		counter("socket_backlogs_total", "Writes a socket did not take at once; the rest was held back for the session's writer to drain.", &m.backlogs, nil),
 		counter("closes_total", "Session closes by close code and by who closed.", &m.peerNormal, prometheus.Labels{"by": "peer", "code": "normal"}),
 		counter("closes_total", "Session closes by close code and by who closed.", &m.peerOther, prometheus.Labels{"by": "peer", "code": "other"}),
 		counter("closes_total", "Session closes by close code and by who closed.", &m.transport, prometheus.Labels{"by": "transport", "code": "1006"}),
@@ -121,6 +125,9 @@ type Stats struct {
 	InputsDropped    uint64
 	SlowConsumers    uint64
 	Panics           uint64
+	// SnapshotsDirect counts the snapshots (of SnapshotsOut) written by the
+	// room's goroutine; Backlogs the writes a socket did not take at once.
+	SnapshotsDirect, Backlogs uint64
 	// Closes counts the closes the server initiated, by code.
 	Closes map[CloseCode]uint64
 	// PeerCloses counts closes the client initiated; Transport counts
@@ -142,6 +149,8 @@ func (m *metrics) stats() Stats {
 		InputsDropped:    m.inputsDropped.Load(),
 		SlowConsumers:    m.slowConsumers.Load(),
 		Panics:           m.panics.Load(),
+		SnapshotsDirect:  m.directOut.Load(),
+		Backlogs:         m.backlogs.Load(),
 		Closes:           map[CloseCode]uint64{},
 		PeerCloses:       m.peerNormal.Load() + m.peerOther.Load(),
 		Transport:        m.transport.Load(),

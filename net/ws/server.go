@@ -230,6 +230,11 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request) {
 		linger:       s.cfg.CloseLinger,
 		isTLS:        isTLS,
 	}
+	if tc, ok := raw.(*net.TCPConn); ok && !s.cfg.QueuedWrites {
+		if rc, err := tc.SyscallConn(); err == nil {
+			sock.raw = rc
+		}
+	}
 	sess.sock = sock
 	conn, err := s.upgrader.UpgradeFromConn(sock, bufio.NewReaderSize(sock, 4096), r)
 	if err != nil {

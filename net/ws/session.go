@@ -44,6 +44,7 @@ type session struct {
 	lastTouch time.Time
 	closeErr  error // what gws's OnClose reported
 
+	live      atomic.Bool   // the Welcome is written: snapshots may be written directly
 	closing   atomic.Bool   // a close was decided: ignore what arrives
 	closeCode atomic.Uint32 // the close code decided by this package (0: none)
 

@@ -201,3 +201,83 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 	slices.Sort(ds)
 	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
 }
+
+// TestBacklogDrains: a client that stops reading for less than
+// SlowConsumerAfter makes direct writes back up; the writer drains the
+// backlog once it reads again. The client then sees a valid stream (every
+// frame a snapshot, ticks strictly increasing, the newest tick at the end)
+// and stays connected, and later snapshots go out directly again. With
+// QueuedWrites every snapshot goes through the writer instead.
+func TestBacklogDrains(t *testing.T) {
+	for _, queued := range []bool{false, true} {
+		t.Run(fmt.Sprintf("queued=%v", queued), func(t *testing.T) {
+			ts := startServer(t, func(c *Config) {
+				c.SlowConsumerAfter = 5 * time.Second
+				c.SendBufferBytes = 4 << 10
+				c.QueuedWrites = queued
+			})
+			c, _, err := dialWS(t, ts.addr, dialOpts{rcvBuf: 4 << 10})
+			if err != nil || c == nil {
+				t.Fatal(err)
+			}
+			c.hello(schema.Hello{})
+			c.mustNext(fb.ServerBodyWelcome)
+			conn := ts.joiner.seat(0).conn
+
+			// 100 ticks of 2 KB while the client does not read: far more
+			// than the socket buffers hold.
+			var slowest time.Duration
+			var tick uint32
+			for ; tick < 100; tick++ {
+				t0 := time.Now()
+				conn.SendSnapshot(snapshotBytes(tick+1, 80))
+				slowest = max(slowest, time.Since(t0))
+				time.Sleep(time.Millisecond)
+			}
+			if slowest > 5*time.Millisecond {
+				t.Errorf("SendSnapshot took %v: it must never block", slowest)
+			}
+			st := ts.Stats()
+			if !queued && (st.Backlogs == 0 || st.SnapshotsDirect == 0) {
+				t.Errorf("direct writes: backlogs %d, direct snapshots %d; want both > 0", st.Backlogs, st.SnapshotsDirect)
+			}
+			if queued && (st.Backlogs != 0 || st.SnapshotsDirect != 0) {
+				t.Errorf("queued writes: backlogs %d, direct snapshots %d; want 0", st.Backlogs, st.SnapshotsDirect)
+			}
+
+			// The client reads again: a valid, ordered stream up to the
+			// newest tick.
+			var last uint32
+			n := 0
+			for last != tick {
+				m, err := c.next(5 * time.Second)
+				if err != nil {
+					t.Fatalf("after %d snapshots (last tick %d of %d): %v", n, last, tick, err)
+				}
+				if m.kind != fb.ServerBodySnapshot || m.tick <= last {
+					t.Fatalf("message %d: kind %v tick %d after tick %d", n, m.kind, m.tick, last)
+				}
+				last = m.tick
+				n++
+			}
+			t.Logf("read %d of %d snapshots in order; %+v", n, tick, ts.Stats())
+
+			// Caught up: the next snapshots flow (directly unless queued).
+			before := ts.Stats()
+			for i := 0; i < 10; i++ {
+				tick++
+				conn.SendSnapshot(snapshotBytes(tick, 8))
+				if m, err := c.next(5 * time.Second); err != nil || m.tick != tick {
+					t.Fatalf("after the drain: tick %d: %+v %v", tick, m, err)
+				}
+			}
+			after := ts.Stats()
+			if d := after.SnapshotsDirect - before.SnapshotsDirect; queued != (d == 0) {
+				t.Errorf("after the drain: %d direct snapshots of 10 (queued=%v)", d, queued)
+			}
+			if after.SlowConsumers != 0 || ts.joiner.seat(0).disconnected.Load() != 0 {
+				t.Errorf("the client was closed: %+v", after)
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +34,9 @@ import (
 //     reset, and a reset can destroy the close frame before the client reads
 //     it (e.g. after 1009, when the oversize payload is still in flight).
 //     finish, called once the read loop has ended, drains and closes.
+//   - On plain TCP, writes after the upgrade never block: see nbwrite.go.
+//     Bytes the socket does not take at once wait in a backlog that the
+//     writer goroutine drains, and Close half-closes only after them.
 type sockConn struct {
 	net.Conn
 	sess         *session
@@ -49,6 +54,16 @@ type sockConn struct {
 	upgraded atomic.Bool // the 101 response was written: frames follow
 	closing  atomic.Bool // Close was called: half-closed, lingering
 	dead     atomic.Bool // a write timed out: nothing more may be written
+
+	// Direct writes (nbwrite.go); raw is nil on TLS or when disabled.
+	raw          syscall.RawConn
+	backlog      atomic.Bool // over is non-empty or being drained
+	wmu          sync.Mutex  // guards the fields below; held for non-blocking work only
+	over         []byte      // bytes accepted but not yet written, in order
+	spare        []byte      // the drained buffer, reused
+	draining     bool        // drain has taken a chunk of over and is writing it
+	lastWasClose bool        // the last frame accepted was a close frame
+	halfClosed   bool        // CloseWrite was done (or is being done)
 }
 
 // Read reads from the socket; a deadline that fires while the session is
@@ -68,10 +83,15 @@ func (c *sockConn) Write(p []byte) (int, error) {
 	if c.dead.Load() {
 		return 0, net.ErrClosed
 	}
-	if now := time.Now(); c.writeDL.Sub(now) < c.writeTimeout {
-		c.writeDL = now.Add(c.writeTimeout + c.writeTimeout/4)
-		_ = c.Conn.SetWriteDeadline(c.writeDL)
+	if c.direct() && c.upgraded.Load() {
+		n, err := c.writeDirect(p)
+		if errors.Is(err, errBacklogFull) {
+			c.sess.slowConsumer()
+			c.dead.Store(true)
+		}
+		return n, err
 	}
+	c.moveWriteDeadline()
 	n, err := c.Conn.Write(p)
 	if err != nil && c.upgraded.Load() && isTimeout(err) {
 		c.writeTimedOut(p, n)
@@ -97,10 +117,15 @@ func (c *sockConn) SetWriteDeadline(t time.Time) error {
 // writeTimedOut handles a write that hit its deadline after n bytes of
 // frame p.
 func (c *sockConn) writeTimedOut(p []byte, n int) {
+	c.writeTimedOutChunk(p, n, len(p) > 0 && p[0]&0x0f == 0x8)
+}
+
+// writeTimedOutChunk handles a write of whole frames p that hit its
+// deadline after n bytes; isClose says the last of them is a close frame.
+func (c *sockConn) writeTimedOutChunk(p []byte, n int, isClose bool) {
 	if !c.dead.CompareAndSwap(false, true) {
 		return
 	}
-	isClose := len(p) > 0 && p[0]&0x0f == 0x8
 	if !isClose {
 		c.sess.slowConsumer()
 	}
@@ -127,10 +152,29 @@ func (c *sockConn) Close() error {
 	if c.linger <= 0 {
 		return c.Conn.Close()
 	}
+	err := c.Conn.SetReadDeadline(time.Now().Add(c.linger))
+	if c.direct() {
+		c.wmu.Lock()
+		held := c.draining || len(c.over) > 0
+		if !held {
+			c.halfClosed = true
+		}
+		c.wmu.Unlock()
+		if held {
+			// drain half-closes after the last held-back byte.
+			c.sess.signal()
+			return err
+		}
+	}
+	c.closeWrite()
+	return err
+}
+
+// closeWrite sends FIN: the client reads to the end of our stream.
+func (c *sockConn) closeWrite() {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	return c.Conn.SetReadDeadline(time.Now().Add(c.linger))
 }
 
 // finish ends the socket once the read loop has returned (read goroutine):
@@ -139,6 +183,14 @@ func (c *sockConn) Close() error {
 // deadline; then it closes the descriptor.
 func (c *sockConn) finish() {
 	_ = c.Close()
+	if c.linger > 0 && c.direct() && c.backlogged() && !c.dead.Load() {
+		// The writer has exited: what it held back goes now, within the
+		// linger.
+		c.writeDL = time.Now().Add(c.linger)
+		_ = c.Conn.SetWriteDeadline(c.writeDL)
+		c.writeTimeout = 0 // moveWriteDeadline keeps this deadline
+		_ = c.drain()
+	}
 	if c.linger > 0 {
 		var buf [512]byte
 		for !c.scan.closeSeen {

@@ -52,6 +52,22 @@ func (s *session) SendSnapshot(msg []byte) {
 		s.srv.m.snapshotsDropped.Add(1)
 		return
 	}
+	if s.sock.direct() && s.live.Load() && !s.sock.backlogged() {
+		s.mu.Lock()
+		idle := !s.hasPending && s.nctrl == 0 && !s.closeReq
+		s.mu.Unlock()
+		if idle {
+			// Nothing queued before it: write it now, without blocking
+			// (nbwrite.go). What the socket does not take is held back
+			// and drained by the writer.
+			if s.conn.WriteMessage(gws.OpcodeBinary, msg) == nil {
+				s.srv.m.snapshotsOut.Add(1)
+				s.srv.m.directOut.Add(1)
+				s.srv.m.bytesOut.Add(uint64(len(msg)))
+			}
+			return
+		}
+	}
 	s.mu.Lock()
 	dropped := s.hasPending
 	s.pending = append(s.pending[:0], msg...)
@@ -157,12 +173,21 @@ func (s *session) flush() bool {
 		closeReq, reason := s.closeReq, s.closeReason
 		s.mu.Unlock()
 
+		if s.sock.backlogged() {
+			// What direct writes held back goes first (nbwrite.go).
+			if s.sock.drain() != nil {
+				return false
+			}
+		}
 		if n == 0 && !snap && !closeReq {
 			return true
 		}
 		for i := range out[:n] {
 			if s.writeControl(&out[i]) != nil {
 				return false
+			}
+			if out[i].kind == ctrlWelcome {
+				s.live.Store(true) // snapshots may now go out directly
 			}
 			out[i] = ctrlMsg{}
 		}
