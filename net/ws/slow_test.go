@@ -78,7 +78,7 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	t.Logf("%d ticks in %v; slowest SendSnapshot %v; slow consumer after %v", tick, elapsed, slowest, elapsed-30*period)
-	if slowest > 5*time.Millisecond {
+	if slowest > 50*time.Millisecond { // a blocked write would wait for the deadline (300 ms+); 50 ms leaves room for a loaded CI machine
 		t.Errorf("SendSnapshot took %v: it must never block", slowest)
 	}
 
@@ -234,7 +234,7 @@ func TestBacklogDrains(t *testing.T) {
 				slowest = max(slowest, time.Since(t0))
 				time.Sleep(time.Millisecond)
 			}
-			if slowest > 5*time.Millisecond {
+			if slowest > 50*time.Millisecond { // a blocked write would wait for the deadline (300 ms+); 50 ms leaves room for a loaded CI machine
 				t.Errorf("SendSnapshot took %v: it must never block", slowest)
 			}
 			st := ts.Stats()
