@@ -58,6 +58,45 @@ func (c *sockConn) backlogged() bool { return c.backlog.Load() }
 func (c *sockConn) writeDirect(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeDirectLocked(p)
+}
+
+// writeBinary writes one unmasked, unfragmented binary frame holding
+// payload, like gws's WriteMessage but with no allocation: gws converts the
+// payload to an interface (24 B on the heap per frame), and on the room's
+// goroutine every allocation is a chance to be drafted into GC assist work
+// mid-tick. Frames cannot interleave: each goes through the socket in one
+// writeDirectLocked under wmu, as every gws frame does (one Write each).
+// Permessage-deflate is never negotiated (the Upgrader leaves it off), so
+// no compression context is skipped. Room goroutine; never blocks.
+func (c *sockConn) writeBinary(payload []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent || c.closing.Load() || c.dead.Load() {
+		return net.ErrClosed
+	}
+	c.frame = appendFrameHeader(c.frame[:0], 0x82, len(payload))
+	c.frame = append(c.frame, payload...)
+	_, err := c.writeDirectLocked(c.frame)
+	return err
+}
+
+// appendFrameHeader appends a server frame header (FIN, no mask) for a
+// payload of n bytes; b0 is the first byte (FIN | opcode).
+func appendFrameHeader(b []byte, b0 byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(b, b0, byte(n))
+	case n < 1<<16:
+		return append(b, b0, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, b0, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40), byte(uint64(n)>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// writeDirectLocked is writeDirect with wmu held.
+func (c *sockConn) writeDirectLocked(p []byte) (int, error) {
 	if c.draining || len(c.over) > 0 {
 		if len(c.over)+len(p) > maxBacklog {
 			return 0, errBacklogFull
@@ -81,24 +120,21 @@ func (c *sockConn) writeDirect(p []byte) (int, error) {
 }
 
 // noteFrame remembers whether the last frame accepted was a close frame
-// (gws writes one whole frame per Write).
+// (gws writes one whole frame per Write), and that one was ever sent.
 func (c *sockConn) noteFrame(p []byte) {
 	c.lastWasClose = len(p) > 0 && p[0]&0x0f == 0x8
+	c.closeSent = c.closeSent || c.lastWasClose
 }
 
-// tryWrite makes one non-blocking write(2): it returns what the socket
-// took, 0 when it took nothing (EAGAIN).
+// tryWrite makes one non-blocking write(2) (wmu held): it returns what the
+// socket took, 0 when it took nothing (EAGAIN). The callback is bound once
+// (rawFn) and its arguments and results pass through fields, so that a
+// write allocates no closure.
 func (c *sockConn) tryWrite(p []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), p)
-			if werr != syscall.EINTR {
-				return true // done either way: never wait for writability here
-			}
-		}
-	})
+	c.rawBuf, c.rawN, c.rawErr = p, 0, nil
+	err := c.raw.Write(c.rawFn)
+	n, werr := c.rawN, c.rawErr
+	c.rawBuf = nil
 	if n < 0 {
 		n = 0
 	}
@@ -109,6 +145,19 @@ func (c *sockConn) tryWrite(p []byte) (int, error) {
 		err = &net.OpError{Op: "write", Net: "tcp", Err: werr}
 	}
 	return n, err
+}
+
+// rawWrite is the RawConn.Write callback of tryWrite: one write(2), and
+// done whatever it returned (never wait for writability here).
+func (c *sockConn) rawWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.rawBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		c.rawN, c.rawErr = n, err
+		return true
+	}
 }
 
 // drain writes the backlog out with blocking writes under the write

@@ -233,6 +233,7 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request) {
 	if tc, ok := raw.(*net.TCPConn); ok && !s.cfg.QueuedWrites {
 		if rc, err := tc.SyscallConn(); err == nil {
 			sock.raw = rc
+			sock.rawFn = sock.rawWrite
 		}
 	}
 	sess.sock = sock

@@ -63,7 +63,13 @@ type sockConn struct {
 	spare        []byte      // the drained buffer, reused
 	draining     bool        // drain has taken a chunk of over and is writing it
 	lastWasClose bool        // the last frame accepted was a close frame
+	closeSent    bool        // a close frame was accepted: no frame may follow
 	halfClosed   bool        // CloseWrite was done (or is being done)
+	frame        []byte      // writeBinary's frame buffer
+	rawFn        func(fd uintptr) bool
+	rawBuf       []byte // tryWrite's argument and results, for rawFn
+	rawN         int
+	rawErr       error
 }
 
 // Read reads from the socket; a deadline that fires while the session is

@@ -1,6 +1,8 @@
 package ws
 
 import (
+	"errors"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -60,11 +62,18 @@ func (s *session) SendSnapshot(msg []byte) {
 			// Nothing queued before it: write it now, without blocking
 			// (nbwrite.go). What the socket does not take is held back
 			// and drained by the writer.
-			if s.conn.WriteMessage(gws.OpcodeBinary, msg) == nil {
-				s.srv.m.snapshotsOut.Add(1)
-				s.srv.m.directOut.Add(1)
-				s.srv.m.bytesOut.Add(uint64(len(msg)))
+			if err := s.sock.writeBinary(msg); err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					// The socket failed (reset, or a backlog that could
+					// not be held): cut it; the reader sees the error and
+					// tears the session down.
+					s.sock.abort()
+				}
+				return
 			}
+			s.srv.m.snapshotsOut.Add(1)
+			s.srv.m.directOut.Add(1)
+			s.srv.m.bytesOut.Add(uint64(len(msg)))
 			return
 		}
 	}
