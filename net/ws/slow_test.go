@@ -129,16 +129,19 @@ func TestSlowConsumer(t *testing.T) {
 	}
 }
 
-// TestSendSnapshotAllocs: once both buffers have grown, SendSnapshot and the
-// writer allocate nothing per snapshot.
+// TestSendSnapshotAllocs: once warm, handing a snapshot to a session
+// allocates nothing, on both paths: the direct write (the client keeps up)
+// and the copy into the pending slot (the client is behind).
 func TestSendSnapshotAllocs(t *testing.T) {
 	ts := startServer(t, nil)
 	c := mustDial(t, ts.addr)
 	c.hello(schema.Hello{})
 	c.mustNext(fb.ServerBodyWelcome)
 	go func() {
+		// Read and discard into one buffer: the client allocates nothing.
+		buf := make([]byte, 64<<10)
 		for {
-			if _, err := c.readFrame(10 * time.Second); err != nil {
+			if _, err := c.conn.Read(buf); err != nil {
 				return
 			}
 		}
@@ -147,10 +150,32 @@ func TestSendSnapshotAllocs(t *testing.T) {
 	msg := snapshotBytes(1, 64)
 	for i := 0; i < 100; i++ {
 		conn.SendSnapshot(msg)
+		time.Sleep(200 * time.Microsecond)
 	}
-	allocs := testing.AllocsPerRun(1000, func() { conn.SendSnapshot(msg) })
+
+	// Paced: the socket takes every frame, the room writes it.
+	before := ts.Stats()
+	allocs := testing.AllocsPerRun(300, func() {
+		conn.SendSnapshot(msg)
+		time.Sleep(time.Millisecond)
+	})
+	after := ts.Stats()
+	direct := after.SnapshotsDirect - before.SnapshotsDirect
+	t.Logf("paced: %v allocs per call; %d of 301 written directly", allocs, direct)
 	if allocs != 0 {
-		t.Fatalf("SendSnapshot: %v allocs per call", allocs)
+		t.Errorf("SendSnapshot, paced: %v allocs per call", allocs)
+	}
+	// AllocsPerRun divides in integers: most calls must take the direct
+	// path for an allocation there to show.
+	if direct < 150 {
+		t.Errorf("only %d of 301 paced snapshots were written directly: the direct path was not measured", direct)
+	}
+
+	// Flooded: most calls find a backlog and replace the pending snapshot.
+	allocs = testing.AllocsPerRun(1000, func() { conn.SendSnapshot(msg) })
+	t.Logf("flooded: %v allocs per call; %+v", allocs, ts.Stats())
+	if allocs != 0 {
+		t.Errorf("SendSnapshot, flooded: %v allocs per call", allocs)
 	}
 }
 
