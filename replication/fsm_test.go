@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 
@@ -382,6 +383,10 @@ func TestCommandRoundTrip(t *testing.T) {
 		&AssignMatch{ID: "a", FromEpoch: 9, From: "n1", To: "n2"},
 		&AssignMatch{ID: "a", FromEpoch: 9, From: "n1", To: "n2", Final: &CheckpointItem{Match: "a", Epoch: 9, Tick: 1 << 31, Players: -1, Data: []byte{1, 2}}},
 		&CheckpointBatch{Node: "n1", Items: []CheckpointItem{{Match: "a", Epoch: 1, Tick: 2, Players: 3, Data: []byte("x")}, {Match: "b", Epoch: 4, Players: -1}}},
+		&CheckpointBatch{Node: "node-with-a-long-name", Items: []CheckpointItem{
+			{Match: "m-0123456789abcdef", Epoch: math.MaxUint64, Tick: math.MaxUint32, Players: math.MaxInt32, Data: make([]byte, 3000)},
+			{Match: "m-fedcba9876543210", Epoch: 1 << 40, Tick: 1 << 31, Players: -1, Data: make([]byte, 70000)},
+		}},
 		&EndMatch{ID: "a", Epoch: 3},
 		&UpdatePlayers{ID: "a", Epoch: 3, Players: 8},
 	}
@@ -393,6 +398,10 @@ func TestCommandRoundTrip(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, c) {
 			t.Fatalf("%T: got %+v want %+v", c, got, c)
+		}
+		if h, ok := c.(interface{ sizeHint() int }); ok && cap(b) != h.sizeHint() {
+			// The hint must bound the size: otherwise append grew the buffer.
+			t.Fatalf("%T: %d bytes in a buffer of %d; size hint %d", c, len(b), cap(b), h.sizeHint())
 		}
 		for i := range len(b) - 1 { // every truncation fails cleanly
 			if _, err := DecodeCommand(b[:i]); err == nil {
