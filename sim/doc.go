@@ -9,7 +9,7 @@
 //	game.Manager ──Join/Leave/Attach/Detach/Do──▶ command channel
 //	                                   │
 //	                       room goroutine, each tick:
-//	   drain inbox → jitter buffer per player → one input per player in seq order
+//	   drain inbox → input buffer per player → one input per player (the newest by default; see Config.InputBuffer)
 //	   → World.Step(tick, inputs) → World.AppendEntities into the history ring
 //	   → per client: baseline = its ack tick if still in the ring, else 0 (full)
 //	   → one schema.Diff + Encoder.Snapshot per distinct baseline

@@ -28,7 +28,6 @@ func (p *player) trimStanding() (dropped int) {
 		return 0
 	}
 	p.standing = 0
-	copy(p.pending, p.pending[1:])
-	p.pending = p.pending[:len(p.pending)-1]
+	p.dropOldest()
 	return 1
 }

@@ -39,8 +39,7 @@ func (p *player) push(in *schema.Input) (discarded int) {
 		if in.Seq < p.pending[0].Seq {
 			return 1
 		}
-		copy(p.pending, p.pending[1:])
-		p.pending = p.pending[:len(p.pending)-1]
+		p.dropOldest()
 		discarded++
 	}
 	i := len(p.pending)
@@ -66,6 +65,9 @@ func (p *player) next(limit int) (skipped int) {
 		return p.trimStanding()
 	case n > limit:
 		p.last = p.pending[n-1]
+		for i := range p.pending[:n-1] {
+			p.last.Buttons |= p.pending[i].Buttons
+		}
 		skipped = n - 1
 		p.pending = p.pending[:0]
 	default:
@@ -75,4 +77,15 @@ func (p *player) next(limit int) (skipped int) {
 	}
 	p.lastSeq = p.last.Seq
 	return skipped + p.trimStanding()
+}
+
+// dropOldest discards the oldest buffered input. Its buttons are merged
+// into the next one, so that a press is not lost with the input that
+// carried it (axes and aim are state: the next input supersedes them).
+func (p *player) dropOldest() {
+	if len(p.pending) > 1 {
+		p.pending[1].Buttons |= p.pending[0].Buttons
+	}
+	copy(p.pending, p.pending[1:])
+	p.pending = p.pending[:len(p.pending)-1]
 }

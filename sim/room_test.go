@@ -15,7 +15,8 @@ func in(seq, ack uint32, mx int8) *schema.Input {
 }
 
 func TestRoomInputsInSeqOrder(t *testing.T) {
-	r, w, _ := newTestRoom(t, nil)
+	// A jitter buffer of 4: every input is applied, one per tick.
+	r, w, _ := newTestRoom(t, func(c *Config) { c.InputBuffer = 4 })
 	mustJoin(t, r, 7, &fakeConn{})
 	// Reordered in flight: 3, 1, 2 arrive before the first tick.
 	for _, seq := range []uint32{3, 1, 2} {
@@ -39,6 +40,50 @@ func TestRoomInputsInSeqOrder(t *testing.T) {
 	}
 	if d := r.Stats().InputsDiscarded; d != 1 {
 		t.Fatalf("InputsDiscarded = %d, want 1", d)
+	}
+}
+
+// TestRoomLatestInputWins: with the default InputBuffer (1), a tick applies
+// the newest input that arrived; older ones are skipped but their buttons
+// are merged in, so a press is never lost; later ticks repeat it.
+func TestRoomLatestInputWins(t *testing.T) {
+	if DefaultConfig().InputBuffer != 1 {
+		t.Fatalf("default InputBuffer %d, want 1", DefaultConfig().InputBuffer)
+	}
+	tests := []struct {
+		name        string
+		seqs        []uint32
+		buttons     []uint8
+		wantSeq     uint32
+		wantButtons uint8
+		wantSkipped uint64
+	}{
+		{"one input", []uint32{1}, []uint8{0}, 1, 0, 0},
+		{"a burst: newest wins", []uint32{1, 2, 3}, []uint8{0, 0, 0}, 3, 0, 2},
+		{"reordered burst", []uint32{3, 1, 2}, []uint8{0, 0, 0}, 3, 0, 2},
+		{"a press in a skipped input is kept", []uint32{1, 2, 3}, []uint8{1, 0, 4}, 3, 5, 2},
+		{"more than the buffer holds", []uint32{1, 2, 3, 4, 5}, []uint8{2, 0, 0, 0, 8}, 5, 10, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, w, _ := newTestRoom(t, nil)
+			mustJoin(t, r, 7, &fakeConn{})
+			for i, seq := range tt.seqs {
+				r.PushInput(7, &schema.Input{Seq: seq, MoveX: int8(seq), Buttons: tt.buttons[i]})
+			}
+			r.step(time.Now())
+			got := w.lastInputs()[7]
+			if got.Seq != tt.wantSeq || got.MoveX != int8(tt.wantSeq) || got.Buttons != tt.wantButtons {
+				t.Fatalf("applied %+v, want seq %d, move_x %d, buttons %b", got, tt.wantSeq, tt.wantSeq, tt.wantButtons)
+			}
+			if d := r.Stats().InputsDiscarded; d != tt.wantSkipped {
+				t.Fatalf("InputsDiscarded = %d, want %d", d, tt.wantSkipped)
+			}
+			r.step(time.Now()) // nothing new: the same input again
+			if again := w.lastInputs()[7]; again != got {
+				t.Fatalf("next tick applied %+v, want %+v repeated", again, got)
+			}
+		})
 	}
 }
 
