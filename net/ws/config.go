@@ -64,7 +64,8 @@ type Config struct {
 	// CloseLinger is how long a closing socket keeps reading (and
 	// discarding) after its close frame, so that unread client data does not
 	// turn the close into a TCP reset that would hide the close code.
-	// Default 1 s.
+	// Default 1 s. 0 closes at once, dropping what direct writes still
+	// hold back (the close frame among it) on a slow socket.
 	CloseLinger time.Duration
 	// SendBufferBytes sets SO_SNDBUF on each session's socket. The kernel
 	// send buffer is invisible to latest-wins: whatever sits in it is stale

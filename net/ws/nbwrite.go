@@ -170,6 +170,13 @@ func (c *sockConn) drain() error {
 	for {
 		c.wmu.Lock()
 		if len(c.over) == 0 {
+			if !c.writeDL.IsZero() {
+				// Direct writes fail once a write deadline has passed
+				// (RawConn.Write checks it), so the drain's deadline must
+				// not outlive the drain.
+				c.writeDL = time.Time{}
+				_ = c.Conn.SetWriteDeadline(time.Time{})
+			}
 			c.draining = false
 			c.backlog.Store(false)
 			halfClose := c.closing.Load() && !c.halfClosed

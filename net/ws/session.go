@@ -55,6 +55,7 @@ type session struct {
 	mu          sync.Mutex // guards the fields below; no I/O under it
 	pending     []byte     // the latest unwritten snapshot (valid if hasPending)
 	hasPending  bool
+	inFlight    bool // the writer took a snapshot and has not written it yet
 	welcomed    bool // the Welcome is queued: snapshots may follow it
 	ctrl        [ctrlCap]ctrlMsg
 	nctrl       int

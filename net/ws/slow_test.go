@@ -306,3 +306,59 @@ func TestBacklogDrains(t *testing.T) {
 		})
 	}
 }
+
+// TestBacklogDeadlineCleared: the drain's write deadline must not outlive
+// the drain. Direct writes fail once a write deadline has passed, so a
+// session that backed up once would otherwise be cut (1006, no close frame)
+// a deadline later, however well its client reads from then on.
+func TestBacklogDeadlineCleared(t *testing.T) {
+	const after = 300 * time.Millisecond
+	ts := startServer(t, func(c *Config) {
+		c.SlowConsumerAfter = after
+		c.SendBufferBytes = 4 << 10
+	})
+	c, _, err := dialWS(t, ts.addr, dialOpts{rcvBuf: 4 << 10})
+	if err != nil || c == nil {
+		t.Fatal(err)
+	}
+	c.hello(schema.Hello{})
+	c.mustNext(fb.ServerBodyWelcome)
+	conn := ts.joiner.seat(0).conn
+
+	// Back up: 40 ticks of 2 KB the client does not read yet.
+	var tick uint32
+	for ; tick < 40; tick++ {
+		conn.SendSnapshot(snapshotBytes(tick+1, 80))
+	}
+	if ts.Stats().Backlogs == 0 {
+		t.Fatal("no backlog: the test did not exercise the drain")
+	}
+	for last := uint32(0); last != tick; {
+		m, err := c.next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("catching up (last tick %d of %d): %v", last, tick, err)
+		}
+		last = m.tick
+	}
+	checkFor(t, 5*time.Second, func() error {
+		if ts.Stats().SnapshotsDropped == 0 {
+			return fmt.Errorf("no snapshot replaced yet")
+		}
+		return nil
+	})
+
+	// Well past the drain's deadline (at most 1.25·SlowConsumerAfter).
+	time.Sleep(2 * after)
+	before := ts.Stats()
+	for i := 0; i < 10; i++ {
+		tick++
+		conn.SendSnapshot(snapshotBytes(tick, 8))
+		if m, err := c.next(5 * time.Second); err != nil || m.tick != tick {
+			t.Fatalf("%v after the drain: tick %d: %+v %v; stats %+v", 2*after, tick, m, err, ts.Stats())
+		}
+	}
+	st := ts.Stats()
+	if st.SnapshotsDirect-before.SnapshotsDirect != 10 || st.Transport != 0 || ts.joiner.seat(0).disconnected.Load() != 0 {
+		t.Fatalf("after the drain: %d of 10 direct, stats %+v", st.SnapshotsDirect-before.SnapshotsDirect, st)
+	}
+}

@@ -195,7 +195,11 @@ func (c *sockConn) finish() {
 		c.writeDL = time.Now().Add(c.linger)
 		_ = c.Conn.SetWriteDeadline(c.writeDL)
 		c.writeTimeout = 0 // moveWriteDeadline keeps this deadline
-		_ = c.drain()
+		if c.drain() == nil {
+			// The client has just got our close frame: give it the linger
+			// to answer before the descriptor is closed.
+			_ = c.Conn.SetReadDeadline(time.Now().Add(c.linger))
+		}
 	}
 	if c.linger > 0 {
 		var buf [512]byte

@@ -56,7 +56,7 @@ func (s *session) SendSnapshot(msg []byte) {
 	}
 	if s.sock.direct() && s.live.Load() && !s.sock.backlogged() {
 		s.mu.Lock()
-		idle := !s.hasPending && s.nctrl == 0 && !s.closeReq
+		idle := !s.hasPending && !s.inFlight && s.nctrl == 0 && !s.closeReq
 		s.mu.Unlock()
 		if idle {
 			// Nothing queued before it: write it now, without blocking
@@ -178,6 +178,7 @@ func (s *session) flush() bool {
 		if snap {
 			s.pending, s.spare = s.spare[:0], s.pending
 			s.hasPending = false
+			s.inFlight = true // no direct write may overtake it
 		}
 		closeReq, reason := s.closeReq, s.closeReason
 		s.mu.Unlock()
@@ -201,7 +202,11 @@ func (s *session) flush() bool {
 			out[i] = ctrlMsg{}
 		}
 		if snap {
-			if s.conn.WriteMessage(gws.OpcodeBinary, s.spare) != nil {
+			err := s.conn.WriteMessage(gws.OpcodeBinary, s.spare)
+			s.mu.Lock()
+			s.inFlight = false
+			s.mu.Unlock()
+			if err != nil {
 				return false
 			}
 			s.srv.m.snapshotsOut.Add(1)
@@ -209,6 +214,11 @@ func (s *session) flush() bool {
 		}
 		if closeReq {
 			_ = s.conn.WriteClose(uint16(s.closeCode.Load()), []byte(reason))
+			if s.sock.backlogged() {
+				// The close frame may be held back: send it now (drain
+				// half-closes after it), not when the linger runs out.
+				_ = s.sock.drain()
+			}
 			return false
 		}
 	}
