@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -141,7 +142,7 @@ func FuzzApply(f *testing.F) {
 		if want := len(base) - len(removed) + len(spawned); len(got) != want {
 			t.Fatalf("result of %d entities; want %d", len(got), want)
 		}
-		if !slices.IsSortedFunc(got, func(a, b Entity) int { return cmpID(a.ID, b.ID) }) {
+		if !slices.IsSortedFunc(got, func(a, b Entity) int { return cmp.Compare(a.ID, b.ID) }) {
 			t.Fatalf("result not sorted")
 		}
 		Diff(&d, base, got, dt)

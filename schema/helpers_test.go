@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -89,18 +90,8 @@ func randWorld(rng *rand.Rand, n int, idSpace uint32) []Entity {
 	for id := range ids {
 		w = append(w, randEntity(rng, id))
 	}
-	slices.SortFunc(w, func(a, b Entity) int { return cmpID(a.ID, b.ID) })
+	slices.SortFunc(w, func(a, b Entity) int { return cmp.Compare(a.ID, b.ID) })
 	return w
-}
-
-func cmpID(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // evolve returns the world dt ticks after base: despawns, spawns (with
@@ -150,6 +141,6 @@ func evolve(rng *rand.Rand, base []Entity, dt uint32, idSpace uint32) []Entity {
 		present[id] = true
 		cur = append(cur, randEntity(rng, id))
 	}
-	slices.SortFunc(cur, func(a, b Entity) int { return cmpID(a.ID, b.ID) })
+	slices.SortFunc(cur, func(a, b Entity) int { return cmp.Compare(a.ID, b.ID) })
 	return cur
 }

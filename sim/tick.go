@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -143,7 +144,7 @@ func (r *Room) join(id uint32, conn Conn) (uint32, error) {
 // insert adds p to the player list (kept sorted by id) and index.
 func (r *Room) insert(p *player) {
 	i, _ := slices.BinarySearchFunc(r.list, p.id, func(p *player, id uint32) int {
-		return cmpUint32(p.id, id)
+		return cmp.Compare(p.id, id)
 	})
 	r.list = slices.Insert(r.list, i, p)
 	r.byID[p.id] = p
@@ -224,16 +225,6 @@ func (r *Room) detach(id uint32) error {
 	p.pending = p.pending[:0]
 	p.last.MoveX, p.last.MoveY, p.last.Buttons = 0, 0, 0
 	return nil
-}
-
-func cmpUint32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Stats is a point-in-time copy of a room's counters.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -273,7 +274,7 @@ func (c *cluster) Admit(ctx context.Context, gameName string) (string, error) {
 	c.catchUp(ctx, n)
 
 	matches := n.Matches()
-	slices.SortFunc(matches, func(a, b replication.MatchInfo) int { return cmpU64(a.Created, b.Created) })
+	slices.SortFunc(matches, func(a, b replication.MatchInfo) int { return cmp.Compare(a.Created, b.Created) })
 	for _, m := range matches {
 		if m.Game != gameName || m.Status != replication.MatchRunning || m.Owner == "" {
 			continue
@@ -511,14 +512,4 @@ func sleepUntil(ctx context.Context, d time.Duration, deadline time.Time) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
