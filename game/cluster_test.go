@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
 )
@@ -205,7 +206,7 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	w1, w2 := s1.Welcome(), s2.Welcome()
 	s1.Input(&schema.Input{Seq: 5})
 	var ck recCkpt
-	checkFor(t, 5*time.Second, func() bool {
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		ck, _ = recA.get("m1")
 		c, err := decodeCheckpoint(ck.state)
 		return err == nil && len(c.Seats) == 2 && c.Seats[0].LastSeq == 5 && ck.tick > 5
@@ -217,7 +218,7 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 		t.Fatalf("SetPlayers: %d, want 2", recA.players["m1"])
 	}
 	// A goes on ticking past the checkpoint: its players hold newer ticks.
-	checkFor(t, 5*time.Second, func() bool { return a.Match("m1").Info().Tick > ck.tick+3 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return a.Match("m1").Info().Tick > ck.tick+3 })
 	aTick := a.Match("m1").Info().Tick
 
 	b, recB := newClusterManager(t, "b", nil)
@@ -227,12 +228,12 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	}
 	// Let B tick past A's newest tick, so that tick is in B's ring (but
 	// it is B's, not the one the player holds).
-	checkFor(t, 5*time.Second, func() bool { return mt.Info().Tick > aTick+2 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Info().Tick > aTick+2 })
 	r1, c1 := join(t, b, schema.Hello{ResumeToken: w1.ResumeToken, LastTick: aTick}, 0)
 	if got := r1.Welcome(); got.PlayerID != w1.PlayerID || got.EntityID != w1.EntityID || got.NodeID != "b" || got.MatchID != "m1" {
 		t.Fatalf("resumed welcome %+v, want player %d entity %d on b", got, w1.PlayerID, w1.EntityID)
 	}
-	checkFor(t, 5*time.Second, func() bool { return c1.count() > 0 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1.count() > 0 })
 	if sn := c1.snapshot(t, 0); sn.BaselineTick != 0 || sn.Tick <= ck.tick {
 		t.Fatalf("first snapshot on the new owner: tick %d baseline %d; want full, after %d", sn.Tick, sn.BaselineTick, ck.tick)
 	}
@@ -242,13 +243,13 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	// Its inputs continue after the seq the old owner applied.
 	r1.Input(&schema.Input{Seq: 5}) // applied by A already: discarded
 	r1.Input(&schema.Input{Seq: 6})
-	checkFor(t, 5*time.Second, func() bool { return c1.snapshot(t, c1.count()-1).LastInputSeq == 6 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1.snapshot(t, c1.count()-1).LastInputSeq == 6 })
 
 	// A second resume on B with a tick of B's history: a delta.
 	held := c1.snapshot(t, c1.count()-1).Tick
 	r1.Disconnect()
 	_, c1b := join(t, b, schema.Hello{ResumeToken: w1.ResumeToken, LastTick: held}, 0)
-	checkFor(t, 5*time.Second, func() bool { return c1b.count() > 0 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1b.count() > 0 })
 	if sn := c1b.snapshot(t, 0); sn.BaselineTick != held {
 		t.Fatalf("second resume on b: baseline %d, want %d (our own history)", sn.BaselineTick, held)
 	}
@@ -261,7 +262,7 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	if id := g.Welcome().PlayerID; id == w1.PlayerID || id == w2.PlayerID {
 		t.Fatalf("new guest got id %d, reused", id)
 	}
-	checkFor(t, 5*time.Second, func() bool { ck, _ := recB.get("m1"); return ck.epoch == 20 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { ck, _ := recB.get("m1"); return ck.epoch == 20 })
 }
 
 // TestAdoptedSeatsExpire: restored seats nobody resumes are freed after the
@@ -271,7 +272,7 @@ func TestAdoptedSeatsExpire(t *testing.T) {
 	adopt(t, a, AdoptRequest{MatchID: "m1", Epoch: 3})
 	join(t, a, schema.Hello{MatchID: "m1"}, 0)
 	var ck recCkpt
-	checkFor(t, 5*time.Second, func() bool {
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		ck, _ = recA.get("m1")
 		c, err := decodeCheckpoint(ck.state)
 		return err == nil && len(c.Seats) == 1
@@ -283,7 +284,7 @@ func TestAdoptedSeatsExpire(t *testing.T) {
 		c.Placement = pl
 	})
 	adopt(t, b, AdoptRequest{MatchID: "m1", Epoch: 9, State: ck.state})
-	checkFor(t, 5*time.Second, func() bool { _, ok := pl.endedAt("m1"); return ok })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, ok := pl.endedAt("m1"); return ok })
 	if b.Match("m1") != nil {
 		t.Fatal("ended match still listed")
 	}
@@ -370,12 +371,12 @@ func TestLeaseGatesRoomsAndJoins(t *testing.T) {
 	m, _ := newClusterManager(t, "a", func(c *Config) { c.Lease = l })
 	mt := adopt(t, m, AdoptRequest{MatchID: "m1", Epoch: 1})
 	_, c := join(t, m, schema.Hello{MatchID: "m1"}, 0)
-	checkFor(t, 5*time.Second, func() bool { return c.count() > 3 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() > 3 })
 	l.ok.Store(false)
-	checkFor(t, 5*time.Second, func() bool { return mt.Room().Paused() })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Room().Paused() })
 	tick, n := mt.Info().Tick, c.count()
 	p0 := mt.Room().Stats().PausedTicks
-	checkFor(t, 5*time.Second, func() bool { return mt.Room().Stats().PausedTicks > p0+10 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Room().Stats().PausedTicks > p0+10 })
 	if mt.Info().Tick != tick || c.count() != n {
 		t.Fatalf("without a lease: tick %d → %d, snapshots %d → %d", tick, mt.Info().Tick, n, c.count())
 	}
@@ -384,7 +385,7 @@ func TestLeaseGatesRoomsAndJoins(t *testing.T) {
 		t.Fatalf("DisconnectAll kicked %d, want 1", k)
 	}
 	l.ok.Store(true)
-	checkFor(t, 5*time.Second, func() bool { return mt.Info().Tick > tick })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Info().Tick > tick })
 	join(t, m, schema.Hello{MatchID: "m1"}, 0)
 }
 
@@ -463,7 +464,7 @@ func TestFreezeThawHandOver(t *testing.T) {
 	a, _ := newClusterManager(t, "a", nil)
 	mt := adopt(t, a, AdoptRequest{MatchID: "m1", Epoch: 7})
 	s, c := join(t, a, schema.Hello{MatchID: "m1"}, 0)
-	checkFor(t, 5*time.Second, func() bool { return c.count() > 3 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() > 3 })
 	ctx := context.Background()
 	if _, _, err := a.Freeze(ctx, "m1", 6); !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("Freeze at a wrong epoch: %v", err)
@@ -491,7 +492,7 @@ func TestFreezeThawHandOver(t *testing.T) {
 		t.Fatal("hand-over lost the player's entity")
 	}
 	a.Thaw("m1", 7)
-	checkFor(t, 5*time.Second, func() bool { got, _ := a.Tick("m1"); return got > tick })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { got, _ := a.Tick("m1"); return got > tick })
 	if _, ok := b.Tick("zzz"); ok {
 		t.Fatal("Tick of an unknown match")
 	}
@@ -503,7 +504,7 @@ func TestShutdownTakesFinalCheckpoint(t *testing.T) {
 	m, rec := newClusterManager(t, "a", func(c *Config) { c.CheckpointInterval = time.Minute })
 	adopt(t, m, AdoptRequest{MatchID: "m1", Epoch: 2})
 	join(t, m, schema.Hello{MatchID: "m1"}, 0)
-	checkFor(t, 5*time.Second, func() bool { got, _ := m.Tick("m1"); return got > 5 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { got, _ := m.Tick("m1"); return got > 5 })
 	_, before := rec.get("m1")
 	final, _ := m.Tick("m1")
 	if err := m.Shutdown(context.Background()); err != nil {
@@ -525,7 +526,7 @@ func TestCaptureCheckpoints(t *testing.T) {
 	adopt(t, m, AdoptRequest{MatchID: "m1", Epoch: 2})
 	adopt(t, m, AdoptRequest{MatchID: "m2", Epoch: 3})
 	join(t, m, schema.Hello{MatchID: "m1"}, 0)
-	checkFor(t, 5*time.Second, func() bool { got, _ := m.Tick("m1"); return got > 5 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { got, _ := m.Tick("m1"); return got > 5 })
 	_, n1 := rec.get("m1")
 	_, n2 := rec.get("m2")
 	before, _ := m.Tick("m1")
@@ -554,14 +555,14 @@ func TestCaptureCheckpoints(t *testing.T) {
 		t.Fatalf("a frozen room was captured (%d → %d)", c2, got)
 	}
 	l.ok.Store(false)
-	checkFor(t, 5*time.Second, func() bool { return m.Match("m1").Room().Paused() })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Match("m1").Room().Paused() })
 	_, c1 = rec.get("m1")
 	m.CaptureCheckpoints(ctx)
 	if _, got := rec.get("m1"); got != c1 {
 		t.Fatalf("a paused room was captured (%d → %d)", c1, got)
 	}
 	l.ok.Store(true)
-	checkFor(t, 5*time.Second, func() bool { return !m.Match("m1").Room().Paused() })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return !m.Match("m1").Room().Paused() })
 
 	// A room busy in a long command: the capture waits at most until ctx
 	// ends and counts it as missed; its checkpoint arrives once the room
@@ -579,5 +580,5 @@ func TestCaptureCheckpoints(t *testing.T) {
 		t.Fatalf("missed %d, want 1 (the busy room)", missed)
 	}
 	close(release)
-	checkFor(t, 5*time.Second, func() bool { _, got := rec.get("m1"); return got > c1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, got := rec.get("m1"); return got > c1 })
 }

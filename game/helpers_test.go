@@ -12,17 +12,6 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // fakeGame gives each player one entity (id 100+n, n counting joins).
 type fakeGame struct {
 	mu      sync.Mutex

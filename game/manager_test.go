@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game/token"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -96,7 +97,7 @@ func TestMatchmakingFillsThenCreates(t *testing.T) {
 	if list[0].Game != "fake" || list[0].Seats != 8 || list[0].Connected != 8 {
 		t.Fatalf("listing %+v", list[0])
 	}
-	checkFor(t, 5*time.Second, func() bool { return m.Matches()[0].Tick > 0 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Matches()[0].Tick > 0 })
 }
 
 func TestWelcome(t *testing.T) {
@@ -112,8 +113,8 @@ func TestWelcome(t *testing.T) {
 	}
 	// Snapshots flow, each carrying the player's last input seq.
 	s.Input(&schema.Input{Seq: 1})
-	checkFor(t, 5*time.Second, func() bool { return c.count() >= 3 })
-	checkFor(t, 5*time.Second, func() bool { return c.snapshot(t, c.count()-1).LastInputSeq == 1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() >= 3 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.snapshot(t, c.count()-1).LastInputSeq == 1 })
 }
 
 func TestJoinExplicitMatch(t *testing.T) {
@@ -159,12 +160,12 @@ func TestEmptyMatchCloses(t *testing.T) {
 	id := s.Welcome().MatchID
 	mt := m.Match(id)
 	// The match survives its empty timeout while occupied.
-	checkFor(t, 5*time.Second, func() bool { return mt.Room().Tick() > 20 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Room().Tick() > 20 })
 	if m.Match(id) == nil {
 		t.Fatal("occupied match closed")
 	}
 	s.Leave()
-	checkFor(t, 5*time.Second, func() bool { return m.Match(id) == nil })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Match(id) == nil })
 	select {
 	case <-mt.Room().Done():
 	case <-time.After(5 * time.Second):
@@ -173,7 +174,7 @@ func TestEmptyMatchCloses(t *testing.T) {
 	joinErr(t, m, schema.Hello{MatchID: id}, 0, schema.ErrCodeMatchNotFound)
 	// A created match nobody joins closes too.
 	info, _ := m.Create(context.Background(), "fake")
-	checkFor(t, 5*time.Second, func() bool { return m.Match(info.ID) == nil })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Match(info.ID) == nil })
 	if len(m.Matches()) != 0 {
 		t.Fatalf("Matches() = %+v, want none", m.Matches())
 	}
@@ -186,7 +187,7 @@ func TestResumeWithinGrace(t *testing.T) {
 	for seq := uint32(1); seq <= 3; seq++ {
 		s1.Input(&schema.Input{Seq: seq})
 	}
-	checkFor(t, 5*time.Second, func() bool { return c1.count() >= 5 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1.count() >= 5 })
 	last := c1.snapshot(t, c1.count()-1)
 	if last.LastInputSeq != 3 {
 		t.Fatalf("last input seq %d, want 3", last.LastInputSeq)
@@ -206,7 +207,7 @@ func TestResumeWithinGrace(t *testing.T) {
 	if w2.PlayerID != w1.PlayerID || w2.EntityID != w1.EntityID || w2.MatchID != w1.MatchID {
 		t.Fatalf("resumed as %+v, want player %d entity %d", w2, w1.PlayerID, w1.EntityID)
 	}
-	checkFor(t, 5*time.Second, func() bool { return c2.count() >= 1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c2.count() >= 1 })
 	first := c2.snapshot(t, 0)
 	if first.BaselineTick != last.Tick {
 		t.Fatalf("first snapshot after resume has baseline %d, want %d (delta against Hello.last_tick)", first.BaselineTick, last.Tick)
@@ -235,7 +236,7 @@ func TestResumeAfterGraceRefused(t *testing.T) {
 	_ = keep
 	s1.Disconnect()
 	mt := m.Match(w.MatchID)
-	checkFor(t, 5*time.Second, func() bool { return mt.Info().Players == 1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return mt.Info().Players == 1 })
 	je := joinErr(t, m, schema.Hello{ResumeToken: w.ResumeToken}, 0, schema.ErrCodeResumeRefused)
 	if je.Message != "resume token expired: seat freed after 50ms" {
 		t.Fatalf("message %q", je.Message)
@@ -268,7 +269,7 @@ func TestResumeReplacesLiveConn(t *testing.T) {
 		t.Fatal("replaced seat accepted input")
 	}
 	n := c2.count()
-	checkFor(t, 5*time.Second, func() bool { return c2.count() > n+2 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c2.count() > n+2 })
 	if info := m.Match(w.MatchID).Info(); info.Connected != 1 {
 		t.Fatalf("after replacement: %+v", info)
 	}
@@ -376,11 +377,11 @@ func TestCrashedMatchKicksPlayers(t *testing.T) {
 	defer func() { _ = m.Shutdown(context.Background()) }()
 	s1, c1 := join(t, m, schema.Hello{}, 0)
 	join(t, m, schema.Hello{}, 0) // player 2: the game panics
-	checkFor(t, 5*time.Second, func() bool { k, _, _ := c1.kick(); return k })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { k, _, _ := c1.kick(); return k })
 	if _, code, _ := c1.kick(); code != schema.ErrCodeUnavailable {
 		t.Fatalf("kick code %d, want unavailable", code)
 	}
-	checkFor(t, 5*time.Second, func() bool { return m.Match(s1.Welcome().MatchID) == nil })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Match(s1.Welcome().MatchID) == nil })
 }
 
 func TestConcurrentMatchmaking(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/ticksync/ticksync/internal/testutil"
 )
 
 // adminCall sends one admin API request and decodes the JSON answer.
@@ -110,7 +112,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 			}
 		}
 		// Every owner's game layer hears of its matches.
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			for _, m := range created {
 				if ep := c.byID(m.Owner).owned()[m.ID]; ep != m.Epoch {
 					return fmt.Errorf("%s not acquired by %s at %d", m.ID, m.Owner, m.Epoch)
@@ -131,7 +133,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			for _, n := range c {
 				for _, m := range created {
 					cp, ok := n.LatestCheckpoint(m.ID)
@@ -182,7 +184,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 		if ep, frozen := owner.host.frozen[m.ID]; !frozen || ep != m.Epoch {
 			t.Fatalf("owner did not freeze the room: %v", owner.host.frozen)
 		}
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			if _, still := owner.owned()[m.ID]; still {
 				return errors.New("old owner not told")
 			}
@@ -208,7 +210,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 		if st, eb := adminCall(t, "POST", leader.api()+"/admin/v1/nodes/"+victim.ID()+"/drain", testToken, nil, &info); st != 200 {
 			t.Fatalf("drain: %d %+v", st, eb)
 		}
-		checkFor(t, 10*time.Second, func() error {
+		testutil.CheckFor(t, 10*time.Second, func() error {
 			if nd, _ := leader.fsm.Node(victim.ID()); nd.Load != 0 || nd.State != NodeDraining {
 				return fmt.Errorf("drained node %+v", nd)
 			}
@@ -270,7 +272,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 		if st, eb := adminCall(t, "POST", via.api()+"/admin/v1/nodes/"+victim.ID()+"/remove", testToken, nil, nil); st != 202 {
 			t.Fatalf("remove: %d %+v", st, eb)
 		}
-		checkFor(t, 10*time.Second, func() error {
+		testutil.CheckFor(t, 10*time.Second, func() error {
 			if _, ok := leader.Servers()[victim.ID()]; ok {
 				return errors.New("still a raft server")
 			}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticksync/ticksync/internal/testutil"
 )
 
 // createMatches creates n matches through node c[0] and returns them.
@@ -38,7 +40,7 @@ func ownedBy(ms []MatchInfo, node string) []MatchInfo {
 func waitMoved(t testing.TB, c cluster, observer *testNode, lost []MatchInfo, timeout time.Duration) []MatchInfo {
 	t.Helper()
 	var now []MatchInfo
-	checkFor(t, timeout, func() error {
+	testutil.CheckFor(t, timeout, func() error {
 		now = now[:0]
 		for _, old := range lost {
 			m, ok := observer.Lookup(old.ID)
@@ -114,7 +116,7 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			if back.owned()[m.ID] != m.Epoch {
 				return errors.New("restarted node not told of its new match")
 			}
@@ -162,7 +164,7 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 		if nd, _ := via.fsm.Node(fresh.ID()); nd.RaftAddr != fresh.RaftAddr() || nd.API != fresh.api() {
 			t.Fatalf("fsm has %+v", nd)
 		}
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			if len(fresh.Matches()) != len(via.Matches()) {
 				return fmt.Errorf("fresh node has %d matches, leader %d", len(fresh.Matches()), len(via.Matches()))
 			}
@@ -216,7 +218,7 @@ func TestLeaseExpiresWhenAlone(t *testing.T) {
 					n.crash()
 				}
 			}
-			checkFor(t, 3*time.Second, func() error {
+			testutil.CheckFor(t, 3*time.Second, func() error {
 				if survivor.LeaseValid() {
 					return errors.New("lease still valid")
 				}
@@ -257,7 +259,7 @@ func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
 
 			start := time.Now()
 			fault.isolate()
-			checkFor(t, 3*time.Second, func() error {
+			testutil.CheckFor(t, 3*time.Second, func() error {
 				if victim.LeaseValid() {
 					return errors.New("isolated node still holds its lease")
 				}
@@ -265,7 +267,7 @@ func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
 			})
 			leaseLost := time.Since(start)
 			var observer *testNode
-			checkFor(t, 5*time.Second, func() error {
+			testutil.CheckFor(t, 5*time.Second, func() error {
 				for _, n := range c {
 					if n != victim && n.IsLeader() {
 						observer = n
@@ -293,7 +295,7 @@ func TestPartitionedOwnerStopsBeforeTakeover(t *testing.T) {
 			}
 
 			fault.heal()
-			checkFor(t, 10*time.Second, func() error {
+			testutil.CheckFor(t, 10*time.Second, func() error {
 				if !victim.LeaseValid() {
 					return errors.New("healed node has no lease")
 				}

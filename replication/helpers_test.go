@@ -13,25 +13,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/internal/testutil"
 )
 
 const testToken = "test-admin-token"
-
-// checkFor polls fn every 10 ms until it returns nil or timeout passes.
-func checkFor(t testing.TB, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func testLogger(t testing.TB) zerolog.Logger {
 	lvl := zerolog.WarnLevel
@@ -271,7 +257,7 @@ func (c cluster) leader() *testNode {
 func (c cluster) waitLeader(t testing.TB, timeout time.Duration) *testNode {
 	t.Helper()
 	var l *testNode
-	checkFor(t, timeout, func() error {
+	testutil.CheckFor(t, timeout, func() error {
 		if l = c.leader(); l == nil {
 			return errors.New("no leader")
 		}
@@ -288,7 +274,7 @@ func (c cluster) waitLeader(t testing.TB, timeout time.Duration) *testNode {
 func (c cluster) waitConverged(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	up := c.up()
-	checkFor(t, timeout, func() error {
+	testutil.CheckFor(t, timeout, func() error {
 		for _, n := range up {
 			for _, m := range up {
 				info, ok := n.fsm.Node(m.ID())

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticksync/ticksync/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -98,7 +100,7 @@ func TestOneNodeDevCluster(t *testing.T) {
 	if st, err := cp.State(); !ok || err != nil || string(st) != "tick ten" {
 		t.Fatalf("checkpoint after restart: %q %v", st, err)
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if len(back.owned()) != 2 {
 			return errors.New("restarted node's game layer not told of its 2 matches")
 		}

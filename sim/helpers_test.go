@@ -4,25 +4,12 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
-
-// checkFor polls fn until it returns true or timeout passes.
-func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // fakeWorld has one entity per player (id = 1000+player) moving +1 in x per
 // tick, plus one static entity 1. It records the inputs of every step.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -87,13 +88,13 @@ func TestRoomGatePausesAndResumes(t *testing.T) {
 	if _, err := r.Join(ctxT(t), 1, c); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 5*time.Second, func() bool { return c.count() >= 5 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() >= 5 })
 
 	g.open.Store(false)
-	checkFor(t, 5*time.Second, func() bool { return r.Paused() })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return r.Paused() })
 	tick, sent := r.Tick(), c.count()
 	p0 := r.Stats().PausedTicks
-	checkFor(t, 5*time.Second, func() bool { return r.Stats().PausedTicks >= p0+20 }) // ≈ 160 ms closed
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return r.Stats().PausedTicks >= p0+20 }) // ≈ 160 ms closed
 	if r.Tick() != tick || c.count() != sent {
 		t.Fatalf("while gated: tick %d → %d, snapshots %d → %d; want no change", tick, r.Tick(), sent, c.count())
 	}
@@ -102,7 +103,7 @@ func TestRoomGatePausesAndResumes(t *testing.T) {
 	period := r.Config().Period()
 	g.open.Store(true)
 	reopened := time.Now()
-	checkFor(t, 5*time.Second, func() bool { return r.Tick() >= tick+4 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return r.Tick() >= tick+4 })
 	elapsed := time.Since(reopened)
 	after := r.Stats()
 	if r.Paused() {
@@ -130,7 +131,7 @@ func TestRoomFreezeThaw(t *testing.T) {
 	if _, err := r.Join(ctxT(t), 1, c); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 5*time.Second, func() bool { return log.count() >= 2 && c.count() >= 5 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return log.count() >= 2 && c.count() >= 5 })
 	tick, err := r.Freeze(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +161,7 @@ func TestRoomFreezeThaw(t *testing.T) {
 	if err := r.Thaw(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 5*time.Second, func() bool { return r.Tick() > tick && c.count() > sent })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return r.Tick() > tick && c.count() > sent })
 	if r.Stats().PausedTicks != 0 {
 		t.Fatalf("a frozen room counted %d paused ticks; those are for the gate", r.Stats().PausedTicks)
 	}

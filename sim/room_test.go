@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -342,7 +343,7 @@ func TestRoomLoop(t *testing.T) {
 		t.Fatalf("Join = %d, %v; want 1001", ent, err)
 	}
 	r.PushInput(1, in(1, 0, 42))
-	checkFor(t, 5*time.Second, func() bool { return c.count() >= 10 && r.Tick() >= 10 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() >= 10 && r.Tick() >= 10 })
 	if got := w.lastInputs()[1]; got.MoveX != 42 {
 		t.Fatalf("input not applied on the loop: %+v", got)
 	}

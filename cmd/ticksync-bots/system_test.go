@@ -16,23 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// checkFor polls fn every 50 ms until it returns nil, failing after timeout.
-func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond) // the poll interval of checkFor itself
-	}
-}
+	"github.com/ticksync/ticksync/internal/testutil"
+)
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -91,7 +77,7 @@ func startNode(t *testing.T, bin string) (httpAddr string) {
 		}
 	})
 	client := &http.Client{Timeout: time.Second}
-	checkFor(t, 30*time.Second, func() error {
+	testutil.CheckFor(t, 30*time.Second, func() error {
 		select {
 		case err := <-exited:
 			exited <- err

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/schema"
@@ -35,7 +36,7 @@ func startCluster(t *testing.T, extra ...string) []*proc {
 	for _, p := range procs {
 		p.waitReady(t, 15*time.Second)
 	}
-	checkFor(t, 10*time.Second, func() bool {
+	testutil.CheckTrue(t, 10*time.Second, func() bool {
 		var nodes []replication.AdminNode
 		if adminGet(n1, "/admin/v1/nodes", &nodes) != nil || len(nodes) != 3 {
 			return false
@@ -182,14 +183,14 @@ func TestClusterThreeProcesses(t *testing.T) {
 	// arrives with the checkpoints.
 	var listed replication.AdminMatch
 	for _, p := range procs {
-		checkFor(t, 5*time.Second, func() bool {
+		testutil.CheckTrue(t, 5*time.Second, func() bool {
 			m, ok := findMatch(t, p, w0.MatchID)
 			listed = m
 			return ok && m.Owner == w0.NodeID && m.Epoch > 0 && m.Players == 3 && m.Game == "arena"
 		})
 	}
 	// The owner also reports the room's live tick and the checkpoint tick.
-	checkFor(t, 5*time.Second, func() bool {
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		m, _ := findMatch(t, owner, w0.MatchID)
 		listed = m
 		return m.Tick != nil && *m.Tick > 0 && m.CheckpointTick > 0 && m.CheckpointTick <= *m.Tick
@@ -203,7 +204,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 
 	// Let the match run past its join-time checkpoints, so that the kill
 	// lands at a random point of the checkpoint schedule.
-	checkFor(t, 5*time.Second, func() bool {
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		m, _ := findMatch(t, owner, w0.MatchID)
 		return m.Tick != nil && *m.Tick > 50
 	})
@@ -228,7 +229,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		if w := c.Welcome(); w.PlayerID != first[i].PlayerID || w.EntityID != first[i].EntityID {
 			t.Fatalf("player %d resumed as player %d entity %d, want %d and %d", i, w.PlayerID, w.EntityID, first[i].PlayerID, first[i].EntityID)
 		}
-		checkFor(t, 5*time.Second, func() bool { return c.Stats().Resumes >= 1 && c.AckTick() > listed.CheckpointTick })
+		testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Resumes >= 1 && c.AckTick() > listed.CheckpointTick })
 	}
 	var survivor *proc
 	for _, p := range procs {
@@ -237,7 +238,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 			break
 		}
 	}
-	checkFor(t, 5*time.Second, func() bool {
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		m, ok := findMatch(t, survivor, w0.MatchID)
 		return ok && m.Owner != w0.NodeID && m.Owner != "" && m.Epoch > listed.Epoch
 	})
@@ -315,14 +316,14 @@ func TestClusterDrainOnSigterm(t *testing.T) {
 			owner = p
 		}
 	}
-	checkFor(t, 5*time.Second, func() bool { _, last, _ := log.get(w.NodeID); return last > 10 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, last, _ := log.get(w.NodeID); return last > 10 })
 	owner.stop(t) // SIGTERM; exit status 0
-	checkFor(t, 10*time.Second, func() bool { return c.Stats().Resumes >= 1 })
+	testutil.CheckTrue(t, 10*time.Second, func() bool { return c.Stats().Resumes >= 1 })
 	now := c.Welcome()
 	if now.NodeID == w.NodeID || now.PlayerID != w.PlayerID || now.EntityID != w.EntityID || now.MatchID != w.MatchID {
 		t.Fatalf("after the drain: %+v, want player %d entity %d of %s on another node", now, w.PlayerID, w.EntityID, w.MatchID)
 	}
-	checkFor(t, 5*time.Second, func() bool { _, _, ok := log.get(now.NodeID); return ok })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, _, ok := log.get(now.NodeID); return ok })
 	_, oldLast, _ := log.get(w.NodeID)
 	newFirst, _, _ := log.get(now.NodeID)
 	if newFirst <= oldLast {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game/token"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
@@ -141,7 +142,7 @@ func startProc(t *testing.T, args []string, env ...string) *proc {
 // waitReady polls GET /readyz until it answers 200.
 func (p *proc) waitReady(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	checkFor(t, timeout, func() bool {
+	testutil.CheckTrue(t, timeout, func() bool {
 		resp, err := http.Get("http://" + p.addr + "/readyz")
 		if err != nil {
 			return false
@@ -149,18 +150,6 @@ func (p *proc) waitReady(t *testing.T, timeout time.Duration) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-// checkFor polls fn until it returns true or timeout passes.
-func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // stop sends SIGTERM and checks the exit status is 0.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -34,17 +35,6 @@ func (c *client) pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.msgs)
-}
-
-func checkFor(t *testing.T, timeout time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // apply decodes and applies every snapshot received so far.
@@ -110,7 +100,7 @@ func TestArenaMatchThroughManager(t *testing.T) {
 	// Like a client: on each new snapshot, apply it and answer with an
 	// input acking it.
 	for seq := uint32(1); seq <= 60; seq++ {
-		checkFor(t, 5*time.Second, func() bool {
+		testutil.CheckTrue(t, 5*time.Second, func() bool {
 			for _, c := range clients {
 				if c.pending() == 0 {
 					return false

@@ -10,23 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// checkFor polls fn every 5 ms until it returns nil or timeout passes.
-func checkFor(t testing.TB, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"github.com/ticksync/ticksync/internal/testutil"
+)
 
 // echoServer echoes every connection until EOF, then half-closes. It stops
 // when the test ends.
@@ -216,7 +202,7 @@ func TestRefuseBySource(t *testing.T) {
 	if err := refusedFrom(t, ipA.String(), p.Addr()); err != nil {
 		t.Fatal("A's new link:", err)
 	}
-	checkFor(t, time.Second, func() error {
+	testutil.CheckFor(t, time.Second, func() error {
 		if s := p.Stats(); s.Refused != 1 || s.Cut != 1 || s.Open != 1 {
 			return errors.New("stats not settled")
 		}
@@ -252,7 +238,7 @@ func TestBlackhole(t *testing.T) {
 	if err := silent(a2, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, time.Second, func() error {
+	testutil.CheckFor(t, time.Second, func() error {
 		if s := p.Stats(); s.Dropped < uint64(len("lost")+len("lost too")) {
 			return errors.New("bytes not counted as dropped")
 		}
@@ -307,7 +293,7 @@ func TestTargetDown(t *testing.T) {
 	if err := refusedFrom(t, ipA.String(), p.Addr()); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, time.Second, func() error {
+	testutil.CheckFor(t, time.Second, func() error {
 		if p.Stats().DialFails != 1 {
 			return errors.New("dial failure not counted")
 		}
@@ -344,7 +330,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", p.Addr(), 200*time.Millisecond); err == nil {
 		t.Fatal("proxy still accepting after Close")
 	}
-	checkFor(t, 2*time.Second, func() error {
+	testutil.CheckFor(t, 2*time.Second, func() error {
 		// The echo server's per-connection goroutines end with the links.
 		if n := runtime.NumGoroutine(); n > base {
 			return errors.New("goroutines left after Close")

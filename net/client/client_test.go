@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -163,12 +164,12 @@ func TestDialInputsSnapshots(t *testing.T) {
 	if err := c.SendInput(schema.Input{MoveX: 7, MoveY: -3}); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, func() bool {
+	testutil.CheckTrue(t, 2*time.Second, func() bool {
 		st, ok := fs.seatOf(1)
 		return ok && st.lastSeq == 2
 	})
 	fs.Tick()
-	checkFor(t, 2*time.Second, func() bool { return c.LastInputSeq() == 2 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.LastInputSeq() == 2 })
 	e, ok := rec.entity(101)
 	if !ok || e.X != 14 || e.Y != -6 || e.Owner != 1 {
 		t.Fatalf("own entity = %+v, %v", e, ok)
@@ -178,7 +179,7 @@ func TestDialInputsSnapshots(t *testing.T) {
 	}
 	fs.Tick()
 	fs.Tick()
-	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 3 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 3 })
 	if err := c.SendInput(schema.Input{}); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestDialInputsSnapshots(t *testing.T) {
 	if err := c.Ping(); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, func() bool { return rec.count(func(r *recorder) int { return len(r.pongs) }) == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return rec.count(func(r *recorder) int { return len(r.pongs) }) == 1 })
 }
 
 func TestTickGaps(t *testing.T) {
@@ -201,7 +202,7 @@ func TestTickGaps(t *testing.T) {
 	fs.Tick()
 	fs.tick += 4 // four snapshots "dropped"
 	fs.Tick()
-	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 6 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 6 })
 	if g := c.Stats().TickGaps; g != 4 {
 		t.Fatalf("tick gaps %d, want 4", g)
 	}
@@ -216,7 +217,7 @@ func TestCloseSends1000AndStops(t *testing.T) {
 	if !errors.Is(c.Err(), ErrClosed) {
 		t.Fatalf("Err() = %v", c.Err())
 	}
-	checkFor(t, 2*time.Second, func() bool { return len(fs.closeCodes()) == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return len(fs.closeCodes()) == 1 })
 	if got := fs.closeCodes(); got[0] != 1000 {
 		t.Fatalf("server saw close %v, want 1000", got)
 	}
@@ -232,7 +233,7 @@ func TestLeave(t *testing.T) {
 	if err := c.Leave(); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, func() bool { _, ok := fs.seatOf(1); return !ok })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { _, ok := fs.seatOf(1); return !ok })
 }
 
 func TestContextCancelStops(t *testing.T) {
@@ -248,7 +249,7 @@ func TestContextCancelStops(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("client did not stop on context cancel")
 	}
-	checkFor(t, 2*time.Second, func() bool { c := fs.closeCodes(); return len(c) == 1 && c[0] == 1000 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { c := fs.closeCodes(); return len(c) == 1 && c[0] == 1000 })
 }
 
 func TestDialContextCancelledWhileConnecting(t *testing.T) {
@@ -369,7 +370,7 @@ func TestWSS(t *testing.T) {
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 		c := dial(t, cfg)
 		fs.Tick()
-		checkFor(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
 	})
 	t.Run("roots", func(t *testing.T) {
 		cfg := testConfig(fs.url)
@@ -378,7 +379,7 @@ func TestWSS(t *testing.T) {
 		cfg.TLSConfig = fs.hs.Client().Transport.(*http.Transport).TLSClientConfig
 		c := dial(t, cfg)
 		fs.Tick()
-		checkFor(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
 		if cfg.TLSConfig.ServerName != "" {
 			t.Fatal("the shared TLS config was modified")
 		}
@@ -406,7 +407,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		clients[i] = c
 	}
 	for _, c := range clients {
-		checkFor(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() > 0 })
 	}
 	// One goroutine per client, one per server connection.
 	if g := runtime.NumGoroutine() - base; g > 2*n+2 {
@@ -415,7 +416,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	for _, c := range clients {
 		_ = c.Close()
 	}
-	checkFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // worldLog is a Handler that copies the client's world at every snapshot,
@@ -444,12 +445,12 @@ func TestDeltaSnapshotsRebuildServerWorld(t *testing.T) {
 	for i := range 40 {
 		fs.Tick()
 		want := uint32(i + 1)
-		checkFor(t, 2*time.Second, func() bool { return c.AckTick() == want })
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == want })
 		if i%3 != 2 { // some acks are late: deltas against older baselines
 			if err := c.SendInput(schema.Input{MoveX: int8(i % 5), MoveY: 1}); err != nil {
 				t.Fatal(err)
 			}
-			checkFor(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == c.InputSeq() })
+			testutil.CheckTrue(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == c.InputSeq() })
 		}
 	}
 	log.mu.Lock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
@@ -134,21 +135,6 @@ func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []s
 	}
 }
 
-func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestEndToEndThreePlayers: the real node, three players in one arena
 // match (matchmaking); each sees its own avatar move the way its inputs
 // ask, and sees the other two.
@@ -168,7 +154,7 @@ func TestEndToEndThreePlayers(t *testing.T) {
 			t.Fatalf("players in matches %q and %q", match, c.Welcome().MatchID)
 		}
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		for i, v := range views {
 			if len(v.ownSince(0)) == 0 {
 				return fmt.Errorf("player %d has not seen its avatar", i)
@@ -182,7 +168,7 @@ func TestEndToEndThreePlayers(t *testing.T) {
 	}
 	sendFor(t, time.Second, clients, inputs)
 
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		for i, v := range views {
 			own := v.ownSince(start[i])
 			first, last := own[0], own[len(own)-1]
@@ -234,7 +220,7 @@ func TestEndToEndResumeAfterCut(t *testing.T) {
 	inputs := []schema.Input{{MoveX: 100}, {MoveY: 100}}
 	clients := []*client.Client{c, other}
 	sendFor(t, 500*time.Millisecond, clients, inputs)
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if c.LastInputSeq() != c.InputSeq() {
 			return fmt.Errorf("server processed seq %d of %d", c.LastInputSeq(), c.InputSeq())
 		}
@@ -247,7 +233,7 @@ func TestEndToEndResumeAfterCut(t *testing.T) {
 	heldTick := c.AckTick()
 
 	client.CutForTest(c)
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if st := c.Stats(); st.Resumes != 1 {
 			return fmt.Errorf("stats %+v", st)
 		}
@@ -269,7 +255,7 @@ func TestEndToEndResumeAfterCut(t *testing.T) {
 	if c.InputSeq() <= seq0 {
 		t.Fatalf("input seq %d after the resume, was %d", c.InputSeq(), seq0)
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if c.LastInputSeq() != c.InputSeq() {
 			return fmt.Errorf("after the resume the server processed seq %d of %d", c.LastInputSeq(), c.InputSeq())
 		}

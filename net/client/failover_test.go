@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -63,7 +64,7 @@ func TestRedirectToDeadNodeKeepsBackoffCapped(t *testing.T) {
 	}
 	other.mu.Unlock()
 	owner.close()
-	checkFor(t, 3*time.Second, func() bool {
+	testutil.CheckTrue(t, 3*time.Second, func() bool {
 		other.mu.Lock()
 		defer other.mu.Unlock()
 		return len(other.requests) >= 8
@@ -80,7 +81,7 @@ func TestRedirectToDeadNodeKeepsBackoffCapped(t *testing.T) {
 		}
 	}
 	close(moved)
-	checkFor(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	testutil.CheckTrue(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if got := c.Welcome(); got.NodeID != "other" || got.PlayerID != w.PlayerID || got.EntityID != w.EntityID {
 		t.Fatalf("welcome after the failover %+v", got)
 	}

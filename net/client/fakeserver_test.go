@@ -15,6 +15,7 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -356,23 +357,11 @@ func (fs *fakeServer) close() {
 	fs.cutAll()
 	fs.hs.Close()
 	// Wait for the connections' read loops (the handlers) to end.
-	checkFor(fs.t, 5*time.Second, func() bool {
+	testutil.CheckTrue(fs.t, 5*time.Second, func() bool {
 		fs.mu.Lock()
 		defer fs.mu.Unlock()
 		return len(fs.sessions) == 0
 	})
-}
-
-// checkFor polls fn until it is true or timeout passes.
-func checkFor(t testing.TB, timeout time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 var _ net.Conn = (*net.TCPConn)(nil)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -84,14 +85,14 @@ func resumeScenario(t *testing.T, deltas bool, cut func(fs *fakeServer, c *Clien
 			t.Fatal(err)
 		}
 	}
-	checkFor(t, 2*time.Second, func() bool {
+	testutil.CheckTrue(t, 2*time.Second, func() bool {
 		e, ok := rec.entity(w0.EntityID)
 		return c.LastInputSeq() == 10 && ok && e.X == 100
 	})
 	tickBefore := c.AckTick()
 
 	cut(fs, c)
-	checkFor(t, 5*time.Second, func() bool { return c.Stats().Resumes == 1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Resumes == 1 })
 
 	w1 := c.Welcome()
 	if w1.PlayerID != w0.PlayerID || w1.EntityID != w0.EntityID {
@@ -106,7 +107,7 @@ func resumeScenario(t *testing.T, deltas bool, cut func(fs *fakeServer, c *Clien
 			t.Fatal(err)
 		}
 	}
-	checkFor(t, 2*time.Second, func() bool {
+	testutil.CheckTrue(t, 2*time.Second, func() bool {
 		e, ok := rec.entity(w0.EntityID)
 		return c.LastInputSeq() == 15 && ok && e.X == 150
 	})
@@ -171,11 +172,11 @@ func TestSendInputWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.cutAll()
-	checkFor(t, 2*time.Second, func() bool { return c.Stats().Drops == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.Stats().Drops == 1 })
 	if err := c.SendInput(schema.Input{}); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("SendInput while reconnecting = %v", err)
 	}
-	checkFor(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	testutil.CheckTrue(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if err := c.SendInput(schema.Input{}); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestRejoinOnRefused(t *testing.T) {
 	}
 	fs.forgetSeats()
 	fs.cutAll()
-	checkFor(t, 5*time.Second, func() bool { return c.Welcome().PlayerID == 2 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Welcome().PlayerID == 2 })
 	if err := c.SendInput(schema.Input{}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,13 +284,13 @@ func TestReconnectToOtherNode(t *testing.T) {
 	for range 5 {
 		a.Tick()
 	}
-	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 5 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 5 })
 	b.mu.Lock()
 	b.seats[w.ResumeToken] = &seat{player: w.PlayerID, entity: w.EntityID, token: w.ResumeToken}
 	b.mu.Unlock()
 	b.deltas = true
 	a.close()
-	checkFor(t, 5*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if n := c.Welcome().NodeID; n != "b" {
 		t.Fatalf("resumed on %q", n)
 	}
@@ -302,13 +303,13 @@ func TestReconnectToOtherNode(t *testing.T) {
 		t.Fatalf("hello at b: %+v", h)
 	}
 	b.Tick()
-	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 1 })
 	if err := c.SendInput(schema.Input{}); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 2*time.Second, func() bool { st, _ := b.seatOf(w.PlayerID); return st.lastSeq == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { st, _ := b.seatOf(w.PlayerID); return st.lastSeq == 1 })
 	b.Tick()
-	checkFor(t, 2*time.Second, func() bool { return c.AckTick() == 2 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 2 })
 	if st := c.Stats(); st.SnapshotsStale != 0 || st.ApplyErrors != 0 || st.SnapshotsDelta != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -333,7 +334,7 @@ func TestRedirectAfterJoin(t *testing.T) {
 		_ = s.ws.WriteClose(4011, nil)
 	}
 	a.mu.Unlock()
-	checkFor(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	testutil.CheckTrue(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("redirect took %v: it waited a backoff", d)
 	}
@@ -390,7 +391,7 @@ func TestCloseDuringBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs.cutAll()
-	checkFor(t, 2*time.Second, func() bool { return c.Stats().Drops == 1 })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.Stats().Drops == 1 })
 	start := time.Now()
 	_ = c.Close()
 	if d := time.Since(start); d > time.Second {
@@ -435,7 +436,7 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	for i := 1; i <= cuts; i++ {
 		fs.cutAll()
 		want := uint64(i)
-		checkFor(t, 5*time.Second, func() bool { return c.Stats().Resumes >= want })
+		testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Resumes >= want })
 	}
 	close(stop)
 	n := <-sent
@@ -444,7 +445,7 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	}
 	// Inputs written just before a cut may be lost; the last ones went
 	// through the last connection.
-	checkFor(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == uint32(n) })
+	testutil.CheckTrue(t, 2*time.Second, func() bool { st, _ := fs.seatOf(1); return st.lastSeq == uint32(n) })
 	fs.mu.Lock()
 	seqErrs := fs.seqErrors
 	fs.mu.Unlock()
@@ -457,7 +458,7 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	}
 	t.Logf("%d inputs, %d cuts, mean downtime %v", n, cuts, st.ResumeTotal/cuts)
 	_ = c.Close()
-	checkFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= base })
 }
 
 type panicker struct{ NopHandler }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/schema"
@@ -143,7 +144,7 @@ func TestEndToEndArena(t *testing.T) {
 		}
 		time.Sleep(time.Second / 30)
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		for j, p := range players {
 			p.mu.Lock()
 			first, last, seen := p.first, p.last, len(p.avatars)
@@ -192,7 +193,7 @@ func TestEndToEndSlowClient(t *testing.T) {
 	// The slow client never acks, so its snapshots soon become full ones
 	// and fill its small buffers.
 	start := time.Now()
-	checkFor(t, 15*time.Second, func() error {
+	testutil.CheckFor(t, 15*time.Second, func() error {
 		if n := srv.Stats().SlowConsumers; n != 1 {
 			return fmt.Errorf("%d slow consumers", n)
 		}

@@ -23,22 +23,6 @@ import (
 	"github.com/ticksync/ticksync/schema/fb"
 )
 
-// checkFor polls fn until it returns nil or timeout passes.
-func checkFor(t testing.TB, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // ---- fake game ----------------------------------------------------------
 
 type fakeSeat struct {

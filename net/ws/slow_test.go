@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
@@ -84,7 +85,7 @@ func TestSlowConsumer(t *testing.T) {
 
 	// The healthy client got the last tick, and (nearly) every tick, each
 	// soon after it was sent.
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) == 0 || got[len(got)-1].tick != tick {
@@ -115,7 +116,7 @@ func TestSlowConsumer(t *testing.T) {
 	if st.SlowConsumers != 1 || st.SnapshotsDropped == 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	checkFor(t, 10*time.Second, func() error {
+	testutil.CheckFor(t, 10*time.Second, func() error {
 		if d := seats[0].disconnected.Load(); d != 1 {
 			return fmt.Errorf("slow seat disconnected %d", d)
 		}
@@ -340,7 +341,7 @@ func TestBacklogDeadlineCleared(t *testing.T) {
 		}
 		last = m.tick
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if ts.Stats().SnapshotsDropped == 0 {
 			return fmt.Errorf("no snapshot replaced yet")
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
@@ -45,7 +46,7 @@ func TestSessionFlow(t *testing.T) {
 	if s := c.mustNext(fb.ServerBodySnapshot); s.tick != 42 {
 		t.Fatalf("snapshot tick %d", s.tick)
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if st := ts.Stats(); st.Sessions != 1 || st.SnapshotsOut != 1 || st.ControlOut != 2 || st.MessagesIn != 3 {
 			return fmt.Errorf("stats %+v", st)
 		}
@@ -175,7 +176,7 @@ func TestCloseCodes(t *testing.T) {
 					t.Fatalf("redirect %+v", msgs[i])
 				}
 			}
-			checkFor(t, 5*time.Second, func() error {
+			testutil.CheckFor(t, 5*time.Second, func() error {
 				if st := ts.Stats(); st.Sessions != 0 || st.Closes[tt.code] != 1 {
 					return fmt.Errorf("sessions %d, closes %v", st.Sessions, st.Closes)
 				}
@@ -279,7 +280,7 @@ func TestHeartbeat(t *testing.T) {
 		if pings < 2 {
 			t.Fatalf("%d pings before the close", pings)
 		}
-		checkFor(t, 5*time.Second, func() error {
+		testutil.CheckFor(t, 5*time.Second, func() error {
 			if d := ts.joiner.seat(0).disconnected.Load(); d != 1 {
 				return fmt.Errorf("seat disconnected %d times", d)
 			}
@@ -307,7 +308,7 @@ func TestConnectionLossDisconnectsSeat(t *testing.T) {
 	c.hello(schema.Hello{})
 	c.mustNext(fb.ServerBodyWelcome)
 	c.conn.Close()
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		seat := ts.joiner.seat(0)
 		if seat.disconnected.Load() != 1 || seat.left.Load() != 0 {
 			return fmt.Errorf("disconnected %d left %d", seat.disconnected.Load(), seat.left.Load())

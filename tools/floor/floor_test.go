@@ -9,25 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/tools/floor"
 )
-
-func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond) // checkFor's poll interval
-	}
-}
 
 type handler struct {
 	client.NopHandler
@@ -70,7 +56,7 @@ func TestFloorServesValidSnapshotsAndEchoesInputSeq(t *testing.T) {
 	if w := c.Welcome(); w.TickRate != 60 || w.MatchID != "floor" || w.PlayerID == 0 {
 		t.Errorf("welcome = %+v", w)
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if h.snaps.Load() < 5 {
 			return errNotYet
 		}
@@ -81,7 +67,7 @@ func TestFloorServesValidSnapshotsAndEchoesInputSeq(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkFor(t, 5*time.Second, func() error {
+	testutil.CheckFor(t, 5*time.Second, func() error {
 		if h.lastSeq.Load() != 3 {
 			return errNotYet
 		}
