@@ -226,8 +226,8 @@ func closeFrame(code CloseCode, reason string) []byte {
 	if len(reason) > 123 {
 		reason = reason[:123]
 	}
-	f := make([]byte, 0, 4+len(reason))
-	f = append(f, 0x88, byte(2+len(reason)), byte(code>>8), byte(code))
+	f := appendFrameHeader(make([]byte, 0, 4+len(reason)), 0x88, 2+len(reason))
+	f = append(f, byte(code>>8), byte(code))
 	return append(f, reason...)
 }
 
