@@ -462,6 +462,15 @@ func TestShutdownClosesSessions(t *testing.T) {
 		clients = append(clients, c)
 	}
 	waiting := mustDial(t, ts.addr) // no Hello yet
+	// The client has its 101 before the server registers the session; a
+	// Shutdown in between refuses it (upgrades_total{result=shutting_down})
+	// instead of closing a session, so wait for the registration.
+	testutil.CheckFor(t, 5*time.Second, func() error {
+		if n := ts.Stats().Sessions; n != 4 {
+			return fmt.Errorf("%d sessions registered, want 4", n)
+		}
+		return nil
+	})
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
