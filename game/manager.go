@@ -474,9 +474,6 @@ func (m *Manager) Matches() []MatchInfo {
 	return infos
 }
 
-// Match returns the running match id, or nil.
-func (m *Manager) Match(id string) *Match { return m.lookup(id) }
-
 // Shutdown stops every match and refuses further joins. Connections are
 // not closed here (net/ws closes its sessions with 1001). It is idempotent
 // and returns when every room has stopped, or ctx is done.

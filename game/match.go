@@ -102,9 +102,6 @@ func (m *Match) Info() MatchInfo {
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
 
-// Room returns the match's room (stats, Do for checkpoints).
-func (m *Match) Room() *sim.Room { return m.room }
-
 // join seats a new player (player 0: a guest, given a fresh id). An
 // authenticated player who already has a seat here takes it back.
 func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
