@@ -65,7 +65,6 @@ func startLoopRoom(t *testing.T, opts ...Option) (*Room, *fakeWorld) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.diff = (&fakeDiff{}).diff
 	r.Start()
 	t.Cleanup(func() { _ = r.Stop(context.Background()) })
 	return r, w
@@ -186,7 +185,6 @@ func TestRoomCheckpointInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.diff = (&fakeDiff{}).diff
 	tick := func() { r.step(time.Now()); r.maybeCheckpoint() }
 	mustJoin(t, r, 7, &fakeConn{})
 	r.PushInput(7, in(5, 0, 0))
@@ -256,7 +254,6 @@ func TestRoomRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.diff = (&fakeDiff{}).diff
 	if r.Tick() != 100 || r.Players() != 2 {
 		t.Fatalf("restored room: tick %d, %d players; want 100, 2", r.Tick(), r.Players())
 	}
