@@ -7,6 +7,7 @@ import (
 
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 )
 
 // ramp hands the bots to the dialers in order, bot i no earlier than
@@ -69,11 +70,11 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 // on a dialer goroutine.
 func (s *Swarm) join(ctx context.Context, b *bot) {
 	const match = "" // matchmaking
-	token := ""
+	tok := ""
 	if s.cfg.TokenSecret != "" {
 		var err error
 		ttl := s.cfg.Ramp + s.cfg.Warmup + s.cfg.Duration + time.Hour
-		token, err = playerToken(s.cfg.TokenSecret, s.cfg.PlayerIDBase+uint32(b.id), time.Now(), ttl)
+		tok, err = token.MintPlayer([]byte(s.cfg.TokenSecret), s.cfg.PlayerIDBase+uint32(b.id), ttl, time.Now())
 		if err != nil {
 			b.cnt.failed.Store(true)
 			s.log.Error().Int(logKeyBot, b.id).Str(logKeyErr, err.Error()).Msg("cannot sign token")
@@ -82,7 +83,7 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 	}
 	deadline := time.Now().Add(s.cfg.JoinTimeout)
 	for attempt := 0; ; attempt++ {
-		c, err := client.Dial(ctx, s.clientConfig(b, match, token))
+		c, err := client.Dial(ctx, s.clientConfig(b, match, tok))
 		if err == nil {
 			b.client.Store(c)
 			s.seated(c.Welcome().MatchID)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 	"github.com/ticksync/ticksync/sim"
 )
 
