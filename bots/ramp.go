@@ -93,7 +93,9 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 			b.cnt.failed.Store(true)
 			return
 		}
-		b.cnt.errs[dialErrorKind(err)].Add(1)
+		if kind, ok := dialErrorKind(err); ok {
+			b.cnt.errs[kind].Add(1)
+		}
 		left := time.Until(deadline)
 		if !dialRetryable(err) || left <= 0 {
 			b.cnt.failed.Store(true)
@@ -117,23 +119,24 @@ func (s *Swarm) seated(match string) {
 	s.roomsMu.Unlock()
 }
 
-// dialErrorKind classifies an error returned by client.Dial.
-func dialErrorKind(err error) ErrorKind {
+// dialErrorKind classifies an error returned by client.Dial; ok is false
+// for a server's Error message, which the bot's OnError has counted already.
+func dialErrorKind(err error) (kind ErrorKind, ok bool) {
 	var (
 		se *client.ServerError
 		he *client.HTTPError
 	)
 	switch {
 	case errors.As(err, &se):
-		return serverErrorKind(se.Code)
+		return 0, false
 	case errors.As(err, &he):
-		return ErrHTTP
+		return ErrHTTP, true
 	case errors.Is(err, client.ErrTooManyRedirects):
-		return ErrRedirects
+		return ErrRedirects, true
 	case errors.Is(err, client.ErrProtocol):
-		return ErrDecode
+		return ErrDecode, true
 	}
-	return ErrDial
+	return ErrDial, true
 }
 
 // dialRetryable: an unauthorized token, a refused Origin or a protocol
