@@ -55,8 +55,10 @@ type Config struct {
 	TickRate int
 	// Origin is sent as the Origin header of the upgrade ("" : none).
 	Origin string
-	// TokenSecret, when set, signs an HS256 JWT per bot with sub = its player
-	// id (bot index + PlayerIDBase); otherwise the bots join as guests.
+	// TokenSecret, when set, signs a player token per bot (schema/token:
+	// HS256 JWT, sub = its player id, bot index + PlayerIDBase), as the node
+	// with the same -auth-secret verifies it; otherwise the bots join as
+	// guests.
 	TokenSecret string
 	// PlayerIDBase is the player id of bot 0 when TokenSecret is set.
 	PlayerIDBase uint32

@@ -1,6 +1,7 @@
 // Package bots drives thousands of headless ticksync players from one
 // process, for load tests and for the capacity benchmark (tools/capacity).
-// Like any other client it uses only net/client and schema.
+// Like any other client it uses only net/client and schema (player tokens
+// are minted with schema/token, the format the node verifies).
 //
 // Data flow:
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 )
 
 // ramp hands the bots to the dialers in order, bot i no earlier than
@@ -69,11 +70,11 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 // on a dialer goroutine.
 func (s *Swarm) join(ctx context.Context, b *bot) {
 	const match = "" // matchmaking
-	token := ""
+	tok := ""
 	if s.cfg.TokenSecret != "" {
 		var err error
 		ttl := s.cfg.Ramp + s.cfg.Warmup + s.cfg.Duration + time.Hour
-		token, err = playerToken(s.cfg.TokenSecret, s.cfg.PlayerIDBase+uint32(b.id), time.Now(), ttl)
+		tok, err = token.MintPlayer([]byte(s.cfg.TokenSecret), s.cfg.PlayerIDBase+uint32(b.id), ttl, time.Now())
 		if err != nil {
 			b.cnt.failed.Store(true)
 			s.log.Error().Int(logKeyBot, b.id).Str(logKeyErr, err.Error()).Msg("cannot sign token")
@@ -82,7 +83,7 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 	}
 	deadline := time.Now().Add(s.cfg.JoinTimeout)
 	for attempt := 0; ; attempt++ {
-		c, err := client.Dial(ctx, s.clientConfig(b, match, token))
+		c, err := client.Dial(ctx, s.clientConfig(b, match, tok))
 		if err == nil {
 			b.client.Store(c)
 			s.seated(c.Welcome().MatchID)
@@ -92,7 +93,9 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 			b.cnt.failed.Store(true)
 			return
 		}
-		b.cnt.errs[dialErrorKind(err)].Add(1)
+		if kind, ok := dialErrorKind(err); ok {
+			b.cnt.errs[kind].Add(1)
+		}
 		left := time.Until(deadline)
 		if !dialRetryable(err) || left <= 0 {
 			b.cnt.failed.Store(true)
@@ -116,23 +119,24 @@ func (s *Swarm) seated(match string) {
 	s.roomsMu.Unlock()
 }
 
-// dialErrorKind classifies an error returned by client.Dial.
-func dialErrorKind(err error) ErrorKind {
+// dialErrorKind classifies an error returned by client.Dial; ok is false
+// for a server's Error message, which the bot's OnError has counted already.
+func dialErrorKind(err error) (kind ErrorKind, ok bool) {
 	var (
 		se *client.ServerError
 		he *client.HTTPError
 	)
 	switch {
 	case errors.As(err, &se):
-		return serverErrorKind(se.Code)
+		return 0, false
 	case errors.As(err, &he):
-		return ErrHTTP
+		return ErrHTTP, true
 	case errors.Is(err, client.ErrTooManyRedirects):
-		return ErrRedirects
+		return ErrRedirects, true
 	case errors.Is(err, client.ErrProtocol):
-		return ErrDecode
+		return ErrDecode, true
 	}
-	return ErrDial
+	return ErrDial, true
 }
 
 // dialRetryable: an unauthorized token, a refused Origin or a protocol

@@ -3,6 +3,7 @@ package bots
 import (
 	"context"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/tools/floor"
 )
 
@@ -61,10 +63,14 @@ func TestSwarmAgainstFloor(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
+			st0, start := srv.Stats(), time.Now()
 			rep, err := sw.Run(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The floor's own pace over the run: 30 Hz on a quiet machine,
+			// less when a loaded machine stalls its clock into skipping.
+			serverHz := float64(srv.Stats().Ticks-st0.Ticks) / time.Since(start).Seconds()
 			if !rep.OK() {
 				t.Errorf("verdict: %s", rep.Verdict())
 			}
@@ -77,24 +83,48 @@ func TestSwarmAgainstFloor(t *testing.T) {
 			if rep.RTT.Count == 0 || rep.RTT.P50 <= 0 {
 				t.Errorf("rtt = %+v, want samples", rep.RTT)
 			}
-			if f := rep.Snapshots.DeliveredFrac; f < 0.8 || f > 1.2 {
-				t.Errorf("snapshots per bot per s = %.1f (%.2f of 30)", rep.Snapshots.PerBotPerS, f)
+			// What the swarm reports is checked against what the floor did,
+			// not against the nominal rate: a loaded machine delivers less
+			// (the floor's writers drop frames they could not write in time,
+			// its clock skips after a stall), and the report must say so.
+			snaps := rep.Snapshots
+			if snaps.Total == 0 || snaps.Full == 0 {
+				t.Errorf("snapshots %+v, want full snapshots counted", snaps)
 			}
-			if rep.Inputs.PerBotPerS < 20 || rep.Inputs.PerBotPerS > 40 {
-				t.Errorf("inputs per bot per s = %.1f, want about 30", rep.Inputs.PerBotPerS)
+			if f := snaps.PerBotPerS / 30; snaps.PerBotPerS > 1.2*30 || math.Abs(snaps.DeliveredFrac-f) > 1e-9 {
+				t.Errorf("snapshots per bot per s = %.1f (delivered fraction %.3f): want at most one per tick and a fraction of %.3f",
+					snaps.PerBotPerS, snaps.DeliveredFrac, f)
 			}
-			if rep.BytesDownPerBotPerS < 30*250 || rep.BytesUpPerBotPerS <= 0 {
-				t.Errorf("bytes down %.0f up %.0f per bot per s", rep.BytesDownPerBotPerS, rep.BytesUpPerBotPerS)
+			// Each tick of the floor while a bot was connected either
+			// arrived or shows as a gap, and every gap is a frame the floor
+			// dropped or failed to write.
+			if spanned := float64(snaps.Total+snaps.Gaps) / rep.BotSeconds; spanned < 0.5*serverHz || spanned > 1.2*30 {
+				t.Errorf("snapshots + gaps per bot per s = %.1f, want about the floor's %.1f Hz", spanned, serverHz)
 			}
-			if rep.SnapshotGap.P50 < 20 || rep.SnapshotGap.P50 > 50 {
-				t.Errorf("snapshot gap p50 = %.1f ms, want about 33", rep.SnapshotGap.P50)
+			if st := srv.Stats(); snaps.Gaps > st.Dropped+st.WriteErrors {
+				t.Errorf("%d gaps counted, the floor dropped %d frames and failed %d writes", snaps.Gaps, st.Dropped, st.WriteErrors)
 			}
-			if rep.Snapshots.Full == 0 {
-				t.Errorf("no full snapshots counted")
+			// The inter-arrival times add up to the time the bots were
+			// connected, in milliseconds.
+			gap := rep.SnapshotGap
+			if sum := gap.Mean * float64(gap.Count) / 1000; sum < 0.5*rep.BotSeconds || sum > 1.2*rep.BotSeconds {
+				t.Errorf("snapshot gaps %+v add up to %.2f s, want about the %.2f bot-seconds connected", gap, sum, rep.BotSeconds)
 			}
-			if st := srv.Stats(); st.Inputs == 0 || st.Delivered == 0 {
-				t.Errorf("floor stats = %+v", st)
+			if gap.P50 <= 0 || gap.P50 > gap.P99 || gap.P99 > gap.Max {
+				t.Errorf("snapshot gap %+v, want 0 < p50 <= p99 <= max", gap)
 			}
+			if fb := float64(srv.Stats().FrameBytes); rep.Snapshots.MeanBytes < fb || rep.Snapshots.MeanBytes > 1.1*fb {
+				t.Errorf("mean snapshot %.0f B, the floor's frame is %.0f B", rep.Snapshots.MeanBytes, fb)
+			}
+			if rep.BytesUpPerBotPerS <= 0 {
+				t.Errorf("bytes up per bot per s = %.0f", rep.BytesUpPerBotPerS)
+			}
+			// One input per bot per tick at most; each one sent reaches the
+			// floor.
+			if in := rep.Inputs; in.Sent == 0 || in.PerBotPerS > 1.2*30 {
+				t.Errorf("inputs %+v, want at most one per bot per tick", in)
+			}
+			testutil.CheckTrue(t, 5*time.Second, func() bool { return srv.Stats().Inputs >= rep.Inputs.Sent })
 			if testing.Verbose() {
 				_ = rep.WriteTable(os.Stderr)
 				t.Log(progress.String())

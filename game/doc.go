@@ -2,7 +2,7 @@
 // author implements, the Registry of games by name, matches (a sim.Room
 // ticking one Game, plus its seats and lifecycle) and the Manager that
 // seats players: matchmaking, explicit match ids, resume tokens. The
-// built-in demo game is game/arena; resume and auth tokens are game/token.
+// built-in demo game is game/arena; resume and auth tokens are schema/token.
 //
 // Data flow:
 //

@@ -14,8 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -473,9 +473,6 @@ func (m *Manager) Matches() []MatchInfo {
 	}
 	return infos
 }
-
-// Match returns the running match id, or nil.
-func (m *Manager) Match(id string) *Match { return m.lookup(id) }
 
 // Shutdown stops every match and refuses further joins. Connections are
 // not closed here (net/ws closes its sessions with 1001). It is idempotent

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 )
 
 func TestConfigValidate(t *testing.T) {

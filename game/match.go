@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -101,9 +101,6 @@ func (m *Match) Info() MatchInfo {
 
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
-
-// Room returns the match's room (stats, Do for checkpoints).
-func (m *Match) Room() *sim.Room { return m.room }
 
 // join seats a new player (player 0: a guest, given a fresh id). An
 // authenticated player who already has a seat here takes it back.

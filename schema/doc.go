@@ -24,6 +24,8 @@
 //     predicted from the baseline's velocity, so an entity moving steadily
 //     costs nothing; Apply checks every byte against the baseline and
 //     refuses an inconsistent delta with ErrBadDelta.
+//   - The strings Hello.token and Welcome.resume_token carry are minted and
+//     verified by package schema/token, shared by the node and its clients.
 //
 // The package imports nothing of ticksync's own.
 package schema

@@ -1,14 +1,13 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
-	flatbuffers "github.com/google/flatbuffers/go"
-
 	"github.com/ticksync/ticksync/schema"
-	"github.com/ticksync/ticksync/schema/fb"
 )
 
 // fakeWorld has one entity per player (id = 1000+player) moving +1 in x per
@@ -32,7 +31,10 @@ func (w *fakeWorld) Join(p uint32) (uint32, error) {
 	if w.joinErr != nil {
 		return 0, w.joinErr
 	}
-	w.ents = append(w.ents, schema.Entity{ID: 1000 + p, Owner: p, HP: 100})
+	// Kept sorted by id, as World.AppendEntities promises.
+	e := schema.Entity{ID: 1000 + p, Owner: p, HP: 100}
+	i, _ := slices.BinarySearchFunc(w.ents, e.ID, func(x schema.Entity, id uint32) int { return cmp.Compare(x.ID, id) })
+	w.ents = slices.Insert(w.ents, i, e)
 	return 1000 + p, nil
 }
 
@@ -123,44 +125,30 @@ func (c *fakeConn) last(t *testing.T) snap {
 // snap is the part of a Snapshot the room tests look at.
 type snap struct {
 	Tick, Baseline, Seq uint32
-	Spawned             int
+	Spawned             []schema.Entity
 	Changes             []byte
+	Removed             []uint32
 }
 
-// decodeSnap reads a snapshot we encoded ourselves (trusted bytes) with the
-// generated accessors.
+// decodeSnap reads a snapshot with the verifying decoder a client uses.
 func decodeSnap(t *testing.T, msg []byte) snap {
 	t.Helper()
-	if !flatbuffers.BufferHasIdentifier(msg, schema.FileIdentifier) {
-		t.Fatal("snapshot without file identifier")
+	var m schema.ServerMessage
+	if err := schema.DecodeServerMessage(msg, &m); err != nil {
+		t.Fatalf("decode snapshot: %v", err)
 	}
-	m := fb.GetRootAsServerMessage(msg, 0)
-	if m.BodyType() != fb.ServerBodySnapshot {
-		t.Fatalf("body type %v, want Snapshot", m.BodyType())
+	if m.Kind != schema.ServerSnapshot {
+		t.Fatalf("message kind %v, want Snapshot", m.Kind)
 	}
-	var tab flatbuffers.Table
-	m.Body(&tab)
-	var s fb.Snapshot
-	s.Init(tab.Bytes, tab.Pos)
+	s := &m.Snapshot
 	return snap{
-		Tick: s.Tick(), Baseline: s.BaselineTick(), Seq: s.LastInputSeq(),
-		Spawned: s.SpawnedLength(), Changes: append([]byte(nil), s.ChangesBytes()...),
+		Tick: s.Tick, Baseline: s.BaselineTick, Seq: s.LastInputSeq,
+		Spawned: s.Spawned, Changes: s.Changes, Removed: s.Removed,
 	}
 }
 
-// fakeDiff stands in for schema.Diff in room tests: it records dt in the
-// changes and counts calls.
-type fakeDiff struct{ calls int }
-
-func (f *fakeDiff) diff(d *schema.Delta, base, cur []schema.Entity, dt uint32) {
-	f.calls++
-	d.Spawned = d.Spawned[:0]
-	d.Removed = d.Removed[:0]
-	d.Changes = append(d.Changes[:0], byte(dt), byte(len(base)), byte(len(cur)))
-}
-
-// newTestRoom returns a room driven by the test (no loop), with fakeDiff.
-func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld, *fakeDiff) {
+// newTestRoom returns a room driven by the test (no loop).
+func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld) {
 	t.Helper()
 	cfg := DefaultConfig()
 	if edit != nil {
@@ -171,9 +159,7 @@ func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld, *fakeDiff
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := &fakeDiff{}
-	r.diff = fd.diff
-	return r, w, fd
+	return r, w
 }
 
 func mustJoin(t testing.TB, r *Room, id uint32, c Conn) {

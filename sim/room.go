@@ -65,7 +65,6 @@ type Room struct {
 	enc    *schema.Encoder
 	delta  schema.Delta
 	snap   schema.Snapshot
-	diff   func(d *schema.Delta, base, cur []schema.Entity, dt uint32)
 	sat    saturation
 
 	// Lifecycle of the loop (loop goroutine): frozen by Freeze until Thaw;
@@ -151,7 +150,6 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 		byID:    make(map[uint32]*player),
 		ring:    make([]frame, cfg.History),
 		enc:     schema.NewEncoder(cfg.EntityHint*24 + 256),
-		diff:    schema.Diff,
 	}
 	for i := range r.ring {
 		r.ring[i].ents = make([]schema.Entity, 0, cfg.EntityHint)

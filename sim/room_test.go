@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func in(seq, ack uint32, mx int8) *schema.Input {
 
 func TestRoomInputsInSeqOrder(t *testing.T) {
 	// A jitter buffer of 4: every input is applied, one per tick.
-	r, w, _ := newTestRoom(t, func(c *Config) { c.InputBuffer = 4 })
+	r, w := newTestRoom(t, func(c *Config) { c.InputBuffer = 4 })
 	mustJoin(t, r, 7, &fakeConn{})
 	// Reordered in flight: 3, 1, 2 arrive before the first tick.
 	for _, seq := range []uint32{3, 1, 2} {
@@ -67,7 +68,7 @@ func TestRoomLatestInputWins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, w, _ := newTestRoom(t, nil)
+			r, w := newTestRoom(t, nil)
 			mustJoin(t, r, 7, &fakeConn{})
 			for i, seq := range tt.seqs {
 				r.PushInput(7, &schema.Input{Seq: seq, MoveX: int8(seq), Buttons: tt.buttons[i]})
@@ -89,7 +90,7 @@ func TestRoomLatestInputWins(t *testing.T) {
 }
 
 func TestRoomMissingInputRepeatsLast(t *testing.T) {
-	r, w, _ := newTestRoom(t, nil)
+	r, w := newTestRoom(t, nil)
 	mustJoin(t, r, 1, &fakeConn{})
 	mustJoin(t, r, 2, &fakeConn{})
 	r.PushInput(1, in(1, 0, 50))
@@ -114,7 +115,7 @@ func TestRoomMissingInputRepeatsLast(t *testing.T) {
 }
 
 func TestRoomCatchUpSkipsToNewest(t *testing.T) {
-	r, w, _ := newTestRoom(t, func(c *Config) { c.InputBuffer = 4 })
+	r, w := newTestRoom(t, func(c *Config) { c.InputBuffer = 4 })
 	mustJoin(t, r, 1, &fakeConn{})
 	for seq := uint32(1); seq <= 6; seq++ { // a burst beyond the buffer
 		r.PushInput(1, in(seq, 0, 0))
@@ -137,7 +138,7 @@ func TestRoomCatchUpSkipsToNewest(t *testing.T) {
 }
 
 func TestRoomInboxFullDropsAndCounts(t *testing.T) {
-	r, _, _ := newTestRoom(t, func(c *Config) { c.InboxSize = 4 })
+	r, _ := newTestRoom(t, func(c *Config) { c.InboxSize = 4 })
 	mustJoin(t, r, 1, &fakeConn{})
 	accepted := 0
 	for seq := uint32(1); seq <= 10; seq++ {
@@ -155,7 +156,7 @@ func TestRoomInboxFullDropsAndCounts(t *testing.T) {
 }
 
 func TestRoomBaselinePerClient(t *testing.T) {
-	r, _, fd := newTestRoom(t, func(c *Config) { c.History = 8 })
+	r, _ := newTestRoom(t, func(c *Config) { c.History = 8 })
 	conns := map[uint32]*fakeConn{}
 	for id := uint32(1); id <= 5; id++ {
 		conns[id] = &fakeConn{}
@@ -171,10 +172,18 @@ func TestRoomBaselinePerClient(t *testing.T) {
 		r.PushInput(id, &schema.Input{Seq: 100 + id, AckTick: ack})
 	}
 	before := r.Stats()
-	fd.calls = 0
 	r.step(time.Now())
 	after := r.Stats()
 
+	// The fake world at tick k: the static entity, and each player's
+	// entity at x = k.
+	worldAt := func(k uint32) []schema.Entity {
+		ents := []schema.Entity{{ID: 1, HP: 100}}
+		for id := uint32(1); id <= 5; id++ {
+			ents = append(ents, schema.Entity{ID: 1000 + id, Owner: id, X: int32(k), HP: 100})
+		}
+		return ents
+	}
 	wantBase := map[uint32]uint32{1: 0, 2: 10, 3: 10, 4: 8, 5: 0}
 	for id, c := range conns {
 		s := c.last(t)
@@ -188,19 +197,21 @@ func TestRoomBaselinePerClient(t *testing.T) {
 		if s.Seq != wantSeq {
 			t.Errorf("player %d: last input seq %d, want %d (patched per client)", id, s.Seq, wantSeq)
 		}
-		if s.Baseline == 0 && s.Spawned != 6 {
-			t.Errorf("player %d: full snapshot with %d entities, want 6", id, s.Spawned)
+		if s.Baseline == 0 && !slices.Equal(s.Spawned, worldAt(11)) {
+			t.Errorf("player %d: full snapshot %v, want %v", id, s.Spawned, worldAt(11))
 		}
-		if s.Baseline != 0 && (len(s.Changes) != 3 || uint32(s.Changes[0]) != 11-s.Baseline) {
-			t.Errorf("player %d: delta changes %v, want dt %d", id, s.Changes, 11-s.Baseline)
+		if s.Baseline != 0 {
+			// The delta applied to the baseline the client holds rebuilds
+			// tick 11.
+			got, err := schema.Apply(nil, worldAt(s.Baseline), 11-s.Baseline, s.Spawned, s.Changes, s.Removed)
+			if err != nil || !slices.Equal(got, worldAt(11)) {
+				t.Errorf("player %d: delta from tick %d applies to %v, %v; want %v", id, s.Baseline, got, err, worldAt(11))
+			}
 		}
 	}
-	// Three distinct baselines: full, 10, 8. Two of them are deltas.
+	// Three distinct baselines: full, 10, 8.
 	if n := after.Encodes - before.Encodes; n != 3 {
 		t.Errorf("encodes this tick = %d, want 3 (one per distinct baseline)", n)
-	}
-	if fd.calls != 2 {
-		t.Errorf("Diff calls = %d, want 2", fd.calls)
 	}
 	if n := after.Snapshots - before.Snapshots; n != 5 {
 		t.Errorf("snapshots this tick = %d, want 5", n)
@@ -208,7 +219,7 @@ func TestRoomBaselinePerClient(t *testing.T) {
 }
 
 func TestRoomAckValidation(t *testing.T) {
-	r, _, _ := newTestRoom(t, nil)
+	r, _ := newTestRoom(t, nil)
 	c := &fakeConn{}
 	mustJoin(t, r, 1, c)
 	r.step(time.Now())
@@ -223,7 +234,7 @@ func TestRoomAckValidation(t *testing.T) {
 }
 
 func TestRoomAttachDetach(t *testing.T) {
-	r, w, _ := newTestRoom(t, nil)
+	r, w := newTestRoom(t, nil)
 	c1 := &fakeConn{}
 	mustJoin(t, r, 1, c1)
 	r.PushInput(1, in(1, 0, 100))
@@ -268,7 +279,7 @@ func TestRoomAttachDetach(t *testing.T) {
 }
 
 func TestRoomJoinLeave(t *testing.T) {
-	r, w, _ := newTestRoom(t, nil)
+	r, w := newTestRoom(t, nil)
 	mustJoin(t, r, 3, nil)
 	mustJoin(t, r, 1, nil)
 	if _, err := r.join(1, nil); !errors.Is(err, ErrPlayerExists) {
@@ -297,7 +308,7 @@ func TestRoomJoinLeave(t *testing.T) {
 // TestRoomSteadyStateAllocs proves the tick allocates nothing once warm:
 // inputs, step, ring, one encoding per baseline, per-client patch and send.
 func TestRoomSteadyStateAllocs(t *testing.T) {
-	r, w, _ := newTestRoom(t, nil)
+	r, w := newTestRoom(t, nil)
 	w.record = false
 	for id := uint32(1); id <= 8; id++ {
 		mustJoin(t, r, id, discardConn{})
@@ -331,8 +342,6 @@ func TestRoomLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd := &fakeDiff{}
-	r.diff = fd.diff
 	r.Start()
 	r.Start() // no-op
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -379,7 +388,7 @@ func TestRoomLoop(t *testing.T) {
 }
 
 func TestRoomStopBeforeStart(t *testing.T) {
-	r, _, _ := newTestRoom(t, nil)
+	r, _ := newTestRoom(t, nil)
 	if err := r.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

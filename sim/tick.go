@@ -118,7 +118,7 @@ func (r *Room) encode(tick, base uint32, nowMS uint64) ([]byte, int) {
 	if base == 0 {
 		s.Spawned, s.Changes, s.Removed = cur, nil, nil
 	} else {
-		r.diff(&r.delta, r.ring[int(base%h)].ents, cur, tick-base)
+		schema.Diff(&r.delta, r.ring[int(base%h)].ents, cur, tick-base)
 		s.Spawned, s.Changes, s.Removed = r.delta.Spawned, r.delta.Changes, r.delta.Removed
 	}
 	return r.enc.Snapshot(s)

@@ -1,5 +1,5 @@
 // Package systemtest runs real ticksync processes on loopback and checks
-// what issue 4 promises of a cluster: a match survives kill -9 of its node
+// what ticksync promises of a cluster: a match survives kill -9 of its node
 // (kill_test.go), a partitioned owner stops before another node takes over
 // (partition_test.go), a paused (SIGSTOP) owner does not run its match again
 // when it thaws (pause_test.go), a restarted node rejoins and takes new

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// The history checker. The property of issue 4 is mutual exclusion in
-// time: no two nodes tick the same match at overlapping moments. That is
+// The history checker. The property is the cluster's fencing promise,
+// mutual exclusion in time: no two nodes tick the same match at
+// overlapping moments (replication/DESIGN.md, "Fencing"). That is
 // not a linearizability question over operations with invocations and
 // responses (what porcupine checks), but one over intervals on a shared
 // clock, and all our processes share one machine's clock. So the checker

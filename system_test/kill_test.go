@@ -26,8 +26,9 @@ type takeover struct {
 	// played again (last tick seen from the old owner + 1 − first tick from
 	// the new one; 0 when nothing was lost).
 	lost []int
-	// overBound describes each player that lost more than the issue's
-	// bound; the caller fails on it (or counts it, when measuring).
+	// overBound describes each player that lost more than the bound (one
+	// checkpoint interval of game time, +1 tick); the caller fails on it
+	// (or counts it, when measuring).
 	overBound []string
 }
 

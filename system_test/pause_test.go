@@ -14,7 +14,7 @@ import (
 // the match to another node, then lets it run again with SIGCONT. Its
 // monotonic clock ran on, so its lease has expired: it must not run the
 // match again, at most finish the tick it was in when it stopped (the
-// limit DESIGN.md's fencing section names), its checkpoints must be
+// limit replication/DESIGN.md's fencing section names), its checkpoints must be
 // refused, and it must learn the new owner. Its players, whose connection
 // went silent, give up after their read timeout (2 s here) and resume on
 // the new owner.

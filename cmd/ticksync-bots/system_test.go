@@ -44,9 +44,24 @@ func goBuild(t *testing.T, dir, pkg string) (string, error) {
 	return out, nil
 }
 
-// startNode starts a one-node ticksync on free loopback ports and waits for
-// /readyz. It is stopped with SIGTERM when the test ends.
-func startNode(t *testing.T, bin string) (httpAddr string) {
+// buildBoth builds the ticksync and ticksync-bots binaries into dir.
+func buildBoth(t *testing.T, dir string) (serverBin, botsBin string) {
+	t.Helper()
+	serverBin, err := goBuild(t, dir, "./cmd/ticksync")
+	if err != nil {
+		t.Fatalf("build cmd/ticksync: %v", err)
+	}
+	botsBin, err = goBuild(t, dir, "./cmd/ticksync-bots")
+	if err != nil {
+		t.Fatalf("build ticksync-bots: %v", err)
+	}
+	return serverBin, botsBin
+}
+
+// startNode starts a one-node ticksync on free loopback ports, with extra
+// flags, and waits for /readyz. It is stopped with SIGTERM when the test
+// ends.
+func startNode(t *testing.T, bin string, extra ...string) (httpAddr string) {
 	t.Helper()
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
@@ -54,8 +69,8 @@ func startNode(t *testing.T, bin string) (httpAddr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-node-id", "sys1", "-http-addr", httpAddr, "-raft-addr", raftAddr,
-		"-data-dir", filepath.Join(dir, "data"), "-tick-rate", "30", "-log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"-node-id", "sys1", "-http-addr", httpAddr, "-raft-addr", raftAddr,
+		"-data-dir", filepath.Join(dir, "data"), "-tick-rate", "30", "-log-level", "warn"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -111,14 +126,7 @@ func TestSystemFiftyBots(t *testing.T) {
 		t.Skip("system test: -short")
 	}
 	dir := t.TempDir()
-	serverBin, err := goBuild(t, dir, "./cmd/ticksync")
-	if err != nil {
-		t.Fatalf("build cmd/ticksync: %v", err)
-	}
-	botsBin, err := goBuild(t, dir, "./cmd/ticksync-bots")
-	if err != nil {
-		t.Fatalf("build ticksync-bots: %v", err)
-	}
+	serverBin, botsBin := buildBoth(t, dir)
 	addr := startNode(t, serverBin)
 
 	const bots, rate, duration = 50, 30, 3.0
@@ -130,7 +138,7 @@ func TestSystemFiftyBots(t *testing.T) {
 		"-json", jsonPath, "-server-stats", "http://"+addr+"/metrics", "-seed", "7")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	t.Logf("ticksync-bots stdout:\n%s", stdout.String())
 	if err != nil {
 		t.Fatalf("ticksync-bots: %v (want exit 0)\nstderr:\n%s", err, stderr.String())
@@ -198,5 +206,62 @@ func TestSystemFiftyBots(t *testing.T) {
 		t.Error("no server section (-server-stats)")
 	} else if rep.Server.BytesOut <= 0 {
 		t.Errorf("server bytes out = %v, want > 0", rep.Server.BytesOut)
+	}
+}
+
+// TestSystemBotsAuthenticate: the tokens ticksync-bots mints with
+// -token-secret verify on a node started with the same -auth-secret (every
+// bot is seated), and a node with another secret refuses every one of them
+// as unauthorized.
+func TestSystemBotsAuthenticate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("system test: -short")
+	}
+	dir := t.TempDir()
+	serverBin, botsBin := buildBoth(t, dir)
+	const secret = "a-secret-of-32-bytes-for-tests!!"
+	addr := startNode(t, serverBin, "-auth-secret", secret)
+
+	type report struct {
+		Bots   struct{ Target, Connected, Failed int }
+		Errors map[string]uint64 `json:"errors"`
+	}
+	run := func(name, tokenSecret string) (report, error) {
+		t.Helper()
+		jsonPath := filepath.Join(dir, name+".json")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, botsBin, "-url", "ws://"+addr+"/ws", "-bots", "4", "-per-room", "8",
+			"-ramp", "0s", "-duration", "1s", "-token-secret", tokenSecret, "-json", jsonPath)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		runErr := cmd.Run()
+		t.Logf("ticksync-bots (%s):\n%s", name, out.String())
+		var rep report
+		raw, err := os.ReadFile(jsonPath)
+		if err != nil {
+			t.Fatalf("%s: no report (%v): %v", name, runErr, err)
+		}
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep, runErr
+	}
+
+	rep, err := run("same-secret", secret)
+	if err != nil {
+		t.Errorf("bots with the node's secret: %v, want exit 0", err)
+	}
+	if rep.Bots.Connected != 4 || rep.Bots.Failed != 0 || rep.Errors["server_unauthorized"] != 0 {
+		t.Errorf("bots with the node's secret: %+v, errors %v; want all 4 seated", rep.Bots, rep.Errors)
+	}
+
+	rep, err = run("other-secret", "another-secret-of-32-bytes-tests")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("bots with another secret: %v, want exit 1", err)
+	}
+	if rep.Bots.Connected != 0 || rep.Bots.Failed != 4 || rep.Errors["server_unauthorized"] != 4 {
+		t.Errorf("bots with another secret: %+v, errors %v; want all 4 refused as unauthorized", rep.Bots, rep.Errors)
 	}
 }

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 )
 
 // binary is the ticksync binary built once for the process tests.

@@ -26,11 +26,11 @@ import (
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/game/arena/web"
-	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/token"
 )
 
 // Log keys of the node.
@@ -124,10 +124,7 @@ func newNode(cfg *nodeConfig, log zerolog.Logger) (*node, error) {
 	wc.Logger = log
 	wc.Registerer = reg
 	if cfg.AuthSecret != "" {
-		secret := []byte(cfg.AuthSecret)
-		wc.Auth = ws.AuthenticatorFunc(func(tok string) (uint32, error) {
-			return token.VerifyPlayer(secret, tok, time.Now())
-		})
+		wc.Auth = token.NewAuth([]byte(cfg.AuthSecret))
 	}
 	if n.ws, err = ws.New(wc); err != nil {
 		return nil, err

@@ -57,7 +57,8 @@ type Config struct {
 	WriteTimeout time.Duration
 }
 
-// DefaultConfig returns the floor of NOTES.md: 30 Hz, 300 B frames.
+// DefaultConfig returns the load the floor is measured with (DESIGN.md,
+// "Measured"): 30 Hz, 300 B frames.
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:0", TickRate: 30, FrameSize: 300, WriteTimeout: 2 * time.Second}
 }

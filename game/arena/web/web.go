@@ -8,7 +8,8 @@
 // Input per tick, and applies the Snapshot deltas it receives (src/delta.ts,
 // the TypeScript reader of schema/DELTA.md) to a ring of the 64 newest worlds
 // it draws on a canvas. Redirect, Error and close codes are handled as
-// TEAM.md's table says; a dropped socket reconnects with the resume token.
+// the README's close-code table says; a dropped socket reconnects with the
+// resume token.
 //
 // `go generate ./game/arena/web` runs npm ci and the deterministic esbuild
 // build (build.mjs); CI checks that the committed bundle equals a fresh build.

@@ -9,7 +9,7 @@
 import { applyDelta, DeltaError, type Entity, type World, WorldRing } from "./delta";
 import { decodeServerMessage, Encoder, type ServerMsg, type Snapshot, type Welcome } from "./protocol";
 
-/** Close codes of the node (TEAM.md, README's close-code table). */
+/** Close codes of the node (the README's close-code table). */
 export const Close = {
   Normal: 1000,
   GoingAway: 1001,
@@ -374,7 +374,7 @@ export class ArenaClient {
     }
   }
 
-  // closed decides what a closed socket means (TEAM.md's close-code table).
+  // closed decides what a closed socket means (the README's close-code table).
   private closed(code: number, reason: string): void {
     clearInterval(this.inputTimer);
     clearTimeout(this.watchdog);

@@ -1,16 +1,29 @@
-// Package token mints and verifies the two tokens of ticksync.
+// Package token is the format of the two tokens a ticksync client carries
+// in the envelope: the player auth token of Hello.token and the resume token
+// of Welcome.resume_token / Hello.resume_token. Whoever mints one and
+// whoever checks it use this package, so the claims are the same
+// everywhere: the node verifies player tokens (net/ws's Authenticator) and
+// mints and verifies resume tokens (game), bots and other Go clients mint
+// player tokens, operator tools mint them for people.
 //
-//   - Resume tokens (MintResume, VerifyResume): carried in Welcome and
-//     presented in Hello.resume_token to take a seat back after a dropped
-//     connection. An HMAC-SHA256 over (match id, player id, issued-at),
-//     base64url without padding. Bound to one match and one player: the
-//     match manager checks both against the seat it finds.
 //   - Player auth tokens (MintPlayer, VerifyPlayer, Auth): JWT HS256
-//     (golang-jwt/v5) whose sub is the player id in decimal, with an
-//     expiry. net/ws checks Hello.token with them when -auth-secret is set.
+//     (golang-jwt/v5). Claims: sub, the player id in decimal (1..2³²−1);
+//     iat, the time of minting; exp, required. No other claim is set or
+//     read; nbf is honoured when another issuer sets it. The node checks
+//     Hello.token with them when -auth-secret is set.
+//   - Resume tokens (MintResume, VerifyResume): an HMAC-SHA256 over
+//     (match id, player id, issued-at), base64url without padding. Bound to
+//     one match and one player: the match manager checks both against the
+//     seat it finds. Clients hold them without reading them.
 //
-// Both are pure functions of a secret and the clock passed in; nothing here
-// keeps state or starts goroutines. Verify functions return errors that
+// It lives under schema because a token is part of the wire contract, like
+// the messages that carry it, and because, like the rest of schema, it
+// imports nothing of ticksync's own: every side of the connection may
+// import it (game and the node inward, bots and clients that may use only
+// net/client and schema).
+//
+// Both kinds are pure functions of a secret and the clock passed in; nothing
+// here keeps state or starts goroutines. Verify functions return errors that
 // wrap ErrMalformed, ErrSignature or ErrExpired.
 package token
 

@@ -10,7 +10,8 @@ import (
 )
 
 // MintPlayer returns an HS256 JWT for player: sub is the player id in
-// decimal, iat now, exp now+ttl.
+// decimal, iat now, exp now+ttl. It is the one way ticksync (the node's
+// tools, bots, tests) mints a player token.
 func MintPlayer(secret []byte, player uint32, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) == 0 {
 		return "", errors.New("mint player token: empty secret")
