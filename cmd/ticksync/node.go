@@ -27,6 +27,7 @@ import (
 	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/game/arena/web"
 	"github.com/ticksync/ticksync/game/token"
+	"github.com/ticksync/ticksync/internal/cluster"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/replication"
@@ -35,9 +36,6 @@ import (
 
 // Log keys of the node.
 const (
-	keyMatch     = "match"
-	keyEpoch     = "epoch"
-	keyOwner     = "owner"
 	keyAdvertise = "advertise"
 	keyAPI       = "api"
 	keyJoin      = "join"
@@ -62,7 +60,8 @@ type node struct {
 	cfg     *nodeConfig
 	log     zerolog.Logger
 	games   *game.Manager
-	cluster *cluster
+	cluster *cluster.Adapter
+	rnode   atomic.Pointer[replication.Node] // set by start
 	ws      *ws.Server
 	http    *httpserver.Server
 	repl    *replication.Node
@@ -100,7 +99,14 @@ func newNode(cfg *nodeConfig, log zerolog.Logger) (*node, error) {
 	gc.RoomMetrics = rooms.forRoom
 	// Resume tokens must verify on every node: one cluster-wide secret.
 	gc.Secret = deriveKey(resumeSecret(cfg), "ticksync resume tokens v1")
-	n.cluster = newCluster(cfg.NodeID, cfg.AdminToken, cfg.HTTPAddr, gc.Seats, log.With().Str("component", "cluster").Logger())
+	cc := cluster.DefaultConfig()
+	cc.NodeID = cfg.NodeID
+	cc.Seats = gc.Seats
+	cc.Listen = cfg.HTTPAddr
+	cc.Logger = log
+	if n.cluster, err = cluster.New(cc); err != nil {
+		return nil, err
+	}
 	gc.Placement = n.cluster
 	gc.Checkpoints = n.cluster
 	// The Checkpointer asks every room for a fresh capture just before each
@@ -176,19 +182,19 @@ func (n *node) registerGauges(reg prometheus.Registerer) {
 	}
 	gauge("game", "matches", "Matches running on this node.", func() float64 { return float64(len(n.games.Matches())) })
 	gauge("cluster", "lease_valid", "1 while this node holds its owner lease (its rooms may tick).", func() float64 {
-		if r := n.cluster.node.Load(); r != nil && r.LeaseValid() {
+		if r := n.rnode.Load(); r != nil && r.LeaseValid() {
 			return 1
 		}
 		return 0
 	})
 	gauge("cluster", "leader", "1 while this node is the Raft leader.", func() float64 {
-		if r := n.cluster.node.Load(); r != nil && r.IsLeader() {
+		if r := n.rnode.Load(); r != nil && r.IsLeader() {
 			return 1
 		}
 		return 0
 	})
 	gauge("cluster", "checkpoint_bytes_out", "Compressed checkpoint bytes sent to Raft since start.", func() float64 {
-		if r := n.cluster.node.Load(); r != nil {
+		if r := n.rnode.Load(); r != nil {
 			return float64(r.Checkpointer().Stats().BytesOut)
 		}
 		return 0
@@ -204,7 +210,7 @@ func (n *node) readyCheck() error {
 	if !n.started.Load() {
 		return errors.New("not serving")
 	}
-	if r := n.cluster.node.Load(); r == nil || !r.LeaseValid() {
+	if r := n.rnode.Load(); r == nil || !r.LeaseValid() {
 		return errors.New("no cluster lease")
 	}
 	return nil
@@ -275,10 +281,12 @@ func (n *node) start() error {
 		return err
 	}
 	n.repl = repl
-	n.cluster.node.Store(repl)
+	n.rnode.Store(repl)
+	replica := cluster.NewNodeReplica(repl, n.cfg.AdminToken, n.cfg.HTTPAddr)
+	n.cluster.Attach(replica, repl.Checkpointer())
 
 	repl.SetHost(n.games)
-	n.goNamed("ownership", func(ctx context.Context) { n.cluster.runOwnership(ctx, repl, n.games) })
+	n.goNamed("ownership", func(ctx context.Context) { n.cluster.RunOwnership(ctx, replica, n.games) })
 	if err := repl.Start(n.ctx); err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
@@ -464,4 +472,21 @@ func randomToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// sleepUntil waits d (cut at deadline); false if the deadline passed or
+// ctx ended.
+func sleepUntil(ctx context.Context, d time.Duration, deadline time.Time) bool {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return false
+	}
+	t := time.NewTimer(min(d, left))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
