@@ -264,16 +264,24 @@ func reachable(listen string) string {
 
 // NewLogger builds the logger the node uses when Config.Logger is nil:
 // human-readable on w with LogFormat "console" (colours only on a
-// terminal), one JSON object a line with "json"; at LogLevel, with a
-// timestamp and this node's id under "node". It sets zerolog's time format
-// to RFC 3339 with nanoseconds.
+// terminal), one JSON object a line with "json"; at LogLevel, with this
+// node's id under "node" and the time (RFC 3339 with nanoseconds) under
+// zerolog's timestamp field. It leaves zerolog's globals alone, so that
+// several nodes may run in one process.
 func (c *Config) NewLogger(w io.Writer) zerolog.Logger {
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	out := w
 	if c.LogFormat == "console" {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
 	}
-	return zerolog.New(out).Level(c.LogLevel).With().Timestamp().Str(keyNode, c.NodeID).Logger()
+	return zerolog.New(out).Level(c.LogLevel).Hook(nanoTimestamp{}).With().Str(keyNode, c.NodeID).Logger()
+}
+
+// nanoTimestamp stamps each event with the time, to the nanosecond, as
+// With().Timestamp() would with zerolog.TimeFieldFormat = time.RFC3339Nano.
+type nanoTimestamp struct{}
+
+func (nanoTimestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
+	e.Str(zerolog.TimestampFieldName, time.Now().Format(time.RFC3339Nano))
 }
 
 // isTerminal reports whether w is a character device (colours only there).
