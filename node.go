@@ -68,7 +68,7 @@ type Node struct {
 	manager *game.Manager
 	ws      *ws.Server
 	repl    *replication.Node
-	replica *cluster.NodeReplica
+	replica cluster.Replica // repl as the cluster glue sees it
 
 	rnode     atomic.Pointer[replication.Node] // repl, for the metrics and readiness goroutines
 	admin     atomic.Pointer[http.Handler]     // the admin API, once Raft runs
