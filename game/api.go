@@ -71,9 +71,9 @@ func (e *RedirectError) Error() string { return "match runs on " + e.URL }
 
 // Placement decides which node runs a match: it is the cluster's match
 // directory as the Manager sees it. LocalPlacement, the default, runs
-// everything here; cmd plugs the Raft directory in (replication). Locate
-// and Admit are called on the joining connection's goroutine,
-// concurrently; every method must honour ctx.
+// everything here; the node plugs the Raft directory in (replication,
+// through internal/cluster). Locate and Admit are called on the joining
+// connection's goroutine, concurrently; every method must honour ctx.
 type Placement interface {
 	// Locate is asked about a match this node does not run (a Hello with
 	// its id, or a resume token for it). It returns:

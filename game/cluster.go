@@ -13,10 +13,10 @@ import (
 )
 
 // This file is the Manager's side of the cluster: the directory (Raft, in
-// replication) assigns matches to this node and takes them away; cmd turns
-// those events into Adopt and Release. Freeze, Thaw and Tick make the
-// Manager a replication.Host (structurally: game does not import
-// replication).
+// replication) assigns matches to this node and takes them away; the
+// node's ownership loop (internal/cluster) turns those events into Adopt
+// and Release. Freeze, Thaw and Tick make the Manager a replication.Host
+// (structurally: game does not import replication).
 
 // ErrNotRunning: the match has no room on this node (never adopted, already
 // released or closed), or runs at another epoch.
@@ -30,7 +30,7 @@ var ErrNotRunning = errors.New("match not running here")
 // (Placement.Locate or Admit said it is coming here) are woken.
 //
 // Adopting a match already running at req.Epoch does nothing; a room of an
-// older epoch still here is stopped first. Called by cmd's ownership
+// older epoch still here is stopped first. Called by the node's ownership
 // goroutine on an Acquired event.
 func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	if req.MatchID == "" {
@@ -102,7 +102,7 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 // runs now, closing with 4011; with an empty redirectURL (no owner yet, or
 // the match ended) they are kicked with unavailable and reconnect through
 // any node. Seats are not freed in the game: the new owner has them. It
-// reports whether the match was running here. Called by cmd's ownership
+// reports whether the match was running here. Called by the node's ownership
 // goroutine on a Released event.
 func (m *Manager) Release(matchID, redirectURL string) bool {
 	m.mu.Lock()
@@ -209,7 +209,7 @@ func (m *Manager) Tick(matchID string) (uint32, bool) {
 }
 
 // DisconnectAll kicks every live connection of every match with code and
-// reason; the seats stay for their resume grace. cmd calls it when the node
+// reason; the seats stay for their resume grace. The node calls it when it
 // has been out of touch with the cluster for longer than failover takes:
 // its matches have most likely moved, and its players should reconnect
 // through another node. It returns how many connections were kicked.

@@ -41,8 +41,9 @@ type Factory func(seed int64) Game
 // ErrUnknownGame: no factory is registered under that name.
 var ErrUnknownGame = errors.New("unknown game")
 
-// Registry maps game names to factories. It is safe for concurrent use; cmd
-// registers the games at start-up (arena.Register).
+// Registry maps game names to factories. It is safe for concurrent use; a
+// program registers its games on the node's registry before it starts it
+// (ticksync.Node.Games; arena.Register for the demo).
 type Registry struct {
 	mu sync.RWMutex
 	m  map[string]Factory

@@ -2,7 +2,7 @@ package sim
 
 import "time"
 
-// Metrics receives a room's measurements. cmd wires a Prometheus
+// Metrics receives a room's measurements. The node wires a Prometheus
 // implementation; the default is NopMetrics. Labels (room, game, node) are
 // bound by the implementation when it is created, not passed per call.
 //

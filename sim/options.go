@@ -10,7 +10,7 @@ import (
 // its own goroutine: while it is closed the room neither steps nor sends
 // snapshots (the ticks are counted as paused), and when it opens again the
 // room continues from its current tick, one period later, without a
-// catch-up burst. cmd wires the cluster's owner lease in through it
+// catch-up burst. The node wires the cluster's owner lease in through it
 // (replication.Node.LeaseValid behind a small adapter). Open must be cheap,
 // must not block and must not allocate.
 type Gate interface {

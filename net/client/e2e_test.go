@@ -7,58 +7,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game"
+	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync"
 	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
-	"github.com/ticksync/ticksync/net/httpserver"
-	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/schema"
 )
 
-// startNode runs the real node stack on loopback, wired as cmd/ticksync
-// does: game.Manager with the arena, net/ws and net/httpserver. It returns
-// the game URL.
+// startNode runs a real node in this process, as the ticksync command
+// does (package ticksync with the arena; a one-node cluster on free
+// loopback ports), and returns its game URL once it takes players.
 func startNode(t *testing.T) string {
 	t.Helper()
-	reg := game.NewRegistry()
-	if err := arena.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	gc := game.DefaultConfig()
-	gc.NodeID = "n1"
-	mgr, err := game.NewManager(gc, reg)
+	cfg := ticksync.DefaultConfig()
+	cfg.NodeID = "n1"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AdminToken = "e2e-admin-token"
+	log := zerolog.Nop()
+	cfg.Logger = &log
+	n, err := ticksync.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc := ws.DefaultConfig()
-	wc.NodeID = "n1"
-	wc.Joiner = mgr
-	srv, err := ws.New(wc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := httpserver.DefaultConfig()
-	hc.Addr = "127.0.0.1:0"
-	hs, err := httpserver.New(hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Handle("/ws", srv.Handler())
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := hs.Start(); err != nil {
+	if err := arena.Register(n.Games()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = hs.Shutdown(ctx)
-		_ = mgr.Shutdown(ctx)
-		_ = srv.Shutdown(ctx)
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("node shutdown: %v", err)
+		}
 	})
-	return "ws://" + hs.Addr().String() + "/ws"
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 15*time.Second, n.Ready)
+	return n.Advertise()
 }
 
 // view is what one player sees, copied out of its client's World on the

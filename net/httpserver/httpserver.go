@@ -2,9 +2,9 @@
 // limits, optional TLS, and the mux every HTTP endpoint of the node is
 // mounted on (/ws, /healthz, /readyz, /metrics, /, /admin/v1/...).
 //
-// Data flow: cmd/ticksync creates the Server, mounts handlers with Handle,
-// calls Start (listen, then serve on one goroutine) and, on a signal,
-// Shutdown. WebSocket upgrades are hijacked by net/ws and leave this
+// Data flow: the node (package ticksync) creates the Server, mounts
+// handlers with Handle, calls Start (listen, then serve on one goroutine)
+// and, on a signal, Shutdown. WebSocket upgrades are hijacked by net/ws and leave this
 // package's bookkeeping at the upgrade: Shutdown does not wait for them
 // (net/ws.Server.Shutdown does).
 //

@@ -18,7 +18,7 @@ import (
 )
 
 // startNode runs the real stack on loopback: game.Manager with the arena,
-// this package's Server, and httpserver, wired as cmd/ticksync does.
+// this package's Server, and httpserver, wired as the node does.
 func startNode(t *testing.T, mod func(*Config)) (*Server, string) {
 	t.Helper()
 	reg := game.NewRegistry()
@@ -41,8 +41,20 @@ func startNode(t *testing.T, mod func(*Config)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, serve(t, srv, "", "", mgr)
+}
+
+// serve is the node's HTTP wiring of a Server, shared by the end-to-end
+// and TLS tests (the node itself, package ticksync, imports this package,
+// so its tests cannot use it): srv at /ws of an httpserver on a free
+// loopback port, TLS with certFile and keyFile when given. Both start now
+// and stop at the end of the test in the node's order: listener, rooms
+// (games, when not nil), sessions. It returns the bound address.
+func serve(t *testing.T, srv *Server, certFile, keyFile string, games *game.Manager) string {
+	t.Helper()
 	hc := httpserver.DefaultConfig()
 	hc.Addr = "127.0.0.1:0"
+	hc.TLSCertFile, hc.TLSKeyFile = certFile, keyFile
 	hs, err := httpserver.New(hc)
 	if err != nil {
 		t.Fatal(err)
@@ -58,12 +70,14 @@ func startNode(t *testing.T, mod func(*Config)) (*Server, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(ctx)
-		_ = mgr.Shutdown(ctx)
+		if games != nil {
+			_ = games.Shutdown(ctx)
+		}
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("ws shutdown: %v", err)
 		}
 	})
-	return srv, hs.Addr().String()
+	return hs.Addr().String()
 }
 
 // player records what a net/client player sees, for the test goroutine.

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
-	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
@@ -28,29 +26,7 @@ func startTLS(t *testing.T, mod func(*Config)) (*Server, *fakeJoiner, string, *x
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := httpserver.DefaultConfig()
-	hc.Addr = "127.0.0.1:0"
-	hc.TLSCertFile, hc.TLSKeyFile = certFile, keyFile
-	hs, err := httpserver.New(hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Handle("/ws", srv.Handler())
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := hs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(ctx)
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return srv, j, hs.Addr().String(), pool
+	return srv, j, serve(t, srv, certFile, keyFile, nil), pool
 }
 
 func TestWSS(t *testing.T) {

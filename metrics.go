@@ -1,4 +1,4 @@
-package main
+package ticksync
 
 import (
 	"time"
@@ -7,6 +7,36 @@ import (
 
 	"github.com/ticksync/ticksync/sim"
 )
+
+// registerGauges exports the node's view of the cluster (Start, once the
+// Manager exists).
+func (n *Node) registerGauges(reg prometheus.Registerer) {
+	node := prometheus.Labels{"node": n.cfg.NodeID}
+	gauge := func(subsystem, name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ticksync", Subsystem: subsystem, Name: name, Help: help, ConstLabels: node,
+		}, f))
+	}
+	gauge("game", "matches", "Matches running on this node.", func() float64 { return float64(len(n.manager.Matches())) })
+	gauge("cluster", "lease_valid", "1 while this node holds its owner lease (its rooms may tick).", func() float64 {
+		if r := n.rnode.Load(); r != nil && r.LeaseValid() {
+			return 1
+		}
+		return 0
+	})
+	gauge("cluster", "leader", "1 while this node is the Raft leader.", func() float64 {
+		if r := n.rnode.Load(); r != nil && r.IsLeader() {
+			return 1
+		}
+		return 0
+	})
+	gauge("cluster", "checkpoint_bytes_out", "Compressed checkpoint bytes sent to Raft since start.", func() float64 {
+		if r := n.rnode.Load(); r != nil {
+			return float64(r.Checkpointer().Stats().BytesOut)
+		}
+		return 0
+	})
+}
 
 // roomMetrics is the Prometheus implementation of sim.Metrics that
 // game.Config.RoomMetrics hands to each room. Series are per game, not per

@@ -1,18 +1,16 @@
-package main
+package cluster
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/ticksync/ticksync/replication"
 )
 
 // BenchmarkLeaseValid is the cost of the gate every room asks before each
 // tick: the owner lease plus the FSM's owner and epoch of the match, on an
-// in-process one-node cluster.
+// in-process one-node Raft cluster.
 func BenchmarkLeaseValid(b *testing.B) {
 	cfg := replication.DefaultConfig()
 	cfg.NodeID = "b1"
@@ -39,15 +37,20 @@ func BenchmarkLeaseValid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := newCluster("b1", "", "127.0.0.1:0", 8, zerolog.Nop())
-	c.node.Store(n)
-	if !c.Valid("m1", m.Epoch) || c.Valid("m1", m.Epoch+1) {
+	acfg := DefaultConfig()
+	acfg.NodeID = "b1"
+	a, err := New(acfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.Attach(NewNodeReplica(n, "", "127.0.0.1:0"), n.Checkpointer())
+	if !a.Valid("m1", m.Epoch) || a.Valid("m1", m.Epoch+1) {
 		b.Fatal("Valid disagrees with the FSM")
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if !c.Valid("m1", m.Epoch) {
+		if !a.Valid("m1", m.Epoch) {
 			b.Fatal("lease lost")
 		}
 	}

@@ -1,0 +1,9 @@
+package cluster
+
+// Log keys of the package.
+const (
+	keyComponent = "component"
+	keyMatch     = "match"
+	keyEpoch     = "epoch"
+	keyOwner     = "owner"
+)

@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"context"
+
+	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/replication"
+)
+
+// RunOwnership is the ownership loop: it turns r's Acquired and Released
+// events into games.Adopt and games.Release, in order, until ctx ends. The
+// node runs it on one goroutine of its own, after Attach and before the
+// replica starts. Acquired restores the match from its latest checkpoint
+// (fresh when there is none or it cannot be read); Released redirects the
+// match's players to its new owner, or kicks them (they reconnect through
+// any node) when it ended or has no owner yet.
+func (a *Adapter) RunOwnership(ctx context.Context, r Replica, games Games) {
+	events := r.Ownership()
+	for {
+		var ev replication.OwnershipEvent
+		select {
+		case <-ctx.Done():
+			return
+		case ev = <-events:
+		}
+		switch ev.Kind {
+		case replication.Acquired:
+			a.acquire(ctx, r, games, ev)
+		case replication.Released:
+			a.release(r, games, ev)
+		}
+	}
+}
+
+func (a *Adapter) acquire(ctx context.Context, r Replica, games Games, ev replication.OwnershipEvent) {
+	id := ev.Match.ID
+	req := game.AdoptRequest{MatchID: id, Game: ev.Match.Game, Seed: ev.Match.Seed, Epoch: ev.Epoch}
+	if cp, ok := r.LatestCheckpoint(id); ok {
+		st, err := cp.State()
+		if err != nil {
+			a.log.Error().Err(err).Str(keyMatch, id).Msg("latest checkpoint unreadable: starting the match fresh")
+		} else {
+			req.State, req.Tick = st, cp.Tick
+		}
+	}
+	if err := games.Adopt(ctx, req); err != nil && ctx.Err() == nil {
+		a.log.Error().Err(err).Str(keyMatch, id).Uint64(keyEpoch, ev.Epoch).Msg("cannot adopt match")
+	}
+	a.markAdopted(id, ev.Epoch)
+}
+
+func (a *Adapter) release(r Replica, games Games, ev replication.OwnershipEvent) {
+	id := ev.Match.ID
+	a.markReleased(id)
+	url := ""
+	if !ev.Ended && ev.Match.Owner != "" {
+		if o, ok := r.Member(ev.Match.Owner); ok {
+			url = o.Advertise
+		}
+	}
+	games.Release(id, url)
+}
+
+func (a *Adapter) markAdopted(id string, epoch uint64) {
+	a.mu.Lock()
+	a.acquired[id] = epoch
+	a.mu.Unlock()
+}
+
+func (a *Adapter) markReleased(id string) {
+	a.mu.Lock()
+	delete(a.acquired, id)
+	a.mu.Unlock()
+}
+
+// adopted reports whether the Acquired event of id at epoch was handled
+// here (the Manager adopted it, or failed to).
+func (a *Adapter) adopted(id string, epoch uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.acquired[id]
+	return ok && e == epoch
+}

@@ -1,0 +1,247 @@
+package ticksync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/net/client"
+)
+
+// syncBuffer is a log sink shared by the node's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testConfig is a one-node cluster on free loopback ports with its data in
+// a temporary directory, logging JSON into logs.
+func testConfig(t *testing.T, id string, logs io.Writer) Config {
+	t.Helper()
+	c := DefaultConfig()
+	c.NodeID = id
+	c.HTTPAddr = "127.0.0.1:0"
+	c.RaftAddr = "127.0.0.1:0"
+	c.DataDir = t.TempDir()
+	c.AdminToken = "node-test-admin-token"
+	c.LogFormat = "json"
+	log := c.NewLogger(logs)
+	c.Logger = &log
+	return c
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestNodeServesAndStops: a node embedded in this process with the arena
+// and a handler of its own serves its endpoints and a real player, and
+// Shutdown closes the player's session with 1001, idempotently.
+func TestNodeServesAndStops(t *testing.T) {
+	logs := &syncBuffer{}
+	n, err := New(testConfig(t, "n1", logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := arena.Register(n.Games()); err != nil {
+		t.Fatal(err)
+	}
+	n.Handle("/hello", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello from the game") }))
+	if n.Addr() != nil || n.Advertise() != "" || n.APIURL() != "" || n.Ready() == nil {
+		t.Fatalf("before Start: addr %v, advertise %q, api %q, ready %v", n.Addr(), n.Advertise(), n.APIURL(), n.Ready())
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = n.Shutdown(context.Background())
+		}
+	})
+	testutil.CheckFor(t, 15*time.Second, n.Ready)
+	addr := n.Addr().String()
+	if n.NodeID() != "n1" || n.Advertise() != "ws://"+addr+"/ws" || n.APIURL() != "http://"+addr {
+		t.Fatalf("id %q, advertise %q, api %q (listening on %s)", n.NodeID(), n.Advertise(), n.APIURL(), addr)
+	}
+	if err := n.Start(); err == nil {
+		t.Fatal("a second Start succeeded")
+	}
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": "ticksync_game_matches",
+		"/hello":   "hello from the game",
+	} {
+		if code, body := get(t, "http://"+addr+path); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("GET %s: %d, body without %q", path, code, want)
+		}
+	}
+	if code, _ := get(t, "http://"+addr+"/admin/v1/nodes"); code != http.StatusUnauthorized {
+		t.Fatalf("admin API without the token: %d", code)
+	}
+
+	cfg := client.DefaultConfig()
+	cfg.URLs = []string{n.Advertise()}
+	cfg.Reconnect = false
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if w := c.Welcome(); w.NodeID != "n1" || w.PlayerID == 0 || w.TickRate != 30 {
+		t.Fatalf("welcome %+v", w)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.AckTick() > 0 })
+
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := n.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	select {
+	case <-c.Done():
+		var ce *client.CloseError
+		if err := c.Err(); !errors.As(err, &ce) || ce.Code != 1001 {
+			t.Fatalf("client ended with %v, want close 1001", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("client not closed by Shutdown")
+	}
+	if err := n.Shutdown(sctx); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	for _, msg := range []string{`"message":"http listening"`, `"message":"node started"`, `"node":"n1"`, `"message":"match created"`} {
+		if !strings.Contains(logs.String(), msg) {
+			t.Errorf("no %s in the log", msg)
+		}
+	}
+}
+
+// TestNodeDefaultGame: with no Config.DefaultGame, the only game
+// registered is the default; none, or several, is an error at Start that
+// says what to do, and Shutdown after it still works.
+func TestNodeDefaultGame(t *testing.T) {
+	factory := func(seed int64) game.Game { return arena.New(seed) }
+	for _, tt := range []struct {
+		games []string
+		def   string
+		want  string
+	}{
+		{nil, "", "no game registered"},
+		{[]string{"a", "b"}, "", "games a, b registered: set Config.DefaultGame"},
+		{[]string{"a"}, "b", "default game \"b\""},
+	} {
+		c := testConfig(t, "n1", io.Discard)
+		c.DefaultGame = tt.def
+		n, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range tt.games {
+			if err := n.Games().Register(g, factory); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := n.Start(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("games %v, default %q: %v, want %q", tt.games, tt.def, err, tt.want)
+		}
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown after a failed Start: %v", err)
+		}
+	}
+}
+
+// TestNodeJoinRefusedIsFatal: a node whose Join the cluster refuses for
+// good (a wrong admin token) reports it on Fatal instead of waiting.
+func TestNodeJoinRefusedIsFatal(t *testing.T) {
+	start := func(c Config) *Node {
+		t.Helper()
+		n, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := arena.Register(n.Games()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = n.Shutdown(ctx)
+		})
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	c1 := testConfig(t, "n1", io.Discard)
+	c1.Bootstrap = true
+	n1 := start(c1)
+	testutil.CheckFor(t, 15*time.Second, n1.Ready)
+	c2 := testConfig(t, "n2", io.Discard)
+	c2.AdminToken = "not-the-cluster-token"
+	c2.Join = n1.APIURL()
+	n2 := start(c2)
+	select {
+	case err := <-n2.Fatal():
+		if !strings.Contains(err.Error(), "-join "+n1.APIURL()) {
+			t.Fatalf("fatal error %v does not name the join", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("a node refused by the cluster reported nothing")
+	}
+	select {
+	case err := <-n1.Fatal():
+		t.Fatalf("the bootstrap node reported %v", err)
+	default:
+	}
+}
+
+// TestNodeRandomAdminToken: without an admin token the node makes up a
+// random one and says so in the log given.
+func TestNodeRandomAdminToken(t *testing.T) {
+	logs := &syncBuffer{}
+	c := testConfig(t, "n1", logs)
+	c.AdminToken = ""
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.cfg.AdminToken) != 32 {
+		t.Fatalf("random admin token %q", n.cfg.AdminToken)
+	}
+	if !strings.Contains(logs.String(), "no -admin-token") {
+		t.Fatalf("log %q", logs.String())
+	}
+}

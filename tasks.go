@@ -1,0 +1,95 @@
+package ticksync
+
+import (
+	"context"
+	"fmt"
+	"runtime/pprof"
+	"time"
+
+	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/schema"
+)
+
+// goNamed runs fn on a goroutine labelled for pprof, owned by the node;
+// fn returns when ctx ends.
+func (n *Node) goNamed(name string, fn func(ctx context.Context)) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		pprof.Do(n.ctx, pprof.Labels("node", name), fn)
+	}()
+}
+
+// joinCluster asks the -join node to add this one (retrying until it
+// answers); a final refusal (wrong token, bad request) goes to Fatal.
+func (n *Node) joinCluster(ctx context.Context) {
+	err := replication.JoinCluster(ctx, n.cfg.Join, n.cfg.AdminToken, n.repl.Self())
+	switch {
+	case err == nil:
+		n.log.Info().Str(keyJoin, n.cfg.Join).Msg("joined the cluster")
+	case ctx.Err() != nil:
+	default:
+		select {
+		case n.fatal <- fmt.Errorf("-join %s: %w", n.cfg.Join, err):
+		default:
+		}
+	}
+}
+
+// watchLease follows the owner lease. When it stays lost longer than
+// failover takes, this node's matches have most likely been given to
+// others: its players are disconnected (seats kept) so that they reconnect
+// through nodes that know the new owners.
+func (n *Node) watchLease(ctx context.Context) {
+	var lost *time.Timer
+	var lostC <-chan time.Time
+	defer func() {
+		if lost != nil {
+			lost.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.repl.LeaseChanged():
+			if n.repl.LeaseValid() {
+				if lost != nil {
+					lost.Stop()
+					lost, lostC = nil, nil
+				}
+			} else if lost == nil {
+				lost = time.NewTimer(n.cfg.FailoverAfter)
+				lostC = lost.C
+			}
+		case <-lostC:
+			lost, lostC = nil, nil
+			if !n.repl.LeaseValid() {
+				k := n.manager.DisconnectAll(schema.ErrCodeUnavailable, "this node lost contact with the cluster; reconnect")
+				n.log.Warn().Int(keyKicked, k).Msg("lease lost for longer than failover-after: players sent to other nodes")
+			}
+		}
+	}
+}
+
+// undrainSelf makes this node take matches again after a restart that
+// followed a drain (Shutdown drains): once it holds its lease, a "draining"
+// record of itself is set back to alive.
+func (n *Node) undrainSelf(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !n.repl.LeaseValid() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	if self, ok := n.replica.Member(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
+		if _, err := n.repl.Undrain(ctx, n.cfg.NodeID); err != nil && ctx.Err() == nil {
+			n.log.Warn().Err(err).Msg("cannot undrain this node after a restart")
+			return
+		}
+		n.log.Info().Msg("was draining before the restart: taking matches again")
+	}
+}
