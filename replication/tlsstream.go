@@ -33,7 +33,8 @@ const (
 type ClusterTLS struct {
 	// Server is the config of the Raft listener. It must require and verify
 	// client certificates (tls.RequireAndVerifyClientCert) and have a
-	// certificate.
+	// certificate. (A config returned by its GetConfigForClient must set
+	// NextProtos to RaftALPN itself.)
 	Server *tls.Config
 	// Client is the config of Raft's dials. It must have a certificate to
 	// present.
