@@ -73,6 +73,9 @@ type Config struct {
 	// Forwarder sends commands to the leader when this node is not the leader;
 	// nil means HTTP to the leader's POST /admin/v1/raft/apply.
 	Forwarder Forwarder
+	// ClusterTLS, when set, runs the Raft transport over mutual TLS with the
+	// cluster's certificates (tlsstream.go); nil means plain TCP.
+	ClusterTLS *ClusterTLS
 
 	// wrapStream wraps the Raft stream layer (tests inject faults with it).
 	wrapStream func(raft.StreamLayer) raft.StreamLayer
@@ -181,6 +184,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatchBytes < 4<<10 || c.MaxBatchBytes > 16<<20 {
 		bad("max batch bytes %d: must be 4KiB..16MiB", c.MaxBatchBytes)
+	}
+	if c.ClusterTLS != nil {
+		if err := c.ClusterTLS.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	r := &c.Raft
 	if r.HeartbeatTimeout < 50*time.Millisecond {

@@ -130,7 +130,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
 	}
-	stream, err := listenRaft(n.cfg.RaftAddr, n.cfg.RaftAdvertise)
+	stream, err := listenRaftStream(&n.cfg, n.log)
 	if err != nil {
 		return err
 	}

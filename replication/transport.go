@@ -6,7 +6,21 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 )
+
+// listenRaftStream binds the Raft port of cfg: mutual TLS (tlsstream.go)
+// when cfg.ClusterTLS is set, plain TCP otherwise.
+func listenRaftStream(cfg *Config, log zerolog.Logger) (raft.StreamLayer, error) {
+	s, err := listenRaft(cfg.RaftAddr, cfg.RaftAdvertise)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ClusterTLS == nil {
+		return s, nil
+	}
+	return newTLSStream(s, cfg.ClusterTLS, log), nil
+}
 
 // tcpStream is Raft's stream layer: plain TCP. (raft.NewTCPTransport does the
 // same; owning it lets tests wrap the stream to inject faults.)
