@@ -3,8 +3,10 @@
 // (kill_test.go), a partitioned owner stops before another node takes over
 // (partition_test.go), a paused (SIGSTOP) owner does not run its match again
 // when it thaws (pause_test.go), a restarted node rejoins and takes new
-// matches (restart_test.go). Everything is in _test.go files; this
-// file only carries the package documentation.
+// matches (restart_test.go), and nodes played by real ticksync-bots keep
+// their memory and goroutines flat and lose no bot (soak_test.go).
+// Everything is in _test.go files; this file only carries the package
+// documentation.
 //
 // Data flow of a test:
 //
@@ -41,9 +43,28 @@
 // observations into intervals per node and match and fails if two nodes'
 // intervals of the same match overlap.
 //
-// Run: go test ./system_test/ (about 30 s on 2 cores; under -race the nodes
+// Run: go test ./system_test/ (about a minute on 2 cores; under -race the nodes
 // are race-built too). Measurements, logged as Markdown tables:
 // -takeover.kills=N or TICKSYNC_SOAK=1 (TestTakeoverMeasure: N kills per
 // owner kind), TICKSYNC_SOAK=1 (TestCheckpointLoad: -load.rooms,
 // -load.duration). -system.logdir DIR keeps the node logs.
+//
+// Soak (TestSoak): ticksync-bots (built once, like the nodes) play arena
+// through matchmaking on all three nodes' real listeners, 8 bots a room;
+// the test reads each node's /metrics every second (process RSS, Go heap
+// in use, goroutines, sessions, matches) and logs the curve as a Markdown
+// table. It fails when, per node, the mean of the last quarter of the
+// steady window (which opens when every bot holds a session) exceeds the
+// mean of its second quarter by more than 15% or 16 MiB (RSS), 15% or
+// 8 MiB (heap), or 20 goroutines; or when a bot is lost (not seated, or
+// not seated any more when the bots' window closes), or the bots' error
+// rate crosses 1%. The plain run is short: 48 bots, a 20 s window. Sizes
+// come from the environment:
+//
+//	TICKSYNC_SOAK_DURATION  the steady window (default 20s; CI: 2m; the full soak: 1h)
+//	TICKSYNC_SOAK_BOTS      bots over the three nodes (default 48; the full soak: 1000)
+//	TICKSYNC_SOAK_RAMP      first dials spread over this (default bots × 20 ms, at least 2s)
+//	TICKSYNC_SOAK_INTERVAL  /metrics read every (default 1s)
+//
+//	TICKSYNC_SOAK_DURATION=1h TICKSYNC_SOAK_BOTS=1000 go test -run TestSoak -count=1 -timeout 90m -v ./system_test/
 package systemtest
