@@ -55,10 +55,12 @@
 // in use, goroutines, sessions, matches) and logs the curve as a Markdown
 // table. It fails when, per node, the mean of the last quarter of the
 // steady window (which opens when every bot holds a session) exceeds the
-// mean of its second quarter by more than 15% or 16 MiB (RSS), 15% or
-// 8 MiB (heap), or 20 goroutines; or when a bot is lost (not seated, or
-// not seated any more when the bots' window closes), or the bots' error
-// rate crosses 1%. The plain run is short: 48 bots, a 20 s window. Sizes
+// mean of its second quarter by more than 15% or 16 MiB (RSS; 64 MiB for
+// race-built nodes, whose shadow memory grows on its own), 15% or
+// 8 MiB (heap), or 20 goroutines; when a node's sessions change during
+// the window (players moved: a failover, so the quarters carry different
+// loads); when a bot is lost (not seated, or not seated any more when the
+// bots' window closes); or when the bots' error rate crosses 1%. The plain run is short: 48 bots, a 20 s window. Sizes
 // come from the environment:
 //
 //	TICKSYNC_SOAK_DURATION  the steady window (default 20s; CI: 2m; the full soak: 1h)
