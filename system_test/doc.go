@@ -3,8 +3,10 @@
 // (kill_test.go), a partitioned owner stops before another node takes over
 // (partition_test.go), a paused (SIGSTOP) owner does not run its match again
 // when it thaws (pause_test.go), a restarted node rejoins and takes new
-// matches (restart_test.go). Everything is in _test.go files; this
-// file only carries the package documentation.
+// matches (restart_test.go), and nodes played by real ticksync-bots keep
+// their memory and goroutines flat and lose no bot (soak_test.go).
+// Everything is in _test.go files; this file only carries the package
+// documentation.
 //
 // Data flow of a test:
 //
@@ -41,9 +43,32 @@
 // observations into intervals per node and match and fails if two nodes'
 // intervals of the same match overlap.
 //
-// Run: go test ./system_test/ (about 30 s on 2 cores; under -race the nodes
-// are race-built too). Measurements, logged as Markdown tables:
+// Run: go test ./system_test/ (about a minute on 2 cores; under -race the
+// nodes are race-built too). Measurements, logged as Markdown tables:
 // -takeover.kills=N or TICKSYNC_SOAK=1 (TestTakeoverMeasure: N kills per
 // owner kind), TICKSYNC_SOAK=1 (TestCheckpointLoad: -load.rooms,
 // -load.duration). -system.logdir DIR keeps the node logs.
+//
+// Soak (TestSoak): ticksync-bots (built once, like the nodes) play arena
+// through matchmaking, 8 bots a room, dialling all three nodes' real
+// listeners from 127.0.0.1 (nodes that have per-IP admission limits get
+// them lifted). The test reads each node's /metrics every second (process
+// RSS, Go heap in use, goroutines, sessions, matches) and logs the curve
+// as a Markdown table. It fails when, per node, the mean of the last
+// quarter of the steady window (which opens when every bot holds a
+// session) exceeds the mean of its second quarter by more than 15% or
+// 16 MiB (RSS; 64 MiB for race-built nodes, whose shadow memory grows on
+// its own), 15% or 8 MiB (heap in use), or 20 goroutines; when a node's
+// sessions change during the window (players moved: a failover, so the
+// quarters carry different loads); when a bot is lost (not seated, or not
+// seated any more when the bots' window closes); or when the bots' error
+// rate crosses 1%. The plain run is short (48 bots, a 20 s window); the
+// environment sizes it, and .ci/soak runs 300 bots for 2m:
+//
+//	TICKSYNC_SOAK_DURATION  the steady window (default 20s)
+//	TICKSYNC_SOAK_BOTS      bots over the three nodes (default 48)
+//	TICKSYNC_SOAK_RAMP      first dials spread over this (default bots × 20 ms, at least 2s)
+//	TICKSYNC_SOAK_INTERVAL  /metrics read every (default 1s)
+//
+//	TICKSYNC_SOAK_DURATION=1h TICKSYNC_SOAK_BOTS=1000 go test -run TestSoak -count=1 -timeout 90m -v ./system_test/
 package systemtest
