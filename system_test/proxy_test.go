@@ -33,7 +33,11 @@ const nginxConf = "../deploy/nginx/nginx.conf"
 // not there.
 func TestBehindNginx(t *testing.T) {
 	bin := nginxBinary(t)
-	front := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t, netip.MustParseAddr("127.0.0.1")))).String()
+	// The proxy has a loopback IP of its own, below the nodes' (127.0.0.11
+	// and up): no other test's socket takes its port between freePort and
+	// nginx's bind, which waits for the cluster to start.
+	ip := netip.AddrFrom4([4]byte{127, 0, 0, 10})
+	front := netip.AddrPortFrom(ip, uint16(freePort(t, ip))).String()
 	c := startCluster(t, clusterOpts{advertise: func(id string) string { return "ws://" + front + "/n/" + id + "/ws" }})
 	ngx := startNginx(t, bin, front, c)
 
