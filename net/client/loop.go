@@ -65,7 +65,7 @@ func (c *Client) run() {
 				// u is where a Redirect sent the client (the owner's
 				// -advertise URL): try it once, then only the configured
 				// URLs. Behind a proxy that routes a path per node, a dead
-				// owner's path answers 502 for good; any node behind the
+				// owner's path answers 502 while it is down; any node behind the
 				// configured URLs redirects to the match's new owner.
 				target = u
 			}
