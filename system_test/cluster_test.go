@@ -34,6 +34,9 @@ type clusterOpts struct {
 	ownerLease         time.Duration // 0: the binary's default (1 s)
 	checkpointInterval time.Duration // 0: the binary's default (500 ms)
 	extra              []string      // more flags for every node
+	// advertise, if set, is node id's -advertise URL (the URL its Redirects
+	// carry); nil: through the node's HTTP fault proxy.
+	advertise func(id string) string
 }
 
 func (o clusterOpts) checkpoint() time.Duration {
@@ -66,6 +69,7 @@ type node struct {
 	raftAddr  string // the real Raft listener
 	raftProxy *faultproxy.Proxy
 	httpProxy *faultproxy.Proxy
+	adv       string // the -advertise URL
 	dataDir   string
 	logPath   string
 	args      []string
@@ -83,8 +87,9 @@ type proc struct {
 	err    error // valid once exited is closed
 }
 
-// advertise is the game URL the node advertises (through its HTTP proxy).
-func (n *node) advertise() string { return "ws://" + n.httpProxy.Addr() + "/ws" }
+// advertise is the game URL the node advertises (by default through its
+// HTTP fault proxy).
+func (n *node) advertise() string { return n.adv }
 
 // apiProxied is the admin API base the other nodes use.
 func (n *node) apiProxied() string { return "http://" + n.httpProxy.Addr() }
@@ -165,6 +170,10 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 		}
 		if n.httpProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.httpAddr); err != nil {
 			t.Fatal(err)
+		}
+		n.adv = "ws://" + n.httpProxy.Addr() + "/ws"
+		if opts.advertise != nil {
+			n.adv = opts.advertise(n.id)
 		}
 		c.nodes = append(c.nodes, n)
 	}

@@ -16,9 +16,11 @@ import (
 // need; Dial validates it.
 type Config struct {
 	// URLs are the game endpoints of the cluster's nodes, e.g.
-	// ws://127.0.0.1:7350/ws or wss://n1.example.com/ws. Dial tries them in
-	// order and moves on to the next when one fails; reconnects try the URL
-	// of the lost connection first, then the others.
+	// ws://127.0.0.1:7350/ws or wss://n1.example.com/ws, or the one address
+	// of a proxy in front of them. Dial tries them in order and moves on to
+	// the next when one fails; reconnects try the URL of the lost connection
+	// first, then the others. A lost URL that is not among these (a Redirect
+	// led there) is tried once only, then these.
 	URLs []string
 
 	// Origin is sent in the upgrade request. Empty: http://host (https://host

@@ -2,6 +2,8 @@ package client
 
 import (
 	"net"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,5 +86,67 @@ func TestRedirectToDeadNodeKeepsBackoffCapped(t *testing.T) {
 	testutil.CheckTrue(t, 3*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if got := c.Welcome(); got.NodeID != "other" || got.PlayerID != w.PlayerID || got.EntityID != w.EntityID {
 		t.Fatalf("welcome after the failover %+v", got)
+	}
+}
+
+// TestRedirectedURLTriedOnceAfterDrop: the client knows one entry URL (a
+// proxy in front of the cluster) and was redirected to the owner's own path
+// behind it. The owner dies and the proxy answers its path with 502 from
+// then on. The client tries that path once, then only the entry URL, where
+// the cluster says Unavailable while the match is between nodes and then
+// redirects to the new owner; the player resumes there in its seat.
+func TestRedirectedURLTriedOnceAfterDrop(t *testing.T) {
+	entry := newFakeServer(t, "entry", false)
+	owner := newFakeServer(t, "owner", false)
+	next := newFakeServer(t, "next", false)
+	var moved atomic.Bool
+	entry.mu.Lock()
+	entry.hook = func(fs *fakeServer, s *fakeSess, h *schema.Hello) bool {
+		switch {
+		case h.ResumeToken == "":
+			fs.redirect(s, owner.url)
+		case moved.Load():
+			fs.redirect(s, next.url)
+		default:
+			fs.refuse(s, schema.ErrCodeUnavailable, "the match is between nodes")
+		}
+		return true
+	}
+	entry.mu.Unlock()
+	cfg := testConfig(entry.url)
+	cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 30*time.Millisecond
+	c := dial(t, cfg)
+	w := c.Welcome()
+	if w.NodeID != "owner" {
+		t.Fatalf("seated on %q, want the owner (through the entry's redirect)", w.NodeID)
+	}
+	next.mu.Lock()
+	next.seats[w.ResumeToken] = &seat{player: w.PlayerID, entity: w.EntityID, token: w.ResumeToken}
+	next.mu.Unlock()
+
+	owner.mu.Lock()
+	owner.refuseHTTP = http.StatusBadGateway
+	before := len(owner.requests)
+	entry.mu.Lock()
+	entryBefore := len(entry.requests)
+	entry.mu.Unlock()
+	owner.mu.Unlock()
+	owner.cutAll()
+	// Several rounds while the match is between nodes.
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		entry.mu.Lock()
+		defer entry.mu.Unlock()
+		return len(entry.requests)-entryBefore >= 6
+	})
+	moved.Store(true)
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Reconnects == 1 })
+	if got := c.Welcome(); got.NodeID != "next" || got.PlayerID != w.PlayerID || got.EntityID != w.EntityID {
+		t.Fatalf("welcome after the failover %+v, before %+v", got, w)
+	}
+	owner.mu.Lock()
+	tries := len(owner.requests) - before
+	owner.mu.Unlock()
+	if tries != 1 {
+		t.Fatalf("the dead owner's path was tried %d times after the drop, want once", tries)
 	}
 }

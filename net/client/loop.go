@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/ticksync/ticksync/schema"
@@ -16,7 +17,8 @@ func (c *Client) run() {
 	var (
 		order        = c.cfg.URLs // nodes to try, in order
 		pos          int          // index in order of the next attempt
-		target       string       // a Redirect to follow next
+		target       string       // a Redirect to follow next, or the lost URL to try once
+		fromOrder    bool         // this attempt's chain of hops started at order[pos]
 		hops         int          // redirects followed in a row
 		attempt      int          // failed attempts since the drop (backoff exponent)
 		reconnecting bool         // a session was lost; resuming it
@@ -26,7 +28,7 @@ func (c *Client) run() {
 	for {
 		u := target
 		if u == "" {
-			u = order[pos%len(order)]
+			u, fromOrder = order[pos%len(order)], true
 		}
 		target = ""
 		var joined bool
@@ -48,12 +50,24 @@ func (c *Client) run() {
 			if !again {
 				return
 			}
-			reconnecting, attempt, pos, hops = true, 0, 0, 0
-			order = rotate(c.cfg.URLs, u)
+			reconnecting, attempt, pos, hops, fromOrder = true, 0, 0, 0, false
+			order = c.cfg.URLs
+			configured := slices.Contains(c.cfg.URLs, u)
+			if configured {
+				order = rotate(c.cfg.URLs, u)
+			}
 			if redirect != "" {
 				c.stats.redirects.Add(1)
 				target, hops = redirect, 1
 				continue
+			}
+			if !configured {
+				// u is where a Redirect sent the client (the owner's
+				// -advertise URL): try it once, then only the configured
+				// URLs. Behind a proxy that routes a path per node, a dead
+				// owner's path answers 502 while it is down; any node behind the
+				// configured URLs redirects to the match's new owner.
+				target = u
 			}
 			if !c.backoff(attempt) {
 				err = ErrClosed
@@ -83,7 +97,9 @@ func (c *Client) run() {
 		if !retryable(err) {
 			return
 		}
-		pos++
+		if fromOrder {
+			pos++
+		}
 		if !reconnecting {
 			// Dial: one pass over the URLs.
 			if pos >= len(order) {
