@@ -3,19 +3,13 @@
 // (kill_test.go), a partitioned owner stops before another node takes over
 // (partition_test.go), a paused (SIGSTOP) owner does not run its match again
 // when it thaws (pause_test.go), a restarted node rejoins and takes new
-<<<<<<< HEAD
-// matches (restart_test.go), and nodes played by real ticksync-bots keep
-// their memory and goroutines flat and lose no bot (soak_test.go).
-// Everything is in _test.go files; this file only carries the package
-// documentation.
-=======
-// matches (restart_test.go), and players who know only one address (nginx
-// with deploy/nginx/nginx.conf in front of the nodes) follow a planned move
-// and a kill -9 of the owner through it (proxy_test.go; needs nginx, which
-// CI installs: without it the test fails when CI is set and is skipped
-// elsewhere). Everything is in _test.go files; this file only carries the
-// package documentation.
->>>>>>> proxy
+// matches (restart_test.go), nodes played by real ticksync-bots keep their
+// memory and goroutines flat and lose no bot (soak_test.go), and players who
+// know only one address (nginx with deploy/nginx/nginx.conf in front of the
+// nodes) follow a planned move and a kill -9 of the owner through it
+// (proxy_test.go; needs nginx, which CI installs: without it the test fails
+// when CI is set and is skipped elsewhere). Everything is in _test.go files;
+// this file only carries the package documentation.
 //
 // Data flow of a test:
 //
