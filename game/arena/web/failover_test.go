@@ -252,6 +252,14 @@ func TestBrowserFailover(t *testing.T) {
 		t.Fatalf("match %s created on %q, want n2", m.ID, m.Owner)
 	}
 
+	// The owner reports a live tick once its room runs.
+	checkFor(t, 15*time.Second, "n2 to run the match's room", func() bool {
+		var am struct {
+			Tick *uint32 `json:"tick"`
+		}
+		return clusterGet(n2, "/admin/v1/matches/"+m.ID, &am) == nil && am.Tick != nil
+	}, func() string { return "no tick on n2" })
+
 	page := "http://" + n2.addr + "/?name=failover&match=" + m.ID
 	p.do(15*time.Second, chromedp.Navigate(page))
 	want := []string{n1.advertise(), n2.advertise(), nodes[2].advertise()}
