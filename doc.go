@@ -1,8 +1,9 @@
 // Package ticksync is a ticksync node as a library: the game's WebSocket
 // endpoint (/ws), its rooms, health (/healthz), readiness (/readyz: ready
-// while the node holds its cluster lease), Prometheus metrics (/metrics),
-// the admin API (/admin/v1/, bearer Config.AdminToken) and /debug/pprof
-// (admin only). The ticksync command is this package plus flags and the
+// while the node holds its cluster lease), the live nodes' client URLs
+// (/v1/cluster, public, CORS for the origins /ws admits), Prometheus
+// metrics (/metrics), the admin API (/admin/v1/, bearer
+// Config.AdminToken) and /debug/pprof (admin only). The ticksync command is this package plus flags and the
 // arena demo; a game's own main embeds it the same way:
 //
 //	cfg := ticksync.DefaultConfig()

@@ -2,12 +2,16 @@ package ticksync
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"net/http"
 	httppprof "net/http/pprof"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ticksync/ticksync/net/httpserver"
+	"github.com/ticksync/ticksync/replication"
 )
 
 // mountEndpoints mounts the node's own HTTP endpoints (New); /ws follows at
@@ -15,6 +19,7 @@ import (
 func (n *Node) mountEndpoints() {
 	n.http.Handle("/healthz", httpserver.Healthz())
 	n.http.Handle("/readyz", httpserver.Readyz(n.Ready))
+	n.http.Handle(clusterPath, http.HandlerFunc(n.serveCluster))
 	n.http.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 	n.http.Handle("/admin/v1/", http.HandlerFunc(n.serveAdmin))
 	n.http.Handle("/debug/pprof/", n.adminOnly(http.HandlerFunc(httppprof.Index)))
@@ -22,6 +27,69 @@ func (n *Node) mountEndpoints() {
 	n.http.Handle("/debug/pprof/profile", n.adminOnly(http.HandlerFunc(httppprof.Profile)))
 	n.http.Handle("/debug/pprof/symbol", n.adminOnly(http.HandlerFunc(httppprof.Symbol)))
 	n.http.Handle("/debug/pprof/trace", n.adminOnly(http.HandlerFunc(httppprof.Trace)))
+}
+
+// clusterPath is the public list of the cluster's live nodes for clients.
+const clusterPath = "/v1/cluster"
+
+// clusterView is the body of GET /v1/cluster.
+type clusterView struct {
+	Nodes []clusterNode `json:"nodes"`
+}
+
+// clusterNode is one live node: its id and the URL clients use for its
+// /ws (its -advertise).
+type clusterNode struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}
+
+// serveCluster is GET /v1/cluster: the client URLs of the nodes this
+// node's match directory holds alive, sorted by id, e.g.
+//
+//	{"nodes":[{"id":"n1","url":"ws://127.0.0.1:7350/ws"},{"id":"n2","url":"ws://127.0.0.1:7360/ws"}]}
+//
+// A client remembers them and, when its node dies, reconnects through
+// another (which redirects it to the match's new owner). Draining and dead
+// nodes are left out. The list is what clients already learn one URL at a
+// time from Redirect, so it needs no token; a browser may read it across
+// origins when its Origin passes the allow-list of /ws (-allowed-origins):
+// the answer then carries Access-Control-Allow-Origin with that origin. 503
+// before Raft runs.
+func (n *Node) serveCluster(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" && n.origins.Allowed(origin, r.Host) {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		// A preflight (a client that adds headers of its own).
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	repl := n.rnode.Load()
+	if repl == nil {
+		http.Error(w, `{"error":"starting"}`, http.StatusServiceUnavailable)
+		return
+	}
+	view := clusterView{Nodes: []clusterNode{}}
+	for _, nd := range repl.Nodes() {
+		if nd.State == replication.NodeAlive && nd.Advertise != "" {
+			view.Nodes = append(view.Nodes, clusterNode{ID: nd.ID, URL: nd.Advertise})
+		}
+	}
+	slices.SortFunc(view.Nodes, func(a, b clusterNode) int { return strings.Compare(a.ID, b.ID) })
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(view)
 }
 
 // serveAdmin is /admin/v1/: the replication admin API once Raft runs (it

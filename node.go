@@ -64,6 +64,8 @@ type Node struct {
 	glue  *cluster.Adapter
 	http  *httpserver.Server
 
+	origins *ws.OriginPolicy // -allowed-origins, for the CORS of /v1/cluster
+
 	// Built by Start.
 	manager *game.Manager
 	ws      *ws.Server
@@ -129,6 +131,9 @@ func New(cfg Config) (*Node, error) {
 	hc.TLSCertFile, hc.TLSKeyFile = cfg.TLSCert, cfg.TLSKey
 	hc.Logger = log
 	if n.http, err = httpserver.New(hc); err != nil {
+		return nil, err
+	}
+	if n.origins, err = ws.NewOriginPolicy(cfg.AllowedOrigins); err != nil {
 		return nil, err
 	}
 	n.mountEndpoints()

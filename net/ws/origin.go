@@ -115,6 +115,27 @@ func isLoopbackName(name string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// OriginPolicy is the Origin allow-list of /ws (the rules of originPolicy
+// above) for the node's other endpoints that a page may call from another
+// origin: the node answers such a request with CORS headers only when the
+// same page could open /ws. It is safe for concurrent use.
+type OriginPolicy struct{ p *originPolicy }
+
+// NewOriginPolicy parses an allow-list as Config.AllowedOrigins does; nil
+// or empty means the default policy (same origin and loopback).
+func NewOriginPolicy(list []string) (*OriginPolicy, error) {
+	p, err := newOriginPolicy(list)
+	if err != nil {
+		return nil, err
+	}
+	return &OriginPolicy{p: p}, nil
+}
+
+// Allowed reports whether a request carrying this Origin header, sent to
+// Host host, comes from an allowed page. An empty origin (no header: not a
+// cross-origin browser request) is allowed.
+func (o *OriginPolicy) Allowed(origin, host string) bool { return o.p.allowed(origin, host) }
+
 // ParseOrigins splits a comma-separated allow-list (the -allowed-origins
 // flag) and checks each entry. An empty string gives a nil list: the default
 // policy.

@@ -29,6 +29,7 @@ import (
 type debugState struct {
 	State        string       `json:"state"`
 	URL          string       `json:"url"`
+	Nodes        []string     `json:"nodes"`
 	NodeID       string       `json:"nodeId"`
 	MatchID      string       `json:"matchId"`
 	PlayerID     uint32       `json:"playerId"`
@@ -134,7 +135,12 @@ func newPage(t *testing.T) *page {
 			p.mu.Lock()
 			p.console = append(p.console, m.String())
 			if m.IsException() || m.Type == chromedp.ConsoleError {
-				p.errors = append(p.errors, m.String())
+				text := m.String()
+				if m.Source != "" {
+					// The browser's own log: "[network] error: ..."
+					text = "[" + m.Source + "] " + text
+				}
+				p.errors = append(p.errors, text)
 			}
 			p.mu.Unlock()
 		}
@@ -159,11 +165,25 @@ func (p *page) consoleLines() []string {
 // checkNoErrors fails the test if the page threw or logged an error.
 func (p *page) checkNoErrors() {
 	p.t.Helper()
+	p.checkNoErrorsExcept(func(string) bool { return false })
+}
+
+// checkNoErrorsExcept is checkNoErrors for the errors that expected does
+// not accept, and returns how many it accepted.
+func (p *page) checkNoErrorsExcept(expected func(string) bool) int {
+	p.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.errors) > 0 {
-		p.t.Errorf("page errors:\n%s", strings.Join(p.errors, "\n"))
+	var bad []string
+	for _, e := range p.errors {
+		if !expected(e) {
+			bad = append(bad, e)
+		}
 	}
+	if len(bad) > 0 {
+		p.t.Errorf("page errors:\n%s", strings.Join(bad, "\n"))
+	}
+	return len(p.errors) - len(bad)
 }
 
 // waitHUD waits until the HUD shows a bytes/s figure, so that a screenshot
@@ -307,10 +327,8 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startNode builds ./cmd/ticksync and runs it as a one-node dev cluster on
-// free loopback ports; it returns the base URL. Cleanup sends SIGINT and
-// waits for the exit.
-func startNode(t *testing.T) string {
+// buildNode builds ./cmd/ticksync into dir and returns the binary's path.
+func buildNode(t *testing.T, dir string) string {
 	t.Helper()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
@@ -320,13 +338,22 @@ func startNode(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("go not on PATH: %v", err)
 	}
-	dir := t.TempDir()
 	bin := filepath.Join(dir, "ticksync")
 	build := exec.Command(goBin, "build", "-o", bin, "./cmd/ticksync")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/ticksync: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// startNode builds ./cmd/ticksync and runs it as a one-node dev cluster on
+// free loopback ports; it returns the base URL. Cleanup sends SIGINT and
+// waits for the exit.
+func startNode(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := buildNode(t, dir)
 
 	httpAddr := freeAddr(t)
 	var logs syncBuffer

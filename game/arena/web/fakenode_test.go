@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // real node rarely takes on cue: Redirect, a dropped socket and resume, and
 // Error followed by its close code. It serves Handler at "/", redirects every
 // Hello on /ws to /ws2, and on /ws2 welcomes the player and sends full
-// snapshots at 30 Hz in which the player's entity moves with its inputs.
+// snapshots at 30 Hz in which the player's entity moves with its inputs;
+// its GET /v1/cluster names /ws2 as the cluster's one node.
 //
 // Goroutines: one per upgraded connection (the HTTP handler running gws's
 // ReadLoop) and one snapshot sender per welcomed session; Close ends both
@@ -69,6 +71,10 @@ func newFakeNode(t *testing.T) *fakeNode {
 	mux.Handle("/", Handler())
 	mux.HandleFunc("/ws", f.serveWS)
 	mux.HandleFunc("/ws2", f.serveWS)
+	mux.HandleFunc("/v1/cluster", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"nodes":[{"id":"fake-2","url":%q}]}`, f.ws2URL())
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.close)
 	return f
@@ -124,8 +130,7 @@ func (f *fakeNode) OnMessage(c *gws.Conn, m *gws.Message) {
 	case schema.ClientHello:
 		f.hellos <- fakeHello{path: s.path, hello: msg.Hello}
 		if s.path == "/ws" {
-			url := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws2"
-			_ = c.WriteMessage(gws.OpcodeBinary, s.enc.Redirect(url, fakeMatch))
+			_ = c.WriteMessage(gws.OpcodeBinary, s.enc.Redirect(f.ws2URL(), fakeMatch))
 			_ = c.WriteClose(4011, []byte("redirect"))
 			return
 		}
@@ -192,6 +197,10 @@ func (f *fakeNode) sendSnapshots(s *fakeSession) {
 	}
 }
 
+// ws2URL is the game endpoint that welcomes players, the one node of the
+// fake node's /v1/cluster.
+func (f *fakeNode) ws2URL() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/ws2" }
+
 // current returns the welcomed session.
 func (f *fakeNode) current() *fakeSession {
 	f.mu.Lock()
@@ -230,6 +239,10 @@ func TestBrowserRedirectResumeError(t *testing.T) {
 	if s.Redirects != 1 || s.PlayerID != fakePlayer || s.NodeID != "fake-2" {
 		t.Errorf("after redirect: redirects %d player %d node %q", s.Redirects, s.PlayerID, s.NodeID)
 	}
+	// After the Welcome the page asks the node it plays on for the cluster's nodes.
+	p.waitState(10*time.Second, "the node list", func(s *debugState) bool {
+		return len(s.Nodes) == 1 && s.Nodes[0] == f.ws2URL()
+	})
 	x0 := s.Own.X
 	p.key("keyDown", "d", "KeyD", 68)
 	p.waitState(10*time.Second, "own entity moving right", func(s *debugState) bool {

@@ -9,7 +9,9 @@
 // the TypeScript reader of schema/DELTA.md) to a ring of the 64 newest worlds
 // it draws on a canvas. Redirect, Error and close codes are handled as
 // the README's close-code table says; a dropped socket reconnects with the
-// resume token.
+// resume token. After each Welcome (and every 10 s) the page fetches the
+// node's GET /v1/cluster, the client URLs of the cluster's live nodes, so
+// that when its node dies it resumes through another (src/cluster.ts).
 //
 // `go generate ./game/arena/web` runs npm ci and the deterministic esbuild
 // build (build.mjs); CI checks that the committed bundle equals a fresh build.
@@ -40,10 +42,11 @@ type asset struct {
 }
 
 // Headers every response of Handler carries. The page talks to ws: and wss:
-// endpoints on any host because a Redirect may send it to another node.
+// endpoints on any host because a Redirect may send it to another node, and
+// fetches the node list (GET /v1/cluster) from whichever node it plays on.
 const (
 	csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-		"img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; frame-ancestors 'none'"
+		"img-src 'self' data:; connect-src 'self' ws: wss: http: https:; base-uri 'none'; frame-ancestors 'none'"
 	// The file names are not fingerprinted, so browsers revalidate each load
 	// and get a 304 while the ETag (a hash of the content) is unchanged.
 	cacheControl = "no-cache"

@@ -3,9 +3,17 @@
 //
 // One ArenaClient owns one WebSocket at a time. Everything runs on the page's
 // single JavaScript thread: socket events, the input timer (one Input per
-// server tick) and the stats timer (one Ping and one bytes/s sample per
-// second). The renderer reads view() on each animation frame.
+// server tick), the stats timer (one Ping and one bytes/s sample per
+// second) and the cluster timer (the node list, GET /v1/cluster, after each
+// Welcome and every 10 s). The renderer reads view() on each animation frame.
+//
+// Reconnecting: a dropped connection is retried where it was, then on the
+// other nodes of the list, then on the page's node (cluster.ts
+// failoverOrder), round and round with jittered exponential backoff; any
+// node redirects the page to its match's owner and the resume token keeps
+// its seat, so the page survives the death of the node that served it.
 
+import { failoverOrder, fetchCluster } from "./cluster";
 import { applyDelta, DeltaError, type Entity, type World, WorldRing } from "./delta";
 import { decodeServerMessage, Encoder, type ServerMsg, type Snapshot, type Welcome } from "./protocol";
 
@@ -57,6 +65,8 @@ export interface ClientOptions {
 export interface DebugState {
   state: ClientState;
   url: string;
+  /** The client URLs of the cluster's live nodes, as last fetched. */
+  nodes: string[];
   nodeId: string;
   matchId: string;
   playerId: number;
@@ -89,8 +99,15 @@ export interface View {
 }
 
 const connectTimeoutMs = 5000;
-const maxBackoffMs = 5000;
+// Backoff before reconnect attempt n: uniform in [d/2, d], d = min(2 s,
+// 250 ms·2ⁿ). The cap keeps a failover short (the cluster moves a dead
+// node's matches within a few seconds) while the jitter spreads the pages
+// of a dead node over time.
+const baseBackoffMs = 250;
+const maxBackoffMs = 2000;
 const maxRedirects = 5;
+const clusterRefreshMs = 10_000;
+const clusterTimeoutMs = 3000;
 
 export class ArenaClient {
   readonly debug: DebugState;
@@ -111,12 +128,19 @@ export class ArenaClient {
   private cur: World | undefined;
   private curAt = 0;
   private attempt = 0;
+  // The cluster's client URLs (GET /v1/cluster), and the order in which the
+  // current run of reconnect attempts goes through them.
+  private known: string[] = [];
+  private fetching = false;
+  private order: string[] = [];
+  private orderPos = 0;
   private redirectsInARow = 0;
   private pendingRedirect = "";
   private lastErrorCode = -1;
   private bytesWindow = 0;
   private inputTimer: ReturnType<typeof setInterval> | undefined;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private clusterTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
 
@@ -126,6 +150,7 @@ export class ArenaClient {
     this.debug = {
       state: "connecting",
       url: opts.url,
+      nodes: [],
       nodeId: "",
       matchId: this.matchId,
       playerId: 0,
@@ -148,9 +173,10 @@ export class ArenaClient {
     };
   }
 
-  /** start opens the first connection and the stats timer. */
+  /** start opens the first connection, the stats timer and the cluster timer. */
   start(): void {
     this.statsTimer = setInterval(() => this.everySecond(), 1000);
+    this.clusterTimer = setInterval(() => this.refreshNodes(), clusterRefreshMs);
     this.connect(this.url);
   }
 
@@ -158,6 +184,7 @@ export class ArenaClient {
   stop(): void {
     this.setState("stopped");
     clearInterval(this.statsTimer);
+    clearInterval(this.clusterTimer);
     clearInterval(this.inputTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.watchdog);
@@ -277,18 +304,24 @@ export class ArenaClient {
   private welcome(ws: WebSocket, w: Welcome): void {
     clearTimeout(this.watchdog);
     const sameSeat = w.matchId === this.debug.matchId && w.playerId === this.debug.playerId;
-    // A new seat, or a room restored from a checkpoint older than what we
-    // hold (failover): our history means nothing to the server, and its tick
-    // numbers may name other worlds than ours.
-    if (!sameSeat || w.serverTick < this.ackTick) {
+    // Keep our worlds (the baselines our acks name) only when the same node
+    // resumes the same seat with no rollback of ticks. A new seat has nothing
+    // to do with them; after a failover or a move the new owner restored a
+    // checkpoint and runs on from it, so its tick N is not the world we hold
+    // as tick N (even when it has ticked past our newest since): a delta
+    // against it would build a wrong world. With no worlds we ack 0, which
+    // asks for a full snapshot.
+    if (!sameSeat || w.nodeId !== this.debug.nodeId || w.serverTick < this.ackTick) {
       this.worlds.clear();
       this.ackTick = 0;
       this.prev = this.cur = undefined;
+      this.debug.own = null;
     }
     this.resumeToken = w.resumeToken;
     this.matchId = w.matchId;
     this.tickRate = w.tickRate > 0 ? w.tickRate : 30;
     this.attempt = 0;
+    this.order = [];
     this.redirectsInARow = 0;
     this.lastErrorCode = -1;
     Object.assign(this.debug, {
@@ -302,6 +335,25 @@ export class ArenaClient {
     clearInterval(this.inputTimer);
     this.inputTimer = setInterval(() => this.sendInput(ws), 1000 / this.tickRate);
     this.sendInput(ws);
+    this.refreshNodes();
+  }
+
+  // refreshNodes fetches the node list from the node we play on, at most one
+  // fetch at a time. A failure (an old node without the endpoint, a timeout)
+  // or an empty list keeps the list we had.
+  private refreshNodes(): void {
+    if (this.fetching || this.debug.state !== "playing") return;
+    this.fetching = true;
+    fetchCluster(this.url, clusterTimeoutMs)
+      .then((nodes) => {
+        if (nodes.length === 0 || this.debug.state === "stopped") return;
+        this.known = nodes.map((n) => n.url);
+        this.debug.nodes = this.known.slice();
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.fetching = false;
+      });
   }
 
   private snapshot(s: Snapshot): void {
@@ -423,9 +475,16 @@ export class ArenaClient {
         if (code !== Close.Normal && code !== Close.GoingAway && !this.debug.lastError) {
           this.debug.lastError = `connection closed (${code}${reason ? ": " + reason : ""})`;
         }
-        // The first retry goes where we were; later ones to the page's node,
-        // which redirects us if the match moved.
-        if (this.attempt > 0) this.url = this.opts.url;
+        // A redirect that ends in a failed connection is no redirect loop.
+        this.redirectsInARow = 0;
+        // The first retry goes where we were, the next ones to the other
+        // nodes we know, then to the page's node, and round again; each
+        // redirects us if the match moved.
+        if (this.order.length === 0) {
+          this.order = failoverOrder(this.url, this.known, this.opts.url);
+          this.orderPos = 0;
+        }
+        this.url = this.order[this.orderPos++ % this.order.length] ?? this.opts.url;
         this.scheduleReconnect(this.attempt++);
     }
   }
@@ -433,7 +492,7 @@ export class ArenaClient {
   private scheduleReconnect(attempt: number): void {
     this.setState("reconnecting");
     this.debug.reconnects++;
-    const ms = Math.min(maxBackoffMs, 250 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+    const ms = Math.min(maxBackoffMs, baseBackoffMs * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(this.url), ms);
   }
