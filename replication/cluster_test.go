@@ -60,7 +60,7 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 // move with a final checkpoint, and a drain.
 func TestClusterFormsAndServes(t *testing.T) {
 	c := startCluster(t, 3, nil)
-	leader := c.leader()
+	leader := c.waitLeader(t, 10*time.Second)
 	follower := c.up()[0]
 	if follower == leader {
 		follower = c.up()[1]

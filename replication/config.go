@@ -79,8 +79,8 @@ type Config struct {
 	// wrapListener wraps the test harness's HTTP listener (tests only).
 	wrapListener func(net.Listener) net.Listener
 	// onDeclared is called when this node's supervisor has declared a node
-	// dead, with the rule that allowed it (tests only).
-	onDeclared func(id, rule string)
+	// dead, with the rule that allowed it and what it knew (tests only).
+	onDeclared func(declaration)
 }
 
 // RaftTuning holds hashicorp/raft and transport settings. The defaults are

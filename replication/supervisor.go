@@ -39,6 +39,25 @@ type termStart struct {
 	hasContact  bool
 }
 
+// declaration describes one death a supervisor decided, with what it knew
+// then (Config.onDeclared, tests only), reported before its entry is
+// applied: a leader that steps down meanwhile gets ErrLeadershipLost
+// although the entry may commit. Times are on this process's monotonic
+// clock.
+type declaration struct {
+	by, id, rule string
+	decided      time.Time // when the supervisor decided it
+	due          time.Time // the deadline of the rule it used
+	silentDue    time.Time // the "silent" rule's deadline
+	heard        bool      // the node had sent this supervisor a heartbeat
+	// The declaring supervisor's term: the leader it followed before, its
+	// last Raft contact before the election, and when it learned it leads.
+	prev        string
+	hasContact  bool
+	prevContact time.Time
+	elected     time.Time
+}
+
 // startSupervisor launches the supervisor for a new term and returns its stop
 // function (which waits for it).
 func (n *Node) startSupervisor(parent context.Context, ts termStart) func() {
@@ -133,9 +152,11 @@ func (s *supervisor) declareDead(ctx context.Context) {
 	now := n.now()
 	nodes := n.fsm.Nodes()
 	type victim struct {
-		id     string
-		silent time.Duration
-		rule   string
+		id             string
+		silent         time.Duration
+		rule           string
+		due, silentDue time.Duration // for onDeclared
+		heard          bool
 	}
 	var victims []victim
 	s.mu.Lock()
@@ -145,11 +166,22 @@ func (s *supervisor) declareDead(ctx context.Context) {
 		}
 		if due, rule := s.deadlineLocked(nd.ID); now > due {
 			s.pending[nd.ID] = true
-			victims = append(victims, victim{nd.ID, now - max(s.contact[nd.ID], s.start), rule})
+			c, heard := s.contact[nd.ID]
+			victims = append(victims, victim{id: nd.ID, silent: now - max(c, s.start), rule: rule,
+				due: due, silentDue: max(c, s.start) + n.cfg.FailoverAfter, heard: heard})
 		}
 	}
 	s.mu.Unlock()
 	for _, v := range victims {
+		if n.cfg.onDeclared != nil {
+			at := func(d time.Duration) time.Time { return n.t0.Add(d) }
+			n.cfg.onDeclared(declaration{
+				by: n.cfg.NodeID, id: v.id, rule: v.rule, heard: v.heard,
+				decided: at(now), due: at(v.due), silentDue: at(v.silentDue),
+				prev: s.term.prev, hasContact: s.term.hasContact, prevContact: at(s.term.prevContact),
+				elected: at(s.term.elected),
+			})
+		}
 		res, err := n.applyLocal(ctx, EncodeCommand(&SetNodeState{ID: v.id, State: NodeDead}))
 		s.mu.Lock()
 		delete(s.pending, v.id)
@@ -159,9 +191,6 @@ func (s *supervisor) declareDead(ctx context.Context) {
 				s.log.Warn().Err(err).Str(keyPeer, v.id).Msg("declare dead failed")
 			}
 			continue
-		}
-		if n.cfg.onDeclared != nil {
-			n.cfg.onDeclared(v.id, v.rule)
 		}
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
 			Dur(keySilent, v.silent).Str(keyRule, v.rule).Dur(keySinceElected, n.now()-s.term.elected).
