@@ -11,10 +11,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
 	"go.etcd.io/bbolt"
+
+	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
 
 // Node is one ticksync node's membership in the Raft cluster: the Raft
@@ -125,7 +128,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
-	hlog := newHclogBridge(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
+	hlog := hclogzerolog.New(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
@@ -184,7 +187,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-func (n *Node) raftConfig(hlog *hclogBridge) *raft.Config {
+func (n *Node) raftConfig(hlog hclog.Logger) *raft.Config {
 	t := n.cfg.Raft
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
