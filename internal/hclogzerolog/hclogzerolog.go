@@ -1,4 +1,13 @@
-package replication
+// Package hclogzerolog adapts zerolog to hashicorp/go-hclog, the logger
+// interface of hashicorp/raft, so that Raft's logs land in our log stream:
+// hclog's level maps to zerolog's, its name to the "component" field, and
+// its key/value arguments (implied and per call) to typed zerolog fields.
+// Messages are lower-cased, as ours are.
+//
+// Data flow: Raft (any of its goroutines) → Logger.Log → the zerolog
+// logger given to New. A Logger is safe for concurrent use; loggers derived
+// with With or Named share their parent's level.
+package hclogzerolog
 
 import (
 	"bytes"
@@ -13,21 +22,25 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// hclogBridge implements hclog.Logger on top of zerolog, so that Raft's logs
-// land in our log stream with our keys. hclog's key/value args become fields.
-type hclogBridge struct {
+// keyComponent is the field that carries the hclog logger's name.
+const keyComponent = "component"
+
+// Logger implements hclog.Logger on top of zerolog.
+type Logger struct {
 	z     zerolog.Logger
 	name  string
 	args  []any
 	level *atomic.Int32 // hclog.Level; shared by derived loggers
 }
 
-var _ hclog.Logger = (*hclogBridge)(nil)
+var _ hclog.Logger = (*Logger)(nil)
 
-func newHclogBridge(z zerolog.Logger, name string) *hclogBridge {
+// New returns a Logger named name (the "component" field) that writes to z
+// at z's level.
+func New(z zerolog.Logger, name string) *Logger {
 	lvl := new(atomic.Int32)
 	lvl.Store(int32(hclogLevel(z.GetLevel())))
-	return &hclogBridge{z: z, name: name, level: lvl}
+	return &Logger{z: z, name: name, level: lvl}
 }
 
 func hclogLevel(l zerolog.Level) hclog.Level {
@@ -47,7 +60,8 @@ func hclogLevel(l zerolog.Level) hclog.Level {
 	}
 }
 
-func (b *hclogBridge) Log(level hclog.Level, msg string, args ...any) {
+// Log writes msg at level with args as fields.
+func (b *Logger) Log(level hclog.Level, msg string, args ...any) {
 	if level < hclog.Level(b.level.Load()) || level == hclog.Off {
 		return
 	}
@@ -108,29 +122,35 @@ func addArgs(ev *zerolog.Event, args []any) *zerolog.Event {
 	return ev
 }
 
-func (b *hclogBridge) Trace(msg string, args ...any) { b.Log(hclog.Trace, msg, args...) }
-func (b *hclogBridge) Debug(msg string, args ...any) { b.Log(hclog.Debug, msg, args...) }
-func (b *hclogBridge) Info(msg string, args ...any)  { b.Log(hclog.Info, msg, args...) }
-func (b *hclogBridge) Warn(msg string, args ...any)  { b.Log(hclog.Warn, msg, args...) }
-func (b *hclogBridge) Error(msg string, args ...any) { b.Log(hclog.Error, msg, args...) }
+// Trace, Debug, Info, Warn and Error log msg at their level.
+func (b *Logger) Trace(msg string, args ...any) { b.Log(hclog.Trace, msg, args...) }
+func (b *Logger) Debug(msg string, args ...any) { b.Log(hclog.Debug, msg, args...) }
+func (b *Logger) Info(msg string, args ...any)  { b.Log(hclog.Info, msg, args...) }
+func (b *Logger) Warn(msg string, args ...any)  { b.Log(hclog.Warn, msg, args...) }
+func (b *Logger) Error(msg string, args ...any) { b.Log(hclog.Error, msg, args...) }
 
-func (b *hclogBridge) IsTrace() bool { return hclog.Level(b.level.Load()) <= hclog.Trace }
-func (b *hclogBridge) IsDebug() bool { return hclog.Level(b.level.Load()) <= hclog.Debug }
-func (b *hclogBridge) IsInfo() bool  { return hclog.Level(b.level.Load()) <= hclog.Info }
-func (b *hclogBridge) IsWarn() bool  { return hclog.Level(b.level.Load()) <= hclog.Warn }
-func (b *hclogBridge) IsError() bool { return hclog.Level(b.level.Load()) <= hclog.Error }
+// IsTrace, IsDebug, IsInfo, IsWarn and IsError report whether that level is logged.
+func (b *Logger) IsTrace() bool { return hclog.Level(b.level.Load()) <= hclog.Trace }
+func (b *Logger) IsDebug() bool { return hclog.Level(b.level.Load()) <= hclog.Debug }
+func (b *Logger) IsInfo() bool  { return hclog.Level(b.level.Load()) <= hclog.Info }
+func (b *Logger) IsWarn() bool  { return hclog.Level(b.level.Load()) <= hclog.Warn }
+func (b *Logger) IsError() bool { return hclog.Level(b.level.Load()) <= hclog.Error }
 
-func (b *hclogBridge) ImpliedArgs() []any { return b.args }
+// ImpliedArgs returns the arguments added by With.
+func (b *Logger) ImpliedArgs() []any { return b.args }
 
-func (b *hclogBridge) With(args ...any) hclog.Logger {
+// With returns a logger that adds args to every message.
+func (b *Logger) With(args ...any) hclog.Logger {
 	c := *b
 	c.args = append(append([]any(nil), b.args...), args...)
 	return &c
 }
 
-func (b *hclogBridge) Name() string { return b.name }
+// Name returns the logger's name (the component field).
+func (b *Logger) Name() string { return b.name }
 
-func (b *hclogBridge) Named(name string) hclog.Logger {
+// Named returns a logger named "<name>.<sub>".
+func (b *Logger) Named(name string) hclog.Logger {
 	c := *b
 	if c.name != "" {
 		c.name += "." + name
@@ -140,24 +160,28 @@ func (b *hclogBridge) Named(name string) hclog.Logger {
 	return &c
 }
 
-func (b *hclogBridge) ResetNamed(name string) hclog.Logger {
+// ResetNamed returns a logger named name.
+func (b *Logger) ResetNamed(name string) hclog.Logger {
 	c := *b
 	c.name = name
 	return &c
 }
 
-func (b *hclogBridge) SetLevel(level hclog.Level) { b.level.Store(int32(level)) }
-func (b *hclogBridge) GetLevel() hclog.Level      { return hclog.Level(b.level.Load()) }
+// SetLevel and GetLevel set and read the level shared with derived loggers.
+func (b *Logger) SetLevel(level hclog.Level) { b.level.Store(int32(level)) }
+func (b *Logger) GetLevel() hclog.Level      { return hclog.Level(b.level.Load()) }
 
-func (b *hclogBridge) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
+// StandardLogger returns a standard library logger that logs at info.
+func (b *Logger) StandardLogger(opts *hclog.StandardLoggerOptions) *log.Logger {
 	return log.New(b.StandardWriter(opts), "", 0)
 }
 
-func (b *hclogBridge) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
+// StandardWriter returns a writer that logs each write at info.
+func (b *Logger) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 	return stdWriter{b}
 }
 
-type stdWriter struct{ b *hclogBridge }
+type stdWriter struct{ b *Logger }
 
 func (w stdWriter) Write(p []byte) (int, error) {
 	w.b.Info(string(bytes.TrimRight(p, "\n")))
