@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Admin API paths. cmd mounts AdminHandler at "/admin/v1/".
@@ -253,7 +255,7 @@ func (n *Node) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
 	if req.ID == "" {
 		req.ID = NewMatchID()
 	}
-	m, err := n.CreateMatch(r.Context(), CreateMatch{ID: req.ID, Game: req.Game, Owner: req.Node, Seed: req.Seed})
+	m, err := n.CreateMatch(r.Context(), command.CreateMatch{ID: req.ID, Game: req.Game, Owner: req.Node, Seed: req.Seed})
 	if err != nil {
 		writeError(w, err, 0)
 		return
@@ -395,7 +397,7 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotLeader, 0)
 		return
 	}
-	if _, err := DecodeCommand(body); err != nil { // keep garbage out of the log
+	if _, err := command.Decode(body); err != nil { // keep garbage out of the log
 		writeError(w, err, 0)
 		return
 	}

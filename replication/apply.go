@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Forwarder sends an encoded command to the leader and returns the leader's
@@ -21,8 +23,8 @@ type Forwarder interface {
 // errors (no leader, leadership lost, forwarding failures) are retried with
 // backoff until ctx ends; our commands are idempotent, so a retry of an entry
 // that did commit is harmless. Safe from any goroutine.
-func (n *Node) Apply(ctx context.Context, cmd Command) (*Result, error) {
-	return n.applyBytes(ctx, EncodeCommand(cmd))
+func (n *Node) Apply(ctx context.Context, cmd command.Command) (*Result, error) {
+	return n.applyBytes(ctx, command.Encode(cmd))
 }
 
 func (n *Node) applyBytes(ctx context.Context, data []byte) (*Result, error) {
@@ -105,7 +107,7 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (*Result, error) {
 
 // CreateMatch creates a match through Raft; req.Owner empty places it on the
 // least-loaded live node. The returned MatchInfo carries the owner and epoch.
-func (n *Node) CreateMatch(ctx context.Context, req CreateMatch) (MatchInfo, error) {
+func (n *Node) CreateMatch(ctx context.Context, req command.CreateMatch) (MatchInfo, error) {
 	res, err := n.Apply(ctx, &req)
 	if err != nil {
 		return MatchInfo{}, err
@@ -115,14 +117,14 @@ func (n *Node) CreateMatch(ctx context.Context, req CreateMatch) (MatchInfo, err
 
 // EndMatch ends match id at epoch (0: whatever its epoch).
 func (n *Node) EndMatch(ctx context.Context, id string, epoch uint64) error {
-	_, err := n.Apply(ctx, &EndMatch{ID: id, Epoch: epoch})
+	_, err := n.Apply(ctx, &command.EndMatch{ID: id, Epoch: epoch})
 	return err
 }
 
 // UpdatePlayers records a match's player count (epoch must be current). The
 // Checkpointer's SetPlayers batches the same update with checkpoints.
 func (n *Node) UpdatePlayers(ctx context.Context, id string, epoch uint64, players int) error {
-	_, err := n.Apply(ctx, &UpdatePlayers{ID: id, Epoch: epoch, Players: players})
+	_, err := n.Apply(ctx, &command.UpdatePlayers{ID: id, Epoch: epoch, Players: players})
 	return err
 }
 
@@ -130,7 +132,7 @@ func (n *Node) UpdatePlayers(ctx context.Context, id string, epoch uint64, playe
 // matches over one by one (each with a final checkpoint) to the least-loaded
 // live nodes.
 func (n *Node) Drain(ctx context.Context, id string) (NodeInfo, error) {
-	res, err := n.Apply(ctx, &SetNodeState{ID: id, State: NodeDraining})
+	res, err := n.Apply(ctx, &command.SetNodeState{ID: id, State: NodeDraining})
 	if err != nil {
 		return NodeInfo{}, err
 	}
@@ -146,7 +148,7 @@ func (n *Node) Undrain(ctx context.Context, id string) (NodeInfo, error) {
 	if info.State != NodeDraining {
 		return NodeInfo{}, fmt.Errorf("%w: %s is %s, not draining", ErrBadRequest, id, info.State)
 	}
-	res, err := n.Apply(ctx, &SetNodeState{ID: id, State: NodeAlive})
+	res, err := n.Apply(ctx, &command.SetNodeState{ID: id, State: NodeAlive})
 	if err != nil {
 		return NodeInfo{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // adminCall sends one admin API request and decodes the JSON answer.
@@ -148,7 +149,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 			return nil
 		})
 		m := created[0]
-		res, err := follower.Apply(ctxT(t, 5*time.Second), &CheckpointBatch{Node: follower.ID(), Items: []CheckpointItem{
+		res, err := follower.Apply(ctxT(t, 5*time.Second), &command.CheckpointBatch{Node: follower.ID(), Items: []command.CheckpointItem{
 			{Match: m.ID, Epoch: m.Epoch - 1, Tick: 99, Players: -1, Data: compress(nil, []byte("old owner"))},
 		}})
 		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != "stale_epoch" {
@@ -198,7 +199,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 			t.Fatalf("final state %q", st)
 		}
 		// Moving again from the old epoch is refused.
-		if _, err := owner.Apply(ctxT(t, 5*time.Second), &AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: owner.ID(), To: owner.ID()}); !errors.Is(err, ErrStaleEpoch) {
+		if _, err := owner.Apply(ctxT(t, 5*time.Second), &command.AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: owner.ID(), To: owner.ID()}); !errors.Is(err, ErrStaleEpoch) {
 			t.Fatalf("stale move: %v", err)
 		}
 		created[0] = moved
@@ -219,7 +220,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 			}
 			return nil
 		})
-		if _, err := leader.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "x", Game: "arena", Owner: victim.ID()}); !errors.Is(err, ErrNodeNotAlive) {
+		if _, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "x", Game: "arena", Owner: victim.ID()}); !errors.Is(err, ErrNodeNotAlive) {
 			t.Fatalf("create on draining node: %v", err)
 		}
 		if st, eb := adminCall(t, "POST", follower.api()+"/admin/v1/nodes/"+victim.ID()+"/undrain", testToken, nil, &info); st != 200 || info.State != NodeAlive {
@@ -262,7 +263,7 @@ func TestClusterFormsAndServes(t *testing.T) {
 		}
 		lost := ownedBy(leader.Matches(), victim.ID())
 		if len(lost) == 0 {
-			m, err := leader.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "on-victim", Game: "arena", Owner: victim.ID()})
+			m, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "on-victim", Game: "arena", Owner: victim.ID()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package replication
 import (
 	"errors"
 	"net/http"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is; errors that crossed
@@ -28,7 +30,9 @@ var (
 	// ErrOwnerAlive: only a live owner may hand its match over (after freezing
 	// it); a forced reassignment needs the owner to be declared dead first.
 	ErrOwnerAlive = errors.New("owner is alive; only the owner can hand the match over")
-	ErrBadCommand = errors.New("malformed command")
+	// ErrBadCommand: a log entry or request that is not a valid command
+	// (command.ErrBadCommand), or a command the FSM cannot apply as given.
+	ErrBadCommand = command.ErrBadCommand
 	// ErrDeclaredDead: the leader refused a heartbeat because it is declaring
 	// (or has just declared) this node dead; the next heartbeat revives it.
 	ErrDeclaredDead = errors.New("node is being declared dead")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // createMatches creates n matches through node c[0] and returns them.
@@ -16,7 +17,7 @@ func createMatches(t testing.TB, via *testNode, prefix string, n int) []MatchInf
 	t.Helper()
 	var out []MatchInfo
 	for i := range n {
-		m, err := via.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: fmt.Sprintf("%s%d", prefix, i), Game: "arena"})
+		m, err := via.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: fmt.Sprintf("%s%d", prefix, i), Game: "arena"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +87,7 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 			t.Fatalf("crashed node %+v", nd)
 		}
 		// The dead owner's checkpoints are refused.
-		res, err := leader.Apply(ctxT(t, 5*time.Second), &CheckpointBatch{Node: follower.ID(), Items: []CheckpointItem{
+		res, err := leader.Apply(ctxT(t, 5*time.Second), &command.CheckpointBatch{Node: follower.ID(), Items: []command.CheckpointItem{
 			{Match: lost[0].ID, Epoch: lost[0].Epoch, Tick: 1, Players: -1, Data: compress(nil, []byte("x"))}}})
 		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != "stale_epoch" {
 			t.Fatalf("old owner's checkpoint: %+v %v", res, err)
@@ -106,7 +107,7 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 		if len(back.owned()) != 0 {
 			t.Fatalf("restarted node thinks it owns %v", back.owned())
 		}
-		m, err := back.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "after-restart", Game: "arena", Owner: back.ID()})
+		m, err := back.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "after-restart", Game: "arena", Owner: back.ID()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 			}
 			return nil
 		})
-		m, err := fresh.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "after-readd", Game: "arena", Owner: fresh.ID()})
+		m, err := fresh.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "after-readd", Game: "arena", Owner: fresh.ID()})
 		if err != nil || m.Owner != fresh.ID() {
 			t.Fatalf("create on re-added node: %+v %v", m, err)
 		}

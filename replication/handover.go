@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Host is the local game layer as replication needs it; game.Manager
@@ -72,14 +74,14 @@ func (n *Node) Move(ctx context.Context, id, to string) (MatchInfo, error) {
 // m.Epoch, To: to, Final: state}. The room is thawed only when the outcome is
 // known to be a refusal and the FSM still shows the match ours at m.Epoch.
 func (n *Node) handOver(ctx context.Context, m MatchInfo, to string) (MatchInfo, error) {
-	cmd := &AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: n.cfg.NodeID, To: to}
+	cmd := &command.AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: n.cfg.NodeID, To: to}
 	h := n.getHost()
 	if h != nil {
 		tick, state, err := h.Freeze(ctx, m.ID, m.Epoch)
 		if err != nil {
 			return MatchInfo{}, fmt.Errorf("freeze %s: %w", m.ID, err)
 		}
-		cmd.Final = &CheckpointItem{Match: m.ID, Epoch: m.Epoch, Tick: tick, Players: -1, Data: compress(nil, state)}
+		cmd.Final = &command.CheckpointItem{Match: m.ID, Epoch: m.Epoch, Tick: tick, Players: -1, Data: compress(nil, state)}
 	}
 	// Independent of the caller's ctx: an abandoned hand-over must not leave
 	// the outcome unknown.

@@ -31,7 +31,7 @@ import (
 type Node struct {
 	cfg    Config
 	log    zerolog.Logger
-	fsm    *FSM
+	fsm    *fsm
 	t0     time.Time // monotonic base of lease and contact times
 	client *Client
 	fwd    Forwarder
@@ -74,7 +74,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str(keyComponent, "replication").Str(keyNode, cfg.NodeID).Logger(),
-		fsm:       NewFSM(),
+		fsm:       newFSM(),
 		t0:        time.Now(),
 		api:       cfg.apiURL(),
 		notifyCh:  make(chan bool, 16),
@@ -393,7 +393,7 @@ func (n *Node) Self() JoinRequest {
 }
 
 // FSM returns the replicated state (read methods only for callers).
-func (n *Node) FSM() *FSM { return n.fsm }
+func (n *Node) FSM() *fsm { return n.fsm }
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -70,7 +71,7 @@ func TestOneNodeDevCluster(t *testing.T) {
 	c := cluster{tn}
 	c.waitLeader(t, 5*time.Second)
 	c.waitConverged(t, 5*time.Second)
-	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "a", Game: "arena"})
 	if err != nil || m.Owner != "dev" {
 		t.Fatalf("create: %+v %v", m, err)
 	}
@@ -81,7 +82,7 @@ func TestOneNodeDevCluster(t *testing.T) {
 	if err := tn.r().Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if _, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "b", Game: "arena"}); err != nil {
+	if _, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "b", Game: "arena"}); err != nil {
 		t.Fatal(err)
 	}
 	before, nodesBefore := tn.Matches(), tn.Nodes()
@@ -179,7 +180,7 @@ func (h *capturingHost) CaptureCheckpoints(context.Context) int {
 func TestCheckpointerCapturesBeforeFlush(t *testing.T) {
 	tn := startNode(t, "dev", "", "", "", func(c *Config) { c.CheckpointInterval = 100 * time.Millisecond })
 	cluster{tn}.waitLeader(t, 5*time.Second)
-	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "a", Game: "arena"})
 	if err != nil {
 		t.Fatal(err)
 	}

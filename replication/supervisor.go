@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // supervisor runs on the leader only, one per leadership term. It records
@@ -137,7 +139,7 @@ func (s *supervisor) ensureSelf(ctx context.Context) {
 	if ok && self.State != NodeDead && self.API == n.api && self.Advertise == n.cfg.AdvertiseURL && self.RaftAddr == n.raftAddr {
 		return
 	}
-	if _, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{
+	if _, err := n.applyLocal(ctx, command.Encode(&command.RegisterNode{
 		ID: n.cfg.NodeID, Advertise: n.cfg.AdvertiseURL, API: n.api, RaftAddr: n.raftAddr,
 	})); err != nil && ctx.Err() == nil {
 		s.log.Warn().Err(err).Msg("register self failed")
@@ -182,7 +184,7 @@ func (s *supervisor) declareDead(ctx context.Context) {
 				elected: at(s.term.elected),
 			})
 		}
-		res, err := n.applyLocal(ctx, EncodeCommand(&SetNodeState{ID: v.id, State: NodeDead}))
+		res, err := n.applyLocal(ctx, command.Encode(&command.SetNodeState{ID: v.id, State: NodeDead}))
 		s.mu.Lock()
 		delete(s.pending, v.id)
 		s.mu.Unlock()
@@ -233,7 +235,7 @@ func (s *supervisor) collectRemoved(ctx context.Context) {
 		if _, ok := voters[nd.ID]; ok || nd.State != NodeDead {
 			continue
 		}
-		if _, err := n.applyLocal(ctx, EncodeCommand(&RemoveNode{ID: nd.ID})); err != nil {
+		if _, err := n.applyLocal(ctx, command.Encode(&command.RemoveNode{ID: nd.ID})); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn().Err(err).Str(keyPeer, nd.ID).Msg("remove node from fsm failed")
 			}
@@ -267,7 +269,7 @@ func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (Heartb
 
 	info, ok := n.fsm.Node(hb.ID)
 	if !ok || info.State == NodeDead || info.API != hb.API || info.Advertise != hb.Advertise || info.RaftAddr != hb.RaftAddr {
-		res, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
+		res, err := n.applyLocal(ctx, command.Encode(&command.RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
 		if err != nil {
 			return HeartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -293,7 +294,7 @@ func (c *cluster) Admit(ctx context.Context, gameName string) (string, error) {
 		}
 	}
 
-	mi, err := n.CreateMatch(ctx, replication.CreateMatch{ID: replication.NewMatchID(), Game: gameName})
+	mi, err := n.CreateMatch(ctx, command.CreateMatch{ID: replication.NewMatchID(), Game: gameName})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

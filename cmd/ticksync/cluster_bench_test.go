@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // BenchmarkLeaseValid is the cost of the gate every room asks before each
@@ -35,7 +36,7 @@ func BenchmarkLeaseValid(b *testing.B) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	m, err := n.CreateMatch(ctx, replication.CreateMatch{ID: "m1", Game: "arena"})
+	m, err := n.CreateMatch(ctx, command.CreateMatch{ID: "m1", Game: "arena"})
 	if err != nil {
 		b.Fatal(err)
 	}

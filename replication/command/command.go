@@ -1,91 +1,25 @@
-package replication
+package command
 
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/ticksync/ticksync/replication/internal/codec"
 )
 
-// NodeState is a node's state in the FSM.
-type NodeState uint8
+// ErrBadCommand wraps every error of Decode (and of decoding snapshots):
+// the bytes are not a command of this version.
+var ErrBadCommand = codec.ErrBadCommand
 
-const (
-	// NodeAlive: takes new matches.
-	NodeAlive NodeState = 1
-	// NodeDraining: keeps running its matches while it hands them over; takes no new ones.
-	NodeDraining NodeState = 2
-	// NodeDead: declared dead by the leader's supervisor; owns no matches.
-	NodeDead NodeState = 3
-)
-
-var nodeStateNames = map[NodeState]string{NodeAlive: "alive", NodeDraining: "draining", NodeDead: "dead"}
-
-func (s NodeState) String() string {
-	if n, ok := nodeStateNames[s]; ok {
-		return n
-	}
-	return fmt.Sprintf("state(%d)", uint8(s))
-}
-
-// MarshalText makes NodeState a JSON string.
-func (s NodeState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText parses "alive", "draining" or "dead".
-func (s *NodeState) UnmarshalText(b []byte) error {
-	for k, v := range nodeStateNames {
-		if v == string(b) {
-			*s = k
-			return nil
-		}
-	}
-	return fmt.Errorf("node state %q: must be alive, draining or dead", b)
-}
-
-func (s NodeState) valid() bool { return s >= NodeAlive && s <= NodeDead }
-
-// MatchStatus is a match's status in the FSM.
-type MatchStatus uint8
-
-const (
-	// MatchRunning: the match has an owner.
-	MatchRunning MatchStatus = 1
-	// MatchOrphaned: its owner died and no live node could take it; the FSM
-	// places it as soon as a node comes alive.
-	MatchOrphaned MatchStatus = 2
-)
-
-func (s MatchStatus) String() string {
-	switch s {
-	case MatchRunning:
-		return "running"
-	case MatchOrphaned:
-		return "orphaned"
-	}
-	return fmt.Sprintf("status(%d)", uint8(s))
-}
-
-// MarshalText makes MatchStatus a JSON string.
-func (s MatchStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText parses "running" or "orphaned".
-func (s *MatchStatus) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "running":
-		*s = MatchRunning
-	case "orphaned":
-		*s = MatchOrphaned
-	default:
-		return fmt.Errorf("match status %q: must be running or orphaned", b)
-	}
-	return nil
-}
-
-// Command is one FSM command. Encoded form: one type byte, then the fields
-// in the codec of codec.go. Commands are idempotent, or guarded by an epoch,
-// so that Node.Apply may retry after ErrLeadershipLost.
+// Command is one FSM command: one of the pointer types below. Encoded
+// form: one type byte, then the fields in package codec's encoding, in the
+// order of the struct. Commands are idempotent, or guarded by an epoch, so
+// that replication's Node.Apply may retry them after ErrLeadershipLost. The
+// interface is sealed: only this package's types implement it.
 type Command interface {
 	cmdType() byte
-	encode(e *encoder)
-	decode(d *decoder)
+	encode(e *codec.Encoder)
+	decode(d *codec.Decoder)
 }
 
 const (
@@ -180,98 +114,98 @@ func (*CheckpointBatch) cmdType() byte { return typeCheckpointBatch }
 func (*EndMatch) cmdType() byte        { return typeEndMatch }
 func (*UpdatePlayers) cmdType() byte   { return typeUpdatePlayers }
 
-func (c *RegisterNode) encode(e *encoder) {
-	e.str(c.ID)
-	e.str(c.Advertise)
-	e.str(c.API)
-	e.str(c.RaftAddr)
+func (c *RegisterNode) encode(e *codec.Encoder) {
+	e.Str(c.ID)
+	e.Str(c.Advertise)
+	e.Str(c.API)
+	e.Str(c.RaftAddr)
 }
 
-func (c *RegisterNode) decode(d *decoder) {
-	c.ID = d.str("node id")
-	c.Advertise = d.str("advertise")
-	c.API = d.str("api")
-	c.RaftAddr = d.str("raft addr")
+func (c *RegisterNode) decode(d *codec.Decoder) {
+	c.ID = d.Str("node id")
+	c.Advertise = d.Str("advertise")
+	c.API = d.Str("api")
+	c.RaftAddr = d.Str("raft addr")
 }
 
-func (c *SetNodeState) encode(e *encoder) { e.str(c.ID); e.u8(byte(c.State)) }
-func (c *SetNodeState) decode(d *decoder) {
-	c.ID = d.str("node id")
-	c.State = NodeState(d.u8("state"))
+func (c *SetNodeState) encode(e *codec.Encoder) { e.Str(c.ID); e.U8(byte(c.State)) }
+func (c *SetNodeState) decode(d *codec.Decoder) {
+	c.ID = d.Str("node id")
+	c.State = NodeState(d.U8("state"))
 }
 
-func (c *RemoveNode) encode(e *encoder) { e.str(c.ID) }
-func (c *RemoveNode) decode(d *decoder) { c.ID = d.str("node id") }
+func (c *RemoveNode) encode(e *codec.Encoder) { e.Str(c.ID) }
+func (c *RemoveNode) decode(d *codec.Decoder) { c.ID = d.Str("node id") }
 
-func (c *CreateMatch) encode(e *encoder) {
-	e.str(c.ID)
-	e.str(c.Game)
-	e.str(c.Owner)
-	e.uvarint(c.Seed)
-	e.varint(int64(c.Players))
+func (c *CreateMatch) encode(e *codec.Encoder) {
+	e.Str(c.ID)
+	e.Str(c.Game)
+	e.Str(c.Owner)
+	e.Uvarint(c.Seed)
+	e.Varint(int64(c.Players))
 }
 
-func (c *CreateMatch) decode(d *decoder) {
-	c.ID = d.str("match id")
-	c.Game = d.str("game")
-	c.Owner = d.str("owner")
-	c.Seed = d.uvarint("seed")
-	c.Players = int(d.varint("players"))
+func (c *CreateMatch) decode(d *codec.Decoder) {
+	c.ID = d.Str("match id")
+	c.Game = d.Str("game")
+	c.Owner = d.Str("owner")
+	c.Seed = d.Uvarint("seed")
+	c.Players = int(d.Varint("players"))
 }
 
-func (c *AssignMatch) encode(e *encoder) {
-	e.str(c.ID)
-	e.uvarint(c.FromEpoch)
-	e.str(c.From)
-	e.str(c.To)
+func (c *AssignMatch) encode(e *codec.Encoder) {
+	e.Str(c.ID)
+	e.Uvarint(c.FromEpoch)
+	e.Str(c.From)
+	e.Str(c.To)
 	if c.Final == nil {
-		e.u8(0)
+		e.U8(0)
 		return
 	}
-	e.u8(1)
+	e.U8(1)
 	c.Final.encode(e)
 }
 
-func (c *AssignMatch) decode(d *decoder) {
-	c.ID = d.str("match id")
-	c.FromEpoch = d.uvarint("from epoch")
-	c.From = d.str("from")
-	c.To = d.str("to")
-	switch d.u8("final flag") {
+func (c *AssignMatch) decode(d *codec.Decoder) {
+	c.ID = d.Str("match id")
+	c.FromEpoch = d.Uvarint("from epoch")
+	c.From = d.Str("from")
+	c.To = d.Str("to")
+	switch d.U8("final flag") {
 	case 0:
 	case 1:
 		c.Final = new(CheckpointItem)
 		c.Final.decode(d)
 	default:
-		d.fail("final flag")
+		d.Fail("final flag")
 	}
 }
 
-func (it *CheckpointItem) encode(e *encoder) {
-	e.str(it.Match)
-	e.uvarint(it.Epoch)
-	e.uvarint(uint64(it.Tick))
-	e.varint(int64(it.Players))
-	e.bytes(it.Data)
+func (it *CheckpointItem) encode(e *codec.Encoder) {
+	e.Str(it.Match)
+	e.Uvarint(it.Epoch)
+	e.Uvarint(uint64(it.Tick))
+	e.Varint(int64(it.Players))
+	e.Bytes(it.Data)
 }
 
-func (it *CheckpointItem) decode(d *decoder) {
-	it.Match = d.str("match id")
-	it.Epoch = d.uvarint("epoch")
-	it.Tick = d.u32("tick")
-	p := d.varint("players")
+func (it *CheckpointItem) decode(d *codec.Decoder) {
+	it.Match = d.Str("match id")
+	it.Epoch = d.Uvarint("epoch")
+	it.Tick = d.U32("tick")
+	p := d.Varint("players")
 	if p < -1 || p > 1<<31-1 {
-		d.fail("players")
+		d.Fail("players")
 	}
 	it.Players = int32(p)
-	if data := d.bytes("checkpoint"); len(data) > 0 {
+	if data := d.Bytes("checkpoint"); len(data) > 0 {
 		it.Data = data
 	}
 }
 
-func (c *CheckpointBatch) encode(e *encoder) {
-	e.str(c.Node)
-	e.uvarint(uint64(len(c.Items)))
+func (c *CheckpointBatch) encode(e *codec.Encoder) {
+	e.Str(c.Node)
+	e.Uvarint(uint64(len(c.Items)))
 	for i := range c.Items {
 		c.Items[i].encode(e)
 	}
@@ -289,48 +223,48 @@ func (c *CheckpointBatch) sizeHint() int {
 	return n
 }
 
-func (c *CheckpointBatch) decode(d *decoder) {
-	c.Node = d.str("node id")
-	n := d.count("item count", 5)
+func (c *CheckpointBatch) decode(d *codec.Decoder) {
+	c.Node = d.Str("node id")
+	n := d.Count("item count", 5)
 	c.Items = make([]CheckpointItem, n)
 	for i := range c.Items {
 		c.Items[i].decode(d)
 	}
 }
 
-func (c *EndMatch) encode(e *encoder) { e.str(c.ID); e.uvarint(c.Epoch) }
-func (c *EndMatch) decode(d *decoder) {
-	c.ID = d.str("match id")
-	c.Epoch = d.uvarint("epoch")
+func (c *EndMatch) encode(e *codec.Encoder) { e.Str(c.ID); e.Uvarint(c.Epoch) }
+func (c *EndMatch) decode(d *codec.Decoder) {
+	c.ID = d.Str("match id")
+	c.Epoch = d.Uvarint("epoch")
 }
 
-func (c *UpdatePlayers) encode(e *encoder) {
-	e.str(c.ID)
-	e.uvarint(c.Epoch)
-	e.varint(int64(c.Players))
+func (c *UpdatePlayers) encode(e *codec.Encoder) {
+	e.Str(c.ID)
+	e.Uvarint(c.Epoch)
+	e.Varint(int64(c.Players))
 }
 
-func (c *UpdatePlayers) decode(d *decoder) {
-	c.ID = d.str("match id")
-	c.Epoch = d.uvarint("epoch")
-	c.Players = int(d.varint("players"))
+func (c *UpdatePlayers) decode(d *codec.Decoder) {
+	c.ID = d.Str("match id")
+	c.Epoch = d.Uvarint("epoch")
+	c.Players = int(d.Varint("players"))
 }
 
-// EncodeCommand returns the log entry bytes of cmd.
-func EncodeCommand(cmd Command) []byte {
+// Encode returns the log entry bytes of cmd.
+func Encode(cmd Command) []byte {
 	size := 64
 	if h, ok := cmd.(interface{ sizeHint() int }); ok {
 		size = h.sizeHint()
 	}
-	e := encoder{b: make([]byte, 0, size)}
-	e.u8(cmd.cmdType())
+	e := codec.Encoder{B: make([]byte, 0, size)}
+	e.U8(cmd.cmdType())
 	cmd.encode(&e)
-	return e.b
+	return e.B
 }
 
-// DecodeCommand parses log entry bytes. It never panics; malformed input
-// returns an error wrapping ErrBadCommand.
-func DecodeCommand(b []byte) (Command, error) {
+// Decode parses log entry bytes. It never panics; malformed input returns
+// an error wrapping ErrBadCommand.
+func Decode(b []byte) (Command, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrBadCommand)
 	}
@@ -355,9 +289,9 @@ func DecodeCommand(b []byte) (Command, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrBadCommand, b[0])
 	}
-	d := decoder{b: b[1:]}
-	cmd.decode(&d)
-	if err := d.finish("command"); err != nil {
+	d := codec.NewDecoder(b[1:])
+	cmd.decode(d)
+	if err := d.Finish("command"); err != nil {
 		return nil, err
 	}
 	return cmd, nil

@@ -1,37 +1,67 @@
-package replication
+// Package codec is the tiny binary encoding under replication's Raft log
+// entries (package command) and FSM snapshots: unsigned and zig-zag
+// varints, single bytes, and strings and byte slices as a varint length
+// followed by the bytes. It has no framing or versioning of its own; the
+// formats built on it carry a type byte (commands) or a magic (snapshots).
+//
+// Decoding never panics: the first error sticks (wrapping ErrBadCommand)
+// and every later read returns a zero value, so a decoder reads a whole
+// record and checks Finish once.
+package codec
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
-// A tiny binary codec for commands and snapshots: unsigned varints, and
-// strings/bytes as a varint length followed by the bytes. Decoding never
-// panics; the first error sticks and every later read returns zero values.
+// ErrBadCommand wraps every decoding error: truncated or invalid input.
+var ErrBadCommand = errors.New("malformed command")
 
-type encoder struct{ b []byte }
+// Encoder appends values to a byte slice. The zero value is ready to use.
+type Encoder struct{ B []byte }
 
-func (e *encoder) u8(v byte)        { e.b = append(e.b, v) }
-func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *encoder) bytes(p []byte)   { e.uvarint(uint64(len(p))); e.b = append(e.b, p...) }
+// U8 appends one byte.
+func (e *Encoder) U8(v byte) { e.B = append(e.B, v) }
 
-type decoder struct {
+// Uvarint appends an unsigned varint.
+func (e *Encoder) Uvarint(v uint64) { e.B = binary.AppendUvarint(e.B, v) }
+
+// Varint appends a zig-zag signed varint.
+func (e *Encoder) Varint(v int64) { e.B = binary.AppendVarint(e.B, v) }
+
+// Str appends a length-prefixed string.
+func (e *Encoder) Str(s string) { e.Uvarint(uint64(len(s))); e.B = append(e.B, s...) }
+
+// Bytes appends a length-prefixed byte slice.
+func (e *Encoder) Bytes(p []byte) { e.Uvarint(uint64(len(p))); e.B = append(e.B, p...) }
+
+// Decoder reads values from a byte slice. Each read names what it reads,
+// for the error message.
+type Decoder struct {
 	b   []byte
 	err error
 }
 
-func (d *decoder) fail(what string) {
+// NewDecoder returns a decoder of b.
+func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
+
+// Err returns the first error, or nil.
+func (d *Decoder) Err() error { return d.err }
+
+// Fail records that what is invalid (a value read correctly but not
+// allowed) and stops decoding.
+func (d *Decoder) Fail(what string) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: truncated or invalid %s", ErrBadCommand, what)
 	}
 	d.b = nil
 }
 
-func (d *decoder) u8(what string) byte {
+// U8 reads one byte.
+func (d *Decoder) U8(what string) byte {
 	if d.err != nil || len(d.b) < 1 {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	v := d.b[0]
@@ -39,47 +69,49 @@ func (d *decoder) u8(what string) byte {
 	return v
 }
 
-func (d *decoder) uvarint(what string) uint64 {
+// Uvarint reads an unsigned varint.
+func (d *Decoder) Uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
 }
 
-func (d *decoder) varint(what string) int64 {
+// Varint reads a zig-zag signed varint.
+func (d *Decoder) Varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
 }
 
-// u32 reads a uvarint that must fit in 32 bits.
-func (d *decoder) u32(what string) uint32 {
-	v := d.uvarint(what)
+// U32 reads an unsigned varint that must fit in 32 bits.
+func (d *Decoder) U32(what string) uint32 {
+	v := d.Uvarint(what)
 	if v > 1<<32-1 {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	return uint32(v)
 }
 
-// count reads a length or element count; each element takes at least min
-// bytes, so a count larger than the rest of the buffer allows is an error
+// Count reads a length or element count; each element takes at least min
+// bytes, so a count larger than the rest of the input allows is an error
 // (this bounds allocations on hostile input).
-func (d *decoder) count(what string, min int) int {
-	v := d.uvarint(what)
+func (d *Decoder) Count(what string, min int) int {
+	v := d.Uvarint(what)
 	if d.err != nil {
 		return 0
 	}
@@ -87,13 +119,14 @@ func (d *decoder) count(what string, min int) int {
 		min = 1
 	}
 	if v > uint64(len(d.b)/min) {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	return int(v)
 }
 
-func (d *decoder) str(what string) string {
+// Str reads a length-prefixed string.
+func (d *Decoder) Str(what string) string {
 	n := d.lenPrefix(what)
 	if d.err != nil {
 		return ""
@@ -103,8 +136,9 @@ func (d *decoder) str(what string) string {
 	return s
 }
 
-// bytes returns a copy: decoded checkpoints outlive the log entry's buffer.
-func (d *decoder) bytes(what string) []byte {
+// Bytes reads a length-prefixed byte slice into a copy: decoded checkpoints
+// outlive the log entry's buffer.
+func (d *Decoder) Bytes(what string) []byte {
 	n := d.lenPrefix(what)
 	if d.err != nil {
 		return nil
@@ -115,19 +149,21 @@ func (d *decoder) bytes(what string) []byte {
 	return p
 }
 
-func (d *decoder) lenPrefix(what string) int {
-	v := d.uvarint(what)
+func (d *Decoder) lenPrefix(what string) int {
+	v := d.Uvarint(what)
 	if d.err != nil {
 		return 0
 	}
 	if v > uint64(len(d.b)) {
-		d.fail(what)
+		d.Fail(what)
 		return 0
 	}
 	return int(v)
 }
 
-func (d *decoder) finish(what string) error {
+// Finish returns the first error, or an error if input is left over after
+// what.
+func (d *Decoder) Finish(what string) error {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes after %s", ErrBadCommand, len(d.b), what)
 	}
