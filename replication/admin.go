@@ -19,6 +19,7 @@ import (
 const (
 	pathRaftApply     = "/admin/v1/raft/apply"
 	pathRaftHeartbeat = "/admin/v1/raft/heartbeat"
+	pathRaftReadIndex = "/admin/v1/raft/read-index"
 	pathJoin          = "/admin/v1/join"
 	// headerForwarded marks a request one node proxied to another; it is
 	// never proxied again (no loops while the leader changes).
@@ -60,6 +61,7 @@ func (n *Node) AdminHandler() http.Handler {
 	mux.HandleFunc("POST /admin/v1/transfer-leader", n.handleTransfer)
 	mux.HandleFunc("POST /admin/v1/raft/apply", n.handleApply)
 	mux.HandleFunc("POST /admin/v1/raft/heartbeat", n.handleHeartbeat)
+	mux.HandleFunc("GET /admin/v1/raft/read-index", n.handleReadIndex)
 	mux.HandleFunc("/admin/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: no such endpoint: %s %s", ErrBadRequest, r.Method, r.URL.Path), http.StatusNotFound)
 	})
@@ -209,7 +211,7 @@ type AdminMatch struct {
 func (n *Node) adminMatch(m MatchInfo) AdminMatch {
 	am := AdminMatch{ID: m.ID, Game: m.Game, Owner: m.Owner, Epoch: m.Epoch, Players: m.Players, Status: m.Status,
 		CheckpointTick: m.CheckpointTick, CheckpointEpoch: m.CheckpointEpoch, CheckpointBytes: m.CheckpointBytes, Seed: m.Seed}
-	if h := n.getHost(); h != nil && m.Owner == n.cfg.NodeID {
+	if h := n.cfg.Host; h != nil && m.Owner == n.cfg.NodeID {
 		if t, ok := h.Tick(m.ID); ok {
 			am.Tick = &t
 		}
@@ -407,6 +409,15 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func (n *Node) handleReadIndex(w http.ResponseWriter, r *http.Request) {
+	index, err := n.leaderReadIndex(r.Context())
+	if err != nil {
+		writeError(w, err, 0)
+		return
+	}
+	writeJSON(w, http.StatusOK, ReadIndex{Index: index})
 }
 
 func (n *Node) handleHeartbeat(w http.ResponseWriter, r *http.Request) {

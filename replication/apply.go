@@ -161,17 +161,14 @@ func (n *Node) DrainSelf(ctx context.Context) error {
 	if _, err := n.Drain(ctx, n.cfg.NodeID); err != nil {
 		return err
 	}
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
 	for {
+		applied := n.fsm.Index()
 		owned, _ := n.fsm.ownedBy(n.cfg.NodeID)
 		if len(owned) == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("drain: %d matches left: %w", len(owned), ctx.Err())
-		case <-t.C:
+		if err := n.WaitApplied(ctx, applied+1); err != nil {
+			return fmt.Errorf("drain: %d matches left: %w", len(owned), err)
 		}
 	}
 }

@@ -129,7 +129,7 @@ func (c *Checkpointer) captureWait() time.Duration {
 // capture asks the Host, if it is a Capturer, for a checkpoint of every
 // room now (checkpointer goroutine, before each periodic flush).
 func (c *Checkpointer) capture(ctx context.Context) {
-	h, ok := c.n.getHost().(Capturer)
+	h, ok := c.n.cfg.Host.(Capturer)
 	if !ok {
 		return
 	}

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,6 +100,11 @@ type fsm struct {
 	load    map[string]int
 
 	changed chan struct{} // cap 1: signalled after ownership or node changes
+	// advanced is closed (under mu) when index moves, then cleared; a waiter
+	// makes it (waitIndex). nil while nobody waits: Apply pays nothing.
+	advanced chan struct{}
+
+	beforeApply func() // tests: runs before each command is applied
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -118,10 +124,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if f.beforeApply != nil {
+		f.beforeApply()
+	}
 	cmd, err := command.Decode(l.Data)
 	f.mu.Lock()
 	if l.Index > f.index {
 		f.index = l.Index
+		f.wakeLocked()
 	}
 	var res *Result
 	var notify bool
@@ -137,6 +147,38 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	res.Index = l.Index
 	return res
+}
+
+// wakeLocked wakes the waiters of waitIndex (mu held for writing).
+func (f *fsm) wakeLocked() {
+	if f.advanced != nil {
+		close(f.advanced)
+		f.advanced = nil
+	}
+}
+
+// waitIndex returns nil once the FSM has applied index, or done's or ctx's
+// error. The FSM goroutine wakes it (Apply, Restore): no polling.
+func (f *fsm) waitIndex(ctx context.Context, index uint64, done <-chan struct{}) error {
+	for {
+		f.mu.Lock()
+		if f.index >= index {
+			f.mu.Unlock()
+			return nil
+		}
+		if f.advanced == nil {
+			f.advanced = make(chan struct{})
+		}
+		ch := f.advanced
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-done:
+			return ErrShutdown
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (f *fsm) signal() {

@@ -123,6 +123,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.index, f.nodes, f.matches, f.load = index, nodes, matches, load
+	f.wakeLocked()
 	f.mu.Unlock()
 	f.signal()
 	return nil

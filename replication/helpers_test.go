@@ -113,6 +113,8 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	cfg.JoinURL = joinURL
 	cfg.AdminToken = testToken
 	cfg.Logger = testLogger(t)
+	host := newFakeHost()
+	cfg.Host = host
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -123,8 +125,7 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, t: owner, cfg: cfg, host: newFakeHost(), done: make(chan struct{})}
-	n.SetHost(tn.host)
+	tn := &testNode{Node: n, t: owner, cfg: cfg, host: host, done: make(chan struct{})}
 	events := n.Ownership()
 	if err := n.Start(context.Background()); err != nil {
 		_ = ln.Close()

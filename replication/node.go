@@ -41,11 +41,11 @@ type Node struct {
 	raft     atomic.Pointer[raft.Raft]
 	trans    *raft.NetworkTransport
 	store    *raftboltdb.BoltStore
+	logs     raft.LogStore // the store behind a cache; read by readIndex
 	raftAddr string
 	notifyCh chan bool
 
-	host atomic.Pointer[hostBox]
-	sup  atomic.Pointer[supervisor]
+	sup atomic.Pointer[supervisor]
 
 	lease     leaseState
 	leaseWake chan struct{} // cap 1: lease validity changed
@@ -63,8 +63,6 @@ type Node struct {
 	raftDone chan struct{}
 	wg       sync.WaitGroup
 }
-
-type hostBox struct{ h Host }
 
 // New validates cfg and allocates a Node. It does no I/O.
 func New(cfg Config) (*Node, error) {
@@ -93,6 +91,7 @@ func New(cfg Config) (*Node, error) {
 	if n.fwd == nil {
 		n.fwd = &HTTPForwarder{Client: n.client}
 	}
+	n.fsm.beforeApply = cfg.beforeApply
 	n.ckpt = newCheckpointer(n)
 	return n, nil
 }
@@ -128,6 +127,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
+	n.logs = logs
 	hlog := hclogzerolog.New(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
 	if err != nil {
@@ -362,22 +362,6 @@ func (n *Node) runLeadership(ctx context.Context) {
 	}
 }
 
-// SetHost attaches the local game layer (safe at any time; nil detaches).
-func (n *Node) SetHost(h Host) {
-	if h == nil {
-		n.host.Store(nil)
-		return
-	}
-	n.host.Store(&hostBox{h})
-}
-
-func (n *Node) getHost() Host {
-	if b := n.host.Load(); b != nil {
-		return b.h
-	}
-	return nil
-}
-
 // ID returns this node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 
@@ -392,11 +376,12 @@ func (n *Node) Self() JoinRequest {
 	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
 }
 
-// FSM returns the replicated state (read methods only for callers).
-func (n *Node) FSM() *fsm { return n.fsm }
-
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }
+
+// Member returns node id as the local FSM knows it (addresses, state,
+// load). Any goroutine.
+func (n *Node) Member(id string) (NodeInfo, bool) { return n.fsm.Node(id) }
 
 // Lookup returns match id from the local FSM.
 func (n *Node) Lookup(id string) (MatchInfo, bool) { return n.fsm.Lookup(id) }

@@ -3,10 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -39,7 +37,6 @@ var (
 // ownership goroutine runs; until then every method answers "not ready".
 type cluster struct {
 	self  string
-	token string // admin token (node-to-node status calls)
 	seats int
 	log   zerolog.Logger
 	node  atomic.Pointer[replication.Node]
@@ -63,9 +60,9 @@ var (
 
 // newCluster returns the adapters of node self; listen is its HTTP listen
 // address (node-to-node probes leave from its IP).
-func newCluster(self, token, listen string, seats int, log zerolog.Logger) *cluster {
+func newCluster(self, listen string, seats int, log zerolog.Logger) *cluster {
 	return &cluster{
-		self: self, token: token, seats: seats, log: log,
+		self: self, seats: seats, log: log,
 		probe:      newOwnerProbe(listen),
 		locateWait: 3 * time.Second,
 		poll:       25 * time.Millisecond,
@@ -168,7 +165,7 @@ func (c *cluster) runOwnership(ctx context.Context, n *replication.Node, games *
 			c.markReleased(id)
 			url := ""
 			if !ev.Ended && ev.Match.Owner != "" {
-				if o, ok := n.FSM().Node(ev.Match.Owner); ok {
+				if o, ok := n.Member(ev.Match.Owner); ok {
 					url = o.Advertise
 				}
 			}
@@ -241,7 +238,7 @@ func (c *cluster) route(ctx context.Context, n *replication.Node, m replication.
 		}
 		return true, true, nil // placed here; the Acquired event is on its way
 	}
-	o, ok := n.FSM().Node(m.Owner)
+	o, ok := n.Member(m.Owner)
 	if !ok || o.State == replication.NodeDead {
 		return false, false, fmt.Errorf("its owner %s is gone", m.Owner)
 	}
@@ -289,7 +286,7 @@ func (c *cluster) Admit(ctx context.Context, gameName string) (string, error) {
 		if m.Players >= c.seats {
 			continue
 		}
-		if o, ok := n.FSM().Node(m.Owner); ok && o.State == replication.NodeAlive && c.probe.ready(ctx, o.API) {
+		if o, ok := n.Member(m.Owner); ok && o.State == replication.NodeAlive && c.probe.ready(ctx, o.API) {
 			return "", &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
 		}
 	}
@@ -303,16 +300,14 @@ func (c *cluster) Admit(ctx context.Context, gameName string) (string, error) {
 	}
 	// Our FSM applies the entry shortly after the leader: wait for it, so
 	// that the next Admit here sees this match.
-	for n.FSM().Index() < mi.Created {
-		if !sleepUntil(ctx, 5*time.Millisecond, time.Now().Add(2*time.Second)) {
-			break
-		}
-	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	_ = n.WaitApplied(wctx, mi.Created)
+	cancel()
 	c.log.Info().Str(keyMatch, mi.ID).Str(keyOwner, mi.Owner).Uint64(keyEpoch, mi.Epoch).Msg("match created")
 	if mi.Owner == c.self {
 		return mi.ID, nil
 	}
-	o, ok := n.FSM().Node(mi.Owner)
+	o, ok := n.Member(mi.Owner)
 	if !ok {
 		return "", errUnavailable("match %s placed on %s, which is not known here yet; retry", mi.ID, mi.Owner)
 	}
@@ -320,37 +315,11 @@ func (c *cluster) Admit(ctx context.Context, gameName string) (string, error) {
 }
 
 // catchUp waits (best effort, at most catchUpWait) until this node's FSM
-// has applied what the leader had applied when asked. The leader itself is
-// current.
+// has applied what the cluster had committed when asked.
 func (c *cluster) catchUp(ctx context.Context, n *replication.Node) {
-	if n.IsLeader() {
-		return
-	}
-	lid, _ := n.Leader()
-	leader, ok := n.FSM().Node(lid)
-	if lid == "" || !ok || leader.API == "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, leader.API+"/admin/v1/status", nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.probe.http.Do(req)
-	if err != nil {
-		return
-	}
-	var st replication.Status
-	err = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st)
-	resp.Body.Close()
-	if err != nil {
-		return
-	}
-	deadline, _ := ctx.Deadline()
-	for n.FSM().Index() < st.AppliedIndex && sleepUntil(ctx, 2*time.Millisecond, deadline) {
-	}
+	_ = n.CatchUp(ctx)
 }
 
 // catchUpWait bounds catchUp.

@@ -40,7 +40,7 @@ func BenchmarkLeaseValid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := newCluster("b1", "", "127.0.0.1:0", 8, zerolog.Nop())
+	c := newCluster("b1", "127.0.0.1:0", 8, zerolog.Nop())
 	c.node.Store(n)
 	if !c.Valid("m1", m.Epoch) || c.Valid("m1", m.Epoch+1) {
 		b.Fatal("Valid disagrees with the FSM")

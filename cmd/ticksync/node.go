@@ -100,7 +100,7 @@ func newNode(cfg *nodeConfig, log zerolog.Logger) (*node, error) {
 	gc.RoomMetrics = rooms.forRoom
 	// Resume tokens must verify on every node: one cluster-wide secret.
 	gc.Secret = deriveKey(resumeSecret(cfg), "ticksync resume tokens v1")
-	n.cluster = newCluster(cfg.NodeID, cfg.AdminToken, cfg.HTTPAddr, gc.Seats, log.With().Str("component", "cluster").Logger())
+	n.cluster = newCluster(cfg.NodeID, cfg.HTTPAddr, gc.Seats, log.With().Str("component", "cluster").Logger())
 	gc.Placement = n.cluster
 	gc.Checkpoints = n.cluster
 	// The Checkpointer asks every room for a fresh capture just before each
@@ -236,9 +236,9 @@ func (n *node) adminOnly(h http.Handler) http.Handler {
 }
 
 // start creates the data directory, listens, starts Raft and the cluster
-// goroutines, and then accepts players. Order (replication's contract):
-// SetHost → the ownership goroutine → Start → JoinCluster (-join) → admin
-// API → players.
+// goroutines, and then accepts players. Order: New (with the Manager as its
+// Host) → the ownership goroutine → Start → JoinCluster (-join) → admin API
+// → players.
 func (n *node) start() error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("-data-dir: %w", err)
@@ -270,6 +270,7 @@ func (n *node) start() error {
 	rc.HeartbeatInterval = min(rc.HeartbeatInterval, n.cfg.OwnerLease/4)
 	rc.CheckpointInterval = n.cfg.CheckpointInterval
 	rc.Logger = n.log
+	rc.Host = n.games
 	repl, err := replication.New(rc)
 	if err != nil {
 		return err
@@ -277,7 +278,6 @@ func (n *node) start() error {
 	n.repl = repl
 	n.cluster.node.Store(repl)
 
-	repl.SetHost(n.games)
 	n.goNamed("ownership", func(ctx context.Context) { n.cluster.runOwnership(ctx, repl, n.games) })
 	if err := repl.Start(n.ctx); err != nil {
 		return fmt.Errorf("replication: %w", err)
@@ -370,7 +370,7 @@ func (n *node) undrainSelf(ctx context.Context) {
 			return
 		}
 	}
-	if self, ok := n.repl.FSM().Node(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
+	if self, ok := n.repl.Member(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
 		if _, err := n.repl.Undrain(ctx, n.cfg.NodeID); err != nil && ctx.Err() == nil {
 			n.log.Warn().Err(err).Msg("cannot undrain this node after a restart")
 			return
