@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -9,10 +11,11 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/ticksync/ticksync/replication/command"
+	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
 
 // Forwarder sends an encoded command to the leader and returns the leader's
-// result. The default is HTTPForwarder (POST /admin/v1/raft/apply).
+// result. The default posts it to the leader's PathRaftApply.
 type Forwarder interface {
 	Forward(ctx context.Context, leader NodeInfo, cmd []byte) (*Result, error)
 }
@@ -59,8 +62,8 @@ func retryable(err error) bool {
 	if errors.As(err, &re) {
 		return false // the leader answered: the FSM's verdict, or a refusal
 	}
-	var fe *forwardError
-	return errors.As(err, &fe) // network trouble reaching the leader
+	var te *httpapi.TransportError
+	return errors.As(err, &te) // network trouble reaching the leader
 }
 
 func (n *Node) applyOnce(ctx context.Context, data []byte) (*Result, error) {
@@ -113,6 +116,13 @@ func (n *Node) CreateMatch(ctx context.Context, req command.CreateMatch) (MatchI
 		return MatchInfo{}, err
 	}
 	return *res.Match, nil
+}
+
+// NewMatchID returns a random 16-hex-digit match id.
+func NewMatchID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // EndMatch ends match id at epoch (0: whatever its epoch).

@@ -78,7 +78,9 @@ func ErrorCode(err error) string {
 	return "internal"
 }
 
-func errorStatus(err error) int {
+// HTTPStatus returns the admin API's HTTP status for err (500 if no
+// sentinel matches).
+func HTTPStatus(err error) int {
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
 			return e.status
@@ -87,7 +89,8 @@ func errorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-func errorForCode(code string) error {
+// ErrorForCode returns the sentinel of an admin API code, or nil.
+func ErrorForCode(code string) error {
 	for _, e := range errorTable {
 		if e.code == code {
 			return e.err
@@ -96,7 +99,9 @@ func errorForCode(code string) error {
 	return nil
 }
 
-// RemoteError is an error returned by another node's admin API.
+// RemoteError is an error answer of another node's node-to-node API (a
+// forwarded command, a heartbeat, a join). The operator API's client has
+// its own, admin.Error.
 type RemoteError struct {
 	Status  int    // HTTP status
 	Code    string // errorTable code
@@ -106,4 +111,4 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Message }
 
 // Unwrap returns the sentinel for Code, so errors.Is works across nodes.
-func (e *RemoteError) Unwrap() error { return errorForCode(e.Code) }
+func (e *RemoteError) Unwrap() error { return ErrorForCode(e.Code) }

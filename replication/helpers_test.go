@@ -69,7 +69,8 @@ func (h *fakeHost) setTick(id string, tick uint32) {
 	h.mu.Unlock()
 }
 
-// testNode is a Node with its HTTP API on a loopback port.
+// testNode is a Node with its node-to-node API on a loopback port (the
+// operator API is package admin's, tested there).
 type testNode struct {
 	*Node
 	t    testing.TB
@@ -131,7 +132,7 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 		_ = ln.Close()
 		t.Fatalf("start %s: %v", id, err)
 	}
-	tn.srv = &http.Server{Handler: n.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	tn.srv = &http.Server{Handler: n.PeerHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = tn.srv.Serve(ln) }()
 	go func() { // the "game layer": record events until the node stops
 		defer close(tn.done)

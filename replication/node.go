@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -33,7 +34,7 @@ type Node struct {
 	log    zerolog.Logger
 	fsm    *fsm
 	t0     time.Time // monotonic base of lease and contact times
-	client *Client
+	client *peerClient
 	fwd    Forwarder
 	ckpt   *Checkpointer
 	api    string // this node's API base URL
@@ -86,10 +87,10 @@ func New(cfg Config) (*Node, error) {
 	if hc == nil {
 		hc = defaultHTTPClient(sourceIP(cfg.RaftAddr))
 	}
-	n.client = &Client{HTTP: hc, Token: cfg.AdminToken}
+	n.client = &peerClient{http: hc, token: cfg.AdminToken}
 	n.fwd = cfg.Forwarder
 	if n.fwd == nil {
-		n.fwd = &HTTPForwarder{Client: n.client}
+		n.fwd = &httpForwarder{client: n.client}
 	}
 	n.fsm.beforeApply = cfg.beforeApply
 	n.ckpt = newCheckpointer(n)
@@ -375,6 +376,12 @@ func (n *Node) APIURL() string { return n.api }
 func (n *Node) Self() JoinRequest {
 	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
 }
+
+// HTTPClient returns the client of this node's calls to other nodes
+// (Config.HTTPClient, or one whose dials leave from the Raft address's IP
+// on loopback). The admin API proxies requests to the leader or an owner
+// with it.
+func (n *Node) HTTPClient() *http.Client { return n.client.http }
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }

@@ -249,19 +249,19 @@ func (s *supervisor) collectRemoved(ctx context.Context) {
 // Contract for the lease (DESIGN.md, "Fencing"): a heartbeat is acknowledged
 // only after its receipt time is recorded as the node's contact, and never
 // while the node's death is pending.
-func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (HeartbeatAck, error) {
+func (s *supervisor) heartbeat(ctx context.Context, hb heartbeatRequest) (heartbeatAck, error) {
 	n := s.n
 	received := n.now()
 	if !s.ready.Load() || !n.IsLeader() {
-		return HeartbeatAck{}, ErrNotLeader
+		return heartbeatAck{}, ErrNotLeader
 	}
 	if !n.isVoter(hb.ID) {
-		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrNotMember, hb.ID)
+		return heartbeatAck{}, fmt.Errorf("%w: %s", ErrNotMember, hb.ID)
 	}
 	s.mu.Lock()
 	if s.pending[hb.ID] {
 		s.mu.Unlock()
-		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrDeclaredDead, hb.ID)
+		return heartbeatAck{}, fmt.Errorf("%w: %s", ErrDeclaredDead, hb.ID)
 	}
 	s.contact[hb.ID] = max(s.contact[hb.ID], received)
 	s.load[hb.ID] = hb.Load
@@ -271,7 +271,7 @@ func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (Heartb
 	if !ok || info.State == NodeDead || info.API != hb.API || info.Advertise != hb.Advertise || info.RaftAddr != hb.RaftAddr {
 		res, err := n.applyLocal(ctx, command.Encode(&command.RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
 		if err != nil {
-			return HeartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
+			return heartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
 		}
 		if !ok || info.State == NodeDead {
 			s.log.Info().Str(keyPeer, hb.ID).Int(keyCount, len(res.Moved)).Msg("node alive")
@@ -280,12 +280,12 @@ func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (Heartb
 	}
 	remaining := n.LeaseRemaining()
 	if remaining <= 0 {
-		return HeartbeatAck{}, fmt.Errorf("%w: the leader's own lease is not valid", ErrNotLeader)
+		return heartbeatAck{}, fmt.Errorf("%w: the leader's own lease is not valid", ErrNotLeader)
 	}
 	// The node must have applied its latest revival (which follows the death
 	// that moved its matches away) before it runs anything. Nothing else takes
 	// a match from a live node without its own hand-over.
-	return HeartbeatAck{Leader: n.cfg.NodeID, Index: info.Revived, LeaseMS: remaining.Milliseconds()}, nil
+	return heartbeatAck{Leader: n.cfg.NodeID, Index: info.Revived, LeaseMS: remaining.Milliseconds()}, nil
 }
 
 // contacts returns, per node, how long ago the leader last heard from it

@@ -76,16 +76,11 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	if !ok || leader.API == "" {
 		return 0, fmt.Errorf("%w: leader %s has not registered its api yet", ErrNoLeader, lid)
 	}
-	var ri ReadIndex
-	if err := n.client.do(ctx, http.MethodGet, leader.API+pathRaftReadIndex, nil, "", &ri); err != nil {
+	var ri readIndexAnswer
+	if err := n.client.do(ctx, http.MethodGet, leader.API+PathRaftReadIndex, nil, "", &ri); err != nil {
 		return 0, err
 	}
 	return ri.Index, nil
-}
-
-// ReadIndex is the leader's answer to GET /admin/v1/raft/read-index.
-type ReadIndex struct {
-	Index uint64 `json:"index"` // apply up to here to see every command committed when asked
 }
 
 // leaderReadIndex is readIndex on the leader. Once its supervisor's

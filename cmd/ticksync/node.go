@@ -30,6 +30,7 @@ import (
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/admin"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -210,8 +211,8 @@ func (n *node) readyCheck() error {
 	return nil
 }
 
-// serveAdmin is /admin/v1/: the replication admin API once Raft runs (it
-// checks the bearer token itself).
+// serveAdmin is /admin/v1/: the admin API (with the node-to-node
+// endpoints) once Raft runs; it checks the bearer token itself.
 func (n *node) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	h := n.admin.Load()
 	if h == nil {
@@ -285,8 +286,12 @@ func (n *node) start() error {
 	if n.cfg.Join != "" {
 		n.goNamed("join", n.joinCluster)
 	}
-	admin := repl.AdminHandler()
-	n.admin.Store(&admin)
+	adminAPI, err := admin.New(admin.Config{Node: repl, Token: n.cfg.AdminToken, Ticks: n.games})
+	if err != nil {
+		return err
+	}
+	var h http.Handler = adminAPI
+	n.admin.Store(&h)
 	n.goNamed("lease-watch", n.watchLease)
 	n.goNamed("undrain", n.undrainSelf)
 
