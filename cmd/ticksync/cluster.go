@@ -50,6 +50,7 @@ type cluster struct {
 	mu       sync.Mutex
 	acquired map[string]uint64        // matches adopted here (Acquired handled), by epoch
 	admit    map[string]chan struct{} // per game: one Admit at a time on this node
+	released chan struct{}            // cap 1: a match left acquired (waitReleased)
 }
 
 var (
@@ -68,6 +69,7 @@ func newCluster(self, listen string, seats int, log zerolog.Logger) *cluster {
 		poll:       25 * time.Millisecond,
 		acquired:   make(map[string]uint64),
 		admit:      make(map[string]chan struct{}),
+		released:   make(chan struct{}, 1),
 	}
 }
 
@@ -123,6 +125,30 @@ func (c *cluster) markReleased(id string) {
 	c.mu.Lock()
 	delete(c.acquired, id)
 	c.mu.Unlock()
+	select {
+	case c.released <- struct{}{}:
+	default:
+	}
+}
+
+// waitReleased returns once no match adopted here is left: the ownership
+// goroutine has released (stopped, players redirected) every match that
+// left this node. A drain before shutdown waits for it, so that sessions
+// are not closed before their redirect is sent.
+func (c *cluster) waitReleased(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		left := len(c.acquired)
+		c.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-c.released:
+		case <-ctx.Done():
+			return fmt.Errorf("%d matches not released: %w", left, ctx.Err())
+		}
+	}
 }
 
 // adopted reports whether the Acquired event of id at epoch was handled
@@ -162,7 +188,6 @@ func (c *cluster) runOwnership(ctx context.Context, n *replication.Node, games *
 			}
 			c.markAdopted(id, ev.Epoch)
 		case replication.Released:
-			c.markReleased(id)
 			url := ""
 			if !ev.Ended && ev.Match.Owner != "" {
 				if o, ok := n.Member(ev.Match.Owner); ok {
@@ -170,6 +195,7 @@ func (c *cluster) runOwnership(ctx context.Context, n *replication.Node, games *
 				}
 			}
 			games.Release(id, url)
+			c.markReleased(id)
 		}
 	}
 }

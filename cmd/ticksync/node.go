@@ -395,7 +395,13 @@ func (n *node) shutdown(ctx context.Context) error {
 	// cluster has no one to hand them to.
 	if n.repl != nil && n.otherLiveNodes() {
 		dctx, cancel := context.WithTimeout(ctx, drainTimeout)
-		if err := n.repl.DrainSelf(dctx); err != nil {
+		err := n.repl.DrainSelf(dctx)
+		if err == nil {
+			// The ownership goroutine stops each room and redirects its
+			// players: let it finish before sessions are closed below.
+			err = n.cluster.waitReleased(dctx)
+		}
+		if err != nil {
 			n.log.Warn().Err(err).Msg("drain before shutdown incomplete")
 		} else {
 			n.log.Info().Msg("matches handed over")
