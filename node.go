@@ -25,6 +25,7 @@ import (
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/admin"
 	"github.com/ticksync/ticksync/schema/token"
 )
 
@@ -70,7 +71,6 @@ type Node struct {
 	manager *game.Manager
 	ws      *ws.Server
 	repl    *replication.Node
-	replica cluster.Replica // repl as the cluster glue sees it
 
 	rnode     atomic.Pointer[replication.Node] // repl, for the metrics and readiness goroutines
 	admin     atomic.Pointer[http.Handler]     // the admin API, once Raft runs
@@ -237,26 +237,29 @@ func (n *Node) Start() error {
 	rc.HeartbeatInterval = min(rc.HeartbeatInterval, n.cfg.OwnerLease/4)
 	rc.CheckpointInterval = n.cfg.CheckpointInterval
 	rc.Logger = n.log
+	// The Manager is the Host: Freeze, Thaw and Tick for hand-overs, and
+	// fresh captures before each checkpoint flush.
+	rc.Host = n.manager
 	repl, err := replication.New(rc)
 	if err != nil {
 		return err
 	}
 	n.repl = repl
 	n.rnode.Store(repl)
-	// The Manager is the Host: Freeze, Thaw and Tick for hand-overs, and
-	// fresh captures before each checkpoint flush.
-	repl.SetHost(n.manager)
-	n.replica = cluster.NewNodeReplica(repl, n.cfg.AdminToken, n.cfg.HTTPAddr)
-	n.glue.Attach(n.replica, repl.Checkpointer())
-	n.goNamed("ownership", func(ctx context.Context) { n.glue.RunOwnership(ctx, n.replica, n.manager) })
+	n.glue.Attach(repl, repl.Checkpointer())
+	n.goNamed("ownership", func(ctx context.Context) { n.glue.RunOwnership(ctx, repl, n.manager) })
 	if err := repl.Start(n.ctx); err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
 	if n.cfg.Join != "" {
 		n.goNamed("join", n.joinCluster)
 	}
-	admin := repl.AdminHandler()
-	n.admin.Store(&admin)
+	adminAPI, err := admin.New(admin.Config{Node: repl, Token: n.cfg.AdminToken, Ticks: n.manager})
+	if err != nil {
+		return err
+	}
+	var h http.Handler = adminAPI
+	n.admin.Store(&h)
 	n.goNamed("lease-watch", n.watchLease)
 	n.goNamed("undrain", n.undrainSelf)
 
@@ -360,7 +363,13 @@ func (n *Node) shutdown(ctx context.Context) error {
 	// cluster has no one to hand them to.
 	if n.repl != nil && n.otherLiveNodes() {
 		dctx, cancel := context.WithTimeout(ctx, drainTimeout)
-		if err := n.repl.DrainSelf(dctx); err != nil {
+		err := n.repl.DrainSelf(dctx)
+		if err == nil {
+			// The ownership goroutine stops each room and redirects its
+			// players: let it finish before sessions are closed below.
+			err = n.glue.WaitReleased(dctx)
+		}
+		if err != nil {
 			n.log.Warn().Err(err).Msg("drain before shutdown incomplete")
 		} else {
 			n.log.Info().Msg("matches handed over")

@@ -85,7 +85,7 @@ func (n *Node) undrainSelf(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-	if self, ok := n.replica.Member(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
+	if self, ok := n.repl.Member(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
 		if _, err := n.repl.Undrain(ctx, n.cfg.NodeID); err != nil && ctx.Err() == nil {
 			n.log.Warn().Err(err).Msg("cannot undrain this node after a restart")
 			return

@@ -2,15 +2,20 @@ package replication
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/command"
+	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
 
 // Forwarder sends an encoded command to the leader and returns the leader's
-// result. The default is HTTPForwarder (POST /admin/v1/raft/apply).
+// result. The default posts it to the leader's PathRaftApply.
 type Forwarder interface {
 	Forward(ctx context.Context, leader NodeInfo, cmd []byte) (*Result, error)
 }
@@ -21,8 +26,8 @@ type Forwarder interface {
 // errors (no leader, leadership lost, forwarding failures) are retried with
 // backoff until ctx ends; our commands are idempotent, so a retry of an entry
 // that did commit is harmless. Safe from any goroutine.
-func (n *Node) Apply(ctx context.Context, cmd Command) (*Result, error) {
-	return n.applyBytes(ctx, EncodeCommand(cmd))
+func (n *Node) Apply(ctx context.Context, cmd command.Command) (*Result, error) {
+	return n.applyBytes(ctx, command.Encode(cmd))
 }
 
 func (n *Node) applyBytes(ctx context.Context, data []byte) (*Result, error) {
@@ -57,8 +62,8 @@ func retryable(err error) bool {
 	if errors.As(err, &re) {
 		return false // the leader answered: the FSM's verdict, or a refusal
 	}
-	var fe *forwardError
-	return errors.As(err, &fe) // network trouble reaching the leader
+	var te *httpapi.TransportError
+	return errors.As(err, &te) // network trouble reaching the leader
 }
 
 func (n *Node) applyOnce(ctx context.Context, data []byte) (*Result, error) {
@@ -105,7 +110,7 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (*Result, error) {
 
 // CreateMatch creates a match through Raft; req.Owner empty places it on the
 // least-loaded live node. The returned MatchInfo carries the owner and epoch.
-func (n *Node) CreateMatch(ctx context.Context, req CreateMatch) (MatchInfo, error) {
+func (n *Node) CreateMatch(ctx context.Context, req command.CreateMatch) (MatchInfo, error) {
 	res, err := n.Apply(ctx, &req)
 	if err != nil {
 		return MatchInfo{}, err
@@ -113,16 +118,23 @@ func (n *Node) CreateMatch(ctx context.Context, req CreateMatch) (MatchInfo, err
 	return *res.Match, nil
 }
 
+// NewMatchID returns a random 16-hex-digit match id.
+func NewMatchID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // EndMatch ends match id at epoch (0: whatever its epoch).
 func (n *Node) EndMatch(ctx context.Context, id string, epoch uint64) error {
-	_, err := n.Apply(ctx, &EndMatch{ID: id, Epoch: epoch})
+	_, err := n.Apply(ctx, &command.EndMatch{ID: id, Epoch: epoch})
 	return err
 }
 
 // UpdatePlayers records a match's player count (epoch must be current). The
 // Checkpointer's SetPlayers batches the same update with checkpoints.
 func (n *Node) UpdatePlayers(ctx context.Context, id string, epoch uint64, players int) error {
-	_, err := n.Apply(ctx, &UpdatePlayers{ID: id, Epoch: epoch, Players: players})
+	_, err := n.Apply(ctx, &command.UpdatePlayers{ID: id, Epoch: epoch, Players: players})
 	return err
 }
 
@@ -130,7 +142,7 @@ func (n *Node) UpdatePlayers(ctx context.Context, id string, epoch uint64, playe
 // matches over one by one (each with a final checkpoint) to the least-loaded
 // live nodes.
 func (n *Node) Drain(ctx context.Context, id string) (NodeInfo, error) {
-	res, err := n.Apply(ctx, &SetNodeState{ID: id, State: NodeDraining})
+	res, err := n.Apply(ctx, &command.SetNodeState{ID: id, State: NodeDraining})
 	if err != nil {
 		return NodeInfo{}, err
 	}
@@ -146,7 +158,7 @@ func (n *Node) Undrain(ctx context.Context, id string) (NodeInfo, error) {
 	if info.State != NodeDraining {
 		return NodeInfo{}, fmt.Errorf("%w: %s is %s, not draining", ErrBadRequest, id, info.State)
 	}
-	res, err := n.Apply(ctx, &SetNodeState{ID: id, State: NodeAlive})
+	res, err := n.Apply(ctx, &command.SetNodeState{ID: id, State: NodeAlive})
 	if err != nil {
 		return NodeInfo{}, err
 	}
@@ -159,17 +171,14 @@ func (n *Node) DrainSelf(ctx context.Context) error {
 	if _, err := n.Drain(ctx, n.cfg.NodeID); err != nil {
 		return err
 	}
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
 	for {
+		applied := n.fsm.Index()
 		owned, _ := n.fsm.ownedBy(n.cfg.NodeID)
 		if len(owned) == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("drain: %d matches left: %w", len(owned), ctx.Err())
-		case <-t.C:
+		if err := n.WaitApplied(ctx, applied+1); err != nil {
+			return fmt.Errorf("drain: %d matches left: %w", len(owned), err)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // gameState returns ~size bytes that look like a room's state: 32-byte
@@ -77,7 +79,7 @@ func BenchmarkCheckpointBatch(b *testing.B) {
 			}
 			ms := make([]MatchInfo, rooms)
 			for i := range rooms {
-				m, err := c.leader().CreateMatch(context.Background(), CreateMatch{ID: fmt.Sprintf("r%03d", i), Game: "arena", Owner: n.ID()})
+				m, err := c.waitLeader(b, 10*time.Second).CreateMatch(context.Background(), command.CreateMatch{ID: fmt.Sprintf("r%03d", i), Game: "arena", Owner: n.ID()})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -135,7 +137,7 @@ type loadResult struct {
 func runCheckpointLoad(tb testing.TB, c cluster, rooms, size int, d time.Duration) loadResult {
 	tb.Helper()
 	for i := range rooms {
-		if _, err := c.leader().CreateMatch(context.Background(), CreateMatch{ID: fmt.Sprintf("load%04d", i), Game: "arena"}); err != nil {
+		if _, err := c.waitLeader(tb, 10*time.Second).CreateMatch(context.Background(), command.CreateMatch{ID: fmt.Sprintf("load%04d", i), Game: "arena"}); err != nil {
 			tb.Fatal(err)
 		}
 	}

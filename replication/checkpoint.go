@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Checkpointer batches room checkpoints into Raft. Rooms call Checkpoint
@@ -127,7 +129,7 @@ func (c *Checkpointer) captureWait() time.Duration {
 // capture asks the Host, if it is a Capturer, for a checkpoint of every
 // room now (checkpointer goroutine, before each periodic flush).
 func (c *Checkpointer) capture(ctx context.Context) {
-	h, ok := c.n.getHost().(Capturer)
+	h, ok := c.n.cfg.Host.(Capturer)
 	if !ok {
 		return
 	}
@@ -152,7 +154,7 @@ func (c *Checkpointer) Flush(ctx context.Context) error {
 	}
 	ids := sortedKeys(taken)
 	var firstErr error
-	var chunk []CheckpointItem
+	var chunk []command.CheckpointItem
 	var chunkIDs []string
 	size := 0
 	send := func() {
@@ -169,7 +171,7 @@ func (c *Checkpointer) Flush(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		p := taken[id]
-		it := CheckpointItem{Match: id, Epoch: p.epoch, Tick: p.tick, Players: p.players}
+		it := command.CheckpointItem{Match: id, Epoch: p.epoch, Tick: p.tick, Players: p.players}
 		if p.hasState {
 			it.Data = compress(make([]byte, 0, len(p.state)/2+64), p.state)
 			c.bytesIn.Add(uint64(len(p.state)))
@@ -206,9 +208,9 @@ func (c *Checkpointer) requeue(taken map[string]*pendingItem, ids []string) {
 	}
 }
 
-func (c *Checkpointer) apply(ctx context.Context, items []CheckpointItem) error {
+func (c *Checkpointer) apply(ctx context.Context, items []command.CheckpointItem) error {
 	start := time.Now()
-	res, err := c.n.Apply(ctx, &CheckpointBatch{Node: c.n.cfg.NodeID, Items: slices.Clip(items)})
+	res, err := c.n.Apply(ctx, &command.CheckpointBatch{Node: c.n.cfg.NodeID, Items: slices.Clip(items)})
 	d := time.Since(start).Nanoseconds()
 	if err != nil {
 		c.failures.Add(1)

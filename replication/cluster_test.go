@@ -1,52 +1,17 @@
 package replication
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
+	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
-
-// adminCall sends one admin API request and decodes the JSON answer.
-func adminCall(t testing.TB, method, url, token string, body, out any) (int, errorBody) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var eb errorBody
-	if resp.StatusCode/100 != 2 {
-		if err := json.Unmarshal(data, &eb); err != nil {
-			t.Fatalf("%s %s: HTTP %d with a non-JSON body %q", method, url, resp.StatusCode, data)
-		}
-		return resp.StatusCode, eb
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, url, data, err)
-		}
-	}
-	return resp.StatusCode, eb
-}
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -54,60 +19,67 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// TestClusterFormsAndServes: bootstrap + joins through the admin API (the
-// third join goes to a follower, which forwards it), then the admin API,
-// match placement, checkpoints from followers, a stale checkpoint, a planned
-// move with a final checkpoint, and a drain.
+// TestClusterFormsAndServes: bootstrap + joins through the node-to-node API
+// (the third join goes to a follower, which proxies it to the leader), then
+// match placement, checkpoints from followers (forwarded to the leader), a
+// stale checkpoint, a planned move with a final checkpoint, a drain, a
+// leadership transfer and a removal. (The same operations through the
+// operator API are package admin's tests.)
 func TestClusterFormsAndServes(t *testing.T) {
 	c := startCluster(t, 3, nil)
-	leader := c.leader()
-	follower := c.up()[0]
-	if follower == leader {
-		follower = c.up()[1]
-	}
+	leader := c.waitLeader(t, 10*time.Second)
+	follower := c[(indexOf(c, leader)+1)%len(c)]
 
-	t.Run("admin nodes", func(t *testing.T) {
-		var nodes []AdminNode
-		if st, eb := adminCall(t, "GET", follower.api()+"/admin/v1/nodes", testToken, nil, &nodes); st != 200 {
-			t.Fatalf("nodes: %d %+v", st, eb)
-		}
-		leaders := 0
-		for _, nd := range nodes {
-			if nd.State != NodeAlive || !nd.Voter || nd.RaftAddr == "" || nd.Advertise == "" {
-				t.Fatalf("node %+v", nd)
-			}
-			if nd.Leader {
-				leaders++
-				if nd.ID != leader.ID() {
-					t.Fatalf("leader %s, want %s", nd.ID, leader.ID())
-				}
+	t.Run("membership", func(t *testing.T) {
+		voters := leader.Servers()
+		for _, n := range c {
+			info, ok := follower.Member(n.ID())
+			if !ok || info.State != NodeAlive || info.RaftAddr != n.RaftAddr() || info.API != n.api() || voters[n.ID()] != n.RaftAddr() {
+				t.Fatalf("%s as %s sees it: %+v (voters %v)", n.ID(), follower.ID(), info, voters)
 			}
 		}
-		if len(nodes) != 3 || leaders != 1 {
-			t.Fatalf("nodes %+v", nodes)
+		if lid, _ := follower.Leader(); lid != leader.ID() {
+			t.Fatalf("follower's leader %q, want %s", lid, leader.ID())
 		}
-		if st, eb := adminCall(t, "GET", follower.api()+"/admin/v1/nodes", "wrong", nil, nil); st != 401 || eb.Code != "unauthorized" {
-			t.Fatalf("bad token: %d %+v", st, eb)
-		}
-		if st, eb := adminCall(t, "GET", follower.api()+"/admin/v1/nope", testToken, nil, nil); st != 404 || eb.Error == "" {
-			t.Fatalf("unknown path: %d %+v", st, eb)
+		if _, ok := follower.Member("nobody"); ok {
+			t.Fatal("unknown member found")
 		}
 	})
 
-	// Six matches created through a follower's admin API spread 2 per node.
-	var created []AdminMatch
+	t.Run("peer API refuses a wrong token and unknown paths", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path, token string
+			status              int
+			code                string
+		}{
+			{http.MethodPost, PathRaftHeartbeat, "wrong", 401, "unauthorized"},
+			{http.MethodGet, PathRaftReadIndex, "", 401, "unauthorized"},
+			{http.MethodGet, "/admin/v1/nope", testToken, 404, "bad_request"},
+			{http.MethodPost, PathRaftApply, testToken, 503, "not_leader"}, // a follower applies nothing
+		} {
+			status, data, err := httpapi.Do(ctxT(t, 5*time.Second), http.DefaultClient, tc.method, follower.api()+tc.path, tc.token, []byte{1}, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			re := remoteError(status, data, tc.path)
+			if status != tc.status || re.Code != tc.code {
+				t.Errorf("%s %s: %d %+v, want %d %s", tc.method, tc.path, status, re, tc.status, tc.code)
+			}
+		}
+	})
+
+	// Six matches created through a follower spread 2 per node.
+	var created []MatchInfo
 	t.Run("create matches", func(t *testing.T) {
 		for i := range 6 {
-			var m AdminMatch
-			st, eb := adminCall(t, "POST", follower.api()+"/admin/v1/matches", testToken,
-				CreateMatchRequest{ID: fmt.Sprintf("m%d", i), Game: "arena"}, &m)
-			if st != 201 {
-				t.Fatalf("create: %d %+v", st, eb)
+			m, err := follower.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: fmt.Sprintf("m%d", i), Game: "arena"})
+			if err != nil {
+				t.Fatal(err)
 			}
 			created = append(created, m)
 		}
 		for _, n := range c {
-			if nd, _ := leader.fsm.Node(n.ID()); nd.Load != 2 {
+			if nd, _ := leader.Member(n.ID()); nd.Load != 2 {
 				t.Fatalf("%s load %d, want 2", n.ID(), nd.Load)
 			}
 		}
@@ -148,41 +120,37 @@ func TestClusterFormsAndServes(t *testing.T) {
 			return nil
 		})
 		m := created[0]
-		res, err := follower.Apply(ctxT(t, 5*time.Second), &CheckpointBatch{Node: follower.ID(), Items: []CheckpointItem{
+		res, err := follower.Apply(ctxT(t, 5*time.Second), &command.CheckpointBatch{Node: follower.ID(), Items: []command.CheckpointItem{
 			{Match: m.ID, Epoch: m.Epoch - 1, Tick: 99, Players: -1, Data: compress(nil, []byte("old owner"))},
 		}})
 		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != "stale_epoch" {
 			t.Fatalf("stale checkpoint: %+v %v", res, err)
 		}
-		var am AdminMatch
-		adminCall(t, "GET", leader.api()+"/admin/v1/matches/"+m.ID, testToken, nil, &am)
-		if am.CheckpointTick != 30 || am.Players != 4 {
-			t.Fatalf("after stale checkpoint: %+v", am)
+		if err := leader.CatchUp(ctxT(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if cur, _ := leader.Lookup(m.ID); cur.CheckpointTick != 30 || cur.Players != 4 {
+			t.Fatalf("after stale checkpoint: %+v", cur)
 		}
 	})
 
-	t.Run("move with a final checkpoint via a non-owner", func(t *testing.T) {
+	t.Run("move with a final checkpoint", func(t *testing.T) {
 		m := created[0]
 		owner := c.byID(m.Owner)
-		var target, via *testNode
-		for _, n := range c {
-			if n != owner && target == nil {
-				target = n
-			} else if n != owner {
-				via = n
-			}
-		}
+		target := c[(indexOf(c, owner)+1)%len(c)]
 		owner.host.setTick(m.ID, 77)
-		var moved AdminMatch
-		st, eb := adminCall(t, "POST", via.api()+"/admin/v1/matches/"+m.ID+"/move", testToken, MoveRequest{Node: target.ID()}, &moved)
-		if st != 200 {
-			t.Fatalf("move: %d %+v", st, eb)
+		moved, err := owner.Move(ctxT(t, 10*time.Second), m.ID, target.ID())
+		if err != nil {
+			t.Fatal(err)
 		}
 		if moved.Owner != target.ID() || moved.Epoch <= m.Epoch || moved.CheckpointTick != 77 || moved.CheckpointEpoch != m.Epoch {
 			t.Fatalf("moved: %+v", moved)
 		}
 		if ep, frozen := owner.host.frozen[m.ID]; !frozen || ep != m.Epoch {
 			t.Fatalf("owner did not freeze the room: %v", owner.host.frozen)
+		}
+		if cur, _ := owner.Lookup(m.ID); cur.Owner != target.ID() {
+			t.Fatalf("the old owner's own view after Move: %+v", cur)
 		}
 		testutil.CheckFor(t, 5*time.Second, func() error {
 			if _, still := owner.owned()[m.ID]; still {
@@ -198,20 +166,23 @@ func TestClusterFormsAndServes(t *testing.T) {
 			t.Fatalf("final state %q", st)
 		}
 		// Moving again from the old epoch is refused.
-		if _, err := owner.Apply(ctxT(t, 5*time.Second), &AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: owner.ID(), To: owner.ID()}); !errors.Is(err, ErrStaleEpoch) {
+		if _, err := owner.Apply(ctxT(t, 5*time.Second), &command.AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: owner.ID(), To: owner.ID()}); !errors.Is(err, ErrStaleEpoch) {
 			t.Fatalf("stale move: %v", err)
+		}
+		// Only the owner hands over.
+		if _, err := owner.Move(ctxT(t, 5*time.Second), m.ID, owner.ID()); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("move by a non-owner: %v", err)
 		}
 		created[0] = moved
 	})
 
 	t.Run("drain", func(t *testing.T) {
 		victim := follower
-		var info NodeInfo
-		if st, eb := adminCall(t, "POST", leader.api()+"/admin/v1/nodes/"+victim.ID()+"/drain", testToken, nil, &info); st != 200 {
-			t.Fatalf("drain: %d %+v", st, eb)
+		if _, err := leader.Drain(ctxT(t, 5*time.Second), victim.ID()); err != nil {
+			t.Fatal(err)
 		}
 		testutil.CheckFor(t, 10*time.Second, func() error {
-			if nd, _ := leader.fsm.Node(victim.ID()); nd.Load != 0 || nd.State != NodeDraining {
+			if nd, _ := leader.Member(victim.ID()); nd.Load != 0 || nd.State != NodeDraining {
 				return fmt.Errorf("drained node %+v", nd)
 			}
 			if len(victim.owned()) != 0 {
@@ -219,21 +190,22 @@ func TestClusterFormsAndServes(t *testing.T) {
 			}
 			return nil
 		})
-		if _, err := leader.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "x", Game: "arena", Owner: victim.ID()}); !errors.Is(err, ErrNodeNotAlive) {
+		if _, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "x", Game: "arena", Owner: victim.ID()}); !errors.Is(err, ErrNodeNotAlive) {
 			t.Fatalf("create on draining node: %v", err)
 		}
-		if st, eb := adminCall(t, "POST", follower.api()+"/admin/v1/nodes/"+victim.ID()+"/undrain", testToken, nil, &info); st != 200 || info.State != NodeAlive {
-			t.Fatalf("undrain: %d %+v %+v", st, eb, info)
+		if info, err := follower.Undrain(ctxT(t, 5*time.Second), victim.ID()); err != nil || info.State != NodeAlive {
+			t.Fatalf("undrain: %+v %v", info, err)
 		}
 	})
 
 	t.Run("transfer leadership", func(t *testing.T) {
-		var out map[string]any
-		if st, eb := adminCall(t, "POST", follower.api()+"/admin/v1/transfer-leader", testToken, TransferRequest{Node: follower.ID()}, &out); st != 200 {
-			t.Fatalf("transfer: %d %+v", st, eb)
+		if err := follower.LeadershipTransfer(ctxT(t, 5*time.Second), follower.ID()); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("transfer on a follower: %v", err)
 		}
-		nl := c.waitLeader(t, 5*time.Second)
-		if nl != follower {
+		if err := leader.LeadershipTransfer(ctxT(t, 5*time.Second), follower.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if nl := c.waitLeader(t, 5*time.Second); nl != follower {
 			t.Fatalf("leader %s, want %s", nl.ID(), follower.ID())
 		}
 		c.waitConverged(t, 5*time.Second)
@@ -250,33 +222,24 @@ func TestClusterFormsAndServes(t *testing.T) {
 
 	t.Run("remove a node", func(t *testing.T) {
 		leader := c.waitLeader(t, 5*time.Second)
-		var victim, via *testNode
-		for _, n := range c {
-			switch {
-			case n == leader:
-			case victim == nil:
-				victim = n
-			default:
-				via = n
-			}
-		}
+		victim := c[(indexOf(c, leader)+1)%len(c)]
 		lost := ownedBy(leader.Matches(), victim.ID())
 		if len(lost) == 0 {
-			m, err := leader.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "on-victim", Game: "arena", Owner: victim.ID()})
+			m, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "on-victim", Game: "arena", Owner: victim.ID()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			lost = []MatchInfo{m}
 		}
 		start := time.Now()
-		if st, eb := adminCall(t, "POST", via.api()+"/admin/v1/nodes/"+victim.ID()+"/remove", testToken, nil, nil); st != 202 {
-			t.Fatalf("remove: %d %+v", st, eb)
+		if err := leader.RemoveServer(ctxT(t, 5*time.Second), victim.ID()); err != nil {
+			t.Fatal(err)
 		}
 		testutil.CheckFor(t, 10*time.Second, func() error {
 			if _, ok := leader.Servers()[victim.ID()]; ok {
 				return errors.New("still a raft server")
 			}
-			if _, ok := leader.fsm.Node(victim.ID()); ok {
+			if _, ok := leader.Member(victim.ID()); ok {
 				return errors.New("still in the fsm")
 			}
 			for _, m := range lost {
@@ -290,8 +253,5 @@ func TestClusterFormsAndServes(t *testing.T) {
 			return nil
 		})
 		t.Logf("removed node's matches moved and node deleted after %v", time.Since(start))
-		if st, eb := adminCall(t, "POST", via.api()+"/admin/v1/nodes/nobody/remove", testToken, nil, nil); st != 404 || eb.Code != "node_not_found" {
-			t.Fatalf("remove unknown: %d %+v", st, eb)
-		}
 	})
 }

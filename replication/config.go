@@ -65,6 +65,14 @@ type Config struct {
 
 	Raft RaftTuning
 
+	// Host is the local game layer (game.Manager): it freezes rooms for
+	// planned hand-overs, reports room ticks for the admin API and, if it is
+	// a Capturer, captures fresh checkpoints before each flush. It is given
+	// here, before Start, because the node calls it from its own goroutines
+	// from Start on. nil: no game layer (hand-overs carry no final state,
+	// listings no ticks), as in tools and tests of the cluster alone.
+	Host Host
+
 	// Logger receives our logs and Raft's (hclog bridged to zerolog, under
 	// component=raft).
 	Logger zerolog.Logger
@@ -82,8 +90,11 @@ type Config struct {
 	// wrapListener wraps the test harness's HTTP listener (tests only).
 	wrapListener func(net.Listener) net.Listener
 	// onDeclared is called when this node's supervisor has declared a node
-	// dead, with the rule that allowed it (tests only).
-	onDeclared func(id, rule string)
+	// dead, with the rule that allowed it and what it knew (tests only).
+	onDeclared func(declaration)
+	// beforeApply runs on Raft's FSM goroutine before each command is
+	// applied (tests only: holding it makes this node's FSM lag).
+	beforeApply func()
 }
 
 // RaftTuning holds hashicorp/raft and transport settings. The defaults are

@@ -1,5 +1,10 @@
 // Package replication keeps ticksync's cluster state in hashicorp/raft, so
-// that a running match survives the loss of the node that runs it.
+// that a running match survives the loss of the node that runs it. It is
+// the Raft node, its FSM and the control plane around them: the leader's
+// supervisor (failover), owner leases, the checkpointer, membership and
+// planned hand-overs. It knows nothing of games, sockets or our root
+// package; the game layer reaches it through Host (which it implements) and
+// the Node's methods.
 //
 // The replicated state (FSM) holds the nodes (id, advertise URL, API URL,
 // Raft address, alive/draining/dead), the matches (game, owner, epoch,
@@ -7,6 +12,27 @@
 // room state at a tick). Every ownership change gets a new epoch, the Raft
 // index of the entry that made it, and the FSM accepts a checkpoint only at
 // the match's current epoch.
+//
+// Packages:
+//
+//   - replication (this one): Node, its Config, the FSM and the
+//     node-to-node API (peer.go, see below).
+//   - replication/command: the commands (the bytes of every log entry) and
+//     their encoding; the FSM decodes and applies them.
+//   - replication/admin: the operator API under /admin/v1/ and its typed
+//     client. It serves what operators may do through Node's public
+//     methods, and mounts PeerHandler beside it.
+//   - replication/internal/codec and internal/httpapi: the binary
+//     primitives under commands and snapshots, and the HTTP dialect shared
+//     by the two APIs.
+//
+// The node-to-node API (join, raft/apply, raft/heartbeat, raft/read-index;
+// PeerHandler serves it and the node calls it) lives here rather than in a
+// package of its own, as rqlite's cluster package is: it is the replication
+// protocol itself. The heartbeat's round trip is the owner lease that fences
+// rooms (DESIGN.md, "Fencing"), forwarding is the follower's half of Apply,
+// read-index is CatchUp's, and their handlers call the leader's supervisor
+// and Raft, which no other package should see.
 //
 // Data flows:
 //
@@ -16,6 +42,9 @@
 //     FSM on every node.
 //   - FSM change → ownership watcher → Node.Ownership() events (Acquired /
 //     Released, with epochs) → the game layer starts or stops rooms.
+//   - FSM apply → WaitApplied's waiters; CatchUp asks the leader (GET
+//     /admin/v1/raft/read-index) which index covers what it has committed,
+//     then waits for it.
 //   - Follower → POST /admin/v1/raft/heartbeat to the leader every
 //     HeartbeatInterval → the leader's supervisor records the contact and
 //     acknowledges → the follower's owner lease is renewed. The supervisor
@@ -24,8 +53,8 @@
 //   - Rooms tick only while Node.LeaseValid(); a node cut off from the leader
 //     stops within OwnerLease, before anyone else can be given its matches.
 //
-// cmd/ticksync wires it: New(cfg) → Start → (JoinCluster when -join) →
-// mount AdminHandler at /admin/v1/ → SetHost(game manager) → … → Shutdown.
-// See DESIGN.md for the goroutines, the fencing argument and the
-// alternatives we did not take.
+// cmd/ticksync wires it: New(cfg with Host: the game manager) → the
+// ownership goroutine (range Ownership()) → Start → JoinCluster when -join
+// → mount admin.New(Node) at /admin/v1/ → … → Shutdown. See DESIGN.md for
+// the goroutines, the fencing argument and the alternatives we did not take.
 package replication

@@ -3,6 +3,8 @@ package replication
 import (
 	"errors"
 	"net/http"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is; errors that crossed
@@ -28,7 +30,9 @@ var (
 	// ErrOwnerAlive: only a live owner may hand its match over (after freezing
 	// it); a forced reassignment needs the owner to be declared dead first.
 	ErrOwnerAlive = errors.New("owner is alive; only the owner can hand the match over")
-	ErrBadCommand = errors.New("malformed command")
+	// ErrBadCommand: a log entry or request that is not a valid command
+	// (command.ErrBadCommand), or a command the FSM cannot apply as given.
+	ErrBadCommand = command.ErrBadCommand
 	// ErrDeclaredDead: the leader refused a heartbeat because it is declaring
 	// (or has just declared) this node dead; the next heartbeat revives it.
 	ErrDeclaredDead = errors.New("node is being declared dead")
@@ -74,7 +78,9 @@ func ErrorCode(err error) string {
 	return "internal"
 }
 
-func errorStatus(err error) int {
+// HTTPStatus returns the admin API's HTTP status for err (500 if no
+// sentinel matches).
+func HTTPStatus(err error) int {
 	for _, e := range errorTable {
 		if errors.Is(err, e.err) {
 			return e.status
@@ -83,7 +89,8 @@ func errorStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-func errorForCode(code string) error {
+// ErrorForCode returns the sentinel of an admin API code, or nil.
+func ErrorForCode(code string) error {
 	for _, e := range errorTable {
 		if e.code == code {
 			return e.err
@@ -92,7 +99,9 @@ func errorForCode(code string) error {
 	return nil
 }
 
-// RemoteError is an error returned by another node's admin API.
+// RemoteError is an error answer of another node's node-to-node API (a
+// forwarded command, a heartbeat, a join). The operator API's client has
+// its own, admin.Error.
 type RemoteError struct {
 	Status  int    // HTTP status
 	Code    string // errorTable code
@@ -102,4 +111,4 @@ type RemoteError struct {
 func (e *RemoteError) Error() string { return e.Message }
 
 // Unwrap returns the sentinel for Code, so errors.Is works across nodes.
-func (e *RemoteError) Unwrap() error { return errorForCode(e.Code) }
+func (e *RemoteError) Unwrap() error { return ErrorForCode(e.Code) }

@@ -1,12 +1,15 @@
 package replication
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // NodeInfo is a node as the FSM knows it (a copy; safe to keep).
@@ -84,12 +87,12 @@ type matchRec struct {
 	ckptIndex uint64
 }
 
-// FSM is the replicated state machine: nodes, matches and checkpoints.
+// fsm is the replicated state machine: nodes, matches and checkpoints.
 // Raft calls Apply, Snapshot and Restore from its FSM goroutine; any other
 // goroutine may call the read methods (Lookup, Matches, Nodes, …), which take
 // a read lock and return copies. Apply is deterministic: it uses the entry's
 // index, never the clock, and iterates maps in sorted order.
-type FSM struct {
+type fsm struct {
 	mu      sync.RWMutex
 	index   uint64 // index of the last command applied
 	nodes   map[string]*NodeInfo
@@ -97,13 +100,18 @@ type FSM struct {
 	load    map[string]int
 
 	changed chan struct{} // cap 1: signalled after ownership or node changes
+	// advanced is closed (under mu) when index moves, then cleared; a waiter
+	// makes it (waitIndex). nil while nobody waits: Apply pays nothing.
+	advanced chan struct{}
+
+	beforeApply func() // tests: runs before each command is applied
 }
 
-var _ raft.FSM = (*FSM)(nil)
+var _ raft.FSM = (*fsm)(nil)
 
-// NewFSM returns an empty FSM.
-func NewFSM() *FSM {
-	return &FSM{
+// newFSM returns an empty FSM.
+func newFSM() *fsm {
+	return &fsm{
 		nodes:   make(map[string]*NodeInfo),
 		matches: make(map[string]*matchRec),
 		load:    make(map[string]int),
@@ -112,14 +120,18 @@ func NewFSM() *FSM {
 }
 
 // Apply applies one committed entry (Raft's FSM goroutine).
-func (f *FSM) Apply(l *raft.Log) any {
+func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	cmd, err := DecodeCommand(l.Data)
+	if f.beforeApply != nil {
+		f.beforeApply()
+	}
+	cmd, err := command.Decode(l.Data)
 	f.mu.Lock()
 	if l.Index > f.index {
 		f.index = l.Index
+		f.wakeLocked()
 	}
 	var res *Result
 	var notify bool
@@ -137,36 +149,68 @@ func (f *FSM) Apply(l *raft.Log) any {
 	return res
 }
 
-func (f *FSM) signal() {
+// wakeLocked wakes the waiters of waitIndex (mu held for writing).
+func (f *fsm) wakeLocked() {
+	if f.advanced != nil {
+		close(f.advanced)
+		f.advanced = nil
+	}
+}
+
+// waitIndex returns nil once the FSM has applied index, or done's or ctx's
+// error. The FSM goroutine wakes it (Apply, Restore): no polling.
+func (f *fsm) waitIndex(ctx context.Context, index uint64, done <-chan struct{}) error {
+	for {
+		f.mu.Lock()
+		if f.index >= index {
+			f.mu.Unlock()
+			return nil
+		}
+		if f.advanced == nil {
+			f.advanced = make(chan struct{})
+		}
+		ch := f.advanced
+		f.mu.Unlock()
+		select {
+		case <-ch:
+		case <-done:
+			return ErrShutdown
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *fsm) signal() {
 	select {
 	case f.changed <- struct{}{}:
 	default:
 	}
 }
 
-func (f *FSM) apply(idx uint64, cmd Command) (*Result, bool, error) {
+func (f *fsm) apply(idx uint64, cmd command.Command) (*Result, bool, error) {
 	switch c := cmd.(type) {
-	case *RegisterNode:
+	case *command.RegisterNode:
 		return f.registerNode(idx, c)
-	case *SetNodeState:
+	case *command.SetNodeState:
 		return f.setNodeState(idx, c)
-	case *RemoveNode:
+	case *command.RemoveNode:
 		return f.removeNode(idx, c)
-	case *CreateMatch:
+	case *command.CreateMatch:
 		return f.createMatch(idx, c)
-	case *AssignMatch:
+	case *command.AssignMatch:
 		return f.assignMatch(idx, c)
-	case *CheckpointBatch:
+	case *command.CheckpointBatch:
 		return f.checkpointBatch(idx, c), false, nil
-	case *EndMatch:
+	case *command.EndMatch:
 		return f.endMatch(c)
-	case *UpdatePlayers:
+	case *command.UpdatePlayers:
 		return f.updatePlayers(c)
 	}
 	return nil, false, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 }
 
-func (f *FSM) registerNode(idx uint64, c *RegisterNode) (*Result, bool, error) {
+func (f *fsm) registerNode(idx uint64, c *command.RegisterNode) (*Result, bool, error) {
 	if c.ID == "" {
 		return nil, false, fmt.Errorf("%w: register node without id", ErrBadCommand)
 	}
@@ -189,8 +233,8 @@ func (f *FSM) registerNode(idx uint64, c *RegisterNode) (*Result, bool, error) {
 	return res, true, nil
 }
 
-func (f *FSM) setNodeState(idx uint64, c *SetNodeState) (*Result, bool, error) {
-	if !c.State.valid() {
+func (f *fsm) setNodeState(idx uint64, c *command.SetNodeState) (*Result, bool, error) {
+	if !c.State.Valid() {
 		return nil, false, fmt.Errorf("%w: node state %d", ErrBadCommand, c.State)
 	}
 	n, ok := f.nodes[c.ID]
@@ -217,7 +261,7 @@ func (f *FSM) setNodeState(idx uint64, c *SetNodeState) (*Result, bool, error) {
 	return res, true, nil
 }
 
-func (f *FSM) removeNode(idx uint64, c *RemoveNode) (*Result, bool, error) {
+func (f *fsm) removeNode(idx uint64, c *command.RemoveNode) (*Result, bool, error) {
 	if _, ok := f.nodes[c.ID]; !ok {
 		return &Result{}, false, nil
 	}
@@ -227,7 +271,7 @@ func (f *FSM) removeNode(idx uint64, c *RemoveNode) (*Result, bool, error) {
 	return res, true, nil
 }
 
-func (f *FSM) createMatch(idx uint64, c *CreateMatch) (*Result, bool, error) {
+func (f *fsm) createMatch(idx uint64, c *command.CreateMatch) (*Result, bool, error) {
 	if c.ID == "" || c.Game == "" {
 		return nil, false, fmt.Errorf("%w: create match needs an id and a game", ErrBadCommand)
 	}
@@ -264,7 +308,7 @@ func (f *FSM) createMatch(idx uint64, c *CreateMatch) (*Result, bool, error) {
 	return &Result{Match: &mi}, true, nil
 }
 
-func (f *FSM) assignMatch(idx uint64, c *AssignMatch) (*Result, bool, error) {
+func (f *fsm) assignMatch(idx uint64, c *command.AssignMatch) (*Result, bool, error) {
 	m, ok := f.matches[c.ID]
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %s", ErrMatchNotFound, c.ID)
@@ -298,7 +342,7 @@ func (f *FSM) assignMatch(idx uint64, c *AssignMatch) (*Result, bool, error) {
 	return &Result{Match: &mi, Moved: []Move{mv}}, true, nil
 }
 
-func (f *FSM) checkpointBatch(idx uint64, c *CheckpointBatch) *Result {
+func (f *fsm) checkpointBatch(idx uint64, c *command.CheckpointBatch) *Result {
 	res := &Result{}
 	for i := range c.Items {
 		it := &c.Items[i]
@@ -319,7 +363,7 @@ func (f *FSM) checkpointBatch(idx uint64, c *CheckpointBatch) *Result {
 }
 
 // storeCheckpoint stores it (whose epoch the caller checked) in m.
-func (f *FSM) storeCheckpoint(idx uint64, m *matchRec, it *CheckpointItem) {
+func (f *fsm) storeCheckpoint(idx uint64, m *matchRec, it *command.CheckpointItem) {
 	if it.Players >= 0 {
 		m.Players = int(it.Players)
 	}
@@ -330,7 +374,7 @@ func (f *FSM) storeCheckpoint(idx uint64, m *matchRec, it *CheckpointItem) {
 	m.CheckpointEpoch, m.CheckpointTick, m.CheckpointBytes = it.Epoch, it.Tick, len(it.Data)
 }
 
-func (f *FSM) endMatch(c *EndMatch) (*Result, bool, error) {
+func (f *fsm) endMatch(c *command.EndMatch) (*Result, bool, error) {
 	m, ok := f.matches[c.ID]
 	if !ok {
 		return &Result{}, false, nil
@@ -346,7 +390,7 @@ func (f *FSM) endMatch(c *EndMatch) (*Result, bool, error) {
 	return &Result{Existing: true, Match: &mi}, true, nil
 }
 
-func (f *FSM) updatePlayers(c *UpdatePlayers) (*Result, bool, error) {
+func (f *fsm) updatePlayers(c *command.UpdatePlayers) (*Result, bool, error) {
 	m, ok := f.matches[c.ID]
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %s", ErrMatchNotFound, c.ID)
@@ -360,7 +404,7 @@ func (f *FSM) updatePlayers(c *UpdatePlayers) (*Result, bool, error) {
 }
 
 // move gives m to node to ("" orphans it) with epoch idx.
-func (f *FSM) move(idx uint64, m *matchRec, to string) Move {
+func (f *fsm) move(idx uint64, m *matchRec, to string) Move {
 	mv := Move{Match: m.ID, From: m.Owner, To: to, Epoch: idx}
 	if m.Owner != "" {
 		f.load[m.Owner]--
@@ -377,7 +421,7 @@ func (f *FSM) move(idx uint64, m *matchRec, to string) Move {
 
 // reassignFrom moves every match of node (dead or removed) to the least-loaded
 // live node, in match id order.
-func (f *FSM) reassignFrom(idx uint64, node string) []Move {
+func (f *fsm) reassignFrom(idx uint64, node string) []Move {
 	var ids []string
 	for id, m := range f.matches {
 		if m.Owner == node {
@@ -392,7 +436,7 @@ func (f *FSM) reassignFrom(idx uint64, node string) []Move {
 	return moves
 }
 
-func (f *FSM) placeOrphans(idx uint64) []Move {
+func (f *fsm) placeOrphans(idx uint64) []Move {
 	var ids []string
 	for id, m := range f.matches {
 		if m.Status == MatchOrphaned {
@@ -413,7 +457,7 @@ func (f *FSM) placeOrphans(idx uint64) []Move {
 
 // leastLoaded returns the alive node (not exclude) with the fewest matches,
 // ties broken by id; "" if none.
-func (f *FSM) leastLoaded(exclude string) string {
+func (f *fsm) leastLoaded(exclude string) string {
 	best, bestLoad := "", 0
 	for id, n := range f.nodes {
 		if n.State != NodeAlive || id == exclude {
@@ -427,7 +471,7 @@ func (f *FSM) leastLoaded(exclude string) string {
 	return best
 }
 
-func (f *FSM) nodeCopy(n *NodeInfo) *NodeInfo {
+func (f *fsm) nodeCopy(n *NodeInfo) *NodeInfo {
 	c := *n
 	c.Load = f.load[n.ID]
 	return &c
@@ -444,14 +488,14 @@ func splitmix64(x uint64) uint64 {
 // --- read side (any goroutine) ---
 
 // Index returns the index of the last command applied.
-func (f *FSM) Index() uint64 {
+func (f *fsm) Index() uint64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.index
 }
 
 // Lookup returns match id.
-func (f *FSM) Lookup(id string) (MatchInfo, bool) {
+func (f *fsm) Lookup(id string) (MatchInfo, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	m, ok := f.matches[id]
@@ -462,7 +506,7 @@ func (f *FSM) Lookup(id string) (MatchInfo, bool) {
 }
 
 // Matches returns all matches sorted by id.
-func (f *FSM) Matches() []MatchInfo {
+func (f *fsm) Matches() []MatchInfo {
 	f.mu.RLock()
 	out := make([]MatchInfo, 0, len(f.matches))
 	for _, m := range f.matches {
@@ -474,7 +518,7 @@ func (f *FSM) Matches() []MatchInfo {
 }
 
 // Nodes returns all nodes sorted by id.
-func (f *FSM) Nodes() []NodeInfo {
+func (f *fsm) Nodes() []NodeInfo {
 	f.mu.RLock()
 	out := make([]NodeInfo, 0, len(f.nodes))
 	for _, n := range f.nodes {
@@ -486,7 +530,7 @@ func (f *FSM) Nodes() []NodeInfo {
 }
 
 // Node returns node id.
-func (f *FSM) Node(id string) (NodeInfo, bool) {
+func (f *fsm) Node(id string) (NodeInfo, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	n, ok := f.nodes[id]
@@ -497,7 +541,7 @@ func (f *FSM) Node(id string) (NodeInfo, bool) {
 }
 
 // Checkpoint returns match id's latest checkpoint.
-func (f *FSM) Checkpoint(id string) (Checkpoint, bool) {
+func (f *fsm) Checkpoint(id string) (Checkpoint, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	m, ok := f.matches[id]
@@ -508,7 +552,7 @@ func (f *FSM) Checkpoint(id string) (Checkpoint, bool) {
 }
 
 // ownedBy returns the matches node owns, with their epochs, and the node's state.
-func (f *FSM) ownedBy(node string) (map[string]MatchInfo, NodeState) {
+func (f *fsm) ownedBy(node string) (map[string]MatchInfo, NodeState) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	out := make(map[string]MatchInfo)

@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/internal/codec"
 )
 
-// Snapshot format: "TSF1", then in codec.go's encoding: index, nodes (count,
+// Snapshot format: "TSF1", then in package codec's encoding: index, nodes (count,
 // then id, advertise, api, raft addr, state, since, revived), matches (count, then
 // id, game, owner, epoch, prev epoch, players, status, seed, created,
 // checkpoint epoch, tick, index, bytes). Sorted by id, so equal states give
@@ -29,7 +31,7 @@ type fsmSnapshot struct {
 // Snapshot copies the state under the read lock (record structs by value; the
 // checkpoint bytes are immutable and shared) and returns; Persist encodes and
 // writes it outside the lock, concurrently with Apply.
-func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	s := &fsmSnapshot{
 		index:   f.index,
@@ -65,42 +67,42 @@ func (s *fsmSnapshot) encode() []byte {
 	for i := range s.matches {
 		size += 64 + len(s.matches[i].ID) + len(s.matches[i].ckpt)
 	}
-	e := encoder{b: make([]byte, 0, size)}
-	e.b = append(e.b, snapshotMagic...)
-	e.uvarint(s.index)
-	e.uvarint(uint64(len(s.nodes)))
+	e := codec.Encoder{B: make([]byte, 0, size)}
+	e.B = append(e.B, snapshotMagic...)
+	e.Uvarint(s.index)
+	e.Uvarint(uint64(len(s.nodes)))
 	for _, n := range s.nodes {
-		e.str(n.ID)
-		e.str(n.Advertise)
-		e.str(n.API)
-		e.str(n.RaftAddr)
-		e.u8(byte(n.State))
-		e.uvarint(n.Since)
-		e.uvarint(n.Revived)
+		e.Str(n.ID)
+		e.Str(n.Advertise)
+		e.Str(n.API)
+		e.Str(n.RaftAddr)
+		e.U8(byte(n.State))
+		e.Uvarint(n.Since)
+		e.Uvarint(n.Revived)
 	}
-	e.uvarint(uint64(len(s.matches)))
+	e.Uvarint(uint64(len(s.matches)))
 	for i := range s.matches {
 		m := &s.matches[i]
-		e.str(m.ID)
-		e.str(m.Game)
-		e.str(m.Owner)
-		e.uvarint(m.Epoch)
-		e.uvarint(m.PrevEpoch)
-		e.varint(int64(m.Players))
-		e.u8(byte(m.Status))
-		e.uvarint(m.Seed)
-		e.uvarint(m.Created)
-		e.uvarint(m.CheckpointEpoch)
-		e.uvarint(uint64(m.CheckpointTick))
-		e.uvarint(m.ckptIndex)
-		e.bytes(m.ckpt)
+		e.Str(m.ID)
+		e.Str(m.Game)
+		e.Str(m.Owner)
+		e.Uvarint(m.Epoch)
+		e.Uvarint(m.PrevEpoch)
+		e.Varint(int64(m.Players))
+		e.U8(byte(m.Status))
+		e.Uvarint(m.Seed)
+		e.Uvarint(m.Created)
+		e.Uvarint(m.CheckpointEpoch)
+		e.Uvarint(uint64(m.CheckpointTick))
+		e.Uvarint(m.ckptIndex)
+		e.Bytes(m.ckpt)
 	}
-	return e.b
+	return e.B
 }
 
 // Restore replaces the state with a snapshot (Raft's FSM goroutine; nothing
 // else applies concurrently).
-func (f *FSM) Restore(rc io.ReadCloser) error {
+func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, maxSnapshotBytes+1))
 	if err != nil {
@@ -121,6 +123,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.index, f.nodes, f.matches, f.load = index, nodes, matches, load
+	f.wakeLocked()
 	f.mu.Unlock()
 	f.signal()
 	return nil
@@ -130,44 +133,44 @@ func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRe
 	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
 		return 0, nil, nil, fmt.Errorf("%w: bad snapshot magic", ErrBadCommand)
 	}
-	d := decoder{b: b[len(snapshotMagic):]}
-	index := d.uvarint("index")
-	nn := d.count("node count", 7)
+	d := codec.NewDecoder(b[len(snapshotMagic):])
+	index := d.Uvarint("index")
+	nn := d.Count("node count", 7)
 	nodes := make(map[string]*NodeInfo, nn)
 	for range nn {
 		n := &NodeInfo{}
-		n.ID = d.str("node id")
-		n.Advertise = d.str("advertise")
-		n.API = d.str("api")
-		n.RaftAddr = d.str("raft addr")
-		n.State = NodeState(d.u8("state"))
-		n.Since = d.uvarint("since")
-		n.Revived = d.uvarint("revived")
+		n.ID = d.Str("node id")
+		n.Advertise = d.Str("advertise")
+		n.API = d.Str("api")
+		n.RaftAddr = d.Str("raft addr")
+		n.State = NodeState(d.U8("state"))
+		n.Since = d.Uvarint("since")
+		n.Revived = d.Uvarint("revived")
 		nodes[n.ID] = n
 	}
-	mn := d.count("match count", 13)
+	mn := d.Count("match count", 13)
 	matches := make(map[string]*matchRec, mn)
 	for range mn {
 		m := &matchRec{}
-		m.ID = d.str("match id")
-		m.Game = d.str("game")
-		m.Owner = d.str("owner")
-		m.Epoch = d.uvarint("epoch")
-		m.PrevEpoch = d.uvarint("prev epoch")
-		m.Players = int(d.varint("players"))
-		m.Status = MatchStatus(d.u8("status"))
-		m.Seed = d.uvarint("seed")
-		m.Created = d.uvarint("created")
-		m.CheckpointEpoch = d.uvarint("checkpoint epoch")
-		m.CheckpointTick = d.u32("checkpoint tick")
-		m.ckptIndex = d.uvarint("checkpoint index")
-		if c := d.bytes("checkpoint"); len(c) > 0 {
+		m.ID = d.Str("match id")
+		m.Game = d.Str("game")
+		m.Owner = d.Str("owner")
+		m.Epoch = d.Uvarint("epoch")
+		m.PrevEpoch = d.Uvarint("prev epoch")
+		m.Players = int(d.Varint("players"))
+		m.Status = MatchStatus(d.U8("status"))
+		m.Seed = d.Uvarint("seed")
+		m.Created = d.Uvarint("created")
+		m.CheckpointEpoch = d.Uvarint("checkpoint epoch")
+		m.CheckpointTick = d.U32("checkpoint tick")
+		m.ckptIndex = d.Uvarint("checkpoint index")
+		if c := d.Bytes("checkpoint"); len(c) > 0 {
 			m.ckpt = c
 			m.CheckpointBytes = len(c)
 		}
 		matches[m.ID] = m
 	}
-	if err := d.finish("snapshot"); err != nil {
+	if err := d.Finish("snapshot"); err != nil {
 		return 0, nil, nil, err
 	}
 	return index, nodes, matches, nil

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // Host is the local game layer as replication needs it; game.Manager
-// implements it and cmd attaches it with Node.SetHost. Methods are called
-// from the admin API's and the drainer's goroutines, never from Raft's.
+// implements it and cmd passes it in Config.Host. Methods are called from
+// the admin API's, the drainer's and (Capturer) the checkpointer's
+// goroutines, never from Raft's.
 type Host interface {
 	// Freeze stops the room of matchID (owned here at epoch) from ticking and
 	// returns its state at its last tick, for a planned hand-over. The room
@@ -72,14 +75,14 @@ func (n *Node) Move(ctx context.Context, id, to string) (MatchInfo, error) {
 // m.Epoch, To: to, Final: state}. The room is thawed only when the outcome is
 // known to be a refusal and the FSM still shows the match ours at m.Epoch.
 func (n *Node) handOver(ctx context.Context, m MatchInfo, to string) (MatchInfo, error) {
-	cmd := &AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: n.cfg.NodeID, To: to}
-	h := n.getHost()
+	cmd := &command.AssignMatch{ID: m.ID, FromEpoch: m.Epoch, From: n.cfg.NodeID, To: to}
+	h := n.cfg.Host
 	if h != nil {
 		tick, state, err := h.Freeze(ctx, m.ID, m.Epoch)
 		if err != nil {
 			return MatchInfo{}, fmt.Errorf("freeze %s: %w", m.ID, err)
 		}
-		cmd.Final = &CheckpointItem{Match: m.ID, Epoch: m.Epoch, Tick: tick, Players: -1, Data: compress(nil, state)}
+		cmd.Final = &command.CheckpointItem{Match: m.ID, Epoch: m.Epoch, Tick: tick, Players: -1, Data: compress(nil, state)}
 	}
 	// Independent of the caller's ctx: an abandoned hand-over must not leave
 	// the outcome unknown.
@@ -101,17 +104,8 @@ func (n *Node) handOver(ctx context.Context, m MatchInfo, to string) (MatchInfo,
 		tick = cmd.Final.Tick
 	}
 	n.log.Info().Str(keyMatch, m.ID).Str(keyOwner, to).Uint64(keyEpoch, res.Match.Epoch).Uint32(keyTick, tick).Msg("match handed over")
-	n.waitApplied(actx, res.Index) // so that our own view no longer shows it ours
+	_ = n.WaitApplied(actx, res.Index) // so that our own view no longer shows it ours
 	return *res.Match, nil
-}
-
-// waitApplied waits until the local FSM has applied index (or ctx ends).
-func (n *Node) waitApplied(ctx context.Context, index uint64) {
-	for n.fsm.Index() < index {
-		if !sleepCtx(ctx, 5*time.Millisecond) {
-			return
-		}
-	}
 }
 
 // runDrainer hands this node's matches over, one at a time, while the node is

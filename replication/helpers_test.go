@@ -69,7 +69,8 @@ func (h *fakeHost) setTick(id string, tick uint32) {
 	h.mu.Unlock()
 }
 
-// testNode is a Node with its HTTP API on a loopback port.
+// testNode is a Node with its node-to-node API on a loopback port (the
+// operator API is package admin's, tested there).
 type testNode struct {
 	*Node
 	t    testing.TB
@@ -113,6 +114,8 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	cfg.JoinURL = joinURL
 	cfg.AdminToken = testToken
 	cfg.Logger = testLogger(t)
+	host := newFakeHost()
+	cfg.Host = host
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -123,14 +126,13 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, t: owner, cfg: cfg, host: newFakeHost(), done: make(chan struct{})}
-	n.SetHost(tn.host)
+	tn := &testNode{Node: n, t: owner, cfg: cfg, host: host, done: make(chan struct{})}
 	events := n.Ownership()
 	if err := n.Start(context.Background()); err != nil {
 		_ = ln.Close()
 		t.Fatalf("start %s: %v", id, err)
 	}
-	tn.srv = &http.Server{Handler: n.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	tn.srv = &http.Server{Handler: n.PeerHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = tn.srv.Serve(ln) }()
 	go func() { // the "game layer": record events until the node stops
 		defer close(tn.done)

@@ -206,13 +206,13 @@ func (n *Node) renewOnce(ctx context.Context) error {
 			return errNoLeaderAPI
 		}
 		owned, _ := n.fsm.ownedBy(n.cfg.NodeID)
-		hb := HeartbeatRequest{
+		hb := heartbeatRequest{
 			ID: n.cfg.NodeID, Advertise: n.cfg.AdvertiseURL, API: n.api, RaftAddr: n.raftAddr,
 			Load: len(owned), Index: n.fsm.Index(),
 		}
 		start := n.now()
 		hctx, cancel := context.WithTimeout(ctx, n.cfg.OwnerLease)
-		ack, err := n.client.Heartbeat(hctx, leader.API, hb)
+		ack, err := n.client.heartbeat(hctx, leader.API, hb)
 		cancel()
 		if err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // r returns the Raft instance, or nil before Start.
@@ -152,7 +154,7 @@ func (n *Node) join(ctx context.Context, req JoinRequest) (*NodeInfo, error) {
 	if err := n.AddVoter(ctx, req.ID, req.RaftAddr); err != nil {
 		return nil, err
 	}
-	res, err := n.Apply(ctx, &RegisterNode{ID: req.ID, Advertise: req.Advertise, API: req.API, RaftAddr: req.RaftAddr})
+	res, err := n.Apply(ctx, &command.RegisterNode{ID: req.ID, Advertise: req.Advertise, API: req.API, RaftAddr: req.RaftAddr})
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", req.ID, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -11,10 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
 	"go.etcd.io/bbolt"
+
+	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
 
 // Node is one ticksync node's membership in the Raft cluster: the Raft
@@ -28,9 +32,9 @@ import (
 type Node struct {
 	cfg    Config
 	log    zerolog.Logger
-	fsm    *FSM
+	fsm    *fsm
 	t0     time.Time // monotonic base of lease and contact times
-	client *Client
+	client *peerClient
 	fwd    Forwarder
 	ckpt   *Checkpointer
 	api    string // this node's API base URL
@@ -38,11 +42,11 @@ type Node struct {
 	raft     atomic.Pointer[raft.Raft]
 	trans    *raft.NetworkTransport
 	store    *raftboltdb.BoltStore
+	logs     raft.LogStore // the store behind a cache; read by readIndex
 	raftAddr string
 	notifyCh chan bool
 
-	host atomic.Pointer[hostBox]
-	sup  atomic.Pointer[supervisor]
+	sup atomic.Pointer[supervisor]
 
 	lease     leaseState
 	leaseWake chan struct{} // cap 1: lease validity changed
@@ -61,8 +65,6 @@ type Node struct {
 	wg       sync.WaitGroup
 }
 
-type hostBox struct{ h Host }
-
 // New validates cfg and allocates a Node. It does no I/O.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
@@ -71,7 +73,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg:       cfg,
 		log:       cfg.Logger.With().Str(keyComponent, "replication").Str(keyNode, cfg.NodeID).Logger(),
-		fsm:       NewFSM(),
+		fsm:       newFSM(),
 		t0:        time.Now(),
 		api:       cfg.apiURL(),
 		notifyCh:  make(chan bool, 16),
@@ -85,11 +87,12 @@ func New(cfg Config) (*Node, error) {
 	if hc == nil {
 		hc = defaultHTTPClient(sourceIP(cfg.RaftAddr))
 	}
-	n.client = &Client{HTTP: hc, Token: cfg.AdminToken}
+	n.client = &peerClient{http: hc, token: cfg.AdminToken}
 	n.fwd = cfg.Forwarder
 	if n.fwd == nil {
-		n.fwd = &HTTPForwarder{Client: n.client}
+		n.fwd = &httpForwarder{client: n.client}
 	}
+	n.fsm.beforeApply = cfg.beforeApply
 	n.ckpt = newCheckpointer(n)
 	return n, nil
 }
@@ -125,7 +128,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
-	hlog := newHclogBridge(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
+	n.logs = logs
+	hlog := hclogzerolog.New(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
@@ -184,7 +188,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-func (n *Node) raftConfig(hlog *hclogBridge) *raft.Config {
+func (n *Node) raftConfig(hlog hclog.Logger) *raft.Config {
 	t := n.cfg.Raft
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
@@ -359,22 +363,6 @@ func (n *Node) runLeadership(ctx context.Context) {
 	}
 }
 
-// SetHost attaches the local game layer (safe at any time; nil detaches).
-func (n *Node) SetHost(h Host) {
-	if h == nil {
-		n.host.Store(nil)
-		return
-	}
-	n.host.Store(&hostBox{h})
-}
-
-func (n *Node) getHost() Host {
-	if b := n.host.Load(); b != nil {
-		return b.h
-	}
-	return nil
-}
-
 // ID returns this node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 
@@ -389,11 +377,18 @@ func (n *Node) Self() JoinRequest {
 	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
 }
 
-// FSM returns the replicated state (read methods only for callers).
-func (n *Node) FSM() *FSM { return n.fsm }
+// HTTPClient returns the client of this node's calls to other nodes
+// (Config.HTTPClient, or one whose dials leave from the Raft address's IP
+// on loopback). The admin API proxies requests to the leader or an owner
+// with it.
+func (n *Node) HTTPClient() *http.Client { return n.client.http }
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }
+
+// Member returns node id as the local FSM knows it (addresses, state,
+// load). Any goroutine.
+func (n *Node) Member(id string) (NodeInfo, bool) { return n.fsm.Node(id) }
 
 // Lookup returns match id from the local FSM.
 func (n *Node) Lookup(id string) (MatchInfo, bool) { return n.fsm.Lookup(id) }

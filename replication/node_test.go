@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -70,7 +74,7 @@ func TestOneNodeDevCluster(t *testing.T) {
 	c := cluster{tn}
 	c.waitLeader(t, 5*time.Second)
 	c.waitConverged(t, 5*time.Second)
-	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "a", Game: "arena"})
 	if err != nil || m.Owner != "dev" {
 		t.Fatalf("create: %+v %v", m, err)
 	}
@@ -81,7 +85,7 @@ func TestOneNodeDevCluster(t *testing.T) {
 	if err := tn.r().Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if _, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "b", Game: "arena"}); err != nil {
+	if _, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "b", Game: "arena"}); err != nil {
 		t.Fatal(err)
 	}
 	before, nodesBefore := tn.Matches(), tn.Nodes()
@@ -150,25 +154,36 @@ func TestCheckpointerKeepsLatestOnFailure(t *testing.T) {
 	}
 }
 
-// capturingHost is a Host that is also a Capturer: each capture checkpoints
-// match id at the next tick, and records when.
+// capturingHost is a Host that is also a Capturer: once told which match
+// to capture (setMatch), each capture checkpoints it at the next tick, and
+// records when.
 type capturingHost struct {
 	*fakeHost
+	mu    sync.Mutex
 	n     *Node
 	id    string
 	epoch uint64
-	mu    sync.Mutex
 	tick  uint32
 	at    map[uint32]time.Time
 }
 
+func (h *capturingHost) setMatch(n *Node, id string, epoch uint64) {
+	h.mu.Lock()
+	h.n, h.id, h.epoch = n, id, epoch
+	h.mu.Unlock()
+}
+
 func (h *capturingHost) CaptureCheckpoints(context.Context) int {
 	h.mu.Lock()
+	if h.n == nil {
+		h.mu.Unlock()
+		return 0
+	}
 	h.tick++
-	tick := h.tick
+	n, id, epoch, tick := h.n, h.id, h.epoch, h.tick
 	h.at[tick] = time.Now()
 	h.mu.Unlock()
-	h.n.Checkpointer().Checkpoint(h.id, h.epoch, tick, []byte(fmt.Sprintf("tick %d", tick)))
+	n.Checkpointer().Checkpoint(id, epoch, tick, []byte(fmt.Sprintf("tick %d", tick)))
 	return 0
 }
 
@@ -177,14 +192,17 @@ func (h *capturingHost) CaptureCheckpoints(context.Context) int {
 // committed checkpoint is never older than one CheckpointInterval plus the
 // apply latency.
 func TestCheckpointerCapturesBeforeFlush(t *testing.T) {
-	tn := startNode(t, "dev", "", "", "", func(c *Config) { c.CheckpointInterval = 100 * time.Millisecond })
+	h := &capturingHost{fakeHost: newFakeHost(), at: make(map[uint32]time.Time)}
+	tn := startNode(t, "dev", "", "", "", func(c *Config) {
+		c.CheckpointInterval = 100 * time.Millisecond
+		c.Host = h
+	})
 	cluster{tn}.waitLeader(t, 5*time.Second)
-	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), CreateMatch{ID: "a", Game: "arena"})
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "a", Game: "arena"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &capturingHost{fakeHost: newFakeHost(), n: tn.Node, id: "a", epoch: m.Epoch, at: make(map[uint32]time.Time)}
-	tn.SetHost(h)
+	h.setMatch(tn.Node, "a", m.Epoch)
 	// Sample the committed checkpoint's age for a while.
 	var worst time.Duration
 	deadline := time.Now().Add(2 * time.Second)
@@ -211,5 +229,135 @@ func TestCheckpointerCapturesBeforeFlush(t *testing.T) {
 	}
 	if limit := tn.cfg.CheckpointInterval + st.ApplyMax + 50*time.Millisecond; worst > limit {
 		t.Fatalf("committed checkpoint %v old, more than the interval + apply max + 50ms (%v)", worst, limit)
+	}
+}
+
+// TestDataDirOfEarlierVersionLoads starts a node on a copy of a data
+// directory that an earlier version wrote (testdata/datadir-v1: a snapshot
+// and log entries after it, commands of every common kind), at new
+// addresses: the state must come back as it was.
+func TestDataDirOfEarlierVersionLoads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fixture")
+	if err := os.CopyFS(dir, os.DirFS("testdata/datadir-v1")); err != nil {
+		t.Fatal(err)
+	}
+	tn := startNode(t, "fixture", dir, "", "")
+	c := cluster{tn}
+	c.waitLeader(t, 10*time.Second)
+	c.waitConverged(t, 10*time.Second)
+	want := []MatchInfo{
+		{ID: "a", Game: "arena", Owner: "fixture", Epoch: 5, Players: 2, Status: MatchRunning, Seed: 11, Created: 5,
+			CheckpointEpoch: 5, CheckpointTick: 30, CheckpointBytes: 26},
+		{ID: "b", Game: "arena", Owner: "fixture", Epoch: 7, Players: 4, Status: MatchRunning, Seed: 22, Created: 7,
+			CheckpointEpoch: 7, CheckpointTick: 45, CheckpointBytes: 26},
+	}
+	if got := tn.Matches(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("matches:\n%+v\nwant\n%+v", got, want)
+	}
+	for id, st := range map[string]string{"a": "state a at 30", "b": "state b at 45"} {
+		cp, ok := tn.LatestCheckpoint(id)
+		if got, err := cp.State(); !ok || err != nil || string(got) != st {
+			t.Fatalf("checkpoint of %s: %q %v", id, got, err)
+		}
+	}
+	if tn.AppliedIndex() < 12 {
+		t.Fatalf("applied index %d, want at least 12", tn.AppliedIndex())
+	}
+	testutil.CheckFor(t, 5*time.Second, func() error { // the leader re-registers itself
+		if self, ok := tn.Member("fixture"); !ok || self.RaftAddr != tn.RaftAddr() || self.API != tn.api() {
+			return fmt.Errorf("self %+v: want the new addresses %s and %s", self, tn.RaftAddr(), tn.api())
+		}
+		return nil
+	})
+}
+
+// TestWaitApplied: a waiter wakes when the FSM applies the index it waits
+// for; it returns at once for an index already applied, with ctx's error
+// when ctx ends first, and with ErrShutdown when the node stops first.
+func TestWaitApplied(t *testing.T) {
+	tn := startNode(t, "dev", "", "", "")
+	cluster{tn}.waitLeader(t, 5*time.Second)
+	if err := tn.WaitApplied(ctxT(t, time.Second), tn.AppliedIndex()); err != nil {
+		t.Fatalf("applied index: %v", err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := tn.WaitApplied(short, tn.AppliedIndex()+1000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("never applied: %v", err)
+	}
+
+	next := tn.AppliedIndex() + 1
+	woken := make(chan error, 1)
+	go func() { woken <- tn.WaitApplied(ctxT(t, 10*time.Second), next) }()
+	m, err := tn.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "a", Game: "arena"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-woken; err != nil || tn.AppliedIndex() < next || m.Created < next {
+		t.Fatalf("waiter for %d: %v (applied %d, created at %d)", next, err, tn.AppliedIndex(), m.Created)
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- tn.WaitApplied(context.Background(), tn.AppliedIndex()+1000) }()
+	tn.stop()
+	if err := <-stopped; !errors.Is(err, ErrShutdown) {
+		t.Fatalf("waiter at shutdown: %v", err)
+	}
+}
+
+// TestCatchUp: a follower whose FSM lags (held on its FSM goroutine) does
+// not return from CatchUp before it has applied a match the leader created
+// before the call, and returns once it has; the leader's own CatchUp returns
+// at once.
+func TestCatchUp(t *testing.T) {
+	var hold atomic.Bool
+	release := make(chan struct{})
+	lagging := func(c *Config) {
+		c.beforeApply = func() {
+			if hold.Load() {
+				<-release
+			}
+		}
+	}
+	c := startCluster(t, 3, func(i int) []nodeOpt {
+		if i == 2 {
+			return []nodeOpt{lagging}
+		}
+		return nil
+	})
+	leader := c.waitLeader(t, 10*time.Second)
+	f := c[2]
+	if f == leader {
+		if err := leader.LeadershipTransfer(ctxT(t, 5*time.Second), c[0].ID()); err != nil {
+			t.Fatal(err)
+		}
+		leader = c.waitLeader(t, 10*time.Second)
+	}
+	if err := leader.CatchUp(ctxT(t, time.Second)); err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+
+	hold.Store(true)
+	m, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "late", Game: "arena"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.CatchUp(ctxT(t, 20*time.Second)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("CatchUp returned (%v) while the FSM had not applied %d (at %d)", err, m.Created, f.AppliedIndex())
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, ok := f.Lookup("late"); ok {
+		t.Fatal("the held FSM applied the match")
+	}
+	hold.Store(false)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.Lookup("late"); !ok || f.AppliedIndex() < m.Created {
+		t.Fatalf("after CatchUp: match visible %v, applied %d, created at %d", ok, f.AppliedIndex(), m.Created)
 	}
 }

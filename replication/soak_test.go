@@ -43,9 +43,9 @@ func TestSoakLeaderCrashes(t *testing.T) {
 	c := startCluster(t, 3, nil, opts...)
 	var elections, takeovers []time.Duration
 	for i := range 10 {
-		ms := createMatches(t, c.leader(), "k"+string(rune('a'+i)), 3)
-		leader := c.leader()
-		lost := ownedBy(c.leader().Matches(), leader.ID())
+		leader := c.waitLeader(t, 10*time.Second)
+		ms := createMatches(t, leader, "k"+string(rune('a'+i)), 3)
+		lost := ownedBy(leader.Matches(), leader.ID())
 		start := time.Now()
 		leader.crash()
 		nl := c.waitLeader(t, 10*time.Second)

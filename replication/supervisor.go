@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // supervisor runs on the leader only, one per leadership term. It records
@@ -37,6 +39,25 @@ type termStart struct {
 	// granted, in this process); hasContact is false when there was none.
 	prevContact time.Duration
 	hasContact  bool
+}
+
+// declaration describes one death a supervisor decided, with what it knew
+// then (Config.onDeclared, tests only), reported before its entry is
+// applied: a leader that steps down meanwhile gets ErrLeadershipLost
+// although the entry may commit. Times are on this process's monotonic
+// clock.
+type declaration struct {
+	by, id, rule string
+	decided      time.Time // when the supervisor decided it
+	due          time.Time // the deadline of the rule it used
+	silentDue    time.Time // the "silent" rule's deadline
+	heard        bool      // the node had sent this supervisor a heartbeat
+	// The declaring supervisor's term: the leader it followed before, its
+	// last Raft contact before the election, and when it learned it leads.
+	prev        string
+	hasContact  bool
+	prevContact time.Time
+	elected     time.Time
 }
 
 // startSupervisor launches the supervisor for a new term and returns its stop
@@ -118,7 +139,7 @@ func (s *supervisor) ensureSelf(ctx context.Context) {
 	if ok && self.State != NodeDead && self.API == n.api && self.Advertise == n.cfg.AdvertiseURL && self.RaftAddr == n.raftAddr {
 		return
 	}
-	if _, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{
+	if _, err := n.applyLocal(ctx, command.Encode(&command.RegisterNode{
 		ID: n.cfg.NodeID, Advertise: n.cfg.AdvertiseURL, API: n.api, RaftAddr: n.raftAddr,
 	})); err != nil && ctx.Err() == nil {
 		s.log.Warn().Err(err).Msg("register self failed")
@@ -133,9 +154,11 @@ func (s *supervisor) declareDead(ctx context.Context) {
 	now := n.now()
 	nodes := n.fsm.Nodes()
 	type victim struct {
-		id     string
-		silent time.Duration
-		rule   string
+		id             string
+		silent         time.Duration
+		rule           string
+		due, silentDue time.Duration // for onDeclared
+		heard          bool
 	}
 	var victims []victim
 	s.mu.Lock()
@@ -145,12 +168,23 @@ func (s *supervisor) declareDead(ctx context.Context) {
 		}
 		if due, rule := s.deadlineLocked(nd.ID); now > due {
 			s.pending[nd.ID] = true
-			victims = append(victims, victim{nd.ID, now - max(s.contact[nd.ID], s.start), rule})
+			c, heard := s.contact[nd.ID]
+			victims = append(victims, victim{id: nd.ID, silent: now - max(c, s.start), rule: rule,
+				due: due, silentDue: max(c, s.start) + n.cfg.FailoverAfter, heard: heard})
 		}
 	}
 	s.mu.Unlock()
 	for _, v := range victims {
-		res, err := n.applyLocal(ctx, EncodeCommand(&SetNodeState{ID: v.id, State: NodeDead}))
+		if n.cfg.onDeclared != nil {
+			at := func(d time.Duration) time.Time { return n.t0.Add(d) }
+			n.cfg.onDeclared(declaration{
+				by: n.cfg.NodeID, id: v.id, rule: v.rule, heard: v.heard,
+				decided: at(now), due: at(v.due), silentDue: at(v.silentDue),
+				prev: s.term.prev, hasContact: s.term.hasContact, prevContact: at(s.term.prevContact),
+				elected: at(s.term.elected),
+			})
+		}
+		res, err := n.applyLocal(ctx, command.Encode(&command.SetNodeState{ID: v.id, State: NodeDead}))
 		s.mu.Lock()
 		delete(s.pending, v.id)
 		s.mu.Unlock()
@@ -159,9 +193,6 @@ func (s *supervisor) declareDead(ctx context.Context) {
 				s.log.Warn().Err(err).Str(keyPeer, v.id).Msg("declare dead failed")
 			}
 			continue
-		}
-		if n.cfg.onDeclared != nil {
-			n.cfg.onDeclared(v.id, v.rule)
 		}
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
 			Dur(keySilent, v.silent).Str(keyRule, v.rule).Dur(keySinceElected, n.now()-s.term.elected).
@@ -204,7 +235,7 @@ func (s *supervisor) collectRemoved(ctx context.Context) {
 		if _, ok := voters[nd.ID]; ok || nd.State != NodeDead {
 			continue
 		}
-		if _, err := n.applyLocal(ctx, EncodeCommand(&RemoveNode{ID: nd.ID})); err != nil {
+		if _, err := n.applyLocal(ctx, command.Encode(&command.RemoveNode{ID: nd.ID})); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn().Err(err).Str(keyPeer, nd.ID).Msg("remove node from fsm failed")
 			}
@@ -218,19 +249,19 @@ func (s *supervisor) collectRemoved(ctx context.Context) {
 // Contract for the lease (DESIGN.md, "Fencing"): a heartbeat is acknowledged
 // only after its receipt time is recorded as the node's contact, and never
 // while the node's death is pending.
-func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (HeartbeatAck, error) {
+func (s *supervisor) heartbeat(ctx context.Context, hb heartbeatRequest) (heartbeatAck, error) {
 	n := s.n
 	received := n.now()
 	if !s.ready.Load() || !n.IsLeader() {
-		return HeartbeatAck{}, ErrNotLeader
+		return heartbeatAck{}, ErrNotLeader
 	}
 	if !n.isVoter(hb.ID) {
-		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrNotMember, hb.ID)
+		return heartbeatAck{}, fmt.Errorf("%w: %s", ErrNotMember, hb.ID)
 	}
 	s.mu.Lock()
 	if s.pending[hb.ID] {
 		s.mu.Unlock()
-		return HeartbeatAck{}, fmt.Errorf("%w: %s", ErrDeclaredDead, hb.ID)
+		return heartbeatAck{}, fmt.Errorf("%w: %s", ErrDeclaredDead, hb.ID)
 	}
 	s.contact[hb.ID] = max(s.contact[hb.ID], received)
 	s.load[hb.ID] = hb.Load
@@ -238,9 +269,9 @@ func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (Heartb
 
 	info, ok := n.fsm.Node(hb.ID)
 	if !ok || info.State == NodeDead || info.API != hb.API || info.Advertise != hb.Advertise || info.RaftAddr != hb.RaftAddr {
-		res, err := n.applyLocal(ctx, EncodeCommand(&RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
+		res, err := n.applyLocal(ctx, command.Encode(&command.RegisterNode{ID: hb.ID, Advertise: hb.Advertise, API: hb.API, RaftAddr: hb.RaftAddr}))
 		if err != nil {
-			return HeartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
+			return heartbeatAck{}, fmt.Errorf("register %s: %w", hb.ID, err)
 		}
 		if !ok || info.State == NodeDead {
 			s.log.Info().Str(keyPeer, hb.ID).Int(keyCount, len(res.Moved)).Msg("node alive")
@@ -249,12 +280,12 @@ func (s *supervisor) heartbeat(ctx context.Context, hb HeartbeatRequest) (Heartb
 	}
 	remaining := n.LeaseRemaining()
 	if remaining <= 0 {
-		return HeartbeatAck{}, fmt.Errorf("%w: the leader's own lease is not valid", ErrNotLeader)
+		return heartbeatAck{}, fmt.Errorf("%w: the leader's own lease is not valid", ErrNotLeader)
 	}
 	// The node must have applied its latest revival (which follows the death
 	// that moved its matches away) before it runs anything. Nothing else takes
 	// a match from a live node without its own hand-over.
-	return HeartbeatAck{Leader: n.cfg.NodeID, Index: info.Revived, LeaseMS: remaining.Milliseconds()}, nil
+	return heartbeatAck{Leader: n.cfg.NodeID, Index: info.Revived, LeaseMS: remaining.Milliseconds()}, nil
 }
 
 // contacts returns, per node, how long ago the leader last heard from it

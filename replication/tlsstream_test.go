@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/tools/certs"
 )
 
@@ -122,7 +123,7 @@ func forgeAppend(t testing.TB, stream raft.StreamLayer, n *testNode, st raftStat
 		PrevLogTerm:  st.lastTerm,
 		Entries: []*raft.Log{{
 			Index: st.lastIndex + 1, Term: st.term + 1, Type: raft.LogCommand,
-			Data: EncodeCommand(&CreateMatch{ID: id, Game: "arena"}),
+			Data: command.Encode(&command.CreateMatch{ID: id, Game: "arena"}),
 		}},
 		LeaderCommitIndex: st.lastIndex + 1,
 	}
@@ -159,7 +160,7 @@ func startForgeTarget(t *testing.T, opts ...nodeOpt) *testNode {
 	n := startNode(t, "n1", "", "", "", opts...)
 	cluster{n}.waitLeader(t, 10*time.Second)
 	cluster{n}.waitConverged(t, 10*time.Second)
-	if _, err := n.CreateMatch(ctxT(t, 10*time.Second), CreateMatch{ID: "real", Game: "arena"}); err != nil {
+	if _, err := n.CreateMatch(ctxT(t, 10*time.Second), command.CreateMatch{ID: "real", Game: "arena"}); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -326,7 +327,7 @@ func TestClusterOverTLS(t *testing.T) {
 	var created []MatchInfo
 	create := func(via *testNode, id string) {
 		t.Helper()
-		m, err := via.CreateMatch(ctx, CreateMatch{ID: id, Game: "arena"})
+		m, err := via.CreateMatch(ctx, command.CreateMatch{ID: id, Game: "arena"})
 		if err != nil {
 			t.Fatalf("create %s via %s: %v", id, via.ID(), err)
 		}

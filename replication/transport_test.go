@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
 
 // TestDialsLeaveFromRaftIP: a node bound to 127.0.0.11 dials Raft peers
@@ -55,10 +57,10 @@ func TestDialsLeaveFromRaftIP(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	cl := &Client{HTTP: defaultHTTPClient(sourceIP("127.0.0.11:7351"))}
+	hc := defaultHTTPClient(sourceIP("127.0.0.11:7351"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, body, err := cl.raw(ctx, http.MethodGet, srv.URL, nil, "", nil)
+	_, body, err := httpapi.Do(ctx, hc, http.MethodGet, srv.URL, "", nil, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/admin"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -37,7 +38,7 @@ func startCluster(t *testing.T, extra ...string) []*proc {
 		p.waitReady(t, 15*time.Second)
 	}
 	testutil.CheckTrue(t, 10*time.Second, func() bool {
-		var nodes []replication.AdminNode
+		var nodes []admin.Node
 		if adminGet(n1, "/admin/v1/nodes", &nodes) != nil || len(nodes) != 3 {
 			return false
 		}
@@ -94,18 +95,18 @@ func checkAdminAuth(t *testing.T, p *proc) {
 	}
 }
 
-func findMatch(t *testing.T, p *proc, id string) (replication.AdminMatch, bool) {
+func findMatch(t *testing.T, p *proc, id string) (admin.Match, bool) {
 	t.Helper()
-	var ms []replication.AdminMatch
+	var ms []admin.Match
 	if err := adminGet(p, "/admin/v1/matches", &ms); err != nil {
-		return replication.AdminMatch{}, false
+		return admin.Match{}, false
 	}
 	for _, m := range ms {
 		if m.ID == id {
 			return m, true
 		}
 	}
-	return replication.AdminMatch{}, false
+	return admin.Match{}, false
 }
 
 func wsURLs(procs []*proc) []string {
@@ -181,7 +182,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 
 	// Every node lists the match with its owner and epoch; the player count
 	// arrives with the checkpoints.
-	var listed replication.AdminMatch
+	var listed admin.Match
 	for _, p := range procs {
 		testutil.CheckTrue(t, 5*time.Second, func() bool {
 			m, ok := findMatch(t, p, w0.MatchID)

@@ -19,6 +19,7 @@ import (
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/admin"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -249,7 +250,7 @@ func TestClusterFailover(t *testing.T) {
 		p.waitReady(t)
 	}
 	testutil.CheckFor(t, 15*time.Second, func() error {
-		var nodes []replication.AdminNode
+		var nodes []admin.Node
 		if err := n1.admin("/admin/v1/nodes", &nodes); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -44,6 +45,7 @@ type Adapter struct {
 
 	mu       sync.Mutex
 	acquired map[string]uint64        // matches adopted here (Acquired handled), by epoch
+	released chan struct{}            // cap 1: a match left acquired (WaitReleased)
 	admit    map[string]chan struct{} // per game: one Admit at a time on this node
 }
 
@@ -76,6 +78,7 @@ func New(cfg Config) (*Adapter, error) {
 		log:      cfg.Logger.With().Str(keyComponent, "cluster").Logger(),
 		probe:    newOwnerProbe(cfg.Listen, cfg.ProbeTimeout, cfg.ProbeTTL),
 		acquired: make(map[string]uint64),
+		released: make(chan struct{}, 1),
 		admit:    make(map[string]chan struct{}),
 	}, nil
 }
@@ -255,7 +258,7 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 		}
 	}
 
-	mi, err := r.CreateMatch(ctx, replication.CreateMatch{ID: replication.NewMatchID(), Game: gameName})
+	mi, err := r.CreateMatch(ctx, command.CreateMatch{ID: replication.NewMatchID(), Game: gameName})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // BenchmarkLeaseValid is the cost of the gate every room asks before each
@@ -33,7 +34,7 @@ func BenchmarkLeaseValid(b *testing.B) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	m, err := n.CreateMatch(ctx, replication.CreateMatch{ID: "m1", Game: "arena"})
+	m, err := n.CreateMatch(ctx, command.CreateMatch{ID: "m1", Game: "arena"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func BenchmarkLeaseValid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a.Attach(NewNodeReplica(n, "", "127.0.0.1:0"), n.Checkpointer())
+	a.Attach(n, n.Checkpointer())
 	if !a.Valid("m1", m.Epoch) || a.Valid("m1", m.Epoch+1) {
 		b.Fatal("Valid disagrees with the FSM")
 	}

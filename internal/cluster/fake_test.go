@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
 )
@@ -120,7 +121,7 @@ func (r *fakeReplica) Member(id string) (replication.NodeInfo, bool) {
 	return n, ok
 }
 
-func (r *fakeReplica) CreateMatch(ctx context.Context, req replication.CreateMatch) (replication.MatchInfo, error) {
+func (r *fakeReplica) CreateMatch(ctx context.Context, req command.CreateMatch) (replication.MatchInfo, error) {
 	f := r.fsm
 	f.creates.Add(1)
 	if f.createGate != nil {

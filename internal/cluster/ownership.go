@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/replication"
@@ -51,7 +52,6 @@ func (a *Adapter) acquire(ctx context.Context, r Replica, games Games, ev replic
 
 func (a *Adapter) release(r Replica, games Games, ev replication.OwnershipEvent) {
 	id := ev.Match.ID
-	a.markReleased(id)
 	url := ""
 	if !ev.Ended && ev.Match.Owner != "" {
 		if o, ok := r.Member(ev.Match.Owner); ok {
@@ -59,6 +59,9 @@ func (a *Adapter) release(r Replica, games Games, ev replication.OwnershipEvent)
 		}
 	}
 	games.Release(id, url)
+	// Marked only after Release has run: WaitReleased then means the
+	// players were redirected.
+	a.markReleased(id)
 }
 
 func (a *Adapter) markAdopted(id string, epoch uint64) {
@@ -71,6 +74,30 @@ func (a *Adapter) markReleased(id string) {
 	a.mu.Lock()
 	delete(a.acquired, id)
 	a.mu.Unlock()
+	select {
+	case a.released <- struct{}{}:
+	default:
+	}
+}
+
+// WaitReleased returns once no match adopted here is left: the ownership
+// loop has released (stopped, players redirected) every match that left
+// this node, or ctx ends. A drain before shutdown waits for it, so that
+// sessions are not closed before their redirect is sent.
+func (a *Adapter) WaitReleased(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		left := len(a.acquired)
+		a.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-a.released:
+		case <-ctx.Done():
+			return fmt.Errorf("%d matches not released: %w", left, ctx.Err())
+		}
+	}
 }
 
 // adopted reports whether the Acquired event of id at epoch was handled

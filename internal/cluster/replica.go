@@ -5,11 +5,13 @@ import (
 
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/replication"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
+var _ Replica = (*replication.Node)(nil)
+
 // Replica is what the glue needs from this node's replica of the match
-// directory. *replication.Node provides it (see compat.go); tests use a
-// fake.
+// directory. *replication.Node provides it; tests use a fake.
 type Replica interface {
 	Directory
 	Follower
@@ -33,7 +35,7 @@ type Directory interface {
 	Member(id string) (replication.NodeInfo, bool)
 	// CreateMatch creates a match through Raft on the least-loaded live
 	// node; its epoch is the Raft index of the entry.
-	CreateMatch(ctx context.Context, req replication.CreateMatch) (replication.MatchInfo, error)
+	CreateMatch(ctx context.Context, req command.CreateMatch) (replication.MatchInfo, error)
 	// EndMatch ends a match owned at epoch (replication.ErrStaleEpoch: it
 	// moved meanwhile).
 	EndMatch(ctx context.Context, matchID string, epoch uint64) error

@@ -1,0 +1,47 @@
+// Package admin is ticksync's operator API: JSON over HTTP under
+// /admin/v1/, bearer-authenticated with the cluster's admin token, and a
+// typed Go client for it (Client) that ticksyncctl builds on.
+//
+// Endpoints (Server; every row has a Client method):
+//
+//	GET  /admin/v1/status               this node: Raft state, leader, lease, counters   Status
+//	GET  /admin/v1/nodes                every node, with leader and voter flags          Nodes
+//	GET  /admin/v1/matches              every match; tick only where it runs             Matches
+//	GET  /admin/v1/matches/{id}                                                          Match
+//	POST /admin/v1/matches              {"id"?,"game","node"?,"seed"?} → 201 the match   CreateMatch
+//	POST /admin/v1/matches/{id}/move    {"node"}: hand-over with a final checkpoint      Move
+//	POST /admin/v1/nodes/{id}/drain     hand all its matches over, take no new ones      Drain
+//	POST /admin/v1/nodes/{id}/undrain                                                    Undrain
+//	POST /admin/v1/nodes/{id}/remove    remove from Raft; 202, matches move later        RemoveNode
+//	POST /admin/v1/transfer-leader      {"node"?}                                        TransferLeader
+//
+// Data flow: a request arrives on any node. Reads answer from that node's
+// FSM (replication.Node). Writes go through Raft (Node.CreateMatch, Drain,
+// …, which a follower forwards to the leader itself); remove and
+// transfer-leader must run on the leader and move on the match's owner, so
+// the server proxies those requests there, once (a proxied request is never
+// proxied again, so a leader change cannot make it loop). Errors are
+// {"error": "...", "code": "..."} with the status and code of
+// replication's error table; Client turns them into *Error, which unwraps
+// to replication's sentinel (errors.Is(err, replication.ErrNotLeader)).
+// The JSON is the format earlier versions answered, byte for byte
+// (golden_test.go).
+//
+// # Node-to-node endpoints
+//
+// The same prefix also carries what nodes call on each other: POST
+// /admin/v1/join, /admin/v1/raft/apply, /admin/v1/raft/heartbeat and GET
+// /admin/v1/raft/read-index. They are not operator calls and do not live
+// here: package replication serves them (Node.PeerHandler) and calls them,
+// and Server only mounts that handler at those paths, so a node serves one
+// tree under /admin/v1/ as before. They stay in replication, unlike rqlite,
+// which gives its node-to-node service a package of its own (cluster),
+// because here they are the replication protocol itself: the heartbeat's
+// round trip is the owner lease that fences rooms (replication/DESIGN.md),
+// forwarding is the second half of Node.Apply, and read-index is CatchUp's.
+// Their handlers call the leader's supervisor and Raft directly; a separate
+// package would need those internals exported, or interfaces in both
+// directions, since the node both serves and calls them. Keeping them out
+// of this package keeps the operator surface, and its client, to what an
+// operator may do.
+package admin
