@@ -89,7 +89,8 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 //     ErrCodeMatchFull.
 //   - Neither: matchmaking joins the oldest match of the game with a free
 //     seat, or creates one.
-func (m *Manager) Join(ctx context.Context, req JoinRequest) (Seat, error) {
+func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err error) {
+	defer func() { named(seat, req.Hello.Name) }()
 	if req.Conn == nil {
 		return nil, errors.New("join: nil conn")
 	}
@@ -347,6 +348,7 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	if m.cfg.RoomMetrics != nil {
 		metrics = m.cfg.RoomMetrics(sp.id, sp.game)
 	}
+	metrics = mt.stats.metrics(mt, metrics)
 	room, err := sim.NewRoom(sp.id, m.simCfg, g, metrics, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create match %s: %w", sp.id, err)

@@ -144,6 +144,13 @@ const (
 	ErrCodeShuttingDown  ErrorCode = 8 // the node is stopping
 )
 
+// Error codes of operator actions (the admin API: kick, end match). The
+// client stops: reconnecting would not bring the seat or the match back.
+const (
+	ErrCodeKicked     ErrorCode = 13 // an operator removed this player from the match
+	ErrCodeMatchEnded ErrorCode = 14 // an operator ended the match
+)
+
 // ErrorMsg is a decoded Error message.
 type ErrorMsg struct {
 	Code    ErrorCode
