@@ -99,6 +99,14 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
 			writeError(w, badRequest(err), 0)
 			return
 		}
+		switch voters := s.node.Servers(); {
+		case req.Node == s.node.ID():
+			writeError(w, fmt.Errorf("%w: %s is the leader already", replication.ErrBadRequest, req.Node), 0)
+			return
+		case len(voters) < 2:
+			writeError(w, fmt.Errorf("%w: no other voter to hand leadership to (the cluster has %d)", replication.ErrBadRequest, len(voters)), 0)
+			return
+		}
 		start := time.Now()
 		if err := s.node.LeadershipTransfer(r.Context(), req.Node); err != nil {
 			writeError(w, err, 0)
