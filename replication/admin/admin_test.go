@@ -151,6 +151,10 @@ func TestOperatorAPI(t *testing.T) {
 				len(d.Live.Players) != 2 || d.Live.Players[0].Name != "ann" || d.Live.Players[1].Entity != 102 || d.LiveError != "" {
 				t.Fatalf("via %s: %+v %+v %v", n.ID(), d, d.Live, err)
 			}
+			// The row's tick stays the answering node's own: null where the room does not run.
+			if (d.Tick != nil) != (n == owner) {
+				t.Fatalf("via %s: row tick %v", n.ID(), d.Tick)
+			}
 		}
 		// A match its owner does not run (yet): the row, and why there is no live view.
 		d, err := follower.client.Match(ctxT(t, 5*time.Second), "solo")

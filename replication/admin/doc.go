@@ -19,8 +19,10 @@
 //	POST   /admin/v1/transfer-leader      {"node"?} → the new leader                       TransferLeader
 //
 // Data flow: a request arrives on any node. Reads answer from that node's
-// FSM (replication.Node); GET of one match asks the match's owner for its
-// live view (players, measurements: Games, the owner's game layer). Writes
+// FSM (replication.Node), and a row's tick is the answering node's (null
+// where the room does not run); GET of one match also asks the match's
+// owner for its live view (players, measurements: Games, the owner's game
+// layer). Writes
 // go through Raft (Node.CreateMatch, EndMatch, Drain, …, which a follower
 // forwards to the leader itself) and answer once this node has applied
 // them (Node.CatchUp), so that the answer and the operator's next read on

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,29 +85,50 @@ func (s *Server) handleMatches(w http.ResponseWriter, _ *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
-// handleMatch answers with the match's row and its owner's live view: from
-// here when this node runs it, else from the owner (the request is
-// forwarded there once). When the owner cannot answer, this node's row
-// comes back with live null and live_error saying why.
+// handleMatch answers with the match's row as this node holds it (its
+// tick only when the room runs here, as in GET matches) and the owner's
+// live view: from here when this node runs it, else from the owner (the
+// request is forwarded there once). When the owner cannot answer, live is
+// null and live_error says why.
 func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 	m, ok := s.lookup(w, r.PathValue("id"))
 	if !ok {
 		return
 	}
-	if m.Owner == s.node.ID() || forwarded(r) {
-		httpapi.WriteJSON(w, http.StatusOK, s.detail(m))
-		return
-	}
 	d := s.detail(m)
-	api, err := s.owner(m)
-	if err == nil {
-		if err = s.forward(w, r, nil, api); err == nil {
-			return
+	if m.Owner != s.node.ID() && !forwarded(r) {
+		live, err := s.ownerLive(r, m)
+		d.Live, d.LiveError = live, ""
+		if err != nil {
+			d.LiveError = err.Error()
 		}
-		err = fmt.Errorf("owner %s did not answer: %w", m.Owner, err)
 	}
-	d.LiveError = err.Error()
 	httpapi.WriteJSON(w, http.StatusOK, d)
+}
+
+// ownerLive asks m's owner (another node) for its live view of m.
+func (s *Server) ownerLive(r *http.Request, m replication.MatchInfo) (*Live, error) {
+	api, err := s.owner(m)
+	if err != nil {
+		return nil, err
+	}
+	status, data, err := s.forward(r, nil, api)
+	if err != nil {
+		return nil, fmt.Errorf("owner %s did not answer: %w", m.Owner, err)
+	}
+	var od MatchDetail
+	if status != http.StatusOK {
+		var eb httpapi.ErrorBody
+		_ = json.Unmarshal(data, &eb)
+		return nil, fmt.Errorf("owner %s answered %d: %s", m.Owner, status, eb.Error)
+	}
+	if err := json.Unmarshal(data, &od); err != nil {
+		return nil, fmt.Errorf("owner %s: %w", m.Owner, err)
+	}
+	if od.Live == nil {
+		return nil, errors.New(od.LiveError)
+	}
+	return od.Live, nil
 }
 
 // handleCreateMatch creates a match through Raft. The game must be one

@@ -143,22 +143,27 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, api,
 		writeError(w, fmt.Errorf("%w: %s (request was already forwarded once)", replication.ErrNotLeader, why), 0)
 		return
 	}
-	if err := s.forward(w, r, body, api); err != nil {
+	status, data, err := s.forward(r, body, api)
+	if err != nil {
 		writeError(w, fmt.Errorf("%w: forward to %s: %w", replication.ErrNoLeader, api, err), http.StatusBadGateway)
 		return
 	}
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet && status/100 == 2 {
 		s.settle(r.Context())
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
 }
 
 // forward is the one place this API calls another node: it sends r (with
 // body, already read) to the same path on the node at api, over the node's
 // client for node-to-node calls, marked as forwarded by this node, and
-// copies the answer to w. It returns a *httpapi.TransportError, having
-// written nothing, when that node did not answer.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, api string) error {
-	return httpapi.Proxy(w, r, body, s.http, api, s.cfg.Token, s.node.ID())
+// returns that node's answer. A *httpapi.TransportError means it did not
+// answer.
+func (s *Server) forward(r *http.Request, body []byte, api string) (status int, data []byte, err error) {
+	hdr := http.Header{httpapi.HeaderForwarded: []string{s.node.ID()}}
+	return httpapi.Do(r.Context(), s.http, r.Method, api+r.URL.RequestURI(), s.cfg.Token, body, r.Header.Get("Content-Type"), hdr)
 }
 
 // forwarded reports whether another node proxied r here: it is answered
