@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -46,7 +48,7 @@ func LoadKustomization(dir string) (*Kustomization, error) {
 		return nil, err
 	}
 	var k Kustomization
-	if err := yaml.UnmarshalStrict(b, &k); err != nil {
+	if err := unmarshalStrict(b, &k); err != nil {
 		return nil, fmt.Errorf("kustomization.yaml: %w", err)
 	}
 	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
@@ -100,7 +102,7 @@ func (s *Set) decode(doc []byte) error {
 		return err
 	}
 	strict := func(v any) error {
-		if err := yaml.UnmarshalStrict(doc, v); err != nil {
+		if err := unmarshalStrict(doc, v); err != nil {
 			return fmt.Errorf("%s %s: %w", tm.APIVersion, tm.Kind, err)
 		}
 		return nil
@@ -128,6 +130,21 @@ func (s *Set) decode(doc []byte) error {
 		return strict(o)
 	}
 	return fmt.Errorf("apiVersion %q kind %q: not a kind these manifests use (add it to the validator)", tm.APIVersion, tm.Kind)
+}
+
+// unmarshalStrict decodes a YAML document as the API server's strict field
+// validation does: duplicate keys, unknown fields and fields in the wrong
+// case ("ServiceName") are errors.
+func unmarshalStrict(doc []byte, v any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strictErrs, err := kjson.UnmarshalStrict(j, v, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
 }
 
 // Service returns the Service named name, or nil.

@@ -114,11 +114,14 @@ func TestStrictDecode(t *testing.T) {
 	cl := load(t)
 	t.Logf("decoded %d StatefulSet, %d Services, %d PodDisruptionBudgets from %v; %d Secrets from %s",
 		len(cl.set.StatefulSets), len(cl.set.Services), len(cl.set.PDBs), cl.k.Resources, len(cl.sec.Secrets), secretTemplate)
-	// A document with a misspelt field must fail: the decoding is strict.
-	bad := &Set{}
-	err := bad.decode([]byte("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: x}\nspec:\n  replica: 3\n"))
-	if err == nil || !strings.Contains(err.Error(), "replica") {
-		t.Errorf("a StatefulSet with spec.replica decoded with error %v, want an unknown-field error", err)
+	// Misspelt, wrongly cased or repeated fields must fail: the decoding is
+	// as strict as the API server's.
+	for _, field := range []string{"replica: 3", "ServiceName: x", "replicas: 3\n  replicas: 5"} {
+		bad := &Set{}
+		err := bad.decode([]byte("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: x}\nspec:\n  " + field + "\n"))
+		if err == nil {
+			t.Errorf("a StatefulSet with spec.%q decoded without error", field)
+		}
 	}
 }
 
