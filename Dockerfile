@@ -16,8 +16,9 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
-# GOFLAGS=-buildvcs=false when the context is not a plain git clone (a git
-# worktree, a tarball): the version then comes from the module alone.
+# Extra go flags, e.g. --build-arg GOFLAGS=-buildvcs=false if git cannot
+# read the context's .git. (A context without a .git folder, such as a
+# tarball or a git worktree, builds without version control data.)
 ARG GOFLAGS=
 WORKDIR /src
 COPY go.mod go.sum ./
