@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,11 @@ type Match struct {
 
 	taken  atomic.Int32  // len(seats), for matchmaking without mu
 	guests atomic.Uint32 // nextGuest, for checkpoints (room goroutine, no mu)
+	// nonces maps each seated player to its seat's nonce, for checkpoints
+	// (room goroutine, no mu). Replaced as a whole under mu (copy on write)
+	// whenever a seat's nonce changes: joins and resumes, rare next to
+	// ticks.
+	nonces atomic.Pointer[map[uint32]uint64]
 
 	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
 
@@ -65,6 +71,11 @@ type seat struct {
 	// old owner's, and a delta against our tick of the same number would
 	// build a wrong world.
 	trusted bool
+	// nonce is the nonce of the newest resume token issued for this seat
+	// (a fresh one with every Welcome); a resume must present it, so a
+	// newer token revokes the older ones. 0 (a seat restored from a
+	// checkpoint that predates nonces) accepts any token of the player.
+	nonce uint64
 	// gen changes whenever a connection takes the seat, loses it, or the
 	// seat is freed; a seatHandle of another gen is dead.
 	gen atomic.Uint64
@@ -114,8 +125,10 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		return nil, errMatchClosed
 	}
 	if player != 0 && m.seats[player] != nil {
+		// An authenticated player takes its seat back: its auth token
+		// proves who it is, no resume token needed.
 		m.mu.Unlock()
-		return m.resume(ctx, conn, player, lastTick)
+		return m.resume(ctx, conn, player, nil, lastTick)
 	}
 	defer m.mu.Unlock()
 	if !m.leased() {
@@ -124,14 +137,23 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 	if len(m.seats) >= m.mgr.cfg.Seats {
 		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.mgr.cfg.Seats)}
 	}
+	if !m.mgr.adm.reserveSeat() {
+		return nil, errMaxPlayers
+	}
 	if player == 0 {
 		player = m.guestID()
 	}
+	// The nonce is published before the room seats the player, so the
+	// checkpoint the join triggers carries it.
+	nonce := newNonce()
+	m.setNonce(player, nonce)
 	ent, err := m.room.Join(ctx, player, conn)
 	if err != nil {
+		m.setNonce(player, 0)
+		m.mgr.adm.releaseSeats(1)
 		return nil, m.roomError("join", err)
 	}
-	s := &seat{player: player, entity: ent, conn: conn, trusted: true}
+	s := &seat{player: player, entity: ent, conn: conn, trusted: true, nonce: nonce}
 	m.seats[player] = s
 	delete(m.left, player)
 	m.taken.Store(int32(len(m.seats)))
@@ -159,10 +181,13 @@ func (m *Match) guestID() uint32 {
 	}
 }
 
-// resume gives player's seat to conn. The previous connection, if still
-// live, is kicked with ErrCodeReplaced. lastTick is the newest snapshot the
+// resume gives player's seat to conn. tok is the resume token presented
+// (nil: an authenticated player taking its seat back): it must be the
+// newest one issued for the seat. The previous connection, if still live,
+// is kicked with ErrCodeReplaced, and the tokens issued before are revoked
+// (the Welcome carries a new one). lastTick is the newest snapshot the
 // client holds: the first snapshot is a delta against it if possible.
-func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
+func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token.Resume, lastTick uint32) (Seat, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -173,6 +198,10 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 		m.mu.Unlock()
 		return nil, m.seatGone(player)
 	}
+	if tok != nil && s.nonce != 0 && tok.Nonce != s.nonce {
+		m.mu.Unlock()
+		return nil, errTokenSuperseded
+	}
 	if !m.leased() {
 		m.mu.Unlock()
 		return nil, errLeaseLost
@@ -180,7 +209,14 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 	if !s.trusted || lastTick <= m.adoptTick {
 		lastTick = 0 // not our history: the first snapshot is full
 	}
+	// A new token for the new connection; published before the Attach so
+	// that the checkpoint it triggers carries it.
+	oldNonce := s.nonce
+	s.nonce = newNonce()
+	m.setNonce(player, s.nonce)
 	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
+		s.nonce = oldNonce
+		m.setNonce(player, oldNonce)
 		m.mu.Unlock()
 		return nil, m.roomError("resume", err)
 	}
@@ -198,6 +234,40 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 	}
 	m.log.Debug().Uint32(keyPlayer, player).Bool("replaced", old != nil).Msg("player resumed")
 	return m.handle(s, gen), nil
+}
+
+// errTokenSuperseded refuses a resume token older than the newest one
+// issued for its seat.
+var errTokenSuperseded = &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: a newer resume token was issued for this seat"}
+
+// newNonce returns a resume-token nonce, never 0 (the "any token" of a seat
+// restored from an old checkpoint). Tokens are signed, so nonces need to be
+// unique, not secret.
+func newNonce() uint64 {
+	for {
+		if n := mrand.Uint64(); n != 0 {
+			return n
+		}
+	}
+}
+
+// setNonce publishes player's seat nonce for checkpoints; 0 removes it
+// (mu held).
+func (m *Match) setNonce(player uint32, nonce uint64) {
+	var old map[uint32]uint64
+	if p := m.nonces.Load(); p != nil {
+		old = *p
+	}
+	next := make(map[uint32]uint64, len(old)+1)
+	for id, n := range old {
+		next[id] = n
+	}
+	if nonce != 0 {
+		next[player] = nonce
+	} else {
+		delete(next, player)
+	}
+	m.nonces.Store(&next)
 }
 
 // seatGone is the refusal of a resume whose seat no longer exists.
@@ -221,7 +291,7 @@ func (m *Match) handle(s *seat, gen uint64) *seatHandle {
 	now := time.Now()
 	return &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
 		SessionID:   randomID(8),
-		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, now),
+		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, s.nonce, now),
 		PlayerID:    s.player,
 		EntityID:    s.entity,
 		TickRate:    uint16(m.mgr.cfg.TickRate),
@@ -240,7 +310,7 @@ func (m *Match) disconnect(h *seatHandle) {
 		return // replaced, freed, or the match ended
 	}
 	if m.mgr.cfg.ResumeGrace == 0 {
-		m.free(s, "disconnected")
+		m.free(s, "disconnected", true)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
@@ -261,7 +331,7 @@ func (m *Match) expire(s *seat, gen uint64) {
 	if m.closed || s.gen.Load() != gen || m.seats[s.player] != s || s.conn != nil {
 		return // resumed, or already freed
 	}
-	m.free(s, "resume grace expired")
+	m.free(s, "resume grace expired", true)
 }
 
 // leave frees h's seat now.
@@ -272,12 +342,15 @@ func (m *Match) leave(h *seatHandle) {
 	if m.closed || s.gen.Load() != h.gen || m.seats[s.player] != s {
 		return
 	}
-	m.free(s, "left")
+	m.free(s, "left", false)
 }
 
 // free removes a seat and its player from the game, and arms the empty
-// timer when it was the last (mu held).
-func (m *Match) free(s *seat, reason string) {
+// timer when it was the last (mu held). abandoned says its player is gone
+// past the resume grace (or there is none): when every seat went that way
+// the match closes at once, nobody being left to come back; after a Leave
+// it waits EmptyTimeout for someone to join.
+func (m *Match) free(s *seat, reason string, abandoned bool) {
 	s.gen.Add(1)
 	if s.grace != nil {
 		s.grace.Stop()
@@ -287,6 +360,8 @@ func (m *Match) free(s *seat, reason string) {
 	delete(m.seats, s.player)
 	m.left[s.player] = true
 	m.taken.Store(int32(len(m.seats)))
+	m.setNonce(s.player, 0)
+	m.mgr.adm.releaseSeats(1)
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if err := m.room.Leave(ctx, s.player); err != nil && !errors.Is(err, sim.ErrStopped) {
@@ -295,7 +370,11 @@ func (m *Match) free(s *seat, reason string) {
 	m.log.Debug().Uint32(keyPlayer, s.player).Str(keyReason, reason).Int(keyPlayers, len(m.seats)).Msg("seat freed")
 	m.playersChanged()
 	if len(m.seats) == 0 {
-		m.armEmpty()
+		if abandoned {
+			m.armEmpty(0)
+		} else {
+			m.armEmpty(m.mgr.cfg.EmptyTimeout)
+		}
 	}
 }
 
@@ -327,7 +406,7 @@ func (m *Match) playersChanged() {
 // the checkpoint into the match's reused buffer and hands it to the
 // Checkpointer, which copies it.
 func (m *Match) onCheckpoint(tick uint32, state []byte, seats []sim.Seat) {
-	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, state)
+	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, m.seatNonces(), state)
 	m.mgr.cfg.Checkpoints.Checkpoint(m.id, m.epoch, tick, m.ckptBuf)
 }
 
@@ -344,14 +423,33 @@ func (m *Match) liveConns() []Conn {
 	return conns
 }
 
-// armEmpty starts the empty timer (mu held).
-func (m *Match) armEmpty() {
+// seatNonces returns the published seat nonces (any goroutine; read only).
+func (m *Match) seatNonces() map[uint32]uint64 {
+	if p := m.nonces.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// armEmpty starts the empty timer: the match closes after d unless a seat
+// is taken meanwhile (mu held).
+func (m *Match) armEmpty(d time.Duration) {
 	m.emptyGen++
 	gen := m.emptyGen
 	if m.empty != nil {
 		m.empty.Stop()
 	}
-	m.empty = time.AfterFunc(m.mgr.cfg.EmptyTimeout, func() { m.mgr.closeIfEmpty(m, gen) })
+	m.empty = time.AfterFunc(d, func() { m.mgr.closeIfEmpty(m, gen, d) })
+}
+
+// abandonIfEmpty closes the match at once if no seat is taken: the Hello it
+// was made for got none (its join failed), and nobody else has joined.
+func (m *Match) abandonIfEmpty() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.closed && len(m.seats) == 0 {
+		m.armEmpty(0)
+	}
 }
 
 // close marks the match closed, kills every Seat handed out, stops the
@@ -380,6 +478,7 @@ func (m *Match) close() []Conn {
 			conns = append(conns, s.conn)
 		}
 	}
+	m.mgr.adm.releaseSeats(len(m.seats))  // not held here any more (a new owner may)
 	m.taken.Store(int32(m.mgr.cfg.Seats)) // never picked again
 	return conns
 }

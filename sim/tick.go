@@ -218,6 +218,10 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 	if ack <= r.tick { // a tick not yet stepped cannot be held
 		p.ack = ack
 	}
+	// The seat changed hands: checkpoint at the next tick, so that what the
+	// caller recorded for the new connection (game: its resume token's
+	// nonce) reaches the cluster within a tick.
+	r.ckpt.due = true
 	return nil
 }
 
