@@ -1,8 +1,10 @@
 // Package game is where games meet the engine: the Game interface a game
 // author implements, the Registry of games by name, matches (a sim.Room
 // ticking one Game, plus its seats and lifecycle) and the Manager that
-// seats players: matchmaking, explicit match ids, resume tokens. The
-// built-in demo game is game/arena; resume and auth tokens are game/token.
+// seats players: matchmaking, explicit match ids, resume tokens, within the
+// node's admission limits (players, matches, matches created per guest
+// address). The built-in demo game is game/arena; resume and auth tokens
+// are game/token.
 //
 // Data flow:
 //
