@@ -14,11 +14,13 @@ import (
 //
 //	"TSCK" | version u8 = 2 | tick u32 | seed i64 | next guest u32 |
 //	game len u8 | game | seat count u32 |
-//	seat count × (player u32, entity u32, last input seq u32, token nonce u64) |
+//	seat count × (player u32, entity u32, last input seq u32,
+//	              token nonce u64, token issued-at i64 unix seconds) |
 //	state len u32 | state (Game.MarshalState)
 //
-// The token nonce is the nonce of the newest resume token issued for the
-// seat: the new owner accepts only that token. Version 1 had no nonce (its
+// The token nonce and issued-at name the newest resume token issued for the
+// seat: the new owner accepts that token, or one issued later (by the old
+// owner after this checkpoint), and no older one. Version 1 had neither (its
 // seats accept any token of their player); it is still read. A new version
 // adds a field and bumps the version; a decoder refuses versions it does
 // not know.
@@ -28,14 +30,14 @@ const (
 	checkpointV1      = 1
 	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4
 	seatBytesV1       = 12
-	seatBytes         = 20
+	seatBytes         = 28
 )
 
 // ErrBadCheckpoint: Adopt was given bytes that are not a checkpoint of this
 // format (or of a version it does not know).
 var ErrBadCheckpoint = errors.New("bad checkpoint")
 
-// checkpoint is a decoded checkpoint. Seats and Nonces alias nothing of the
+// checkpoint is a decoded checkpoint. Seats and Tokens alias nothing of the
 // input (State is a sub-slice of it: the caller keeps the input alive).
 type checkpoint struct {
 	Tick      uint32
@@ -43,14 +45,14 @@ type checkpoint struct {
 	NextGuest uint32
 	Game      string
 	Seats     []sim.Seat
-	Nonces    []uint64 // Nonces[i] is Seats[i]'s token nonce (0 in version 1)
+	Tokens    []seatToken // Tokens[i] is Seats[i]'s newest resume token (zero in version 1)
 	State     []byte
 }
 
-// appendCheckpoint appends a checkpoint to dst; nonces gives each seated
-// player's token nonce (missing: 0). It allocates nothing when dst has
-// room (the room goroutine reuses one buffer per match).
-func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, nonces map[uint32]uint64, state []byte) []byte {
+// appendCheckpoint appends a checkpoint to dst; toks gives each seated
+// player's newest resume token (missing: zero). It allocates nothing when
+// dst has room (the room goroutine reuses one buffer per match).
+func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, toks map[uint32]seatToken, state []byte) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, checkpointMagic...)
 	dst = append(dst, checkpointVersion)
@@ -64,7 +66,9 @@ func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, gam
 		dst = le.AppendUint32(dst, s.Player)
 		dst = le.AppendUint32(dst, s.Entity)
 		dst = le.AppendUint32(dst, s.LastSeq)
-		dst = le.AppendUint64(dst, nonces[s.Player])
+		t := toks[s.Player]
+		dst = le.AppendUint64(dst, t.Nonce)
+		dst = le.AppendUint64(dst, uint64(t.Issued))
 	}
 	dst = le.AppendUint32(dst, uint32(len(state)))
 	return append(dst, state...)
@@ -106,13 +110,13 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		return nil, bad("%d seats past the end", seats)
 	}
 	c.Seats = make([]sim.Seat, seats)
-	c.Nonces = make([]uint64, seats)
+	c.Tokens = make([]seatToken, seats)
 	seen := make(map[uint32]bool, seats)
 	for i := range c.Seats {
 		s := &c.Seats[i]
 		s.Player, s.Entity, s.LastSeq = le.Uint32(b[p:]), le.Uint32(b[p+4:]), le.Uint32(b[p+8:])
 		if v != checkpointV1 {
-			c.Nonces[i] = le.Uint64(b[p+12:])
+			c.Tokens[i] = seatToken{Nonce: le.Uint64(b[p+12:]), Issued: int64(le.Uint64(b[p+20:]))}
 		}
 		p += int(perSeat)
 		if s.Player == 0 || seen[s.Player] {

@@ -145,14 +145,14 @@ func adopt(t *testing.T, m *Manager, req AdoptRequest) *Match {
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
-	nonces := map[uint32]uint64{1: 0xabcdef0123456789, 7: 42}
-	b := appendCheckpoint(nil, 1234, -42, 7, "arena", seats, nonces, []byte("state"))
+	toks := map[uint32]seatToken{1: {Nonce: 0xabcdef0123456789, Issued: 1_800_000_000}, 7: {Nonce: 42, Issued: -1}}
+	b := appendCheckpoint(nil, 1234, -42, 7, "arena", seats, toks, []byte("state"))
 	c, err := decodeCheckpoint(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Tick != 1234 || c.Seed != -42 || c.NextGuest != 7 || c.Game != "arena" ||
-		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Nonces, []uint64{0xabcdef0123456789, 42}) || string(c.State) != "state" {
+		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Tokens, []seatToken{toks[1], toks[7]}) || string(c.State) != "state" {
 		t.Fatalf("decoded %+v", c)
 	}
 	// Version 1 (no nonces) is still read: its seats accept any token.
@@ -172,13 +172,13 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Fatalf("version 1: %v", err)
 	}
 	if c1.Tick != 9 || c1.NextGuest != 3 || c1.Game != "g" || len(c1.Seats) != 1 ||
-		c1.Seats[0] != (sim.Seat{Player: 4, Entity: 104, LastSeq: 8}) || c1.Nonces[0] != 0 || string(c1.State) != "st" {
+		c1.Seats[0] != (sim.Seat{Player: 4, Entity: 104, LastSeq: 8}) || c1.Tokens[0] != (seatToken{}) || string(c1.State) != "st" {
 		t.Fatalf("version 1 decoded %+v", c1)
 	}
 	// Reusing a buffer with room allocates nothing.
 	buf := make([]byte, 0, 256)
 	if a := testing.AllocsPerRun(100, func() {
-		buf = appendCheckpoint(buf[:0], 1, 2, 3, "arena", seats, nonces, []byte("state"))
+		buf = appendCheckpoint(buf[:0], 1, 2, 3, "arena", seats, toks, []byte("state"))
 	}); a != 0 {
 		t.Fatalf("%v allocs to encode into a reused buffer", a)
 	}
@@ -199,7 +199,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeCheckpoint(f *testing.F) {
-	f.Add(appendCheckpoint(nil, 1234, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]uint64{1: 77}, []byte("state")))
+	f.Add(appendCheckpoint(nil, 1234, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
 	f.Add(appendCheckpoint(nil, 0, 0, 0, "", nil, nil, nil))
 	f.Add([]byte("TSCK\x01"))
 	f.Add([]byte("TSCK\x02"))
@@ -211,11 +211,11 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		if b[4] != checkpointVersion {
 			return // an older version re-encodes as the current one
 		}
-		nonces := make(map[uint32]uint64, len(c.Seats))
+		toks := make(map[uint32]seatToken, len(c.Seats))
 		for i, s := range c.Seats {
-			nonces[s.Player] = c.Nonces[i]
+			toks[s.Player] = c.Tokens[i]
 		}
-		again := appendCheckpoint(nil, c.Tick, c.Seed, c.NextGuest, c.Game, c.Seats, nonces, c.State)
+		again := appendCheckpoint(nil, c.Tick, c.Seed, c.NextGuest, c.Game, c.Seats, toks, c.State)
 		if !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}

@@ -403,17 +403,17 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	if ck := sp.restore; ck != nil {
 		// The restored players are seated as if they had just
 		// disconnected: each has ResumeGrace to come back, with the newest
-		// resume token the old owner issued (its nonce). They count
-		// towards MaxPlayers, which does not refuse them.
-		nonces := make(map[uint32]uint64, len(ck.Seats))
+		// resume token the old owner issued (or a later one: seat.accepts).
+		// They count towards MaxPlayers, which does not refuse them.
+		toks := make(map[uint32]seatToken, len(ck.Seats))
 		for i, st := range ck.Seats {
-			s := &seat{player: st.Player, entity: st.Entity, nonce: ck.Nonces[i]}
+			s := &seat{player: st.Player, entity: st.Entity, tok: ck.Tokens[i], restored: true}
 			gen := s.gen.Load()
 			s.grace = time.AfterFunc(m.cfg.ResumeGrace, func() { mt.expire(s, gen) })
 			mt.seats[st.Player] = s
-			nonces[st.Player] = s.nonce
+			toks[st.Player] = s.tok
 		}
-		mt.nonces.Store(&nonces)
+		mt.tokens.Store(&toks)
 		mt.taken.Store(int32(len(mt.seats)))
 		m.adm.seated.Add(int64(len(mt.seats)))
 	}

@@ -42,11 +42,11 @@ type Match struct {
 
 	taken  atomic.Int32  // len(seats), for matchmaking without mu
 	guests atomic.Uint32 // nextGuest, for checkpoints (room goroutine, no mu)
-	// nonces maps each seated player to its seat's nonce, for checkpoints
-	// (room goroutine, no mu). Replaced as a whole under mu (copy on write)
-	// whenever a seat's nonce changes: joins and resumes, rare next to
+	// tokens maps each seated player to its seat's newest resume token,
+	// for checkpoints (room goroutine, no mu). Replaced as a whole under mu
+	// (copy on write) whenever one changes: joins and resumes, rare next to
 	// ticks.
-	nonces atomic.Pointer[map[uint32]uint64]
+	tokens atomic.Pointer[map[uint32]seatToken]
 
 	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
 
@@ -71,11 +71,15 @@ type seat struct {
 	// old owner's, and a delta against our tick of the same number would
 	// build a wrong world.
 	trusted bool
-	// nonce is the nonce of the newest resume token issued for this seat
-	// (a fresh one with every Welcome); a resume must present it, so a
-	// newer token revokes the older ones. 0 (a seat restored from a
-	// checkpoint that predates nonces) accepts any token of the player.
-	nonce uint64
+	// tok names the newest resume token issued for this seat (a fresh one
+	// with every Welcome); a resume must present it, so a newer token
+	// revokes the older ones (seat.accepts).
+	tok seatToken
+	// restored: tok comes from another owner's checkpoint, which may
+	// predate a token that owner issued just before it was lost; a token
+	// issued after tok is accepted too, until the seat's first Welcome
+	// here.
+	restored bool
 	// gen changes whenever a connection takes the seat, loses it, or the
 	// seat is freed; a seatHandle of another gen is dead.
 	gen atomic.Uint64
@@ -143,17 +147,17 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 	if player == 0 {
 		player = m.guestID()
 	}
-	// The nonce is published before the room seats the player, so the
+	// The token is published before the room seats the player, so the
 	// checkpoint the join triggers carries it.
-	nonce := newNonce()
-	m.setNonce(player, nonce)
+	tok := newSeatToken()
+	m.setToken(player, tok)
 	ent, err := m.room.Join(ctx, player, conn)
 	if err != nil {
-		m.setNonce(player, 0)
+		m.setToken(player, seatToken{})
 		m.mgr.adm.releaseSeats(1)
 		return nil, m.roomError("join", err)
 	}
-	s := &seat{player: player, entity: ent, conn: conn, trusted: true, nonce: nonce}
+	s := &seat{player: player, entity: ent, conn: conn, trusted: true, tok: tok}
 	m.seats[player] = s
 	delete(m.left, player)
 	m.taken.Store(int32(len(m.seats)))
@@ -164,7 +168,7 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		m.empty = nil
 	}
 	m.log.Debug().Uint32(keyPlayer, player).Uint32(keyEntity, ent).Int(keyPlayers, len(m.seats)).Msg("player joined")
-	return m.handle(s, s.gen.Load()), nil
+	return m.handle(s, s.gen.Load(), tok), nil
 }
 
 // guestID returns a player id never used in this match (mu held).
@@ -198,7 +202,7 @@ func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token
 		m.mu.Unlock()
 		return nil, m.seatGone(player)
 	}
-	if tok != nil && s.nonce != 0 && tok.Nonce != s.nonce {
+	if tok != nil && !s.accepts(tok) {
 		m.mu.Unlock()
 		return nil, errTokenSuperseded
 	}
@@ -211,15 +215,14 @@ func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token
 	}
 	// A new token for the new connection; published before the Attach so
 	// that the checkpoint it triggers carries it.
-	oldNonce := s.nonce
-	s.nonce = newNonce()
-	m.setNonce(player, s.nonce)
+	newTok := newSeatToken()
+	m.setToken(player, newTok)
 	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
-		s.nonce = oldNonce
-		m.setNonce(player, oldNonce)
+		m.setToken(player, s.tok)
 		m.mu.Unlock()
 		return nil, m.roomError("resume", err)
 	}
+	s.tok, s.restored = newTok, false
 	s.trusted = true
 	old := s.conn
 	if s.grace != nil {
@@ -233,41 +236,62 @@ func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token
 		old.Kick(schema.ErrCodeReplaced, "replaced by a newer connection")
 	}
 	m.log.Debug().Uint32(keyPlayer, player).Bool("replaced", old != nil).Msg("player resumed")
-	return m.handle(s, gen), nil
+	return m.handle(s, gen, newTok), nil
 }
 
 // errTokenSuperseded refuses a resume token older than the newest one
 // issued for its seat.
 var errTokenSuperseded = &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: a newer resume token was issued for this seat"}
 
-// newNonce returns a resume-token nonce, never 0 (the "any token" of a seat
-// restored from an old checkpoint). Tokens are signed, so nonces need to be
-// unique, not secret.
-func newNonce() uint64 {
+// seatToken names a resume token issued for a seat: its nonce and its
+// issued-at (unix seconds), as the token carries them.
+type seatToken struct {
+	Nonce  uint64
+	Issued int64
+}
+
+// newSeatToken returns a token name issued now with a fresh nonce, never 0
+// (the "any token" of a seat restored from a checkpoint that predates
+// nonces). Tokens are signed, so nonces need to be unique, not secret.
+func newSeatToken() seatToken {
 	for {
 		if n := mrand.Uint64(); n != 0 {
-			return n
+			return seatToken{Nonce: n, Issued: time.Now().Unix()}
 		}
 	}
 }
 
-// setNonce publishes player's seat nonce for checkpoints; 0 removes it
-// (mu held).
-func (m *Match) setNonce(player uint32, nonce uint64) {
-	var old map[uint32]uint64
-	if p := m.nonces.Load(); p != nil {
+// accepts reports whether a resume may present t (mu held): the newest
+// token issued for the seat; with a restored seat also one its old owner
+// issued after the checkpoint it came from (strictly later: issued-at has
+// whole seconds); any token of a seat from a checkpoint without tokens.
+func (s *seat) accepts(t *token.Resume) bool {
+	switch {
+	case s.tok.Nonce == 0, t.Nonce == s.tok.Nonce:
+		return true
+	case s.restored && t.IssuedAt.Unix() > s.tok.Issued:
+		return true
+	}
+	return false
+}
+
+// setToken publishes player's seat token for checkpoints; the zero
+// seatToken removes it (mu held).
+func (m *Match) setToken(player uint32, tok seatToken) {
+	var old map[uint32]seatToken
+	if p := m.tokens.Load(); p != nil {
 		old = *p
 	}
-	next := make(map[uint32]uint64, len(old)+1)
-	for id, n := range old {
-		next[id] = n
+	next := make(map[uint32]seatToken, len(old)+1)
+	for id, t := range old {
+		next[id] = t
 	}
-	if nonce != 0 {
-		next[player] = nonce
+	if tok != (seatToken{}) {
+		next[player] = tok
 	} else {
 		delete(next, player)
 	}
-	m.nonces.Store(&next)
+	m.tokens.Store(&next)
 }
 
 // seatGone is the refusal of a resume whose seat no longer exists.
@@ -286,12 +310,12 @@ func (m *Match) roomError(op string, err error) error {
 	return fmt.Errorf("%s match %s: %w", op, m.id, err)
 }
 
-// handle returns the Seat given to one connection.
-func (m *Match) handle(s *seat, gen uint64) *seatHandle {
-	now := time.Now()
+// handle returns the Seat given to one connection, with a resume token of
+// tok.
+func (m *Match) handle(s *seat, gen uint64, tok seatToken) *seatHandle {
 	return &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
 		SessionID:   randomID(8),
-		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, s.nonce, now),
+		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, tok.Nonce, time.Unix(tok.Issued, 0)),
 		PlayerID:    s.player,
 		EntityID:    s.entity,
 		TickRate:    uint16(m.mgr.cfg.TickRate),
@@ -360,7 +384,7 @@ func (m *Match) free(s *seat, reason string, abandoned bool) {
 	delete(m.seats, s.player)
 	m.left[s.player] = true
 	m.taken.Store(int32(len(m.seats)))
-	m.setNonce(s.player, 0)
+	m.setToken(s.player, seatToken{})
 	m.mgr.adm.releaseSeats(1)
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
@@ -406,7 +430,7 @@ func (m *Match) playersChanged() {
 // the checkpoint into the match's reused buffer and hands it to the
 // Checkpointer, which copies it.
 func (m *Match) onCheckpoint(tick uint32, state []byte, seats []sim.Seat) {
-	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, m.seatNonces(), state)
+	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, m.seatTokens(), state)
 	m.mgr.cfg.Checkpoints.Checkpoint(m.id, m.epoch, tick, m.ckptBuf)
 }
 
@@ -423,9 +447,9 @@ func (m *Match) liveConns() []Conn {
 	return conns
 }
 
-// seatNonces returns the published seat nonces (any goroutine; read only).
-func (m *Match) seatNonces() map[uint32]uint64 {
-	if p := m.nonces.Load(); p != nil {
+// seatTokens returns the published seat tokens (any goroutine; read only).
+func (m *Match) seatTokens() map[uint32]seatToken {
+	if p := m.tokens.Load(); p != nil {
 		return *p
 	}
 	return nil

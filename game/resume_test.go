@@ -1,11 +1,14 @@
 package game
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/game/token"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
 )
 
 // TestNewerResumeTokenRevokesOlder: every Welcome carries a new resume token
@@ -71,5 +74,45 @@ func TestResumeTokenExpiresWithGrace(t *testing.T) {
 	joinErr(t, m, schema.Hello{ResumeToken: w.ResumeToken}, player, schema.ErrCodeResumeRefused)
 	if _, err := m.Join(t.Context(), JoinRequest{Hello: schema.Hello{ResumeToken: s2.Welcome().ResumeToken}, PlayerID: player, Conn: &fakeConn{}}); err != nil {
 		t.Fatalf("resume with the new seat's token: %v", err)
+	}
+}
+
+// TestRestoredSeatAcceptsLaterToken: a checkpoint names the newest resume
+// token of each seat, but the old owner may have issued a newer one (a
+// resume) just before it was lost, after its last checkpoint. The new
+// owner accepts a token issued later than the recorded one, and the
+// recorded one, but not an older one; after the seat's first Welcome here,
+// only that Welcome's token.
+func TestRestoredSeatAcceptsLaterToken(t *testing.T) {
+	b, _ := newClusterManager(t, "b", nil)
+	const player, entity = 3, 103
+	issued := time.Now().Add(-time.Minute).Unix()
+	le := binary.LittleEndian
+	state := le.AppendUint32(nil, 1)
+	state = le.AppendUint32(state, entity)
+	state = le.AppendUint32(state, player)
+	state = le.AppendUint32(state, 0)
+	ck := appendCheckpoint(nil, 50, 7, player, "fake", []sim.Seat{{Player: player, Entity: entity}},
+		map[uint32]seatToken{player: {Nonce: 5, Issued: issued}}, state)
+	adopt(t, b, AdoptRequest{MatchID: "m1", Game: "fake", Seed: 7, Epoch: 3, Tick: 50, State: ck})
+
+	mint := func(nonce uint64, at int64) string {
+		return token.MintResume(clusterSecret, "m1", player, nonce, time.Unix(at, 0))
+	}
+	older := mint(6, issued-1)   // issued before the recorded token: revoked
+	recorded := mint(5, issued)  // the recorded token
+	later := mint(99, issued+30) // issued by the old owner after its checkpoint
+	joinErr(t, b, schema.Hello{ResumeToken: older}, 0, schema.ErrCodeResumeRefused)
+	s1, _ := join(t, b, schema.Hello{ResumeToken: later}, 0)
+	if w := s1.Welcome(); w.PlayerID != player || w.EntityID != entity {
+		t.Fatalf("resumed %+v, want player %d entity %d", w, player, entity)
+	}
+	// The seat has had a Welcome here: only its token is good now.
+	s1.Disconnect()
+	for _, tok := range []string{older, recorded, later} {
+		joinErr(t, b, schema.Hello{ResumeToken: tok}, 0, schema.ErrCodeResumeRefused)
+	}
+	if _, err := b.Join(t.Context(), JoinRequest{Hello: schema.Hello{ResumeToken: s1.Welcome().ResumeToken}, Conn: &fakeConn{}}); err != nil {
+		t.Fatalf("resume with the new owner's token: %v", err)
 	}
 }
