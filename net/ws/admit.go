@@ -118,6 +118,7 @@ func (s *session) allowMessage() bool {
 	if rate <= 0 {
 		return true
 	}
+	rate = max(rate, s.minRate)
 	if s.rate.Allow(time.Now(), float64(rate), float64(rate)) {
 		return true
 	}
@@ -127,6 +128,14 @@ func (s *session) allowMessage() bool {
 		s.refuse(schema.ErrCodeRateLimited)
 	}
 	return false
+}
+
+// seated raises the session's message budget to what its match's tick
+// rate needs (read goroutine, once the Welcome is known): a client that
+// sends one Input per tick is never cut, whatever MaxMessageRate says.
+func (s *session) seated(tickRate uint16) {
+	s.minRate = MessageRateFor(int(tickRate))
+	s.rate = ratelimit.Bucket{} // a full budget at the new rate
 }
 
 // readGuard is the reader gws reads a session's frames from (through a

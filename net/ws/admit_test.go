@@ -127,9 +127,9 @@ func TestUpgradesPerIP(t *testing.T) {
 
 // TestMessageRateLimit: a session sending faster than MaxMessageRate is
 // closed with Error rate limited and 4012; a neighbour at one message per
-// tick is not.
+// tick (30 Hz) is not.
 func TestMessageRateLimit(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.MaxMessageRate = 60 })
+	ts := startServer(t, func(c *Config) { c.MaxMessageRate = MessageRateFor(30) })
 	calm := mustDial(t, ts.addr)
 	calm.hello(schema.Hello{})
 	calm.mustNext(fb.ServerBodyWelcome)
@@ -187,6 +187,44 @@ func TestMessageRateLimit(t *testing.T) {
 	}
 	if st := ts.Stats(); st.RateLimited != 1 {
 		t.Fatalf("%d rate-limited sessions, want the flooder's only", st.RateLimited)
+	}
+}
+
+// TestMessageRateFollowsTickRate: a session's message budget is never below
+// what its match's tick rate needs (MessageRateFor), whatever
+// MaxMessageRate says: a burst of 300 messages in a 100 Hz match (budget
+// 410 a second) passes with MaxMessageRate 20.
+func TestMessageRateFollowsTickRate(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxMessageRate = 20 })
+	ts.joiner.join = func(_ context.Context, req game.JoinRequest) (game.Seat, error) {
+		return &fakeSeat{conn: req.Conn, inputs: make(chan schema.Input, 1024),
+			welcome: schema.Welcome{SessionID: "s", PlayerID: 1, TickRate: 100, MatchID: "m1"}}, nil
+	}
+	c := mustDial(t, ts.addr)
+	c.hello(schema.Hello{})
+	c.mustNext(fb.ServerBodyWelcome)
+	for i := range 300 {
+		c.send(c.enc.Ping(uint64(i)))
+	}
+	// Pongs give way in a full control queue: ask again until one of the
+	// late pings is answered (a closed session would answer with 4012).
+	deadline := time.Now().Add(5 * time.Second)
+	for k := uint64(1000); ; k++ {
+		c.send(c.enc.Ping(k))
+		m, err := c.next(time.Second)
+		for err == nil && !(m.kind == fb.ServerBodyPong && m.clientTs >= 1000) {
+			m, err = c.next(time.Second)
+		}
+		if err == nil {
+			break
+		}
+		var ce *closeErr
+		if errors.As(err, &ce) || time.Now().After(deadline) {
+			t.Fatalf("after 300 messages: %v", err)
+		}
+	}
+	if n := ts.Stats().RateLimited; n != 0 {
+		t.Fatalf("%d sessions rate limited, want 0", n)
 	}
 }
 

@@ -105,9 +105,10 @@ type Config struct {
 	// with Error rate limited and close code 4012, counted in
 	// ticksync_ws_rate_limited_total. 0: no limit. Default
 	// MessageRateFor(30) = 130: four times the default tick rate plus
-	// headroom (a client sends one Input per tick and a Ping a second); a
-	// node at another tick rate sets MessageRateFor(rate). Node flag
-	// -max-msg-rate.
+	// headroom (a client sends one Input per tick and a Ping a second). A
+	// session's budget is never below MessageRateFor(its match's tick rate)
+	// once its Welcome is sent, so a node at a higher tick rate cannot cut
+	// its honest clients by leaving the default. Node flag -max-msg-rate.
 	MaxMessageRate int
 
 	// Logger receives the package's logs; the zero value logs nothing.

@@ -47,6 +47,7 @@ type session struct {
 	lastTouch time.Time
 	closeErr  error            // what gws's OnClose reported
 	rate      ratelimit.Bucket // Config.MaxMessageRate (admit.go)
+	minRate   int              // the least budget the match's tick rate needs (admit.go)
 
 	live      atomic.Bool   // the Welcome is written: snapshots may be written directly
 	closing   atomic.Bool   // a close was decided: ignore what arrives
@@ -254,6 +255,7 @@ func (s *session) hello(h *schema.Hello) {
 	if w.NodeID == "" {
 		w.NodeID = s.srv.cfg.NodeID
 	}
+	s.seated(w.TickRate)
 	s.log = s.log.With().Str(keyMatch, w.MatchID).Uint32(keyPlayer, w.PlayerID).Logger()
 	s.log.Debug().Msg("joined")
 	s.lastTouch = time.Now()
