@@ -9,7 +9,7 @@
 // Data flow:
 //
 //	net/ws session ──Join(JoinRequest)──▶ Manager ──▶ Match (seats) ──▶ sim.Room commands
-//	net/ws session ──Seat.Input──────────────────────────────────────▶ sim.Room inbox
+//	net/ws session ──Seat.Input──────────────────────────────────────▶ sim.Room (the player's input queue)
 //	sim.Room loop ──Conn.SendSnapshot──▶ net/ws session (latest wins)
 //	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ empty match closes after EmptyTimeout
 //
