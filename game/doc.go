@@ -11,7 +11,8 @@
 //	net/ws session ──Join(JoinRequest)──▶ Manager ──▶ Match (seats) ──▶ sim.Room commands
 //	net/ws session ──Seat.Input──────────────────────────────────────▶ sim.Room (the player's input queue)
 //	sim.Room loop ──Conn.SendSnapshot──▶ net/ws session (latest wins)
-//	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ empty match closes after EmptyTimeout
+//	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ the last one: match closes at once
+//	Seat.Leave ──▶ freed (Game.Leave) ──▶ the last one: match closes after EmptyTimeout unless someone joins
 //
 // In a cluster the matches are the directory's (replication, wired in by
 // cmd through small interfaces declared here): Placement creates matches
