@@ -88,8 +88,10 @@ type Config struct {
 	// upgrade with HTTP 503, Retry-After: 5 and the body "too many
 	// connections from this address", counted in
 	// ticksync_ws_upgrades_total{result="conns_per_ip"}. 0: no limit.
-	// Default 256 (a NAT or a small bot swarm fits; tools/capacity and big
-	// swarms from one machine set 0). Node flag -max-conns-per-ip.
+	// Default 64: a household or an office behind one NAT fits, and one
+	// address can hold at most 64 snapshot streams (at 30 Hz about 7% of a
+	// core); tools/capacity and bot swarms from one machine set 0. Node
+	// flag -max-conns-per-ip.
 	MaxConnsPerIP int
 	// MaxUpgradesPerIP caps the upgrade requests from one source address
 	// per second, with bursts of twice as many (a token bucket). One more is
@@ -119,7 +121,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of the README's close-code table: 4 KiB
 // messages, Hello within 5 s, ping every 5 s, silent peers closed after 15 s,
-// slow consumers after 2 s; and of the admission limits: 256 connections and
+// slow consumers after 2 s; and of the admission limits: 64 connections and
 // 100 upgrades a second per source address, 130 messages a second per
 // session.
 func DefaultConfig() Config {
@@ -133,7 +135,7 @@ func DefaultConfig() Config {
 		SlowConsumerAfter: 2 * time.Second,
 		CloseLinger:       time.Second,
 		SendBufferBytes:   64 << 10,
-		MaxConnsPerIP:     256,
+		MaxConnsPerIP:     64,
 		MaxUpgradesPerIP:  100,
 		MaxMessageRate:    MessageRateFor(30),
 		Logger:            zerolog.Nop(),
