@@ -4,15 +4,17 @@
 // Data flow:
 //
 //   - Upgrade: Handler checks the request (GET, WebSocket headers, Origin
-//     allow-list) and answers a refusal with a plain HTTP status before any
-//     upgrade. An accepted request is hijacked, its net.Conn wrapped in a
+//     allow-list, and the per-address limits: connections open and
+//     upgrades a second) and answers a refusal with a plain HTTP status
+//     before any upgrade. An accepted request is hijacked, its net.Conn wrapped in a
 //     sockConn (per-write deadlines, lingering close) and handed to gws.
 //   - Read path, one goroutine per session (gws's ReadLoop): each binary
 //     frame goes through schema.DecodeClientMessage, the only gate for
 //     untrusted bytes. The first message must be a Hello; it is
-//     authenticated (Config.Auth) and passed to Config.Joiner, which seats
-//     the player in a room. Inputs then go to game.Seat.Input, which never
-//     blocks.
+//     authenticated (Config.Auth) and passed to Config.Joiner with the
+//     client's address, which seats the player in a room. Inputs then go to
+//     game.Seat.Input, which never blocks. A session over
+//     Config.MaxMessageRate is closed with Error rate limited (4012).
 //   - Write path: the room calls SendSnapshot (game.Conn). On plain TCP,
 //     when nothing is queued and the socket has no backlog, it writes the
 //     frame itself with a non-blocking write; what the socket does not take
@@ -28,7 +30,8 @@
 // Every close has a code from one table (see CloseCode and the README): the
 // package guarantees that a client sees the code the table promises, also
 // when it is closed while still sending (the socket is half-closed and
-// drained instead of being reset).
+// drained instead of being reset), and only the table's fixed texts: no Go
+// error string or address reaches a client.
 //
 // DESIGN.md has the goroutines, the flows and why gws's Broadcaster and
 // WriteAsync are not used.

@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/internal/ratelimit"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -35,6 +37,7 @@ type session struct {
 	conn   *gws.Conn
 	sock   *sockConn
 	remote string
+	addr   netip.Addr // the peer's IP: the per-address limits count it
 
 	// read goroutine
 	log       zerolog.Logger
@@ -42,7 +45,9 @@ type session struct {
 	msg       schema.ClientMessage
 	seat      game.Seat
 	lastTouch time.Time
-	closeErr  error // what gws's OnClose reported
+	closeErr  error            // what gws's OnClose reported
+	rate      ratelimit.Bucket // Config.MaxMessageRate (admit.go)
+	minRate   int              // the least budget the match's tick rate needs (admit.go)
 
 	live      atomic.Bool   // the Welcome is written: snapshots may be written directly
 	closing   atomic.Bool   // a close was decided: ignore what arrives
@@ -102,18 +107,25 @@ func (s *session) closeAsync(code CloseCode, reason string) {
 	s.signal()
 }
 
-// refuse queues Error{code, message} and closes with 4000+code. Safe from
-// any goroutine; never blocks.
-func (s *session) refuse(code schema.ErrorCode, message string) {
+// refuse queues Error{code, text} and closes with 4000+code and the same
+// text, the code's fixed one (schema.ErrorCode.String): what the caller
+// knows about the cause stays in the node's log. Safe from any goroutine;
+// never blocks.
+func (s *session) refuse(code schema.ErrorCode) {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
-	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: message})
-	s.closeAsync(CloseCodeFor(code), message)
+	text := code.String()
+	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: text})
+	s.closeAsync(CloseCodeFor(code), text)
 }
 
-// Kick implements game.Conn: it queues an Error and closes with 4000+code.
-func (s *session) Kick(code schema.ErrorCode, reason string) { s.refuse(code, reason) }
+// Kick implements game.Conn: it queues an Error and closes with 4000+code;
+// reason goes to the log only.
+func (s *session) Kick(code schema.ErrorCode, reason string) {
+	s.srv.log.Debug().Uint64(keySession, s.id).Uint16(keyErrCode, uint16(code)).Str(keyReason, reason).Msg("kicked")
+	s.refuse(code)
+}
 
 // Redirect implements game.Conn: the match moved to another node. It queues
 // a Redirect{url, matchID} and closes with 4011, as a Hello for a match
@@ -158,7 +170,7 @@ func (s *session) touch() {
 func (s *session) onMessage(msg *gws.Message) {
 	defer func() { _ = msg.Close() }()
 	defer s.recoverPanic()
-	if s.closing.Load() {
+	if s.closing.Load() || !s.allowMessage() {
 		return
 	}
 	b := msg.Bytes()
@@ -221,13 +233,13 @@ func (s *session) hello(h *schema.Hello) {
 		id, err := auth.Authenticate(h.Token)
 		if err != nil {
 			s.log.Debug().Err(err).Msg("hello refused: unauthorized")
-			s.refuse(schema.ErrCodeUnauthorized, reasonUnauthorized)
+			s.refuse(schema.ErrCodeUnauthorized)
 			return
 		}
 		player = id
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.JoinTimeout)
-	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s})
+	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s, Addr: s.addr})
 	cancel()
 	if err != nil {
 		s.joinFailed(err)
@@ -235,7 +247,7 @@ func (s *session) hello(h *schema.Hello) {
 	}
 	if seat == nil {
 		s.log.Error().Msg("joiner returned no seat and no error")
-		s.refuse(schema.ErrCodeUnavailable, reasonUnavailable)
+		s.refuse(schema.ErrCodeUnavailable)
 		return
 	}
 	s.seat, s.state = seat, stateJoined
@@ -243,6 +255,7 @@ func (s *session) hello(h *schema.Hello) {
 	if w.NodeID == "" {
 		w.NodeID = s.srv.cfg.NodeID
 	}
+	s.seated(w.TickRate)
 	s.log = s.log.With().Str(keyMatch, w.MatchID).Uint32(keyPlayer, w.PlayerID).Logger()
 	s.log.Debug().Msg("joined")
 	s.lastTouch = time.Now()
@@ -252,7 +265,10 @@ func (s *session) hello(h *schema.Hello) {
 	s.enqueue(ctrlMsg{kind: ctrlWelcome, welcome: &w})
 }
 
-// joinFailed answers a refused Join with the table's message and close code.
+// joinFailed answers a refused Join with the table's Error and close code:
+// the JoinError's code, unavailable (4007) for any other failure, a Join
+// that ran out of Config.JoinTimeout among them. The error's text is
+// logged, never sent.
 func (s *session) joinFailed(err error) {
 	var re *game.RedirectError
 	var je *game.JoinError
@@ -263,12 +279,12 @@ func (s *session) joinFailed(err error) {
 		s.closeAsync(CloseRedirect, reasonRedirect)
 	case errors.As(err, &je):
 		s.log.Debug().Err(err).Uint16(keyErrCode, uint16(je.Code)).Msg("join refused")
-		s.refuse(je.Code, je.Message)
+		s.refuse(je.Code)
 	case s.srv.ctx.Err() != nil:
-		s.refuse(schema.ErrCodeShuttingDown, reasonShutdown)
+		s.refuse(schema.ErrCodeShuttingDown)
 	default:
 		s.log.Warn().Err(err).Msg("join failed")
-		s.refuse(schema.ErrCodeUnavailable, reasonUnavailable)
+		s.refuse(schema.ErrCodeUnavailable)
 	}
 }
 
@@ -299,6 +315,9 @@ func (events) OnMessage(c *gws.Conn, m *gws.Message) { sessionOf(c).onMessage(m)
 
 func (events) OnPing(c *gws.Conn, payload []byte) {
 	s := sessionOf(c)
+	if !s.allowMessage() {
+		return
+	}
 	s.touch()
 	s.enqueue(ctrlMsg{kind: ctrlWSPong, payload: payload})
 }
