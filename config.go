@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 )
@@ -74,6 +75,23 @@ type Config struct {
 	// ResumeGrace is how long a disconnected player's seat is kept
 	// (-resume-grace).
 	ResumeGrace time.Duration
+	// Admission limits; 0 means no limit. MaxConnsPerIP caps the open
+	// connections from one source address (-max-conns-per-ip; over it the
+	// upgrade gets 503), MaxUpgradesPerIP the upgrades from one address per
+	// second (-max-upgrades-per-ip; 429), MaxMsgRate the messages one
+	// session may send per second (-max-msg-rate; close 4012; never below
+	// what the tick rate needs), MaxPlayers and MaxRooms the players seated
+	// and the matches running on this node (-max-players, -max-rooms; Error
+	// node full), MaxMatchesPerIP the matches guests from one address may
+	// create per minute (-max-matches-per-ip; Error rate limited). A load
+	// test from one machine raises or clears the per-address ones.
+	MaxConnsPerIP    int
+	MaxUpgradesPerIP int
+	MaxMsgRate       int
+	MaxPlayers       int
+	MaxRooms         int
+	MaxMatchesPerIP  int
+
 	// LogFormat is "console" or "json" (-log-format); LogLevel the lowest
 	// level logged (-log-level). Both shape the logger NewLogger builds.
 	LogFormat string
@@ -94,6 +112,7 @@ func DefaultConfig() Config {
 	if err != nil || host == "" {
 		host = "node1"
 	}
+	wsDefaults, gameDefaults := ws.DefaultConfig(), game.DefaultConfig()
 	return Config{
 		NodeID:             sanitizeID(host),
 		HTTPAddr:           "127.0.0.1:7350",
@@ -104,6 +123,12 @@ func DefaultConfig() Config {
 		OwnerLease:         time.Second,
 		CheckpointInterval: 500 * time.Millisecond,
 		ResumeGrace:        15 * time.Second,
+		MaxConnsPerIP:      wsDefaults.MaxConnsPerIP,
+		MaxUpgradesPerIP:   wsDefaults.MaxUpgradesPerIP,
+		MaxMsgRate:         wsDefaults.MaxMessageRate,
+		MaxPlayers:         gameDefaults.MaxPlayers,
+		MaxRooms:           gameDefaults.MaxRooms,
+		MaxMatchesPerIP:    gameDefaults.MaxMatchesPerIP,
 		LogFormat:          "console",
 		LogLevel:           zerolog.InfoLevel,
 	}
@@ -205,6 +230,22 @@ func (c *Config) Validate() error {
 	for _, d := range durations {
 		if d.v < d.min || d.v > d.max {
 			return fmt.Errorf("-%s %v: must be %v..%v", d.flag, d.v, d.min, d.max)
+		}
+	}
+	limits := []struct {
+		flag string
+		v    int
+	}{
+		{"max-conns-per-ip", c.MaxConnsPerIP},
+		{"max-upgrades-per-ip", c.MaxUpgradesPerIP},
+		{"max-msg-rate", c.MaxMsgRate},
+		{"max-players", c.MaxPlayers},
+		{"max-rooms", c.MaxRooms},
+		{"max-matches-per-ip", c.MaxMatchesPerIP},
+	}
+	for _, l := range limits {
+		if l.v < 0 {
+			return fmt.Errorf("-%s %d: must be 0 (no limit) or more", l.flag, l.v)
 		}
 	}
 	if c.OwnerLease >= c.FailoverAfter {

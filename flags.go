@@ -39,6 +39,12 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OwnerLease, "owner-lease", c.OwnerLease, "an owner out of touch with a leader this long pauses its rooms")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", c.CheckpointInterval, "how often each room is checkpointed")
 	fs.DurationVar(&c.ResumeGrace, "resume-grace", c.ResumeGrace, "how long a disconnected player's seat is kept")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "open connections from one source address (0: no limit)")
+	fs.IntVar(&c.MaxUpgradesPerIP, "max-upgrades-per-ip", c.MaxUpgradesPerIP, "WebSocket upgrades from one source address per second (0: no limit)")
+	fs.IntVar(&c.MaxMsgRate, "max-msg-rate", c.MaxMsgRate, "messages one session may send per second; over it the session is closed with 4012 (0: no limit)")
+	fs.IntVar(&c.MaxPlayers, "max-players", c.MaxPlayers, "players seated on this node (0: no limit)")
+	fs.IntVar(&c.MaxRooms, "max-rooms", c.MaxRooms, "matches running on this node (0: no limit)")
+	fs.IntVar(&c.MaxMatchesPerIP, "max-matches-per-ip", c.MaxMatchesPerIP, "matches guests from one source address may create per minute (0: no limit)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "console or json")
 	fs.Var(&levelFlag{&c.LogLevel}, "log-level", "trace, debug, info, warn or error")
 }

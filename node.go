@@ -282,6 +282,10 @@ func (n *Node) newManager() error {
 	gc.ResumeGrace = n.cfg.ResumeGrace
 	gc.Logger = n.log
 	gc.RoomMetrics = n.rooms.forRoom
+	gc.Registerer = n.reg
+	gc.MaxPlayers = n.cfg.MaxPlayers
+	gc.MaxRooms = n.cfg.MaxRooms
+	gc.MaxMatchesPerIP = n.cfg.MaxMatchesPerIP
 	var err error
 	if gc.DefaultGame, err = n.defaultGame(); err != nil {
 		return err
@@ -310,6 +314,9 @@ func (n *Node) newManager() error {
 	wc.AllowedOrigins = n.cfg.AllowedOrigins
 	wc.Logger = n.log
 	wc.Registerer = n.reg
+	wc.MaxConnsPerIP = n.cfg.MaxConnsPerIP
+	wc.MaxUpgradesPerIP = n.cfg.MaxUpgradesPerIP
+	wc.MaxMessageRate = n.cfg.MaxMsgRate
 	if n.cfg.AuthSecret != "" {
 		wc.Auth = token.NewAuth([]byte(n.cfg.AuthSecret))
 	}
