@@ -164,7 +164,7 @@ func (g readGuard) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if n == 0 && isTimeout(err) {
-		limit := time.Now().Add(sock.writeTimeout + sock.writeTimeout/4 + pendingCloseStep)
+		limit := time.Now().Add(sock.out.timeout + sock.out.timeout/4 + pendingCloseStep)
 		for n == 0 && err != nil && isTimeout(err) && g.closePending() && time.Now().Before(limit) {
 			_ = sock.SetReadDeadline(time.Now().Add(pendingCloseStep))
 			n, err = sock.Read(p)
@@ -177,9 +177,9 @@ func (g readGuard) Read(p []byte) (int, error) {
 }
 
 // closePending reports whether this package decided a close the writer has
-// not written yet (gws calls sockConn.Close right after it wrote one).
+// not written yet.
 func (g readGuard) closePending() bool {
-	return g.sess.closeCode.Load() != 0 && !g.sess.sock.closing.Load()
+	return g.sess.closeCode.Load() != 0 && g.sess.out.closeUnwritten()
 }
 
 // readError is a read error as gws sees it: its text is fixed (gws sends

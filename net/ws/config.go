@@ -64,8 +64,9 @@ type Config struct {
 	// CloseLinger is how long a closing socket keeps reading (and
 	// discarding) after its close frame, so that unread client data does not
 	// turn the close into a TCP reset that would hide the close code.
-	// Default 1 s. 0 closes at once, dropping what direct writes still
-	// hold back (the close frame among it) on a slow socket.
+	// Default 1 s. 0 closes the socket as soon as the close frame is
+	// written, and drops what is still queued when the session ends (the
+	// close frame among it, on a slow socket).
 	CloseLinger time.Duration
 	// SendBufferBytes sets SO_SNDBUF on each session's socket. The kernel
 	// send buffer is invisible to latest-wins: whatever sits in it is stale
@@ -75,7 +76,7 @@ type Config struct {
 	// QueuedWrites turns direct writes off: every snapshot then goes
 	// through the session's writer goroutine, as on TLS. By default, on a
 	// plain TCP socket with nothing queued, the room's goroutine writes the
-	// snapshot itself without blocking (nbwrite.go).
+	// snapshot itself without blocking (see DESIGN.md, "Direct writes").
 	QueuedWrites bool
 
 	// Admission limits (admit.go). The source address is the request's TCP

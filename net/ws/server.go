@@ -226,9 +226,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // the session's two goroutines. addr was admitted: it is released here on
 // failure, else when the session ends.
 func (s *Server) upgrade(raw net.Conn, r *http.Request, addr netip.Addr) {
-	tcp, isTLS := raw, false
+	tcp := raw
 	if tc, ok := raw.(*tls.Conn); ok {
-		tcp, isTLS = tc.NetConn(), true
+		tcp = tc.NetConn()
 	}
 	if tc, ok := tcp.(*net.TCPConn); ok && s.cfg.SendBufferBytes > 0 {
 		_ = tc.SetWriteBuffer(s.cfg.SendBufferBytes)
@@ -239,33 +239,22 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request, addr netip.Addr) {
 		id:         id,
 		remote:     r.RemoteAddr,
 		addr:       addr,
-		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
 	sess.log = s.log.With().Uint64(keySession, id).Str(keyRemote, r.RemoteAddr).Logger()
-	sock := &sockConn{
-		Conn:         raw,
-		sess:         sess,
-		writeTimeout: s.cfg.SlowConsumerAfter,
-		linger:       s.cfg.CloseLinger,
-		isTLS:        isTLS,
-	}
-	if tc, ok := raw.(*net.TCPConn); ok && !s.cfg.QueuedWrites {
-		if rc, err := tc.SyscallConn(); err == nil {
-			sock.raw = rc
-			sock.rawFn = sock.rawWrite
-		}
-	}
+	sess.out.init(raw, !s.cfg.QueuedWrites, s.cfg.SlowConsumerAfter, s.cfg.CloseLinger, &s.m, sess.slowConsumer)
+	sock := &sockConn{Conn: raw, sess: sess, out: &sess.out, linger: s.cfg.CloseLinger}
 	sess.sock = sock
 	// gws reads frames through readGuard, which keeps Go error texts out of
 	// the close frames gws writes on a read error (admit.go).
 	conn, err := s.upgrader.UpgradeFromConn(sock, bufio.NewReaderSize(readGuard{sess}, 4096), r)
 	if err != nil {
-		// gws wrote a 400 and closed the socket.
+		// gws wrote a 400 and "closed" the socket (a half-close): end it.
 		s.admit.release(addr)
 		s.m.refusedBad.Add(1)
 		sess.log.Debug().Err(err).Msg("upgrade failed")
+		sock.finish()
 		return
 	}
 	sess.conn = conn
@@ -276,7 +265,7 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request, addr netip.Addr) {
 	if s.state != stateRunning {
 		s.mu.Unlock()
 		s.m.refusedStopping.Add(1)
-		_ = conn.WriteClose(uint16(CloseGoingAway), []byte(reasonShutdown))
+		sess.closeNow(CloseGoingAway, reasonShutdown)
 		sock.finish()
 		s.admit.release(addr)
 		return
@@ -314,7 +303,7 @@ func (sess *session) run() {
 		sess.conn.ReadLoop()
 	}()
 	close(sess.done)
-	sess.signal() // the writer blocks on wake alone (writeLoop)
+	sess.out.signal() // the writer blocks on wake alone (writeLoop)
 	<-sess.writerDone
 	// The seat waits for a resume from now on.
 	if sess.seat != nil {

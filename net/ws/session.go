@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +28,16 @@ const (
 // Goroutines: the read goroutine runs gws's ReadLoop and calls the event
 // methods (onMessage, onPing, onPong), Join, Seat.Input and Seat.Leave; it
 // owns the fields marked "read goroutine". The writer goroutine (writeLoop)
-// does the writes. SendSnapshot and Kick run on any goroutine (a room's);
-// they only touch the fields under mu and never block.
+// writes what the outbound queues. SendSnapshot, Kick and Redirect run on
+// any goroutine (a room's); they only hand their message to the outbound
+// (out), whose one mutex guards everything the session writes, and never
+// block.
 type session struct {
 	srv    *Server
 	id     uint64
 	conn   *gws.Conn
 	sock   *sockConn
+	out    outbound // the write side: queues, the pending snapshot, who writes
 	remote string
 	addr   netip.Addr // the peer's IP: the per-address limits count it
 
@@ -49,25 +51,11 @@ type session struct {
 	rate      ratelimit.Bucket // Config.MaxMessageRate (admit.go)
 	minRate   int              // the least budget the match's tick rate needs (admit.go)
 
-	live      atomic.Bool   // the Welcome is written: snapshots may be written directly
-	closing   atomic.Bool   // a close was decided: ignore what arrives
+	closing   atomic.Bool   // a close was decided: ignore what arrives, drop snapshots
 	closeCode atomic.Uint32 // the close code decided by this package (0: none)
 
-	wake       chan struct{} // capacity 1: the writer has work
 	done       chan struct{} // closed when the read loop has ended
 	writerDone chan struct{} // closed when the writer has exited
-
-	mu          sync.Mutex // guards the fields below; no I/O under it
-	pending     []byte     // the latest unwritten snapshot (valid if hasPending)
-	hasPending  bool
-	inFlight    bool // the writer took a snapshot and has not written it yet
-	welcomed    bool // the Welcome is queued: snapshots may follow it
-	ctrl        [ctrlCap]ctrlMsg
-	nctrl       int
-	closeReq    bool // the writer must close after the queued control messages
-	closeReason string
-
-	spare []byte // writer goroutine: the buffer being written (double buffering)
 }
 
 var _ game.Conn = (*session)(nil)
@@ -82,12 +70,14 @@ func (s *session) decide(code CloseCode) bool {
 	return true
 }
 
-// closeNow writes the close frame from the calling goroutine (the read
-// goroutine), for closes that no message precedes.
+// closeNow closes with code, for closes that no message precedes (the Hello
+// or heartbeat timeout, a panic in the read loop): the close frame is
+// queued ahead of the control messages not yet written, which are dropped.
+// Read goroutine; never blocks.
 func (s *session) closeNow(code CloseCode, reason string) {
 	s.state = stateDone
 	if s.decide(code) {
-		_ = s.conn.WriteClose(uint16(code), []byte(reason))
+		s.out.closeNow(code, reason)
 	}
 }
 
@@ -100,11 +90,27 @@ func (s *session) closeAsync(code CloseCode, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
-	s.mu.Lock()
-	s.closeReq = true
-	s.closeReason = reason
-	s.mu.Unlock()
-	s.signal()
+	s.out.closeAfter(code, reason)
+}
+
+// enqueue queues a control message for the writer. It reports false when
+// the session is closing or the queue is full (pongs give way first).
+func (s *session) enqueue(c ctrlMsg) bool { return s.out.control(c) }
+
+// SendSnapshot implements game.Conn. The outbound writes msg at once when it
+// can (plain TCP, nothing queued: one non-blocking write) or keeps it in its
+// pending slot for the writer, replacing (and counting as dropped) a
+// snapshot not yet written. Called by the room goroutine; never blocks;
+// allocates nothing once the buffers have grown to the snapshot size.
+func (s *session) SendSnapshot(msg []byte) {
+	if s.closing.Load() {
+		return
+	}
+	if len(msg) > s.srv.cfg.MaxSnapshotSize {
+		s.srv.m.snapshotsDropped.Add(1)
+		return
+	}
+	s.out.snapshot(msg)
 }
 
 // refuse queues Error{code, text} and closes with 4000+code and the same
@@ -135,7 +141,7 @@ func (s *session) Redirect(url, matchID string) {
 	s.closeAsync(CloseRedirect, reasonRedirect)
 }
 
-// slowConsumer is called by sockConn when a write hit its deadline.
+// slowConsumer is called by the outbound when a write hit its deadline.
 func (s *session) slowConsumer() {
 	if s.decide(CloseSlowConsumer) {
 		s.srv.m.slowConsumers.Add(1)
