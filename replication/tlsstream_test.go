@@ -46,7 +46,7 @@ func testCerts(t testing.TB, ids ...string) map[string]*certs.NodeTLS {
 
 // clusterTLS is the ClusterTLS of a node holding nt.
 func clusterTLS(nt *certs.NodeTLS) *ClusterTLS {
-	return &ClusterTLS{Server: nt.ServerConfig(), Client: nt.ClientConfig("")}
+	return &ClusterTLS{Server: nt.ServerConfig(), Client: nt.ClientConfig(""), ClientFor: nt.ClientConfig, PeerID: certs.PeerNodeID}
 }
 
 // handshakeLog counts the failed handshakes a stream reports.
