@@ -579,6 +579,8 @@ func TestClusterTLSValidate(t *testing.T) {
 		{"optional client certs", func(c *ClusterTLS) { c.Server.ClientAuth = tls.VerifyClientCertIfGiven }, "RequireAndVerifyClientCert"},
 		{"no client", func(c *ClusterTLS) { c.Client = nil }, "client config missing"},
 		{"client without certificate", func(c *ClusterTLS) { c.Client.Certificates = nil }, "no certificate"},
+		{"no client per node", func(c *ClusterTLS) { c.ClientFor = nil }, "client-for"},
+		{"no peer id", func(c *ClusterTLS) { c.PeerID = nil }, "peer id"},
 		{"negative timeout", func(c *ClusterTLS) { c.HandshakeTimeout = -1 }, "handshake timeout"},
 		{"negative limit", func(c *ClusterTLS) { c.MaxHandshakes = -1 }, "max handshakes"},
 	} {
