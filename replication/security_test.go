@@ -225,8 +225,8 @@ func TestForgedRegistrationRefused(t *testing.T) {
 // TestJoinHijack: a join that names a member's id at another address moves
 // that member only when the joining node proves the id by its certificate
 // and answers at the address it gives; without cluster TLS it is refused
-// (TestCrashFailoverRestartReadd: "node n1 is already a member at …; remove
-// it first: ticksyncctl remove-node n1").
+// (TestJoinHijackWithoutTLS; TestCrashFailoverRestartReadd re-adds a dead
+// node's id after remove-node).
 func TestJoinHijack(t *testing.T) {
 	set := testCerts(t, "n1", "n2", "n3")
 	var hs handshakeLog
@@ -334,5 +334,47 @@ func TestInsecureNodeStaysAlone(t *testing.T) {
 	_ = n.Shutdown(context.Background())
 	if !errors.Is(err, ErrInsecureCluster) || !strings.Contains(err.Error(), "has 2 servers (a, b)") {
 		t.Fatalf("restart of a cluster member without certificates: %v", err)
+	}
+}
+
+// TestJoinHijackWithoutTLS: without cluster TLS, a join (with the admin
+// token) naming a member's id at another address, or another member's
+// address, is refused with what to do, and Raft's configuration is
+// unchanged. Before, it answered 200 and moved the voter.
+func TestJoinHijackWithoutTLS(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	leader := c.waitLeader(t, 10*time.Second)
+	before := leader.Servers()
+	var victim, other *testNode
+	for _, n := range c {
+		switch {
+		case n == leader:
+		case victim == nil:
+			victim = n
+		default:
+			other = n
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		req  JoinRequest
+		want string
+	}{
+		{"member's id at another address", JoinRequest{ID: victim.ID(), RaftAddr: "127.0.0.1:1", Advertise: "ws://evil/ws"},
+			fmt.Sprintf("node %s is already a member at %s; remove it first: ticksyncctl remove-node %s", victim.ID(), victim.RaftAddr(), victim.ID())},
+		{"another member's address", JoinRequest{ID: "intruder", RaftAddr: other.RaftAddr(), Advertise: "ws://evil/ws"},
+			fmt.Sprintf("%s is the address of node %s; remove it first: ticksyncctl remove-node %s", other.RaftAddr(), other.ID(), other.ID())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, via := range []*testNode{leader, victim} { // a follower proxies it to the leader
+				status, msg := postTo(t, http.DefaultClient, via.api()+PathJoin, testToken, tc.req)
+				if status != http.StatusConflict || !strings.Contains(msg, tc.want) {
+					t.Fatalf("via %s: %d %q, want 409 %q", via.ID(), status, msg, tc.want)
+				}
+			}
+		})
+	}
+	if after := leader.Servers(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("raft configuration %v after the refused joins, was %v", after, before)
 	}
 }
