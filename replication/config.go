@@ -27,9 +27,11 @@ type Config struct {
 	// AdvertiseURL is the game endpoint clients are redirected to,
 	// e.g. "wss://n1.example.com/ws". Required.
 	AdvertiseURL string
-	// APIURL is the base URL of this node's HTTP API (admin, heartbeats,
-	// forwarding), e.g. "http://10.0.0.1:7350". Empty: derived from
-	// AdvertiseURL (ws→http, wss→https, path dropped).
+	// APIURL is the base URL of this node's HTTP API, e.g.
+	// "http://10.0.0.1:7350": the admin API, and without ClusterTLS where
+	// other nodes send heartbeats, forwarded commands and joins (with it
+	// they use the Raft port). Empty: derived from AdvertiseURL (ws→http,
+	// wss→https, path dropped).
 	APIURL string
 	// DataDir holds the Raft log (raft/raft.db) and snapshots (raft/snapshots).
 	DataDir string
