@@ -41,6 +41,8 @@ type Node struct {
 
 	raft     atomic.Pointer[raft.Raft]
 	trans    *raft.NetworkTransport
+	peerSrv  *http.Server  // node-to-node API on the cluster port (ClusterTLS only)
+	peerDone chan struct{} // closed when peerSrv's accept loop returns
 	store    *raftboltdb.BoltStore
 	logs     raft.LogStore // the store behind a cache; read by readIndex
 	raftAddr string
@@ -83,11 +85,7 @@ func New(cfg Config) (*Node, error) {
 		drainWake: make(chan struct{}, 1),
 		raftDone:  make(chan struct{}),
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient(sourceIP(cfg.RaftAddr))
-	}
-	n.client = &peerClient{http: hc, token: cfg.AdminToken}
+	n.client = newPeerClient(&cfg)
 	n.fwd = cfg.Forwarder
 	if n.fwd == nil {
 		n.fwd = &httpForwarder{client: n.client}
@@ -134,6 +132,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
 	}
+	hasState, err := raft.HasExistingState(logs, n.store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	if hasState {
+		if err := n.checkStartMembers(n.raftConfig(hlog), logs, snaps); err != nil {
+			return err
+		}
+	}
 	stream, err := listenRaftStream(&n.cfg, n.log)
 	if err != nil {
 		return err
@@ -151,10 +158,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.raftAddr = string(n.trans.LocalAddr())
 
 	rc := n.raftConfig(hlog)
-	hasState, err := raft.HasExistingState(logs, n.store, snaps)
-	if err != nil {
-		return fmt.Errorf("inspect raft state: %w", err)
-	}
 	switch {
 	case !hasState && (n.cfg.Bootstrap || n.cfg.JoinURL == ""):
 		conf := raft.Configuration{Servers: []raft.Server{{
@@ -184,6 +187,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("watch", n.runWatch)
 	n.goNamed("drain", n.runDrainer)
 	n.goNamed("checkpoint", n.ckpt.run)
+	if ts, ok := stream.(*tlsStream); ok {
+		n.startPeerServer(ts.Peers())
+	}
 	n.log.Info().Str(keyAddr, n.raftAddr).Str(keyAPI, n.api).Msg("replication started")
 	return nil
 }
@@ -264,13 +270,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = errors.Join(err, fmt.Errorf("replication goroutines: %w", ctx.Err()))
 	}
-	// 6. Transport and log store.
+	// 6. The node-to-node server, the transport and the log store.
 	n.closeStores()
 	n.log.Info().Msg("replication stopped")
 	return err
 }
 
 func (n *Node) closeStores() {
+	n.stopPeerServer()
+	n.client.closeIdle()
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
@@ -376,12 +384,6 @@ func (n *Node) APIURL() string { return n.api }
 func (n *Node) Self() JoinRequest {
 	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
 }
-
-// HTTPClient returns the client of this node's calls to other nodes
-// (Config.HTTPClient, or one whose dials leave from the Raft address's IP
-// on loopback). The admin API proxies requests to the leader or an owner
-// with it.
-func (n *Node) HTTPClient() *http.Client { return n.client.http }
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }

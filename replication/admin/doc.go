@@ -20,7 +20,10 @@
 // …, which a follower forwards to the leader itself); remove and
 // transfer-leader must run on the leader and move on the match's owner, so
 // the server proxies those requests there, once (a proxied request is never
-// proxied again, so a leader change cannot make it loop). Errors are
+// proxied again, so a leader change cannot make it loop), where
+// Node.PeerAPI says: with cluster TLS to that node's cluster port, through a
+// client that sends nothing (the token included) unless the server's
+// certificate names that node; without, to the API URL it registered. Errors are
 // {"error": "...", "code": "..."} with the status and code of
 // replication's error table; Client turns them into *Error, which unwraps
 // to replication's sentinel (errors.Is(err, replication.ErrNotLeader)).
@@ -43,5 +46,7 @@
 // package would need those internals exported, or interfaces in both
 // directions, since the node both serves and calls them. Keeping them out
 // of this package keeps the operator surface, and its client, to what an
-// operator may do.
+// operator may do. With cluster TLS they answer only on the cluster port
+// (where the node serves this Server too, for proxied requests), and on the
+// HTTP listener answer 421 with the cluster port.
 package admin

@@ -33,9 +33,6 @@ type Config struct {
 	// Ticks reports the ticks of the rooms this node runs (GET matches);
 	// nil: every tick is null.
 	Ticks Ticker
-	// HTTPClient proxies requests to the leader or a match's owner; nil:
-	// Node.HTTPClient(), the node's client for node-to-node calls.
-	HTTPClient *http.Client
 }
 
 // DefaultConfig returns a Config with no node: set Node and Token.
@@ -55,7 +52,6 @@ func (c *Config) Validate() error {
 type Server struct {
 	cfg  Config
 	node *replication.Node
-	http *http.Client
 	mux  *http.ServeMux
 }
 
@@ -64,10 +60,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, http: cfg.HTTPClient}
-	if s.http == nil {
-		s.http = cfg.Node.HTTPClient()
-	}
+	s := &Server{cfg: cfg, node: cfg.Node}
 	op := http.NewServeMux()
 	op.HandleFunc("GET /admin/v1/status", s.handleStatus)
 	op.HandleFunc("GET /admin/v1/nodes", s.handleNodes)
@@ -127,15 +120,23 @@ func writeError(w http.ResponseWriter, err error, status int) {
 
 func badRequest(err error) error { return fmt.Errorf("%w: %w", replication.ErrBadRequest, err) }
 
-// proxy sends the request (with its body) to the node at api and copies
-// the answer back; a request that was already proxied once is refused.
-func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, api, why string) {
+// proxy sends the request (with its body) to node id and copies the answer
+// back; a request that was already proxied once is refused. The request
+// goes where Node.PeerAPI says: with cluster TLS to id's cluster port,
+// through a client that sends nothing (the token included) unless the
+// server's certificate names id; without, to the API URL id registered.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, id, why string) {
 	if r.Header.Get(httpapi.HeaderForwarded) != "" {
 		writeError(w, fmt.Errorf("%w: %s (request was already forwarded once)", replication.ErrNotLeader, why), 0)
 		return
 	}
-	if err := httpapi.Proxy(w, r, body, s.http, api, s.cfg.Token, s.node.ID()); err != nil {
-		writeError(w, fmt.Errorf("%w: forward to %s: %w", replication.ErrNoLeader, api, err), http.StatusBadGateway)
+	base, hc, err := s.node.PeerAPI(id)
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: %s: %w", replication.ErrNoLeader, why, err), 0)
+		return
+	}
+	if err := httpapi.Proxy(w, r, body, hc, base, s.cfg.Token, s.node.ID()); err != nil {
+		writeError(w, fmt.Errorf("%w: forward to %s at %s: %w", replication.ErrNoLeader, id, base, err), http.StatusBadGateway)
 	}
 }
 
@@ -155,12 +156,7 @@ func (s *Server) onLeader(w http.ResponseWriter, r *http.Request, fn func(body [
 		writeError(w, replication.ErrNoLeader, 0)
 		return
 	}
-	leader, ok := s.node.Member(lid)
-	if !ok || leader.API == "" {
-		writeError(w, fmt.Errorf("%w: leader %s has no api url yet", replication.ErrNoLeader, lid), 0)
-		return
-	}
-	s.proxy(w, r, body, leader.API, "this node is not the leader")
+	s.proxy(w, r, body, lid, "this node is not the leader")
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
@@ -254,11 +250,11 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.Owner != s.node.ID() {
 		owner, ok := s.node.Member(m.Owner)
-		if !ok || owner.State == replication.NodeDead || owner.API == "" {
+		if !ok || owner.State == replication.NodeDead {
 			writeError(w, fmt.Errorf("%w: owner %q of %s is not alive; failover moves it", replication.ErrNodeNotAlive, m.Owner, id), 0)
 			return
 		}
-		s.proxy(w, r, body, owner.API, "this node does not own the match")
+		s.proxy(w, r, body, m.Owner, "this node does not own the match")
 		return
 	}
 	moved, err := s.node.Move(r.Context(), id, req.Node)
