@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
-	"go.etcd.io/bbolt"
 
 	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
@@ -108,21 +105,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.New("replication: node already started")
 	}
 	n.started = true
-	dir := filepath.Join(n.cfg.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The data dir is checked before bbolt or Raft read it (datadir.go).
+	dd, err := openDataDir(&n.cfg, n.log)
+	if err != nil {
+		return err
 	}
+	dir := dd.raftDir
 	defer func() {
 		if err != nil {
 			n.closeStores()
 		}
 	}()
-	n.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second}, // a second process on the same dir fails fast
-	})
-	if err != nil {
-		return fmt.Errorf("open raft log %s: %w", dir, err)
+	if n.store, err = dd.openLogStore(); err != nil {
+		return err
 	}
 	logs, err := raft.NewLogCache(512, n.store)
 	if err != nil {
@@ -155,6 +150,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
+	if err := dd.settle(hasState); err != nil {
+		return err
+	}
 	switch {
 	case !hasState && (n.cfg.Bootstrap || n.cfg.JoinURL == ""):
 		conf := raft.Configuration{Servers: []raft.Server{{
@@ -162,6 +160,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}}}
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.trans, conf); err != nil {
 			return fmt.Errorf("bootstrap cluster: %w", err)
+		}
+		if err := dd.markInitialized(); err != nil {
+			return err
 		}
 		n.log.Info().Str(keyAddr, n.raftAddr).Msg("bootstrapped a new cluster")
 	case hasState && n.cfg.Bootstrap:
@@ -184,6 +185,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("watch", n.runWatch)
 	n.goNamed("drain", n.runDrainer)
 	n.goNamed("checkpoint", n.ckpt.run)
+	if !dd.initialized() { // waiting to be added to a cluster
+		n.goNamed("datadir", dd.watchInitialized(r))
+	}
 	n.log.Info().Str(keyAddr, n.raftAddr).Str(keyAPI, n.api).Msg("replication started")
 	return nil
 }
