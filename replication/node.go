@@ -22,7 +22,8 @@ import (
 // instance with its stores and transport, the FSM, the leader's supervisor,
 // the owner lease, the ownership watcher, the drainer and the checkpointer.
 //
-// Lifecycle: New allocates; Start opens the data dir, binds the Raft port,
+// Lifecycle: New allocates; Start checks and opens the data dir (refusing a
+// damaged or foreign one with a *DataDirError), binds the Raft port,
 // bootstraps if asked (or if the data dir is empty and no join is asked) and
 // launches the goroutines; Shutdown stops them. The read methods (Lookup,
 // Matches, Nodes, LeaseValid, …) are safe from any goroutine at any time.

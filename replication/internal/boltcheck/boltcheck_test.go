@@ -441,3 +441,32 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheck: a raft-like file of ~36 MiB, the most a node's data dir
+// held under checkpoint load (DESIGN.md, "Measured").
+func BenchmarkCheck(b *testing.B) {
+	path := build(b, func(tx *bbolt.Tx) error {
+		logs, err := tx.CreateBucket([]byte("logs"))
+		if err != nil {
+			return err
+		}
+		v := make([]byte, 170<<10) // one checkpoint batch of 500 rooms
+		for i := range 200 {
+			if err := logs.Put(key(uint64(i+1)), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Check(path, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
