@@ -254,7 +254,7 @@ func TestDataDirRefused(t *testing.T) {
 	}{
 		{"raft.db: random pages", "", func(t *testing.T, dir string) {
 			damagePages(t, raftDB(dir), 3, 4, true)
-		}, ErrDataDirDamaged, []string{"raft log $DIR/raft/raft.db is damaged (page ", fix}},
+		}, ErrDataDirDamaged, []string{"raft log $DIR/raft/raft.db is damaged (", fix}}, // a page, or an entry in an overflow page
 		{"raft.db: meta pages", "", func(t *testing.T, dir string) {
 			f, _ := os.OpenFile(raftDB(dir), os.O_WRONLY, 0)
 			_, _ = f.WriteAt(make([]byte, 100), 4096+16) // meta page 1's fields
