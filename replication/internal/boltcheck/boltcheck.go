@@ -61,7 +61,7 @@ const (
 	leafBucket = 0x01 // a leaf element whose value is a sub-bucket
 
 	noFreelist = ^uint64(0) // NoFreelistSync: bbolt rebuilds the freelist
-	maxDepth   = 64         // a real tree is a handful of levels deep
+	maxDepth   = 64         // a real tree is a handful of levels deep; so is bucket nesting
 )
 
 var order = binary.NativeEndian
@@ -416,6 +416,9 @@ func (c *checker) leaf(id uint64, count int, buf []byte, last []byte) ([]byte, e
 func (c *checker) bucket(id uint64, name, v []byte) error {
 	if len(v) < bucketHeader {
 		return corrupt(id, "bucket %q has a %d-byte header", trim(name), len(v))
+	}
+	if len(c.path) >= maxDepth {
+		return corrupt(id, "buckets nested more than %d deep", maxDepth)
 	}
 	c.path = append(c.path, name)
 	defer func() { c.path = c.path[:len(c.path)-1] }()
