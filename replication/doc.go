@@ -25,6 +25,9 @@
 //   - replication/internal/codec and internal/httpapi: the binary
 //     primitives under commands and snapshots, and the HTTP dialect shared
 //     by the two APIs.
+//   - replication/internal/boltcheck: the structural check of raft.db that
+//     Start runs before bbolt maps it (datadir.go: a damaged, emptied or
+//     foreign data dir is refused with a DataDirError).
 //
 // Cluster security: with Config.ClusterTLS, Raft and the node-to-node API
 // share the Raft port over mutual TLS (ALPN routes each connection), every

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
-	"go.etcd.io/bbolt"
 
 	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
@@ -25,7 +22,8 @@ import (
 // instance with its stores and transport, the FSM, the leader's supervisor,
 // the owner lease, the ownership watcher, the drainer and the checkpointer.
 //
-// Lifecycle: New allocates; Start opens the data dir, binds the Raft port,
+// Lifecycle: New allocates; Start checks and opens the data dir (refusing a
+// damaged or foreign one with a *DataDirError), binds the Raft port,
 // bootstraps if asked (or if the data dir is empty and no join is asked) and
 // launches the goroutines; Shutdown stops them. The read methods (Lookup,
 // Matches, Nodes, LeaseValid, …) are safe from any goroutine at any time.
@@ -106,21 +104,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.New("replication: node already started")
 	}
 	n.started = true
-	dir := filepath.Join(n.cfg.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The data dir is checked before bbolt or Raft read it (datadir.go).
+	dd, err := openDataDir(&n.cfg, n.log)
+	if err != nil {
+		return err
 	}
+	dir := dd.raftDir
 	defer func() {
 		if err != nil {
 			n.closeStores()
 		}
 	}()
-	n.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second}, // a second process on the same dir fails fast
-	})
-	if err != nil {
-		return fmt.Errorf("open raft log %s: %w", dir, err)
+	if n.store, err = dd.openLogStore(); err != nil {
+		return err
 	}
 	logs, err := raft.NewLogCache(512, n.store)
 	if err != nil {
@@ -135,6 +131,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	hasState, err := raft.HasExistingState(logs, n.store, snaps)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	if err := dd.settle(hasState); err != nil {
+		return err
 	}
 	if hasState {
 		if err := n.checkStartMembers(n.raftConfig(hlog), logs, snaps); err != nil {
@@ -166,6 +165,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.trans, conf); err != nil {
 			return fmt.Errorf("bootstrap cluster: %w", err)
 		}
+		if err := dd.markInitialized(); err != nil {
+			return err
+		}
 		n.log.Info().Str(keyAddr, n.raftAddr).Msg("bootstrapped a new cluster")
 	case hasState && n.cfg.Bootstrap:
 		n.log.Info().Msg("data dir has raft state: bootstrap ignored, rejoining")
@@ -189,6 +191,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("checkpoint", n.ckpt.run)
 	if ts, ok := stream.(*tlsStream); ok {
 		n.startPeerServer(ts.Peers())
+	}
+	if !dd.initialized() { // waiting to be added to a cluster
+		n.goNamed("datadir", dd.watchInitialized(r))
 	}
 	n.log.Info().Str(keyAddr, n.raftAddr).Str(keyAPI, n.api).Msg("replication started")
 	return nil
