@@ -63,11 +63,12 @@ func TestNodeClusterEndpoint(t *testing.T) {
 		}
 		return n
 	}
-	c1 := testConfig(t, "n1", io.Discard)
+	set := clusterCerts(t, "n1", "n2")
+	c1 := withCerts(testConfig(t, "n1", io.Discard), set, "n1")
 	c1.Bootstrap = true
 	n1 := start(c1)
 	testutil.CheckFor(t, 15*time.Second, n1.Ready)
-	c2 := testConfig(t, "n2", io.Discard)
+	c2 := withCerts(testConfig(t, "n2", io.Discard), set, "n2")
 	c2.Join = n1.APIURL()
 	c2.Advertise = "wss://n2.example.com/game/ws" // what clients use, whatever the listener
 	c2.AllowedOrigins = []string{"https://game.example.com"}

@@ -13,8 +13,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
+	"github.com/ticksync/ticksync/tools/certs"
 )
 
 // Config configures a Node. Every field but the last few is a flag of the
@@ -23,7 +25,9 @@ import (
 // validates.
 type Config struct {
 	// NodeID is the unique, stable id of this node: its Raft id, for all
-	// time (-node-id; default: the host name).
+	// time (-node-id). Empty: the id in ClusterCert, else the host name
+	// (New and ParseFlags fill it in). With ClusterCert it must be the
+	// certificate's id.
 	NodeID string
 	// HTTPAddr is the HTTP and WebSocket listener, host:port; port 0 picks a
 	// free one (-http-addr).
@@ -56,9 +60,27 @@ type Config struct {
 	// host and localhost (-allowed-origins, comma-separated).
 	AllowedOrigins []string
 	// AdminToken is the bearer token of /admin/v1/... and /debug/pprof,
-	// shared by the nodes of a cluster (-admin-token). Empty: a random one
-	// for this process (a one-node cluster only; the log says so).
+	// shared by the nodes of a cluster (-admin-token): a node proxies an
+	// operator's request to the leader or a match's owner with it. Without
+	// cluster certificates the node-to-node calls carry it too. Empty: a
+	// random one for this process (a one-node cluster only; the log says
+	// so).
 	AdminToken string
+	// ClusterCA, ClusterCert and ClusterKey are PEM files: the cluster's CA
+	// and this node's certificate and key, issued by it with the node's id
+	// (`ticksync certs -out DIR -nodes n1,n2,n3` makes a dev set;
+	// -cluster-ca, -cluster-cert, -cluster-key; all three or none). With
+	// them Raft and every node-to-node call (joins, heartbeats, forwarded
+	// commands, read-index, owner probes, proxied operator requests) run
+	// over mutual TLS on the Raft port, and a node is the node its
+	// certificate names.
+	ClusterCA, ClusterCert, ClusterKey string
+	// InsecureCluster lets a node without cluster certificates be part of
+	// a cluster of several nodes (-insecure-cluster): join one, accept
+	// joins, restart in one. Raft and the node-to-node calls are then
+	// authenticated by nothing but the admin token; for a trusted network
+	// only. A one-node cluster needs neither.
+	InsecureCluster bool
 	// AuthSecret is the HS256 secret of player tokens, at least 16 bytes;
 	// empty lets guests in (-auth-secret).
 	AuthSecret string
@@ -74,6 +96,23 @@ type Config struct {
 	// ResumeGrace is how long a disconnected player's seat is kept
 	// (-resume-grace).
 	ResumeGrace time.Duration
+	// Admission limits; 0 means no limit. MaxConnsPerIP caps the open
+	// connections from one source address (-max-conns-per-ip; over it the
+	// upgrade gets 503), MaxUpgradesPerIP the upgrades from one address per
+	// second (-max-upgrades-per-ip; 429), MaxMsgRate the messages one
+	// session may send per second (-max-msg-rate; close 4012; never below
+	// what the tick rate needs), MaxPlayers and MaxRooms the players seated
+	// and the matches running on this node (-max-players, -max-rooms; Error
+	// node full), MaxMatchesPerIP the matches guests from one address may
+	// create per minute (-max-matches-per-ip; Error rate limited). A load
+	// test from one machine raises or clears the per-address ones.
+	MaxConnsPerIP    int
+	MaxUpgradesPerIP int
+	MaxMsgRate       int
+	MaxPlayers       int
+	MaxRooms         int
+	MaxMatchesPerIP  int
+
 	// LogFormat is "console" or "json" (-log-format); LogLevel the lowest
 	// level logged (-log-level). Both shape the logger NewLogger builds.
 	LogFormat string
@@ -90,12 +129,8 @@ type Config struct {
 // dev cluster on 127.0.0.1:7350 (Raft on 127.0.0.1:7351, data in
 // ./ticksync-data), 30 Hz, guests allowed, console logs at info.
 func DefaultConfig() Config {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "node1"
-	}
+	wsDefaults, gameDefaults := ws.DefaultConfig(), game.DefaultConfig()
 	return Config{
-		NodeID:             sanitizeID(host),
 		HTTPAddr:           "127.0.0.1:7350",
 		RaftAddr:           "127.0.0.1:7351",
 		DataDir:            "./ticksync-data",
@@ -104,12 +139,76 @@ func DefaultConfig() Config {
 		OwnerLease:         time.Second,
 		CheckpointInterval: 500 * time.Millisecond,
 		ResumeGrace:        15 * time.Second,
+		MaxConnsPerIP:      wsDefaults.MaxConnsPerIP,
+		MaxUpgradesPerIP:   wsDefaults.MaxUpgradesPerIP,
+		MaxMsgRate:         wsDefaults.MaxMessageRate,
+		MaxPlayers:         gameDefaults.MaxPlayers,
+		MaxRooms:           gameDefaults.MaxRooms,
+		MaxMatchesPerIP:    gameDefaults.MaxMatchesPerIP,
 		LogFormat:          "console",
 		LogLevel:           zerolog.InfoLevel,
 	}
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// hostNodeID is the node id of a node without -node-id nor cluster
+// certificate: the host name, made a valid id.
+func hostNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "node1"
+	}
+	return sanitizeID(host)
+}
+
+// insecureAdvice says how to run a cluster of several nodes.
+const insecureAdvice = "run `ticksync certs -out DIR -nodes n1,n2,n3` and give each node " +
+	"-cluster-ca DIR/ca.crt -cluster-cert DIR/<id>.crt -cluster-key DIR/<id>.key " +
+	"(or pass -insecure-cluster on a trusted network)"
+
+// loadCluster loads the cluster certificates (nil, nil without them) and
+// checks them against NodeID. Errors name the flags and the files.
+func (c *Config) loadCluster() (*certs.NodeTLS, error) {
+	set := 0
+	for _, f := range []string{c.ClusterCA, c.ClusterCert, c.ClusterKey} {
+		if f != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return nil, nil
+	case set < 3:
+		return nil, errors.New("-cluster-ca, -cluster-cert, -cluster-key: give all three or none")
+	case c.InsecureCluster:
+		return nil, errors.New("-insecure-cluster: not with -cluster-ca/-cluster-cert/-cluster-key (the certificates secure the cluster)")
+	}
+	nt, err := certs.LoadNodeTLS(c.ClusterCA, c.ClusterCert, c.ClusterKey)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-ca/-cluster-cert/-cluster-key: %w", err)
+	}
+	if !idPattern.MatchString(nt.ID) {
+		return nil, fmt.Errorf("-cluster-cert %s: node id %q: must be 1..64 of A-Z a-z 0-9 . _ -, starting with a letter or digit", c.ClusterCert, nt.ID)
+	}
+	if c.NodeID != "" && c.NodeID != nt.ID {
+		return nil, fmt.Errorf("-node-id %q: the certificate %s (-cluster-cert) is node %q's: leave -node-id out (it defaults to the certificate's id), or give the certificate of node %q",
+			c.NodeID, c.ClusterCert, nt.ID, c.NodeID)
+	}
+	return nt, nil
+}
+
+// fillNodeID sets an empty NodeID: the id in the cluster certificate nt,
+// else the host name.
+func (c *Config) fillNodeID(nt *certs.NodeTLS) {
+	switch {
+	case c.NodeID != "":
+	case nt != nil:
+		c.NodeID = nt.ID
+	default:
+		c.NodeID = hostNodeID()
+	}
+}
 
 // sanitizeID makes a host name a valid default node id.
 func sanitizeID(s string) string {
@@ -129,9 +228,10 @@ func sanitizeID(s string) string {
 }
 
 // Validate checks every field. Each error names the flag of the field and
-// says what is allowed. It loads the TLS key pair to check it.
+// says what is allowed. It loads the TLS key pair and the cluster
+// certificates to check them.
 func (c *Config) Validate() error {
-	if !idPattern.MatchString(c.NodeID) {
+	if c.NodeID != "" && !idPattern.MatchString(c.NodeID) {
 		return fmt.Errorf("-node-id %q: must be 1..64 of A-Z a-z 0-9 . _ -, starting with a letter or digit", c.NodeID)
 	}
 	if err := checkHostPort(c.HTTPAddr); err != nil {
@@ -177,8 +277,16 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("-join %q: must be the http:// or https:// address of a running node", c.Join)
 		}
 		if c.AdminToken == "" {
-			return fmt.Errorf("-join %q: needs -admin-token, the same on every node (joins, heartbeats and forwarding use the admin API)", c.Join)
+			return fmt.Errorf("-join %q: needs -admin-token, the same on every node (nodes proxy operator requests to each other with it)", c.Join)
 		}
+	}
+	nt, err := c.loadCluster()
+	if err != nil {
+		return err
+	}
+	if nt == nil && c.Join != "" && !c.InsecureCluster {
+		return fmt.Errorf("-join %q: a node of a cluster of several nodes needs the cluster certificates, or anyone who reaches its Raft port or holds the admin token can rewrite the cluster's state: %s",
+			c.Join, insecureAdvice)
 	}
 	if c.TickRate < 1 || c.TickRate > 128 {
 		return fmt.Errorf("-tick-rate %d: must be 1..128", c.TickRate)
@@ -205,6 +313,22 @@ func (c *Config) Validate() error {
 	for _, d := range durations {
 		if d.v < d.min || d.v > d.max {
 			return fmt.Errorf("-%s %v: must be %v..%v", d.flag, d.v, d.min, d.max)
+		}
+	}
+	limits := []struct {
+		flag string
+		v    int
+	}{
+		{"max-conns-per-ip", c.MaxConnsPerIP},
+		{"max-upgrades-per-ip", c.MaxUpgradesPerIP},
+		{"max-msg-rate", c.MaxMsgRate},
+		{"max-players", c.MaxPlayers},
+		{"max-rooms", c.MaxRooms},
+		{"max-matches-per-ip", c.MaxMatchesPerIP},
+	}
+	for _, l := range limits {
+		if l.v < 0 {
+			return fmt.Errorf("-%s %d: must be 0 (no limit) or more", l.flag, l.v)
 		}
 	}
 	if c.OwnerLease >= c.FailoverAfter {

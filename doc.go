@@ -23,9 +23,15 @@
 // With the defaults the node is a one-node dev cluster on 127.0.0.1:7350
 // (Raft on 127.0.0.1:7351, data in ./ticksync-data) that bootstraps itself
 // and lets guests in; Bootstrap forms a cluster and Join adds this node to
-// one. Every node of a cluster needs the same AdminToken (node-to-node
-// calls use it); resume tokens are signed with a key derived from
-// AuthSecret, else from AdminToken, so they verify on every node.
+// one. A cluster of several nodes runs with cluster certificates
+// (ClusterCA, ClusterCert, ClusterKey; `ticksync certs` makes a dev set):
+// Raft and every call between nodes then go over mutual TLS on the Raft
+// port, and a node is the node its certificate names (its NodeID defaults
+// to that id). Without them a node stays a one-node cluster unless
+// InsecureCluster is set (a trusted network). Every node of a cluster needs
+// the same AdminToken (nodes proxy operator requests to each other with
+// it); resume tokens are signed with a key derived from AuthSecret, else
+// from AdminToken, so they verify on every node.
 //
 // Data flow: New allocates (registry of games, HTTP listener, metrics, the
 // cluster glue of internal/cluster); Start builds the game.Manager over the

@@ -67,7 +67,7 @@ func newRoomMetrics(reg prometheus.Registerer, nodeID string) (*roomMetrics, err
 		}, []string{"game"}),
 		overruns:  counter("tick_overruns_total", "Ticks that started after the next one was due."),
 		skipped:   counter("ticks_skipped_total", "Ticks skipped by a loop that fell too far behind."),
-		dropped:   counter("inputs_dropped_total", "Inputs dropped by a full room inbox."),
+		dropped:   counter("inputs_dropped_total", "Inputs dropped by a full per-player input queue."),
 		discarded: counter("inputs_discarded_total", "Inputs received but never applied (stale, duplicate, overflow)."),
 		encodes:   counter("snapshot_encodes_total", "Distinct snapshot encodings (one per baseline per tick)."),
 		snapshots: counter("snapshots_total", "Snapshots handed to connections."),

@@ -27,6 +27,7 @@ import (
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/replication/admin"
 	"github.com/ticksync/ticksync/schema/token"
+	"github.com/ticksync/ticksync/tools/certs"
 )
 
 // Log keys of the node.
@@ -65,6 +66,9 @@ type Node struct {
 	glue  *cluster.Adapter
 	http  *httpserver.Server
 
+	clusterTLS *certs.NodeTLS    // -cluster-*; nil without
+	handshakes *handshakeMetrics // failed handshakes on the cluster port
+
 	origins *ws.OriginPolicy // -allowed-origins, for the CORS of /v1/cluster
 
 	// Built by Start.
@@ -96,6 +100,11 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	nt, err := cfg.loadCluster()
+	if err != nil {
+		return nil, err
+	}
+	cfg.fillNodeID(nt)
 	var log zerolog.Logger
 	if cfg.Logger != nil {
 		log = *cfg.Logger
@@ -107,16 +116,18 @@ func New(cfg Config) (*Node, error) {
 		log.Warn().Msg("no -admin-token: using a random one for this process; the admin API (/admin/v1, /debug/pprof) and other nodes cannot use it. " +
 			"Set -admin-token (or TICKSYNC_ADMIN_TOKEN), the same on every node, to run a cluster or call the admin API")
 	}
-	n := &Node{cfg: cfg, log: log, games: game.NewRegistry(), fatal: make(chan error, 1)}
+	n := &Node{cfg: cfg, log: log, games: game.NewRegistry(), fatal: make(chan error, 1), clusterTLS: nt}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.reg = prometheus.NewRegistry()
 	n.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	var err error
 	if n.rooms, err = newRoomMetrics(n.reg, cfg.NodeID); err != nil {
 		return nil, fmt.Errorf("room metrics: %w", err)
+	}
+	if n.handshakes, err = newHandshakeMetrics(n.reg, cfg.NodeID); err != nil {
+		return nil, fmt.Errorf("cluster tls metrics: %w", err)
 	}
 	cc := cluster.DefaultConfig()
 	cc.NodeID = cfg.NodeID
@@ -193,8 +204,9 @@ func (n *Node) Ready() error {
 
 // Start creates the data directory, listens, starts Raft and the cluster
 // goroutines, and then accepts players. Order (replication's contract):
-// the Host → the ownership goroutine → Raft → JoinCluster (-join) → admin
-// API → players. On an error the caller still calls Shutdown.
+// the Host → the ownership goroutine → Raft (with cluster certificates, the
+// node-to-node API on its port) → JoinCluster (-join) → admin API →
+// players. On an error the caller still calls Shutdown.
 func (n *Node) Start() error {
 	if n.starting.Swap(true) {
 		return errors.New("ticksync: node already started")
@@ -237,6 +249,7 @@ func (n *Node) Start() error {
 	rc.HeartbeatInterval = min(rc.HeartbeatInterval, n.cfg.OwnerLease/4)
 	rc.CheckpointInterval = n.cfg.CheckpointInterval
 	rc.Logger = n.log
+	n.secureCluster(&rc)
 	// The Manager is the Host: Freeze, Thaw and Tick for hand-overs, and
 	// fresh captures before each checkpoint flush.
 	rc.Host = n.manager
@@ -282,6 +295,10 @@ func (n *Node) newManager() error {
 	gc.ResumeGrace = n.cfg.ResumeGrace
 	gc.Logger = n.log
 	gc.RoomMetrics = n.rooms.forRoom
+	gc.Registerer = n.reg
+	gc.MaxPlayers = n.cfg.MaxPlayers
+	gc.MaxRooms = n.cfg.MaxRooms
+	gc.MaxMatchesPerIP = n.cfg.MaxMatchesPerIP
 	var err error
 	if gc.DefaultGame, err = n.defaultGame(); err != nil {
 		return err
@@ -310,6 +327,9 @@ func (n *Node) newManager() error {
 	wc.AllowedOrigins = n.cfg.AllowedOrigins
 	wc.Logger = n.log
 	wc.Registerer = n.reg
+	wc.MaxConnsPerIP = n.cfg.MaxConnsPerIP
+	wc.MaxUpgradesPerIP = n.cfg.MaxUpgradesPerIP
+	wc.MaxMessageRate = n.cfg.MaxMsgRate
 	if n.cfg.AuthSecret != "" {
 		wc.Auth = token.NewAuth([]byte(n.cfg.AuthSecret))
 	}

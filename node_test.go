@@ -207,10 +207,12 @@ func TestNodeJoinRefusedIsFatal(t *testing.T) {
 	}
 	c1 := testConfig(t, "n1", io.Discard)
 	c1.Bootstrap = true
+	c1.InsecureCluster = true
 	n1 := start(c1)
 	testutil.CheckFor(t, 15*time.Second, n1.Ready)
 	c2 := testConfig(t, "n2", io.Discard)
 	c2.AdminToken = "not-the-cluster-token"
+	c2.InsecureCluster = true
 	c2.Join = n1.APIURL()
 	n2 := start(c2)
 	select {

@@ -23,7 +23,7 @@ func (n *Node) goNamed(name string, fn func(ctx context.Context)) {
 // joinCluster asks the -join node to add this one (retrying until it
 // answers); a final refusal (wrong token, bad request) goes to Fatal.
 func (n *Node) joinCluster(ctx context.Context) {
-	err := replication.JoinCluster(ctx, n.cfg.Join, n.cfg.AdminToken, n.repl.Self())
+	err := n.repl.JoinCluster(ctx, n.cfg.Join)
 	switch {
 	case err == nil:
 		n.log.Info().Str(keyJoin, n.cfg.Join).Msg("joined the cluster")

@@ -2,6 +2,7 @@ package game
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
@@ -14,8 +15,9 @@ import (
 // implement it.
 type Conn interface {
 	sim.Conn
-	// Kick sends an Error with code and reason, then closes the connection
-	// (close code 4000+code). Safe from any goroutine; must not block.
+	// Kick sends an Error with code, then closes the connection (close code
+	// 4000+code). The client gets the code's fixed text (ErrorCode.String);
+	// reason is for the node's log. Safe from any goroutine; must not block.
 	Kick(code schema.ErrorCode, reason string)
 	// Redirect sends a Redirect{url, matchID} and closes the connection with
 	// 4011: the match moved to the node at url (hand-over or failover) and
@@ -28,6 +30,10 @@ type JoinRequest struct {
 	Hello    schema.Hello
 	PlayerID uint32 // from the auth token; 0 for a guest (the manager assigns one)
 	Conn     Conn
+	// Addr is the client's source address (net/ws: the TCP peer of the
+	// upgrade request). The per-address limits count by it
+	// (Config.MaxMatchesPerIP); the zero Addr is not limited.
+	Addr netip.Addr
 }
 
 // Seat is a player's place in a running match, held by one connection.
@@ -38,8 +44,9 @@ type JoinRequest struct {
 type Seat interface {
 	Welcome() schema.Welcome
 	// Input queues one input; called on the connection's read goroutine.
-	// It never blocks; false means the input was dropped: the room's inbox
-	// was full (counted), or this Seat is dead.
+	// It never blocks; false means an input was dropped: this player's
+	// input queue was full and its oldest input made room (counted), or
+	// this Seat is dead.
 	Input(in *schema.Input) bool
 	// Disconnect: the connection is gone; the seat waits ResumeGrace for a
 	// resume before it is freed.
@@ -54,6 +61,8 @@ type Joiner interface {
 }
 
 // JoinError is a refusal to seat a player, with the code sent to the client.
+// Message is for the node's log: the client gets the code's fixed text
+// (ErrorCode.String), so a Message may name internal details.
 type JoinError struct {
 	Code    schema.ErrorCode
 	Message string

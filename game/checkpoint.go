@@ -8,29 +8,36 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Checkpoint format (little-endian), version 1. It is what the Manager hands
+// Checkpoint format (little-endian), version 2. It is what the Manager hands
 // to its Checkpointer every checkpoint interval and what Freeze returns; Adopt
 // restores a match from it on any node:
 //
-//	"TSCK" | version u8 = 1 | tick u32 | seed i64 | next guest u32 |
+//	"TSCK" | version u8 = 2 | tick u32 | seed i64 | next guest u32 |
 //	game len u8 | game | seat count u32 |
-//	seat count × (player u32, entity u32, last input seq u32) |
+//	seat count × (player u32, entity u32, last input seq u32,
+//	              token nonce u64, token issued-at i64 unix seconds) |
 //	state len u32 | state (Game.MarshalState)
 //
-// A new version adds a field after the last one and bumps the version; a
-// decoder refuses versions it does not know.
+// The token nonce and issued-at name the newest resume token issued for the
+// seat: the new owner accepts that token, or one issued later (by the old
+// owner after this checkpoint), and no older one. Version 1 had neither (its
+// seats accept any token of their player); it is still read. A new version
+// adds a field and bumps the version; a decoder refuses versions it does
+// not know.
 const (
 	checkpointMagic   = "TSCK"
-	checkpointVersion = 1
+	checkpointVersion = 2
+	checkpointV1      = 1
 	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4
-	seatBytes         = 12
+	seatBytesV1       = 12
+	seatBytes         = 28
 )
 
 // ErrBadCheckpoint: Adopt was given bytes that are not a checkpoint of this
 // format (or of a version it does not know).
 var ErrBadCheckpoint = errors.New("bad checkpoint")
 
-// checkpoint is a decoded checkpoint. State and Seats alias nothing of the
+// checkpoint is a decoded checkpoint. Seats and Tokens alias nothing of the
 // input (State is a sub-slice of it: the caller keeps the input alive).
 type checkpoint struct {
 	Tick      uint32
@@ -38,12 +45,14 @@ type checkpoint struct {
 	NextGuest uint32
 	Game      string
 	Seats     []sim.Seat
+	Tokens    []seatToken // Tokens[i] is Seats[i]'s newest resume token (zero in version 1)
 	State     []byte
 }
 
-// appendCheckpoint appends a checkpoint to dst. It allocates nothing when
+// appendCheckpoint appends a checkpoint to dst; toks gives each seated
+// player's newest resume token (missing: zero). It allocates nothing when
 // dst has room (the room goroutine reuses one buffer per match).
-func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, state []byte) []byte {
+func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, toks map[uint32]seatToken, state []byte) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, checkpointMagic...)
 	dst = append(dst, checkpointVersion)
@@ -57,6 +66,9 @@ func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, gam
 		dst = le.AppendUint32(dst, s.Player)
 		dst = le.AppendUint32(dst, s.Entity)
 		dst = le.AppendUint32(dst, s.LastSeq)
+		t := toks[s.Player]
+		dst = le.AppendUint64(dst, t.Nonce)
+		dst = le.AppendUint64(dst, uint64(t.Issued))
 	}
 	dst = le.AppendUint32(dst, uint32(len(state)))
 	return append(dst, state...)
@@ -70,8 +82,13 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	if len(b) < checkpointHeader || string(b[:4]) != checkpointMagic {
 		return nil, bad("no %s header", checkpointMagic)
 	}
-	if v := b[4]; v != checkpointVersion {
-		return nil, bad("version %d, this node reads %d", v, checkpointVersion)
+	v := b[4]
+	if v != checkpointVersion && v != checkpointV1 {
+		return nil, bad("version %d, this node reads %d and %d", v, checkpointV1, checkpointVersion)
+	}
+	perSeat := uint64(seatBytes)
+	if v == checkpointV1 {
+		perSeat = seatBytesV1
 	}
 	le := binary.LittleEndian
 	c := &checkpoint{
@@ -89,15 +106,19 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 	p += n
 	seats := le.Uint32(b[p:])
 	p += 4
-	if uint64(seats)*seatBytes > uint64(len(b)-p) {
+	if uint64(seats)*perSeat > uint64(len(b)-p) {
 		return nil, bad("%d seats past the end", seats)
 	}
 	c.Seats = make([]sim.Seat, seats)
+	c.Tokens = make([]seatToken, seats)
 	seen := make(map[uint32]bool, seats)
 	for i := range c.Seats {
 		s := &c.Seats[i]
 		s.Player, s.Entity, s.LastSeq = le.Uint32(b[p:]), le.Uint32(b[p+4:]), le.Uint32(b[p+8:])
-		p += seatBytes
+		if v != checkpointV1 {
+			c.Tokens[i] = seatToken{Nonce: le.Uint64(b[p+12:]), Issued: int64(le.Uint64(b[p+20:]))}
+		}
+		p += int(perSeat)
 		if s.Player == 0 || seen[s.Player] {
 			return nil, bad("seat of player %d (zero or twice)", s.Player)
 		}

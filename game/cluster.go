@@ -171,7 +171,7 @@ func (m *Manager) Freeze(ctx context.Context, matchID string, epoch uint64) (uin
 	var state []byte
 	err = mt.room.Capture(ctx, func(t uint32, st []byte, seats []sim.Seat) {
 		tick = t
-		state = appendCheckpoint(nil, t, mt.seed, mt.guests.Load(), mt.game, seats, st)
+		state = appendCheckpoint(nil, t, mt.seed, mt.guests.Load(), mt.game, seats, mt.seatTokens(), st)
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("freeze %s: %w", matchID, err)

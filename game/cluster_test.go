@@ -3,6 +3,7 @@ package game
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sync"
@@ -144,30 +145,51 @@ func adopt(t *testing.T, m *Manager, req AdoptRequest) *Match {
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
-	b := appendCheckpoint(nil, 1234, -42, 7, "arena", seats, []byte("state"))
+	toks := map[uint32]seatToken{1: {Nonce: 0xabcdef0123456789, Issued: 1_800_000_000}, 7: {Nonce: 42, Issued: -1}}
+	b := appendCheckpoint(nil, 1234, -42, 7, "arena", seats, toks, []byte("state"))
 	c, err := decodeCheckpoint(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Tick != 1234 || c.Seed != -42 || c.NextGuest != 7 || c.Game != "arena" ||
-		!slices.Equal(c.Seats, seats) || string(c.State) != "state" {
+		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Tokens, []seatToken{toks[1], toks[7]}) || string(c.State) != "state" {
 		t.Fatalf("decoded %+v", c)
+	}
+	// Version 1 (no nonces) is still read: its seats accept any token.
+	v1 := []byte("TSCK\x01")
+	v1 = binary.LittleEndian.AppendUint32(v1, 9)
+	v1 = binary.LittleEndian.AppendUint64(v1, 5)
+	v1 = binary.LittleEndian.AppendUint32(v1, 3)
+	v1 = append(v1, 1, 'g')
+	v1 = binary.LittleEndian.AppendUint32(v1, 1)
+	v1 = binary.LittleEndian.AppendUint32(v1, 4)
+	v1 = binary.LittleEndian.AppendUint32(v1, 104)
+	v1 = binary.LittleEndian.AppendUint32(v1, 8)
+	v1 = binary.LittleEndian.AppendUint32(v1, 2)
+	v1 = append(v1, "st"...)
+	c1, err := decodeCheckpoint(v1)
+	if err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	if c1.Tick != 9 || c1.NextGuest != 3 || c1.Game != "g" || len(c1.Seats) != 1 ||
+		c1.Seats[0] != (sim.Seat{Player: 4, Entity: 104, LastSeq: 8}) || c1.Tokens[0] != (seatToken{}) || string(c1.State) != "st" {
+		t.Fatalf("version 1 decoded %+v", c1)
 	}
 	// Reusing a buffer with room allocates nothing.
 	buf := make([]byte, 0, 256)
 	if a := testing.AllocsPerRun(100, func() {
-		buf = appendCheckpoint(buf[:0], 1, 2, 3, "arena", seats, []byte("state"))
+		buf = appendCheckpoint(buf[:0], 1, 2, 3, "arena", seats, toks, []byte("state"))
 	}); a != 0 {
 		t.Fatalf("%v allocs to encode into a reused buffer", a)
 	}
 	bad := map[string][]byte{
 		"empty":       nil,
 		"magic":       append([]byte("XXXX"), b[4:]...),
-		"version":     append(append([]byte("TSCK"), 2), b[5:]...),
+		"version":     append(append([]byte("TSCK"), 3), b[5:]...),
 		"truncated":   b[:len(b)-1],
 		"trailing":    append(bytes.Clone(b), 0),
-		"seats":       appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil),
-		"player zero": appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 0}}, nil),
+		"seats":       appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil, nil),
+		"player zero": appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 0}}, nil, nil),
 	}
 	for name, in := range bad {
 		if _, err := decodeCheckpoint(in); !errors.Is(err, ErrBadCheckpoint) {
@@ -177,15 +199,23 @@ func TestCheckpointRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeCheckpoint(f *testing.F) {
-	f.Add(appendCheckpoint(nil, 1234, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, []byte("state")))
-	f.Add(appendCheckpoint(nil, 0, 0, 0, "", nil, nil))
+	f.Add(appendCheckpoint(nil, 1234, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
+	f.Add(appendCheckpoint(nil, 0, 0, 0, "", nil, nil, nil))
 	f.Add([]byte("TSCK\x01"))
+	f.Add([]byte("TSCK\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCheckpoint(b)
 		if err != nil {
 			return
 		}
-		again := appendCheckpoint(nil, c.Tick, c.Seed, c.NextGuest, c.Game, c.Seats, c.State)
+		if b[4] != checkpointVersion {
+			return // an older version re-encodes as the current one
+		}
+		toks := make(map[uint32]seatToken, len(c.Seats))
+		for i, s := range c.Seats {
+			toks[s.Player] = c.Tokens[i]
+		}
+		again := appendCheckpoint(nil, c.Tick, c.Seed, c.NextGuest, c.Game, c.Seats, toks, c.State)
 		if !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
@@ -245,10 +275,12 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	r1.Input(&schema.Input{Seq: 6})
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1.snapshot(t, c1.count()-1).LastInputSeq == 6 })
 
-	// A second resume on B with a tick of B's history: a delta.
+	// A second resume on B, with the token B issued, and a tick of B's
+	// history: a delta. A's token was revoked by B's.
 	held := c1.snapshot(t, c1.count()-1).Tick
 	r1.Disconnect()
-	_, c1b := join(t, b, schema.Hello{ResumeToken: w1.ResumeToken, LastTick: held}, 0)
+	joinErr(t, b, schema.Hello{ResumeToken: w1.ResumeToken, LastTick: held}, 0, schema.ErrCodeResumeRefused)
+	_, c1b := join(t, b, schema.Hello{ResumeToken: r1.Welcome().ResumeToken, LastTick: held}, 0)
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return c1b.count() > 0 })
 	if sn := c1b.snapshot(t, 0); sn.BaselineTick != held {
 		t.Fatalf("second resume on b: baseline %d, want %d (our own history)", sn.BaselineTick, held)
@@ -296,14 +328,14 @@ func TestAdoptedSeatsExpire(t *testing.T) {
 func TestAdoptRefusals(t *testing.T) {
 	m, _ := newClusterManager(t, "a", nil)
 	ctx := context.Background()
-	good := appendCheckpoint(nil, 5, 1, 0, "fake", nil, []byte{0, 0, 0, 0})
+	good := appendCheckpoint(nil, 5, 1, 0, "fake", nil, nil, []byte{0, 0, 0, 0})
 	for name, req := range map[string]AdoptRequest{
 		"no id":        {Game: "fake"},
 		"unknown game": {MatchID: "x", Game: "chess"},
 		"garbage":      {MatchID: "x", Game: "fake", State: []byte("nope")},
-		"other game":   {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "arena", nil, nil)},
+		"other game":   {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "arena", nil, nil, nil)},
 		"tick differs": {MatchID: "x", Game: "fake", Tick: 6, State: good},
-		"bad state":    {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "fake", nil, []byte{1})},
+		"bad state":    {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "fake", nil, nil, []byte{1})},
 	} {
 		if err := m.Adopt(ctx, req); err == nil {
 			t.Errorf("%s: Adopt succeeded", name)

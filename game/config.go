@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/sim"
@@ -54,11 +55,42 @@ type Config struct {
 	// RoomMetrics returns the metrics of one match's room, labels bound.
 	// nil: no room metrics.
 	RoomMetrics func(matchID, game string) sim.Metrics
+
+	// Admission limits. Each refusal answers the Hello with an Error (its
+	// code below) before the close, is counted in
+	// ticksync_game_join_refusals_total{reason}, and touches no seated
+	// player.
+
+	// MaxPlayers caps the players seated on this node, across its matches,
+	// counting the seats kept for a resume: a Hello that would seat one more
+	// is refused with ErrCodeNodeFull (close 4009). A resume never is (its
+	// seat is already counted), nor a match the cluster assigns here
+	// (Adopt). 0: no limit. Default 0: capacity depends on the machine
+	// (tools/capacity measures it). Node flag -max-players.
+	MaxPlayers int
+	// MaxRooms caps the matches running on this node: matchmaking that would
+	// create one more, and Create, are refused with ErrCodeNodeFull; a
+	// match the cluster assigns here (Adopt) is always taken. 0: no limit.
+	// Default 0 (see MaxPlayers). Node flag -max-rooms.
+	MaxRooms int
+	// MaxMatchesPerIP caps the matches that guests (a Hello without an auth
+	// token: JoinRequest.PlayerID 0) from one source address may create
+	// through matchmaking per minute (a token bucket: this many at once,
+	// then one every minute/MaxMatchesPerIP). Joining a match that has a
+	// free seat never counts. Over it: ErrCodeRateLimited (close 4012).
+	// IPv6 addresses count by /64; a request without an address
+	// (JoinRequest.Addr zero) is not limited. 0: no limit. Default 30.
+	// Node flag -max-matches-per-ip.
+	MaxMatchesPerIP int
+	// Registerer, when set, gets the manager's Prometheus metrics
+	// (ticksync_game_join_refusals_total, ticksync_game_players_seated).
+	Registerer prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults: node "local", 30 Hz, 8 seats, 30 s
 // empty timeout, 15 s resume grace, game "arena", checkpoints every 500 ms
-// (when a Checkpointer is set), 3 s to wait for an adoption.
+// (when a Checkpointer is set), 3 s to wait for an adoption, no cap on
+// players or matches, 30 matches created per guest address per minute.
 func DefaultConfig() Config {
 	return Config{
 		NodeID:       "local",
@@ -71,6 +103,7 @@ func DefaultConfig() Config {
 
 		CheckpointInterval: 500 * time.Millisecond,
 		AdoptWait:          3 * time.Second,
+		MaxMatchesPerIP:    30,
 	}
 }
 
@@ -95,6 +128,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("checkpoint interval %v: must be 10ms..1m", c.CheckpointInterval)
 	case c.AdoptWait <= 0 || c.AdoptWait > time.Minute:
 		return fmt.Errorf("adopt wait %v: must be > 0 and at most 1m", c.AdoptWait)
+	case c.MaxPlayers < 0:
+		return fmt.Errorf("max players %d: must be >= 0 (0: no limit)", c.MaxPlayers)
+	case c.MaxRooms < 0:
+		return fmt.Errorf("max rooms %d: must be >= 0 (0: no limit)", c.MaxRooms)
+	case c.MaxMatchesPerIP < 0:
+		return fmt.Errorf("max matches per ip %d: must be >= 0 (0: no limit)", c.MaxMatchesPerIP)
 	}
 	return nil
 }

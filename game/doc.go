@@ -1,15 +1,18 @@
 // Package game is where games meet the engine: the Game interface a game
 // author implements, the Registry of games by name, matches (a sim.Room
 // ticking one Game, plus its seats and lifecycle) and the Manager that
-// seats players: matchmaking, explicit match ids, resume tokens. The
-// built-in demo game is game/arena; resume and auth tokens are schema/token.
+// seats players: matchmaking, explicit match ids, resume tokens, within the
+// node's admission limits (players, matches, matches created per guest
+// address). The built-in demo game is game/arena; resume and auth tokens
+// are schema/token.
 //
 // Data flow:
 //
 //	net/ws session ──Join(JoinRequest)──▶ Manager ──▶ Match (seats) ──▶ sim.Room commands
-//	net/ws session ──Seat.Input──────────────────────────────────────▶ sim.Room inbox
+//	net/ws session ──Seat.Input──────────────────────────────────────▶ sim.Room (the player's input queue)
 //	sim.Room loop ──Conn.SendSnapshot──▶ net/ws session (latest wins)
-//	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ empty match closes after EmptyTimeout
+//	Seat.Disconnect ──▶ seat kept ResumeGrace ──▶ freed (Game.Leave) ──▶ the last one: match closes at once
+//	Seat.Leave ──▶ freed (Game.Leave) ──▶ the last one: match closes after EmptyTimeout unless someone joins
 //
 // In a cluster the matches are the directory's (replication, wired in by
 // the node through internal/cluster and small interfaces declared here):

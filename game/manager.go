@@ -34,6 +34,7 @@ type Manager struct {
 	log    zerolog.Logger
 	secret []byte
 	simCfg sim.Config
+	adm    admission
 
 	mu      sync.Mutex
 	matches map[string]*Match
@@ -66,7 +67,7 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 	if place == nil {
 		place = LocalPlacement{}
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:     cfg,
 		games:   reg,
 		place:   place,
@@ -75,7 +76,12 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 		simCfg:  simCfg,
 		matches: make(map[string]*Match),
 		adopted: make(chan struct{}),
-	}, nil
+	}
+	m.adm.init(cfg)
+	if err := m.adm.register(cfg.Registerer, cfg.NodeID); err != nil {
+		return nil, fmt.Errorf("game metrics: %w", err)
+	}
+	return m, nil
 }
 
 // Join seats the player of req (see Joiner). It returns a *JoinError with
@@ -88,7 +94,12 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 //   - Hello.MatchID set: join that match, or ErrCodeMatchNotFound /
 //     ErrCodeMatchFull.
 //   - Neither: matchmaking joins the oldest match of the game with a free
-//     seat, or creates one.
+//     seat, or creates one. A match created for this Hello that it could
+//     not join closes at once.
+//
+// Admission limits (Config.MaxPlayers, MaxRooms, MaxMatchesPerIP) refuse
+// with ErrCodeNodeFull or ErrCodeRateLimited before anything changes;
+// resumes are never refused by them.
 func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err error) {
 	defer func() { named(seat, req.Hello.Name) }()
 	if req.Conn == nil {
@@ -126,12 +137,23 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 	if !m.games.Has(game) {
 		return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("unknown game %q", game)}
 	}
+	if m.adm.full() {
+		// Checked before a match could be created for a player who would
+		// not get a seat in it; Match.join checks again, exactly.
+		m.adm.refusedPlayers.Add(1)
+		return nil, errMaxPlayers
+	}
 	for {
-		mt, err := m.pick(ctx, game)
+		mt, created, err := m.pick(ctx, game, &req)
 		if err != nil {
 			return nil, err
 		}
 		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+		if err != nil && created {
+			// Made for this Hello, which got no seat in it: nobody is
+			// waiting for it.
+			mt.abandonIfEmpty()
+		}
 		var je *JoinError
 		if errors.Is(err, errMatchClosed) || errors.As(err, &je) && je.Code == schema.ErrCodeMatchFull {
 			if ctx.Err() != nil {
@@ -168,7 +190,7 @@ func (m *Manager) resume(ctx context.Context, req JoinRequest) (Seat, error) {
 			return nil, err
 		}
 	}
-	return mt.resume(ctx, req.Conn, claims.PlayerID, h.LastTick)
+	return mt.resume(ctx, req.Conn, claims.PlayerID, &claims, h.LastTick)
 }
 
 // locate finds a match this node does not run (yet): a redirect to its
@@ -212,27 +234,41 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 	}
 }
 
-// pick returns the oldest open match of game with a free seat. When there
-// is none it asks Placement: create one here, wait for the one the
-// directory placed here, or go elsewhere (a *RedirectError).
-func (m *Manager) pick(ctx context.Context, game string) (*Match, error) {
+// pick returns the oldest open match of game with a free seat: matchmaking
+// fills the matches that have a seat before it creates one. When there is
+// none, the admission limits may refuse (MaxRooms, MaxMatchesPerIP for
+// req); else it asks Placement: create one here, wait for the one the
+// directory placed here, or go elsewhere (a *RedirectError). created says
+// the match was made for req.
+func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *Match, created bool, err error) {
 	if mt := m.oldestOpen(game); mt != nil {
-		return mt, nil
+		return mt, false, nil
+	}
+	m.mu.Lock()
+	rooms := len(m.matches)
+	m.mu.Unlock()
+	if err := m.adm.roomFor(rooms); err != nil {
+		return nil, false, err
+	}
+	if err := m.adm.mayCreate(req); err != nil {
+		return nil, false, err
 	}
 	id, err := m.place.Admit(ctx, game)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if id != "" {
-		return m.waitAdopted(ctx, id)
+		mt, err := m.waitAdopted(ctx, id)
+		return mt, err == nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Another join may have created one while Admit ran.
 	if mt := m.oldestOpenLocked(game); mt != nil {
-		return mt, nil
+		return mt, false, nil
 	}
-	return m.createLocked(game)
+	mt, err = m.createLocked(game)
+	return mt, err == nil, err
 }
 
 func (m *Manager) oldestOpen(game string) *Match {
@@ -259,6 +295,12 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 	if !m.games.Has(game) {
 		return MatchInfo{}, fmt.Errorf("create match: %w %q", ErrUnknownGame, game)
 	}
+	m.mu.Lock()
+	rooms := len(m.matches)
+	m.mu.Unlock()
+	if err := m.adm.roomFor(rooms); err != nil {
+		return MatchInfo{}, fmt.Errorf("create match: %w", err)
+	}
 	id, err := m.place.Admit(ctx, game)
 	if err != nil {
 		return MatchInfo{}, fmt.Errorf("create match: %w", err)
@@ -278,12 +320,16 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 }
 
 // createLocked creates and starts a fresh match here (m.mu held), without
-// the directory (LocalPlacement). The match has no seat yet, so its empty
-// timer runs from now: the first join disarms it, and a match nobody joins
-// closes after EmptyTimeout.
+// the directory (LocalPlacement), unless MaxRooms run already. The match
+// has no seat yet, so its empty timer runs from now: the first join
+// disarms it, and a match nobody joins closes after EmptyTimeout (at once
+// when it was made for a Hello that did not get a seat in it).
 func (m *Manager) createLocked(game string) (*Match, error) {
 	if m.closed {
 		return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
+	}
+	if err := m.adm.roomFor(len(m.matches)); err != nil {
+		return nil, err
 	}
 	id := randomID(6)
 	for m.matches[id] != nil {
@@ -358,17 +404,23 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	mt.mu.Lock()
 	if ck := sp.restore; ck != nil {
 		// The restored players are seated as if they had just
-		// disconnected: each has ResumeGrace to come back.
-		for _, st := range ck.Seats {
-			s := &seat{player: st.Player, entity: st.Entity}
+		// disconnected: each has ResumeGrace to come back, with the newest
+		// resume token the old owner issued (or a later one: seat.accepts).
+		// They count towards MaxPlayers, which does not refuse them.
+		toks := make(map[uint32]seatToken, len(ck.Seats))
+		for i, st := range ck.Seats {
+			s := &seat{player: st.Player, entity: st.Entity, tok: ck.Tokens[i], restored: true}
 			gen := s.gen.Load()
 			s.grace = time.AfterFunc(m.cfg.ResumeGrace, func() { mt.expire(s, gen) })
 			mt.seats[st.Player] = s
+			toks[st.Player] = s.tok
 		}
+		mt.tokens.Store(&toks)
 		mt.taken.Store(int32(len(mt.seats)))
+		m.adm.seated.Add(int64(len(mt.seats)))
 	}
 	if len(mt.seats) == 0 {
-		mt.armEmpty()
+		mt.armEmpty(m.cfg.EmptyTimeout)
 	}
 	mt.mu.Unlock()
 	return mt, nil
@@ -416,8 +468,8 @@ func (m *Manager) end(mt *Match) {
 }
 
 // closeIfEmpty closes mt if it is still empty since the timer of gen was
-// armed (timer goroutine).
-func (m *Manager) closeIfEmpty(mt *Match, gen uint64) {
+// armed, after d (timer goroutine).
+func (m *Manager) closeIfEmpty(mt *Match, gen uint64, d time.Duration) {
 	m.mu.Lock()
 	mt.mu.Lock()
 	if mt.closed || mt.emptyGen != gen || len(mt.seats) > 0 {
@@ -435,7 +487,7 @@ func (m *Manager) closeIfEmpty(mt *Match, gen uint64) {
 		mt.log.Warn().Err(err).Msg("stop room")
 	}
 	m.end(mt)
-	mt.log.Info().Dur(keyEmptyFor, m.cfg.EmptyTimeout).Msg("match closed")
+	mt.log.Info().Dur(keyEmptyFor, d).Msg("match closed")
 }
 
 func (m *Manager) remove(mt *Match) {

@@ -286,11 +286,12 @@ func TestResumeRefused(t *testing.T) {
 		want   string
 	}{
 		{"garbage", schema.Hello{ResumeToken: "xyz"}, 0, "invalid resume token"},
-		{"forged", schema.Hello{ResumeToken: token.MintResume([]byte("another secret of 32 bytes......"), w.MatchID, w.PlayerID, time.Now())}, 0, "invalid resume token"},
+		{"forged", schema.Hello{ResumeToken: token.MintResume([]byte("another secret of 32 bytes......"), w.MatchID, w.PlayerID, 1, time.Now())}, 0, "invalid resume token"},
 		{"other player", schema.Hello{ResumeToken: w.ResumeToken}, 77, "another player"},
 		{"other match", schema.Hello{ResumeToken: w.ResumeToken, MatchID: "zzz"}, 0, "another match"},
-		{"match gone", schema.Hello{ResumeToken: token.MintResume(m.secret, "gone", 1, time.Now())}, 0, "has ended"},
-		{"never seated", schema.Hello{ResumeToken: token.MintResume(m.secret, w.MatchID, 999, time.Now())}, 0, "no seat"},
+		{"match gone", schema.Hello{ResumeToken: token.MintResume(m.secret, "gone", 1, 1, time.Now())}, 0, "has ended"},
+		{"never seated", schema.Hello{ResumeToken: token.MintResume(m.secret, w.MatchID, 999, 1, time.Now())}, 0, "no seat"},
+		{"other nonce", schema.Hello{ResumeToken: token.MintResume(m.secret, w.MatchID, w.PlayerID, 1, time.Now())}, 0, "newer resume token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

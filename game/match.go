@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,11 @@ type Match struct {
 
 	taken  atomic.Int32  // len(seats), for matchmaking without mu
 	guests atomic.Uint32 // nextGuest, for checkpoints (room goroutine, no mu)
+	// tokens maps each seated player to its seat's newest resume token,
+	// for checkpoints (room goroutine, no mu). Replaced as a whole under mu
+	// (copy on write) whenever one changes: joins and resumes, rare next to
+	// ticks.
+	tokens atomic.Pointer[map[uint32]seatToken]
 
 	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
 
@@ -67,6 +73,15 @@ type seat struct {
 	// old owner's, and a delta against our tick of the same number would
 	// build a wrong world.
 	trusted bool
+	// tok names the newest resume token issued for this seat (a fresh one
+	// with every Welcome); a resume must present it, so a newer token
+	// revokes the older ones (seat.accepts).
+	tok seatToken
+	// restored: tok comes from another owner's checkpoint, which may
+	// predate a token that owner issued just before it was lost; a token
+	// issued after tok is accepted too, until the seat's first Welcome
+	// here.
+	restored bool
 	// gen changes whenever a connection takes the seat, loses it, or the
 	// seat is freed; a seatHandle of another gen is dead.
 	gen atomic.Uint64
@@ -117,8 +132,10 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		return nil, errMatchClosed
 	}
 	if player != 0 && m.seats[player] != nil {
+		// An authenticated player takes its seat back: its auth token
+		// proves who it is, no resume token needed.
 		m.mu.Unlock()
-		return m.resume(ctx, conn, player, lastTick)
+		return m.resume(ctx, conn, player, nil, lastTick)
 	}
 	defer m.mu.Unlock()
 	if !m.leased() {
@@ -127,14 +144,23 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 	if len(m.seats) >= m.mgr.cfg.Seats {
 		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.mgr.cfg.Seats)}
 	}
+	if !m.mgr.adm.reserveSeat() {
+		return nil, errMaxPlayers
+	}
 	if player == 0 {
 		player = m.guestID()
 	}
+	// The token is published before the room seats the player, so the
+	// checkpoint the join triggers carries it.
+	tok := newSeatToken()
+	m.setToken(player, tok)
 	ent, err := m.room.Join(ctx, player, conn)
 	if err != nil {
+		m.setToken(player, seatToken{})
+		m.mgr.adm.releaseSeats(1)
 		return nil, m.roomError("join", err)
 	}
-	s := &seat{player: player, entity: ent, conn: conn, trusted: true}
+	s := &seat{player: player, entity: ent, conn: conn, trusted: true, tok: tok}
 	m.seats[player] = s
 	delete(m.left, player)
 	m.taken.Store(int32(len(m.seats)))
@@ -145,7 +171,7 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		m.empty = nil
 	}
 	m.log.Debug().Uint32(keyPlayer, player).Uint32(keyEntity, ent).Int(keyPlayers, len(m.seats)).Msg("player joined")
-	return m.handle(s, s.gen.Load()), nil
+	return m.handle(s, s.gen.Load(), tok), nil
 }
 
 // guestID returns a player id never used in this match (mu held).
@@ -162,10 +188,13 @@ func (m *Match) guestID() uint32 {
 	}
 }
 
-// resume gives player's seat to conn. The previous connection, if still
-// live, is kicked with ErrCodeReplaced. lastTick is the newest snapshot the
+// resume gives player's seat to conn. tok is the resume token presented
+// (nil: an authenticated player taking its seat back): it must be the
+// newest one issued for the seat. The previous connection, if still live,
+// is kicked with ErrCodeReplaced, and the tokens issued before are revoked
+// (the Welcome carries a new one). lastTick is the newest snapshot the
 // client holds: the first snapshot is a delta against it if possible.
-func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
+func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token.Resume, lastTick uint32) (Seat, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -176,6 +205,10 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 		m.mu.Unlock()
 		return nil, m.seatGone(player)
 	}
+	if tok != nil && !s.accepts(tok) {
+		m.mu.Unlock()
+		return nil, errTokenSuperseded
+	}
 	if !m.leased() {
 		m.mu.Unlock()
 		return nil, errLeaseLost
@@ -183,10 +216,16 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 	if !s.trusted || lastTick <= m.adoptTick {
 		lastTick = 0 // not our history: the first snapshot is full
 	}
+	// A new token for the new connection; published before the Attach so
+	// that the checkpoint it triggers carries it.
+	newTok := newSeatToken()
+	m.setToken(player, newTok)
 	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
+		m.setToken(player, s.tok)
 		m.mu.Unlock()
 		return nil, m.roomError("resume", err)
 	}
+	s.tok, s.restored = newTok, false
 	s.trusted = true
 	old := s.conn
 	if s.grace != nil {
@@ -200,7 +239,62 @@ func (m *Match) resume(ctx context.Context, conn Conn, player, lastTick uint32) 
 		old.Kick(schema.ErrCodeReplaced, "replaced by a newer connection")
 	}
 	m.log.Debug().Uint32(keyPlayer, player).Bool("replaced", old != nil).Msg("player resumed")
-	return m.handle(s, gen), nil
+	return m.handle(s, gen, newTok), nil
+}
+
+// errTokenSuperseded refuses a resume token older than the newest one
+// issued for its seat.
+var errTokenSuperseded = &JoinError{Code: schema.ErrCodeResumeRefused, Message: "resume refused: a newer resume token was issued for this seat"}
+
+// seatToken names a resume token issued for a seat: its nonce and its
+// issued-at (unix seconds), as the token carries them.
+type seatToken struct {
+	Nonce  uint64
+	Issued int64
+}
+
+// newSeatToken returns a token name issued now with a fresh nonce, never 0
+// (the "any token" of a seat restored from a checkpoint that predates
+// nonces). Tokens are signed, so nonces need to be unique, not secret.
+func newSeatToken() seatToken {
+	for {
+		if n := mrand.Uint64(); n != 0 {
+			return seatToken{Nonce: n, Issued: time.Now().Unix()}
+		}
+	}
+}
+
+// accepts reports whether a resume may present t (mu held): the newest
+// token issued for the seat; with a restored seat also one its old owner
+// issued after the checkpoint it came from (strictly later: issued-at has
+// whole seconds); any token of a seat from a checkpoint without tokens.
+func (s *seat) accepts(t *token.Resume) bool {
+	switch {
+	case s.tok.Nonce == 0, t.Nonce == s.tok.Nonce:
+		return true
+	case s.restored && t.IssuedAt.Unix() > s.tok.Issued:
+		return true
+	}
+	return false
+}
+
+// setToken publishes player's seat token for checkpoints; the zero
+// seatToken removes it (mu held).
+func (m *Match) setToken(player uint32, tok seatToken) {
+	var old map[uint32]seatToken
+	if p := m.tokens.Load(); p != nil {
+		old = *p
+	}
+	next := make(map[uint32]seatToken, len(old)+1)
+	for id, t := range old {
+		next[id] = t
+	}
+	if tok != (seatToken{}) {
+		next[player] = tok
+	} else {
+		delete(next, player)
+	}
+	m.tokens.Store(&next)
 }
 
 // seatGone is the refusal of a resume whose seat no longer exists.
@@ -219,12 +313,12 @@ func (m *Match) roomError(op string, err error) error {
 	return fmt.Errorf("%s match %s: %w", op, m.id, err)
 }
 
-// handle returns the Seat given to one connection.
-func (m *Match) handle(s *seat, gen uint64) *seatHandle {
-	now := time.Now()
+// handle returns the Seat given to one connection, with a resume token of
+// tok.
+func (m *Match) handle(s *seat, gen uint64, tok seatToken) *seatHandle {
 	return &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
 		SessionID:   randomID(8),
-		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, now),
+		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, tok.Nonce, time.Unix(tok.Issued, 0)),
 		PlayerID:    s.player,
 		EntityID:    s.entity,
 		TickRate:    uint16(m.mgr.cfg.TickRate),
@@ -243,7 +337,7 @@ func (m *Match) disconnect(h *seatHandle) {
 		return // replaced, freed, or the match ended
 	}
 	if m.mgr.cfg.ResumeGrace == 0 {
-		m.free(s, "disconnected")
+		m.free(s, "disconnected", true)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
@@ -264,7 +358,7 @@ func (m *Match) expire(s *seat, gen uint64) {
 	if m.closed || s.gen.Load() != gen || m.seats[s.player] != s || s.conn != nil {
 		return // resumed, or already freed
 	}
-	m.free(s, "resume grace expired")
+	m.free(s, "resume grace expired", true)
 }
 
 // leave frees h's seat now.
@@ -275,12 +369,15 @@ func (m *Match) leave(h *seatHandle) {
 	if m.closed || s.gen.Load() != h.gen || m.seats[s.player] != s {
 		return
 	}
-	m.free(s, "left")
+	m.free(s, "left", false)
 }
 
 // free removes a seat and its player from the game, and arms the empty
-// timer when it was the last (mu held).
-func (m *Match) free(s *seat, reason string) {
+// timer when it was the last (mu held). abandoned says its player is gone
+// past the resume grace (or there is none): when every seat went that way
+// the match closes at once, nobody being left to come back; after a Leave
+// it waits EmptyTimeout for someone to join.
+func (m *Match) free(s *seat, reason string, abandoned bool) {
 	s.gen.Add(1)
 	if s.grace != nil {
 		s.grace.Stop()
@@ -290,6 +387,8 @@ func (m *Match) free(s *seat, reason string) {
 	delete(m.seats, s.player)
 	m.left[s.player] = true
 	m.taken.Store(int32(len(m.seats)))
+	m.setToken(s.player, seatToken{})
+	m.mgr.adm.releaseSeats(1)
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if err := m.room.Leave(ctx, s.player); err != nil && !errors.Is(err, sim.ErrStopped) {
@@ -298,7 +397,11 @@ func (m *Match) free(s *seat, reason string) {
 	m.log.Debug().Uint32(keyPlayer, s.player).Str(keyReason, reason).Int(keyPlayers, len(m.seats)).Msg("seat freed")
 	m.playersChanged()
 	if len(m.seats) == 0 {
-		m.armEmpty()
+		if abandoned {
+			m.armEmpty(0)
+		} else {
+			m.armEmpty(m.mgr.cfg.EmptyTimeout)
+		}
 	}
 }
 
@@ -330,7 +433,7 @@ func (m *Match) playersChanged() {
 // the checkpoint into the match's reused buffer and hands it to the
 // Checkpointer, which copies it.
 func (m *Match) onCheckpoint(tick uint32, state []byte, seats []sim.Seat) {
-	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, state)
+	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, m.seatTokens(), state)
 	m.mgr.cfg.Checkpoints.Checkpoint(m.id, m.epoch, tick, m.ckptBuf)
 }
 
@@ -347,14 +450,33 @@ func (m *Match) liveConns() []Conn {
 	return conns
 }
 
-// armEmpty starts the empty timer (mu held).
-func (m *Match) armEmpty() {
+// seatTokens returns the published seat tokens (any goroutine; read only).
+func (m *Match) seatTokens() map[uint32]seatToken {
+	if p := m.tokens.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// armEmpty starts the empty timer: the match closes after d unless a seat
+// is taken meanwhile (mu held).
+func (m *Match) armEmpty(d time.Duration) {
 	m.emptyGen++
 	gen := m.emptyGen
 	if m.empty != nil {
 		m.empty.Stop()
 	}
-	m.empty = time.AfterFunc(m.mgr.cfg.EmptyTimeout, func() { m.mgr.closeIfEmpty(m, gen) })
+	m.empty = time.AfterFunc(d, func() { m.mgr.closeIfEmpty(m, gen, d) })
+}
+
+// abandonIfEmpty closes the match at once if no seat is taken: the Hello it
+// was made for got none (its join failed), and nobody else has joined.
+func (m *Match) abandonIfEmpty() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.closed && len(m.seats) == 0 {
+		m.armEmpty(0)
+	}
 }
 
 // close marks the match closed, kills every Seat handed out, stops the
@@ -383,6 +505,7 @@ func (m *Match) close() []Conn {
 			conns = append(conns, s.conn)
 		}
 	}
+	m.mgr.adm.releaseSeats(len(m.seats))  // not held here any more (a new owner may)
 	m.taken.Store(int32(m.mgr.cfg.Seats)) // never picked again
 	return conns
 }

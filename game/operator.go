@@ -96,7 +96,7 @@ func (m *Manager) Kick(matchID string, player uint32) error {
 		return fmt.Errorf("%w: player %d in match %s", ErrNoSuchPlayer, player, matchID)
 	}
 	conn := s.conn
-	mt.free(s, "kicked")
+	mt.free(s, "kicked", false)
 	mt.mu.Unlock()
 	if conn != nil {
 		conn.Kick(schema.ErrCodeKicked, "kicked by an operator")

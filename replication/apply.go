@@ -15,7 +15,9 @@ import (
 )
 
 // Forwarder sends an encoded command to the leader and returns the leader's
-// result. The default posts it to the leader's PathRaftApply.
+// result. The default posts it to the leader's PathRaftApply. leader has
+// the leader's id and Raft address from Raft, and its API URL from the FSM
+// (which, without ClusterTLS, it has registered).
 type Forwarder interface {
 	Forward(ctx context.Context, leader NodeInfo, cmd []byte) (*Result, error)
 }
@@ -74,13 +76,9 @@ func (n *Node) applyOnce(ctx context.Context, data []byte) (*Result, error) {
 	if r.State() == raft.Leader {
 		return n.applyLocal(ctx, data)
 	}
-	_, lid := r.LeaderWithID()
-	if lid == "" {
-		return nil, ErrNoLeader
-	}
-	leader, ok := n.fsm.Node(string(lid))
-	if !ok || leader.API == "" {
-		return nil, fmt.Errorf("%w: leader %s has not registered its api yet", ErrNoLeader, lid)
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return nil, err
 	}
 	return n.fwd.Forward(ctx, leader, data)
 }

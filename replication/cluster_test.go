@@ -213,7 +213,9 @@ func TestClusterFormsAndServes(t *testing.T) {
 
 	t.Run("join with a wrong token fails fast", func(t *testing.T) {
 		start := time.Now()
-		err := JoinCluster(ctxT(t, 5*time.Second), leader.api(), "wrong", JoinRequest{ID: "x", RaftAddr: "127.0.0.1:1", Advertise: "ws://127.0.0.1:2/ws"})
+		wrong := Config{RaftAddr: "127.0.0.1:0", AdminToken: "wrong"}
+		err := joinCluster(ctxT(t, 5*time.Second), newPeerClient(&wrong), testLogger(t), leader.api(),
+			JoinRequest{ID: "x", RaftAddr: "127.0.0.1:1", Advertise: "ws://127.0.0.1:2/ws"})
 		var re *RemoteError
 		if !errors.As(err, &re) || !errors.Is(err, ErrUnauthorized) || time.Since(start) > time.Second {
 			t.Fatalf("join with wrong token: %v after %v", err, time.Since(start))

@@ -27,9 +27,11 @@ type Config struct {
 	// AdvertiseURL is the game endpoint clients are redirected to,
 	// e.g. "wss://n1.example.com/ws". Required.
 	AdvertiseURL string
-	// APIURL is the base URL of this node's HTTP API (admin, heartbeats,
-	// forwarding), e.g. "http://10.0.0.1:7350". Empty: derived from
-	// AdvertiseURL (ws→http, wss→https, path dropped).
+	// APIURL is the base URL of this node's HTTP API, e.g.
+	// "http://10.0.0.1:7350": the admin API, and without ClusterTLS where
+	// other nodes send heartbeats, forwarded commands and joins (with it
+	// they use the Raft port). Empty: derived from AdvertiseURL (ws→http,
+	// wss→https, path dropped).
 	APIURL string
 	// DataDir holds the Raft log (raft/raft.db) and snapshots (raft/snapshots).
 	DataDir string
@@ -40,9 +42,11 @@ type Config struct {
 	// JoinCluster after Start); a non-empty JoinURL only stops a node with an
 	// empty data dir from bootstrapping a one-node cluster of its own.
 	JoinURL string
-	// AdminToken is the bearer token of the admin API, also used for the
-	// node-to-node calls (heartbeats, forwarding). Empty disables the admin API,
-	// which a cluster of more than one node needs.
+	// AdminToken is the bearer token of the admin API. Without ClusterTLS
+	// it also authenticates the node-to-node calls (heartbeats, forwarding,
+	// joins), which then need it on every node; with ClusterTLS those carry
+	// no token (the certificates authenticate the nodes). Empty disables the
+	// admin API.
 	AdminToken string
 
 	// FailoverAfter: the leader declares a node dead after this long without a
@@ -76,14 +80,34 @@ type Config struct {
 	// Logger receives our logs and Raft's (hclog bridged to zerolog, under
 	// component=raft).
 	Logger zerolog.Logger
-	// HTTPClient makes node-to-node calls; nil means a client with sane timeouts.
+	// HTTPClient makes node-to-node calls without ClusterTLS; nil means a
+	// client with sane timeouts. (With ClusterTLS each peer has a client of
+	// its own, built from ClusterTLS.ClientFor.)
 	HTTPClient *http.Client
 	// Forwarder sends commands to the leader when this node is not the leader;
 	// nil means HTTP to the leader's POST /admin/v1/raft/apply.
 	Forwarder Forwarder
 	// ClusterTLS, when set, runs the Raft transport over mutual TLS with the
-	// cluster's certificates (tlsstream.go); nil means plain TCP.
+	// cluster's certificates (tlsstream.go), serves the node-to-node API on
+	// the same port (ALPN PeerALPN) and makes every node-to-node call there,
+	// to a server whose certificate names the node meant, checking on each
+	// request that the calling node's certificate backs what it claims. nil
+	// means plain TCP and plain node-to-node HTTP with the admin token, on
+	// the API URLs (allowed for several nodes only with InsecureCluster).
 	ClusterTLS *ClusterTLS
+	// InsecureCluster lets a node without ClusterTLS be part of a cluster of
+	// several nodes: join one (JoinURL), add voters, or restart with a Raft
+	// configuration of several servers. Without it such a node refuses
+	// (ErrInsecureCluster): anyone who reaches its Raft port or holds the
+	// admin token could rewrite the cluster's state. A one-node cluster
+	// needs neither. Ignored with ClusterTLS.
+	InsecureCluster bool
+	// ClusterHandler serves the HTTP requests other nodes send to the
+	// cluster port (with ClusterTLS only): it must route the node-to-node
+	// paths (PathJoin, …) to PeerHandler; the rest is the caller's (package
+	// admin's Server does the first; ticksync adds /readyz for the owner
+	// probes). nil: PeerHandler alone.
+	ClusterHandler http.Handler
 
 	// wrapStream wraps the Raft stream layer (tests inject faults with it).
 	wrapStream func(raft.StreamLayer) raft.StreamLayer
@@ -175,8 +199,12 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data dir: must not be empty")
 	}
-	if c.JoinURL != "" && c.AdminToken == "" {
-		bad("join %q: needs an admin token (joins, heartbeats and forwarding use the admin API)", c.JoinURL)
+	if c.JoinURL != "" && c.ClusterTLS == nil {
+		if !c.InsecureCluster {
+			bad("join %q: %w", c.JoinURL, errInsecureJoin)
+		} else if c.AdminToken == "" {
+			bad("join %q: needs an admin token (without cluster certificates, joins, heartbeats and forwarding use the admin API)", c.JoinURL)
+		}
 	}
 	if c.FailoverAfter < 100*time.Millisecond || c.FailoverAfter > time.Minute {
 		bad("failover-after %s: must be 100ms..1m", c.FailoverAfter)

@@ -25,6 +25,18 @@
 //   - replication/internal/codec and internal/httpapi: the binary
 //     primitives under commands and snapshots, and the HTTP dialect shared
 //     by the two APIs.
+//   - replication/internal/boltcheck: the structural check of raft.db that
+//     Start runs before bbolt maps it (datadir.go: a damaged, emptied or
+//     foreign data dir is refused with a DataDirError).
+//
+// Cluster security: with Config.ClusterTLS, Raft and the node-to-node API
+// share the Raft port over mutual TLS (ALPN routes each connection), every
+// node-to-node call goes to the node meant through a client that refuses
+// any server whose certificate names another node, and every handler
+// checks the caller's claims against its certificate; without it, a node
+// stays a one-node cluster unless Config.InsecureCluster is set (then the
+// calls go to API URLs with the admin token). DESIGN.md, "Cluster
+// security".
 //
 // The node-to-node API (join, raft/apply, raft/heartbeat, raft/read-index;
 // PeerHandler serves it and the node calls it) lives here rather than in a
@@ -38,8 +50,9 @@
 //
 //   - Rooms → Checkpointer.Checkpoint (copy, latest wins) → every
 //     CheckpointInterval one CheckpointBatch entry → Raft (forwarded to the
-//     leader over POST /admin/v1/raft/apply when this node is a follower) →
-//     FSM on every node.
+//     leader over POST /admin/v1/raft/apply when this node is a follower:
+//     to its cluster port with ClusterTLS, else its API URL) → FSM on every
+//     node.
 //   - FSM change → ownership watcher → Node.Ownership() events (Acquired /
 //     Released, with epochs) → the game layer starts or stops rooms.
 //   - FSM apply → WaitApplied's waiters; CatchUp asks the leader (GET
@@ -53,8 +66,9 @@
 //   - Rooms tick only while Node.LeaseValid(); a node cut off from the leader
 //     stops within OwnerLease, before anyone else can be given its matches.
 //
-// cmd/ticksync wires it: New(cfg with Host: the game manager) → the
-// ownership goroutine (range Ownership()) → Start → JoinCluster when -join
-// → mount admin.New(Node) at /admin/v1/ → … → Shutdown. See DESIGN.md for
+// The ticksync package wires it: New(cfg with Host: the game manager,
+// ClusterTLS from -cluster-*) → the ownership goroutine (range
+// Ownership()) → Start → Node.JoinCluster when -join → mount admin.New(Node)
+// at /admin/v1/ → … → Shutdown. See DESIGN.md for
 // the goroutines, the fencing argument and the alternatives we did not take.
 package replication

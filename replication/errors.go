@@ -42,8 +42,24 @@ var (
 	// ErrNotMember: the node is not a voter in the Raft configuration (removed, or never joined).
 	ErrNotMember    = errors.New("node is not a raft voter")
 	ErrUnauthorized = errors.New("missing or wrong admin token")
-	ErrNoHost       = errors.New("no game host attached to this node")
-	ErrBadRequest   = errors.New("bad request")
+	// ErrForbidden: a node-to-node request made a claim its sender's
+	// certificate does not back (a heartbeat, join or command for another
+	// node id), or asked for what only the leader decides.
+	ErrForbidden = errors.New("forbidden")
+	// ErrMemberExists: a join named a node id that is a member at another
+	// address (or an address another member has), without a certificate
+	// proving that identity.
+	ErrMemberExists = errors.New("already a member")
+	// ErrInsecureCluster: a node without cluster certificates (ClusterTLS)
+	// and without InsecureCluster was asked to be part of a cluster of
+	// several nodes.
+	ErrInsecureCluster = errors.New("no cluster certificates")
+	// ErrUseClusterPort: a node-to-node endpoint was called on the HTTP
+	// listener of a node that serves them only on its cluster port, over
+	// mutual TLS.
+	ErrUseClusterPort = errors.New("node-to-node endpoints are served on the cluster port over mutual TLS")
+	ErrNoHost         = errors.New("no game host attached to this node")
+	ErrBadRequest     = errors.New("bad request")
 )
 
 // errorTable maps sentinels to the codes and HTTP statuses of the admin API.
@@ -68,6 +84,10 @@ var errorTable = []struct {
 	{ErrDeclaredDead, "declared_dead", http.StatusConflict},
 	{ErrNotMember, "not_member", http.StatusGone},
 	{ErrUnauthorized, "unauthorized", http.StatusUnauthorized},
+	{ErrForbidden, "forbidden", http.StatusForbidden},
+	{ErrMemberExists, "member_exists", http.StatusConflict},
+	{ErrInsecureCluster, "insecure_cluster", http.StatusForbidden},
+	{ErrUseClusterPort, "use_cluster_port", http.StatusMisdirectedRequest},
 	{ErrNoHost, "no_host", http.StatusNotImplemented},
 	{ErrBadRequest, "bad_request", http.StatusBadRequest},
 }
@@ -110,6 +130,9 @@ type RemoteError struct {
 	Status  int    // HTTP status
 	Code    string // errorTable code
 	Message string
+	// Node and ClusterAddr, when the answer names a node to ask instead:
+	// the leader (not_leader) or the node's cluster port (use_cluster_port).
+	Node, ClusterAddr string
 }
 
 func (e *RemoteError) Error() string { return e.Message }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,9 +148,27 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 
 	t.Run("re-add id with a new address", func(t *testing.T) {
 		via := c.up()[0]
-		fresh := startNodeOwned(t, top, oldLeader.ID(), "", "", via.api())
+		// Joined by hand below: JoinURL only keeps it from bootstrapping.
+		fresh := startNodeOwned(t, top, oldLeader.ID(), "", "", "", func(cfg *Config) { cfg.JoinURL = via.api() })
 		if fresh.RaftAddr() == oldLeader.RaftAddr() {
 			t.Fatal("same address")
+		}
+		// Without cluster certificates nothing proves that the node is the
+		// old n-id: the join is refused until an operator removes it.
+		err := fresh.JoinCluster(ctxT(t, 10*time.Second), via.api())
+		want := fmt.Sprintf("node %s is already a member at %s; remove it first: ticksyncctl remove-node %s",
+			oldLeader.ID(), oldLeader.RaftAddr(), oldLeader.ID())
+		if !errors.Is(err, ErrMemberExists) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("join of a member's id at a new address: %v, want %q", err, want)
+		}
+		if got := via.Servers()[fresh.ID()]; got != oldLeader.RaftAddr() {
+			t.Fatalf("raft config has %s at %s after the refused join, want %s", fresh.ID(), got, oldLeader.RaftAddr())
+		}
+		if err := c.waitLeader(t, 5*time.Second).RemoveServer(ctxT(t, 5*time.Second), oldLeader.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if err := fresh.JoinCluster(ctxT(t, 20*time.Second), via.api()); err != nil {
+			t.Fatalf("join after remove-node: %v", err)
 		}
 		c[indexOf(c, oldLeader)] = fresh
 		c.waitConverged(t, 10*time.Second)

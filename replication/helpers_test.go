@@ -114,6 +114,7 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	cfg.JoinURL = joinURL
 	cfg.AdminToken = testToken
 	cfg.Logger = testLogger(t)
+	cfg.InsecureCluster = true // loopback clusters; ignored with ClusterTLS
 	host := newFakeHost()
 	cfg.Host = host
 	for _, o := range opts {
@@ -151,7 +152,7 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	if joinURL != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := JoinCluster(ctx, joinURL, testToken, n.Self()); err != nil {
+		if err := n.JoinCluster(ctx, joinURL); err != nil {
 			t.Fatalf("join %s via %s: %v", id, joinURL, err)
 		}
 	}

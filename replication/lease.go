@@ -2,7 +2,7 @@ package replication
 
 import (
 	"context"
-	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,8 +164,6 @@ func errString(err error) string {
 	return err.Error()
 }
 
-var errNoLeaderAPI = errors.New("leader's api url not in the fsm yet")
-
 // renewAsLeader renews the leader's own lease with a Barrier: an entry
 // created after start that a quorum appended and that committed in the
 // current term. Not VerifyLeader: hashicorp/raft counts a heartbeat response
@@ -197,13 +195,9 @@ func (n *Node) renewOnce(ctx context.Context) error {
 		}
 		return n.renewAsLeader(ctx)
 	case raft.Follower:
-		_, lid := r.LeaderWithID()
-		if lid == "" {
-			return ErrNoLeader
-		}
-		leader, ok := n.fsm.Node(string(lid))
-		if !ok || leader.API == "" {
-			return errNoLeaderAPI
+		leader, err := n.leaderInfo()
+		if err != nil {
+			return err
 		}
 		owned, _ := n.fsm.ownedBy(n.cfg.NodeID)
 		hb := heartbeatRequest{
@@ -212,7 +206,8 @@ func (n *Node) renewOnce(ctx context.Context) error {
 		}
 		start := n.now()
 		hctx, cancel := context.WithTimeout(ctx, n.cfg.OwnerLease)
-		ack, err := n.client.heartbeat(hctx, leader.API, hb)
+		var ack heartbeatAck
+		err = n.client.call(hctx, http.MethodPost, leader, PathRaftHeartbeat, hb, "", &ack)
 		cancel()
 		if err != nil {
 			return err

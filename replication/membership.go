@@ -145,10 +145,14 @@ func (n *Node) isVoter(id string) bool {
 	return ok
 }
 
-// join is the leader's side of POST /admin/v1/join: add the voter, then
-// register it in the FSM (alive).
-func (n *Node) join(ctx context.Context, req JoinRequest) (*NodeInfo, error) {
+// join is the leader's side of POST /admin/v1/join: check the membership
+// rules (checkMembership; proven: the joining node's certificate names
+// req.ID), add the voter, then register it in the FSM (alive).
+func (n *Node) join(ctx context.Context, req JoinRequest, proven bool) (*NodeInfo, error) {
 	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if err := n.checkMembership(ctx, req, proven); err != nil {
 		return nil, err
 	}
 	if err := n.AddVoter(ctx, req.ID, req.RaftAddr); err != nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
-	"go.etcd.io/bbolt"
 
 	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
@@ -25,7 +22,8 @@ import (
 // instance with its stores and transport, the FSM, the leader's supervisor,
 // the owner lease, the ownership watcher, the drainer and the checkpointer.
 //
-// Lifecycle: New allocates; Start opens the data dir, binds the Raft port,
+// Lifecycle: New allocates; Start checks and opens the data dir (refusing a
+// damaged or foreign one with a *DataDirError), binds the Raft port,
 // bootstraps if asked (or if the data dir is empty and no join is asked) and
 // launches the goroutines; Shutdown stops them. The read methods (Lookup,
 // Matches, Nodes, LeaseValid, …) are safe from any goroutine at any time.
@@ -41,6 +39,8 @@ type Node struct {
 
 	raft     atomic.Pointer[raft.Raft]
 	trans    *raft.NetworkTransport
+	peerSrv  *http.Server  // node-to-node API on the cluster port (ClusterTLS only)
+	peerDone chan struct{} // closed when peerSrv's accept loop returns
 	store    *raftboltdb.BoltStore
 	logs     raft.LogStore // the store behind a cache; read by readIndex
 	raftAddr string
@@ -83,11 +83,7 @@ func New(cfg Config) (*Node, error) {
 		drainWake: make(chan struct{}, 1),
 		raftDone:  make(chan struct{}),
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = defaultHTTPClient(sourceIP(cfg.RaftAddr))
-	}
-	n.client = &peerClient{http: hc, token: cfg.AdminToken}
+	n.client = newPeerClient(&cfg)
 	n.fwd = cfg.Forwarder
 	if n.fwd == nil {
 		n.fwd = &httpForwarder{client: n.client}
@@ -108,21 +104,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return errors.New("replication: node already started")
 	}
 	n.started = true
-	dir := filepath.Join(n.cfg.DataDir, "raft")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	// The data dir is checked before bbolt or Raft read it (datadir.go).
+	dd, err := openDataDir(&n.cfg, n.log)
+	if err != nil {
+		return err
 	}
+	dir := dd.raftDir
 	defer func() {
 		if err != nil {
 			n.closeStores()
 		}
 	}()
-	n.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second}, // a second process on the same dir fails fast
-	})
-	if err != nil {
-		return fmt.Errorf("open raft log %s: %w", dir, err)
+	if n.store, err = dd.openLogStore(); err != nil {
+		return err
 	}
 	logs, err := raft.NewLogCache(512, n.store)
 	if err != nil {
@@ -133,6 +127,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)
+	}
+	hasState, err := raft.HasExistingState(logs, n.store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	if err := dd.settle(hasState); err != nil {
+		return err
+	}
+	if hasState {
+		if err := n.checkStartMembers(n.raftConfig(hlog), logs, snaps); err != nil {
+			return err
+		}
 	}
 	stream, err := listenRaftStream(&n.cfg, n.log)
 	if err != nil {
@@ -151,10 +157,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.raftAddr = string(n.trans.LocalAddr())
 
 	rc := n.raftConfig(hlog)
-	hasState, err := raft.HasExistingState(logs, n.store, snaps)
-	if err != nil {
-		return fmt.Errorf("inspect raft state: %w", err)
-	}
 	switch {
 	case !hasState && (n.cfg.Bootstrap || n.cfg.JoinURL == ""):
 		conf := raft.Configuration{Servers: []raft.Server{{
@@ -162,6 +164,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}}}
 		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.trans, conf); err != nil {
 			return fmt.Errorf("bootstrap cluster: %w", err)
+		}
+		if err := dd.markInitialized(); err != nil {
+			return err
 		}
 		n.log.Info().Str(keyAddr, n.raftAddr).Msg("bootstrapped a new cluster")
 	case hasState && n.cfg.Bootstrap:
@@ -184,6 +189,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("watch", n.runWatch)
 	n.goNamed("drain", n.runDrainer)
 	n.goNamed("checkpoint", n.ckpt.run)
+	if ts, ok := stream.(*tlsStream); ok {
+		n.startPeerServer(ts.Peers())
+	}
+	if !dd.initialized() { // waiting to be added to a cluster
+		n.goNamed("datadir", dd.watchInitialized(r))
+	}
 	n.log.Info().Str(keyAddr, n.raftAddr).Str(keyAPI, n.api).Msg("replication started")
 	return nil
 }
@@ -264,13 +275,15 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = errors.Join(err, fmt.Errorf("replication goroutines: %w", ctx.Err()))
 	}
-	// 6. Transport and log store.
+	// 6. The node-to-node server, the transport and the log store.
 	n.closeStores()
 	n.log.Info().Msg("replication stopped")
 	return err
 }
 
 func (n *Node) closeStores() {
+	n.stopPeerServer()
+	n.client.closeIdle()
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
@@ -376,12 +389,6 @@ func (n *Node) APIURL() string { return n.api }
 func (n *Node) Self() JoinRequest {
 	return JoinRequest{ID: n.cfg.NodeID, RaftAddr: n.raftAddr, Advertise: n.cfg.AdvertiseURL, API: n.api}
 }
-
-// HTTPClient returns the client of this node's calls to other nodes
-// (Config.HTTPClient, or one whose dials leave from the Raft address's IP
-// on loopback). The admin API proxies requests to the leader or an owner
-// with it.
-func (n *Node) HTTPClient() *http.Client { return n.client.http }
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }

@@ -33,7 +33,8 @@ func TestConfigValidate(t *testing.T) {
 		{"heartbeat too slow for the lease", func(c *Config) { c.HeartbeatInterval = 600 * time.Millisecond }, "heartbeat interval"},
 		{"bad raft addr", func(c *Config) { c.RaftAddr = "nope" }, "raft addr"},
 		{"bad advertise", func(c *Config) { c.AdvertiseURL = "ftp://x" }, "advertise url"},
-		{"join without token", func(c *Config) { c.JoinURL = "http://n1:7350" }, "needs an admin token"},
+		{"join without certificates", func(c *Config) { c.JoinURL = "http://n1:7350" }, "no cluster certificates"},
+		{"insecure join without token", func(c *Config) { c.JoinURL, c.InsecureCluster = "http://n1:7350", true }, "needs an admin token"},
 		{"leader lease over heartbeat timeout", func(c *Config) { c.Raft.LeaderLeaseTimeout = time.Second }, "leader lease timeout"},
 		{"election below heartbeat", func(c *Config) { c.Raft.ElectionTimeout = 100 * time.Millisecond }, "election timeout"},
 	}

@@ -1,26 +1,27 @@
 package replication
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
 
-// The node-to-node API: what nodes call on each other, with the cluster's
-// admin token, under the admin API's prefix (these paths are part of the
-// wire protocol between versions). PeerHandler serves them; package admin
-// mounts that handler beside the operator endpoints.
+// The node-to-node API: what nodes call on each other, under the admin
+// API's prefix (these paths are part of the wire protocol between
+// versions). PeerHandler serves them. Without ClusterTLS they are served
+// on the node's HTTP listener (package admin mounts PeerHandler beside the
+// operator endpoints) and authenticated by the admin token; with
+// ClusterTLS they are served on the cluster port only (ALPN PeerALPN),
+// where the caller is the node its certificate names and needs no token.
 const (
 	// PathJoin (POST JoinRequest): add a node as a voter and register it;
-	// proxied once to the leader. A new node's JoinCluster calls it.
+	// proxied once to the leader (with ClusterTLS the answer names the
+	// leader instead, and the joining node asks it). JoinCluster calls it.
 	PathJoin = "/admin/v1/join"
 	// PathRaftApply (POST, an encoded command): apply it on the leader and
 	// answer the Result. A follower's Node.Apply calls it (Forwarder).
@@ -32,11 +33,17 @@ const (
 	PathRaftReadIndex = "/admin/v1/raft/read-index"
 )
 
-// PeerHandler serves the node-to-node API (the Path constants), checking
-// the bearer AdminToken itself. Mount it at those paths (package admin
-// does); anything else answers 404. It runs on the HTTP server's
-// goroutines and shares with the rest of the node only the FSM (read
-// lock), the supervisor's mutex and Raft.
+// PeerHandler serves the node-to-node API (the Path constants); anything
+// else answers 404. Mount it at those paths (package admin does). Without
+// ClusterTLS it checks the bearer AdminToken. With ClusterTLS it serves
+// only requests that came in on the cluster port, from a node whose
+// certificate the handshake verified and that is a voter (a join excepted),
+// and checks every claim against that certificate: a heartbeat, a join and
+// a forwarded RegisterNode, CheckpointBatch or hand-over must be for the
+// caller's own id (403 otherwise); a request on the HTTP listener is
+// answered 421 with this node's cluster port. It runs on the HTTP server's
+// goroutines and shares with the rest of the node only the FSM (read lock),
+// the supervisor's mutex and Raft.
 func (n *Node) PeerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathJoin, n.handleJoin)
@@ -51,6 +58,18 @@ func (n *Node) PeerHandler() http.Handler {
 
 func (n *Node) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.cfg.ClusterTLS != nil {
+			peer, ok := peerOf(r.Context())
+			switch {
+			case !ok:
+				n.writeUseClusterPort(w)
+			case r.URL.Path != PathJoin && !n.isVoter(peer):
+				writeError(w, fmt.Errorf("%w: %s (by its certificate)", ErrNotMember, peer), 0)
+			default:
+				next.ServeHTTP(w, r)
+			}
+			return
+		}
 		if n.cfg.AdminToken == "" {
 			writeError(w, fmt.Errorf("%w: the admin API is disabled (no admin token configured)", ErrUnauthorized), 0)
 			return
@@ -61,6 +80,17 @@ func (n *Node) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// writeUseClusterPort answers a node-to-node request that came in on the
+// HTTP listener of a node with ClusterTLS: 421, with this node's id and
+// cluster port, where a node that holds a certificate of the cluster may
+// ask again (JoinCluster does).
+func (n *Node) writeUseClusterPort(w http.ResponseWriter) {
+	httpapi.WriteErrorBody(w, HTTPStatus(ErrUseClusterPort), httpapi.ErrorBody{
+		Error: fmt.Sprintf("%s: call node %s at %s with a certificate of the cluster", ErrUseClusterPort, n.cfg.NodeID, n.raftAddr),
+		Code:  ErrorCode(ErrUseClusterPort), Node: n.cfg.NodeID, ClusterAddr: n.raftAddr,
 	})
 }
 
@@ -84,16 +114,35 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: read body: %w", ErrBadRequest, err), 0)
 		return
 	}
-	if !n.IsLeader() {
-		n.proxyToLeader(w, r, body)
-		return
-	}
 	var req JoinRequest
 	if err := httpapi.DecodeJSON(body, &req); err != nil {
 		writeError(w, fmt.Errorf("%w: %w", ErrBadRequest, err), 0)
 		return
 	}
-	info, err := n.join(r.Context(), req)
+	peer, proven := peerOf(r.Context())
+	if proven && req.ID != peer {
+		writeError(w, fmt.Errorf("%w: the node joining is %s by its certificate, not %s", ErrForbidden, peer, req.ID), 0)
+		return
+	}
+	if !n.IsLeader() {
+		if proven {
+			// The joining node asks the leader itself, so that the leader
+			// sees its certificate.
+			lid, laddr := n.Leader()
+			if lid == "" {
+				writeError(w, ErrNoLeader, 0)
+				return
+			}
+			httpapi.WriteErrorBody(w, HTTPStatus(ErrNotLeader), httpapi.ErrorBody{
+				Error: fmt.Sprintf("%s: the leader is %s at %s", ErrNotLeader, lid, laddr),
+				Code:  ErrorCode(ErrNotLeader), Leader: lid, Node: lid, ClusterAddr: laddr,
+			})
+			return
+		}
+		n.proxyToLeader(w, r, body)
+		return
+	}
+	info, err := n.join(r.Context(), req, proven)
 	if err != nil {
 		writeError(w, err, 0)
 		return
@@ -102,23 +151,18 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 }
 
 // proxyToLeader sends a request this follower cannot serve to the leader,
-// once.
+// once (without ClusterTLS).
 func (n *Node) proxyToLeader(w http.ResponseWriter, r *http.Request, body []byte) {
-	lid, _ := n.Leader()
-	if lid == "" {
-		writeError(w, ErrNoLeader, 0)
-		return
-	}
-	leader, ok := n.fsm.Node(lid)
-	if !ok || leader.API == "" {
-		writeError(w, fmt.Errorf("%w: leader %s has no api url yet", ErrNoLeader, lid), 0)
+	leader, err := n.leaderInfo()
+	if err != nil {
+		writeError(w, err, 0)
 		return
 	}
 	if r.Header.Get(httpapi.HeaderForwarded) != "" {
 		writeError(w, fmt.Errorf("%w: this node is not the leader (request was already forwarded once)", ErrNotLeader), 0)
 		return
 	}
-	if err := httpapi.Proxy(w, r, body, n.client.http, leader.API, n.cfg.AdminToken, n.cfg.NodeID); err != nil {
+	if err := httpapi.Proxy(w, r, body, n.client.plain, leader.API, n.cfg.AdminToken, n.cfg.NodeID); err != nil {
 		writeError(w, fmt.Errorf("%w: forward to %s: %w", ErrNoLeader, leader.API, err), http.StatusBadGateway)
 	}
 }
@@ -133,7 +177,13 @@ func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ErrNotLeader, 0)
 		return
 	}
-	if _, err := command.Decode(body); err != nil { // keep garbage out of the log
+	cmd, err := command.Decode(body) // keep garbage out of the log
+	if err != nil {
+		writeError(w, err, 0)
+		return
+	}
+	peer, proven := peerOf(r.Context())
+	if err := n.checkForwarded(cmd, peer, proven); err != nil {
 		writeError(w, err, 0)
 		return
 	}
@@ -149,6 +199,10 @@ func (n *Node) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	var hb heartbeatRequest
 	if err := httpapi.ReadJSON(r, &hb); err != nil {
 		writeError(w, fmt.Errorf("%w: %w", ErrBadRequest, err), 0)
+		return
+	}
+	if peer, proven := peerOf(r.Context()); proven && hb.ID != peer {
+		writeError(w, fmt.Errorf("%w: node %s (by its certificate) sent a heartbeat for %s", ErrForbidden, peer, hb.ID), 0)
 		return
 	}
 	sup := n.sup.Load()
@@ -221,131 +275,4 @@ func (j *JoinRequest) validate() error {
 		j.API = api
 	}
 	return nil
-}
-
-// peerClient calls other nodes' node-to-node API. Safe for concurrent use.
-type peerClient struct {
-	http  *http.Client
-	token string
-}
-
-// defaultHTTPClient is the client of node-to-node calls. With a loopback
-// local address (a node of a test cluster on 127.0.0.11, .12, …) its dials
-// to loopback peers leave from that address, like Raft's (see tcpStream), so
-// that a fault-injecting proxy can tell the nodes apart; otherwise the kernel
-// picks the source (the API may live on another interface than Raft).
-func defaultHTTPClient(local *net.TCPAddr) *http.Client {
-	d := net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}
-	dial := d.DialContext
-	if local != nil && local.IP.IsLoopback() {
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			dd := d
-			dd.LocalAddr = sourceFor(local, addr)
-			return dd.DialContext(ctx, network, addr)
-		}
-	}
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         dial,
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     30 * time.Second,
-		},
-	}
-}
-
-// do sends one request: body []byte as is with contentType, anything else as
-// JSON. A 2xx answer is decoded into out (if non-nil); any other status
-// becomes a *RemoteError; a failure to reach the node an
-// *httpapi.TransportError.
-func (c *peerClient) do(ctx context.Context, method, url string, body any, contentType string, out any) error {
-	var b []byte
-	switch v := body.(type) {
-	case nil:
-	case []byte:
-		b = v
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		b, contentType = j, "application/json"
-	}
-	status, data, err := httpapi.Do(ctx, c.http, method, url, c.token, b, contentType, nil)
-	if err != nil {
-		return err
-	}
-	if status/100 != 2 {
-		return remoteError(status, data, method+" "+url)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s %s: decode response: %w", method, url, err)
-		}
-	}
-	return nil
-}
-
-func remoteError(status int, data []byte, what string) *RemoteError {
-	var eb httpapi.ErrorBody
-	_ = json.Unmarshal(data, &eb)
-	if eb.Error == "" {
-		eb.Error = fmt.Sprintf("%s: HTTP %d", what, status)
-	}
-	return &RemoteError{Status: status, Code: eb.Code, Message: eb.Error}
-}
-
-// heartbeat sends hb to the node at api (the leader).
-func (c *peerClient) heartbeat(ctx context.Context, api string, hb heartbeatRequest) (heartbeatAck, error) {
-	var ack heartbeatAck
-	err := c.do(ctx, http.MethodPost, api+PathRaftHeartbeat, hb, "", &ack)
-	return ack, err
-}
-
-// httpForwarder forwards commands to the leader's POST PathRaftApply.
-type httpForwarder struct{ client *peerClient }
-
-// Forward implements Forwarder.
-func (f *httpForwarder) Forward(ctx context.Context, leader NodeInfo, cmd []byte) (*Result, error) {
-	var res Result
-	if err := f.client.do(ctx, http.MethodPost, leader.API+PathRaftApply, cmd, "application/octet-stream", &res); err != nil {
-		return nil, err
-	}
-	return &res, nil
-}
-
-// JoinCluster asks the node at joinURL (any member; it forwards to the
-// leader) to add self as a voter, retrying with backoff until it succeeds,
-// the answer is final (bad request, wrong token), or ctx ends. Call it after
-// Node.Start; joining again with the same id (restart, new address) is fine.
-func JoinCluster(ctx context.Context, joinURL, token string, self JoinRequest) error {
-	return joinCluster(ctx, &peerClient{http: defaultHTTPClient(nil), token: token}, joinURL, self)
-}
-
-func joinCluster(ctx context.Context, c *peerClient, joinURL string, self JoinRequest) error {
-	base, err := APIBase(joinURL)
-	if err != nil {
-		return fmt.Errorf("join url: %w", err)
-	}
-	backoff := 100 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := c.do(actx, http.MethodPost, base+PathJoin, self, "", nil)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		var re *RemoteError
-		if errors.As(err, &re) && (re.Status == http.StatusUnauthorized || re.Status == http.StatusBadRequest) {
-			return fmt.Errorf("join %s: %w", base, err)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("join %s: %w (last error: %w)", base, ctx.Err(), err)
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
 }

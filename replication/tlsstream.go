@@ -14,10 +14,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// RaftALPN is the TLS application protocol of Raft connections. The Raft
-// listener accepts no other, so that the port can later carry other
-// protocols (node-to-node HTTP) routed by ALPN.
-const RaftALPN = "ticksync-raft/1"
+// The TLS application protocols (ALPN) of the cluster port: a connection
+// negotiates one, and the port routes it by that. RaftALPN goes to Raft's
+// transport, PeerALPN to the node-to-node HTTP server (HTTP/1.1 inside).
+// Nothing else is served.
+const (
+	RaftALPN = "ticksync-raft/1"
+	PeerALPN = "ticksync-peer/1"
+)
 
 // Defaults of ClusterTLS's zero fields.
 const (
@@ -26,19 +30,31 @@ const (
 	handshakeLogEvery       = 10 * time.Second
 )
 
-// ClusterTLS runs the Raft transport over mutual TLS. Build the two configs
-// with tools/certs (NodeTLS.ServerConfig and NodeTLS.ClientConfig("")); the
-// stream layer adds the ALPN protocol and, for a client config that checks
-// host names, the server name of each dial.
+// ClusterTLS runs the Raft transport and the node-to-node API over mutual
+// TLS on one port. Build the configs with tools/certs
+// (NodeTLS.ServerConfig, NodeTLS.ClientConfig("") and NodeTLS.ClientConfig
+// as ClientFor, certs.PeerNodeID as PeerID); the stream layer adds the ALPN
+// protocols and, for a client config that checks host names, the server
+// name of each dial.
 type ClusterTLS struct {
 	// Server is the config of the Raft listener. It must require and verify
 	// client certificates (tls.RequireAndVerifyClientCert) and have a
 	// certificate. (A config returned by its GetConfigForClient must set
 	// NextProtos to RaftALPN itself.)
 	Server *tls.Config
-	// Client is the config of Raft's dials. It must have a certificate to
-	// present.
+	// Client is the config of Raft's dials (any node of the cluster may
+	// answer). It must have a certificate to present.
 	Client *tls.Config
+	// ClientFor returns the config of a dial that must reach node id: the
+	// handshake fails unless the server's certificate names id. Every
+	// node-to-node HTTP call uses one (a client per peer id), so that
+	// nothing is sent to an address taken from Raft state before the peer
+	// proved who it is. Required.
+	ClientFor func(id string) *tls.Config
+	// PeerID returns the node id in the certificate of a connection's peer,
+	// which the handshake verified (certs.PeerNodeID). The node-to-node
+	// handlers check every claim of a request against it. Required.
+	PeerID func(tls.ConnectionState) (string, error)
 	// HandshakeTimeout bounds the handshake of an accepted connection
 	// (0: 5 s). A dial's handshake is bounded by Raft's dial timeout (the
 	// transport timeout).
@@ -71,6 +87,12 @@ func (c *ClusterTLS) validate() error {
 	} else if len(c.Client.Certificates) == 0 && c.Client.GetClientCertificate == nil {
 		errs = append(errs, errors.New("cluster tls: client config has no certificate (the other nodes require one)"))
 	}
+	if c.ClientFor == nil {
+		errs = append(errs, errors.New("cluster tls: client-for (the config of a dial to a given node) missing"))
+	}
+	if c.PeerID == nil {
+		errs = append(errs, errors.New("cluster tls: peer id (the node id of a verified peer) missing"))
+	}
 	if c.HandshakeTimeout < 0 || c.HandshakeTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("cluster tls: handshake timeout %s: must be 0 (5s) or up to 1m", c.HandshakeTimeout))
 	}
@@ -82,7 +104,7 @@ func (c *ClusterTLS) validate() error {
 
 var (
 	errTooManyHandshakes = errors.New("too many handshakes in progress")
-	errWrongALPN         = errors.New("peer did not negotiate " + RaftALPN)
+	errWrongALPN         = errors.New("peer did not negotiate " + RaftALPN + " or " + PeerALPN)
 )
 
 // tlsStream is Raft's stream layer over mutual TLS, on top of tcpStream
@@ -92,9 +114,11 @@ var (
 // goroutine takes raw connections off the listener and runs each handshake
 // on a goroutine of its own, bounded by HandshakeTimeout and MaxHandshakes,
 // so a peer that connects and never speaks holds one goroutine for at most
-// HandshakeTimeout and never Raft's accept loop. Dial handshakes before it
-// returns. Close stops the accept goroutine and the handshakes in progress
-// and waits for them.
+// HandshakeTimeout and never Raft's accept loop. A handshake that
+// negotiated RaftALPN goes to Accept, one that negotiated PeerALPN to the
+// peer listener (Peers), whose Accept the node-to-node HTTP server calls.
+// Dial handshakes before it returns. Close stops the accept goroutine and
+// the handshakes in progress and waits for them.
 type tlsStream struct {
 	tcp     *tcpStream
 	server  *tls.Config
@@ -104,9 +128,11 @@ type tlsStream struct {
 	log     zerolog.Logger
 	logs    rateLimit
 
-	ready     chan *tls.Conn // handshaken connections for Accept
+	ready     chan *tls.Conn // handshaken Raft connections for Accept
+	peerReady chan *tls.Conn // handshaken node-to-node HTTP connections for peers.Accept
 	acceptErr chan error     // listener errors for Accept
 	sem       chan struct{}  // handshakes in progress
+	peers     peerListener
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -121,7 +147,7 @@ var _ raft.StreamLayer = (*tlsStream)(nil)
 // It owns tcp from now on (Close closes it).
 func newTLSStream(tcp *tcpStream, c *ClusterTLS, log zerolog.Logger) *tlsStream {
 	server := c.Server.Clone()
-	server.NextProtos = []string{RaftALPN}
+	server.NextProtos = []string{RaftALPN, PeerALPN}
 	client := c.Client.Clone()
 	client.NextProtos = []string{RaftALPN}
 	s := &tlsStream{
@@ -133,8 +159,10 @@ func newTLSStream(tcp *tcpStream, c *ClusterTLS, log zerolog.Logger) *tlsStream 
 		log:       log,
 		logs:      rateLimit{every: handshakeLogEvery},
 		ready:     make(chan *tls.Conn),
+		peerReady: make(chan *tls.Conn),
 		acceptErr: make(chan error),
 	}
+	s.peers = peerListener{s: s, closed: make(chan struct{})}
 	if s.timeout == 0 {
 		s.timeout = defaultHandshakeTimeout
 	}
@@ -194,8 +222,15 @@ func (s *tlsStream) handshake(raw net.Conn) {
 	err := conn.HandshakeContext(ctx)
 	cancel()
 	<-s.sem
-	if err == nil && conn.ConnectionState().NegotiatedProtocol != RaftALPN {
-		err = errWrongALPN
+	to, peerClosed := s.ready, (<-chan struct{})(nil)
+	if err == nil {
+		switch conn.ConnectionState().NegotiatedProtocol {
+		case RaftALPN:
+		case PeerALPN:
+			to, peerClosed = s.peerReady, s.peers.closed
+		default:
+			err = errWrongALPN
+		}
 	}
 	if err != nil {
 		if s.ctx.Err() == nil {
@@ -205,7 +240,9 @@ func (s *tlsStream) handshake(raw net.Conn) {
 		return
 	}
 	select {
-	case s.ready <- conn:
+	case to <- conn:
+	case <-peerClosed: // the node-to-node server stopped (shutdown)
+		_ = conn.Close()
 	case <-s.ctx.Done():
 		_ = conn.Close()
 	}
@@ -272,6 +309,48 @@ func (s *tlsStream) Close() error {
 		s.wg.Wait()
 	})
 	return s.closeErr
+}
+
+// Peers is the listener of the node-to-node HTTP connections (PeerALPN).
+// Its Close stops only it; the stream's Close stops it too.
+func (s *tlsStream) Peers() net.Listener { return &s.peers }
+
+// peerListener hands the handshaken PeerALPN connections of a tlsStream to
+// an http.Server.
+type peerListener struct {
+	s         *tlsStream
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// Accept returns the next node-to-node connection: a *peerConn over a
+// *tls.Conn whose handshake is done.
+func (p *peerListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.s.peerReady:
+		return &peerConn{Conn: c, State: c.ConnectionState()}, nil
+	case <-p.closed:
+		return nil, net.ErrClosed
+	case <-p.s.ctx.Done():
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops Accept; connections handshaken later are closed.
+func (p *peerListener) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *peerListener) Addr() net.Addr { return p.s.Addr() }
+
+// peerConn is a node-to-node connection of the cluster port, handshaken.
+// It hides the *tls.Conn from net/http, whose server closes a TLS
+// connection that negotiated an ALPN protocol it has no handler for; State
+// is what the handshake established (the peer's verified certificate).
+type peerConn struct {
+	net.Conn
+	State tls.ConnectionState
 }
 
 // fail reports a failed handshake to the hook and the log (rate-limited).

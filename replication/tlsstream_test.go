@@ -46,7 +46,7 @@ func testCerts(t testing.TB, ids ...string) map[string]*certs.NodeTLS {
 
 // clusterTLS is the ClusterTLS of a node holding nt.
 func clusterTLS(nt *certs.NodeTLS) *ClusterTLS {
-	return &ClusterTLS{Server: nt.ServerConfig(), Client: nt.ClientConfig("")}
+	return &ClusterTLS{Server: nt.ServerConfig(), Client: nt.ClientConfig(""), ClientFor: nt.ClientConfig, PeerID: certs.PeerNodeID}
 }
 
 // handshakeLog counts the failed handshakes a stream reports.
@@ -579,6 +579,8 @@ func TestClusterTLSValidate(t *testing.T) {
 		{"optional client certs", func(c *ClusterTLS) { c.Server.ClientAuth = tls.VerifyClientCertIfGiven }, "RequireAndVerifyClientCert"},
 		{"no client", func(c *ClusterTLS) { c.Client = nil }, "client config missing"},
 		{"client without certificate", func(c *ClusterTLS) { c.Client.Certificates = nil }, "no certificate"},
+		{"no client per node", func(c *ClusterTLS) { c.ClientFor = nil }, "client-for"},
+		{"no peer id", func(c *ClusterTLS) { c.PeerID = nil }, "peer id"},
 		{"negative timeout", func(c *ClusterTLS) { c.HandshakeTimeout = -1 }, "handshake timeout"},
 		{"negative limit", func(c *ClusterTLS) { c.MaxHandshakes = -1 }, "max handshakes"},
 	} {

@@ -68,16 +68,12 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	if r.State() == raft.Leader {
 		return n.leaderReadIndex(ctx)
 	}
-	_, lid := r.LeaderWithID()
-	if lid == "" {
-		return 0, ErrNoLeader
-	}
-	leader, ok := n.fsm.Node(string(lid))
-	if !ok || leader.API == "" {
-		return 0, fmt.Errorf("%w: leader %s has not registered its api yet", ErrNoLeader, lid)
+	leader, err := n.leaderInfo()
+	if err != nil {
+		return 0, err
 	}
 	var ri readIndexAnswer
-	if err := n.client.do(ctx, http.MethodGet, leader.API+PathRaftReadIndex, nil, "", &ri); err != nil {
+	if err := n.client.call(ctx, http.MethodGet, leader, PathRaftReadIndex, nil, "", &ri); err != nil {
 		return 0, err
 	}
 	return ri.Index, nil

@@ -132,24 +132,58 @@ type Redirect struct {
 type ErrorCode uint16
 
 // Error codes sent in Error messages. The README's error table lists them.
+// The close code that follows an Error is 4000+code, so 10 and 11 are never
+// used: 4010 and 4011 are the slow-consumer and redirect closes.
 const (
 	ErrCodeUnknown       ErrorCode = 0
-	ErrCodeBadRequest    ErrorCode = 1 // the message was not what the protocol expects here
-	ErrCodeUnauthorized  ErrorCode = 2 // the auth token is missing, malformed or expired
-	ErrCodeMatchNotFound ErrorCode = 3 // no such match
-	ErrCodeMatchFull     ErrorCode = 4 // the match has no free seat
-	ErrCodeResumeRefused ErrorCode = 5 // the resume token is invalid, expired or its seat is gone
-	ErrCodeReplaced      ErrorCode = 6 // a newer connection resumed this seat
-	ErrCodeUnavailable   ErrorCode = 7 // the node cannot host the match now; retry
-	ErrCodeShuttingDown  ErrorCode = 8 // the node is stopping
-)
-
-// Error codes of operator actions (the admin API: kick, end match). The
-// client stops: reconnecting would not bring the seat or the match back.
-const (
+	ErrCodeBadRequest    ErrorCode = 1  // the message was not what the protocol expects here
+	ErrCodeUnauthorized  ErrorCode = 2  // the auth token is missing, malformed or expired
+	ErrCodeMatchNotFound ErrorCode = 3  // no such match
+	ErrCodeMatchFull     ErrorCode = 4  // the match has no free seat
+	ErrCodeResumeRefused ErrorCode = 5  // the resume token is invalid, expired, superseded or its seat is gone
+	ErrCodeReplaced      ErrorCode = 6  // a newer connection resumed this seat
+	ErrCodeUnavailable   ErrorCode = 7  // the node cannot host the match now; retry
+	ErrCodeShuttingDown  ErrorCode = 8  // the node is stopping
+	ErrCodeNodeFull      ErrorCode = 9  // the node holds its maximum of players or matches; retry later or elsewhere
+	ErrCodeRateLimited   ErrorCode = 12 // this client or its address sent too much (messages per second, matches created per minute); retry later
+	// Operator actions (the admin API). The client stops: reconnecting
+	// would not bring the seat or the match back.
 	ErrCodeKicked     ErrorCode = 13 // an operator removed this player from the match
 	ErrCodeMatchEnded ErrorCode = 14 // an operator ended the match
 )
+
+// String returns the code's name in the README's error table. It is also
+// the fixed text the node sends in Error.message and in the close reason
+// that follows: nothing else (no Go error, no address) reaches a client.
+func (c ErrorCode) String() string {
+	switch c {
+	case ErrCodeBadRequest:
+		return "bad request"
+	case ErrCodeUnauthorized:
+		return "unauthorized"
+	case ErrCodeMatchNotFound:
+		return "match not found"
+	case ErrCodeMatchFull:
+		return "match full"
+	case ErrCodeResumeRefused:
+		return "resume refused"
+	case ErrCodeReplaced:
+		return "replaced"
+	case ErrCodeUnavailable:
+		return "unavailable"
+	case ErrCodeShuttingDown:
+		return "shutting down"
+	case ErrCodeNodeFull:
+		return "node full"
+	case ErrCodeRateLimited:
+		return "rate limited"
+	case ErrCodeKicked:
+		return "kicked"
+	case ErrCodeMatchEnded:
+		return "match ended"
+	}
+	return "unknown"
+}
 
 // ErrorMsg is a decoded Error message.
 type ErrorMsg struct {

@@ -10,10 +10,15 @@ import (
 type Config struct {
 	// TickRate is the number of ticks per second, 1..128. Default 30.
 	TickRate int
-	// InboxSize is the capacity of the room's input inbox, shared by all
-	// players. PushInput drops (and counts) an input when it is full.
-	// 1..65536, default 256.
-	InboxSize int
+	// InputQueue is the capacity of each player's input queue: the inputs
+	// received for that player since the last tick. When it is full the
+	// oldest is dropped (and counted; its buttons are merged into the next),
+	// so a client that floods loses only its own inputs. A client sends one
+	// input per tick; 16 absorbs a burst after a half-second stall at 30 Hz.
+	// 1..1024, default 16. Not a node flag: the default serves every tick
+	// rate, and net/ws closes a client over its message rate long before
+	// (ws.Config.MaxMessageRate).
+	InputQueue int
 	// History is the number of recent ticks of world state kept as delta
 	// baselines. A client whose acknowledged tick is older gets a full
 	// snapshot. 2..1024, default 64.
@@ -42,7 +47,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		TickRate:    30,
-		InboxSize:   256,
+		InputQueue:  16,
 		History:     64,
 		InputBuffer: 1,
 		MaxCatchUp:  5,
@@ -58,7 +63,7 @@ func (c Config) Validate() error {
 		min, max int
 	}{
 		{"tick rate", c.TickRate, 1, 128},
-		{"inbox size", c.InboxSize, 1, 65536},
+		{"input queue", c.InputQueue, 1, 1024},
 		{"history", c.History, 2, 1024},
 		{"input buffer", c.InputBuffer, 1, 64},
 		{"max catch-up", c.MaxCatchUp, 1, 1000},

@@ -5,11 +5,11 @@
 //
 // Data flow through a Room:
 //
-//	read goroutines ──PushInput──▶ inbox (bounded; full: drop and count)
+//	read goroutines ──PushInput──▶ one queue per player (bounded; full: drop its oldest and count)
 //	game.Manager ──Join/Leave/Attach/Detach/Do──▶ command channel
 //	                                   │
 //	                       room goroutine, each tick:
-//	   drain inbox → input buffer per player → one input per player (the newest by default; see Config.InputBuffer)
+//	   drain the queues → input buffer per player → one input per player (the newest by default; see Config.InputBuffer)
 //	   → World.Step(tick, inputs) → World.AppendEntities into the history ring
 //	   → per client: baseline = its ack tick if still in the ring, else 0 (full)
 //	   → one schema.Diff + Encoder.Snapshot per distinct baseline

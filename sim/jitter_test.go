@@ -62,7 +62,7 @@ func TestJitterBufferTrimsStandingQueue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newPlayer(1, nil, 4)
+			p := newPlayer(1, nil, 4, 16)
 			depths, dropped := feed(p, 4, tt.arrivals)
 			if dropped != tt.wantDropped {
 				t.Errorf("dropped %d inputs, want %d (depths %v)", dropped, tt.wantDropped, depths)
@@ -81,7 +81,7 @@ func TestJitterBufferTrimsStandingQueue(t *testing.T) {
 // TestJitterBufferEmptyTickResets: a tick with nothing buffered restarts the
 // count, so a queue that empties now and then is never trimmed.
 func TestJitterBufferEmptyTickResets(t *testing.T) {
-	p := newPlayer(1, nil, 4)
+	p := newPlayer(1, nil, 4, 16)
 	arrivals := append([]int{2}, repeat(1, trimAfter-2)...)
 	arrivals = append(arrivals, 0) // the buffer empties here
 	arrivals = append(arrivals, 2)

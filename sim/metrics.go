@@ -19,7 +19,8 @@ type Metrics interface {
 	// TicksSkipped: the loop fell MaxCatchUp or more ticks behind and
 	// skipped n ticks of its schedule.
 	TicksSkipped(n int)
-	// InputDropped: the room's inbox was full and an input was dropped.
+	// InputDropped: a player's input queue was full and its oldest input
+	// was dropped.
 	InputDropped()
 	// InputsDiscarded: n inputs were received but never applied this tick
 	// (stale or duplicate seq, jitter buffer overflow, catch-up skips).

@@ -5,9 +5,10 @@ import "github.com/ticksync/ticksync/schema"
 // player is the loop's record of one seated player. Owned by the loop.
 type player struct {
 	id       uint32
-	entity   uint32 // from World.Join (or a restored seat)
-	conn     Conn   // nil: no snapshots
-	detached bool   // Detach: inputs are discarded until Attach
+	entity   uint32      // from World.Join (or a restored seat)
+	conn     Conn        // nil: no snapshots
+	detached bool        // Detach: inputs are discarded until Attach
+	queue    *inputQueue // filled by PushInput, drained each tick
 
 	// pending is the jitter buffer: inputs received but not yet applied,
 	// sorted by Seq ascending, all newer than lastSeq. Its capacity is fixed
@@ -25,8 +26,15 @@ type player struct {
 	sent bool
 }
 
-func newPlayer(id uint32, conn Conn, buffer int) *player {
-	return &player{id: id, conn: conn, pending: make([]schema.Input, 0, 2*buffer)}
+// newPlayer returns a player with a jitter buffer for buffer inputs
+// (Config.InputBuffer) and an input queue of queue inputs
+// (Config.InputQueue).
+func newPlayer(id uint32, conn Conn, buffer, queue int) *player {
+	return &player{
+		id: id, conn: conn,
+		pending: make([]schema.Input, 0, 2*buffer),
+		queue:   newInputQueue(queue),
+	}
 }
 
 // push buffers in and returns how many inputs were discarded (in itself

@@ -29,9 +29,10 @@ var (
 // Room runs one World on a fixed tick. One goroutine, started by Start,
 // owns the world and every per-player record (an actor): Join, Leave,
 // Attach, Detach and Do are commands executed on it between ticks, and
-// inputs reach it through a bounded inbox that PushInput never blocks on.
+// inputs reach it through one bounded queue per player that PushInput never
+// blocks on (a client that floods fills only its own queue).
 //
-// Each tick the loop drains the inbox, applies at most one input per player
+// Each tick the loop drains the queues, applies at most one input per player
 // in seq order, steps the World, records the entities in a ring of the last
 // Config.History ticks, and sends every attached client a snapshot encoded
 // against the tick that client acknowledged (full when that tick is gone).
@@ -42,11 +43,12 @@ type Room struct {
 	world   World
 	metrics Metrics
 
-	inbox chan inboxItem
-	cmds  chan command
-	stop  chan struct{}
-	done  chan struct{}
-	err   error // set by the loop before done is closed
+	queues inboxes       // per-player input queues, by player id
+	strays atomic.Uint64 // inputs for players not seated, counted as discarded at the next tick
+	cmds   chan command
+	stop   chan struct{}
+	done   chan struct{}
+	err    error // set by the loop before done is closed
 
 	startOnce sync.Once
 	stopOnce  sync.Once
@@ -61,6 +63,7 @@ type Room struct {
 	list   []*player // sorted by id
 	byID   map[uint32]*player
 	inputs []PlayerInput
+	taken  []schema.Input // drain's scratch: one player's queued inputs
 	ring   []frame
 	enc    *schema.Encoder
 	delta  schema.Delta
@@ -86,12 +89,6 @@ type checkpointer struct {
 	due   bool   // a join or leave since: checkpoint at the next tick
 	state []byte // reused MarshalState buffer
 	seats []Seat // reused
-}
-
-// inboxItem is one input on its way from a read goroutine to the loop.
-type inboxItem struct {
-	player uint32
-	in     schema.Input
 }
 
 // command is a function run on the loop goroutine; its result goes to done
@@ -143,7 +140,7 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 		cfg:     cfg,
 		world:   world,
 		metrics: m,
-		inbox:   make(chan inboxItem, cfg.InboxSize),
+		taken:   make([]schema.Input, 0, cfg.InputQueue),
 		cmds:    make(chan command, 16),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -163,7 +160,7 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 		r.curTick.Store(o.startTick)
 		r.ckpt.last = o.startTick
 		for _, s := range o.seats {
-			p := newPlayer(s.Player, nil, cfg.InputBuffer)
+			p := newPlayer(s.Player, nil, cfg.InputBuffer, cfg.InputQueue)
 			p.entity, p.lastSeq, p.detached = s.Entity, s.LastSeq, true
 			r.insert(p)
 		}
@@ -220,18 +217,25 @@ func (r *Room) Err() error {
 // goroutine.
 func (r *Room) Tick() uint32 { return r.curTick.Load() }
 
-// PushInput queues one input of player for the next tick. It is called on a
-// connection's read goroutine, never blocks and does not keep in. It
-// returns false when the inbox was full: the input is dropped and counted.
+// PushInput queues one input of player for the next tick, in that player's
+// own queue (Config.InputQueue inputs). It is called on a connection's read
+// goroutine, never blocks, allocates nothing and does not keep in. It
+// returns false when an input was dropped: the player's queue was full and
+// its oldest input made room (counted in Stats.InputsDropped and
+// Metrics.InputDropped), or the player is not seated (counted as discarded
+// at the next tick). Other players' inputs are never affected.
 func (r *Room) PushInput(player uint32, in *schema.Input) bool {
-	select {
-	case r.inbox <- inboxItem{player: player, in: *in}:
-		return true
-	default:
+	q := r.queues.get(player)
+	if q == nil {
+		r.strays.Add(1)
+		return false
+	}
+	if !q.push(in) {
 		r.stats.dropped.Add(1)
 		r.metrics.InputDropped()
 		return false
 	}
+	return true
 }
 
 // Join seats player with conn (nil: no snapshots until Attach) and returns

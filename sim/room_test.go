@@ -137,21 +137,28 @@ func TestRoomCatchUpSkipsToNewest(t *testing.T) {
 	}
 }
 
-func TestRoomInboxFullDropsAndCounts(t *testing.T) {
-	r, _ := newTestRoom(t, func(c *Config) { c.InboxSize = 4 })
+func TestRoomInputQueueFullDropsOldest(t *testing.T) {
+	r, w := newTestRoom(t, func(c *Config) { c.InputQueue = 4 })
 	mustJoin(t, r, 1, &fakeConn{})
 	accepted := 0
 	for seq := uint32(1); seq <= 10; seq++ {
-		if r.PushInput(1, in(seq, 0, 0)) {
+		buttons := uint8(0)
+		if seq == 1 {
+			buttons = 4 // a press in the oldest input, dropped below
+		}
+		if r.PushInput(1, &schema.Input{Seq: seq, Buttons: buttons}) {
 			accepted++
 		}
 	}
 	if accepted != 4 || r.Stats().InputsDropped != 6 {
 		t.Fatalf("accepted %d dropped %d, want 4 and 6", accepted, r.Stats().InputsDropped)
 	}
-	r.step(time.Now()) // drains
+	r.step(time.Now()) // drains: the newest wins, the dropped press survives
+	if in := w.lastInputs()[1]; in.Seq != 10 || in.Buttons != 4 {
+		t.Fatalf("applied seq %d buttons %d, want 10 and 4", in.Seq, in.Buttons)
+	}
 	if !r.PushInput(1, in(11, 0, 0)) {
-		t.Fatal("PushInput refused after the inbox was drained")
+		t.Fatal("PushInput refused after the queue was drained")
 	}
 }
 

@@ -44,23 +44,27 @@ func (r *Room) step(now time.Time) {
 	}
 }
 
-// drain moves the inputs waiting in the inbox into the players' jitter
-// buffers without blocking, and records acknowledgements. It takes only the
-// inputs present when it starts, so a flood cannot hold the tick.
+// drain moves the inputs waiting in each player's queue into its jitter
+// buffer without blocking, and records acknowledgements. A queue holds at
+// most Config.InputQueue inputs, so a flood cannot hold the tick, and it
+// costs only the flooding player's own inputs.
 func (r *Room) drain(tick uint32) (discarded int) {
-	for n := len(r.inbox); n > 0; n-- {
-		it := <-r.inbox
-		p := r.byID[it.player]
-		if p == nil || p.detached {
-			discarded++ // the player left, or its connection is gone
-			continue
+	discarded = int(r.strays.Swap(0)) // for players no longer (or not yet) seated
+	for _, p := range r.list {
+		r.taken = p.queue.take(r.taken[:0])
+		for i := range r.taken {
+			in := &r.taken[i]
+			if p.detached {
+				discarded++ // its connection is gone
+				continue
+			}
+			// An ack is the newest snapshot tick the client applied;
+			// anything not yet sent is a lie and ignored.
+			if a := in.AckTick; a > p.ack && a < tick {
+				p.ack = a
+			}
+			discarded += p.push(in)
 		}
-		// An ack is the newest snapshot tick the client applied; anything
-		// not yet sent is a lie and ignored.
-		if a := it.in.AckTick; a > p.ack && a < tick {
-			p.ack = a
-		}
-		discarded += p.push(&it.in)
 	}
 	return discarded
 }
@@ -134,7 +138,7 @@ func (r *Room) join(id uint32, conn Conn) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("join player %d: %w", id, err)
 	}
-	p := newPlayer(id, conn, r.cfg.InputBuffer)
+	p := newPlayer(id, conn, r.cfg.InputBuffer, r.cfg.InputQueue)
 	p.entity = ent
 	r.insert(p)
 	r.ckpt.due = true
@@ -148,6 +152,7 @@ func (r *Room) insert(p *player) {
 	})
 	r.list = slices.Insert(r.list, i, p)
 	r.byID[p.id] = p
+	r.queues.set(p.id, p.queue)
 	r.players.Store(int32(len(r.list)))
 }
 
@@ -158,6 +163,7 @@ func (r *Room) leave(id uint32) error {
 	}
 	r.world.Leave(id)
 	delete(r.byID, id)
+	r.queues.set(id, nil)
 	r.list = slices.DeleteFunc(r.list, func(q *player) bool { return q == p })
 	r.players.Store(int32(len(r.list)))
 	r.ckpt.due = true
@@ -212,6 +218,10 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 	if ack <= r.tick { // a tick not yet stepped cannot be held
 		p.ack = ack
 	}
+	// The seat changed hands: checkpoint at the next tick, so that what the
+	// caller recorded for the new connection (game: its resume token's
+	// nonce) reaches the cluster within a tick.
+	r.ckpt.due = true
 	return nil
 }
 
@@ -239,7 +249,7 @@ type Stats struct {
 	CheckpointFails uint64        // checkpoints that MarshalState failed
 	Frozen          bool          // frozen by Freeze
 	Paused          bool          // the gate held the last tick
-	InputsDropped   uint64        // inputs dropped because the inbox was full
+	InputsDropped   uint64        // inputs dropped because their player's queue was full
 	InputsDiscarded uint64        // inputs received but never applied
 	Encodes         uint64        // snapshot encodings (one per distinct baseline per tick)
 	Snapshots       uint64        // snapshots handed to connections

@@ -177,9 +177,21 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 		}
 		c.nodes = append(c.nodes, n)
 	}
+	// The nodes run with cluster certificates, made by the binary itself.
+	certDir := filepath.Join(dir, "certs")
+	ids := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		ids[i] = n.id
+	}
+	if out, err := exec.Command(binary, "certs", "-out", certDir, "-nodes", strings.Join(ids, ",")).CombinedOutput(); err != nil {
+		t.Fatalf("ticksync certs: %v\n%s", err, out)
+	}
 	for i, n := range c.nodes {
 		n.args = []string{
 			"-node-id", n.id,
+			"-cluster-ca", filepath.Join(certDir, "ca.crt"),
+			"-cluster-cert", filepath.Join(certDir, n.id+".crt"),
+			"-cluster-key", filepath.Join(certDir, n.id+".key"),
 			"-http-addr", n.httpAddr,
 			"-raft-addr", n.raftAddr,
 			"-raft-advertise", n.raftProxy.Addr(),
@@ -699,8 +711,9 @@ func (c *cluster) waitCheckpoint(via *node, id string, minTick uint32, timeout t
 
 // ---- partitions ----
 
-// isolate cuts n off from the other nodes: Raft both ways, node-to-node
-// HTTP both ways. Players (127.0.0.1) keep reaching every node.
+// isolate cuts n off from the other nodes: the cluster port (Raft and
+// node-to-node HTTP) both ways, and the HTTP listeners between nodes.
+// Players (127.0.0.1) keep reaching every node.
 func (c *cluster) isolate(n *node, fault faultproxy.Fault) {
 	others := c.others(n)
 	n.raftProxy.SetAll(fault)

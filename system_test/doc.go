@@ -16,12 +16,17 @@
 //	go build ./cmd/ticksync (once per test binary, TestMain)
 //	   │
 //	   ▼
-//	cluster: 3 processes, node i on its own loopback IP 127.0.0.1i
+//	ticksync certs -out DIR -nodes n1,n2,n3 (the binary itself)
+//	   │
+//	   ▼
+//	cluster: 3 processes, node i on its own loopback IP 127.0.0.1i, with
+//	-cluster-ca/-cluster-cert/-cluster-key from DIR
 //	   -http-addr  127.0.0.1i:H    (real listener: admin API, /ws)
-//	   -raft-addr  127.0.0.1i:R    (real Raft listener; dials leave from 127.0.0.1i)
+//	   -raft-addr  127.0.0.1i:R    (real cluster port: Raft and node-to-node
+//	                                HTTP over mutual TLS; dials leave from 127.0.0.1i)
 //	   -advertise  ws://127.0.0.1i:HP/ws  ─ HTTP fault proxy ─▶ H
-//	   -api-advertise http://127.0.0.1i:HP  (the same proxy, for node-to-node calls)
-//	   -raft-advertise 127.0.0.1i:RP      ─ Raft fault proxy ─▶ R
+//	   -api-advertise http://127.0.0.1i:HP  (the same proxy; listed, joins start there)
+//	   -raft-advertise 127.0.0.1i:RP      ─ Raft fault proxy ─▶ R (TLS passes through)
 //	   │
 //	   ▼
 //	players (net/client, from 127.0.0.1) join matches through the advertised
@@ -33,6 +38,8 @@
 // (internal/faultproxy) in front of the node being called, and every node
 // dials from its own IP (replication binds Raft dials, and its node-to-node
 // HTTP on loopback, to the Raft listen IP), so the proxy knows the caller.
+// The node-to-node calls (heartbeats, forwarding, owner probes) go to the
+// cluster port, so they pass the Raft proxy with Raft itself.
 // Isolating node A: every Raft proxy and every other node's HTTP proxy
 // refuses links from A's IP, A's Raft proxy refuses everything, and A's
 // HTTP proxy refuses the other nodes' IPs. Players come from 127.0.0.1,

@@ -94,7 +94,8 @@ func needCluster(t *testing.T) {
 		t.Fatal(buildErr)
 	}
 	var missing []string
-	for _, f := range []string{"raft-advertise", "api-advertise", "admin-token", "join", "bootstrap", "owner-lease", "checkpoint-interval"} {
+	for _, f := range []string{"raft-advertise", "api-advertise", "admin-token", "join", "bootstrap", "owner-lease", "checkpoint-interval",
+		"cluster-ca", "cluster-cert", "cluster-key"} {
 		if !binaryFlags[f] {
 			missing = append(missing, "-"+f)
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,13 +23,34 @@ import (
 
 const testAdminToken = "cluster-test-admin-token"
 
-// startCluster starts three ticksync processes on 127.0.0.1 (free ports):
-// n1 with -bootstrap, n2 and n3 with -join n1, one admin token, and waits
-// until each is ready (holds its lease) and n1 lists all three alive.
+// makeCerts runs `ticksync certs` for ids into a fresh directory and
+// returns it.
+func makeCerts(t *testing.T, ids ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "certs")
+	out, err := exec.Command(binary, "certs", "-out", dir, "-nodes", strings.Join(ids, ",")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ticksync certs: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// certFlags are node id's cluster flags for the certificates in dir (no
+// -node-id: it defaults to the certificate's).
+func certFlags(dir, id string) []string {
+	return []string{"-cluster-ca", filepath.Join(dir, "ca.crt"),
+		"-cluster-cert", filepath.Join(dir, id+".crt"), "-cluster-key", filepath.Join(dir, id+".key")}
+}
+
+// startCluster starts three ticksync processes on 127.0.0.1 (free ports)
+// with cluster certificates: n1 with -bootstrap, n2 and n3 with -join n1,
+// one admin token, and waits until each is ready (holds its lease) and n1
+// lists all three alive.
 func startCluster(t *testing.T, extra ...string) []*proc {
 	t.Helper()
+	dir := makeCerts(t, "n1", "n2", "n3")
 	args := func(id string, more ...string) []string {
-		a := []string{"-node-id", id, "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0", "-admin-token", testAdminToken}
+		a := append([]string{"-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0", "-admin-token", testAdminToken}, certFlags(dir, id)...)
 		return append(append(a, extra...), more...)
 	}
 	n1 := startProc(t, args("n1", "-bootstrap"))
@@ -339,10 +362,11 @@ func TestClusterDrainOnSigterm(t *testing.T) {
 // TestJoinWithWrongTokenExits: a node whose -join the cluster refuses for
 // good (a wrong admin token) exits with status 1 instead of waiting.
 func TestJoinWithWrongTokenExits(t *testing.T) {
-	n1 := startProc(t, []string{"-node-id", "n1", "-bootstrap", "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0", "-admin-token", testAdminToken})
+	n1 := startProc(t, []string{"-node-id", "n1", "-bootstrap", "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0",
+		"-admin-token", testAdminToken, "-insecure-cluster"})
 	n1.waitReady(t, 15*time.Second)
 	n2 := startProc(t, []string{"-node-id", "n2", "-http-addr", "127.0.0.1:0", "-raft-addr", "127.0.0.1:0",
-		"-admin-token", "not-the-cluster-token", "-join", "http://" + n1.addr})
+		"-admin-token", "not-the-cluster-token", "-insecure-cluster", "-join", "http://" + n1.addr})
 	select {
 	case err := <-n2.exited:
 		var ee *exec.ExitError

@@ -7,9 +7,15 @@
 // demo page → Start → wait for SIGINT/SIGTERM or a fatal error → Shutdown
 // (hand the matches to other nodes, stop the rooms left with a final
 // checkpoint each, close sessions with 1001, stop Raft) → exit 0. A bad
-// flag exits 2 with a message naming it; a failure to start, or a -join
-// the cluster refuses, exits 1. A second signal during shutdown kills the
-// process at once.
+// flag exits 2 with a message naming it (so does a -join without cluster
+// certificates nor -insecure-cluster); a failure to start (a data dir of a
+// cluster of several nodes without them, say), or a -join the cluster
+// refuses, exits 1. A second signal during shutdown kills the process at
+// once.
+//
+// `ticksync certs -out DIR -nodes n1,n2,n3` writes a dev set of cluster
+// certificates (tools/certs) for -cluster-ca, -cluster-cert and
+// -cluster-key.
 package main
 
 import (
@@ -32,6 +38,9 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "certs" {
+		os.Exit(runCerts(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, stop, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
@@ -45,7 +54,8 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 	fs := flag.NewFlagSet("ticksync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ticksync [flags]\n\nRuns a ticksync node. Each flag is also an environment variable TICKSYNC_<NAME>\n(e.g. TICKSYNC_HTTP_ADDR); a flag wins over its variable.\n\n")
+		fmt.Fprintf(stderr, "Usage: ticksync [flags]\n       ticksync certs -out DIR -nodes n1,n2,n3 (cluster certificates; ticksync certs -h)\n\n"+
+			"Runs a ticksync node. Each flag is also an environment variable TICKSYNC_<NAME>\n(e.g. TICKSYNC_HTTP_ADDR); a flag wins over its variable.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := cfg.ParseFlags(fs, args, getenv); err != nil {

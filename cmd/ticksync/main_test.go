@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -73,6 +74,16 @@ type proc struct {
 	dir    string
 	addr   string
 	exited chan error
+
+	mu   sync.Mutex
+	logs []string // every line of its output
+}
+
+// output returns the lines the process has written so far.
+func (p *proc) output() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.logs...)
 }
 
 // startBinary runs ticksync with no flags in a fresh directory, its
@@ -114,6 +125,9 @@ func startProc(t *testing.T, args []string, env ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.logs = append(p.logs, sc.Text())
+			p.mu.Unlock()
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
 				if strings.Contains(sc.Text(), "DATA RACE") {

@@ -244,8 +244,11 @@ func TestOneNode(t *testing.T) {
 // checkpoint (its clock goes on from where the checkpoint left it, not
 // from 0), and the player resumes there in its seat.
 func TestClusterFailover(t *testing.T) {
-	n1 := start(t, "n1", "-bootstrap")
-	procs := []*proc{n1, start(t, "n2", "-join", "http://"+n1.addr), start(t, "n3", "-join", "http://"+n1.addr)}
+	// A trusted loopback network: no cluster certificates (the ticksync
+	// command's tests run clusters with them).
+	n1 := start(t, "n1", "-bootstrap", "-insecure-cluster")
+	procs := []*proc{n1, start(t, "n2", "-insecure-cluster", "-join", "http://"+n1.addr),
+		start(t, "n3", "-insecure-cluster", "-join", "http://"+n1.addr)}
 	for _, p := range procs {
 		p.waitReady(t)
 	}

@@ -5,8 +5,9 @@
 // cluster, like ticksync:
 //
 //	go run ./examples/embed                  # a one-node dev cluster on 127.0.0.1:7350
-//	go run ./examples/embed -node-id n1 -bootstrap -admin-token T -http-addr 127.0.0.1:7350 -raft-addr 127.0.0.1:7351 -data-dir ./data/n1
-//	go run ./examples/embed -node-id n2 -join http://127.0.0.1:7350 -admin-token T -http-addr 127.0.0.1:7360 -raft-addr 127.0.0.1:7361 -data-dir ./data/n2
+//	go run ./cmd/ticksync certs -out ./certs -nodes n1,n2
+//	go run ./examples/embed -cluster-ca ./certs/ca.crt -cluster-cert ./certs/n1.crt -cluster-key ./certs/n1.key -bootstrap -admin-token T -http-addr 127.0.0.1:7350 -raft-addr 127.0.0.1:7351 -data-dir ./data/n1
+//	go run ./examples/embed -cluster-ca ./certs/ca.crt -cluster-cert ./certs/n2.crt -cluster-key ./certs/n2.key -join http://127.0.0.1:7350 -admin-token T -http-addr 127.0.0.1:7360 -raft-addr 127.0.0.1:7361 -data-dir ./data/n2
 //
 // Everything here is what any program embedding the node writes: flags →
 // Config → New → register the game, mount the page → Start → wait for a

@@ -209,7 +209,7 @@ func (a *Adapter) route(ctx context.Context, r Replica, m replication.MatchInfo)
 	if !ok || o.State == replication.NodeDead {
 		return false, false, fmt.Errorf("its owner %s is gone", m.Owner)
 	}
-	if !a.probe.ready(ctx, o.API) {
+	if !a.probe.ready(ctx, r, o) {
 		return false, false, fmt.Errorf("its owner %s does not answer (failover pending)", m.Owner)
 	}
 	return false, true, &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
@@ -253,7 +253,7 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 		if m.Players >= a.cfg.Seats {
 			continue
 		}
-		if o, ok := r.Member(m.Owner); ok && o.State == replication.NodeAlive && a.probe.ready(ctx, o.API) {
+		if o, ok := r.Member(m.Owner); ok && o.State == replication.NodeAlive && a.probe.ready(ctx, r, o) {
 			return "", &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
 		}
 	}

@@ -16,9 +16,10 @@ type Config struct {
 	// counts a free seat in it. Default 8.
 	Seats int
 	// Listen is this node's HTTP listen address (host:port). When its host
-	// is a specific IP, the owner probes leave from it, like replication's
-	// node-to-node calls, so that a fault-injecting proxy can tell the
-	// nodes apart. Optional.
+	// is a specific IP, the owner probes of a Replica without PeerAPI leave
+	// from it, like replication's node-to-node calls, so that a
+	// fault-injecting proxy can tell the nodes apart (a replication.Node
+	// makes its own dials). Optional.
 	Listen string
 	// LocateWait bounds how long Locate holds a Hello while a match is
 	// between owners; Poll is how often it looks again. Defaults 3 s and

@@ -6,15 +6,23 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ticksync/ticksync/replication"
 )
 
 // ownerProbe tells whether a node answers GET /readyz with 200 (it serves
 // and holds its lease), with answers cached for a short while, so that
 // Locate and Admit do not redirect players to a node that died a moment ago
 // and whose failover is still pending.
+//
+// It asks where the replica says (PeerAPI: with cluster certificates, the
+// owner's cluster port, through a client that talks only to a server whose
+// certificate names the owner), else the owner's API URL from the
+// directory.
 type ownerProbe struct {
-	http *http.Client
-	ttl  time.Duration
+	http    *http.Client // for a replica without PeerAPI
+	timeout time.Duration
+	ttl     time.Duration
 
 	mu    sync.Mutex
 	cache map[string]*probeEntry
@@ -28,9 +36,10 @@ type probeEntry struct {
 
 func newOwnerProbe(local string, timeout, ttl time.Duration) *ownerProbe {
 	return &ownerProbe{
-		http:  nodeHTTPClient(local, timeout),
-		ttl:   ttl,
-		cache: make(map[string]*probeEntry),
+		http:    nodeHTTPClient(local, timeout),
+		timeout: timeout,
+		ttl:     ttl,
+		cache:   make(map[string]*probeEntry),
 	}
 }
 
@@ -69,14 +78,31 @@ func sameScope(src net.IP, addr string) bool {
 	return dst != nil && (dst.To4() == nil) == (src.To4() == nil) && dst.IsLoopback() == src.IsLoopback()
 }
 
-// ready probes api (the node's API base URL), or returns a recent answer.
-// Concurrent callers for the same node share one probe.
-func (p *ownerProbe) ready(ctx context.Context, api string) bool {
+// PeerAPI is what a Replica that reaches other nodes itself offers
+// (replication.Node.PeerAPI): the base URL and client of calls to node id.
+// The owner probes use it when the attached Replica has it.
+type PeerAPI interface {
+	PeerAPI(id string) (base string, hc *http.Client, err error)
+}
+
+var _ PeerAPI = (*replication.Node)(nil)
+
+// ready probes node o, or returns a recent answer. Concurrent callers for
+// the same node share one probe.
+func (p *ownerProbe) ready(ctx context.Context, r Replica, o replication.NodeInfo) bool {
+	base, hc := o.API, p.http
+	if pa, ok := r.(PeerAPI); ok {
+		var err error
+		if base, hc, err = pa.PeerAPI(o.ID); err != nil {
+			return false
+		}
+	}
+	key := o.ID + " " + base
 	p.mu.Lock()
-	e := p.cache[api]
+	e := p.cache[key]
 	if e == nil {
 		e = &probeEntry{}
-		p.cache[api] = e
+		p.cache[key] = e
 	}
 	if e.busy == nil && time.Since(e.at) < p.ttl {
 		ok := e.ok
@@ -98,7 +124,7 @@ func (p *ownerProbe) ready(ctx context.Context, api string) bool {
 	e.busy = make(chan struct{})
 	p.mu.Unlock()
 
-	ok := p.get(ctx, api)
+	ok := p.get(ctx, hc, base)
 
 	p.mu.Lock()
 	e.ok, e.at = ok, time.Now()
@@ -108,13 +134,15 @@ func (p *ownerProbe) ready(ctx context.Context, api string) bool {
 	return ok
 }
 
-func (p *ownerProbe) get(ctx context.Context, api string) bool {
+func (p *ownerProbe) get(ctx context.Context, hc *http.Client, base string) bool {
 	// The answer is shared: one joiner giving up must not cache a failure.
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, api+"/readyz", nil)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := p.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false
 	}

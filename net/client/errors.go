@@ -42,10 +42,14 @@ func (e *ServerError) Error() string {
 }
 
 // Retryable reports whether the refusal is temporary (the node is
-// unavailable or stopping), so that another attempt, possibly on another
-// node, may succeed.
+// unavailable, stopping, full, or limiting this client's rate), so that
+// another attempt, later or on another node, may succeed.
 func (e *ServerError) Retryable() bool {
-	return e.Code == schema.ErrCodeUnavailable || e.Code == schema.ErrCodeShuttingDown
+	switch e.Code {
+	case schema.ErrCodeUnavailable, schema.ErrCodeShuttingDown, schema.ErrCodeNodeFull, schema.ErrCodeRateLimited:
+		return true
+	}
+	return false
 }
 
 // CloseError is a close frame from the server that no Error message
@@ -88,27 +92,7 @@ func (e *HTTPError) Retryable() bool {
 	return e.StatusCode >= 500 || e.StatusCode == 429
 }
 
-func errorCodeName(c schema.ErrorCode) string {
-	switch c {
-	case schema.ErrCodeBadRequest:
-		return "bad request"
-	case schema.ErrCodeUnauthorized:
-		return "unauthorized"
-	case schema.ErrCodeMatchNotFound:
-		return "match not found"
-	case schema.ErrCodeMatchFull:
-		return "match full"
-	case schema.ErrCodeResumeRefused:
-		return "resume refused"
-	case schema.ErrCodeReplaced:
-		return "replaced"
-	case schema.ErrCodeUnavailable:
-		return "unavailable"
-	case schema.ErrCodeShuttingDown:
-		return "shutting down"
-	}
-	return "unknown"
-}
+func errorCodeName(c schema.ErrorCode) string { return c.String() }
 
 // retryable reports whether err (the end of a connection or of an attempt)
 // allows another attempt. Network errors (refused, reset, timeouts, EOF) do.

@@ -39,7 +39,11 @@ type Config struct {
 	// ReadTimeout bounds reading a whole request. A WebSocket session sets
 	// its own deadlines after the upgrade.
 	ReadTimeout time.Duration
-	// IdleTimeout closes idle keep-alive connections.
+	// IdleTimeout closes a keep-alive connection that has been idle this
+	// long between two requests (a socket and a goroutine each, which idle
+	// clients should not hold for long). 1 ms..10 min, default 10 s.
+	// Upgraded WebSocket connections are not concerned (net/ws has its own
+	// heartbeats).
 	IdleTimeout time.Duration
 	// MaxHeaderBytes caps request headers.
 	MaxHeaderBytes int
@@ -47,7 +51,7 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
-// DefaultConfig returns 5 s to read headers, 30 s to read a request, 60 s
+// DefaultConfig returns 5 s to read headers, 30 s to read a request, 10 s
 // idle, 16 KiB of headers. There is no write timeout: /debug/pprof and
 // streaming admin endpoints write for longer, and WebSocket sessions set
 // their own write deadlines.
@@ -56,7 +60,7 @@ func DefaultConfig() Config {
 		Addr:              "127.0.0.1:7350",
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		Logger:            zerolog.Nop(),
 	}
@@ -70,8 +74,12 @@ func (c Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls: give both the certificate and the key, or neither")
 	}
-	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0 {
-		return errors.New("timeouts: read header timeout must be > 0, the others >= 0")
+	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout < 0 {
+		return errors.New("timeouts: read header timeout must be > 0, read timeout >= 0")
+	}
+	// 0 would make net/http fall back to ReadTimeout for idle connections.
+	if c.IdleTimeout < time.Millisecond || c.IdleTimeout > 10*time.Minute {
+		return fmt.Errorf("idle timeout %v: must be 1ms..10m", c.IdleTimeout)
 	}
 	if c.MaxHeaderBytes < 1<<10 {
 		return fmt.Errorf("max header bytes %d: must be at least 1024", c.MaxHeaderBytes)

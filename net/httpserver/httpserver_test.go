@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -155,5 +156,60 @@ func TestSlowHeadersCut(t *testing.T) {
 	_, _ = io.ReadAll(conn)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("connection held for %v", d)
+	}
+}
+
+// TestIdleKeepAliveClosed: a plain HTTP keep-alive connection left idle
+// after a request is closed by the server once IdleTimeout has passed, and
+// the default keeps idle connections at most 10 s.
+func TestIdleKeepAliveClosed(t *testing.T) {
+	if d := DefaultConfig().IdleTimeout; d <= 0 || d > 10*time.Second {
+		t.Fatalf("default idle timeout %v, want at most 10s", d)
+	}
+	s, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.srv.IdleTimeout != DefaultConfig().IdleTimeout {
+		t.Fatalf("http.Server.IdleTimeout %v, want the config's %v", s.srv.IdleTimeout, DefaultConfig().IdleTimeout)
+	}
+	for _, bad := range []time.Duration{0, -time.Second, time.Hour} {
+		cfg := DefaultConfig()
+		cfg.IdleTimeout = bad
+		if err := cfg.Validate(); err == nil {
+			t.Fatalf("idle timeout %v accepted", bad)
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.IdleTimeout = 300 * time.Millisecond
+	srv := start(t, cfg)
+	conn, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.Close {
+		t.Fatal("the server did not keep the connection alive")
+	}
+	idle := time.Now()
+	// The next read ends when the server closes the idle connection.
+	if n, err := br.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection: read %d bytes, %v; want EOF", n, err)
+	}
+	if d := time.Since(idle); d < cfg.IdleTimeout-50*time.Millisecond {
+		t.Fatalf("closed after %v idle, before the idle timeout %v", d, cfg.IdleTimeout)
 	}
 }

@@ -26,19 +26,31 @@ const (
 	CloseTooBig CloseCode = 1009
 	// CloseInternal: a handler failed (panicked); the node keeps running.
 	CloseInternal CloseCode = 1011
-	// CloseErrorBase: 4000+N follows an Error message with ErrorCode N.
+	// CloseErrorBase: 4000+N follows an Error message with ErrorCode N
+	// (4001..4009, 4012; the reason is ErrorCode.String, like the Error's
+	// message).
 	CloseErrorBase CloseCode = 4000
+	// CloseNodeFull: Error node full was sent just before (the node holds
+	// its maximum of players or matches).
+	CloseNodeFull CloseCode = 4009
 	// CloseSlowConsumer: the client did not take a write for
 	// Config.SlowConsumerAfter.
 	CloseSlowConsumer CloseCode = 4010
 	// CloseRedirect: a Redirect message was sent just before.
 	CloseRedirect CloseCode = 4011
+	// CloseRateLimited: Error rate limited was sent just before: the client
+	// sent more than Config.MaxMessageRate messages a second, or its address
+	// created too many matches (game.Config.MaxMatchesPerIP).
+	CloseRateLimited CloseCode = 4012
 )
 
 // CloseCodeFor returns the close code that follows an Error with code c.
 func CloseCodeFor(c schema.ErrorCode) CloseCode { return CloseErrorBase + CloseCode(c) }
 
-// Close reasons (short, they travel in the close frame).
+// Close reasons (short, they travel in the close frame). A close that
+// follows an Error carries the code's fixed text (schema.ErrorCode.String)
+// instead, and so does the Error: nothing else reaches a client, no Go
+// error text, no address.
 const (
 	reasonLeave        = "leave"
 	reasonShutdown     = "server shutting down"
@@ -52,6 +64,7 @@ const (
 	reasonInternal     = "internal error"
 	reasonSlowConsumer = "slow consumer"
 	reasonRedirect     = "redirect"
-	reasonUnauthorized = "unauthorized"
-	reasonUnavailable  = "cannot join now"
+	// reasonConnLost is the text gws's own close frame carries when a read
+	// fails (readGuard), in place of the error's.
+	reasonConnLost = "connection lost"
 )

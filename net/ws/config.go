@@ -64,8 +64,9 @@ type Config struct {
 	// CloseLinger is how long a closing socket keeps reading (and
 	// discarding) after its close frame, so that unread client data does not
 	// turn the close into a TCP reset that would hide the close code.
-	// Default 1 s. 0 closes at once, dropping what direct writes still
-	// hold back (the close frame among it) on a slow socket.
+	// Default 1 s. 0 closes the socket as soon as the close frame is
+	// written, and drops what is still queued when the session ends (the
+	// close frame among it, on a slow socket).
 	CloseLinger time.Duration
 	// SendBufferBytes sets SO_SNDBUF on each session's socket. The kernel
 	// send buffer is invisible to latest-wins: whatever sits in it is stale
@@ -75,8 +76,43 @@ type Config struct {
 	// QueuedWrites turns direct writes off: every snapshot then goes
 	// through the session's writer goroutine, as on TLS. By default, on a
 	// plain TCP socket with nothing queued, the room's goroutine writes the
-	// snapshot itself without blocking (nbwrite.go).
+	// snapshot itself without blocking (see DESIGN.md, "Direct writes").
 	QueuedWrites bool
+
+	// Admission limits (admit.go). The source address is the request's TCP
+	// peer; IPv6 addresses count by /64. Behind a reverse proxy every
+	// client has the proxy's address: set the per-address limits to 0 there
+	// and let the proxy limit.
+
+	// MaxConnsPerIP caps the open connections from one source address
+	// (sessions, and upgrades under way). One more is refused before the
+	// upgrade with HTTP 503, Retry-After: 5 and the body "too many
+	// connections from this address", counted in
+	// ticksync_ws_upgrades_total{result="conns_per_ip"}. 0: no limit.
+	// Default 64: a household or an office behind one NAT fits, and one
+	// address can hold at most 64 snapshot streams (at 30 Hz about 7% of a
+	// core); tools/capacity and bot swarms from one machine set 0. Node
+	// flag -max-conns-per-ip.
+	MaxConnsPerIP int
+	// MaxUpgradesPerIP caps the upgrade requests from one source address
+	// per second, with bursts of twice as many (a token bucket). One more is
+	// refused before the upgrade with HTTP 429, Retry-After: 1 and the body
+	// "too many connection attempts from this address", counted in
+	// ticksync_ws_upgrades_total{result="upgrades_per_ip"}. 0: no limit.
+	// Default 100 (ticksync-bots ramps 200 bots in its default 2 s). Node
+	// flag -max-upgrades-per-ip.
+	MaxUpgradesPerIP int
+	// MaxMessageRate caps the messages a session may send per second
+	// (binary and text frames and WebSocket pings, averaged by a token
+	// bucket that holds one second's worth). Over it the session is closed
+	// with Error rate limited and close code 4012, counted in
+	// ticksync_ws_rate_limited_total. 0: no limit. Default
+	// MessageRateFor(30) = 130: four times the default tick rate plus
+	// headroom (a client sends one Input per tick and a Ping a second). A
+	// session's budget is never below MessageRateFor(its match's tick rate)
+	// once its Welcome is sent, so a node at a higher tick rate cannot cut
+	// its honest clients by leaving the default. Node flag -max-msg-rate.
+	MaxMessageRate int
 
 	// Logger receives the package's logs; the zero value logs nothing.
 	Logger zerolog.Logger
@@ -86,7 +122,9 @@ type Config struct {
 
 // DefaultConfig returns the defaults of the README's close-code table: 4 KiB
 // messages, Hello within 5 s, ping every 5 s, silent peers closed after 15 s,
-// slow consumers after 2 s.
+// slow consumers after 2 s; and of the admission limits: 64 connections and
+// 100 upgrades a second per source address, 130 messages a second per
+// session.
 func DefaultConfig() Config {
 	return Config{
 		MaxMessageSize:    4 << 10,
@@ -98,6 +136,9 @@ func DefaultConfig() Config {
 		SlowConsumerAfter: 2 * time.Second,
 		CloseLinger:       time.Second,
 		SendBufferBytes:   64 << 10,
+		MaxConnsPerIP:     64,
+		MaxUpgradesPerIP:  100,
+		MaxMessageRate:    MessageRateFor(30),
 		Logger:            zerolog.Nop(),
 	}
 }
@@ -139,6 +180,19 @@ func (c Config) Validate() error {
 	}
 	if c.SendBufferBytes != 0 && (c.SendBufferBytes < 4<<10 || c.SendBufferBytes > 64<<20) {
 		return fmt.Errorf("send buffer %d: must be 0 (OS default) or %d..%d", c.SendBufferBytes, 4<<10, 64<<20)
+	}
+	limits := []struct {
+		name string
+		v    int
+	}{
+		{"max conns per ip", c.MaxConnsPerIP},
+		{"max upgrades per ip", c.MaxUpgradesPerIP},
+		{"max message rate", c.MaxMessageRate},
+	}
+	for _, l := range limits {
+		if l.v < 0 || l.v > 1_000_000 {
+			return fmt.Errorf("%s %d: must be 0 (no limit) or 1..1000000", l.name, l.v)
+		}
 	}
 	if _, err := newOriginPolicy(c.AllowedOrigins); err != nil {
 		return err

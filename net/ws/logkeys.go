@@ -16,4 +16,5 @@ const (
 	keyStack     = "stack"
 	keyComponent = "component"
 	keyDuration  = "duration"
+	keyLimit     = "limit"
 )

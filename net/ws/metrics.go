@@ -16,6 +16,9 @@ type metrics struct {
 	refusedOrigin    atomic.Uint64
 	refusedBad       atomic.Uint64
 	refusedStopping  atomic.Uint64
+	refusedIPConns   atomic.Uint64 // MaxConnsPerIP
+	refusedIPRate    atomic.Uint64 // MaxUpgradesPerIP
+	rateLimited      atomic.Uint64 // sessions closed over MaxMessageRate
 	messagesIn       atomic.Uint64
 	bytesIn          atomic.Uint64
 	snapshotsOut     atomic.Uint64
@@ -38,8 +41,8 @@ type metrics struct {
 var closeSlots = [...]CloseCode{
 	CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData,
 	CloseInvalidPayload, ClosePolicy, CloseTooBig, CloseInternal,
-	4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008,
-	CloseSlowConsumer, CloseRedirect,
+	4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, CloseNodeFull,
+	CloseSlowConsumer, CloseRedirect, CloseRateLimited,
 	0, // any other code
 }
 
@@ -81,13 +84,16 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		counter("upgrades_total", "Upgrade requests by result.", &m.refusedOrigin, prometheus.Labels{"result": "origin_refused"}),
 		counter("upgrades_total", "Upgrade requests by result.", &m.refusedBad, prometheus.Labels{"result": "bad_request"}),
 		counter("upgrades_total", "Upgrade requests by result.", &m.refusedStopping, prometheus.Labels{"result": "shutting_down"}),
+		counter("upgrades_total", "Upgrade requests by result.", &m.refusedIPConns, prometheus.Labels{"result": "conns_per_ip"}),
+		counter("upgrades_total", "Upgrade requests by result.", &m.refusedIPRate, prometheus.Labels{"result": "upgrades_per_ip"}),
+		counter("rate_limited_total", "Sessions closed for sending more than the message rate (close 4012).", &m.rateLimited, nil),
 		counter("messages_in_total", "Client messages received.", &m.messagesIn, nil),
 		counter("bytes_in_total", "Client message payload bytes received.", &m.bytesIn, nil),
 		counter("messages_out_total", "Server messages written, by kind.", &m.snapshotsOut, prometheus.Labels{"kind": "snapshot"}),
 		counter("messages_out_total", "Server messages written, by kind.", &m.controlOut, prometheus.Labels{"kind": "control"}),
 		counter("bytes_out_total", "Server message payload bytes written.", &m.bytesOut, nil),
 		counter("snapshots_dropped_total", "Snapshots replaced in a pending slot before they were written (latest wins).", &m.snapshotsDropped, nil),
-		counter("inputs_dropped_total", "Inputs refused by a full room inbox.", &m.inputsDropped, nil),
+		counter("inputs_dropped_total", "Inputs dropped by a full per-player input queue (the player's oldest input made room).", &m.inputsDropped, nil),
 		counter("slow_consumers_total", "Sessions closed because a write did not complete in time.", &m.slowConsumers, nil),
 		counter("panics_total", "Panics recovered in session handlers.", &m.panics, nil),
 		counter("snapshots_direct_total", "Snapshots written by the room's goroutine straight to a plain TCP socket (the rest go through the session's writer).", &m.directOut, nil),
@@ -113,18 +119,23 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 
 // Stats is a snapshot of the server's counters since New.
 type Stats struct {
-	Sessions         int64
-	Upgrades         uint64 // accepted
-	UpgradesRefused  uint64 // refused with an HTTP status (Origin, bad request, shutting down)
-	MessagesIn       uint64
-	BytesIn          uint64
-	SnapshotsOut     uint64
-	ControlOut       uint64
-	BytesOut         uint64
-	SnapshotsDropped uint64
-	InputsDropped    uint64
-	SlowConsumers    uint64
-	Panics           uint64
+	Sessions        int64
+	Upgrades        uint64 // accepted
+	UpgradesRefused uint64 // refused with an HTTP status (Origin, bad request, shutting down, the per-address limits)
+	// RefusedConnsPerIP and RefusedUpgradesPerIP count the upgrades (of
+	// UpgradesRefused) refused by Config.MaxConnsPerIP (503) and
+	// Config.MaxUpgradesPerIP (429); RateLimited the sessions closed over
+	// Config.MaxMessageRate (4012).
+	RefusedConnsPerIP, RefusedUpgradesPerIP, RateLimited uint64
+	MessagesIn                                           uint64
+	BytesIn                                              uint64
+	SnapshotsOut                                         uint64
+	ControlOut                                           uint64
+	BytesOut                                             uint64
+	SnapshotsDropped                                     uint64
+	InputsDropped                                        uint64
+	SlowConsumers                                        uint64
+	Panics                                               uint64
 	// SnapshotsDirect counts the snapshots (of SnapshotsOut) written by the
 	// room's goroutine; Backlogs the writes a socket did not take at once.
 	SnapshotsDirect, Backlogs uint64
@@ -137,23 +148,27 @@ type Stats struct {
 
 func (m *metrics) stats() Stats {
 	s := Stats{
-		Sessions:         m.sessions.Load(),
-		Upgrades:         m.upgrades.Load(),
-		UpgradesRefused:  m.refusedOrigin.Load() + m.refusedBad.Load() + m.refusedStopping.Load(),
-		MessagesIn:       m.messagesIn.Load(),
-		BytesIn:          m.bytesIn.Load(),
-		SnapshotsOut:     m.snapshotsOut.Load(),
-		ControlOut:       m.controlOut.Load(),
-		BytesOut:         m.bytesOut.Load(),
-		SnapshotsDropped: m.snapshotsDropped.Load(),
-		InputsDropped:    m.inputsDropped.Load(),
-		SlowConsumers:    m.slowConsumers.Load(),
-		Panics:           m.panics.Load(),
-		SnapshotsDirect:  m.directOut.Load(),
-		Backlogs:         m.backlogs.Load(),
-		Closes:           map[CloseCode]uint64{},
-		PeerCloses:       m.peerNormal.Load() + m.peerOther.Load(),
-		Transport:        m.transport.Load(),
+		Sessions: m.sessions.Load(),
+		Upgrades: m.upgrades.Load(),
+		UpgradesRefused: m.refusedOrigin.Load() + m.refusedBad.Load() + m.refusedStopping.Load() +
+			m.refusedIPConns.Load() + m.refusedIPRate.Load(),
+		RefusedConnsPerIP:    m.refusedIPConns.Load(),
+		RefusedUpgradesPerIP: m.refusedIPRate.Load(),
+		RateLimited:          m.rateLimited.Load(),
+		MessagesIn:           m.messagesIn.Load(),
+		BytesIn:              m.bytesIn.Load(),
+		SnapshotsOut:         m.snapshotsOut.Load(),
+		ControlOut:           m.controlOut.Load(),
+		BytesOut:             m.bytesOut.Load(),
+		SnapshotsDropped:     m.snapshotsDropped.Load(),
+		InputsDropped:        m.inputsDropped.Load(),
+		SlowConsumers:        m.slowConsumers.Load(),
+		Panics:               m.panics.Load(),
+		SnapshotsDirect:      m.directOut.Load(),
+		Backlogs:             m.backlogs.Load(),
+		Closes:               map[CloseCode]uint64{},
+		PeerCloses:           m.peerNormal.Load() + m.peerOther.Load(),
+		Transport:            m.transport.Load(),
 	}
 	for i, c := range closeSlots {
 		if n := m.serverCloses[i].Load(); n > 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type Server struct {
 	log        zerolog.Logger
 	m          metrics
 	origins    *originPolicy
+	admit      *admission // per-address limits (admit.go)
 	upgrader   *gws.Upgrader
 	touchEvery time.Duration
 	labels     context.Context // pprof labels of session goroutines
@@ -61,6 +63,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str(keyComponent, "ws").Logger(),
 		origins:  origins,
+		admit:    newAdmission(cfg),
 		sessions: map[*session]struct{}{},
 		stopped:  make(chan struct{}),
 	}
@@ -182,33 +185,50 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		httpRefuse(w, http.StatusForbidden, "origin not allowed")
 		return
 	}
+	// The per-address limits: refused before any upgrade work. Admitted,
+	// the connection counts against its address until the session ends.
+	addr := remoteAddr(r)
+	if ref := s.admit.admit(addr, time.Now()); ref != nil {
+		if ref.rate {
+			s.m.refusedIPRate.Add(1)
+		} else {
+			s.m.refusedIPConns.Add(1)
+		}
+		w.Header().Set("Retry-After", ref.retryAfter)
+		httpRefuse(w, ref.status, ref.body)
+		return
+	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
+		s.admit.release(addr)
 		httpRefuse(w, http.StatusInternalServerError, "connection cannot be upgraded")
 		return
 	}
 	raw, brw, err := hj.Hijack()
 	if err != nil {
+		s.admit.release(addr)
 		s.log.Debug().Err(err).Msg("hijack failed")
 		return
 	}
 	if brw.Reader.Buffered() > 0 {
 		// RFC 6455 4.1: the client must wait for the handshake response
 		// before it sends frames.
+		s.admit.release(addr)
 		s.m.refusedBad.Add(1)
 		_, _ = raw.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 		_ = raw.Close()
 		return
 	}
-	s.upgrade(raw, r)
+	s.upgrade(raw, r, addr)
 }
 
 // upgrade wraps the hijacked connection, completes the handshake and starts
-// the session's two goroutines.
-func (s *Server) upgrade(raw net.Conn, r *http.Request) {
-	tcp, isTLS := raw, false
+// the session's two goroutines. addr was admitted: it is released here on
+// failure, else when the session ends.
+func (s *Server) upgrade(raw net.Conn, r *http.Request, addr netip.Addr) {
+	tcp := raw
 	if tc, ok := raw.(*tls.Conn); ok {
-		tcp, isTLS = tc.NetConn(), true
+		tcp = tc.NetConn()
 	}
 	if tc, ok := tcp.(*net.TCPConn); ok && s.cfg.SendBufferBytes > 0 {
 		_ = tc.SetWriteBuffer(s.cfg.SendBufferBytes)
@@ -218,30 +238,23 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request) {
 		srv:        s,
 		id:         id,
 		remote:     r.RemoteAddr,
-		wake:       make(chan struct{}, 1),
+		addr:       addr,
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
 	sess.log = s.log.With().Uint64(keySession, id).Str(keyRemote, r.RemoteAddr).Logger()
-	sock := &sockConn{
-		Conn:         raw,
-		sess:         sess,
-		writeTimeout: s.cfg.SlowConsumerAfter,
-		linger:       s.cfg.CloseLinger,
-		isTLS:        isTLS,
-	}
-	if tc, ok := raw.(*net.TCPConn); ok && !s.cfg.QueuedWrites {
-		if rc, err := tc.SyscallConn(); err == nil {
-			sock.raw = rc
-			sock.rawFn = sock.rawWrite
-		}
-	}
+	sess.out.init(raw, !s.cfg.QueuedWrites, s.cfg.SlowConsumerAfter, s.cfg.CloseLinger, &s.m, sess.slowConsumer)
+	sock := &sockConn{Conn: raw, sess: sess, out: &sess.out, linger: s.cfg.CloseLinger}
 	sess.sock = sock
-	conn, err := s.upgrader.UpgradeFromConn(sock, bufio.NewReaderSize(sock, 4096), r)
+	// gws reads frames through readGuard, which keeps Go error texts out of
+	// the close frames gws writes on a read error (admit.go).
+	conn, err := s.upgrader.UpgradeFromConn(sock, bufio.NewReaderSize(readGuard{sess}, 4096), r)
 	if err != nil {
-		// gws wrote a 400 and closed the socket.
+		// gws wrote a 400 and "closed" the socket (a half-close): end it.
+		s.admit.release(addr)
 		s.m.refusedBad.Add(1)
 		sess.log.Debug().Err(err).Msg("upgrade failed")
+		sock.finish()
 		return
 	}
 	sess.conn = conn
@@ -252,8 +265,9 @@ func (s *Server) upgrade(raw net.Conn, r *http.Request) {
 	if s.state != stateRunning {
 		s.mu.Unlock()
 		s.m.refusedStopping.Add(1)
-		_ = conn.WriteClose(uint16(CloseGoingAway), []byte(reasonShutdown))
+		sess.closeNow(CloseGoingAway, reasonShutdown)
 		sock.finish()
+		s.admit.release(addr)
 		return
 	}
 	s.sessions[sess] = struct{}{}
@@ -289,7 +303,7 @@ func (sess *session) run() {
 		sess.conn.ReadLoop()
 	}()
 	close(sess.done)
-	sess.signal() // the writer blocks on wake alone (writeLoop)
+	sess.out.signal() // the writer blocks on wake alone (writeLoop)
 	<-sess.writerDone
 	// The seat waits for a resume from now on.
 	if sess.seat != nil {
@@ -298,6 +312,7 @@ func (sess *session) run() {
 	}
 	sess.logClose()
 	sess.sock.finish()
+	s.admit.release(sess.addr)
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
@@ -332,7 +347,7 @@ func (sess *session) logClose() {
 	if by == "server" && (code == CloseSlowConsumer || code == CloseInternal) {
 		ev = sess.log.Info()
 	}
-	ev.Uint16(keyCode, uint16(code)).Str(keyBy, by).AnErr(keyReason, sess.closeErr).Msg("session closed")
+	ev.Uint16(keyCode, uint16(code)).Str(keyBy, by).AnErr(keyReason, cause(sess.closeErr)).Msg("session closed")
 }
 
 // checkUpgrade returns an HTTP status and message for a request that is not

@@ -3,8 +3,8 @@ package ws
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/internal/ratelimit"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -27,14 +28,18 @@ const (
 // Goroutines: the read goroutine runs gws's ReadLoop and calls the event
 // methods (onMessage, onPing, onPong), Join, Seat.Input and Seat.Leave; it
 // owns the fields marked "read goroutine". The writer goroutine (writeLoop)
-// does the writes. SendSnapshot and Kick run on any goroutine (a room's);
-// they only touch the fields under mu and never block.
+// writes what the outbound queues. SendSnapshot, Kick and Redirect run on
+// any goroutine (a room's); they only hand their message to the outbound
+// (out), whose one mutex guards everything the session writes, and never
+// block.
 type session struct {
 	srv    *Server
 	id     uint64
 	conn   *gws.Conn
 	sock   *sockConn
+	out    outbound // the write side: queues, the pending snapshot, who writes
 	remote string
+	addr   netip.Addr // the peer's IP: the per-address limits count it
 
 	// read goroutine
 	log       zerolog.Logger
@@ -42,27 +47,15 @@ type session struct {
 	msg       schema.ClientMessage
 	seat      game.Seat
 	lastTouch time.Time
-	closeErr  error // what gws's OnClose reported
+	closeErr  error            // what gws's OnClose reported
+	rate      ratelimit.Bucket // Config.MaxMessageRate (admit.go)
+	minRate   int              // the least budget the match's tick rate needs (admit.go)
 
-	live      atomic.Bool   // the Welcome is written: snapshots may be written directly
-	closing   atomic.Bool   // a close was decided: ignore what arrives
+	closing   atomic.Bool   // a close was decided: ignore what arrives, drop snapshots
 	closeCode atomic.Uint32 // the close code decided by this package (0: none)
 
-	wake       chan struct{} // capacity 1: the writer has work
 	done       chan struct{} // closed when the read loop has ended
 	writerDone chan struct{} // closed when the writer has exited
-
-	mu          sync.Mutex // guards the fields below; no I/O under it
-	pending     []byte     // the latest unwritten snapshot (valid if hasPending)
-	hasPending  bool
-	inFlight    bool // the writer took a snapshot and has not written it yet
-	welcomed    bool // the Welcome is queued: snapshots may follow it
-	ctrl        [ctrlCap]ctrlMsg
-	nctrl       int
-	closeReq    bool // the writer must close after the queued control messages
-	closeReason string
-
-	spare []byte // writer goroutine: the buffer being written (double buffering)
 }
 
 var _ game.Conn = (*session)(nil)
@@ -77,12 +70,14 @@ func (s *session) decide(code CloseCode) bool {
 	return true
 }
 
-// closeNow writes the close frame from the calling goroutine (the read
-// goroutine), for closes that no message precedes.
+// closeNow closes with code, for closes that no message precedes (the Hello
+// or heartbeat timeout, a panic in the read loop): the close frame is
+// queued ahead of the control messages not yet written, which are dropped.
+// Read goroutine; never blocks.
 func (s *session) closeNow(code CloseCode, reason string) {
 	s.state = stateDone
 	if s.decide(code) {
-		_ = s.conn.WriteClose(uint16(code), []byte(reason))
+		s.out.closeNow(code, reason)
 	}
 }
 
@@ -95,25 +90,48 @@ func (s *session) closeAsync(code CloseCode, reason string) {
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
-	s.mu.Lock()
-	s.closeReq = true
-	s.closeReason = reason
-	s.mu.Unlock()
-	s.signal()
+	s.out.closeAfter(code, reason)
 }
 
-// refuse queues Error{code, message} and closes with 4000+code. Safe from
-// any goroutine; never blocks.
-func (s *session) refuse(code schema.ErrorCode, message string) {
+// enqueue queues a control message for the writer. It reports false when
+// the session is closing or the queue is full (pongs give way first).
+func (s *session) enqueue(c ctrlMsg) bool { return s.out.control(c) }
+
+// SendSnapshot implements game.Conn. The outbound writes msg at once when it
+// can (plain TCP, nothing queued: one non-blocking write) or keeps it in its
+// pending slot for the writer, replacing (and counting as dropped) a
+// snapshot not yet written. Called by the room goroutine; never blocks;
+// allocates nothing once the buffers have grown to the snapshot size.
+func (s *session) SendSnapshot(msg []byte) {
+	if s.closing.Load() {
+		return
+	}
+	if len(msg) > s.srv.cfg.MaxSnapshotSize {
+		s.srv.m.snapshotsDropped.Add(1)
+		return
+	}
+	s.out.snapshot(msg)
+}
+
+// refuse queues Error{code, text} and closes with 4000+code and the same
+// text, the code's fixed one (schema.ErrorCode.String): what the caller
+// knows about the cause stays in the node's log. Safe from any goroutine;
+// never blocks.
+func (s *session) refuse(code schema.ErrorCode) {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
-	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: message})
-	s.closeAsync(CloseCodeFor(code), message)
+	text := code.String()
+	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: text})
+	s.closeAsync(CloseCodeFor(code), text)
 }
 
-// Kick implements game.Conn: it queues an Error and closes with 4000+code.
-func (s *session) Kick(code schema.ErrorCode, reason string) { s.refuse(code, reason) }
+// Kick implements game.Conn: it queues an Error and closes with 4000+code;
+// reason goes to the log only.
+func (s *session) Kick(code schema.ErrorCode, reason string) {
+	s.srv.log.Debug().Uint64(keySession, s.id).Uint16(keyErrCode, uint16(code)).Str(keyReason, reason).Msg("kicked")
+	s.refuse(code)
+}
 
 // Redirect implements game.Conn: the match moved to another node. It queues
 // a Redirect{url, matchID} and closes with 4011, as a Hello for a match
@@ -123,7 +141,7 @@ func (s *session) Redirect(url, matchID string) {
 	s.closeAsync(CloseRedirect, reasonRedirect)
 }
 
-// slowConsumer is called by sockConn when a write hit its deadline.
+// slowConsumer is called by the outbound when a write hit its deadline.
 func (s *session) slowConsumer() {
 	if s.decide(CloseSlowConsumer) {
 		s.srv.m.slowConsumers.Add(1)
@@ -158,7 +176,7 @@ func (s *session) touch() {
 func (s *session) onMessage(msg *gws.Message) {
 	defer func() { _ = msg.Close() }()
 	defer s.recoverPanic()
-	if s.closing.Load() {
+	if s.closing.Load() || !s.allowMessage() {
 		return
 	}
 	b := msg.Bytes()
@@ -221,13 +239,13 @@ func (s *session) hello(h *schema.Hello) {
 		id, err := auth.Authenticate(h.Token)
 		if err != nil {
 			s.log.Debug().Err(err).Msg("hello refused: unauthorized")
-			s.refuse(schema.ErrCodeUnauthorized, reasonUnauthorized)
+			s.refuse(schema.ErrCodeUnauthorized)
 			return
 		}
 		player = id
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.JoinTimeout)
-	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s})
+	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s, Addr: s.addr})
 	cancel()
 	if err != nil {
 		s.joinFailed(err)
@@ -235,7 +253,7 @@ func (s *session) hello(h *schema.Hello) {
 	}
 	if seat == nil {
 		s.log.Error().Msg("joiner returned no seat and no error")
-		s.refuse(schema.ErrCodeUnavailable, reasonUnavailable)
+		s.refuse(schema.ErrCodeUnavailable)
 		return
 	}
 	s.seat, s.state = seat, stateJoined
@@ -243,6 +261,7 @@ func (s *session) hello(h *schema.Hello) {
 	if w.NodeID == "" {
 		w.NodeID = s.srv.cfg.NodeID
 	}
+	s.seated(w.TickRate)
 	s.log = s.log.With().Str(keyMatch, w.MatchID).Uint32(keyPlayer, w.PlayerID).Logger()
 	s.log.Debug().Msg("joined")
 	s.lastTouch = time.Now()
@@ -252,7 +271,10 @@ func (s *session) hello(h *schema.Hello) {
 	s.enqueue(ctrlMsg{kind: ctrlWelcome, welcome: &w})
 }
 
-// joinFailed answers a refused Join with the table's message and close code.
+// joinFailed answers a refused Join with the table's Error and close code:
+// the JoinError's code, unavailable (4007) for any other failure, a Join
+// that ran out of Config.JoinTimeout among them. The error's text is
+// logged, never sent.
 func (s *session) joinFailed(err error) {
 	var re *game.RedirectError
 	var je *game.JoinError
@@ -263,12 +285,12 @@ func (s *session) joinFailed(err error) {
 		s.closeAsync(CloseRedirect, reasonRedirect)
 	case errors.As(err, &je):
 		s.log.Debug().Err(err).Uint16(keyErrCode, uint16(je.Code)).Msg("join refused")
-		s.refuse(je.Code, je.Message)
+		s.refuse(je.Code)
 	case s.srv.ctx.Err() != nil:
-		s.refuse(schema.ErrCodeShuttingDown, reasonShutdown)
+		s.refuse(schema.ErrCodeShuttingDown)
 	default:
 		s.log.Warn().Err(err).Msg("join failed")
-		s.refuse(schema.ErrCodeUnavailable, reasonUnavailable)
+		s.refuse(schema.ErrCodeUnavailable)
 	}
 }
 
@@ -299,6 +321,9 @@ func (events) OnMessage(c *gws.Conn, m *gws.Message) { sessionOf(c).onMessage(m)
 
 func (events) OnPing(c *gws.Conn, payload []byte) {
 	s := sessionOf(c)
+	if !s.allowMessage() {
+		return
+	}
 	s.touch()
 	s.enqueue(ctrlMsg{kind: ctrlWSPong, payload: payload})
 }

@@ -20,14 +20,15 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 }
 func (c *deadlineConn) SetDeadline(t time.Time) error { return c.SetWriteDeadline(t) }
 
-// TestSockConnWriteDeadline: every write runs with at least writeTimeout of
-// deadline ahead, the deadline moves at most every quarter of it, and a
-// deadline cleared through SetDeadline (gws does after the 101 response) is
-// set again by the next write.
+// TestSockConnWriteDeadline: every blocking write runs with at least the
+// slow-consumer timeout of deadline ahead, the deadline moves at most every
+// quarter of it, and a deadline cleared through SetDeadline (gws does after
+// the 101 response) is set again by the next write.
 func TestSockConnWriteDeadline(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	raw := &deadlineConn{}
-	c := &sockConn{Conn: raw, writeTimeout: timeout}
+	o := &outbound{conn: raw, timeout: timeout}
+	c := &sockConn{Conn: raw, out: o}
 	write := func() {
 		t.Helper()
 		if _, err := c.Write([]byte{0x82, 0}); err != nil {
@@ -55,7 +56,7 @@ func TestSockConnWriteDeadline(t *testing.T) {
 		t.Errorf("write after a cleared deadline: %d sets, want 1", raw.sets-sets)
 	}
 	// Once less than writeTimeout is left, the next write moves it.
-	c.writeDL = time.Now().Add(timeout - time.Millisecond)
+	o.writeDL = time.Now().Add(timeout - time.Millisecond)
 	sets = raw.sets
 	write()
 	if raw.sets != sets+1 {

@@ -22,16 +22,18 @@
 // FSM (replication.Node), and a row's tick is the answering node's (null
 // where the room does not run); GET of one match also asks the match's
 // owner for its live view (players, measurements: Games, the owner's game
-// layer). Writes
-// go through Raft (Node.CreateMatch, EndMatch, Drain, …, which a follower
-// forwards to the leader itself) and answer once this node has applied
-// them (Node.CatchUp), so that the answer and the operator's next read on
-// the same node show the change; transfer-leader answers with the new
-// leader once this node knows it. Remove and transfer-leader must run on
-// the leader, move and kick on the match's owner, so the server proxies
-// those requests there, once (a proxied request is never proxied again, so
-// a leader change cannot make it loop); every call to another node goes
-// through Server.forward, over the node's client for node-to-node calls.
+// layer). Writes go through Raft (Node.CreateMatch, EndMatch, Drain, …,
+// which a follower forwards to the leader itself) and answer once this
+// node has applied them (Node.CatchUp), so that the answer and the
+// operator's next read on the same node show the change; transfer-leader
+// answers with the new leader once this node knows it. Remove and
+// transfer-leader must run on the leader, move and kick on the match's
+// owner, so the server proxies those requests there, once (a proxied
+// request is never proxied again, so a leader change cannot make it loop).
+// Every call to another node goes through Server.forward, where
+// Node.PeerAPI says: with cluster TLS to that node's cluster port, through
+// a client that sends nothing (the token included) unless the server's
+// certificate names that node; without, to the API URL it registered.
 // Errors are {"error": "...", "code": "..."} with the status and code of
 // replication's error table; Client turns them into *Error, which unwraps
 // to replication's sentinel (errors.Is(err, replication.ErrNotLeader)).
@@ -54,5 +56,7 @@
 // package would need those internals exported, or interfaces in both
 // directions, since the node both serves and calls them. Keeping them out
 // of this package keeps the operator surface, and its client, to what an
-// operator may do.
+// operator may do. With cluster TLS they answer only on the cluster port
+// (where the node serves this Server too, for proxied requests), and on the
+// HTTP listener answer 421 with the cluster port.
 package admin

@@ -138,6 +138,7 @@ func startNode(t testing.TB, id, join string) *testNode {
 	cfg.DataDir = filepath.Join(t.TempDir(), id)
 	cfg.JoinURL = join
 	cfg.AdminToken = testToken
+	cfg.InsecureCluster = true // a loopback cluster
 	cfg.Host = host
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	n, err := replication.New(cfg)
@@ -167,7 +168,7 @@ func startNode(t testing.TB, id, join string) *testNode {
 		t.Fatal(err)
 	}
 	if join != "" {
-		if err := replication.JoinCluster(ctxT(t, 20*time.Second), join, testToken, n.Self()); err != nil {
+		if err := n.JoinCluster(ctxT(t, 20*time.Second), join); err != nil {
 			t.Fatalf("join %s via %s: %v", id, join, err)
 		}
 	}

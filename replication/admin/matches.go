@@ -67,14 +67,14 @@ func (s *Server) lookup(w http.ResponseWriter, id string) (replication.MatchInfo
 	return m, ok
 }
 
-// owner returns the API URL of m's owner when it is another node that can
-// be asked, or why not.
-func (s *Server) owner(m replication.MatchInfo) (api string, err error) {
+// ownerAlive says why m's owner (another node) cannot be asked, if it
+// cannot.
+func (s *Server) ownerAlive(m replication.MatchInfo) error {
 	o, ok := s.node.Member(m.Owner)
-	if m.Owner == "" || !ok || o.State == replication.NodeDead || o.API == "" {
-		return "", fmt.Errorf("%w: owner %s of %s is not alive; failover moves it", replication.ErrNodeNotAlive, ownerName(m.Owner), m.ID)
+	if m.Owner == "" || !ok || o.State == replication.NodeDead {
+		return fmt.Errorf("%w: owner %s of %s is not alive; failover moves it", replication.ErrNodeNotAlive, ownerName(m.Owner), m.ID)
 	}
-	return o.API, nil
+	return nil
 }
 
 func (s *Server) handleMatches(w http.ResponseWriter, _ *http.Request) {
@@ -108,11 +108,10 @@ func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
 
 // ownerLive asks m's owner (another node) for its live view of m.
 func (s *Server) ownerLive(r *http.Request, m replication.MatchInfo) (*Live, error) {
-	api, err := s.owner(m)
-	if err != nil {
+	if err := s.ownerAlive(m); err != nil {
 		return nil, err
 	}
-	status, data, err := s.forward(r, nil, api)
+	status, data, err := s.forward(r, nil, m.Owner)
 	if err != nil {
 		return nil, fmt.Errorf("owner %s did not answer: %w", m.Owner, err)
 	}
@@ -218,12 +217,11 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.Owner != s.node.ID() {
-		api, err := s.owner(m)
-		if err != nil {
+		if err := s.ownerAlive(m); err != nil {
 			writeError(w, err, 0)
 			return
 		}
-		s.proxy(w, r, body, api, "this node does not own the match")
+		s.proxy(w, r, body, m.Owner, "this node does not own the match")
 		return
 	}
 	moved, err := s.node.Move(r.Context(), m.ID, req.Node)
@@ -257,12 +255,11 @@ func (s *Server) handleKick(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.Owner != s.node.ID() {
-		api, err := s.owner(m)
-		if err != nil {
+		if err := s.ownerAlive(m); err != nil {
 			writeError(w, err, 0)
 			return
 		}
-		s.proxy(w, r, body, api, "this node does not run the match")
+		s.proxy(w, r, body, m.Owner, "this node does not run the match")
 		return
 	}
 	if s.cfg.Games == nil {

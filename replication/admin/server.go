@@ -38,9 +38,6 @@ type Config struct {
 	// live view (null), kick answers 501, and create-match accepts any
 	// game name.
 	Games Games
-	// HTTPClient proxies requests to the leader or a match's owner; nil:
-	// Node.HTTPClient(), the node's client for node-to-node calls.
-	HTTPClient *http.Client
 }
 
 // DefaultConfig returns a Config with no node: set Node and Token.
@@ -60,7 +57,6 @@ func (c *Config) Validate() error {
 type Server struct {
 	cfg  Config
 	node *replication.Node
-	http *http.Client
 	mux  *http.ServeMux
 }
 
@@ -69,10 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, node: cfg.Node, http: cfg.HTTPClient}
-	if s.http == nil {
-		s.http = cfg.Node.HTTPClient()
-	}
+	s := &Server{cfg: cfg, node: cfg.Node}
 	op := http.NewServeMux()
 	op.HandleFunc("GET /admin/v1/status", s.handleStatus)
 	op.HandleFunc("GET /admin/v1/nodes", s.handleNodes)
@@ -134,18 +127,23 @@ func writeError(w http.ResponseWriter, err error, status int) {
 
 func badRequest(err error) error { return fmt.Errorf("%w: %w", replication.ErrBadRequest, err) }
 
-// proxy sends the request (with its body) to the node at api and copies
-// the answer back; a request that was already proxied once is refused.
-// After a write, this node catches up with the cluster, so that what the
-// operator reads here next shows it.
-func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, api, why string) {
+// proxy sends the request (with its body) to node id and copies the answer
+// back; a request that was already proxied once is refused. After a write,
+// this node catches up with the cluster, so that what the operator reads
+// here next shows it.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, id, why string) {
 	if forwarded(r) {
 		writeError(w, fmt.Errorf("%w: %s (request was already forwarded once)", replication.ErrNotLeader, why), 0)
 		return
 	}
-	status, data, err := s.forward(r, body, api)
+	status, data, err := s.forward(r, body, id)
 	if err != nil {
-		writeError(w, fmt.Errorf("%w: forward to %s: %w", replication.ErrNoLeader, api, err), http.StatusBadGateway)
+		var te *httpapi.TransportError
+		if errors.As(err, &te) {
+			writeError(w, fmt.Errorf("%w: %w", replication.ErrNoLeader, err), http.StatusBadGateway)
+		} else {
+			writeError(w, fmt.Errorf("%w: %s: %w", replication.ErrNoLeader, why, err), 0)
+		}
 		return
 	}
 	if r.Method != http.MethodGet && status/100 == 2 {
@@ -157,13 +155,24 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, api,
 }
 
 // forward is the one place this API calls another node: it sends r (with
-// body, already read) to the same path on the node at api, over the node's
-// client for node-to-node calls, marked as forwarded by this node, and
-// returns that node's answer. A *httpapi.TransportError means it did not
-// answer.
-func (s *Server) forward(r *http.Request, body []byte, api string) (status int, data []byte, err error) {
+// body, already read) to the same path on node id, marked as forwarded by
+// this node, and returns that node's answer. The request goes where
+// Node.PeerAPI says: with cluster TLS to id's cluster port, through a
+// client that sends nothing (the token included) unless the server's
+// certificate names id; without, to the API URL id registered. A
+// *httpapi.TransportError means id did not answer; another error, that it
+// cannot be addressed.
+func (s *Server) forward(r *http.Request, body []byte, id string) (status int, data []byte, err error) {
+	base, hc, err := s.node.PeerAPI(id)
+	if err != nil {
+		return 0, nil, err
+	}
 	hdr := http.Header{httpapi.HeaderForwarded: []string{s.node.ID()}}
-	return httpapi.Do(r.Context(), s.http, r.Method, api+r.URL.RequestURI(), s.cfg.Token, body, r.Header.Get("Content-Type"), hdr)
+	status, data, err = httpapi.Do(r.Context(), hc, r.Method, base+r.URL.RequestURI(), s.cfg.Token, body, r.Header.Get("Content-Type"), hdr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("forward to %s at %s: %w", id, base, err)
+	}
+	return status, data, nil
 }
 
 // forwarded reports whether another node proxied r here: it is answered
@@ -199,10 +208,5 @@ func (s *Server) onLeader(w http.ResponseWriter, r *http.Request, fn func(body [
 		writeError(w, replication.ErrNoLeader, 0)
 		return
 	}
-	leader, ok := s.node.Member(lid)
-	if !ok || leader.API == "" {
-		writeError(w, fmt.Errorf("%w: leader %s has no api url yet", replication.ErrNoLeader, lid), 0)
-		return
-	}
-	s.proxy(w, r, body, leader.API, "this node is not the leader")
+	s.proxy(w, r, body, lid, "this node is not the leader")
 }

@@ -15,7 +15,7 @@ var (
 )
 
 func TestResumeRoundTrip(t *testing.T) {
-	tok := MintResume(secret, "m-42", 7, now)
+	tok := MintResume(secret, "m-42", 7, 0xfeedface01, now)
 	if strings.ContainsAny(tok, "+/=") {
 		t.Fatalf("token %q is not unpadded base64url", tok)
 	}
@@ -23,13 +23,13 @@ func TestResumeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.MatchID != "m-42" || r.PlayerID != 7 || !r.IssuedAt.Equal(now) {
+	if r.MatchID != "m-42" || r.PlayerID != 7 || r.Nonce != 0xfeedface01 || !r.IssuedAt.Equal(now) {
 		t.Fatalf("claims %+v", r)
 	}
 }
 
 func TestResumeRefused(t *testing.T) {
-	good := MintResume(secret, "m-42", 7, now)
+	good := MintResume(secret, "m-42", 7, 99, now)
 	raw, _ := b64.DecodeString(good)
 	flip := func(i int) string {
 		b := append([]byte(nil), raw...)
@@ -49,7 +49,8 @@ func TestResumeRefused(t *testing.T) {
 		{"too long", secret, strings.Repeat("A", 400), 0, ErrMalformed},
 		{"other secret", []byte("another secret, just as long...."), good, 0, ErrSignature},
 		{"player changed", secret, flip(12), 0, ErrSignature},
-		{"match changed", secret, flip(13), 0, ErrSignature},
+		{"nonce changed", secret, flip(20), 0, ErrSignature},
+		{"match changed", secret, flip(21), 0, ErrSignature},
 		{"issued-at changed", secret, flip(8), 0, ErrSignature},
 		{"mac changed", secret, flip(len(raw) - 1), 0, ErrSignature},
 		{"version", secret, flip(0), 0, ErrMalformed},
@@ -62,6 +63,24 @@ func TestResumeRefused(t *testing.T) {
 				t.Fatalf("VerifyResume = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestResumeVersion1: a token minted before nonces existed still verifies,
+// with Nonce 0 (only a seat restored from a checkpoint without nonces
+// accepts it).
+func TestResumeVersion1(t *testing.T) {
+	payload := []byte{resumeV1}
+	payload = append(payload, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00) // issued-at 1,800,000,000
+	payload = append(payload, 0, 0, 0, 7)
+	payload = append(payload, "m-42"...)
+	tok := b64.EncodeToString(mac(secret, payload))
+	r, err := VerifyResume(secret, tok, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MatchID != "m-42" || r.PlayerID != 7 || r.Nonce != 0 || !r.IssuedAt.Equal(now) {
+		t.Fatalf("claims %+v", r)
 	}
 }
 

@@ -251,6 +251,8 @@ func (b *bench) serverStep(ctx context.Context, n int) (*side, error) {
 	args := append([]string{
 		"-node-id", "cap1", "-http-addr", httpAddr, "-raft-addr", raftAddr, "-data-dir", dataDir,
 		"-tick-rate", strconv.Itoa(b.o.tickRate), "-log-level", "warn", "-log-format", "json",
+		// Every bot connects from this machine: no per-address limits.
+		"-max-conns-per-ip", "0", "-max-upgrades-per-ip", "0", "-max-matches-per-ip", "0",
 	}, b.o.serverArgs...)
 	target, _ := b.cpus()
 	cmd := command(ctx, target, b.serverBin, args...)

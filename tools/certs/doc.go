@@ -35,49 +35,28 @@
 // Dial) accepts any node of the cluster. The cluster CA must therefore sign
 // node certificates only.
 //
-// # Plan for the rest of cluster security
+// # How the node uses them
 //
-// What the Raft stream layer (replication.ClusterTLS) already does: the Raft
-// port accepts only TLS 1.3 connections whose client certificate chains to
-// the cluster CA and carries a node id, with ALPN "ticksync-raft/1";
-// handshakes happen off Raft's accept loop, bounded in time and number, and
-// failures are counted and logged at a limited rate. What the integration
-// still has to do:
+// With -cluster-ca, -cluster-cert and -cluster-key (package ticksync) a
+// node loads its NodeTLS once; its id defaults to NodeTLS.ID and a
+// different -node-id is an error. replication.ClusterTLS then gets
+// ServerConfig (the cluster port: Raft by ALPN "ticksync-raft/1", the
+// node-to-node HTTP API by "ticksync-peer/1"), ClientConfig("") (Raft's
+// dials: any node of the cluster may answer an address), ClientConfig as
+// ClientFor (every node-to-node HTTP call, one client per peer id, so that
+// nothing is sent before the server proved to be the node meant, and no
+// admin token at all) and PeerNodeID (the handlers check every claim of a
+// request against the caller's id). A node without certificates stays a
+// one-node cluster unless -insecure-cluster is given. See
+// replication/DESIGN.md, "Cluster security".
 //
-//  1. Start-up rule. A node with more than itself in its cluster (a -join,
-//     a Raft configuration of several servers on restart, or an AddVoter
-//     request) and no cluster certificates refuses to start or to add the
-//     voter, unless -insecure-cluster is given; a one-node dev cluster needs
-//     neither. With certificates, the node id given by -node-id must equal
-//     NodeTLS.ID (or -node-id defaults to it).
-//  2. Node-to-node HTTP over mTLS. Heartbeats, forwarded applies and joins
-//     go over HTTPS with ClientConfig(expectID), expectID being the id of
-//     the node meant (the leader's id from Raft, not only its address): an
-//     address read from Raft state or the FSM receives nothing until the
-//     handshake proved it is that node. Because the id check lives in the
-//     TLS config and http.Transport reuses connections per host, use one
-//     transport per peer id. These calls then carry no admin token: the
-//     certificate authenticates the node, and the token stays with
-//     operators. The listener for them should be the Raft port itself, by
-//     ALPN (Consul and Nomad also multiplex their one RPC port): a
-//     connection negotiating "ticksync-raft/1" goes to Raft, "http/1.1" to
-//     an internal HTTP server with the node-only endpoints, so the public
-//     game listener keeps its own certificate and never asks players for
-//     one. (Considered: the game listener asking for an optional client
-//     certificate; but then a node cannot verify that listener by the
-//     cluster CA when it serves a public certificate.)
-//  3. Identity checks on the node-only endpoints, with PeerNodeID of the
-//     request's TLS state: a heartbeat's id, a join's id and a forwarded
-//     RegisterNode's id must equal the peer's; a forwarded CheckpointBatch
-//     may carry only matches the FSM says the peer owns; a forwarded
-//     AssignMatch hand-over must come from its From node. Operator commands
-//     (create, drain, move, remove) keep coming through the admin API with
-//     the token.
-//  4. Membership: after RemoveServer, a removed node's certificate still
-//     verifies; the Raft stream layer and the node-only endpoints should
-//     also refuse a peer id that is neither in Raft's configuration nor
-//     being joined.
-//  5. Rotation: load certificates through GetCertificate and
-//     GetClientCertificate so that a SIGHUP can swap them without a
-//     restart; export the leaf's NotAfter as a metric.
+// Not done yet:
+//
+//   - Membership in the handshake: after RemoveServer a removed node's
+//     certificate still verifies. The node-to-node API refuses a caller
+//     that is not a voter (a join excepted); the Raft stream layer does
+//     not check membership yet.
+//   - Rotation: certificates are loaded once at start. Loading them through
+//     GetCertificate and GetClientCertificate would let a SIGHUP swap them
+//     without a restart; the leaf's NotAfter should be a metric.
 package certs

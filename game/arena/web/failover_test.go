@@ -74,6 +74,7 @@ func startClusterNode(t *testing.T, bin, dir, id string, ip netip.Addr, args ...
 		"-raft-addr", freeAddrOn(t, ip),
 		"-data-dir", filepath.Join(dir, id),
 		"-admin-token", clusterAdminToken,
+		"-insecure-cluster", // a trusted loopback network
 		"-log-format", "json",
 	}, args...)...)
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs

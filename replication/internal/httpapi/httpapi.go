@@ -36,6 +36,11 @@ type ErrorBody struct {
 	Error  string `json:"error"`
 	Code   string `json:"code,omitempty"`
 	Leader string `json:"leader,omitempty"`
+	// Node and ClusterAddr name a node and its cluster port (host:port) to
+	// ask instead: the leader, or the answering node itself when the
+	// request belongs on its cluster port.
+	Node        string `json:"node,omitempty"`
+	ClusterAddr string `json:"cluster_addr,omitempty"`
 }
 
 // WriteJSON writes v as indented JSON with status.
@@ -50,6 +55,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError writes an error answer.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	WriteJSON(w, status, ErrorBody{Error: message, Code: code})
+}
+
+// WriteErrorBody writes an error answer with every field of b.
+func WriteErrorBody(w http.ResponseWriter, status int, b ErrorBody) {
+	WriteJSON(w, status, b)
 }
 
 // Authorized reports whether r carries "Authorization: Bearer <token>"
@@ -95,9 +105,10 @@ type TransportError struct{ Err error }
 func (e *TransportError) Error() string { return e.Err.Error() }
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Do sends one request with the bearer token and returns the answer's
-// status and body (at most MaxResponseBytes). body nil sends none. A
-// failure to send or to read the answer is a *TransportError.
+// Do sends one request with the bearer token (none when token is empty)
+// and returns the answer's status and body (at most MaxResponseBytes). body
+// nil sends none. A failure to send or to read the answer is a
+// *TransportError.
 func Do(ctx context.Context, hc *http.Client, method, url, token string, body []byte, contentType string, hdr http.Header) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -113,7 +124,9 @@ func Do(ctx context.Context, hc *http.Client, method, url, token string, body []
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, &TransportError{fmt.Errorf("%s %s: %w", method, url, err)}
@@ -127,7 +140,7 @@ func Do(ctx context.Context, hc *http.Client, method, url, token string, body []
 }
 
 // Proxy sends r (with body, already read) to the same path on the node at
-// api, marked with HeaderForwarded: self, and copies the answer to w. It
+// api (a base URL) with the client hc, marked with HeaderForwarded: self, and copies the answer to w. It
 // returns a *TransportError, without writing, when the node did not answer.
 // The caller checks first that r was not already forwarded.
 func Proxy(w http.ResponseWriter, r *http.Request, body []byte, hc *http.Client, api, token, self string) error {

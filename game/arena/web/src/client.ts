@@ -33,8 +33,10 @@ export const Close = {
   Replaced: 4006,
   Unavailable: 4007,
   ShuttingDown: 4008,
+  NodeFull: 4009,
   SlowConsumer: 4010,
   Redirect: 4011,
+  RateLimited: 4012,
   Kicked: 4013,
   MatchEnded: 4014,
 } as const;
