@@ -37,6 +37,10 @@ const (
 // The binaries, built once by TestMain.
 var serverBin, ctlBin string
 
+// raceBuild: the tests run under -race (race_test.go), so the node is
+// race-built too, and a data race it reports fails the test.
+var raceBuild bool
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ticksyncctl-test")
 	if err != nil {
@@ -49,7 +53,11 @@ func TestMain(m *testing.M) {
 			pkg string
 		}{{&serverBin, "./cmd/ticksync"}, {&ctlBin, "./cmd/ticksyncctl"}} {
 			*b.out = filepath.Join(dir, filepath.Base(b.pkg))
-			cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
+			args := []string{"build", "-o", *b.out}
+			if raceBuild && b.pkg == "./cmd/ticksync" {
+				args = append(args, "-race")
+			}
+			cmd := exec.Command("go", append(args, b.pkg)...)
 			cmd.Dir = filepath.Join("..", "..")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b.pkg, err, out)
@@ -69,6 +77,7 @@ type node struct {
 	exited chan struct{}
 	mu     sync.Mutex
 	log    bytes.Buffer
+	races  int // "DATA RACE" reports in its output
 }
 
 func (n *node) url() string { return "http://" + n.addr }
@@ -97,6 +106,9 @@ func startNode(t *testing.T, id string, args ...string) *node {
 			n.mu.Lock()
 			n.log.Write(sc.Bytes())
 			n.log.WriteByte('\n')
+			if bytes.Contains(sc.Bytes(), []byte("DATA RACE")) {
+				n.races++
+			}
 			n.mu.Unlock()
 			var m struct{ Message, Addr string }
 			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Message == "http listening" {
@@ -116,10 +128,13 @@ func startNode(t *testing.T, id string, args ...string) *node {
 			_ = n.cmd.Process.Kill()
 			<-n.exited
 		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.races > 0 {
+			t.Errorf("%s reported %d data races", id, n.races)
+		}
 		if t.Failed() {
-			n.mu.Lock()
 			t.Logf("log of %s:\n%s", id, n.log.String())
-			n.mu.Unlock()
 		}
 	})
 	select {
