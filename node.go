@@ -267,7 +267,7 @@ func (n *Node) Start() error {
 	if n.cfg.Join != "" {
 		n.goNamed("join", n.joinCluster)
 	}
-	adminAPI, err := admin.New(admin.Config{Node: repl, Token: n.cfg.AdminToken, Ticks: n.manager})
+	adminAPI, err := admin.New(admin.Config{Node: repl, Token: n.cfg.AdminToken, Ticks: n.manager, Games: adminGames{n.manager}})
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,8 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 // Admission limits (Config.MaxPlayers, MaxRooms, MaxMatchesPerIP) refuse
 // with ErrCodeNodeFull or ErrCodeRateLimited before anything changes;
 // resumes are never refused by them.
-func (m *Manager) Join(ctx context.Context, req JoinRequest) (Seat, error) {
+func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err error) {
+	defer func() { named(seat, req.Hello.Name) }()
 	if req.Conn == nil {
 		return nil, errors.New("join: nil conn")
 	}
@@ -393,6 +394,7 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	if m.cfg.RoomMetrics != nil {
 		metrics = m.cfg.RoomMetrics(sp.id, sp.game)
 	}
+	metrics = mt.stats.metrics(mt, metrics)
 	room, err := sim.NewRoom(sp.id, m.simCfg, g, metrics, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create match %s: %w", sp.id, err)

@@ -50,6 +50,8 @@ type Match struct {
 
 	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
 
+	stats matchStats // for operators (Manager.Detail)
+
 	mu        sync.Mutex
 	seats     map[uint32]*seat
 	left      map[uint32]bool // players who left or whose grace ran out
@@ -83,6 +85,10 @@ type seat struct {
 	// gen changes whenever a connection takes the seat, loses it, or the
 	// seat is freed; a seatHandle of another gen is dead.
 	gen atomic.Uint64
+	// name is the player's name from its newest Hello (Manager.Join).
+	name string
+	// stats: input age and round trip (Seat.Input), for operators.
+	stats playerStats
 }
 
 // MatchInfo describes a match for listings (admin API).
@@ -520,6 +526,7 @@ func (h *seatHandle) Input(in *schema.Input) bool {
 	if h.s.gen.Load() != h.gen {
 		return false
 	}
+	h.s.stats.input(&h.m.stats, in.AckTick, time.Now())
 	return h.m.room.PushInput(h.s.player, in)
 }
 

@@ -25,6 +25,9 @@ var (
 	ErrNoLiveNode    = errors.New("no live node to place the match on")
 	ErrMatchNotFound = errors.New("match not found")
 	ErrMatchExists   = errors.New("match exists with another game")
+	// ErrPlayerNotFound: the match (running on its owner) has no seat for
+	// that player (admin API: kick).
+	ErrPlayerNotFound = errors.New("player not found")
 	// ErrStaleEpoch: the command named an epoch that is not the match's current one.
 	ErrStaleEpoch = errors.New("stale epoch")
 	// ErrOwnerAlive: only a live owner may hand its match over (after freezing
@@ -74,6 +77,7 @@ var errorTable = []struct {
 	{ErrNoLiveNode, "no_live_node", http.StatusServiceUnavailable},
 	{ErrMatchNotFound, "match_not_found", http.StatusNotFound},
 	{ErrMatchExists, "match_exists", http.StatusConflict},
+	{ErrPlayerNotFound, "player_not_found", http.StatusNotFound},
 	{ErrStaleEpoch, "stale_epoch", http.StatusConflict},
 	{ErrOwnerAlive, "owner_alive", http.StatusConflict},
 	{ErrBadCommand, "bad_command", http.StatusBadRequest},

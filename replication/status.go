@@ -1,16 +1,20 @@
 package replication
 
+import "time"
+
 // Status describes this node: its Raft state and leader, its FSM, its
 // lease, and its checkpointer's counters. It is the JSON of the admin API's
-// GET /admin/v1/status.
+// GET /admin/v1/status; every number is a JSON number.
 type Status struct {
-	ID               string           `json:"id"`
-	RaftState        string           `json:"raft_state"`
-	Leader           string           `json:"leader"`
-	Term             string           `json:"term"`
-	AppliedIndex     uint64           `json:"applied_index"`
-	CommitIndex      string           `json:"commit_index"`
-	LastContact      string           `json:"last_contact"`
+	ID           string `json:"id"`
+	RaftState    string `json:"raft_state"`
+	Leader       string `json:"leader"`
+	Term         uint64 `json:"term"`
+	AppliedIndex uint64 `json:"applied_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	// LastContactMS is how long ago this follower last heard from the
+	// leader: 0 on the leader, null when it never has (or Raft is down).
+	LastContactMS    *int64           `json:"last_contact_ms"`
 	LeaseValid       bool             `json:"lease_valid"`
 	LeaseRemainingMS int64            `json:"lease_remaining_ms"`
 	Nodes            int              `json:"nodes"`
@@ -22,15 +26,26 @@ type Status struct {
 
 // Status describes this node. Any goroutine.
 func (n *Node) Status() Status {
-	st := n.Stats()
 	lid, _ := n.Leader()
 	owned, _ := n.fsm.ownedBy(n.cfg.NodeID)
 	s := Status{
-		ID: n.cfg.NodeID, RaftState: st["state"], Leader: lid, Term: st["term"],
-		AppliedIndex: n.fsm.Index(), CommitIndex: st["commit_index"], LastContact: st["last_contact"],
-		LeaseValid: n.LeaseValid(), LeaseRemainingMS: n.LeaseRemaining().Milliseconds(),
+		ID: n.cfg.NodeID, RaftState: "Shutdown", Leader: lid,
+		AppliedIndex: n.fsm.Index(),
+		LeaseValid:   n.LeaseValid(), LeaseRemainingMS: n.LeaseRemaining().Milliseconds(),
 		Nodes: len(n.fsm.Nodes()), Matches: len(n.fsm.Matches()), Owned: len(owned),
 		Checkpoints: n.ckpt.Stats(),
+	}
+	if r := n.r(); r != nil {
+		s.RaftState = r.State().String()
+		s.Term, s.CommitIndex = r.CurrentTerm(), r.CommitIndex()
+		var ms int64
+		switch lc := r.LastContact(); {
+		case n.IsLeader():
+			s.LastContactMS = &ms
+		case !lc.IsZero():
+			ms = time.Since(lc).Milliseconds()
+			s.LastContactMS = &ms
+		}
 	}
 	if sup := n.sup.Load(); sup != nil {
 		s.ContactAgeMS = make(map[string]int64)

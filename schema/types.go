@@ -146,6 +146,10 @@ const (
 	ErrCodeShuttingDown  ErrorCode = 8  // the node is stopping
 	ErrCodeNodeFull      ErrorCode = 9  // the node holds its maximum of players or matches; retry later or elsewhere
 	ErrCodeRateLimited   ErrorCode = 12 // this client or its address sent too much (messages per second, matches created per minute); retry later
+	// Operator actions (the admin API). The client stops: reconnecting
+	// would not bring the seat or the match back.
+	ErrCodeKicked     ErrorCode = 13 // an operator removed this player from the match
+	ErrCodeMatchEnded ErrorCode = 14 // an operator ended the match
 )
 
 // String returns the code's name in the README's error table. It is also
@@ -173,6 +177,10 @@ func (c ErrorCode) String() string {
 		return "node full"
 	case ErrCodeRateLimited:
 		return "rate limited"
+	case ErrCodeKicked:
+		return "kicked"
+	case ErrCodeMatchEnded:
+		return "match ended"
 	}
 	return "unknown"
 }

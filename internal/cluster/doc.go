@@ -14,6 +14,7 @@
 //	room goroutine ──Checkpoint / SetPlayers──▶ Adapter ──▶ the replica's Checkpointer ──▶ Raft
 //	Replica.Ownership ──Acquired──▶ RunOwnership ──▶ Manager.Adopt (latest checkpoint)
 //	                  ──Released──▶ RunOwnership ──▶ Manager.Release (the new owner's URL)
+//	                  ──Released (ended)──▶ RunOwnership ──▶ Manager.End (players told "match ended")
 //
 // What the glue needs from replication is declared here, where it is used
 // (Replica and its parts), so that the package's tests run against a fake

@@ -14,7 +14,7 @@ import (
 // replica starts. Acquired restores the match from its latest checkpoint
 // (fresh when there is none or it cannot be read); Released redirects the
 // match's players to its new owner, or kicks them (they reconnect through
-// any node) when it ended or has no owner yet.
+// any node) when it has no owner yet, or tells them the match ended.
 func (a *Adapter) RunOwnership(ctx context.Context, r Replica, games Games) {
 	events := r.Ownership()
 	for {
@@ -52,8 +52,15 @@ func (a *Adapter) acquire(ctx context.Context, r Replica, games Games, ev replic
 
 func (a *Adapter) release(r Replica, games Games, ev replication.OwnershipEvent) {
 	id := ev.Match.ID
+	if ev.Ended {
+		// Ended through the directory (an operator): the players are told
+		// so, and stop. A match that closed here by itself is gone already.
+		games.End(id)
+		a.markReleased(id)
+		return
+	}
 	url := ""
-	if !ev.Ended && ev.Match.Owner != "" {
+	if ev.Match.Owner != "" {
 		if o, ok := r.Member(ev.Match.Owner); ok {
 			url = o.Advertise
 		}

@@ -142,8 +142,9 @@ func TestOwnershipFailover(t *testing.T) {
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return conn2.snapshots.Load() > 0 })
 }
 
-// TestOwnershipEnded: a Released event for an ended match kicks its
-// players (no redirect), and a later Locate on this node says "not found".
+// TestOwnershipEnded: a Released event for an ended match closes its
+// players with "match ended" (no redirect), and a later Locate on this node
+// says "not found".
 func TestOwnershipEnded(t *testing.T) {
 	f := newFakeFSM()
 	f.addNode("n1", "", replication.NodeAlive)
@@ -164,7 +165,7 @@ func TestOwnershipEnded(t *testing.T) {
 	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		conn.mu.Lock()
 		defer conn.mu.Unlock()
-		return conn.kicked == schema.ErrCodeUnavailable
+		return conn.kicked == schema.ErrCodeMatchEnded
 	})
 	if conn.redirected() != "" {
 		t.Fatalf("redirected to %q", conn.redirected())

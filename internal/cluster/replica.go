@@ -66,6 +66,8 @@ type Events interface {
 type Games interface {
 	Adopt(ctx context.Context, req game.AdoptRequest) error
 	Release(matchID, redirectURL string) bool
+	// End stops a match the cluster ended; its players are told it ended.
+	End(matchID string) bool
 }
 
 var _ Games = (*game.Manager)(nil)

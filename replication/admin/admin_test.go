@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -90,12 +91,26 @@ func TestOperatorAPI(t *testing.T) {
 		if err != nil || len(m.ID) != 16 || m.Seed != 9 {
 			t.Fatalf("create with a random id: %+v %v", m, err)
 		}
-		_, err = follower.client.CreateMatch(ctxT(t, 5*time.Second), CreateMatchRequest{ID: "x"})
-		wantError(t, err, http.StatusBadRequest, "bad_request", replication.ErrBadRequest)
 		_, err = follower.client.CreateMatch(ctxT(t, 5*time.Second), CreateMatchRequest{ID: "x", Game: "arena", Node: "nobody"})
 		wantError(t, err, http.StatusNotFound, "node_not_found", replication.ErrNodeNotFound)
-		_, err = follower.client.CreateMatch(ctxT(t, 5*time.Second), CreateMatchRequest{ID: "m0", Game: "other"})
-		wantError(t, err, http.StatusConflict, "match_exists", replication.ErrMatchExists)
+		// An unknown game creates nothing.
+		_, err = follower.client.CreateMatch(ctxT(t, 5*time.Second), CreateMatchRequest{ID: "chess1", Game: "chess"})
+		wantError(t, err, http.StatusBadRequest, "bad_request", replication.ErrBadRequest)
+		if want := "unknown game chess (registered: arena)"; !strings.Contains(err.Error(), want) {
+			t.Fatalf("unknown game: %q, want it to say %q", err, want)
+		}
+		if _, ok := leader.Lookup("chess1"); ok {
+			t.Fatal("a match of an unknown game was created")
+		}
+		// No game: the only one registered. The answer shows the match
+		// on the node that answered.
+		m, err = follower.client.CreateMatch(ctxT(t, 5*time.Second), CreateMatchRequest{ID: "solo"})
+		if err != nil || m.Game != "arena" {
+			t.Fatalf("create without a game: %+v %v", m, err)
+		}
+		if got, ok := follower.Lookup("solo"); !ok || got.Owner != m.Owner {
+			t.Fatalf("the answering node does not show it: %+v %v", got, ok)
+		}
 	})
 
 	t.Run("matches carry ticks where they run", func(t *testing.T) {
@@ -107,7 +122,7 @@ func TestOperatorAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			ms, err := n.client.Matches(ctxT(t, 5*time.Second))
-			if err != nil || len(ms) != 7 {
+			if err != nil || len(ms) != 8 {
 				t.Fatalf("%s: %d matches, %v", n.ID(), len(ms), err)
 			}
 			for _, m := range ms {
@@ -123,6 +138,70 @@ func TestOperatorAPI(t *testing.T) {
 		}
 		_, err = follower.client.Match(ctxT(t, 5*time.Second), "nope")
 		wantError(t, err, http.StatusNotFound, "match_not_found", replication.ErrMatchNotFound)
+	})
+
+	t.Run("a match's players from any node", func(t *testing.T) {
+		m := created[1]
+		owner := c.byID(m.Owner)
+		owner.host.seat(m.ID, 1, "ann")
+		owner.host.seat(m.ID, 2, "bob")
+		for _, n := range c {
+			d, err := n.client.Match(ctxT(t, 5*time.Second), m.ID)
+			if err != nil || d.Live == nil || d.Live.Node != owner.ID() || d.Live.Tick != 100+uint32(m.Epoch) ||
+				len(d.Live.Players) != 2 || d.Live.Players[0].Name != "ann" || d.Live.Players[1].Entity != 102 || d.LiveError != "" {
+				t.Fatalf("via %s: %+v %+v %v", n.ID(), d, d.Live, err)
+			}
+			// The row's tick stays the answering node's own: null where the room does not run.
+			if (d.Tick != nil) != (n == owner) {
+				t.Fatalf("via %s: row tick %v", n.ID(), d.Tick)
+			}
+		}
+		// A match its owner does not run (yet): the row, and why there is no live view.
+		d, err := follower.client.Match(ctxT(t, 5*time.Second), "solo")
+		if err != nil || d.Live != nil || !strings.Contains(d.LiveError, "does not run it yet") {
+			t.Fatalf("not running: %+v %v", d, err)
+		}
+	})
+
+	t.Run("kick through a node that is not the owner", func(t *testing.T) {
+		m := created[1]
+		via := c.other(c.byID(m.Owner))
+		d, err := via.client.Kick(ctxT(t, 5*time.Second), m.ID, 1)
+		if err != nil || d.Live == nil || len(d.Live.Players) != 1 || d.Live.Players[0].ID != 2 {
+			t.Fatalf("kick: %+v %v", d, err)
+		}
+		_, err = via.client.Kick(ctxT(t, 5*time.Second), m.ID, 1)
+		wantError(t, err, http.StatusNotFound, "player_not_found", replication.ErrPlayerNotFound)
+		_, err = via.client.Kick(ctxT(t, 5*time.Second), m.ID, 0)
+		wantError(t, err, http.StatusBadRequest, "bad_request", replication.ErrBadRequest)
+		_, err = via.client.Kick(ctxT(t, 5*time.Second), "nope", 2)
+		wantError(t, err, http.StatusNotFound, "match_not_found", replication.ErrMatchNotFound)
+	})
+
+	t.Run("end a match through a follower", func(t *testing.T) {
+		m := created[2]
+		res, err := follower.client.EndMatch(ctxT(t, 5*time.Second), m.ID)
+		if err != nil || res.Ended != m.ID || res.Owner != m.Owner || res.Game != "arena" {
+			t.Fatalf("end: %+v %v", res, err)
+		}
+		// The answering node has applied it: the next read there says so.
+		_, err = follower.client.Match(ctxT(t, 5*time.Second), m.ID)
+		wantError(t, err, http.StatusNotFound, "match_not_found", replication.ErrMatchNotFound)
+		_, err = follower.client.EndMatch(ctxT(t, 5*time.Second), m.ID)
+		wantError(t, err, http.StatusNotFound, "match_not_found", replication.ErrMatchNotFound)
+	})
+
+	t.Run("status numbers are JSON numbers", func(t *testing.T) {
+		status, data, err := httpapi.Do(ctxT(t, 5*time.Second), http.DefaultClient, http.MethodGet, follower.api+"/admin/v1/status", testToken, nil, "", nil)
+		var st map[string]any
+		if err != nil || status != http.StatusOK || json.Unmarshal(data, &st) != nil {
+			t.Fatalf("status: %d %s %v", status, data, err)
+		}
+		for _, k := range []string{"term", "applied_index", "commit_index", "last_contact_ms", "lease_remaining_ms", "nodes"} {
+			if v, ok := st[k].(float64); !ok || (k != "last_contact_ms" && k != "lease_remaining_ms" && v <= 0) {
+				t.Errorf("%s: %#v", k, st[k])
+			}
+		}
 	})
 
 	t.Run("move through a node that is not the owner", func(t *testing.T) {
@@ -175,8 +254,24 @@ func TestOperatorAPI(t *testing.T) {
 			return nil
 		})
 		info, err = follower.client.Undrain(ctxT(t, 5*time.Second), victim.ID())
-		if err != nil || info.State != replication.NodeAlive {
+		if err != nil || info.State != replication.NodeAlive || !info.Voter {
 			t.Fatalf("undrain: %+v %v", info, err)
+		}
+		// What the node answered with, it reads right after.
+		nodes, err := follower.client.Nodes(ctxT(t, 5*time.Second))
+		for _, nd := range nodes {
+			if nd.ID == victim.ID() && nd.State != replication.NodeAlive {
+				t.Fatalf("after undrain: %+v %v", nd, err)
+			}
+		}
+		other := c.other(leader, follower)
+		info, err = other.client.Drain(ctxT(t, 5*time.Second), victim.ID())
+		if err != nil || info.State != replication.NodeDraining {
+			t.Fatalf("drain again: %+v %v", info, err)
+		}
+		info, err = follower.client.Undrain(ctxT(t, 5*time.Second), victim.ID()) // drained through another node a moment ago
+		if err != nil || info.State != replication.NodeAlive {
+			t.Fatalf("undrain right after a drain elsewhere: %+v %v", info, err)
 		}
 		_, err = leader.client.Undrain(ctxT(t, 5*time.Second), victim.ID()) // the leader has applied the first
 		wantError(t, err, http.StatusBadRequest, "bad_request", replication.ErrBadRequest)
@@ -186,7 +281,7 @@ func TestOperatorAPI(t *testing.T) {
 
 	t.Run("transfer leadership through a follower", func(t *testing.T) {
 		res, err := follower.client.TransferLeader(ctxT(t, 5*time.Second), follower.ID())
-		if err != nil || res.ElapsedMS < 0 {
+		if err != nil || res.ElapsedMS < 0 || res.Leader != follower.ID() {
 			t.Fatalf("transfer: %+v %v", res, err)
 		}
 		if nl := c.waitLeader(t); nl != follower {

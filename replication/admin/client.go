@@ -113,9 +113,10 @@ func (c *Client) Matches(ctx context.Context) ([]Match, error) {
 	return out, err
 }
 
-// Match returns match id (GET /admin/v1/matches/{id}).
-func (c *Client) Match(ctx context.Context, id string) (Match, error) {
-	var m Match
+// Match returns match id with its owner's live view: players,
+// measurements (GET /admin/v1/matches/{id}).
+func (c *Client) Match(ctx context.Context, id string) (MatchDetail, error) {
+	var m MatchDetail
 	err := c.call(ctx, http.MethodGet, "/admin/v1/matches/"+url.PathEscape(id), nil, &m)
 	return m, err
 }
@@ -135,20 +136,37 @@ func (c *Client) Move(ctx context.Context, id, node string) (Match, error) {
 	return m, err
 }
 
+// EndMatch ends match id through Raft; its players are closed with "match
+// ended" (DELETE /admin/v1/matches/{id}).
+func (c *Client) EndMatch(ctx context.Context, id string) (EndResult, error) {
+	var res EndResult
+	err := c.call(ctx, http.MethodDelete, "/admin/v1/matches/"+url.PathEscape(id), nil, &res)
+	return res, err
+}
+
+// Kick removes player from match id and closes its connection with
+// "kicked" (POST /admin/v1/matches/{id}/kick). It returns the match as its
+// owner sees it after the kick.
+func (c *Client) Kick(ctx context.Context, id string, player uint32) (MatchDetail, error) {
+	var m MatchDetail
+	err := c.call(ctx, http.MethodPost, "/admin/v1/matches/"+url.PathEscape(id)+"/kick", KickRequest{Player: player}, &m)
+	return m, err
+}
+
 // Drain marks node draining: it takes no new matches and hands its own over
-// (POST /admin/v1/nodes/{id}/drain).
-func (c *Client) Drain(ctx context.Context, node string) (replication.NodeInfo, error) {
-	var info replication.NodeInfo
-	err := c.call(ctx, http.MethodPost, "/admin/v1/nodes/"+url.PathEscape(node)+"/drain", nil, &info)
-	return info, err
+// (POST /admin/v1/nodes/{id}/drain). It returns the node's row.
+func (c *Client) Drain(ctx context.Context, node string) (Node, error) {
+	var nd Node
+	err := c.call(ctx, http.MethodPost, "/admin/v1/nodes/"+url.PathEscape(node)+"/drain", nil, &nd)
+	return nd, err
 }
 
 // Undrain makes a draining node alive again (POST
-// /admin/v1/nodes/{id}/undrain).
-func (c *Client) Undrain(ctx context.Context, node string) (replication.NodeInfo, error) {
-	var info replication.NodeInfo
-	err := c.call(ctx, http.MethodPost, "/admin/v1/nodes/"+url.PathEscape(node)+"/undrain", nil, &info)
-	return info, err
+// /admin/v1/nodes/{id}/undrain). It returns the node's row.
+func (c *Client) Undrain(ctx context.Context, node string) (Node, error) {
+	var nd Node
+	err := c.call(ctx, http.MethodPost, "/admin/v1/nodes/"+url.PathEscape(node)+"/undrain", nil, &nd)
+	return nd, err
 }
 
 // RemoveNode removes node from Raft (POST /admin/v1/nodes/{id}/remove); its
@@ -160,7 +178,8 @@ func (c *Client) RemoveNode(ctx context.Context, node string) (RemoveResult, err
 }
 
 // TransferLeader hands Raft leadership to node, or to the most up-to-date
-// voter when node is "" (POST /admin/v1/transfer-leader).
+// voter when node is "" (POST /admin/v1/transfer-leader). It returns once
+// the node it called knows the new leader, whose id the result carries.
 func (c *Client) TransferLeader(ctx context.Context, node string) (TransferResult, error) {
 	var res TransferResult
 	err := c.call(ctx, http.MethodPost, "/admin/v1/transfer-leader", TransferRequest{Node: node}, &res)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,16 +27,57 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// fakeHost is the game layer of a test node: rooms with ticks, frozen on
-// hand-over. It is the node's replication.Host and the admin API's Ticker.
+// fakeHost is the game layer of a test node: rooms with ticks and named
+// players, frozen on hand-over. It is the node's replication.Host and the
+// admin API's Ticker and Games (game "arena" only).
 type fakeHost struct {
-	mu     sync.Mutex
-	ticks  map[string]uint32
-	frozen map[string]uint64
+	mu      sync.Mutex
+	ticks   map[string]uint32
+	frozen  map[string]uint64
+	players map[string]map[uint32]string // match → player → name
 }
 
 func newFakeHost() *fakeHost {
-	return &fakeHost{ticks: make(map[string]uint32), frozen: make(map[string]uint64)}
+	return &fakeHost{ticks: make(map[string]uint32), frozen: make(map[string]uint64), players: make(map[string]map[uint32]string)}
+}
+
+func (h *fakeHost) GameNames() []string { return []string{"arena"} }
+
+func (h *fakeHost) Live(id string) (Live, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.ticks[id]
+	if !ok {
+		return Live{}, false
+	}
+	l := Live{Tick: t, TickRate: 30, Seats: 8}
+	for _, p := range slices.Sorted(maps.Keys(h.players[id])) {
+		l.Players = append(l.Players, Player{ID: p, Name: h.players[id][p], Entity: 100 + p, Connected: true})
+		l.Connected++
+	}
+	return l, true
+}
+
+func (h *fakeHost) Kick(id string, player uint32) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.ticks[id]; !ok {
+		return fmt.Errorf("%w: %s does not run here", replication.ErrMatchNotFound, id)
+	}
+	if _, ok := h.players[id][player]; !ok {
+		return fmt.Errorf("%w: player %d in match %s", replication.ErrPlayerNotFound, player, id)
+	}
+	delete(h.players[id], player)
+	return nil
+}
+
+func (h *fakeHost) seat(id string, player uint32, name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.players[id] == nil {
+		h.players[id] = make(map[uint32]string)
+	}
+	h.players[id][player] = name
 }
 
 func (h *fakeHost) Freeze(_ context.Context, id string, epoch uint64) (uint32, []byte, error) {
@@ -106,7 +149,7 @@ func startNode(t testing.TB, id, join string) *testNode {
 		_ = ln.Close()
 		t.Fatalf("start %s: %v", id, err)
 	}
-	srv, err := New(Config{Node: n, Token: testToken, Ticks: host})
+	srv, err := New(Config{Node: n, Token: testToken, Ticks: host, Games: host})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/replication"
-	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/replication/internal/httpapi"
 )
 
@@ -33,6 +33,11 @@ type Config struct {
 	// Ticks reports the ticks of the rooms this node runs (GET matches);
 	// nil: every tick is null.
 	Ticks Ticker
+	// Games is the local game layer: the games a new match may run, the
+	// players of the matches that run here, kicks. nil: matches have no
+	// live view (null), kick answers 501, and create-match accepts any
+	// game name.
+	Games Games
 }
 
 // DefaultConfig returns a Config with no node: set Node and Token.
@@ -67,7 +72,9 @@ func New(cfg Config) (*Server, error) {
 	op.HandleFunc("GET /admin/v1/matches", s.handleMatches)
 	op.HandleFunc("GET /admin/v1/matches/{id}", s.handleMatch)
 	op.HandleFunc("POST /admin/v1/matches", s.handleCreateMatch)
+	op.HandleFunc("DELETE /admin/v1/matches/{id}", s.handleEndMatch)
 	op.HandleFunc("POST /admin/v1/matches/{id}/move", s.handleMove)
+	op.HandleFunc("POST /admin/v1/matches/{id}/kick", s.handleKick)
 	op.HandleFunc("POST /admin/v1/nodes/{id}/drain", s.handleDrain)
 	op.HandleFunc("POST /admin/v1/nodes/{id}/undrain", s.handleUndrain)
 	op.HandleFunc("POST /admin/v1/nodes/{id}/remove", s.handleRemove)
@@ -121,23 +128,68 @@ func writeError(w http.ResponseWriter, err error, status int) {
 func badRequest(err error) error { return fmt.Errorf("%w: %w", replication.ErrBadRequest, err) }
 
 // proxy sends the request (with its body) to node id and copies the answer
-// back; a request that was already proxied once is refused. The request
-// goes where Node.PeerAPI says: with cluster TLS to id's cluster port,
-// through a client that sends nothing (the token included) unless the
-// server's certificate names id; without, to the API URL id registered.
+// back; a request that was already proxied once is refused. After a write,
+// this node catches up with the cluster, so that what the operator reads
+// here next shows it.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, id, why string) {
-	if r.Header.Get(httpapi.HeaderForwarded) != "" {
+	if forwarded(r) {
 		writeError(w, fmt.Errorf("%w: %s (request was already forwarded once)", replication.ErrNotLeader, why), 0)
 		return
 	}
-	base, hc, err := s.node.PeerAPI(id)
+	status, data, err := s.forward(r, body, id)
 	if err != nil {
-		writeError(w, fmt.Errorf("%w: %s: %w", replication.ErrNoLeader, why, err), 0)
+		var te *httpapi.TransportError
+		if errors.As(err, &te) {
+			writeError(w, fmt.Errorf("%w: %w", replication.ErrNoLeader, err), http.StatusBadGateway)
+		} else {
+			writeError(w, fmt.Errorf("%w: %s: %w", replication.ErrNoLeader, why, err), 0)
+		}
 		return
 	}
-	if err := httpapi.Proxy(w, r, body, hc, base, s.cfg.Token, s.node.ID()); err != nil {
-		writeError(w, fmt.Errorf("%w: forward to %s at %s: %w", replication.ErrNoLeader, id, base, err), http.StatusBadGateway)
+	if r.Method != http.MethodGet && status/100 == 2 {
+		s.settle(r.Context())
 	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// forward is the one place this API calls another node: it sends r (with
+// body, already read) to the same path on node id, marked as forwarded by
+// this node, and returns that node's answer. The request goes where
+// Node.PeerAPI says: with cluster TLS to id's cluster port, through a
+// client that sends nothing (the token included) unless the server's
+// certificate names id; without, to the API URL id registered. A
+// *httpapi.TransportError means id did not answer; another error, that it
+// cannot be addressed.
+func (s *Server) forward(r *http.Request, body []byte, id string) (status int, data []byte, err error) {
+	base, hc, err := s.node.PeerAPI(id)
+	if err != nil {
+		return 0, nil, err
+	}
+	hdr := http.Header{httpapi.HeaderForwarded: []string{s.node.ID()}}
+	status, data, err = httpapi.Do(r.Context(), hc, r.Method, base+r.URL.RequestURI(), s.cfg.Token, body, r.Header.Get("Content-Type"), hdr)
+	if err != nil {
+		return 0, nil, fmt.Errorf("forward to %s at %s: %w", id, base, err)
+	}
+	return status, data, nil
+}
+
+// forwarded reports whether another node proxied r here: it is answered
+// here, never proxied again.
+func forwarded(r *http.Request) bool { return r.Header.Get(httpapi.HeaderForwarded) != "" }
+
+// settleTimeout bounds how long a write's answer waits for this node to
+// apply what the cluster committed.
+const settleTimeout = 5 * time.Second
+
+// settle waits (bounded) until this node's FSM has applied everything the
+// cluster had committed: called after a write, so that the answer, and the
+// operator's next read on this node, show the state the write made.
+func (s *Server) settle(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	_ = s.node.CatchUp(ctx) // on failure the answer is as fresh as it can be
 }
 
 // onLeader runs fn on the leader, or proxies the request to it.
@@ -157,165 +209,4 @@ func (s *Server) onLeader(w http.ResponseWriter, r *http.Request, fn func(body [
 		return
 	}
 	s.proxy(w, r, body, lid, "this node is not the leader")
-}
-
-func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	httpapi.WriteJSON(w, http.StatusOK, s.node.Status())
-}
-
-func (s *Server) handleNodes(w http.ResponseWriter, _ *http.Request) {
-	lid, _ := s.node.Leader()
-	voters := s.node.Servers()
-	out := []Node{}
-	for _, nd := range s.node.Nodes() {
-		_, voter := voters[nd.ID]
-		out = append(out, Node{ID: nd.ID, Advertise: nd.Advertise, API: nd.API, RaftAddr: nd.RaftAddr,
-			State: nd.State, Leader: nd.ID == lid, Load: nd.Load, Voter: voter})
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-}
-
-// match is the row of m, with its room's tick when it runs here.
-func (s *Server) match(m replication.MatchInfo) Match {
-	am := Match{ID: m.ID, Game: m.Game, Owner: m.Owner, Epoch: m.Epoch, Players: m.Players, Status: m.Status,
-		CheckpointTick: m.CheckpointTick, CheckpointEpoch: m.CheckpointEpoch, CheckpointBytes: m.CheckpointBytes, Seed: m.Seed}
-	if s.cfg.Ticks != nil && m.Owner == s.node.ID() {
-		if t, ok := s.cfg.Ticks.Tick(m.ID); ok {
-			am.Tick = &t
-		}
-	}
-	return am
-}
-
-func (s *Server) handleMatches(w http.ResponseWriter, _ *http.Request) {
-	out := []Match{}
-	for _, m := range s.node.Matches() {
-		out = append(out, s.match(m))
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) handleMatch(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.node.Lookup(r.PathValue("id"))
-	if !ok {
-		writeError(w, fmt.Errorf("%w: %s", replication.ErrMatchNotFound, r.PathValue("id")), 0)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.match(m))
-}
-
-func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
-	var req CreateMatchRequest
-	if err := httpapi.ReadJSON(r, &req); err != nil {
-		writeError(w, badRequest(err), 0)
-		return
-	}
-	if req.Game == "" {
-		writeError(w, fmt.Errorf("%w: game is required", replication.ErrBadRequest), 0)
-		return
-	}
-	if req.ID == "" {
-		req.ID = replication.NewMatchID()
-	}
-	m, err := s.node.CreateMatch(r.Context(), command.CreateMatch{ID: req.ID, Game: req.Game, Owner: req.Node, Seed: req.Seed})
-	if err != nil {
-		writeError(w, err, 0)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, s.match(m))
-}
-
-// handleMove runs the hand-over on the match's owner (it freezes the room),
-// proxying the request there from any other node.
-func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxJSONBody))
-	if err != nil {
-		writeError(w, badRequest(err), 0)
-		return
-	}
-	var req MoveRequest
-	if err := httpapi.DecodeJSON(body, &req); err != nil {
-		writeError(w, badRequest(err), 0)
-		return
-	}
-	if req.Node == "" {
-		writeError(w, fmt.Errorf("%w: node is required", replication.ErrBadRequest), 0)
-		return
-	}
-	id := r.PathValue("id")
-	m, ok := s.node.Lookup(id)
-	if !ok {
-		writeError(w, fmt.Errorf("%w: %s", replication.ErrMatchNotFound, id), 0)
-		return
-	}
-	if m.Owner != s.node.ID() {
-		owner, ok := s.node.Member(m.Owner)
-		if !ok || owner.State == replication.NodeDead {
-			writeError(w, fmt.Errorf("%w: owner %q of %s is not alive; failover moves it", replication.ErrNodeNotAlive, m.Owner, id), 0)
-			return
-		}
-		s.proxy(w, r, body, m.Owner, "this node does not own the match")
-		return
-	}
-	moved, err := s.node.Move(r.Context(), id, req.Node)
-	if err != nil {
-		writeError(w, err, 0)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.match(moved))
-}
-
-func (s *Server) handleDrain(w http.ResponseWriter, r *http.Request) {
-	info, err := s.node.Drain(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err, 0)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, info)
-}
-
-func (s *Server) handleUndrain(w http.ResponseWriter, r *http.Request) {
-	info, err := s.node.Undrain(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeError(w, err, 0)
-		return
-	}
-	httpapi.WriteJSON(w, http.StatusOK, info)
-}
-
-func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) {
-	s.onLeader(w, r, func([]byte) {
-		id := r.PathValue("id")
-		if _, ok := s.node.Member(id); !ok {
-			if _, voter := s.node.Servers()[id]; !voter {
-				writeError(w, fmt.Errorf("%w: %s", replication.ErrNodeNotFound, id), 0)
-				return
-			}
-		}
-		if err := s.node.RemoveServer(r.Context(), id); err != nil {
-			writeError(w, err, 0)
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusAccepted, RemoveResult{
-			Removed: id,
-			Note:    "its matches move once failover-after passes without its heartbeats",
-		})
-	})
-}
-
-func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) {
-	s.onLeader(w, r, func(body []byte) {
-		var req TransferRequest
-		if err := httpapi.DecodeJSON(body, &req); err != nil {
-			writeError(w, badRequest(err), 0)
-			return
-		}
-		start := time.Now()
-		if err := s.node.LeadershipTransfer(r.Context(), req.Node); err != nil {
-			writeError(w, err, 0)
-			return
-		}
-		lid, _ := s.node.Leader()
-		httpapi.WriteJSON(w, http.StatusOK, TransferResult{Leader: lid, ElapsedMS: time.Since(start).Milliseconds()})
-	})
 }

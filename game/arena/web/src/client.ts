@@ -37,6 +37,8 @@ export const Close = {
   SlowConsumer: 4010,
   Redirect: 4011,
   RateLimited: 4012,
+  Kicked: 4013,
+  MatchEnded: 4014,
 } as const;
 
 export type ClientState = "connecting" | "joining" | "playing" | "reconnecting" | "stopped";
@@ -456,7 +458,10 @@ export class ArenaClient {
     switch (code) {
       case Close.Unauthorized:
       case Close.Replaced:
-        // Retrying cannot help: the token is bad, or another tab took the seat.
+      case Close.Kicked:
+      case Close.MatchEnded:
+        // Retrying cannot help: the token is bad, another tab took the seat,
+        // or an operator removed the player or ended the match.
         if (!this.debug.lastError) this.debug.lastError = reason || `closed with ${code}`;
         this.stop();
         return;
