@@ -23,7 +23,11 @@
 // With the defaults the node is a one-node dev cluster on 127.0.0.1:7350
 // (Raft on 127.0.0.1:7351, data in ./ticksync-data) that bootstraps itself
 // and lets guests in; Bootstrap forms a cluster and Join adds this node to
-// one. Every node of a cluster needs the same AdminToken (node-to-node
+// one. A Join that names this node's own API URL makes it the seed: it
+// bootstraps an empty data dir and rejoins with Raft state, so that every
+// node of a StatefulSet can share one Join (a seed that lost its data dir
+// would form a second cluster: remove it and let it join instead; see
+// DESIGN.md). Every node of a cluster needs the same AdminToken (node-to-node
 // calls use it); resume tokens are signed with a key derived from
 // AuthSecret, else from AdminToken, so they verify on every node.
 //
