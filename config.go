@@ -49,7 +49,9 @@ type Config struct {
 	// Bootstrap forms a new cluster with this node (-bootstrap).
 	Bootstrap bool
 	// Join is the http[s]:// address of a running node to ask to add this
-	// one (-join; needs AdminToken).
+	// one (-join; needs AdminToken). A Join equal to this node's own API
+	// URL makes it the seed: it bootstraps an empty data dir (as Bootstrap
+	// would) and rejoins with Raft state (seed.go).
 	Join string
 	// TickRate is the rooms' ticks per second, 1..128 (-tick-rate).
 	TickRate int

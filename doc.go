@@ -23,7 +23,11 @@
 // With the defaults the node is a one-node dev cluster on 127.0.0.1:7350
 // (Raft on 127.0.0.1:7351, data in ./ticksync-data) that bootstraps itself
 // and lets guests in; Bootstrap forms a cluster and Join adds this node to
-// one. A cluster of several nodes runs with cluster certificates
+// one. A Join that names this node's own API URL makes it the seed: it
+// bootstraps an empty data dir and rejoins with Raft state, so that every
+// node of a StatefulSet can share one Join (a seed that lost its data dir
+// would form a second cluster: remove it and let it join instead; see
+// DESIGN.md). A cluster of several nodes runs with cluster certificates
 // (ClusterCA, ClusterCert, ClusterKey; `ticksync certs` makes a dev set):
 // Raft and every call between nodes then go over mutual TLS on the Raft
 // port, and a node is the node its certificate names (its NodeID defaults

@@ -28,7 +28,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "URL clients use to reach this node's /ws (default ws[s]://<http-addr>/ws)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "Raft log, stable store and snapshots")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "form a new cluster")
-	fs.StringVar(&c.Join, "join", c.Join, "admin URL of a running node to join")
+	fs.StringVar(&c.Join, "join", c.Join, "admin URL of a running node to join; this node's own API URL makes it the seed (bootstraps an empty data dir, else rejoins)")
 	fs.IntVar(&c.TickRate, "tick-rate", c.TickRate, "ticks per second, 1..128")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (serve https/wss; needs -tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS key file")

@@ -243,6 +243,14 @@ func (n *Node) Start() error {
 	rc.DataDir = n.cfg.DataDir
 	rc.Bootstrap = n.cfg.Bootstrap
 	rc.JoinURL = n.cfg.Join
+	// The seed rule (seed.go): -join naming this node's own API bootstraps
+	// an empty data dir and otherwise rejoins; the seed never joins itself.
+	seed := n.cfg.Join != "" && isSelfURL(n.ctx, n.cfg.Join, api, nil)
+	if seed {
+		rc.Bootstrap, rc.JoinURL = true, ""
+		n.log.Info().Str(keyJoin, n.cfg.Join).Str(keyAPI, api).
+			Msg("-join is this node's own API URL: seed of the cluster (bootstraps an empty data dir, else rejoins)")
+	}
 	rc.AdminToken = n.cfg.AdminToken
 	rc.FailoverAfter = n.cfg.FailoverAfter
 	rc.OwnerLease = n.cfg.OwnerLease
@@ -264,7 +272,7 @@ func (n *Node) Start() error {
 	if err := repl.Start(n.ctx); err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
-	if n.cfg.Join != "" {
+	if n.cfg.Join != "" && !seed {
 		n.goNamed("join", n.joinCluster)
 	}
 	adminAPI, err := admin.New(admin.Config{Node: repl, Token: n.cfg.AdminToken, Ticks: n.manager, Games: adminGames{n.manager}})

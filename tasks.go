@@ -85,6 +85,16 @@ func (n *Node) undrainSelf(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+	// The lease can be valid before this node's FSM has replayed the entries
+	// that followed its registration, the drain among them: read its state
+	// only once the FSM has caught up, or a stale "alive" would leave it
+	// draining for good.
+	if err := n.repl.CatchUp(ctx); err != nil {
+		if ctx.Err() == nil {
+			n.log.Warn().Err(err).Msg("cannot catch up with the cluster to undrain this node after a restart")
+		}
+		return
+	}
 	if self, ok := n.repl.Member(n.cfg.NodeID); ok && self.State == replication.NodeDraining {
 		if _, err := n.repl.Undrain(ctx, n.cfg.NodeID); err != nil && ctx.Err() == nil {
 			n.log.Warn().Err(err).Msg("cannot undrain this node after a restart")
