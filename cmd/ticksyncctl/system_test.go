@@ -546,6 +546,13 @@ func TestAgainstCluster(t *testing.T) {
 			}
 		}
 		fails(t, n2, 1, "node n9 not found (ticksyncctl nodes lists them)", "drain", "n9")
+
+		// No NODE: the node -addr names (a preStop hook's call).
+		okJSON(t, n2, &nd, "drain")
+		if nd.ID != "n2" || nd.State != replication.NodeDraining {
+			t.Fatalf("drain with no node, through n2: %+v", nd)
+		}
+		ok(t, n2, "undrain", "n2")
 	})
 
 	t.Run("transfer-leader", func(t *testing.T) {

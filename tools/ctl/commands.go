@@ -21,7 +21,7 @@ var commands = []*command{
 	{name: "match", args: "MATCH", summary: "one match with its players (name, seat, connection, RTT, last input)", min: 1, max: 1, api: true, run: runMatch},
 	{name: "create-match", args: "", summary: "create a match (-game, -node, -id, -seed)", max: 0, api: true, flags: createFlags, run: runCreate},
 	{name: "end-match", args: "MATCH", summary: "end a match; its players are told it ended", min: 1, max: 1, api: true, run: runEnd},
-	{name: "drain", args: "NODE", summary: "hand a node's matches over and give it no new ones", min: 1, max: 1, api: true, run: runDrain},
+	{name: "drain", args: "[NODE]", summary: "hand a node's matches over and give it no new ones (no NODE: the node at -addr)", max: 1, api: true, run: runDrain},
 	{name: "undrain", args: "NODE", summary: "let a drained node take matches again", min: 1, max: 1, api: true, run: runUndrain},
 	{name: "move", args: "MATCH NODE", summary: "hand a match over to a node, with no game time lost", min: 2, max: 2, api: true, run: runMove},
 	{name: "kick", args: "MATCH PLAYER", summary: "remove a player from a match (its client is told, and stops)", min: 2, max: 2, api: true, run: runKick},
@@ -123,9 +123,18 @@ func runEnd(ctx context.Context, r *runner, args []string) error {
 }
 
 func runDrain(ctx context.Context, r *runner, args []string) error {
-	r.subject.node = args[0]
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
+	// No NODE: the node -addr names, as a preStop hook (which cannot
+	// expand the pod's name into its arguments) needs.
+	if len(args) == 0 {
+		st, err := r.client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		args = []string{st.ID}
+	}
+	r.subject.node = args[0]
 	nd, err := r.client.Drain(ctx, args[0])
 	if err != nil {
 		return err
