@@ -74,8 +74,12 @@ type Config struct {
 	Host Host
 
 	// Logger receives our logs and Raft's (hclog bridged to zerolog, under
-	// component=raft).
+	// component=raft). It should carry the node's id (the root package's
+	// logger has it under "node"): this package adds only its components.
 	Logger zerolog.Logger
+	// Metrics receives Raft apply latencies, failovers and hand-overs; nil:
+	// none.
+	Metrics Metrics
 	// HTTPClient makes node-to-node calls; nil means a client with sane timeouts.
 	HTTPClient *http.Client
 	// Forwarder sends commands to the leader when this node is not the leader;

@@ -87,10 +87,11 @@ func (s *session) closeNow(code CloseCode, reason string) {
 }
 
 // closeAsync asks the writer to write the queued control messages, then the
-// close frame. Safe from any goroutine; never blocks.
-func (s *session) closeAsync(code CloseCode, reason string) {
+// close frame, and reports whether this call decided the close. Safe from
+// any goroutine; never blocks.
+func (s *session) closeAsync(code CloseCode, reason string) bool {
 	if !s.decide(code) {
-		return
+		return false
 	}
 	if len(reason) > 120 {
 		reason = reason[:120]
@@ -100,27 +101,36 @@ func (s *session) closeAsync(code CloseCode, reason string) {
 	s.closeReason = reason
 	s.mu.Unlock()
 	s.signal()
+	return true
 }
 
-// refuse queues Error{code, message} and closes with 4000+code. Safe from
-// any goroutine; never blocks.
-func (s *session) refuse(code schema.ErrorCode, message string) {
+// refuse queues Error{code, message} and closes with 4000+code, and
+// reports whether this call decided the close. Safe from any goroutine;
+// never blocks.
+func (s *session) refuse(code schema.ErrorCode, message string) bool {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
 	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: message})
-	s.closeAsync(CloseCodeFor(code), message)
+	return s.closeAsync(CloseCodeFor(code), message)
 }
 
 // Kick implements game.Conn: it queues an Error and closes with 4000+code.
-func (s *session) Kick(code schema.ErrorCode, reason string) { s.refuse(code, reason) }
+// A kick of a session already closing is not counted.
+func (s *session) Kick(code schema.ErrorCode, reason string) {
+	if s.refuse(code, reason) {
+		s.srv.m.kicks[kickSlot(code)].Add(1)
+	}
+}
 
 // Redirect implements game.Conn: the match moved to another node. It queues
 // a Redirect{url, matchID} and closes with 4011, as a Hello for a match
 // elsewhere does. Safe from any goroutine; never blocks.
 func (s *session) Redirect(url, matchID string) {
 	s.enqueue(ctrlMsg{kind: ctrlRedirect, url: url, text: matchID})
-	s.closeAsync(CloseRedirect, reasonRedirect)
+	if s.closeAsync(CloseRedirect, reasonRedirect) {
+		s.srv.m.redirectsMoved.Add(1)
+	}
 }
 
 // slowConsumer is called by sockConn when a write hit its deadline.
@@ -238,6 +248,9 @@ func (s *session) hello(h *schema.Hello) {
 		s.refuse(schema.ErrCodeUnavailable, reasonUnavailable)
 		return
 	}
+	if h.ResumeToken != "" {
+		s.srv.m.resumes.Add(1)
+	}
 	s.seat, s.state = seat, stateJoined
 	w := seat.Welcome()
 	if w.NodeID == "" {
@@ -260,9 +273,14 @@ func (s *session) joinFailed(err error) {
 	case errors.As(err, &re):
 		s.log.Debug().Str(keyURL, re.URL).Msg("redirected")
 		s.enqueue(ctrlMsg{kind: ctrlRedirect, url: re.URL, text: re.MatchID})
-		s.closeAsync(CloseRedirect, reasonRedirect)
+		if s.closeAsync(CloseRedirect, reasonRedirect) {
+			s.srv.m.redirectsJoin.Add(1)
+		}
 	case errors.As(err, &je):
 		s.log.Debug().Err(err).Uint16(keyErrCode, uint16(je.Code)).Msg("join refused")
+		if je.Code == schema.ErrCodeResumeRefused {
+			s.srv.m.resumesRefused.Add(1)
+		}
 		s.refuse(je.Code, je.Message)
 	case s.srv.ctx.Err() != nil:
 		s.refuse(schema.ErrCodeShuttingDown, reasonShutdown)
