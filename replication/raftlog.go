@@ -1,10 +1,12 @@
 package replication
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/internal/hclogzerolog"
@@ -53,17 +55,31 @@ func raftLevel(level hclog.Level, msg string, args []any) hclog.Level {
 	case "starting snapshot up to", "creating new snapshot", "snapshot complete up to",
 		"compacting logs", "reaping snapshot":
 		return min(level, hclog.Debug)
+	case "failed to decode incoming command":
+		// A connection served while the transport closes, at every
+		// shutdown.
+		if err, _ := argValue(args, "error").(error); errors.Is(err, raft.ErrTransportShutdown) {
+			return hclog.Debug
+		}
 	}
 	return level
+}
+
+// argValue returns hclog argument key (nil if absent).
+func argValue(args []any, key string) any {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == key {
+			return args[i+1]
+		}
+	}
+	return nil
 }
 
 // argString returns hclog argument key as a string ("" if absent). Raft
 // passes ids and addresses as string types of its own (raft.ServerID).
 func argString(args []any, key string) string {
-	for i := 0; i+1 < len(args); i += 2 {
-		if k, ok := args[i].(string); ok && k == key && args[i+1] != nil {
-			return fmt.Sprint(args[i+1])
-		}
+	if v := argValue(args, key); v != nil {
+		return fmt.Sprint(v)
 	}
 	return ""
 }

@@ -29,6 +29,8 @@ func TestRaftLevel(t *testing.T) {
 		{hclog.Info, "reaping snapshot", []any{"path", "/x"}, hclog.Debug},
 		{hclog.Error, "failed to heartbeat to", []any{"peer", "n3"}, hclog.Error},
 		{hclog.Info, "entering leader state", nil, hclog.Info},
+		{hclog.Error, "failed to decode incoming command", []any{"error", raft.ErrTransportShutdown}, hclog.Debug},
+		{hclog.Error, "failed to decode incoming command", []any{"error", errors.New("unknown rpc type 9")}, hclog.Error},
 	} {
 		if got := raftLevel(tt.level, tt.msg, tt.args); got != tt.want {
 			t.Errorf("%q %v: %v, want %v", tt.msg, tt.args, got, tt.want)
