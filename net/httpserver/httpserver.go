@@ -45,6 +45,10 @@ type Config struct {
 	MaxHeaderBytes int
 	// Logger receives the package's logs.
 	Logger zerolog.Logger
+	// Name names the listener in the logs: the component field, and the
+	// "<name> listening" line (default "http"; a node's separate metrics
+	// listener is "metrics").
+	Name string
 }
 
 // DefaultConfig returns 5 s to read headers, 30 s to read a request, 60 s
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		Logger:            zerolog.Nop(),
+		Name:              "http",
 	}
 }
 
@@ -114,9 +119,12 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http config: %w", err)
 	}
+	if cfg.Name == "" {
+		cfg.Name = "http"
+	}
 	s := &Server{
 		cfg:  cfg,
-		log:  cfg.Logger.With().Str("component", "http").Logger(),
+		log:  cfg.Logger.With().Str("component", cfg.Name).Logger(),
 		mux:  http.NewServeMux(),
 		done: make(chan struct{}),
 	}
@@ -168,7 +176,7 @@ func (s *Server) Start() error {
 			s.log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
-	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.tls != nil).Msg("http listening")
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.tls != nil).Msg(s.cfg.Name + " listening")
 	return nil
 }
 
