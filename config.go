@@ -55,10 +55,15 @@ type Config struct {
 	// AllowedOrigins is the Origin allow-list of /ws; nil: the node's own
 	// host and localhost (-allowed-origins, comma-separated).
 	AllowedOrigins []string
-	// AdminToken is the bearer token of /admin/v1/... and /debug/pprof,
-	// shared by the nodes of a cluster (-admin-token). Empty: a random one
-	// for this process (a one-node cluster only; the log says so).
+	// AdminToken is the bearer token of /admin/v1/..., /debug/pprof and
+	// /metrics, shared by the nodes of a cluster (-admin-token). Empty: the
+	// one in <DataDir>/admin-token, which Start generates (mode 0600) on
+	// the first start and reuses after; the log names the file.
 	AdminToken string
+	// MetricsAddr, when set, serves /metrics without a token on a listener
+	// of its own, host:port, plain HTTP (-metrics-addr). /metrics on
+	// HTTPAddr always needs the admin token.
+	MetricsAddr string
 	// AuthSecret is the HS256 secret of player tokens, at least 16 bytes;
 	// empty lets guests in (-auth-secret).
 	AuthSecret string
@@ -142,6 +147,14 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
 		return fmt.Errorf("-raft-addr %q: must differ from -http-addr", c.RaftAddr)
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("-metrics-addr %q: %v", c.MetricsAddr, err)
+		}
+		if (c.MetricsAddr == c.HTTPAddr || c.MetricsAddr == c.RaftAddr) && !strings.HasSuffix(c.MetricsAddr, ":0") {
+			return fmt.Errorf("-metrics-addr %q: must differ from -http-addr and -raft-addr", c.MetricsAddr)
+		}
 	}
 	if c.RaftAdvertise != "" {
 		if err := checkHostPort(c.RaftAdvertise); err != nil {
