@@ -21,7 +21,12 @@ const raftRepeatEvery = 30 * time.Second
 
 // raftPeerKeys are the arguments Raft names a peer with: lines about
 // different peers are rate-limited apart.
-var raftPeerKeys = []string{"peer", "target", "server-id", "id"}
+var raftPeerKeys = []string{"peer", "target", "server-id"}
+
+// raftRepeatInfo are Raft's info lines that repeat for as long as a peer is
+// unreachable (a snapshot send every 10 s; a pipeline per reconnection):
+// rate-limited like its warnings.
+var raftRepeatInfo = []string{"installing snapshot on", "pipelining replication", "aborting pipeline replication"}
 
 // newRaftLogger is Raft's logger: hclog bridged to z under component=raft,
 // with raftLevel's policy and a rate limit per message and peer.
@@ -30,6 +35,7 @@ func newRaftLogger(z zerolog.Logger) hclog.Logger {
 		Level:       raftLevel,
 		RepeatEvery: raftRepeatEvery,
 		RepeatKeys:  raftPeerKeys,
+		RepeatInfo:  raftRepeatInfo,
 		Reserved:    []string{keyNode},
 	})
 }
@@ -53,7 +59,7 @@ func raftLevel(level hclog.Level, msg string, args []any) hclog.Level {
 		// side of the same step).
 		return min(level, hclog.Info)
 	case "starting snapshot up to", "creating new snapshot", "snapshot complete up to",
-		"compacting logs", "reaping snapshot":
+		"compacting logs", "reaping snapshot", "opening snapshot":
 		return min(level, hclog.Debug)
 	case "failed to decode incoming command":
 		// A connection served while the transport closes, at every

@@ -14,8 +14,9 @@
 // library's benign warnings), and a rate limit on repeated warnings and
 // errors (a dead peer makes Raft log the same error several times a second):
 // of the lines with the same message and the same values of
-// Options.RepeatKeys, one per Options.RepeatEvery is written, and it says in
-// "suppressed" how many were dropped since the previous one.
+// Options.RepeatKeys (warnings and errors, and the info lines named in
+// Options.RepeatInfo), one per Options.RepeatEvery is written, and it says in "suppressed" how
+// many were dropped since the previous one.
 //
 // Data flow: Raft (any of its goroutines) → Logger.Log → policy (level, rate
 // limit) → the zerolog logger given to New. A Logger is safe for concurrent
@@ -52,14 +53,16 @@ type Options struct {
 	// lower-casing) and the call's arguments; hclog.Off drops the line. It
 	// runs on the logging goroutine and must be cheap.
 	Level func(level hclog.Level, msg string, args []any) hclog.Level
-	// RepeatEvery, when positive, rate-limits lines at warn and above: of
-	// the lines with the same message and the same values of the arguments
-	// named in RepeatKeys (a peer's address, say), the first is written and
-	// then at most one per RepeatEvery; a written line carries "suppressed"
-	// with the number dropped since the previous one. A count is reported
-	// only when the line repeats after the interval.
+	// RepeatEvery, when positive, rate-limits lines at warn and above, and
+	// the info lines whose message is in RepeatInfo: of the lines with the
+	// same message and the same values of the arguments named in
+	// RepeatKeys (a peer's address, say), the first is written and then at
+	// most one per RepeatEvery; a written line carries "suppressed" with
+	// the number dropped since the previous one. A count is reported only
+	// when the line repeats after the interval.
 	RepeatEvery time.Duration
 	RepeatKeys  []string
+	RepeatInfo  []string
 	// Reserved are the keys the zerolog logger given to New already
 	// carries in its context (e.g. "node"): an argument of that name is
 	// renamed "<name>_<key>".
@@ -146,7 +149,7 @@ func (b *Logger) Log(level hclog.Level, msg string, args ...any) {
 		return
 	}
 	suppressed := 0
-	if level >= hclog.Warn && b.p.o.RepeatEvery > 0 {
+	if b.p.o.RepeatEvery > 0 && (level >= hclog.Warn || level == hclog.Info && slices.Contains(b.p.o.RepeatInfo, msg)) {
 		var ok bool
 		if ok, suppressed = b.p.allow(b.repeatKey(msg, args)); !ok {
 			return

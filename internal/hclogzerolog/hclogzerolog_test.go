@@ -133,19 +133,21 @@ func TestLevelPolicy(t *testing.T) {
 }
 
 // TestRepeatLimit: warnings and errors with the same message and peer are
-// written once per RepeatEvery, the next one with the count dropped; other
-// peers, other messages and info lines are not held back.
+// written once per RepeatEvery, the next one with the count dropped, and
+// so are the info lines of RepeatInfo; other peers, other messages and
+// other info lines are not held back.
 func TestRepeatLimit(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Unix(1000, 0)
 	l := NewWithOptions(zerolog.New(&buf), "raft", Options{
-		RepeatEvery: 10 * time.Second, RepeatKeys: []string{"peer"},
+		RepeatEvery: 10 * time.Second, RepeatKeys: []string{"peer"}, RepeatInfo: []string{"installing snapshot on"},
 		now: func() time.Time { return now },
 	})
 	beat := func(peer string) { l.Error("failed to heartbeat to", "peer", peer, "error", errors.New("refused")) }
 	for range 50 { // 5 s at 10 a second
 		beat("n3")
 		l.Info("routine", "peer", "n3")
+		l.Info("installing snapshot on", "peer", "n3")
 		now = now.Add(100 * time.Millisecond)
 	}
 	beat("n2")
@@ -155,17 +157,19 @@ func TestRepeatLimit(t *testing.T) {
 	beat("n3")
 
 	var heartbeats []map[string]any
-	infos := 0
+	infos, peerInfos := 0, 0
 	for _, m := range lines(t, &buf) {
 		switch m["message"] {
 		case "failed to heartbeat to":
 			heartbeats = append(heartbeats, m)
 		case "routine":
 			infos++
+		case "installing snapshot on":
+			peerInfos++
 		}
 	}
-	if infos != 50 {
-		t.Errorf("%d info lines, want 50 (not limited)", infos)
+	if infos != 50 || peerInfos != 1 {
+		t.Errorf("%d info lines, want 50 (not limited); %d of RepeatInfo, want 1", infos, peerInfos)
 	}
 	if len(heartbeats) != 3 {
 		t.Fatalf("%d heartbeat lines, want 3: %v", len(heartbeats), heartbeats)
