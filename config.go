@@ -61,13 +61,18 @@ type Config struct {
 	// AllowedOrigins is the Origin allow-list of /ws; nil: the node's own
 	// host and localhost (-allowed-origins, comma-separated).
 	AllowedOrigins []string
-	// AdminToken is the bearer token of /admin/v1/... and /debug/pprof,
-	// shared by the nodes of a cluster (-admin-token): a node proxies an
-	// operator's request to the leader or a match's owner with it. Without
-	// cluster certificates the node-to-node calls carry it too. Empty: a
-	// random one for this process (a one-node cluster only; the log says
-	// so).
+	// AdminToken is the bearer token of /admin/v1/..., /debug/pprof and
+	// /metrics, shared by the nodes of a cluster (-admin-token): a node
+	// proxies an operator's request to the leader or a match's owner with
+	// it. Without cluster certificates the node-to-node calls carry it too.
+	// Empty: the one in <DataDir>/admin-token, which Start generates (mode
+	// 0600) on the first start and reuses after; the log names the file (a
+	// one-node cluster: the nodes of a cluster need the same token).
 	AdminToken string
+	// MetricsAddr, when set, serves /metrics without a token on a listener
+	// of its own, host:port, plain HTTP (-metrics-addr). /metrics on
+	// HTTPAddr always needs the admin token.
+	MetricsAddr string
 	// ClusterCA, ClusterCert and ClusterKey are PEM files: the cluster's CA
 	// and this node's certificate and key, issued by it with the node's id
 	// (`ticksync certs -out DIR -nodes n1,n2,n3` makes a dev set;
@@ -244,6 +249,14 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftAddr == c.HTTPAddr && !strings.HasSuffix(c.HTTPAddr, ":0") {
 		return fmt.Errorf("-raft-addr %q: must differ from -http-addr", c.RaftAddr)
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("-metrics-addr %q: %v", c.MetricsAddr, err)
+		}
+		if (c.MetricsAddr == c.HTTPAddr || c.MetricsAddr == c.RaftAddr) && !strings.HasSuffix(c.MetricsAddr, ":0") {
+			return fmt.Errorf("-metrics-addr %q: must differ from -http-addr and -raft-addr", c.MetricsAddr)
+		}
 	}
 	if c.RaftAdvertise != "" {
 		if err := checkHostPort(c.RaftAdvertise); err != nil {

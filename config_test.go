@@ -49,13 +49,14 @@ func TestConfigEnvAndFlags(t *testing.T) {
 		"TICKSYNC_BOOTSTRAP":       "true",
 		"TICKSYNC_ALLOWED_ORIGINS": "https://game.example.com, *.example.org",
 		"TICKSYNC_LOG_LEVEL":       "DEBUG",
+		"TICKSYNC_METRICS_ADDR":    "10.0.0.1:7359",
 	})
 	c, err := parseConfig([]string{"-tick-rate", "20", "-advertise", "wss://n1.example.com/ws"}, e, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != "0.0.0.0:8000" || c.TickRate != 20 || !c.Bootstrap || len(c.AllowedOrigins) != 2 ||
-		c.Advertise != "wss://n1.example.com/ws" || c.LogLevel.String() != "debug" {
+		c.Advertise != "wss://n1.example.com/ws" || c.LogLevel.String() != "debug" || c.MetricsAddr != "10.0.0.1:7359" {
 		t.Fatalf("%+v", c)
 	}
 	if a := defaultAdvertise("0.0.0.0:8000", true); !strings.HasPrefix(a, "wss://") || strings.Contains(a, "0.0.0.0") {
@@ -82,6 +83,8 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-raft-addr", "127.0.0.1:7350"}, nil, "-raft-addr"},
 		{[]string{"-advertise", "http://x/ws"}, nil, "-advertise"},
 		{[]string{"-raft-advertise", "10.0.0.1"}, nil, "-raft-advertise"},
+		{[]string{"-metrics-addr", "7359"}, nil, "-metrics-addr \"7359\": must be host:port"},
+		{[]string{"-metrics-addr", "127.0.0.1:7350"}, nil, "-metrics-addr \"127.0.0.1:7350\": must differ from -http-addr"},
 		{[]string{"-api-advertise", "ws://10.0.0.1:7350"}, nil, "-api-advertise"},
 		{[]string{"-join", "http://a:7350", "-bootstrap"}, nil, "-join"},
 		{[]string{"-join", "a:7350"}, nil, "-join \"a:7350\": must be the http://"},

@@ -2,8 +2,10 @@
 // endpoint (/ws), its rooms, health (/healthz), readiness (/readyz: ready
 // while the node holds its cluster lease), the live nodes' client URLs
 // (/v1/cluster, public, CORS for the origins /ws admits), Prometheus
-// metrics (/metrics), the admin API (/admin/v1/, bearer
-// Config.AdminToken) and /debug/pprof (admin only). The ticksync command is this package plus flags and the
+// metrics (/metrics, admin only; without a token on Config.MetricsAddr;
+// docs/METRICS.md lists them), the admin API (/admin/v1/, bearer
+// Config.AdminToken) and /debug/pprof (admin only). Without an AdminToken
+// the node keeps one in <DataDir>/admin-token. The ticksync command is this package plus flags and the
 // arena demo; a game's own main embeds it the same way:
 //
 //	cfg := ticksync.DefaultConfig()

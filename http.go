@@ -20,7 +20,7 @@ func (n *Node) mountEndpoints() {
 	n.http.Handle("/healthz", httpserver.Healthz())
 	n.http.Handle("/readyz", httpserver.Readyz(n.Ready))
 	n.http.Handle(clusterPath, http.HandlerFunc(n.serveCluster))
-	n.http.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+	n.http.Handle("/metrics", n.adminOnly(n.metricsHandler()))
 	n.http.Handle("/admin/v1/", http.HandlerFunc(n.serveAdmin))
 	n.http.Handle("/debug/pprof/", n.adminOnly(http.HandlerFunc(httppprof.Index)))
 	n.http.Handle("/debug/pprof/cmdline", n.adminOnly(http.HandlerFunc(httppprof.Cmdline)))
@@ -103,12 +103,20 @@ func (n *Node) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	(*h).ServeHTTP(w, r)
 }
 
+// metricsHandler serves the node's registry in Prometheus' exposition
+// format: behind the admin token at /metrics on the main listener, without
+// one on the metrics listener (Config.MetricsAddr).
+func (n *Node) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg})
+}
+
 // adminOnly lets a request through only with "Authorization: Bearer
-// <admin token>".
+// <admin token>". The token is read per request: without Config's, Start
+// loads it before the listener serves.
 func (n *Node) adminOnly(h http.Handler) http.Handler {
-	want := []byte("Bearer " + n.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		want := "Bearer " + n.cfg.AdminToken
+		if n.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ticksync-admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return

@@ -3,9 +3,7 @@ package ticksync
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -40,6 +38,10 @@ const (
 	keyKicked    = "kicked"
 	keyTickRate  = "tick_rate"
 	keyGuests    = "guests"
+	keyPath      = "path"
+	keyUse       = "use"
+	keyMode      = "mode"
+	keyURL       = "url"
 )
 
 // drainTimeout bounds the hand-over of this node's matches in Shutdown (the
@@ -58,7 +60,7 @@ const drainTimeout = 5 * time.Second
 // goroutine; Games and Handle are for the goroutine that calls Start,
 // before it does.
 type Node struct {
-	cfg   Config // validated; AdminToken filled
+	cfg   Config // validated; AdminToken filled by Start
 	log   zerolog.Logger
 	reg   *prometheus.Registry
 	games *game.Registry
@@ -68,6 +70,10 @@ type Node struct {
 
 	clusterTLS *certs.NodeTLS    // -cluster-*; nil without
 	handshakes *handshakeMetrics // failed handshakes on the cluster port
+	clusterMetrics *clusterMetrics    // replication.Metrics
+	metricsHTTP    *httpserver.Server // -metrics-addr; nil without
+	tokenFile      string             // the admin token's file, when it came from one (Start)
+	page           bool               // a handler at "/" (Handle)
 
 	origins *ws.OriginPolicy // -allowed-origins, for the CORS of /v1/cluster
 
@@ -93,9 +99,10 @@ type Node struct {
 }
 
 // New validates cfg and allocates a node: its registry of games (empty),
-// the HTTP server with the node's endpoints, the metrics and the cluster
-// glue. It does no I/O. Without cfg.AdminToken it makes up a random one and
-// logs a warning (a one-node cluster only).
+// the HTTP server with the node's endpoints (and the metrics listener with
+// MetricsAddr), the metrics and the cluster glue. It does no I/O; without
+// cfg.AdminToken, Start reads the token from the data dir or generates it
+// there.
 func New(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -111,11 +118,6 @@ func New(cfg Config) (*Node, error) {
 	} else {
 		log = cfg.NewLogger(os.Stderr)
 	}
-	if cfg.AdminToken == "" {
-		cfg.AdminToken = randomToken()
-		log.Warn().Msg("no -admin-token: using a random one for this process; the admin API (/admin/v1, /debug/pprof) and other nodes cannot use it. " +
-			"Set -admin-token (or TICKSYNC_ADMIN_TOKEN), the same on every node, to run a cluster or call the admin API")
-	}
 	n := &Node{cfg: cfg, log: log, games: game.NewRegistry(), fatal: make(chan error, 1), clusterTLS: nt}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.reg = prometheus.NewRegistry()
@@ -128,6 +130,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if n.handshakes, err = newHandshakeMetrics(n.reg, cfg.NodeID); err != nil {
 		return nil, fmt.Errorf("cluster tls metrics: %w", err)
+	}
+	if n.clusterMetrics, err = newClusterMetrics(n.reg, cfg.NodeID, n.checkpointStats); err != nil {
+		return nil, fmt.Errorf("cluster metrics: %w", err)
 	}
 	cc := cluster.DefaultConfig()
 	cc.NodeID = cfg.NodeID
@@ -148,6 +153,16 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.mountEndpoints()
+	if cfg.MetricsAddr != "" {
+		mc := httpserver.DefaultConfig()
+		mc.Addr = cfg.MetricsAddr
+		mc.Logger = log
+		mc.Name = "metrics"
+		if n.metricsHTTP, err = httpserver.New(mc); err != nil {
+			return nil, err
+		}
+		n.metricsHTTP.Handle("/metrics", n.metricsHandler())
+	}
 	return n, nil
 }
 
@@ -157,9 +172,15 @@ func (n *Node) Games() *game.Registry { return n.games }
 
 // Handle mounts h at pattern (http.ServeMux patterns) on the node's HTTP
 // listener, next to /ws, /healthz, /readyz, /metrics, /admin/v1/ and
-// /debug/pprof/: a game's own page at "/", say. Call it before Start. Like
-// http.ServeMux.Handle it panics on a pattern that is already taken.
-func (n *Node) Handle(pattern string, h http.Handler) { n.http.Handle(pattern, h) }
+// /debug/pprof/: a game's own page at "/", say (Start then logs its URL).
+// Call it before Start. Like http.ServeMux.Handle it panics on a pattern
+// that is already taken.
+func (n *Node) Handle(pattern string, h http.Handler) {
+	n.http.Handle(pattern, h)
+	if pattern == "/" {
+		n.page = true
+	}
+}
 
 // Logger is the node's logger.
 func (n *Node) Logger() zerolog.Logger { return n.log }
@@ -169,6 +190,19 @@ func (n *Node) NodeID() string { return n.cfg.NodeID }
 
 // Addr is the address the HTTP listener is bound to (nil before Start).
 func (n *Node) Addr() net.Addr { return n.http.Addr() }
+
+// MetricsAddr is the address the metrics listener (Config.MetricsAddr) is
+// bound to (nil before Start, or without one).
+func (n *Node) MetricsAddr() net.Addr {
+	if n.metricsHTTP == nil {
+		return nil
+	}
+	return n.metricsHTTP.Addr()
+}
+
+// AdminTokenFile is the file the admin token came from when Config had
+// none (<DataDir>/admin-token, known at Start), else "".
+func (n *Node) AdminTokenFile() string { return n.tokenFile }
 
 // Advertise is the URL clients use to reach this node's /ws: Config's, or
 // derived from the bound address at Start ("" before Start).
@@ -202,20 +236,31 @@ func (n *Node) Ready() error {
 	return nil
 }
 
-// Start creates the data directory, listens, starts Raft and the cluster
-// goroutines, and then accepts players. Order (replication's contract):
-// the Host → the ownership goroutine → Raft (with cluster certificates, the
-// node-to-node API on its port) → JoinCluster (-join) → admin API →
-// players. On an error the caller still calls Shutdown.
+// Start creates the data directory (and the admin token's file there when
+// Config has no token), listens, starts Raft and the cluster goroutines,
+// and then accepts players. Order (replication's contract): the Host → the
+// ownership goroutine → Raft (with cluster certificates, the node-to-node
+// API on its port) → JoinCluster (-join) → admin API → players. On an
+// error the caller still calls Shutdown.
 func (n *Node) Start() error {
 	if n.starting.Swap(true) {
 		return errors.New("ticksync: node already started")
 	}
-	if err := n.newManager(); err != nil {
-		return err
-	}
 	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("-data-dir: %w", err)
+	}
+	// The token signs resume tokens (newManager) and guards the admin
+	// endpoints, which serve once the listener below runs.
+	tokenCreated := false
+	if n.cfg.AdminToken == "" {
+		tok, path, created, err := loadAdminToken(n.cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("-admin-token: %w", err)
+		}
+		n.cfg.AdminToken, n.tokenFile, tokenCreated = tok, path, created
+	}
+	if err := n.newManager(); err != nil {
+		return err
 	}
 	// Listen first: with -http-addr port 0 the advertise and API URLs are
 	// known only now. /ws answers 503 and /admin 503 until below.
@@ -233,6 +278,12 @@ func (n *Node) Start() error {
 	}
 	n.advertise.Store(&advertise)
 	n.api.Store(&api)
+	n.logAdminToken(tokenCreated, api)
+	if n.metricsHTTP != nil {
+		if err := n.metricsHTTP.Start(); err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+	}
 
 	rc := replication.DefaultConfig()
 	rc.NodeID = n.cfg.NodeID
@@ -258,6 +309,7 @@ func (n *Node) Start() error {
 	rc.CheckpointInterval = n.cfg.CheckpointInterval
 	rc.Logger = n.log
 	n.secureCluster(&rc)
+	rc.Metrics = n.clusterMetrics
 	// The Manager is the Host: Freeze, Thaw and Tick for hand-overs, and
 	// fresh captures before each checkpoint flush.
 	rc.Host = n.manager
@@ -290,6 +342,9 @@ func (n *Node) Start() error {
 	n.started.Store(true)
 	n.log.Info().Str(keyAdvertise, advertise).Str(keyAPI, api).Int(keyTickRate, n.cfg.TickRate).
 		Bool(keyGuests, n.cfg.AuthSecret == "").Msg("node started")
+	if n.page {
+		n.log.Info().Str(keyURL, api+"/").Msg("open the game's page in a browser")
+	}
 	return nil
 }
 
@@ -328,6 +383,7 @@ func (n *Node) newManager() error {
 		return err
 	}
 	n.registerGauges(n.reg)
+	n.rooms.initGames(n.games.Names())
 
 	wc := ws.DefaultConfig()
 	wc.NodeID = n.cfg.NodeID
@@ -365,7 +421,8 @@ func (n *Node) defaultGame() (string, error) {
 
 // resumeSecret is the configured secret resume tokens are derived from:
 // -auth-secret when set, else -admin-token (which every node of a cluster
-// shares; in dev mode a random one per process).
+// shares; without one, the data dir's, so that resume tokens outlive a
+// restart).
 func (n *Node) resumeSecret() string {
 	if n.cfg.AuthSecret != "" {
 		return n.cfg.AuthSecret
@@ -430,6 +487,12 @@ func (n *Node) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("replication: %w", err))
 		}
 	}
+	// The metrics listener last: the shutdown itself can be watched.
+	if n.metricsHTTP != nil {
+		if err := n.metricsHTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics listener: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -449,11 +512,4 @@ func deriveKey(secret, purpose string) []byte {
 	h := hmac.New(sha256.New, []byte(secret))
 	h.Write([]byte(purpose))
 	return h.Sum(nil)
-}
-
-// randomToken returns 32 random hex digits (a dev-mode admin token).
-func randomToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

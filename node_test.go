@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -98,7 +100,6 @@ func TestNodeServesAndStops(t *testing.T) {
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ready",
-		"/metrics": "ticksync_game_matches",
 		"/hello":   "hello from the game",
 	} {
 		if code, body := get(t, "http://"+addr+path); code != http.StatusOK || !strings.Contains(body, want) {
@@ -230,20 +231,91 @@ func TestNodeJoinRefusedIsFatal(t *testing.T) {
 	}
 }
 
-// TestNodeRandomAdminToken: without an admin token the node makes up a
-// random one and says so in the log given.
-func TestNodeRandomAdminToken(t *testing.T) {
-	logs := &syncBuffer{}
-	c := testConfig(t, "n1", logs)
-	c.AdminToken = ""
+// TestNodeAdminTokenFile: without an admin token the node generates one
+// into <data dir>/admin-token (0600) at its first Start, logs the file's
+// path and never the token, uses it for the admin endpoints, and reuses it
+// when it starts again on the same data dir; a file that holds no token
+// stops the start with an error that names it.
+func TestNodeAdminTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	var token string
+	for i := range 2 {
+		logs := &syncBuffer{}
+		c := testConfig(t, "n1", logs)
+		c.AdminToken, c.DataDir = "", dir
+		n, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := arena.Register(n.Games()); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, adminTokenFile)
+		if n.AdminTokenFile() != path {
+			t.Fatalf("AdminTokenFile %q, want %q", n.AdminTokenFile(), path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v", fi.Mode())
+		}
+		tok := strings.TrimSpace(string(b))
+		if i == 0 {
+			token = tok
+		}
+		if len(tok) != 32 || tok != token || n.cfg.AdminToken != token {
+			t.Fatalf("start %d: token %q, file %q, first %q", i+1, n.cfg.AdminToken, tok, token)
+		}
+		want := map[int]string{0: "generated one into the data dir", 1: "using the one in the data dir"}[i]
+		if log := logs.String(); !strings.Contains(log, want) || !strings.Contains(log, path) || strings.Contains(log, token) {
+			t.Fatalf("start %d: log without %q and the path, or with the token: %s", i+1, want, log)
+		}
+		addr := "http://" + n.Addr().String()
+		if code := getWith(t, addr+"/admin/v1/nodes", token); code != http.StatusOK {
+			t.Fatalf("admin API with the file's token: %d", code)
+		}
+		if err := n.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, adminTokenFile), []byte("two words\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig(t, "n1", io.Discard)
+	c.AdminToken, c.DataDir = "", dir
 	n, err := New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(n.cfg.AdminToken) != 32 {
-		t.Fatalf("random admin token %q", n.cfg.AdminToken)
+	if err := arena.Register(n.Games()); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "no -admin-token") {
-		t.Fatalf("log %q", logs.String())
+	if err := n.Start(); err == nil || !strings.Contains(err.Error(), adminTokenFile) {
+		t.Fatalf("start with a bad token file: %v", err)
 	}
+	_ = n.Shutdown(context.Background())
+}
+
+// getWith GETs url with the bearer token and returns the status.
+func getWith(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -76,6 +76,10 @@ type Config struct {
 	// ServerStatsURL is a node's /metrics URL, scraped when the window opens
 	// and when it closes ("": none).
 	ServerStatsURL string
+	// ServerStatsToken is sent as "Authorization: Bearer <token>" with
+	// the scrapes: a node's /metrics wants its admin token, except on its
+	// -metrics-addr listener ("": no header).
+	ServerStatsToken string
 	// ProgressInterval is the period of the progress line (0: none).
 	ProgressInterval time.Duration
 	// JoinTimeout bounds one bot's first connection (dial + Hello + Welcome).

@@ -227,19 +227,26 @@ func serverStats(url string, start, end *metrics) *ServerStats {
 	return s
 }
 
-// scrape fetches and parses one /metrics page.
-func scrape(ctx context.Context, client *http.Client, url string) (*metrics, error) {
+// scrape fetches and parses one /metrics page, with token as the bearer
+// token when it is not empty.
+func scrape(ctx context.Context, client *http.Client, url, token string) (*metrics, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("server stats: %w", err)
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("server stats: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("server stats: %s: %s: give the node's admin token (-server-stats-token or TICKSYNC_ADMIN_TOKEN), or scrape its -metrics-addr", url, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("server stats: %s: %s", url, resp.Status)
 	}

@@ -1,7 +1,11 @@
 package bots
 
 import (
+	"context"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +111,25 @@ func TestBucketQuantileEmpty(t *testing.T) {
 	}
 	if v := bucketQuantile(0.99, []bucket{{1, 0}, {math.Inf(1), 0}}); !math.IsNaN(v) {
 		t.Errorf("no observations = %v, want NaN", v)
+	}
+}
+
+// TestScrapeSendsTheToken: the scrape sends the bearer token; without it a
+// node's 401 becomes an error that says what to give.
+func TestScrapeSendsTheToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, metricsPage1)
+	}))
+	defer srv.Close()
+	m, err := scrape(context.Background(), srv.Client(), srv.URL+"/metrics", "s3cret")
+	if err != nil || m.values["ticksync_ws_sessions"] == 0 {
+		t.Fatalf("with the token: %v %v", m, err)
+	}
+	if _, err := scrape(context.Background(), srv.Client(), srv.URL+"/metrics", ""); err == nil || !strings.Contains(err.Error(), "-server-stats-token") {
+		t.Fatalf("without the token: %v", err)
 	}
 }

@@ -186,7 +186,7 @@ func (s *Swarm) measure(ctx context.Context, rampDone <-chan struct{}) (*Report,
 	var serverStart *metrics
 	var serverErr error
 	if s.cfg.ServerStatsURL != "" {
-		serverStart, serverErr = scrape(ctx, httpClient, s.cfg.ServerStatsURL)
+		serverStart, serverErr = scrape(ctx, httpClient, s.cfg.ServerStatsURL, s.cfg.ServerStatsToken)
 	}
 	s.colMu.Lock()
 	s.col.openWindow()
@@ -199,7 +199,7 @@ func (s *Swarm) measure(ctx context.Context, rampDone <-chan struct{}) (*Report,
 	if rep != nil && s.cfg.ServerStatsURL != "" {
 		if serverErr == nil {
 			var serverEnd *metrics
-			serverEnd, serverErr = scrape(context.WithoutCancel(ctx), httpClient, s.cfg.ServerStatsURL)
+			serverEnd, serverErr = scrape(context.WithoutCancel(ctx), httpClient, s.cfg.ServerStatsURL, s.cfg.ServerStatsToken)
 			if serverErr == nil {
 				rep.Server = serverStats(s.cfg.ServerStatsURL, serverStart, serverEnd)
 			}

@@ -33,9 +33,13 @@ func (n *Node) Apply(ctx context.Context, cmd command.Command) (*Result, error) 
 }
 
 func (n *Node) applyBytes(ctx context.Context, data []byte) (*Result, error) {
+	start := time.Now()
 	backoff := 10 * time.Millisecond
 	for {
 		res, err := n.applyOnce(ctx, data)
+		if err == nil {
+			n.metrics.ApplyDuration(time.Since(start))
+		}
 		if err == nil || !retryable(err) {
 			return res, err
 		}

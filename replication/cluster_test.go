@@ -139,9 +139,13 @@ func TestClusterFormsAndServes(t *testing.T) {
 		owner := c.byID(m.Owner)
 		target := c[(indexOf(c, owner)+1)%len(c)]
 		owner.host.setTick(m.ID, 77)
+		handovers := owner.metrics.handovers.Load()
 		moved, err := owner.Move(ctxT(t, 10*time.Second), m.ID, target.ID())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if n := owner.metrics.handovers.Load() - handovers; n != 1 {
+			t.Errorf("the owner counted %d hand-overs, want 1", n)
 		}
 		if moved.Owner != target.ID() || moved.Epoch <= m.Epoch || moved.CheckpointTick != 77 || moved.CheckpointEpoch != m.Epoch {
 			t.Fatalf("moved: %+v", moved)

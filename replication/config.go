@@ -78,8 +78,12 @@ type Config struct {
 	Host Host
 
 	// Logger receives our logs and Raft's (hclog bridged to zerolog, under
-	// component=raft).
+	// component=raft). It should carry the node's id (the root package's
+	// logger has it under "node"): this package adds only its components.
 	Logger zerolog.Logger
+	// Metrics receives Raft apply latencies, failovers and hand-overs; nil:
+	// none.
+	Metrics Metrics
 	// HTTPClient makes node-to-node calls without ClusterTLS; nil means a
 	// client with sane timeouts. (With ClusterTLS each peer has a client of
 	// its own, built from ClusterTLS.ClientFor.)

@@ -87,6 +87,14 @@ func TestCrashFailoverRestartReadd(t *testing.T) {
 		if nd, _ := leader.fsm.Node(follower.ID()); nd.State != NodeDead {
 			t.Fatalf("crashed node %+v", nd)
 		}
+		// Counted by the leader that declared it (a loaded machine may
+		// have seen another death before: at least).
+		if dead, moved := leader.metrics.failedNodes.Load(), leader.metrics.failovers.Load(); dead < 1 || moved < int64(len(lost)) {
+			t.Errorf("the leader counted %d nodes declared dead and %d matches failed over, want ≥ 1 and ≥ %d", dead, moved, len(lost))
+		}
+		if leader.metrics.applies.Load() == 0 {
+			t.Error("the leader measured no apply")
+		}
 		// The dead owner's checkpoints are refused.
 		res, err := leader.Apply(ctxT(t, 5*time.Second), &command.CheckpointBatch{Node: follower.ID(), Items: []command.CheckpointItem{
 			{Match: lost[0].ID, Epoch: lost[0].Epoch, Tick: 1, Players: -1, Data: compress(nil, []byte("x"))}}})

@@ -103,6 +103,7 @@ func (n *Node) handOver(ctx context.Context, m MatchInfo, to string) (MatchInfo,
 	if cmd.Final != nil {
 		tick = cmd.Final.Tick
 	}
+	n.metrics.Handover()
 	n.log.Info().Str(keyMatch, m.ID).Str(keyOwner, to).Uint64(keyEpoch, res.Match.Epoch).Uint32(keyTick, tick).Msg("match handed over")
 	_ = n.WaitApplied(actx, res.Index) // so that our own view no longer shows it ours
 	return *res.Match, nil

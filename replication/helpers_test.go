@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,6 +82,8 @@ type testNode struct {
 	mu   sync.Mutex
 	seen []OwnershipEvent
 	down bool
+
+	metrics *countMetrics // what the node reported to Config.Metrics
 }
 
 type nodeOpt func(*Config)
@@ -117,6 +120,8 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	cfg.InsecureCluster = true // loopback clusters; ignored with ClusterTLS
 	host := newFakeHost()
 	cfg.Host = host
+	metrics := &countMetrics{}
+	cfg.Metrics = metrics
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -127,7 +132,7 @@ func startNodeOwned(t, owner testing.TB, id, dataDir, raftAddr, joinURL string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, t: owner, cfg: cfg, host: host, done: make(chan struct{})}
+	tn := &testNode{Node: n, t: owner, cfg: cfg, host: host, metrics: metrics, done: make(chan struct{})}
 	events := n.Ownership()
 	if err := n.Start(context.Background()); err != nil {
 		_ = ln.Close()
@@ -301,3 +306,16 @@ func (c cluster) byID(id string) *testNode {
 	}
 	return nil
 }
+
+// countMetrics counts what a node reports to its Config.Metrics.
+type countMetrics struct {
+	applies, failovers, failedNodes, handovers atomic.Int64
+}
+
+func (m *countMetrics) ApplyDuration(d time.Duration) {
+	if d > 0 {
+		m.applies.Add(1)
+	}
+}
+func (m *countMetrics) Failover(matches int) { m.failedNodes.Add(1); m.failovers.Add(int64(matches)) }
+func (m *countMetrics) Handover()            { m.handovers.Add(1) }

@@ -134,10 +134,17 @@ func (n *Node) LeaseChanged() <-chan struct{} { return n.leaseWake }
 // runLease renews the lease every HeartbeatInterval: on the leader by a
 // Barrier (a log entry a quorum stored), on a follower by a heartbeat to the
 // leader's API.
+//
+// Failures are logged when the reason changes, not every beat, and only at
+// debug until they have lasted renewWarnAfter: a node that starts (or
+// restarts) knows no leader until the first election, which is normal.
 func (n *Node) runLease(ctx context.Context) {
 	t := time.NewTicker(n.cfg.HeartbeatInterval)
 	defer t.Stop()
+	warnAfter := n.renewWarnAfter()
 	var lastErr string
+	var failingSince time.Time // zero: renewing
+	warned := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,16 +152,37 @@ func (n *Node) runLease(ctx context.Context) {
 		case <-t.C:
 		}
 		err := n.renewOnce(ctx)
-		// Log changes of the failure reason only, not every beat.
-		if msg := errString(err); msg != lastErr {
-			if err != nil && ctx.Err() == nil {
-				n.log.Warn().Err(err).Msg("lease renewal failing")
-			} else if err == nil {
-				n.log.Info().Msg("lease renewal ok")
-			}
-			lastErr = msg
+		if ctx.Err() != nil {
+			return
 		}
+		msg := errString(err)
+		if err == nil {
+			if warned {
+				n.log.Info().Dur(keyElapsed, time.Since(failingSince)).Msg("lease renewal ok again")
+			} else if lastErr != "" {
+				n.log.Debug().Msg("lease renewal ok")
+			}
+			failingSince, warned, lastErr = time.Time{}, false, ""
+			continue
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		}
+		switch failing := time.Since(failingSince); {
+		case failing >= warnAfter && (!warned || msg != lastErr):
+			n.log.Warn().Err(err).Dur(keyElapsed, failing).Msg("lease renewal failing")
+			warned = true
+		case !warned && msg != lastErr:
+			n.log.Debug().Err(err).Msg("lease renewal failing")
+		}
+		lastErr = msg
 	}
+}
+
+// renewWarnAfter is how long lease renewals fail before runLease warns:
+// longer than a leader election and the failover of a dead leader.
+func (n *Node) renewWarnAfter() time.Duration {
+	return max(2*n.cfg.FailoverAfter, 3*time.Second)
 }
 
 func errString(err error) string {

@@ -14,8 +14,6 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
-
-	"github.com/ticksync/ticksync/internal/hclogzerolog"
 )
 
 // Node is one ticksync node's membership in the Raft cluster: the Raft
@@ -36,6 +34,8 @@ type Node struct {
 	fwd    Forwarder
 	ckpt   *Checkpointer
 	api    string // this node's API base URL
+
+	metrics Metrics // Config.Metrics, or noMetrics
 
 	raft     atomic.Pointer[raft.Raft]
 	trans    *raft.NetworkTransport
@@ -72,7 +72,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg:       cfg,
-		log:       cfg.Logger.With().Str(keyComponent, "replication").Str(keyNode, cfg.NodeID).Logger(),
+		log:       cfg.Logger.With().Str(keyComponent, "replication").Logger(),
 		fsm:       newFSM(),
 		t0:        time.Now(),
 		api:       cfg.apiURL(),
@@ -87,6 +87,9 @@ func New(cfg Config) (*Node, error) {
 	n.fwd = cfg.Forwarder
 	if n.fwd == nil {
 		n.fwd = &httpForwarder{client: n.client}
+	}
+	if n.metrics = cfg.Metrics; n.metrics == nil {
+		n.metrics = noMetrics{}
 	}
 	n.fsm.beforeApply = cfg.beforeApply
 	n.ckpt = newCheckpointer(n)
@@ -123,7 +126,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
 	n.logs = logs
-	hlog := hclogzerolog.New(n.cfg.Logger.With().Str(keyNode, n.cfg.NodeID).Logger(), "raft")
+	hlog := newRaftLogger(n.cfg.Logger)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, n.cfg.Raft.SnapshotRetain, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store %s: %w", dir, err)

@@ -66,7 +66,7 @@ func (n *Node) startSupervisor(parent context.Context, ts termStart) func() {
 	ctx, cancel := context.WithCancel(parent)
 	s := &supervisor{
 		n:       n,
-		log:     n.cfg.Logger.With().Str(keyComponent, "supervisor").Str(keyNode, n.cfg.NodeID).Logger(),
+		log:     n.cfg.Logger.With().Str(keyComponent, "supervisor").Logger(),
 		term:    ts,
 		contact: make(map[string]time.Duration),
 		load:    make(map[string]int),
@@ -194,6 +194,7 @@ func (s *supervisor) declareDead(ctx context.Context) {
 			}
 			continue
 		}
+		n.metrics.Failover(len(res.Moved))
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
 			Dur(keySilent, v.silent).Str(keyRule, v.rule).Dur(keySinceElected, n.now()-s.term.elected).
 			Msg("node declared dead; matches reassigned")

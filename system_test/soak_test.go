@@ -406,7 +406,12 @@ func (s *soakRun) sample(at time.Duration, phase string) soakRound {
 // scrape reads the figures of one node's /metrics (the Go and process
 // collectors, and the node's sessions and matches).
 func (s *soakRun) scrape(n *node) (nodeSample, error) {
-	resp, err := s.http.Get("http://" + n.httpAddr + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, "http://"+n.httpAddr+"/metrics", nil)
+	if err != nil {
+		return nodeSample{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return nodeSample{}, fmt.Errorf("%s /metrics: %w", n.id, err)
 	}

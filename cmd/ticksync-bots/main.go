@@ -90,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath stri
 	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "skip TLS certificate verification (self-signed wss)")
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", cfg.MaxErrorRate, "largest acceptable errors / inputs ratio")
 	fs.StringVar(&cfg.ServerStatsURL, "server-stats", "", "a node's /metrics URL to read the server's side from")
+	fs.StringVar(&cfg.ServerStatsToken, "server-stats-token", os.Getenv("TICKSYNC_ADMIN_TOKEN"), "the node's admin token for -server-stats (default $TICKSYNC_ADMIN_TOKEN; not needed on its -metrics-addr)")
 	fs.StringVar(&cfg.Game, "game", cfg.Game, "game for matchmaking (empty: the node's default)")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
 	fs.IntVar(&cfg.WorldRing, "world-ring", cfg.WorldRing, "worlds each bot keeps as delta baselines (0: the client's default, 64)")

@@ -46,7 +46,7 @@ func TestFlagsToConfig(t *testing.T) {
 		"-url", "ws://a:1/ws, wss://b/ws", "-bots", "50", "-per-room", "4", "-duration", "3s",
 		"-ramp", "1s", "-tick-rate", "20", "-behavior", "chase", "-json", "r.json", "-seed", "7",
 		"-insecure", "-max-error-rate", "0.05", "-token-secret", "k", "-origin", "http://o",
-		"-server-stats", "http://a:1/metrics",
+		"-server-stats", "http://a:1/metrics", "-server-stats-token", "tok",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestFlagsToConfig(t *testing.T) {
 	if len(cfg.URLs) != 2 || cfg.URLs[1] != "wss://b/ws" || cfg.Bots != 50 || cfg.PerRoom != 4 ||
 		cfg.Duration.Seconds() != 3 || cfg.Ramp.Seconds() != 1 || cfg.TickRate != 20 || cfg.Behavior != "chase" ||
 		jsonPath != "r.json" || cfg.Seed != 7 || !cfg.Insecure || cfg.MaxErrorRate != 0.05 ||
-		cfg.TokenSecret != "k" || cfg.Origin != "http://o" || cfg.ServerStatsURL != "http://a:1/metrics" {
+		cfg.TokenSecret != "k" || cfg.Origin != "http://o" || cfg.ServerStatsURL != "http://a:1/metrics" || cfg.ServerStatsToken != "tok" {
 		t.Errorf("config = %+v", cfg)
 	}
 }

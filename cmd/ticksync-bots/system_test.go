@@ -127,7 +127,8 @@ func TestSystemFiftyBots(t *testing.T) {
 	}
 	dir := t.TempDir()
 	serverBin, botsBin := buildBoth(t, dir)
-	addr := startNode(t, serverBin)
+	const token = "bots-system-test-token"
+	addr := startNode(t, serverBin, "-admin-token", token)
 
 	const bots, rate, duration = 50, 30, 3.0
 	jsonPath := filepath.Join(dir, "report.json")
@@ -135,7 +136,7 @@ func TestSystemFiftyBots(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, botsBin, "-url", "ws://"+addr+"/ws", "-bots", strconv.Itoa(bots),
 		"-per-room", "8", "-ramp", "500ms", "-duration", "3s", "-tick-rate", strconv.Itoa(rate),
-		"-json", jsonPath, "-server-stats", "http://"+addr+"/metrics", "-seed", "7")
+		"-json", jsonPath, "-server-stats", "http://"+addr+"/metrics", "-server-stats-token", token, "-seed", "7")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

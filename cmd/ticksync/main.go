@@ -16,6 +16,10 @@
 // `ticksync certs -out DIR -nodes n1,n2,n3` writes a dev set of cluster
 // certificates (tools/certs) for -cluster-ca, -cluster-cert and
 // -cluster-key.
+//
+// Two more forms: "ticksync -version" prints the version and exits 0, and
+// "ticksync healthcheck [-url URL]" exits 0 when the node answers ready
+// (internal/healthcheck), for container health checks.
 package main
 
 import (
@@ -32,6 +36,8 @@ import (
 	"github.com/ticksync/ticksync"
 	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/game/arena/web"
+	"github.com/ticksync/ticksync/internal/buildinfo"
+	"github.com/ticksync/ticksync/internal/healthcheck"
 )
 
 // shutdownTimeout bounds the graceful shutdown.
@@ -42,23 +48,38 @@ func main() {
 		os.Exit(runCerts(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, stop, os.Args[1:], os.Getenv, os.Stderr)
+	code := run(ctx, stop, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process: it returns the exit code. ctx ends on
 // the first signal; stop restores the default signal handling.
-func run(ctx context.Context, stop func(), args []string, getenv func(string) string, stderr io.Writer) int {
+func run(ctx context.Context, stop func(), args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck.Main(args[1:], getenv, stdout, stderr)
+	}
 	cfg := ticksync.DefaultConfig()
 	fs := flag.NewFlagSet("ticksync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ticksync [flags]\n       ticksync certs -out DIR -nodes n1,n2,n3 (cluster certificates; ticksync certs -h)\n\n"+
+		fmt.Fprintf(stderr, "Usage: ticksync [flags]\n       ticksync certs -out DIR -nodes n1,n2,n3 (cluster certificates; ticksync certs -h)\n       ticksync healthcheck [-url URL]\n\n"+
 			"Runs a ticksync node. Each flag is also an environment variable TICKSYNC_<NAME>\n(e.g. TICKSYNC_HTTP_ADDR); a flag wins over its variable.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := cfg.ParseFlags(fs, args, getenv); err != nil {
+	// -version is a flag of the command line only: no TICKSYNC_VERSION.
+	version := fs.Bool("version", false, "print the version and exit")
+	err := cfg.ParseFlags(fs, args, func(name string) string {
+		if name == ticksync.EnvName("version") {
+			return ""
+		}
+		return getenv(name)
+	})
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("ticksync"))
+		return 0
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -76,14 +76,30 @@ type proc struct {
 	exited chan error
 
 	mu   sync.Mutex
-	logs []string // every line of its output
+	text []string         // every line of its output
+	logs []map[string]any // its JSON log lines so far
+	dups []string         // lines that repeat a key
 }
 
 // output returns the lines the process has written so far.
 func (p *proc) output() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.logs...)
+	return append([]string(nil), p.text...)
+}
+
+// lines returns the log lines so far whose field key has the value val
+// ("" val: every line that has key; "" key: every line).
+func (p *proc) lines(key, val string) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, m := range p.logs {
+		if v, ok := m[key].(string); key == "" || ok && (val == "" || v == val) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // startBinary runs ticksync with no flags in a fresh directory, its
@@ -101,10 +117,17 @@ func startBinary(t *testing.T, extraEnv ...string) *proc {
 }
 
 // startProc runs ticksync with args in a fresh directory (JSON logs, plus
-// env) and waits for its "http listening" line.
+// env) and waits for its "http listening" line. Every log line must be
+// JSON without a repeated key.
 func startProc(t *testing.T, args []string, env ...string) *proc {
 	t.Helper()
-	p := &proc{dir: t.TempDir(), exited: make(chan error, 1)}
+	return startProcIn(t, t.TempDir(), args, env...)
+}
+
+// startProcIn is startProc in directory dir (a restart keeps its data).
+func startProcIn(t *testing.T, dir string, args []string, env ...string) *proc {
+	t.Helper()
+	p := &proc{dir: dir, exited: make(chan error, 1)}
 	p.cmd = exec.Command(binary, args...)
 	p.cmd.Dir = p.dir
 	p.cmd.Env = append(append(os.Environ(), "TICKSYNC_LOG_FORMAT=json"), env...)
@@ -121,12 +144,17 @@ func startProc(t *testing.T, args []string, env ...string) *proc {
 		if n := races.Load(); n > 0 {
 			t.Errorf("the node reported %d data races", n)
 		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, d := range p.dups {
+			t.Errorf("log line %s", d)
+		}
 	})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			p.mu.Lock()
-			p.logs = append(p.logs, sc.Text())
+			p.text = append(p.text, sc.Text())
 			p.mu.Unlock()
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) != nil {
@@ -136,6 +164,13 @@ func startProc(t *testing.T, args []string, env ...string) *proc {
 				t.Logf("non-json log line: %s", sc.Text())
 				continue
 			}
+			dups, err := testutil.DuplicateKeys(sc.Bytes())
+			p.mu.Lock()
+			p.logs = append(p.logs, m)
+			if err != nil || len(dups) > 0 {
+				p.dups = append(p.dups, fmt.Sprintf("repeats %v (%v): %s", dups, err, sc.Text()))
+			}
+			p.mu.Unlock()
 			if a, ok := m["addr"].(string); ok && m["message"] == "http listening" {
 				addrs <- a
 			}
@@ -195,7 +230,6 @@ func TestBinaryServesAndStops(t *testing.T) {
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ready",
-		"/metrics": "ticksync_ws_sessions",
 		"/":        "<html",
 	} {
 		resp, err := http.Get("http://" + addr + path)

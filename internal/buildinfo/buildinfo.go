@@ -1,38 +1,41 @@
-// Package buildinfo says which build of ticksync is running, from what the
-// Go toolchain stamps into every binary (runtime/debug.ReadBuildInfo): the
-// module version when built from a tagged module (go install …@v1.2.3),
-// else the VCS revision of a build from a checkout, else "devel". The
-// programs print it for -version and ticksyncctl version.
+// Package buildinfo names the version of the running program, from the
+// build information the Go toolchain embeds in every binary
+// (runtime/debug.ReadBuildInfo): the main module's version when it was
+// built from a module (go install …@v1.2.3), else the VCS revision it was
+// built from, else "devel". Commands print it for -version and version.
 package buildinfo
 
 import (
-	"fmt"
 	"runtime"
 	"runtime/debug"
 )
 
-// read is runtime/debug.ReadBuildInfo (tests replace it).
-var read = debug.ReadBuildInfo
-
-// Version returns the build's version: the main module's version (e.g.
-// "v1.2.3"), or the VCS revision it was built from (12 hex digits, with
-// "-dirty" when the work tree had changes), or "devel" when neither is
-// known (go run, go test, a build without VCS stamping).
+// Version is the program's version: the main module's version (v1.2.3),
+// else the first 12 digits of the VCS revision, with "-dirty" when the
+// tree had local changes, else "devel" (go run, go test, or a build without
+// VCS information).
 func Version() string {
-	info, ok := read()
+	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"
 	}
-	return version(info)
+	return version(bi)
 }
 
-func version(info *debug.BuildInfo) string {
-	if v := info.Main.Version; v != "" && v != "(devel)" {
+// String is "<program> <version> (<go version> <os>/<arch>)", e.g.
+// "ticksync v1.2.3 (go1.26.8 linux/amd64)".
+func String(program string) string {
+	return program + " " + Version() + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+}
+
+// version picks the version out of bi (see Version).
+func version(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
 	var rev string
 	var dirty bool
-	for _, s := range info.Settings {
+	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
@@ -50,10 +53,4 @@ func version(info *debug.BuildInfo) string {
 		rev += "-dirty"
 	}
 	return rev
-}
-
-// String returns one line naming program and its build, e.g.
-// "ticksyncctl v1.2.3 (go1.26.0 linux/amd64)".
-func String(program string) string {
-	return fmt.Sprintf("%s %s (%s %s/%s)", program, Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -49,6 +49,10 @@ type Config struct {
 	MaxHeaderBytes int
 	// Logger receives the package's logs.
 	Logger zerolog.Logger
+	// Name names the listener in the logs: the component field, and the
+	// "<name> listening" line (default "http"; a node's separate metrics
+	// listener is "metrics").
+	Name string
 }
 
 // DefaultConfig returns 5 s to read headers, 30 s to read a request, 10 s
@@ -63,6 +67,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		Logger:            zerolog.Nop(),
+		Name:              "http",
 	}
 }
 
@@ -122,9 +127,12 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("http config: %w", err)
 	}
+	if cfg.Name == "" {
+		cfg.Name = "http"
+	}
 	s := &Server{
 		cfg:  cfg,
-		log:  cfg.Logger.With().Str("component", "http").Logger(),
+		log:  cfg.Logger.With().Str("component", cfg.Name).Logger(),
 		mux:  http.NewServeMux(),
 		done: make(chan struct{}),
 	}
@@ -176,7 +184,7 @@ func (s *Server) Start() error {
 			s.log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
-	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.tls != nil).Msg("http listening")
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("tls", s.tls != nil).Msg(s.cfg.Name + " listening")
 	return nil
 }
 

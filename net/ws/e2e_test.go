@@ -241,7 +241,7 @@ func TestEndToEndSlowClient(t *testing.T) {
 // connection is live takes the seat over; the older connection gets
 // Error{replaced} and 4006.
 func TestEndToEndResumeReplaces(t *testing.T) {
-	_, addr := startNode(t, nil)
+	srv, addr := startNode(t, nil)
 	first := mustDial(t, addr)
 	first.hello(schema.Hello{})
 	w1 := first.mustNext(fb.ServerBodyWelcome).welcome
@@ -260,5 +260,13 @@ func TestEndToEndResumeReplaces(t *testing.T) {
 	}
 	if _, err := second.next(2 * time.Second); err != nil {
 		t.Fatalf("resumed connection: %v", err)
+	}
+	// A token for another match is refused.
+	third := mustDial(t, addr)
+	third.hello(schema.Hello{ResumeToken: w1.ResumeToken, MatchID: "not-" + w1.MatchID})
+	third.expectClose(CloseCodeFor(schema.ErrCodeResumeRefused), 5*time.Second)
+	st := srv.Stats()
+	if st.Resumes != 1 || st.ResumesRefused != 1 || st.Kicks[schema.ErrCodeReplaced] != 1 || len(st.Kicks) != 1 {
+		t.Fatalf("resumes %d, refused %d, kicks %v; want 1, 1 and one replaced", st.Resumes, st.ResumesRefused, st.Kicks)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ticksync/ticksync/schema"
 )
 
 // metrics are plain atomics on the hot path; Prometheus reads them through
@@ -35,6 +37,35 @@ type metrics struct {
 	peerNormal   atomic.Uint64 // the peer closed with 1000 or 1001
 	peerOther    atomic.Uint64 // the peer closed with another code
 	transport    atomic.Uint64 // no close frame either way (1006)
+
+	// The players' side of the cluster, counted where the session sees it.
+	resumes        atomic.Uint64 // a Hello with a resume token seated its player
+	resumesRefused atomic.Uint64 // … was refused with resume_refused
+	redirectsJoin  atomic.Uint64 // a Hello was sent to the node that runs its match
+	redirectsMoved atomic.Uint64 // a seated player's match moved (game.Conn.Redirect)
+	kicks          [len(kickSlots)]atomic.Uint64
+}
+
+// kickSlots are the codes of the kicks counted apart (game.Conn.Kick), in
+// the order of metrics.kicks, with their label; the last slot counts any
+// other code.
+var kickSlots = [...]struct {
+	code  schema.ErrorCode
+	label string
+}{
+	{schema.ErrCodeReplaced, "replaced"},
+	{schema.ErrCodeUnavailable, "unavailable"},
+	{schema.ErrCodeShuttingDown, "shutting_down"},
+	{schema.ErrCodeUnknown, "other"},
+}
+
+func kickSlot(c schema.ErrorCode) int {
+	for i, s := range kickSlots[:len(kickSlots)-1] {
+		if s.code == c {
+			return i
+		}
+	}
+	return len(kickSlots) - 1
 }
 
 // closeSlots are the codes the server sends, in the order of serverCloses.
@@ -109,6 +140,31 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		}
 		cs = append(cs, counter("closes_total", "Session closes by close code and by who closed.", &m.serverCloses[i], prometheus.Labels{"by": "server", "code": code}))
 	}
+	// The players' side of the cluster, without a subsystem: resumes,
+	// redirects and kicks are what a player sees of failovers and moves.
+	player := func(name, help string, v *atomic.Uint64, label, value string) prometheus.Collector {
+		l := prometheus.Labels{label: value}
+		for k, x := range labels {
+			l[k] = x
+		}
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "ticksync", Name: name, Help: help, ConstLabels: l,
+		}, func() float64 { return float64(v.Load()) })
+	}
+	const (
+		resumesHelp   = "Hellos with a resume token, by result: ok (the player took its seat back, here or after a failover or move) or refused (token invalid or expired, seat gone, match ended)."
+		redirectsHelp = "Redirects sent to players, by reason: join (a Hello for a match another node runs) or moved (a seated player's match moved: hand-over or failover)."
+		kicksHelp     = "Seated players the server disconnected with an Error, by its code: replaced (a newer connection resumed the seat), unavailable (match crashed, moved with no owner yet, or this node lost the cluster), shutting_down, other."
+	)
+	cs = append(cs,
+		player("resumes_total", resumesHelp, &m.resumes, "result", "ok"),
+		player("resumes_total", resumesHelp, &m.resumesRefused, "result", "refused"),
+		player("redirects_total", redirectsHelp, &m.redirectsJoin, "reason", "join"),
+		player("redirects_total", redirectsHelp, &m.redirectsMoved, "reason", "moved"),
+	)
+	for i, k := range kickSlots {
+		cs = append(cs, player("kicks_total", kicksHelp, &m.kicks[i], "code", k.label))
+	}
 	for _, c := range cs {
 		if err := r.Register(c); err != nil {
 			return err
@@ -144,6 +200,16 @@ type Stats struct {
 	// PeerCloses counts closes the client initiated; Transport counts
 	// connections lost without a close frame.
 	PeerCloses, Transport uint64
+	// Resumes counts Hellos with a resume token that seated their player,
+	// ResumesRefused those refused with resume_refused.
+	Resumes, ResumesRefused uint64
+	// RedirectsJoin counts Hellos redirected to the match's node,
+	// RedirectsMoved seated players redirected because their match moved.
+	RedirectsJoin, RedirectsMoved uint64
+	// Kicks counts seated players disconnected with an Error, by its code
+	// (codes other than replaced, unavailable and shutting_down under
+	// ErrCodeUnknown).
+	Kicks map[schema.ErrorCode]uint64
 }
 
 func (m *metrics) stats() Stats {
@@ -169,6 +235,16 @@ func (m *metrics) stats() Stats {
 		Closes:               map[CloseCode]uint64{},
 		PeerCloses:           m.peerNormal.Load() + m.peerOther.Load(),
 		Transport:            m.transport.Load(),
+		Resumes:              m.resumes.Load(),
+		ResumesRefused:       m.resumesRefused.Load(),
+		RedirectsJoin:        m.redirectsJoin.Load(),
+		RedirectsMoved:       m.redirectsMoved.Load(),
+		Kicks:                map[schema.ErrorCode]uint64{},
+	}
+	for i, k := range kickSlots {
+		if n := m.kicks[i].Load(); n > 0 {
+			s.Kicks[k.code] += n
+		}
 	}
 	for i, c := range closeSlots {
 		if n := m.serverCloses[i].Load(); n > 0 {

@@ -82,15 +82,17 @@ func (s *session) closeNow(code CloseCode, reason string) {
 }
 
 // closeAsync asks the writer to write the queued control messages, then the
-// close frame. Safe from any goroutine; never blocks.
-func (s *session) closeAsync(code CloseCode, reason string) {
+// close frame, and reports whether this call decided the close. Safe from
+// any goroutine; never blocks.
+func (s *session) closeAsync(code CloseCode, reason string) bool {
 	if !s.decide(code) {
-		return
+		return false
 	}
 	if len(reason) > 120 {
 		reason = reason[:120]
 	}
 	s.out.closeAfter(code, reason)
+	return true
 }
 
 // enqueue queues a control message for the writer. It reports false when
@@ -115,22 +117,25 @@ func (s *session) SendSnapshot(msg []byte) {
 
 // refuse queues Error{code, text} and closes with 4000+code and the same
 // text, the code's fixed one (schema.ErrorCode.String): what the caller
-// knows about the cause stays in the node's log. Safe from any goroutine;
-// never blocks.
-func (s *session) refuse(code schema.ErrorCode) {
+// knows about the cause stays in the node's log. It reports whether this
+// call decided the close. Safe from any goroutine; never blocks.
+func (s *session) refuse(code schema.ErrorCode) bool {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
 	text := code.String()
 	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: text})
-	s.closeAsync(CloseCodeFor(code), text)
+	return s.closeAsync(CloseCodeFor(code), text)
 }
 
 // Kick implements game.Conn: it queues an Error and closes with 4000+code;
-// reason goes to the log only.
+// reason goes to the log only. A kick of a session already closing is not
+// counted.
 func (s *session) Kick(code schema.ErrorCode, reason string) {
 	s.srv.log.Debug().Uint64(keySession, s.id).Uint16(keyErrCode, uint16(code)).Str(keyReason, reason).Msg("kicked")
-	s.refuse(code)
+	if s.refuse(code) {
+		s.srv.m.kicks[kickSlot(code)].Add(1)
+	}
 }
 
 // Redirect implements game.Conn: the match moved to another node. It queues
@@ -138,7 +143,9 @@ func (s *session) Kick(code schema.ErrorCode, reason string) {
 // elsewhere does. Safe from any goroutine; never blocks.
 func (s *session) Redirect(url, matchID string) {
 	s.enqueue(ctrlMsg{kind: ctrlRedirect, url: url, text: matchID})
-	s.closeAsync(CloseRedirect, reasonRedirect)
+	if s.closeAsync(CloseRedirect, reasonRedirect) {
+		s.srv.m.redirectsMoved.Add(1)
+	}
 }
 
 // slowConsumer is called by the outbound when a write hit its deadline.
@@ -256,6 +263,9 @@ func (s *session) hello(h *schema.Hello) {
 		s.refuse(schema.ErrCodeUnavailable)
 		return
 	}
+	if h.ResumeToken != "" {
+		s.srv.m.resumes.Add(1)
+	}
 	s.seat, s.state = seat, stateJoined
 	w := seat.Welcome()
 	if w.NodeID == "" {
@@ -282,9 +292,14 @@ func (s *session) joinFailed(err error) {
 	case errors.As(err, &re):
 		s.log.Debug().Str(keyURL, re.URL).Msg("redirected")
 		s.enqueue(ctrlMsg{kind: ctrlRedirect, url: re.URL, text: re.MatchID})
-		s.closeAsync(CloseRedirect, reasonRedirect)
+		if s.closeAsync(CloseRedirect, reasonRedirect) {
+			s.srv.m.redirectsJoin.Add(1)
+		}
 	case errors.As(err, &je):
 		s.log.Debug().Err(err).Uint16(keyErrCode, uint16(je.Code)).Msg("join refused")
+		if je.Code == schema.ErrCodeResumeRefused {
+			s.srv.m.resumesRefused.Add(1)
+		}
 		s.refuse(je.Code)
 	case s.srv.ctx.Err() != nil:
 		s.refuse(schema.ErrCodeShuttingDown)

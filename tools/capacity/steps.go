@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -248,11 +250,14 @@ func (b *bench) serverStep(ctx context.Context, n int) (*side, error) {
 		return nil, err
 	}
 	defer logf.Close()
+	// /metrics wants the admin token: the bots get the same one.
+	token := randomToken()
 	args := append([]string{
 		"-node-id", "cap1", "-http-addr", httpAddr, "-raft-addr", raftAddr, "-data-dir", dataDir,
 		"-tick-rate", strconv.Itoa(b.o.tickRate), "-log-level", "warn", "-log-format", "json",
 		// Every bot connects from this machine: no per-address limits.
 		"-max-conns-per-ip", "0", "-max-upgrades-per-ip", "0", "-max-matches-per-ip", "0",
+		"-admin-token", token,
 	}, b.o.serverArgs...)
 	target, _ := b.cpus()
 	cmd := command(ctx, target, b.serverBin, args...)
@@ -268,7 +273,7 @@ func (b *bench) serverStep(ctx context.Context, n int) (*side, error) {
 		return nil, fmt.Errorf("%w (log: %s)", err, lastLines(logPath, 5))
 	}
 	smp := startSampler(cmd.Process.Pid, 250*time.Millisecond)
-	rep, t0, err := b.runBots(ctx, n, "ws://"+httpAddr+"/ws", base+"/metrics", "server")
+	rep, t0, err := b.runBots(ctx, n, "ws://"+httpAddr+"/ws", base+"/metrics", token, "server")
 	smp.Stop()
 	if err != nil {
 		return nil, err
@@ -306,7 +311,7 @@ func (b *bench) floorStep(ctx context.Context, n, size int) (*side, error) {
 	metricsURL := "http://" + strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/ws") + "/metrics"
 	fmt.Fprintf(b.log, "capacity: step %d: floor at %s, %d B frames\n", n, url, size)
 	smp := startSampler(cmd.Process.Pid, 250*time.Millisecond)
-	rep, t0, err := b.runBots(ctx, n, url, metricsURL, "floor")
+	rep, t0, err := b.runBots(ctx, n, url, metricsURL, "", "floor")
 	smp.Stop()
 	if err != nil {
 		return nil, err
@@ -315,8 +320,9 @@ func (b *bench) floorStep(ctx context.Context, n, size int) (*side, error) {
 }
 
 // runBots runs ticksync-bots with n bots against url and returns its report
-// and the time it started.
-func (b *bench) runBots(ctx context.Context, n int, url, statsURL, tag string) (*bots.Report, time.Time, error) {
+// and the time it started. statsURL, when set, is scraped with statsToken
+// (a node's admin token; the floor wants none).
+func (b *bench) runBots(ctx context.Context, n int, url, statsURL, statsToken, tag string) (*bots.Report, time.Time, error) {
 	jsonPath := filepath.Join(b.dir, fmt.Sprintf("bots-%s-%d.json", tag, n))
 	args := []string{
 		"-url", url, "-bots", strconv.Itoa(n), "-per-room", strconv.Itoa(b.o.perRoom),
@@ -326,6 +332,9 @@ func (b *bench) runBots(ctx context.Context, n int, url, statsURL, tag string) (
 	}
 	if statsURL != "" {
 		args = append(args, "-server-stats", statsURL)
+	}
+	if statsToken != "" {
+		args = append(args, "-server-stats-token", statsToken)
 	}
 	if !b.o.botWorld && b.o.behavior != string(bots.Chase) {
 		args = append(args, "-skip-world")
@@ -417,4 +426,12 @@ func lastLines(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// randomToken returns 32 random hex digits (the node's admin token for a
+// step).
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
