@@ -148,7 +148,7 @@ func TestClusterPortRefusesPlainRaft(t *testing.T) {
 	}
 	want := `ticksync_cluster_tls_handshake_failures_total{direction="inbound",node="n1"} `
 	testutil.CheckFor(t, 10*time.Second, func() error {
-		_, body := get(t, "http://"+n.Addr().String()+"/metrics")
+		_, body := getAuth(t, "http://"+n.Addr().String()+"/metrics", n.cfg.AdminToken)
 		for _, line := range strings.Split(body, "\n") {
 			if v, ok := strings.CutPrefix(line, want); ok && v != "0" {
 				return nil

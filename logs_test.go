@@ -81,11 +81,13 @@ func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
 	}
 	c1 := config("n1")
 	c1.Bootstrap = true
+	c1.InsecureCluster = true
 	n1 := start(c1)
 	testutil.CheckFor(t, 15*time.Second, n1.Ready)
 	for _, id := range []string{"n2", "n3"} {
 		c := config(id)
 		c.Join = n1.APIURL()
+		c.InsecureCluster = true // a loopback cluster in one process
 		testutil.CheckFor(t, 20*time.Second, start(c).Ready)
 	}
 

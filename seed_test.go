@@ -87,6 +87,7 @@ func TestNodeSeed(t *testing.T) {
 		c.RaftAdvertise = "localhost:" + raftPort
 		c.APIAdvertise = seedURL
 		c.Join = seedURL
+		c.InsecureCluster = true // a loopback cluster in one process
 		return c
 	}
 	dataDir := t.TempDir()
@@ -116,6 +117,7 @@ func TestNodeSeed(t *testing.T) {
 
 	c2 := testConfig(t, "n2", &syncBuffer{})
 	c2.Join = seedURL
+	c2.InsecureCluster = true
 	n2 := start(c2)
 	testutil.CheckFor(t, 20*time.Second, n2.Ready)
 
