@@ -68,8 +68,8 @@ type Node struct {
 	glue  *cluster.Adapter
 	http  *httpserver.Server
 
-	clusterTLS *certs.NodeTLS    // -cluster-*; nil without
-	handshakes *handshakeMetrics // failed handshakes on the cluster port
+	clusterTLS     *certs.NodeTLS     // -cluster-*; nil without
+	handshakes     *handshakeMetrics  // failed handshakes on the cluster port
 	clusterMetrics *clusterMetrics    // replication.Metrics
 	metricsHTTP    *httpserver.Server // -metrics-addr; nil without
 	tokenFile      string             // the admin token's file, when it came from one (Start)
