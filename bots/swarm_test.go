@@ -113,8 +113,10 @@ func TestSwarmAgainstFloor(t *testing.T) {
 			if gap.P50 <= 0 || gap.P50 > gap.P99 || gap.P99 > gap.Max {
 				t.Errorf("snapshot gap %+v, want 0 < p50 <= p99 <= max", gap)
 			}
-			if fb := float64(srv.Stats().FrameBytes); rep.Snapshots.MeanBytes < fb || rep.Snapshots.MeanBytes > 1.1*fb {
-				t.Errorf("mean snapshot %.0f B, the floor's frame is %.0f B", rep.Snapshots.MeanBytes, fb)
+			// Bytes and snapshots are counted at slightly different instants
+			// at the window's edges: about the frame's size, not exactly.
+			if fb := float64(srv.Stats().FrameBytes); rep.Snapshots.MeanBytes < 0.9*fb || rep.Snapshots.MeanBytes > 1.1*fb {
+				t.Errorf("mean snapshot %.2f B, the floor's frame is %.0f B", rep.Snapshots.MeanBytes, fb)
 			}
 			if rep.BytesUpPerBotPerS <= 0 {
 				t.Errorf("bytes up per bot per s = %.0f", rep.BytesUpPerBotPerS)
