@@ -5,8 +5,9 @@
 // metrics (/metrics, admin only; without a token on Config.MetricsAddr;
 // docs/METRICS.md lists them), the admin API (/admin/v1/, bearer
 // Config.AdminToken) and /debug/pprof (admin only). Without an AdminToken
-// the node keeps one in <DataDir>/admin-token. The ticksync command is this package plus flags and the
-// arena demo; a game's own main embeds it the same way:
+// the node keeps one in <DataDir>/admin-token. The ticksync command is
+// this package plus flags and the arena demo; a game's own main embeds it
+// the same way:
 //
 //	cfg := ticksync.DefaultConfig()
 //	if err := cfg.ParseFlags(flag.CommandLine, os.Args[1:], os.Getenv); err != nil { … }

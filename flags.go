@@ -34,7 +34,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS key file")
 	fs.Var(&originsFlag{&c.AllowedOrigins}, "allowed-origins", "comma-separated Origin allow-list for /ws (default: own host and localhost)")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "bearer token for /admin/v1/..., /debug/pprof and /metrics, shared by the cluster's nodes (empty: the one in <data-dir>/admin-token, generated on the first start)")
-	fs.StringVar(&c.ClusterCA, "cluster-ca", c.ClusterCA, "cluster CA certificate (PEM): with -cluster-cert and -cluster-key, Raft and node-to-node calls run over mutual TLS (`ticksync certs` makes a dev set)")
+	fs.StringVar(&c.ClusterCA, "cluster-ca", c.ClusterCA, "cluster CA certificate (PEM): with -cluster-cert and -cluster-key, Raft and node-to-node calls run over mutual TLS (ticksync certs makes a dev set)")
 	fs.StringVar(&c.ClusterCert, "cluster-cert", c.ClusterCert, "this node's cluster certificate (PEM), issued by -cluster-ca with the node's id")
 	fs.StringVar(&c.ClusterKey, "cluster-key", c.ClusterKey, "the key of -cluster-cert (PEM)")
 	fs.BoolVar(&c.InsecureCluster, "insecure-cluster", c.InsecureCluster, "let this node join or form a cluster of several nodes without cluster certificates (trusted networks only)")

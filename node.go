@@ -478,7 +478,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("sessions: %w", err))
 		}
 	}
-	// Our goroutines (ownership, join, lease watch) end.
+	// Our goroutines (ownership, join, lease watch, undrain) end.
 	n.cancel()
 	n.wg.Wait()
 	// Raft: flush the final checkpoints, hand leadership over, stop.

@@ -28,8 +28,8 @@ type Config struct {
 	// Secret signs resume tokens. Empty: a random secret per Manager (tokens
 	// then only work on this node until it restarts). Otherwise at least 16
 	// bytes; the nodes of one cluster must share it, so that a player whose
-	// match moved resumes on the new owner (cmd derives it from -auth-secret,
-	// else from -admin-token).
+	// match moved resumes on the new owner (the node derives it from
+	// -auth-secret, else from -admin-token).
 	Secret []byte
 	// DefaultGame is the game of a Hello that names none. Default "arena".
 	DefaultGame string

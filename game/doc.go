@@ -17,9 +17,9 @@
 // In a cluster the matches are the directory's (replication, wired in by
 // the node through internal/cluster and small interfaces declared here):
 // Placement creates matches through Raft and redirects players to their
-// owner, Adopt starts a match
-// the cluster assigned here (fresh, or from a checkpoint with its seats),
-// Release stops one that moved and redirects its players, every room
+// owner, Adopt starts a match the cluster assigned here (fresh, or from a
+// checkpoint with its seats), Release stops one that moved and redirects
+// its players, every room
 // checkpoints to a Checkpointer and ticks only while its Lease is valid,
 // and Freeze/Thaw/Tick serve planned hand-overs (replication.Host).
 //

@@ -10,9 +10,9 @@ import (
 )
 
 // Host is the local game layer as replication needs it; game.Manager
-// implements it and cmd passes it in Config.Host. Methods are called from
-// the admin API's, the drainer's and (Capturer) the checkpointer's
-// goroutines, never from Raft's.
+// implements it and the node (package ticksync) passes it in Config.Host.
+// Methods are called from the admin API's, the drainer's and (Capturer)
+// the checkpointer's goroutines, never from Raft's.
 type Host interface {
 	// Freeze stops the room of matchID (owned here at epoch) from ticking and
 	// returns its state at its last tick, for a planned hand-over. The room

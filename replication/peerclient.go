@@ -171,22 +171,28 @@ func remoteError(status int, data []byte, what string) *RemoteError {
 // nodes apart; otherwise the kernel picks the source (the API may live on
 // another interface than Raft).
 func defaultHTTPClient(local *net.TCPAddr) *http.Client {
-	d := net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}
-	dial := d.DialContext
-	if local != nil && local.IP.IsLoopback() {
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			dd := d
-			dd.LocalAddr = sourceFor(local, addr)
-			return dd.DialContext(ctx, network, addr)
-		}
-	}
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         dial,
+			DialContext:         peerDial(local),
 			MaxIdleConnsPerHost: 4,
 			IdleConnTimeout:     30 * time.Second,
 		},
+	}
+}
+
+// peerDial is the dial function of node-to-node HTTP clients: 1 s to
+// connect, and with a loopback local address, dials to loopback peers
+// leave from it (see defaultHTTPClient).
+func peerDial(local *net.TCPAddr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}
+	if local == nil || !local.IP.IsLoopback() {
+		return d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dd := d
+		dd.LocalAddr = sourceFor(local, addr)
+		return dd.DialContext(ctx, network, addr)
 	}
 }
 

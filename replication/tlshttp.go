@@ -1,9 +1,7 @@
 package replication
 
 import (
-	"context"
 	"crypto/tls"
-	"net"
 	"net/http"
 	"time"
 )
@@ -22,19 +20,10 @@ import (
 // when requests carry secrets, rather than checking the response's TLS
 // state after the request went out.
 func NewClusterHTTPClient(tlsConf *tls.Config, raftAddr string) *http.Client {
-	d := net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}
-	dial := d.DialContext
-	if local := sourceIP(raftAddr); local != nil && local.IP.IsLoopback() {
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			dd := d
-			dd.LocalAddr = sourceFor(local, addr)
-			return dd.DialContext(ctx, network, addr)
-		}
-	}
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         dial,
+			DialContext:         peerDial(sourceIP(raftAddr)),
 			TLSClientConfig:     tlsConf.Clone(),
 			TLSHandshakeTimeout: 5 * time.Second,
 			MaxIdleConnsPerHost: 4,

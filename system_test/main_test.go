@@ -85,8 +85,8 @@ func readFlags(bin string) (map[string]bool, error) {
 	return nil, fmt.Errorf("%s -h: %v: no flags in %q", bin, err, out)
 }
 
-// needCluster skips the test when the binary has no cluster mode yet (the
-// replication wiring of cmd/ticksync is what these tests exercise).
+// needCluster builds the binary once and fails the test when it lacks a
+// flag of the cluster mode these tests exercise.
 func needCluster(t *testing.T) {
 	t.Helper()
 	buildOnce.Do(func() { buildErr = buildBinary() })

@@ -1,7 +1,7 @@
 // Package healthcheck is the "ticksync healthcheck" command: it asks a
 // node's /readyz (or any URL) whether it is ready and exits 0 or 1, for
 // container health checks in images without a shell or curl
-// (HEALTHCHECK CMD ["/ticksync", "healthcheck"]).
+// (HEALTHCHECK CMD ["/usr/local/bin/ticksync", "healthcheck"]).
 //
 // Data flow: Main parses its flags → one GET with a deadline → exit code,
 // and the reason on stderr when it is not 0. The default URL is the node's

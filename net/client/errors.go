@@ -38,7 +38,7 @@ type ServerError struct {
 }
 
 func (e *ServerError) Error() string {
-	return fmt.Sprintf("server error %d (%s): %s", e.Code, errorCodeName(e.Code), e.Message)
+	return fmt.Sprintf("server error %d (%s): %s", e.Code, e.Code.String(), e.Message)
 }
 
 // Retryable reports whether the refusal is temporary (the node is
@@ -91,8 +91,6 @@ func (e *HTTPError) Error() string {
 func (e *HTTPError) Retryable() bool {
 	return e.StatusCode >= 500 || e.StatusCode == 429
 }
-
-func errorCodeName(c schema.ErrorCode) string { return c.String() }
 
 // retryable reports whether err (the end of a connection or of an attempt)
 // allows another attempt. Network errors (refused, reset, timeouts, EOF) do.

@@ -27,8 +27,8 @@ const (
 	// CloseInternal: a handler failed (panicked); the node keeps running.
 	CloseInternal CloseCode = 1011
 	// CloseErrorBase: 4000+N follows an Error message with ErrorCode N
-	// (4001..4009, 4012; the reason is ErrorCode.String, like the Error's
-	// message).
+	// (4001..4009, 4012..4014; the reason is ErrorCode.String, like the
+	// Error's message).
 	CloseErrorBase CloseCode = 4000
 	// CloseNodeFull: Error node full was sent just before (the node holds
 	// its maximum of players or matches).

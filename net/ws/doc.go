@@ -6,9 +6,9 @@
 //   - Upgrade: Handler checks the request (GET, WebSocket headers, Origin
 //     allow-list, and the per-address limits: connections open and
 //     upgrades a second) and answers a refusal with a plain HTTP status
-//     before any upgrade. An accepted request is hijacked, its net.Conn wrapped in a
-//     sockConn (read timeouts, lingering close) and handed to gws, which
-//     from then on only reads.
+//     before any upgrade. An accepted request is hijacked, its net.Conn
+//     wrapped in a sockConn (read timeouts, lingering close) and handed to
+//     gws, which from then on only reads.
 //   - Read path, one goroutine per session (gws's ReadLoop): each binary
 //     frame goes through schema.DecodeClientMessage, the only gate for
 //     untrusted bytes. The first message must be a Hello; it is

@@ -124,7 +124,7 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		counter("messages_out_total", "Server messages written, by kind.", &m.controlOut, prometheus.Labels{"kind": "control"}),
 		counter("bytes_out_total", "Server message payload bytes written.", &m.bytesOut, nil),
 		counter("snapshots_dropped_total", "Snapshots replaced in a pending slot before they were written (latest wins).", &m.snapshotsDropped, nil),
-		counter("inputs_dropped_total", "Inputs dropped by a full per-player input queue (the player's oldest input made room).", &m.inputsDropped, nil),
+		counter("inputs_dropped_total", "Inputs the seat refused: a full per-player input queue (the player's oldest input made room), a replaced connection, or a player no longer seated.", &m.inputsDropped, nil),
 		counter("slow_consumers_total", "Sessions closed because a write did not complete in time.", &m.slowConsumers, nil),
 		counter("panics_total", "Panics recovered in session handlers.", &m.panics, nil),
 		counter("snapshots_direct_total", "Snapshots written by the room's goroutine straight to a plain TCP socket (the rest go through the session's writer).", &m.directOut, nil),

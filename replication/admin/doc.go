@@ -47,7 +47,7 @@
 // /admin/v1/raft/read-index. They are not operator calls and do not live
 // here: package replication serves them (Node.PeerHandler) and calls them,
 // and Server only mounts that handler at those paths, so a node serves one
-// tree under /admin/v1/ as before. They stay in replication, unlike rqlite,
+// tree under /admin/v1/. They stay in replication, unlike rqlite,
 // which gives its node-to-node service a package of its own (cluster),
 // because here they are the replication protocol itself: the heartbeat's
 // round trip is the owner lease that fences rooms (replication/DESIGN.md),

@@ -114,7 +114,7 @@ func (h *fakeHost) frozenAt(id string) (uint64, bool) {
 }
 
 // testNode is a replication node serving the admin API (with the
-// node-to-node endpoints, as cmd/ticksync mounts it) on a loopback port.
+// node-to-node endpoints, as the node mounts it) on a loopback port.
 type testNode struct {
 	*replication.Node
 	api    string

@@ -183,15 +183,8 @@ func writeMatch(w io.Writer, d admin.MatchDetail) error {
 		kv = append(kv, "PLAYERS", strconv.Itoa(d.Players), "LIVE", "unknown: "+d.LiveError)
 		return pairs(w, kv...)
 	}
-	state := "running"
-	switch {
-	case l.Frozen:
-		state = "frozen for a hand-over"
-	case l.Paused:
-		state = "paused: the owner's lease lapsed"
-	}
 	kv = append(kv,
-		"STATE", state,
+		"STATE", liveState(l),
 		"TICK", fmt.Sprintf("%d (%d Hz)", l.Tick, l.TickRate),
 		"TICK TIME", fmt.Sprintf("p99 %s, max %s (last 256 ticks)", msf(l.TickP99MS), msf(l.TickMaxMS)),
 		"SENT", fmt.Sprintf("%s of snapshots, %d B in all", byteRate(l.BytesPerSec), l.SnapshotBytes),
@@ -205,6 +198,17 @@ func writeMatch(w io.Writer, d admin.MatchDetail) error {
 	}
 	fmt.Fprintln(w)
 	return writePlayers(w, l.Players)
+}
+
+// liveState says whether a running match ticks, in words.
+func liveState(l *admin.Live) string {
+	switch {
+	case l.Frozen:
+		return "frozen for a hand-over"
+	case l.Paused:
+		return "paused: the owner's lease lapsed"
+	}
+	return "running"
 }
 
 // writePlayers writes a match's players as a table.

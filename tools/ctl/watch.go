@@ -134,15 +134,8 @@ func writeWatchFrame(w io.Writer, f watchFrame, every time.Duration) error {
 	if f.TickHz != nil {
 		hz = strconv.FormatFloat(*f.TickHz, 'f', 1, 64) + " Hz"
 	}
-	state := "running"
-	switch {
-	case l.Frozen:
-		state = "frozen for a hand-over"
-	case l.Paused:
-		state = "paused: the owner's lease lapsed"
-	}
 	err := pairs(w,
-		"OWNER", l.Node+", "+state,
+		"OWNER", l.Node+", "+liveState(l),
 		"TICK", fmt.Sprintf("%d, %s (of %d Hz)", l.Tick, hz, l.TickRate),
 		"TICK TIME", fmt.Sprintf("p99 %s, max %s", msf(l.TickP99MS), msf(l.TickMaxMS)),
 		"SENT", byteRate(l.BytesPerSec),

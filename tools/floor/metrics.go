@@ -9,7 +9,7 @@ import (
 )
 
 // metrics exports the floor's measurements under the names a ticksync node
-// uses (cmd/ticksync's room metrics, net/ws's counters), so that the bots'
+// uses (the node's room metrics, net/ws's counters), so that the bots'
 // -server-stats scrapes both at the same instants and reads them with the
 // same code: tick time, overruns, sessions, snapshots and bytes out, and
 // the process's CPU and RSS.

@@ -52,7 +52,7 @@ func TestCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := map[string]bool{}
-	for _, f := range append(defined, designedFlags...) {
+	for _, f := range defined {
 		known[EnvName(f)] = true
 	}
 	nodes := []string{"n1", "n2", "n3"}

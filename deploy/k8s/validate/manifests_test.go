@@ -21,14 +21,6 @@ const (
 	container      = "ticksync"
 )
 
-// designedFlags are node flags of the design (DESIGN.md, "Node interfaces")
-// that the node's sources may not define yet. A manifest may set them; the
-// test logs which ones the node does not define.
-var designedFlags = []string{
-	"cluster-ca", "cluster-cert", "cluster-key", "insecure-cluster",
-	"max-conns-per-ip", "max-upgrades-per-ip", "max-players", "max-rooms",
-}
-
 // cliEnv are variables ticksyncctl reads (the preStop hook runs it).
 var cliEnv = []string{"TICKSYNC_ADDR", "TICKSYNC_ADMIN_TOKEN"}
 
@@ -300,10 +292,7 @@ func TestEnvironment(t *testing.T) {
 	if !slices.Contains(defined, "node-id") || !slices.Contains(defined, "join") {
 		t.Fatalf("found flags %v in the node's sources: the flag pattern no longer matches them", defined)
 	}
-	known := map[string]string{} // env name → "defined" or "designed"
-	for _, f := range designedFlags {
-		known[EnvName(f)] = "designed"
-	}
+	known := map[string]string{} // env name → "defined" or "ticksyncctl"
 	for _, f := range defined {
 		known[EnvName(f)] = "defined"
 	}
@@ -312,20 +301,10 @@ func TestEnvironment(t *testing.T) {
 			known[e] = "ticksyncctl"
 		}
 	}
-	var notYet []string
 	for _, e := range cl.c.Env {
-		if !strings.HasPrefix(e.Name, "TICKSYNC_") {
-			continue
-		}
-		switch known[e.Name] {
-		case "":
+		if strings.HasPrefix(e.Name, "TICKSYNC_") && known[e.Name] == "" {
 			t.Errorf("env %s names no node flag (flags: %v)", e.Name, defined)
-		case "designed":
-			notYet = append(notYet, e.Name)
 		}
-	}
-	if len(notYet) > 0 {
-		t.Logf("set but not defined by the node's sources yet (designed flags): %v", notYet)
 	}
 
 	const ns = "games"
