@@ -50,7 +50,7 @@ const (
 	errServerBase                    // + schema.ErrorCode: an Error message from the server
 )
 
-const numServerCodes = 9 // schema.ErrCodeUnknown .. schema.ErrCodeShuttingDown
+const numServerCodes = 15 // schema.ErrCodeUnknown .. schema.ErrCodeMatchEnded
 
 const numErrorKinds = errServerBase + numServerCodes
 
@@ -73,11 +73,19 @@ var errorKindNames = [numErrorKinds]string{
 	errServerBase + 6: "server_replaced",
 	errServerBase + 7: "server_unavailable",
 	errServerBase + 8: "server_shutting_down",
+	errServerBase + 9: "server_node_full",
+	// 10 and 11 are not error codes (their close codes 4010 and 4011
+	// mean slow consumer and redirect).
+	errServerBase + 10: "server_unknown",
+	errServerBase + 11: "server_unknown",
+	errServerBase + 12: "server_rate_limited",
+	errServerBase + 13: "server_kicked",
+	errServerBase + 14: "server_match_ended",
 }
 
 // serverErrorKind is the kind of an Error message with code c.
 func serverErrorKind(c schema.ErrorCode) ErrorKind {
-	if int(c) >= numServerCodes {
+	if int(c) >= numServerCodes || c == 10 || c == 11 {
 		c = schema.ErrCodeUnknown
 	}
 	return errServerBase + ErrorKind(c)

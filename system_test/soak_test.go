@@ -106,11 +106,12 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The node's per-IP admission limits (0: no limit): every bot dials from
-	// 127.0.0.1, so a node that knows these flags gets them lifted. Older
+	// 127.0.0.1 and creates matches as a guest, so a node that knows these
+	// flags gets them lifted. Older
 	// binaries without the flags have no such limit.
 	var extra []string
 	needCluster(t)
-	for _, f := range []string{"max-conns-per-ip", "max-upgrades-per-ip"} {
+	for _, f := range []string{"max-conns-per-ip", "max-upgrades-per-ip", "max-matches-per-ip"} {
 		if binaryFlags[f] {
 			extra = append(extra, "-"+f, "0")
 		}
