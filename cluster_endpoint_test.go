@@ -1,7 +1,6 @@
 package ticksync
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 )
 
@@ -44,25 +42,7 @@ func getCluster(t *testing.T, method, addr, origin string) (*http.Response, clus
 // answers a browser's cross-origin request with CORS headers only for an
 // Origin that the allow-list of /ws admits.
 func TestNodeClusterEndpoint(t *testing.T) {
-	start := func(c Config) *Node {
-		t.Helper()
-		n, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := arena.Register(n.Games()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = n.Shutdown(ctx)
-		})
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	start := func(c Config) *Node { return startArenaNode(t, c) }
 	set := clusterCerts(t, "n1", "n2")
 	c1 := withCerts(testConfig(t, "n1", io.Discard), set, "n1")
 	c1.Bootstrap = true

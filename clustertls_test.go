@@ -189,25 +189,7 @@ func TestClusterPortRefusesPlainRaft(t *testing.T) {
 // cluster port), and an operator request proxied to the leader works.
 func TestClusterOverTLSInProcess(t *testing.T) {
 	set := clusterCerts(t, "n1", "n2")
-	start := func(c Config) *Node {
-		t.Helper()
-		n, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := arena.Register(n.Games()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = n.Shutdown(ctx)
-		})
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	start := func(c Config) *Node { return startArenaNode(t, c) }
 	c1 := withCerts(testConfig(t, "n1", io.Discard), set, "n1")
 	c1.Bootstrap = true
 	n1 := start(c1)

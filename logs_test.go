@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/ticksync/ticksync/game/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 )
@@ -53,21 +52,7 @@ func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
 	nodes := map[string]*Node{}
 	start := func(c Config) *Node {
 		t.Helper()
-		n, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := arena.Register(n.Games()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = n.Shutdown(ctx)
-		})
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
+		n := startArenaNode(t, c)
 		nodes[n.NodeID()] = n
 		return n
 	}

@@ -53,6 +53,28 @@ func testConfig(t *testing.T, id string, logs io.Writer) Config {
 	return c
 }
 
+// startArenaNode builds a node from c with the arena registered and
+// starts it; the node shuts down when the test ends.
+func startArenaNode(t *testing.T, c Config) *Node {
+	t.Helper()
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := arena.Register(n.Games()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	})
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	return getAuth(t, url, "")
@@ -200,25 +222,7 @@ func TestNodeDefaultGame(t *testing.T) {
 // TestNodeJoinRefusedIsFatal: a node whose Join the cluster refuses for
 // good (a wrong admin token) reports it on Fatal instead of waiting.
 func TestNodeJoinRefusedIsFatal(t *testing.T) {
-	start := func(c Config) *Node {
-		t.Helper()
-		n, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := arena.Register(n.Games()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = n.Shutdown(ctx)
-		})
-		if err := n.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	start := func(c Config) *Node { return startArenaNode(t, c) }
 	c1 := testConfig(t, "n1", io.Discard)
 	c1.Bootstrap = true
 	c1.InsecureCluster = true
