@@ -85,8 +85,18 @@ func (s *session) closeNow(code CloseCode, reason string) {
 // close frame, and reports whether this call decided the close. Safe from
 // any goroutine; never blocks.
 func (s *session) closeAsync(code CloseCode, reason string) bool {
+	return s.closeCounted(code, reason, nil)
+}
+
+// closeCounted is closeAsync that adds one to counted (when not nil) if this
+// call decided the close, before the close frame can be written: whoever
+// sees the close also sees the count.
+func (s *session) closeCounted(code CloseCode, reason string, counted *atomic.Uint64) bool {
 	if !s.decide(code) {
 		return false
+	}
+	if counted != nil {
+		counted.Add(1)
 	}
 	if len(reason) > 120 {
 		reason = reason[:120]
@@ -120,12 +130,17 @@ func (s *session) SendSnapshot(msg []byte) {
 // knows about the cause stays in the node's log. It reports whether this
 // call decided the close. Safe from any goroutine; never blocks.
 func (s *session) refuse(code schema.ErrorCode) bool {
+	return s.refuseCounted(code, nil)
+}
+
+// refuseCounted is refuse that counts the close in counted as closeCounted does.
+func (s *session) refuseCounted(code schema.ErrorCode, counted *atomic.Uint64) bool {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
 	text := code.String()
 	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: text})
-	return s.closeAsync(CloseCodeFor(code), text)
+	return s.closeCounted(CloseCodeFor(code), text, counted)
 }
 
 // Kick implements game.Conn: it queues an Error and closes with 4000+code;
@@ -133,9 +148,7 @@ func (s *session) refuse(code schema.ErrorCode) bool {
 // counted.
 func (s *session) Kick(code schema.ErrorCode, reason string) {
 	s.srv.log.Debug().Uint64(keySession, s.id).Uint16(keyErrCode, uint16(code)).Str(keyReason, reason).Msg("kicked")
-	if s.refuse(code) {
-		s.srv.m.kicks[kickSlot(code)].Add(1)
-	}
+	s.refuseCounted(code, &s.srv.m.kicks[kickSlot(code)])
 }
 
 // Redirect implements game.Conn: the match moved to another node. It queues
@@ -143,9 +156,7 @@ func (s *session) Kick(code schema.ErrorCode, reason string) {
 // elsewhere does. Safe from any goroutine; never blocks.
 func (s *session) Redirect(url, matchID string) {
 	s.enqueue(ctrlMsg{kind: ctrlRedirect, url: url, text: matchID})
-	if s.closeAsync(CloseRedirect, reasonRedirect) {
-		s.srv.m.redirectsMoved.Add(1)
-	}
+	s.closeCounted(CloseRedirect, reasonRedirect, &s.srv.m.redirectsMoved)
 }
 
 // slowConsumer is called by the outbound when a write hit its deadline.
@@ -292,9 +303,7 @@ func (s *session) joinFailed(err error) {
 	case errors.As(err, &re):
 		s.log.Debug().Str(keyURL, re.URL).Msg("redirected")
 		s.enqueue(ctrlMsg{kind: ctrlRedirect, url: re.URL, text: re.MatchID})
-		if s.closeAsync(CloseRedirect, reasonRedirect) {
-			s.srv.m.redirectsJoin.Add(1)
-		}
+		s.closeCounted(CloseRedirect, reasonRedirect, &s.srv.m.redirectsJoin)
 	case errors.As(err, &je):
 		s.log.Debug().Err(err).Uint16(keyErrCode, uint16(je.Code)).Msg("join refused")
 		if je.Code == schema.ErrCodeResumeRefused {
