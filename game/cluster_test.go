@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -486,6 +487,47 @@ func TestAdmitPlacesHere(t *testing.T) {
 	info, err := m.Create(context.Background(), "fake")
 	if err != nil || info.ID != "placed3" {
 		t.Fatalf("Create = %+v, %v", info, err)
+	}
+}
+
+// TestConcurrentJoinsFillOnePlacedMatch: a burst of players arriving while
+// the match placed for the first of them is not adopted yet (the directory's
+// Acquired event is slow) fills that match; no second match is opened while
+// it has a free seat.
+func TestConcurrentJoinsFillOnePlacedMatch(t *testing.T) {
+	const seats = 6
+	var m *Manager
+	var admits atomic.Int32
+	pl := &funcPlacement{admit: func(context.Context, string) (string, error) {
+		id := fmt.Sprintf("placed%d", admits.Add(1))
+		go func() {
+			time.Sleep(30 * time.Millisecond) // the Acquired event on its way
+			_ = m.Adopt(context.Background(), AdoptRequest{MatchID: id, Game: "fake", Epoch: 3})
+		}()
+		return id, nil
+	}}
+	m, _ = newClusterManager(t, "a", func(c *Config) { c.Placement = pl; c.Seats = seats })
+	ids := make(chan string, seats)
+	var wg sync.WaitGroup
+	for range seats {
+		wg.Go(func() {
+			s, err := m.Join(context.Background(), JoinRequest{Conn: &fakeConn{}})
+			if err != nil {
+				t.Errorf("join: %v", err)
+				return
+			}
+			ids <- s.Welcome().MatchID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	for id := range ids {
+		if id != "placed1" {
+			t.Errorf("a player was seated in %s, want placed1", id)
+		}
+	}
+	if n := admits.Load(); n != 1 {
+		t.Fatalf("%d matches placed for %d players and %d seats, want 1", n, seats, seats)
 	}
 }
 

@@ -38,8 +38,9 @@ type Manager struct {
 
 	mu      sync.Mutex
 	matches map[string]*Match
-	order   []*Match      // creation order: matchmaking fills the oldest first
-	adopted chan struct{} // closed (and replaced) whenever a match is added
+	order   []*Match                 // creation order: matchmaking fills the oldest first
+	adopted chan struct{}            // closed (and replaced) whenever a match is added
+	picking map[string]chan struct{} // per game: one pick that may create a match at a time
 	closed  bool
 	watch   sync.WaitGroup // one watcher goroutine per match
 }
@@ -76,6 +77,7 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 		simCfg:  simCfg,
 		matches: make(map[string]*Match),
 		adopted: make(chan struct{}),
+		picking: make(map[string]chan struct{}),
 	}
 	m.adm.init(cfg)
 	if err := m.adm.register(cfg.Registerer, cfg.NodeID); err != nil {
@@ -240,8 +242,21 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 // req); else it asks Placement: create one here, wait for the one the
 // directory placed here, or go elsewhere (a *RedirectError). created says
 // the match was made for req.
+//
+// The look for an open match and the creation of one are one step per game
+// on this node: a pick that finds none holds the game's pick lock until the
+// match it created (or was given) runs here, so the picks queued behind it
+// find that match open instead of each opening one.
 func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *Match, created bool, err error) {
 	if mt := m.oldestOpen(game); mt != nil {
+		return mt, false, nil
+	}
+	release, err := m.lockPick(ctx, game)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	if mt := m.oldestOpen(game); mt != nil { // made by the pick we queued behind
 		return mt, false, nil
 	}
 	m.mu.Lock()
@@ -269,6 +284,23 @@ func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *
 	}
 	mt, err = m.createLocked(game)
 	return mt, err == nil, err
+}
+
+// lockPick takes game's pick lock, honouring ctx.
+func (m *Manager) lockPick(ctx context.Context, game string) (func(), error) {
+	m.mu.Lock()
+	ch := m.picking[game]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		m.picking[game] = ch
+	}
+	m.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (m *Manager) oldestOpen(game string) *Match {
