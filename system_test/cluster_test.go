@@ -37,6 +37,11 @@ type clusterOpts struct {
 	// advertise, if set, is node id's -advertise URL (the URL its Redirects
 	// carry); nil: through the node's HTTP fault proxy.
 	advertise func(id string) string
+	// direct: no fault proxies; the nodes reach each other and the players
+	// reach them at their real addresses. For load runs (the soak), where
+	// the proxies' copying would be a large part of the machine's load;
+	// such a cluster cannot be partitioned (isolate fails the test).
+	direct bool
 }
 
 func (o clusterOpts) checkpoint() time.Duration {
@@ -92,7 +97,20 @@ type proc struct {
 func (n *node) advertise() string { return n.adv }
 
 // apiProxied is the admin API base the other nodes use.
-func (n *node) apiProxied() string { return "http://" + n.httpProxy.Addr() }
+func (n *node) apiProxied() string {
+	if n.httpProxy == nil {
+		return n.api()
+	}
+	return "http://" + n.httpProxy.Addr()
+}
+
+// raftAdvertised is the Raft address the other nodes dial.
+func (n *node) raftAdvertised() string {
+	if n.raftProxy == nil {
+		return n.raftAddr
+	}
+	return n.raftProxy.Addr()
+}
 
 // api is the admin API base the test uses (no proxy).
 func (n *node) api() string { return "http://" + n.httpAddr }
@@ -164,14 +182,17 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 			dataDir:  filepath.Join(dir, fmt.Sprintf("n%d-data", i+1)),
 			logPath:  filepath.Join(logs, fmt.Sprintf("n%d.log", i+1)),
 		}
-		var err error
-		if n.raftProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.raftAddr); err != nil {
-			t.Fatal(err)
+		n.adv = "ws://" + n.httpAddr + "/ws"
+		if !opts.direct {
+			var err error
+			if n.raftProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.raftAddr); err != nil {
+				t.Fatal(err)
+			}
+			if n.httpProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.httpAddr); err != nil {
+				t.Fatal(err)
+			}
+			n.adv = "ws://" + n.httpProxy.Addr() + "/ws"
 		}
-		if n.httpProxy, err = faultproxy.Listen(netip.AddrPortFrom(ip, 0).String(), n.httpAddr); err != nil {
-			t.Fatal(err)
-		}
-		n.adv = "ws://" + n.httpProxy.Addr() + "/ws"
 		if opts.advertise != nil {
 			n.adv = opts.advertise(n.id)
 		}
@@ -194,7 +215,7 @@ func startCluster(t *testing.T, opts clusterOpts) *cluster {
 			"-cluster-key", filepath.Join(certDir, n.id+".key"),
 			"-http-addr", n.httpAddr,
 			"-raft-addr", n.raftAddr,
-			"-raft-advertise", n.raftProxy.Addr(),
+			"-raft-advertise", n.raftAdvertised(),
 			"-advertise", n.advertise(),
 			"-api-advertise", n.apiProxied(),
 			"-data-dir", n.dataDir,
@@ -358,8 +379,10 @@ func (c *cluster) stopAll() {
 		}
 	}
 	for _, n := range c.nodes {
-		_ = n.raftProxy.Close()
-		_ = n.httpProxy.Close()
+		if n.raftProxy != nil {
+			_ = n.raftProxy.Close()
+			_ = n.httpProxy.Close()
+		}
 	}
 }
 
@@ -715,6 +738,9 @@ func (c *cluster) waitCheckpoint(via *node, id string, minTick uint32, timeout t
 // node-to-node HTTP) both ways, and the HTTP listeners between nodes.
 // Players (127.0.0.1) keep reaching every node.
 func (c *cluster) isolate(n *node, fault faultproxy.Fault) {
+	if c.opts.direct {
+		c.t.Fatal("isolate: a direct cluster has no fault proxies")
+	}
 	others := c.others(n)
 	n.raftProxy.SetAll(fault)
 	var otherIPs []netip.Addr

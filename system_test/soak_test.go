@@ -116,7 +116,10 @@ func TestSoak(t *testing.T) {
 			extra = append(extra, "-"+f, "0")
 		}
 	}
-	c := startCluster(t, clusterOpts{extra: extra})
+	// Direct: the fault proxies would copy every byte between the nodes
+	// (and of redirected players) through this test process, a large share
+	// of a small machine at 1,000 bots; the soak measures the nodes.
+	c := startCluster(t, clusterOpts{extra: extra, direct: true})
 	botsBin := buildBots(t)
 
 	var urls []string
