@@ -1,0 +1,868 @@
+package gameschema
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ticksync/ticksync/schema/internal/reflection"
+)
+
+// The attribute vocabulary (schema/DESIGN.md explains each). A game's .fbs
+// declares the ones it uses with `attribute "name";`.
+const (
+	// Table attributes: what the table is for.
+	AttrEntity = "ticksync_entity" // (ticksync_entity: "1"): an entity kind and its kind id, 1..65535
+	AttrInput  = "ticksync_input"  // (ticksync_input): the player input table (exactly one)
+	AttrEvents = "ticksync_events" // (ticksync_events: "client"|"server"): an event wrapper (one union field)
+	AttrJoin   = "ticksync_join"   // (ticksync_join): the join payload of Hello (at most one)
+
+	// Field attributes.
+	AttrRange     = "range"      // (range: "lo..hi"): bounds of the stored value, enforced by the verifier
+	AttrQuantum   = "quantum"    // (quantum: "0.01"): quantization step; required on floats
+	AttrPredict   = "predict"    // (predict: "vx"): predicted from that velocity field (entities)
+	AttrOwnerOnly = "owner_only" // (owner_only): sent to the owning player only (entities)
+	AttrMaxLen    = "max_len"    // (max_len: "32"): cap in bytes of a string or [ubyte]
+)
+
+// maxStructDepth bounds struct nesting when flattening.
+const maxStructDepth = 8
+
+// maxStructSize bounds the inline size of a struct field.
+const maxStructSize = 4096
+
+// Load verifies a compiled schema (the .bfbs that `flatc --binary --schema`
+// writes) and builds its model with DefaultConfig's limits. Nothing in bfbs
+// is trusted: a damaged file yields an error wrapping ErrBadSchema, never a
+// panic. The returned Schema does not retain bfbs.
+func Load(bfbs []byte) (*Schema, error) { return LoadConfig(DefaultConfig(), bfbs) }
+
+// LoadConfig is Load with explicit limits.
+func LoadConfig(cfg Config, bfbs []byte) (*Schema, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gameschema: %w", err)
+	}
+	if len(bfbs) > cfg.MaxSchemaBytes {
+		return nil, badSchema("schema file of %d bytes: larger than %d", len(bfbs), cfg.MaxSchemaBytes)
+	}
+	root, err := verifyBFBS(bfbs, cfg.MaxSchemaTables)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSchema, err)
+	}
+	l := loader{cfg: cfg, enums: map[int]*Enum{}, roles: map[int]Role{}}
+	l.s.Init(bfbs, flatbuffers.UOffsetT(root))
+	return l.load()
+}
+
+type kv struct{ key, value string }
+
+// loader builds a Schema from a verified .bfbs.
+type loader struct {
+	cfg   Config
+	s     reflection.Schema
+	enums map[int]*Enum // built enums by index
+	roles map[int]Role  // object index → role of the marked tables
+}
+
+func (l *loader) object(i int32) (reflection.Object, bool) {
+	var o reflection.Object
+	if i < 0 || int(i) >= l.s.ObjectsLength() {
+		return o, false
+	}
+	return o, l.s.Objects(&o, int(i))
+}
+
+func objAttrs(o *reflection.Object) []kv {
+	var a reflection.KeyValue
+	var out []kv
+	for j := range o.AttributesLength() {
+		if o.Attributes(&a, j) {
+			out = append(out, kv{string(a.Key()), string(a.Value())})
+		}
+	}
+	return out
+}
+
+func fieldAttrs(f *reflection.Field) []kv {
+	var a reflection.KeyValue
+	var out []kv
+	for j := range f.AttributesLength() {
+		if f.Attributes(&a, j) {
+			out = append(out, kv{string(a.Key()), string(a.Value())})
+		}
+	}
+	return out
+}
+
+// namespace returns the part of a qualified name before its last dot.
+func namespace(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i]
+	}
+	return ""
+}
+
+type marked struct {
+	obj  int32
+	name string
+	kind int
+}
+
+func (l *loader) load() (*Schema, error) {
+	var (
+		entities    []marked
+		input, join = marked{obj: -1}, marked{obj: -1}
+		events      = [2]marked{{obj: -1}, {obj: -1}} // client, server
+		roleOf      = map[int32]string{}
+		setOnce     = func(m *marked, o int32, name, attr string) error {
+			if m.obj >= 0 {
+				return schemaErr(name, "", "second table marked (%s); %s is the first", attr, m.name)
+			}
+			*m = marked{obj: o, name: name}
+			return nil
+		}
+	)
+	for i := range l.s.ObjectsLength() {
+		o, _ := l.object(int32(i))
+		name := string(o.Name())
+		for _, a := range objAttrs(&o) {
+			if !strings.HasPrefix(a.key, "ticksync_") {
+				continue
+			}
+			if r, ok := roleOf[int32(i)]; ok {
+				return nil, schemaErr(name, "", "marked both (%s) and (%s)", r, a.key)
+			}
+			roleOf[int32(i)] = a.key
+			if o.IsStruct() {
+				return nil, schemaErr(name, "", "(%s) marks a table, not a struct", a.key)
+			}
+			var err error
+			switch a.key {
+			case AttrEntity:
+				k, perr := strconv.Atoi(a.value)
+				if perr != nil || k < 1 || k > math.MaxUint16 || a.value != strconv.Itoa(k) {
+					return nil, schemaErr(name, "", "(%s: %q): the kind id must be 1..65535, e.g. (%s: \"1\")", AttrEntity, a.value, AttrEntity)
+				}
+				for _, e := range entities {
+					if e.kind == k {
+						return nil, schemaErr(name, "", "entity kind %d already used by %s", k, e.name)
+					}
+				}
+				entities = append(entities, marked{obj: int32(i), name: name, kind: k})
+				l.roles[i] = RoleEntity
+			case AttrInput:
+				err = setOnce(&input, int32(i), name, a.key)
+				l.roles[i] = RoleInput
+			case AttrJoin:
+				err = setOnce(&join, int32(i), name, a.key)
+				l.roles[i] = RoleJoin
+			case AttrEvents:
+				switch a.value {
+				case "client":
+					err = setOnce(&events[0], int32(i), name, a.key+`: "client"`)
+				case "server":
+					err = setOnce(&events[1], int32(i), name, a.key+`: "server"`)
+				default:
+					err = schemaErr(name, "", "(%s: %q): must be \"client\" or \"server\"", AttrEvents, a.value)
+				}
+				l.roles[i] = RoleEvent
+			default:
+				err = schemaErr(name, "", "unknown attribute %s (known: %s, %s, %s, %s)", a.key, AttrEntity, AttrInput, AttrEvents, AttrJoin)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if input.obj < 0 {
+		return nil, badSchema("no table marked (%s)", AttrInput)
+	}
+	if len(entities) == 0 {
+		return nil, badSchema("no table marked (%s: \"kind\")", AttrEntity)
+	}
+	s := &Schema{Name: namespace(input.name)}
+	if s.Name == "" {
+		return nil, schemaErr(input.name, "", "declare a namespace: it names the game's schema")
+	}
+	all := append([]marked{input, join, events[0], events[1]}, entities...)
+	for _, m := range all {
+		if m.obj >= 0 && namespace(m.name) != s.Name {
+			return nil, schemaErr(m.name, "", "namespace %q: every marked table must be in %q (the input's)", namespace(m.name), s.Name)
+		}
+	}
+	slices.SortFunc(entities, func(a, b marked) int { return a.kind - b.kind })
+	for _, e := range entities {
+		t, err := l.table(e.obj, RoleEntity, e.kind)
+		if err != nil {
+			return nil, err
+		}
+		s.Entities = append(s.Entities, t)
+	}
+	var err error
+	if s.Input, err = l.table(input.obj, RoleInput, 0); err != nil {
+		return nil, err
+	}
+	if join.obj >= 0 {
+		if s.Join, err = l.table(join.obj, RoleJoin, 0); err != nil {
+			return nil, err
+		}
+	}
+	if events[0].obj >= 0 {
+		if s.ClientEvents, err = l.events(events[0].obj); err != nil {
+			return nil, err
+		}
+	}
+	if events[1].obj >= 0 {
+		if s.ServerEvents, err = l.events(events[1].obj); err != nil {
+			return nil, err
+		}
+	}
+	s.canonical = canonical(s)
+	s.Hash = sha256.Sum256([]byte(s.canonical))
+	return s, nil
+}
+
+// events builds the event wrapper at object index oi.
+func (l *loader) events(oi int32) (*Events, error) {
+	o, _ := l.object(oi)
+	name := string(o.Name())
+	var f reflection.Field
+	var typ reflection.Type
+	var utype, union = -1, -1
+	var uenum int32 = -1
+	for j := range o.FieldsLength() {
+		if !o.Fields(&f, j) || f.Deprecated() {
+			continue
+		}
+		fname := string(f.Name())
+		f.Type(&typ)
+		switch typ.BaseType() {
+		case reflection.BaseTypeUType:
+			utype = int(f.Id())
+		case reflection.BaseTypeUnion:
+			if union >= 0 {
+				return nil, schemaErr(name, fname, "a (%s) table holds exactly one union field", AttrEvents)
+			}
+			union, uenum = int(f.Id()), typ.Index()
+		default:
+			return nil, schemaErr(name, fname, "a (%s) table holds only its union field", AttrEvents)
+		}
+		if int(f.Offset()) != 4+2*int(f.Id()) {
+			return nil, schemaErr(name, fname, "vtable offset %d does not match id %d", f.Offset(), f.Id())
+		}
+	}
+	if union < 0 || utype != union-1 {
+		return nil, schemaErr(name, "", "a (%s) table holds exactly one union field (e.g. event: ClientEvent)", AttrEvents)
+	}
+	var e reflection.Enum
+	if uenum < 0 || int(uenum) >= l.s.EnumsLength() || !l.s.Enums(&e, int(uenum)) || !e.IsUnion() {
+		return nil, schemaErr(name, "", "union index %d out of range", uenum)
+	}
+	ev := &Events{Wrapper: name, Union: string(e.Name()), typeSlot: uint32(utype), valueSlot: uint32(union)}
+	var val reflection.EnumVal
+	for j := range e.ValuesLength() {
+		if !e.Values(&val, j) {
+			continue
+		}
+		if val.Value() == 0 {
+			continue // NONE
+		}
+		mname := string(val.Name())
+		if val.Value() != int64(len(ev.Tables)+1) || len(ev.Tables) >= math.MaxUint8 {
+			return nil, schemaErr(ev.Union, mname, "union value %d: members must be numbered 1, 2, 3... up to 255", val.Value())
+		}
+		var ut reflection.Type
+		if val.UnionType(&ut) == nil || ut.BaseType() != reflection.BaseTypeObj {
+			return nil, schemaErr(ev.Union, mname, "an event union holds tables only")
+		}
+		mo, ok := l.object(ut.Index())
+		if !ok || mo.IsStruct() {
+			return nil, schemaErr(ev.Union, mname, "an event union holds tables only")
+		}
+		if r, ok := l.roles[int(ut.Index())]; ok {
+			return nil, schemaErr(string(mo.Name()), "", "an event table cannot also be the %s table", r)
+		}
+		t, err := l.table(ut.Index(), RoleEvent, len(ev.Tables)+1)
+		if err != nil {
+			return nil, err
+		}
+		ev.Tables = append(ev.Tables, t)
+	}
+	if len(ev.Tables) == 0 {
+		return nil, schemaErr(ev.Union, "", "the event union has no members")
+	}
+	return ev, nil
+}
+
+// attrs are the ticksync attributes of one field.
+type attrs struct {
+	rng, quantum, predict, maxLen   string
+	hasRange, hasQuantum, hasMaxLen bool
+	hasPredict, ownerOnly           bool
+}
+
+func parseAttrs(list []kv) attrs {
+	var a attrs
+	for _, x := range list {
+		switch x.key {
+		case AttrRange:
+			a.rng, a.hasRange = x.value, true
+		case AttrQuantum:
+			a.quantum, a.hasQuantum = x.value, true
+		case AttrPredict:
+			a.predict, a.hasPredict = x.value, true
+		case AttrMaxLen:
+			a.maxLen, a.hasMaxLen = x.value, true
+		case AttrOwnerOnly:
+			a.ownerOnly = true
+		}
+	}
+	return a
+}
+
+// pendingPredict is a predict attribute resolved once all fields are known.
+type pendingPredict struct {
+	field       string // the table field carrying it
+	target      string
+	first, last int // its leaves: Fields[first:last]
+}
+
+// tableBuild is the state of one table being built.
+type tableBuild struct {
+	t        *Table
+	predicts []pendingPredict
+}
+
+// table builds the table at object index oi.
+func (l *loader) table(oi int32, role Role, kind int) (*Table, error) {
+	o, ok := l.object(oi)
+	if !ok {
+		return nil, badSchema("object index %d out of range", oi)
+	}
+	name := string(o.Name())
+	if o.IsStruct() {
+		return nil, schemaErr(name, "", "is a struct; a %s must be a table", role)
+	}
+	b := tableBuild{t: &Table{Name: name, Role: role, Kind: kind}}
+	type idField struct {
+		id int
+		f  reflection.Field
+	}
+	var fields []idField
+	seen := map[int]string{}
+	for j := range o.FieldsLength() {
+		var f reflection.Field
+		if !o.Fields(&f, j) {
+			continue
+		}
+		id, fname := int(f.Id()), string(f.Name())
+		if prev, dup := seen[id]; dup {
+			return nil, schemaErr(name, fname, "field id %d already used by %s", id, prev)
+		}
+		seen[id] = fname
+		if int(f.Offset()) != 4+2*id {
+			return nil, schemaErr(name, fname, "vtable offset %d does not match id %d", f.Offset(), id)
+		}
+		b.t.NumSlots = max(b.t.NumSlots, id+1)
+		if !f.Deprecated() {
+			fields = append(fields, idField{id, f})
+		}
+	}
+	slices.SortFunc(fields, func(a, b idField) int { return a.id - b.id })
+	for i := range fields {
+		if err := l.tableField(&b, &fields[i].f); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.resolvePredicts(); err != nil {
+		return nil, err
+	}
+	for i := range b.t.Fields {
+		f := &b.t.Fields[i]
+		f.Index = i
+		f.path = name + "." + f.Name
+	}
+	return b.t, nil
+}
+
+// scalarType maps a reflection scalar base type to a leaf Type (0 if not a scalar).
+func scalarType(bt reflection.BaseType) Type {
+	if bt >= reflection.BaseTypeBool && bt <= reflection.BaseTypeDouble {
+		return Type(bt - reflection.BaseTypeBool + 1)
+	}
+	return 0
+}
+
+// describe names a reflection type for error messages.
+func (l *loader) describe(t *reflection.Type) string {
+	bt := t.BaseType()
+	switch bt {
+	case reflection.BaseTypeUnion, reflection.BaseTypeUType:
+		return "a union"
+	case reflection.BaseTypeArray:
+		return "a fixed-size array"
+	case reflection.BaseTypeVector64:
+		return "a 64-bit vector"
+	case reflection.BaseTypeObj:
+		return "a nested table"
+	case reflection.BaseTypeVector:
+		el := t.Element()
+		switch {
+		case el == reflection.BaseTypeObj:
+			if o, ok := l.object(t.Index()); ok && o.IsStruct() {
+				return "a vector of structs"
+			}
+			return "a vector of tables"
+		case el == reflection.BaseTypeString:
+			return "a vector of strings"
+		case el == reflection.BaseTypeUnion || el == reflection.BaseTypeUType:
+			return "a vector of unions"
+		case t.Index() >= 0:
+			return "a vector of enums"
+		}
+		if st := scalarType(el); st != 0 {
+			return "a vector of " + st.String()
+		}
+		return "a vector"
+	}
+	if name, ok := reflection.EnumNamesBaseType[bt]; ok {
+		return "type " + name
+	}
+	return fmt.Sprintf("type %d", bt)
+}
+
+// tableField adds the leaves of one table field.
+func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
+	t := b.t
+	fname := string(f.Name())
+	a := parseAttrs(fieldAttrs(f))
+	if (a.ownerOnly || a.hasPredict) && t.Role != RoleEntity {
+		attr := AttrOwnerOnly
+		if a.hasPredict {
+			attr = AttrPredict
+		}
+		return schemaErr(t.Name, fname, "(%s) applies to entity fields only; %s is the %s table", attr, t.Name, t.Role)
+	}
+	var typ reflection.Type
+	if f.Type(&typ) == nil {
+		return schemaErr(t.Name, fname, "no type")
+	}
+	if f.Optional() && scalarType(typ.BaseType()) != 0 {
+		return schemaErr(t.Name, fname, "optional scalars (= null) are not supported: give the field a default")
+	}
+	id := int(f.Id())
+	first := len(t.Fields)
+	bt := typ.BaseType()
+	if st := scalarType(bt); st != 0 {
+		leaf := Field{Name: fname, ID: id, Type: st, Align: st.Size(), Predict: -1, OwnerOnly: a.ownerOnly,
+			DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
+		if typ.Index() >= 0 {
+			e, err := l.enum(typ.Index(), st, t.Name, fname)
+			if err != nil {
+				return err
+			}
+			leaf.Enum = e
+		}
+		if err := l.leaf(t, &leaf, a); err != nil {
+			return err
+		}
+	} else {
+		switch bt {
+		case reflection.BaseTypeString, reflection.BaseTypeVector:
+			st := String
+			if bt == reflection.BaseTypeVector {
+				el := typ.Element()
+				if (el != reflection.BaseTypeByte && el != reflection.BaseTypeUByte) || typ.Index() >= 0 {
+					return schemaErr(t.Name, fname, "%s is not supported: a %s table holds scalars, enums, structs, strings and [ubyte]", l.describe(&typ), t.Role)
+				}
+				st = Bytes
+			}
+			leaf := Field{Name: fname, ID: id, Type: st, Align: 4, Predict: -1, OwnerOnly: a.ownerOnly, Required: f.Required()}
+			if err := l.leaf(t, &leaf, a); err != nil {
+				return err
+			}
+		case reflection.BaseTypeObj:
+			so, ok := l.object(typ.Index())
+			if !ok {
+				return schemaErr(t.Name, fname, "object index %d out of range", typ.Index())
+			}
+			if !so.IsStruct() {
+				return schemaErr(t.Name, fname, "%s is not supported: a %s table holds scalars, enums, structs, strings and [ubyte]", l.describe(&typ), t.Role)
+			}
+			if a.hasMaxLen {
+				return schemaErr(t.Name, fname, "(%s) applies to strings and [ubyte] only", AttrMaxLen)
+			}
+			size, align, err := structShape(&so, t.Name, fname)
+			if err != nil {
+				return err
+			}
+			if err := l.flatten(t, &so, fname, 0, 1, a, id, size, align); err != nil {
+				return err
+			}
+		default:
+			return schemaErr(t.Name, fname, "%s is not supported: a %s table holds scalars, enums, structs, strings and [ubyte]", l.describe(&typ), t.Role)
+		}
+	}
+	if a.hasPredict {
+		b.predicts = append(b.predicts, pendingPredict{field: fname, target: a.predict, first: first, last: len(t.Fields)})
+	}
+	return nil
+}
+
+// structShape checks a struct's size and alignment.
+func structShape(o *reflection.Object, table, field string) (size, align int, err error) {
+	size, align = int(o.Bytesize()), int(o.Minalign())
+	if size < 1 || size > maxStructSize {
+		return 0, 0, schemaErr(table, field, "struct %s of %d bytes: must be 1..%d", o.Name(), size, maxStructSize)
+	}
+	if align != 1 && align != 2 && align != 4 && align != 8 && align != 16 || size%align != 0 {
+		return 0, 0, schemaErr(table, field, "struct %s: alignment %d for %d bytes", o.Name(), align, size)
+	}
+	return size, align, nil
+}
+
+// flatten adds the scalar leaves of struct so (at byte offset base inside
+// the table field id of inline size size) to t, named prefix.leaf.
+func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, depth int, outer attrs, id, size, align int) error {
+	if depth > maxStructDepth {
+		return schemaErr(t.Name, prefix, "structs nested deeper than %d", maxStructDepth)
+	}
+	ssize := int(so.Bytesize())
+	type offField struct {
+		off int
+		f   reflection.Field
+	}
+	var fields []offField
+	for j := range so.FieldsLength() {
+		var f reflection.Field
+		if so.Fields(&f, j) {
+			fields = append(fields, offField{int(f.Offset()), f})
+		}
+	}
+	slices.SortFunc(fields, func(a, b offField) int { return a.off - b.off })
+	for i := range fields {
+		f := &fields[i].f
+		off := fields[i].off
+		name := prefix + "." + string(f.Name())
+		own := parseAttrs(fieldAttrs(f))
+		if own.hasPredict || own.ownerOnly || own.hasMaxLen {
+			return schemaErr(t.Name, name, "(%s), (%s) and (%s) go on the table's field, not inside the struct", AttrPredict, AttrOwnerOnly, AttrMaxLen)
+		}
+		a := outer
+		if own.hasRange {
+			a.rng, a.hasRange = own.rng, true
+		}
+		if own.hasQuantum {
+			a.quantum, a.hasQuantum = own.quantum, true
+		}
+		var typ reflection.Type
+		if f.Type(&typ) == nil {
+			return schemaErr(t.Name, name, "no type")
+		}
+		bt := typ.BaseType()
+		if st := scalarType(bt); st != 0 {
+			if off%st.Size() != 0 || off+st.Size() > ssize {
+				return schemaErr(t.Name, name, "offset %d of a %s outside or misaligned in a struct of %d bytes", off, st, ssize)
+			}
+			leaf := Field{Name: name, ID: id, Type: st, Offset: base + off, Struct: size, Align: align,
+				Predict: -1, OwnerOnly: outer.ownerOnly, DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
+			if typ.Index() >= 0 {
+				e, err := l.enum(typ.Index(), st, t.Name, name)
+				if err != nil {
+					return err
+				}
+				leaf.Enum = e
+			}
+			if err := l.leaf(t, &leaf, a); err != nil {
+				return err
+			}
+			continue
+		}
+		if bt != reflection.BaseTypeObj {
+			return schemaErr(t.Name, name, "%s is not supported inside a struct", l.describe(&typ))
+		}
+		sub, ok := l.object(typ.Index())
+		if !ok || !sub.IsStruct() {
+			return schemaErr(t.Name, name, "object index %d is not a struct", typ.Index())
+		}
+		subSize, subAlign, err := structShape(&sub, t.Name, name)
+		if err != nil {
+			return err
+		}
+		if off%subAlign != 0 || off+subSize > ssize {
+			return schemaErr(t.Name, name, "offset %d of a %d-byte struct outside or misaligned in a struct of %d bytes", off, subSize, ssize)
+		}
+		if err := l.flatten(t, &sub, name, base+off, depth+1, a, id, size, align); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaf applies the attributes a to a leaf, checks it and appends it to t.
+func (l *loader) leaf(t *Table, f *Field, a attrs) error {
+	if len(t.Fields) >= l.cfg.MaxFields {
+		return schemaErr(t.Name, f.Name, "more than %d fields (struct leaves counted)", l.cfg.MaxFields)
+	}
+	isText := f.Type == String || f.Type == Bytes
+	switch {
+	case a.hasMaxLen && !isText:
+		return schemaErr(t.Name, f.Name, "(%s) applies to strings and [ubyte] only", AttrMaxLen)
+	case a.hasQuantum && !f.Type.IsNumeric():
+		return schemaErr(t.Name, f.Name, "(%s) applies to numeric fields; this is a %s", AttrQuantum, f.Type)
+	case a.hasQuantum && f.Enum != nil:
+		return schemaErr(t.Name, f.Name, "(%s) does not apply to an enum", AttrQuantum)
+	case a.hasRange && (isText || f.Type == Bool):
+		return schemaErr(t.Name, f.Name, "(%s) does not apply to a %s", AttrRange, f.Type)
+	}
+	if isText {
+		f.MaxLen = l.cfg.DefaultMaxLen
+		if a.hasMaxLen {
+			n, err := strconv.Atoi(a.maxLen)
+			if err != nil || n < 1 || n > maxLenLimit {
+				return schemaErr(t.Name, f.Name, "(%s: %q): must be an integer 1..%d", AttrMaxLen, a.maxLen, maxLenLimit)
+			}
+			f.MaxLen = n
+		}
+		t.Fields = append(t.Fields, *f)
+		return nil
+	}
+	if a.hasQuantum {
+		q, err := strconv.ParseFloat(a.quantum, 64)
+		if err != nil || !(q > 0) || math.IsInf(q, 0) {
+			return schemaErr(t.Name, f.Name, "(%s: %q): must be a positive number", AttrQuantum, a.quantum)
+		}
+		f.Quantum = q
+	}
+	if f.Type.IsFloat() && f.Quantum == 0 {
+		return schemaErr(t.Name, f.Name, "a %s needs a (%s: \"step\") attribute: ticksync sends floats quantized", f.Type, AttrQuantum)
+	}
+	if err := setRange(t, f, a); err != nil {
+		return err
+	}
+	t.Fields = append(t.Fields, *f)
+	return nil
+}
+
+// setRange sets the field's bounds: its type's or enum's own, narrowed by a
+// range attribute; and checks the default against them.
+func setRange(t *Table, f *Field, a attrs) error {
+	switch {
+	case f.Type.IsFloat():
+		lim := math.MaxFloat64
+		if f.Type == Float32 {
+			lim = math.MaxFloat32
+		}
+		f.FMin, f.FMax = -lim, lim
+	case f.Type == Uint64:
+		f.UMin, f.UMax = 0, math.MaxUint64
+		if f.Enum != nil {
+			f.UMin, f.UMax = uint64(f.Enum.Values[0].Value), uint64(f.Enum.Values[len(f.Enum.Values)-1].Value)
+		}
+	default:
+		f.Min, f.Max = f.Type.limits()
+		if f.Enum != nil {
+			f.Min, f.Max = f.Enum.Values[0].Value, f.Enum.Values[len(f.Enum.Values)-1].Value
+			if f.Enum.BitFlags {
+				f.Min, f.Max = 0, int64(f.Enum.mask)
+			}
+		}
+	}
+	if a.hasRange {
+		lo, hi, ok := strings.Cut(a.rng, "..")
+		bad := func(why string) error {
+			return schemaErr(t.Name, f.Name, "(%s: %q): %s", AttrRange, a.rng, why)
+		}
+		if !ok {
+			return bad(`must be "lo..hi"`)
+		}
+		f.HasRange = true
+		switch {
+		case f.Type.IsFloat():
+			l, err1 := strconv.ParseFloat(lo, 64)
+			h, err2 := strconv.ParseFloat(hi, 64)
+			if err1 != nil || err2 != nil || math.IsInf(l, 0) || math.IsInf(h, 0) || math.IsNaN(l) || math.IsNaN(h) {
+				return bad("bounds must be finite numbers")
+			}
+			if l < f.FMin || h > f.FMax {
+				return bad("outside what a " + f.Type.String() + " holds")
+			}
+			if l > h {
+				return bad("lo above hi")
+			}
+			if math.Abs(l)/f.Quantum > 1<<53 || math.Abs(h)/f.Quantum > 1<<53 {
+				return bad("too wide for the quantum (more than 2^53 steps)")
+			}
+			f.FMin, f.FMax = l, h
+		case f.Type == Uint64:
+			l, err1 := strconv.ParseUint(lo, 10, 64)
+			h, err2 := strconv.ParseUint(hi, 10, 64)
+			if err1 != nil || err2 != nil {
+				return bad("bounds must be integers 0..18446744073709551615")
+			}
+			if l > h {
+				return bad("lo above hi")
+			}
+			f.UMin, f.UMax = l, h
+		default:
+			l, err1 := strconv.ParseInt(lo, 10, 64)
+			h, err2 := strconv.ParseInt(hi, 10, 64)
+			if err1 != nil || err2 != nil {
+				return bad("bounds must be integers")
+			}
+			tlo, thi := f.Type.limits()
+			if l < tlo || h > thi {
+				return bad(fmt.Sprintf("outside what a %s holds (%d..%d)", f.Type, tlo, thi))
+			}
+			if l > h {
+				return bad("lo above hi")
+			}
+			f.Min, f.Max = l, h
+		}
+	}
+	// The default is what an absent field decodes to. One outside the range
+	// (rank: ubyte (range: "1..13") defaults to 0) is allowed: the verifier
+	// then refuses a buffer that leaves the field out.
+	switch {
+	case f.Type.IsFloat():
+		f.defaultBad = f.DefaultFloat < f.FMin || f.DefaultFloat > f.FMax || math.IsNaN(f.DefaultFloat)
+	case f.Type == Uint64:
+		f.defaultBad = uint64(f.DefaultInt) < f.UMin || uint64(f.DefaultInt) > f.UMax
+	default:
+		f.defaultBad = f.DefaultInt < f.Min || f.DefaultInt > f.Max || f.Enum != nil && !f.Enum.valid(f.DefaultInt)
+	}
+	return nil
+}
+
+// enum builds (once) the enum at index i used by a field of type st.
+func (l *loader) enum(i int32, st Type, table, field string) (*Enum, error) {
+	var e reflection.Enum
+	if i < 0 || int(i) >= l.s.EnumsLength() || !l.s.Enums(&e, int(i)) {
+		return nil, schemaErr(table, field, "enum index %d out of range", i)
+	}
+	if !st.IsInteger() {
+		return nil, schemaErr(table, field, "a %s cannot be an enum", st)
+	}
+	if built, ok := l.enums[int(i)]; ok {
+		if built.Type != st {
+			return nil, schemaErr(table, field, "enum %s is a %s, the field a %s", built.Name, built.Type, st)
+		}
+		return built, nil
+	}
+	name := string(e.Name())
+	if e.IsUnion() {
+		return nil, schemaErr(table, field, "%s is a union: only a (%s) table holds a union", name, AttrEvents)
+	}
+	var ut reflection.Type
+	if e.UnderlyingType(&ut) == nil || scalarType(ut.BaseType()) != st {
+		return nil, schemaErr(table, field, "enum %s: underlying type does not match the field's %s", name, st)
+	}
+	out := &Enum{Name: name, Type: st}
+	var kvt reflection.KeyValue
+	for j := range e.AttributesLength() {
+		if e.Attributes(&kvt, j) && string(kvt.Key()) == "bit_flags" {
+			out.BitFlags = true
+		}
+	}
+	var v reflection.EnumVal
+	lo, hi := st.limits()
+	for j := range e.ValuesLength() {
+		if !e.Values(&v, j) {
+			continue
+		}
+		x := v.Value()
+		if st != Uint64 && (x < lo || x > hi) {
+			return nil, schemaErr(name, string(v.Name()), "value %d outside what a %s holds", x, st)
+		}
+		out.Values = append(out.Values, EnumValue{Name: string(v.Name()), Value: x})
+		out.mask |= uint64(x)
+	}
+	if len(out.Values) == 0 {
+		return nil, schemaErr(table, field, "enum %s has no values", name)
+	}
+	slices.SortStableFunc(out.Values, func(a, b EnumValue) int {
+		switch {
+		case a.Value < b.Value:
+			return -1
+		case a.Value > b.Value:
+			return 1
+		}
+		return 0
+	})
+	// flatc 2.0.8 does not keep (bit_flags) in the .bfbs, but it numbers a
+	// bit_flags enum's values 1, 2, 4...: an enum whose values are all
+	// distinct powers of two is taken as a bit set (any combination valid).
+	if !out.BitFlags {
+		pow2 := true
+		for j, v := range out.Values {
+			if v.Value <= 0 || v.Value&(v.Value-1) != 0 || j > 0 && out.Values[j-1].Value == v.Value {
+				pow2 = false
+			}
+		}
+		out.BitFlags = pow2
+	}
+	out.contiguous = out.Values[len(out.Values)-1].Value-out.Values[0].Value == int64(len(out.Values)-1)
+	for j := 1; j < len(out.Values); j++ {
+		if out.Values[j].Value == out.Values[j-1].Value {
+			// flatc 2.0.8 does not keep (bit_flags) in the .bfbs, but it numbers a
+			// bit_flags enum's values 1, 2, 4...: an enum whose values are all
+			// distinct powers of two is taken as a bit set (any combination valid).
+			if !out.BitFlags {
+				pow2 := true
+				for j, v := range out.Values {
+					if v.Value <= 0 || v.Value&(v.Value-1) != 0 || j > 0 && out.Values[j-1].Value == v.Value {
+						pow2 = false
+					}
+				}
+				out.BitFlags = pow2
+			}
+			out.contiguous = false
+		}
+	}
+	l.enums[int(i)] = out
+	return out, nil
+}
+
+// resolvePredicts pairs each predicted leaf with its velocity leaf.
+func (b *tableBuild) resolvePredicts() error {
+	t := b.t
+	for _, p := range b.predicts {
+		var vel []int
+		for i := range t.Fields {
+			if t.Fields[i].Name == p.target || strings.HasPrefix(t.Fields[i].Name, p.target+".") {
+				vel = append(vel, i)
+			}
+		}
+		if len(vel) == 0 {
+			return schemaErr(t.Name, p.field, "(%s: %q): no field %q in %s", AttrPredict, p.target, p.target, t.Name)
+		}
+		if len(vel) != p.last-p.first {
+			return schemaErr(t.Name, p.field, "(%s: %q): %d values predicted from %d velocities", AttrPredict, p.target, p.last-p.first, len(vel))
+		}
+		for k, vi := range vel {
+			f, v := &t.Fields[p.first+k], &t.Fields[vi]
+			switch {
+			case vi >= p.first && vi < p.last:
+				return schemaErr(t.Name, p.field, "(%s: %q): a field cannot be its own velocity", AttrPredict, p.target)
+			case !f.Type.IsNumeric() || f.Enum != nil:
+				return schemaErr(t.Name, f.Name, "(%s): a predicted field must be numeric, not a %s", AttrPredict, typeName(f))
+			case !v.Type.IsNumeric() || v.Enum != nil:
+				return schemaErr(t.Name, f.Name, "(%s: %q): the velocity %s must be numeric, not a %s", AttrPredict, p.target, v.Name, typeName(v))
+			}
+			f.Predict = vi
+		}
+	}
+	return nil
+}
+
+func typeName(f *Field) string {
+	if f.Enum != nil {
+		return "enum " + f.Enum.Name
+	}
+	return f.Type.String()
+}
