@@ -4,7 +4,7 @@ package reflection
 
 import "strconv"
 
-/// New schema language features that are not supported by old code generators.
+// / New schema language features that are not supported by old code generators.
 type AdvancedFeatures uint64
 
 const (

@@ -123,7 +123,7 @@ func (rcv *Enum) DocumentationLength() int {
 	return 0
 }
 
-/// File that this Enum is declared in.
+// / File that this Enum is declared in.
 func (rcv *Enum) DeclarationFile() []byte {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
 	if o != 0 {
@@ -132,7 +132,7 @@ func (rcv *Enum) DeclarationFile() []byte {
 	return nil
 }
 
-/// File that this Enum is declared in.
+// / File that this Enum is declared in.
 func EnumStart(builder *flatbuffers.Builder) {
 	builder.StartObject(7)
 }

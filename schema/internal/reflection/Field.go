@@ -187,7 +187,7 @@ func (rcv *Field) MutateOptional(n bool) bool {
 	return rcv._tab.MutateBoolSlot(26, n)
 }
 
-/// Number of padding octets to always add after this field. Structs only.
+// / Number of padding octets to always add after this field. Structs only.
 func (rcv *Field) Padding() uint16 {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(28))
 	if o != 0 {
@@ -196,12 +196,12 @@ func (rcv *Field) Padding() uint16 {
 	return 0
 }
 
-/// Number of padding octets to always add after this field. Structs only.
+// / Number of padding octets to always add after this field. Structs only.
 func (rcv *Field) MutatePadding(n uint16) bool {
 	return rcv._tab.MutateUint16Slot(28, n)
 }
 
-/// If the field uses 64-bit offsets.
+// / If the field uses 64-bit offsets.
 func (rcv *Field) Offset64() bool {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(30))
 	if o != 0 {
@@ -210,7 +210,7 @@ func (rcv *Field) Offset64() bool {
 	return false
 }
 
-/// If the field uses 64-bit offsets.
+// / If the field uses 64-bit offsets.
 func (rcv *Field) MutateOffset64(n bool) bool {
 	return rcv._tab.MutateBoolSlot(30, n)
 }

@@ -134,7 +134,7 @@ func (rcv *Object) DocumentationLength() int {
 	return 0
 }
 
-/// File that this Object is declared in.
+// / File that this Object is declared in.
 func (rcv *Object) DeclarationFile() []byte {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
@@ -143,7 +143,7 @@ func (rcv *Object) DeclarationFile() []byte {
 	return nil
 }
 
-/// File that this Object is declared in.
+// / File that this Object is declared in.
 func ObjectStart(builder *flatbuffers.Builder) {
 	builder.StartObject(8)
 }

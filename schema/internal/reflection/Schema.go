@@ -134,8 +134,8 @@ func (rcv *Schema) MutateAdvancedFeatures(n AdvancedFeatures) bool {
 	return rcv._tab.MutateUint64Slot(16, uint64(n))
 }
 
-/// All the files used in this compilation. Files are relative to where
-/// flatc was invoked.
+// / All the files used in this compilation. Files are relative to where
+// / flatc was invoked.
 func (rcv *Schema) FbsFiles(obj *SchemaFile, j int) bool {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
@@ -156,8 +156,8 @@ func (rcv *Schema) FbsFilesLength() int {
 	return 0
 }
 
-/// All the files used in this compilation. Files are relative to where
-/// flatc was invoked.
+// / All the files used in this compilation. Files are relative to where
+// / flatc was invoked.
 func SchemaStart(builder *flatbuffers.Builder) {
 	builder.StartObject(8)
 }

@@ -6,9 +6,9 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 )
 
-/// File specific information.
-/// Symbols declared within a file may be recovered by iterating over all
-/// symbols and examining the `declaration_file` field.
+// / File specific information.
+// / Symbols declared within a file may be recovered by iterating over all
+// / symbols and examining the `declaration_file` field.
 type SchemaFile struct {
 	_tab flatbuffers.Table
 }
@@ -36,7 +36,7 @@ func (rcv *SchemaFile) Table() flatbuffers.Table {
 	return rcv._tab
 }
 
-/// Filename, relative to project root.
+// / Filename, relative to project root.
 func (rcv *SchemaFile) Filename() []byte {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(4))
 	if o != 0 {
@@ -45,8 +45,8 @@ func (rcv *SchemaFile) Filename() []byte {
 	return nil
 }
 
-/// Filename, relative to project root.
-/// Names of included files, relative to project root.
+// / Filename, relative to project root.
+// / Names of included files, relative to project root.
 func (rcv *SchemaFile) IncludedFilenames(j int) []byte {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(6))
 	if o != 0 {
@@ -64,7 +64,7 @@ func (rcv *SchemaFile) IncludedFilenamesLength() int {
 	return 0
 }
 
-/// Names of included files, relative to project root.
+// / Names of included files, relative to project root.
 func SchemaFileStart(builder *flatbuffers.Builder) {
 	builder.StartObject(2)
 }

@@ -98,7 +98,7 @@ func (rcv *Service) DocumentationLength() int {
 	return 0
 }
 
-/// File that this Service is declared in.
+// / File that this Service is declared in.
 func (rcv *Service) DeclarationFile() []byte {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
 	if o != 0 {
@@ -107,7 +107,7 @@ func (rcv *Service) DeclarationFile() []byte {
 	return nil
 }
 
-/// File that this Service is declared in.
+// / File that this Service is declared in.
 func ServiceStart(builder *flatbuffers.Builder) {
 	builder.StartObject(5)
 }

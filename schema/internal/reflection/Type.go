@@ -81,7 +81,7 @@ func (rcv *Type) MutateFixedLength(n uint16) bool {
 	return rcv._tab.MutateUint16Slot(10, n)
 }
 
-/// The size (octets) of the `base_type` field.
+// / The size (octets) of the `base_type` field.
 func (rcv *Type) BaseSize() uint32 {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
 	if o != 0 {
@@ -90,12 +90,12 @@ func (rcv *Type) BaseSize() uint32 {
 	return 4
 }
 
-/// The size (octets) of the `base_type` field.
+// / The size (octets) of the `base_type` field.
 func (rcv *Type) MutateBaseSize(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(12, n)
 }
 
-/// The size (octets) of the `element` field, if present.
+// / The size (octets) of the `element` field, if present.
 func (rcv *Type) ElementSize() uint32 {
 	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
 	if o != 0 {
@@ -104,7 +104,7 @@ func (rcv *Type) ElementSize() uint32 {
 	return 0
 }
 
-/// The size (octets) of the `element` field, if present.
+// / The size (octets) of the `element` field, if present.
 func (rcv *Type) MutateElementSize(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(14, n)
 }
