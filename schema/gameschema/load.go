@@ -504,6 +504,9 @@ func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 			if err := l.flatten(t, &so, fname, 0, 1, a, id, size, align); err != nil {
 				return err
 			}
+		case reflection.BaseTypeUType:
+			// flatc names a union's type field "<union>_type": name the union.
+			return schemaErr(t.Name, strings.TrimSuffix(fname, "_type"), "a union is not supported: only a (%s) table holds a union", AttrEvents)
 		default:
 			return schemaErr(t.Name, fname, "%s is not supported: a %s table holds scalars, enums, structs, strings and [ubyte]", l.describe(&typ), t.Role)
 		}
