@@ -556,18 +556,23 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 		if own.hasPredict || own.ownerOnly || own.hasMaxLen {
 			return schemaErr(t.Name, name, "(%s), (%s) and (%s) go on the table's field, not inside the struct", AttrPredict, AttrOwnerOnly, AttrMaxLen)
 		}
+		var typ reflection.Type
+		if f.Type(&typ) == nil {
+			return schemaErr(t.Name, name, "no type")
+		}
+		bt := typ.BaseType()
 		a := outer
+		if st := scalarType(bt); st == Bool || st != 0 && typ.Index() >= 0 {
+			// A quantum or range on the struct field covers the leaves
+			// they apply to: not bools and enums.
+			a.hasQuantum, a.hasRange = false, false
+		}
 		if own.hasRange {
 			a.rng, a.hasRange = own.rng, true
 		}
 		if own.hasQuantum {
 			a.quantum, a.hasQuantum = own.quantum, true
 		}
-		var typ reflection.Type
-		if f.Type(&typ) == nil {
-			return schemaErr(t.Name, name, "no type")
-		}
-		bt := typ.BaseType()
 		if st := scalarType(bt); st != 0 {
 			if off%st.Size() != 0 || off+st.Size() > ssize {
 				return schemaErr(t.Name, name, "offset %d of a %s outside or misaligned in a struct of %d bytes", off, st, ssize)
@@ -666,6 +671,9 @@ func setRange(t *Table, f *Field, a attrs) error {
 		f.UMin, f.UMax = 0, math.MaxUint64
 		if f.Enum != nil {
 			f.UMin, f.UMax = uint64(f.Enum.Values[0].Value), uint64(f.Enum.Values[len(f.Enum.Values)-1].Value)
+			if f.Enum.BitFlags {
+				f.UMin, f.UMax = 0, f.Enum.mask
+			}
 		}
 	default:
 		f.Min, f.Max = f.Type.limits()
