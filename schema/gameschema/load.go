@@ -670,7 +670,10 @@ func setRange(t *Table, f *Field, a attrs) error {
 	case f.Type == Uint64:
 		f.UMin, f.UMax = 0, math.MaxUint64
 		if f.Enum != nil {
-			f.UMin, f.UMax = uint64(f.Enum.Values[0].Value), uint64(f.Enum.Values[len(f.Enum.Values)-1].Value)
+			f.UMin, f.UMax = math.MaxUint64, 0
+			for _, v := range f.Enum.Values {
+				f.UMin, f.UMax = min(f.UMin, uint64(v.Value)), max(f.UMax, uint64(v.Value))
+			}
 			if f.Enum.BitFlags {
 				f.UMin, f.UMax = 0, f.Enum.mask
 			}
@@ -705,6 +708,15 @@ func setRange(t *Table, f *Field, a attrs) error {
 			}
 			if l > h {
 				return bad("lo above hi")
+			}
+			if f.Type == Float32 {
+				x := float32(l)
+				if float64(x) < l {
+					x = math.Nextafter32(x, float32(math.Inf(1)))
+				}
+				if float64(x) > h {
+					return bad("no float32 value lies in it")
+				}
 			}
 			if math.Abs(l)/f.Quantum > 1<<53 || math.Abs(h)/f.Quantum > 1<<53 {
 				return bad("too wide for the quantum (more than 2^53 steps)")
