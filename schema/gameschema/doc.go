@@ -31,5 +31,5 @@
 package gameschema
 
 //go:generate sh -c "flatc --go -o ../internal $DOLLAR(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/reflection/reflection.fbs && gofmt -w ../internal/reflection"
-//go:generate sh -c "cd testdata && flatc --binary --schema arena.fbs cards.fbs"
+//go:generate sh -c "cd testdata && flatc --binary --schema arena.fbs cards.fbs && flatc --go -o ../internal/testgame arena.fbs cards.fbs && gofmt -w ../internal/testgame"
 //go:generate sh -c "flatc --binary --schema -o testdata $DOLLAR(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/reflection/reflection.fbs"
