@@ -36,6 +36,20 @@ const maxStructDepth = 8
 // maxStructSize bounds the inline size of a struct field.
 const maxStructSize = 4096
 
+// maxLoadWork bounds the fields Load visits (struct fields once per use),
+// so that a hostile file of structs nesting many empty structs cannot make
+// it walk for long.
+const maxLoadWork = 1 << 16
+
+// spend counts one field visit against the budget.
+func (l *loader) spend(table, field string) error {
+	l.budget--
+	if l.budget < 0 {
+		return schemaErr(table, field, "schema too complex: more than %d field visits", maxLoadWork)
+	}
+	return nil
+}
+
 // Load verifies a compiled schema (the .bfbs that `flatc --binary --schema`
 // writes) and builds its model with DefaultConfig's limits. Nothing in bfbs
 // is trusted: a damaged file yields an error wrapping ErrBadSchema, never a
@@ -54,7 +68,7 @@ func LoadConfig(cfg Config, bfbs []byte) (*Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSchema, err)
 	}
-	l := loader{cfg: cfg, enums: map[int]*Enum{}, roles: map[int]Role{}}
+	l := loader{cfg: cfg, enums: map[int]*Enum{}, roles: map[int]Role{}, budget: maxLoadWork}
 	l.s.Init(bfbs, flatbuffers.UOffsetT(root))
 	return l.load()
 }
@@ -63,7 +77,8 @@ type kv struct{ key, value string }
 
 // loader builds a Schema from a verified .bfbs.
 type loader struct {
-	cfg   Config
+	cfg    Config
+	budget int // fields the loader may still visit
 	s     reflection.Schema
 	enums map[int]*Enum // built enums by index
 	roles map[int]Role  // object index → role of the marked tables
@@ -440,6 +455,9 @@ func (l *loader) describe(t *reflection.Type) string {
 func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 	t := b.t
 	fname := string(f.Name())
+	if err := l.spend(t.Name, fname); err != nil {
+		return err
+	}
 	a := parseAttrs(fieldAttrs(f))
 	if (a.ownerOnly || a.hasPredict) && t.Role != RoleEntity {
 		attr := AttrOwnerOnly
@@ -552,6 +570,9 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 		f := &fields[i].f
 		off := fields[i].off
 		name := prefix + "." + string(f.Name())
+		if err := l.spend(t.Name, name); err != nil {
+			return err
+		}
 		own := parseAttrs(fieldAttrs(f))
 		if own.hasPredict || own.ownerOnly || own.hasMaxLen {
 			return schemaErr(t.Name, name, "(%s), (%s) and (%s) go on the table's field, not inside the struct", AttrPredict, AttrOwnerOnly, AttrMaxLen)
@@ -627,6 +648,8 @@ func (l *loader) leaf(t *Table, f *Field, a attrs) error {
 		return schemaErr(t.Name, f.Name, "(%s) does not apply to an enum", AttrQuantum)
 	case a.hasRange && (isText || f.Type == Bool):
 		return schemaErr(t.Name, f.Name, "(%s) does not apply to a %s", AttrRange, f.Type)
+	case a.hasRange && f.Enum != nil:
+		return schemaErr(t.Name, f.Name, "(%s) does not apply to an enum: its values are its range", AttrRange)
 	}
 	if isText {
 		f.MaxLen = l.cfg.DefaultMaxLen
@@ -660,6 +683,15 @@ func (l *loader) leaf(t *Table, f *Field, a attrs) error {
 // setRange sets the field's bounds: its type's or enum's own, narrowed by a
 // range attribute; and checks the default against them.
 func setRange(t *Table, f *Field, a attrs) error {
+	// flatc writes defaults within the type; anything else is a damaged file.
+	switch {
+	case f.Type == Float32:
+		f.DefaultFloat = float64(float32(f.DefaultFloat)) // what a float32 field holds
+	case f.Type.IsInteger() && f.Type != Uint64, f.Type == Bool:
+		if lo, hi := f.Type.limits(); f.DefaultInt < lo || f.DefaultInt > hi {
+			return schemaErr(t.Name, f.Name, "default %d outside what a %s holds", f.DefaultInt, f.Type)
+		}
+	}
 	switch {
 	case f.Type.IsFloat():
 		lim := math.MaxFloat64

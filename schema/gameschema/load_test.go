@@ -3,6 +3,7 @@ package gameschema
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,6 +226,21 @@ func TestLoadRefuses(t *testing.T) {
 		{"range not numbers", setAttrs("g.Input", "move", AttrRange, "a..b"), "g.Input", "move", "integers"},
 		{"range without dots", setAttrs("g.Input", "move", AttrRange, "1-2"), "g.Input", "move", `"lo..hi"`},
 		{"range on a bool", setAttrs("g.Input", "fire", AttrRange, "0..1"), "g.Input", "fire", "does not apply to a bool"},
+		{"range on an enum", setAttrs("g.Ship", "team", AttrRange, "0..0"), "g.Ship", "team", "does not apply to an enum"},
+		{"default beyond the type", func(s *specSchema) { s.obj("g.Input").field("move").defInt = 300 }, "g.Input", "move", "outside what a int8 holds"},
+		{"bool default 2", func(s *specSchema) { s.obj("g.Input").field("fire").defInt = 2 }, "g.Input", "fire", "outside what a bool holds"},
+		{"empty structs nested wide and deep", func(s *specSchema) {
+			// S0 is empty (one byte, no fields); Sk holds 64 Sk-1.
+			s.objects = append(s.objects, specObject{name: "g.S0", isStruct: true, minalign: 1, bytesize: 1})
+			for k := 1; k <= 6; k++ {
+				o := specObject{name: fmt.Sprintf("g.S%d", k), isStruct: true, minalign: 1, bytesize: 1}
+				for j := range 64 {
+					o.fields = append(o.fields, specField{name: fmt.Sprintf("f%d", j), id: uint16(j), base: tObj, ref: fmt.Sprintf("g.S%d", k-1)})
+				}
+				s.objects = append(s.objects, o)
+			}
+			add("g.Input", specField{name: "deep", base: tObj, ref: "g.S6"})(s)
+		}, "g.Input", "deep.f0.f0.f0.f15.f47.f47", "too complex"},
 		{"float range too wide for its quantum", setAttrs("g.Ship", "pos", AttrQuantum, "1e-300", AttrRange, "-1e10..1e10"), "g.Ship", "pos.x", "2^53"},
 		{"quantum zero", setAttrs("g.Ship", "vel", AttrQuantum, "0"), "g.Ship", "vel.x", "positive"},
 		{"quantum negative", setAttrs("g.Ship", "vel", AttrQuantum, "-0.5"), "g.Ship", "vel.x", "positive"},

@@ -83,8 +83,6 @@ type Table struct {
 	Kind     int // RoleEntity: the kind id (1..65535); RoleEvent: the union type (1..255)
 	Fields   []Field
 	NumSlots int // vtable slots: the highest field id + 1
-
-	maxSlot int // slots of the fields the walker reads (for alignment of the loop)
 }
 
 // Field returns the field with the given (dotted) name, or nil.

@@ -302,6 +302,10 @@ func sameValues(a, b *Values) error {
 			if !bytes.Equal(a.Bytes(i), b.Bytes(i)) {
 				return fmt.Errorf("%s: %q, want %q", f.Name, b.Bytes(i), a.Bytes(i))
 			}
+		} else if f.Type.IsFloat() {
+			if a.Float(i) != b.Float(i) { // -0 and 0 are the same value
+				return fmt.Errorf("%s: %v, want %v", f.Name, b.Float(i), a.Float(i))
+			}
 		} else if a.nums[i] != b.nums[i] {
 			return fmt.Errorf("%s: %#x, want %#x", f.Name, b.nums[i], a.nums[i])
 		}
