@@ -79,9 +79,9 @@ type kv struct{ key, value string }
 type loader struct {
 	cfg    Config
 	budget int // fields the loader may still visit
-	s     reflection.Schema
-	enums map[int]*Enum // built enums by index
-	roles map[int]Role  // object index → role of the marked tables
+	s      reflection.Schema
+	enums  map[int]*Enum // built enums by index
+	roles  map[int]Role  // object index → role of the marked tables
 }
 
 func (l *loader) object(i int32) (reflection.Object, bool) {
