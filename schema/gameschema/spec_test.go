@@ -160,7 +160,6 @@ func (s *specSchema) index(name string) int32 {
 	return 1 << 20
 }
 
-func (s *specSchema) isObject(name string) bool { return s.obj(name) != nil }
 
 // bytes builds the .bfbs.
 func (s *specSchema) bytes() []byte {
