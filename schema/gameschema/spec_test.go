@@ -160,7 +160,6 @@ func (s *specSchema) index(name string) int32 {
 	return 1 << 20
 }
 
-
 // bytes builds the .bfbs.
 func (s *specSchema) bytes() []byte {
 	b := flatbuffers.NewBuilder(1024)
