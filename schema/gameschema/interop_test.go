@@ -82,6 +82,21 @@ func TestInteropFlatcToGeneric(t *testing.T) {
 	if v.Int(0) != -100 || v.Int(1) != 100 || v.Int(2) != 65535 || v.Int(3) != 5 {
 		t.Errorf("arena input %v", v.nums)
 	}
+
+	// An entity with a deprecated field before the last one.
+	b.Reset()
+	arena.NpcStart(b)
+	arena.NpcAddX(b, -5000)
+	arena.NpcAddVy(b, 3)
+	arena.NpcAddArmor(b, 50)
+	b.Finish(arena.NpcEnd(b))
+	npc := a.Entity(2)
+	if err := npc.Decode(b.FinishedBytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Int(npc.Field("x").Index) != -5000 || v.Int(npc.Field("vy").Index) != 3 || v.Int(npc.Field("armor").Index) != 50 || v.Float(npc.Field("x").Index) != -312.5 {
+		t.Errorf("npc %v", v.nums)
+	}
 }
 
 func TestInteropGenericToFlatc(t *testing.T) {

@@ -124,6 +124,14 @@ func (s *Schema) VerifyServerEvent(buf []byte) (*Table, error) {
 	return s.ServerEvents.Verify(buf)
 }
 
+// DecodeServerEvent verifies buf as a server→client event and reads it into v.
+func (s *Schema) DecodeServerEvent(buf []byte, v *Values) (*Table, error) {
+	if s.ServerEvents == nil {
+		return nil, malformed("%s: the game sends no events", s.Name)
+	}
+	return s.ServerEvents.Decode(buf, v)
+}
+
 // VerifyJoin verifies a Hello's join payload. An empty payload is valid
 // when the join table has no required field (it decodes to the defaults),
 // and is the only valid payload of a game without a join table.

@@ -93,8 +93,20 @@ func (rcv *Npc) MutateHp(n byte) bool {
 	return rcv._tab.MutateByteSlot(12, n)
 }
 
+func (rcv *Npc) Armor() byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
+	if o != 0 {
+		return rcv._tab.GetByte(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Npc) MutateArmor(n byte) bool {
+	return rcv._tab.MutateByteSlot(16, n)
+}
+
 func NpcStart(builder *flatbuffers.Builder) {
-	builder.StartObject(5)
+	builder.StartObject(7)
 }
 func NpcAddX(builder *flatbuffers.Builder, x int32) {
 	builder.PrependInt32Slot(0, x, 0)
@@ -110,6 +122,9 @@ func NpcAddVy(builder *flatbuffers.Builder, vy int16) {
 }
 func NpcAddHp(builder *flatbuffers.Builder, hp byte) {
 	builder.PrependByteSlot(4, hp, 0)
+}
+func NpcAddArmor(builder *flatbuffers.Builder, armor byte) {
+	builder.PrependByteSlot(6, armor, 0)
 }
 func NpcEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
