@@ -36,6 +36,12 @@ const maxStructDepth = 8
 // maxStructSize bounds the inline size of a struct field.
 const maxStructSize = 4096
 
+// maxFieldID bounds field ids (vtable slots) of a game table.
+const maxFieldID = 4096
+
+// maxTableInline bounds the inline bytes of a game table's fields.
+const maxTableInline = 1 << 15
+
 // maxLoadWork bounds the fields Load visits (struct fields once per use),
 // so that a hostile file of structs nesting many empty structs cannot make
 // it walk for long.
@@ -351,6 +357,7 @@ type pendingPredict struct {
 type tableBuild struct {
 	t        *Table
 	predicts []pendingPredict
+	inline   int // inline bytes of the fields so far, padding included
 }
 
 // table builds the table at object index oi.
@@ -382,6 +389,9 @@ func (l *loader) table(oi int32, role Role, kind int) (*Table, error) {
 		seen[id] = fname
 		if int(f.Offset()) != 4+2*id {
 			return nil, schemaErr(name, fname, "vtable offset %d does not match id %d", f.Offset(), id)
+		}
+		if id >= maxFieldID {
+			return nil, schemaErr(name, fname, "field id %d: ticksync accepts ids below %d", id, maxFieldID)
 		}
 		b.t.NumSlots = max(b.t.NumSlots, id+1)
 		if !f.Deprecated() {
@@ -532,6 +542,17 @@ func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 	if a.hasPredict {
 		b.predicts = append(b.predicts, pendingPredict{field: fname, target: a.predict, first: first, last: len(t.Fields)})
 	}
+	if len(t.Fields) > first {
+		last := &t.Fields[len(t.Fields)-1]
+		size := last.Struct
+		if size == 0 {
+			size = last.Type.Size()
+		}
+		b.inline += size + last.Align
+		if b.inline > maxTableInline {
+			return schemaErr(t.Name, fname, "the table's fields take more than %d bytes inline", maxTableInline)
+		}
+	}
 	return nil
 }
 
@@ -566,6 +587,7 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 		}
 	}
 	slices.SortFunc(fields, func(a, b offField) int { return a.off - b.off })
+	end := 0 // end of the previous field: fields must not overlap
 	for i := range fields {
 		f := &fields[i].f
 		off := fields[i].off
@@ -595,9 +617,10 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 			a.quantum, a.hasQuantum = own.quantum, true
 		}
 		if st := scalarType(bt); st != 0 {
-			if off%st.Size() != 0 || off+st.Size() > ssize {
-				return schemaErr(t.Name, name, "offset %d of a %s outside or misaligned in a struct of %d bytes", off, st, ssize)
+			if off%st.Size() != 0 || off+st.Size() > ssize || off < end {
+				return schemaErr(t.Name, name, "offset %d of a %s outside, misaligned or overlapping in a struct of %d bytes", off, st, ssize)
 			}
+			end = off + st.Size()
 			leaf := Field{Name: name, ID: id, Type: st, Offset: base + off, Struct: size, Align: align,
 				Predict: -1, OwnerOnly: outer.ownerOnly, DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
 			if typ.Index() >= 0 {
@@ -623,9 +646,10 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 		if err != nil {
 			return err
 		}
-		if off%subAlign != 0 || off+subSize > ssize {
-			return schemaErr(t.Name, name, "offset %d of a %d-byte struct outside or misaligned in a struct of %d bytes", off, subSize, ssize)
+		if off%subAlign != 0 || off+subSize > ssize || off < end {
+			return schemaErr(t.Name, name, "offset %d of a %d-byte struct outside, misaligned or overlapping in a struct of %d bytes", off, subSize, ssize)
 		}
+		end = off + subSize
 		if err := l.flatten(t, &sub, name, base+off, depth+1, a, id, size, align); err != nil {
 			return err
 		}
@@ -818,12 +842,6 @@ func (l *loader) enum(i int32, st Type, table, field string) (*Enum, error) {
 		return nil, schemaErr(table, field, "enum %s: underlying type does not match the field's %s", name, st)
 	}
 	out := &Enum{Name: name, Type: st}
-	var kvt reflection.KeyValue
-	for j := range e.AttributesLength() {
-		if e.Attributes(&kvt, j) && string(kvt.Key()) == "bit_flags" {
-			out.BitFlags = true
-		}
-	}
 	var v reflection.EnumVal
 	lo, hi := st.limits()
 	for j := range e.ValuesLength() {
@@ -852,31 +870,14 @@ func (l *loader) enum(i int32, st Type, table, field string) (*Enum, error) {
 	// flatc 2.0.8 does not keep (bit_flags) in the .bfbs, but it numbers a
 	// bit_flags enum's values 1, 2, 4...: an enum whose values are all
 	// distinct powers of two is taken as a bit set (any combination valid).
-	if !out.BitFlags {
-		pow2 := true
-		for j, v := range out.Values {
-			if v.Value <= 0 || v.Value&(v.Value-1) != 0 || j > 0 && out.Values[j-1].Value == v.Value {
-				pow2 = false
-			}
-		}
-		out.BitFlags = pow2
-	}
+	out.BitFlags = true
 	out.contiguous = out.Values[len(out.Values)-1].Value-out.Values[0].Value == int64(len(out.Values)-1)
-	for j := 1; j < len(out.Values); j++ {
-		if out.Values[j].Value == out.Values[j-1].Value {
-			// flatc 2.0.8 does not keep (bit_flags) in the .bfbs, but it numbers a
-			// bit_flags enum's values 1, 2, 4...: an enum whose values are all
-			// distinct powers of two is taken as a bit set (any combination valid).
-			if !out.BitFlags {
-				pow2 := true
-				for j, v := range out.Values {
-					if v.Value <= 0 || v.Value&(v.Value-1) != 0 || j > 0 && out.Values[j-1].Value == v.Value {
-						pow2 = false
-					}
-				}
-				out.BitFlags = pow2
-			}
-			out.contiguous = false
+	for j, v := range out.Values {
+		if v.Value <= 0 || v.Value&(v.Value-1) != 0 {
+			out.BitFlags = false
+		}
+		if j > 0 && out.Values[j-1].Value == v.Value {
+			out.BitFlags, out.contiguous = false, false
 		}
 	}
 	l.enums[int(i)] = out

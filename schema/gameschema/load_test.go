@@ -230,17 +230,25 @@ func TestLoadRefuses(t *testing.T) {
 		{"default beyond the type", func(s *specSchema) { s.obj("g.Input").field("move").defInt = 300 }, "g.Input", "move", "outside what a int8 holds"},
 		{"bool default 2", func(s *specSchema) { s.obj("g.Input").field("fire").defInt = 2 }, "g.Input", "fire", "outside what a bool holds"},
 		{"empty structs nested wide and deep", func(s *specSchema) {
-			// S0 is empty (one byte, no fields); Sk holds 64 Sk-1.
+			// S0 is empty (one byte, no fields), S1 holds 64 S0, S2 64 S1;
+			// three entities hold 7 S2 each: 87,000 field visits.
 			s.objects = append(s.objects, specObject{name: "g.S0", isStruct: true, minalign: 1, bytesize: 1})
-			for k := 1; k <= 6; k++ {
-				o := specObject{name: fmt.Sprintf("g.S%d", k), isStruct: true, minalign: 1, bytesize: 1}
+			for k := 1; k <= 2; k++ {
+				size := int32(1) << (6 * k)
+				o := specObject{name: fmt.Sprintf("g.S%d", k), isStruct: true, minalign: 1, bytesize: size}
 				for j := range 64 {
-					o.fields = append(o.fields, specField{name: fmt.Sprintf("f%d", j), id: uint16(j), base: tObj, ref: fmt.Sprintf("g.S%d", k-1)})
+					o.fields = append(o.fields, specField{name: fmt.Sprintf("f%d", j), id: uint16(j), offset: uint16(j * int(size) / 64), base: tObj, ref: fmt.Sprintf("g.S%d", k-1)})
 				}
 				s.objects = append(s.objects, o)
 			}
-			add("g.Input", specField{name: "deep", base: tObj, ref: "g.S6"})(s)
-		}, "g.Input", "deep.f0.f0.f0.f15.f47.f47", "too complex"},
+			for e := 2; e <= 4; e++ {
+				var fields []specField
+				for j := range 7 {
+					fields = append(fields, specField{name: fmt.Sprintf("big%d", j), base: tObj, ref: "g.S2"})
+				}
+				s.objects = append(s.objects, tbl(fmt.Sprintf("g.Big%d", e), attr(AttrEntity, fmt.Sprint(e)), fields...))
+			}
+		}, "g.Big4", "big1.f47.f53", "too complex"},
 		{"float range too wide for its quantum", setAttrs("g.Ship", "pos", AttrQuantum, "1e-300", AttrRange, "-1e10..1e10"), "g.Ship", "pos.x", "2^53"},
 		{"quantum zero", setAttrs("g.Ship", "vel", AttrQuantum, "0"), "g.Ship", "vel.x", "positive"},
 		{"quantum negative", setAttrs("g.Ship", "vel", AttrQuantum, "-0.5"), "g.Ship", "vel.x", "positive"},
@@ -254,9 +262,11 @@ func TestLoadRefuses(t *testing.T) {
 		{"fixed-size array in a struct", func(s *specSchema) {
 			s.objects[0].fields[1].base = tArray
 		}, "g.Ship", "pos.y", "fixed-size array"},
-		{"struct leaf outside its struct", func(s *specSchema) { s.objects[0].fields[1].offset = 6 }, "g.Ship", "pos.y", "outside or misaligned"},
+		{"struct leaf outside its struct", func(s *specSchema) { s.objects[0].fields[1].offset = 6 }, "g.Ship", "pos.y", "outside, misaligned or overlapping"},
+		{"struct leaves overlapping", func(s *specSchema) { s.objects[0].fields[1].offset = 0 }, "g.Ship", "pos.y", "overlapping"},
+		{"field id too large", func(s *specSchema) { f := s.obj("g.Input").field("fire"); f.id, f.offset = 5000, 4+2*5000 }, "g.Input", "fire", "ids below 4096"},
 		{"struct containing itself", func(s *specSchema) {
-			s.objects[0].fields[1] = specField{name: "y", id: 1, offset: 0, base: tObj, ref: "g.Vec2"}
+			s.objects[0].fields = []specField{{name: "y", base: tObj, ref: "g.Vec2"}}
 		}, "g.Ship", "pos.y.y.y.y.y.y.y.y", "deeper"},
 		{"field id and vtable offset disagree", func(s *specSchema) { s.obj("g.Input").field("fire").offset = 40 }, "g.Input", "fire", "vtable offset"},
 		{"duplicate field id", func(s *specSchema) { f := s.obj("g.Input").field("fire"); f.id, f.offset = 0, 4 }, "g.Input", "fire", "id 0 already used"},
