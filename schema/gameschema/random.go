@@ -66,7 +66,7 @@ func (v *Values) Randomize(rng *rand.Rand) {
 				lo, hi = f.FMin, f.FMax
 			}
 			u := rng.Float64()
-			x := lo*(1-u) + hi*u // no overflow for the widest ranges
+			x := max(lo, min(hi, lo*(1-u)+hi*u)) // no overflow for the widest ranges; rounding clamped
 			if f.Type == Float32 {
 				x32 := float32(x)
 				if float64(x32) > hi {
