@@ -29,6 +29,9 @@ func badDelta(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadDelta}, args...)...)
 }
 
+// zeroHeader is what an empty snapshot means: header 0, no changes.
+var zeroHeader = []byte{0}
+
 // DefaultMaxEntities is a Decoder's default bound on the entities of a
 // world it builds.
 const DefaultMaxEntities = 1 << 16
@@ -67,6 +70,9 @@ func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
 	dst.Reset()
 	if base == nil {
 		base = d.empty
+	}
+	if len(data) == 0 { // nothing removed, spawned or changed
+		data = zeroHeader
 	}
 	r := reader{buf: data}
 	h, ok := r.uvarint()

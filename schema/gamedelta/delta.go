@@ -63,6 +63,9 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 		}
 	}
 
+	if len(d.removed) == 0 && len(d.spawned) == 0 && len(d.spans) == 0 {
+		return dst // nothing to say: zero bytes
+	}
 	// Header: 2·removed + (any spawned), then the spawned count.
 	h := uint64(len(d.removed)) << 1
 	if len(d.spawned) > 0 {

@@ -40,6 +40,7 @@ type Encoder struct {
 	c     *Codec
 	hist  int
 	ring  []frame
+	spare *World // the next world to record into
 	tick  uint32 // newest recorded tick; 0: none
 	delta Delta
 	cache []cached // the current tick's encodings
@@ -76,7 +77,7 @@ func NewEncoder(c *Codec, cfg EncoderConfig) (*Encoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("encoder config: %w", err)
 	}
-	e := &Encoder{c: c, hist: cfg.History, ring: make([]frame, cfg.History)}
+	e := &Encoder{c: c, hist: cfg.History, ring: make([]frame, cfg.History), spare: NewWorld(c)}
 	for i := range e.ring {
 		e.ring[i].world = NewWorld(c)
 	}
@@ -102,15 +103,18 @@ func (e *Encoder) Record(tick uint32, w *World) error {
 	if w.c != e.c {
 		return fmt.Errorf("%w: world of another codec", ErrBadWorld)
 	}
-	f := &e.ring[int(tick%uint32(e.hist))]
-	f.tick = 0
-	f.world.CopyFrom(w)
-	if !slices.IsSortedFunc(f.world.ents, func(a, b ent) int { return cmp.Compare(a.id, b.id) }) {
-		f.world.Sort()
+	// Checked in the spare world, so that a refused world leaves the ring
+	// as it was.
+	s := e.spare
+	s.CopyFrom(w)
+	if !slices.IsSortedFunc(s.ents, func(a, b ent) int { return cmp.Compare(a.id, b.id) }) {
+		s.Sort()
 	}
-	if err := f.world.Check(); err != nil {
+	if err := s.Check(); err != nil {
 		return fmt.Errorf("%w: tick %d: %w", ErrBadWorld, tick, err)
 	}
+	f := &e.ring[int(tick%uint32(e.hist))]
+	f.world, e.spare = s, f.world
 	f.tick = tick
 	f.views = f.views[:0]
 	e.tick = tick
