@@ -172,7 +172,7 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 				st.views++
 			}
 			if pc.outage == 0 && rng.IntN(60) == 0 {
-				pc.outage = 2*cfg.History + rng.IntN(10) // longer than the ring
+				pc.outage = cfg.History + 1 + rng.IntN(10) // longer than the ring
 			}
 			data, base, err := enc.Encode(pc.cl, &pc.view)
 			if err != nil {
