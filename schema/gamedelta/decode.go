@@ -20,8 +20,9 @@ var (
 	// ErrNoBaseline: a delta against a baseline tick the client no longer
 	// (or never) held.
 	ErrNoBaseline = errors.New("baseline not held")
-	// ErrBadWorld: a world or view the server asked to encode breaks the
-	// codec's rules (ids not ascending, a value that does not fit).
+	// ErrBadWorld: a world or view handed to the codec breaks its rules
+	// (duplicate ids, a value that does not fit, view ids not ascending, a
+	// world of another codec).
 	ErrBadWorld = errors.New("world cannot be encoded")
 )
 
@@ -61,16 +62,19 @@ func (d *Decoder) SetMaxEntities(n int) { d.max = n }
 // Apply builds in dst the world of a snapshot: base is the client's world
 // at the snapshot's baseline tick (nil: a full snapshot, against the empty
 // world), dt the ticks from the baseline to the snapshot, data the
-// snapshot's bytes. dst must not be base; both must be of the decoder's
-// codec. Apply checks everything it reads (DELTA.md lists what it refuses)
-// and never panics; an error wraps ErrBadDelta, and dst is then left in an
-// unspecified state (base is never modified).
+// snapshot's bytes. dst must not be base; base must be of the decoder's
+// codec (the same *Codec, else an error wrapping ErrBadWorld). Apply checks
+// everything it reads (DELTA.md lists what it refuses) and never panics;
+// an error wraps ErrBadDelta, and dst is then left in an unspecified state
+// (base is never modified).
 func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
-	dst.c = d.c
-	dst.Reset()
 	if base == nil {
 		base = d.empty
+	} else if base.c != d.c {
+		return fmt.Errorf("%w: baseline of another codec", ErrBadWorld)
 	}
+	dst.c = d.c
+	dst.Reset()
 	if len(data) == 0 { // nothing removed, spawned or changed
 		data = zeroHeader
 	}
@@ -91,7 +95,8 @@ func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
 		}
 		// A removed id takes at least 1 byte, a spawned entity 3 (id,
 		// kind, owner).
-		if ns > uint64(len(r.buf)-r.pos-nr)/3 || uint64(nb-nr)+ns > uint64(d.max) {
+		rem := len(r.buf) - r.pos - nr
+		if rem < 0 || ns > uint64(rem)/3 || uint64(nb-nr)+ns > uint64(d.max) {
 			return badDelta("%d spawned entities: too many", ns)
 		}
 	}

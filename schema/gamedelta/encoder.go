@@ -172,8 +172,10 @@ func (c *Client) Reset() {
 // is still in the ring and cl was sent it, else full. The bytes alias the
 // encoder: they are shared with other clients that need the same encoding
 // and stay valid until the next Record; copy them before queueing. The
-// tick's view for cl is remembered as its baseline for later ticks.
-// An error (no tick recorded, view IDs not ascending) wraps ErrBadWorld.
+// tick's view for cl is remembered as its baseline for later ticks, so
+// call Encode once per client per tick. Empty bytes are a valid snapshot
+// (nothing changed). An error (no tick recorded, view IDs not ascending)
+// wraps ErrBadWorld.
 func (e *Encoder) Encode(cl *Client, v *View) (data []byte, baseline uint32, err error) {
 	if e.tick == 0 {
 		return nil, 0, fmt.Errorf("%w: no tick recorded", ErrBadWorld)
