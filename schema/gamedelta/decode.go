@@ -241,7 +241,8 @@ func (d *Decoder) common(dst, base *World, i int, ch *changeReader, idx int, dt 
 			return err
 		}
 	}
-	if owned := d.player != 0 && e.owner == d.player; !owned && ownedB {
+	owned := d.player != 0 && e.owner == d.player
+	if !owned && ownedB {
 		for f := range k.fields {
 			if k.fields[f].ownerOnly {
 				vals[f] = 0 // hidden from now on
@@ -249,7 +250,11 @@ func (d *Decoder) common(dst, base *World, i int, ch *changeReader, idx int, dt 
 		}
 	}
 	for f := range k.fields {
-		if fi := &k.fields[f]; fi.typ == FieldInt && !fi.fits(vals[f]) {
+		fi := &k.fields[f]
+		if fi.ownerOnly && !owned {
+			continue // hidden: 0, whatever its range
+		}
+		if fi.typ == FieldInt && !fi.fits(vals[f]) {
 			return badDelta("entity %d field %q: %d does not fit %d bits", e.id, fi.name, vals[f], fi.bits)
 		}
 	}

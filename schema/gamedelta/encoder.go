@@ -166,25 +166,35 @@ func (c *Client) Reset() {
 	clear(c.sent)
 }
 
+// Encoded is one client's snapshot of a tick, as Encode returns it.
+type Encoded struct {
+	// Data is the snapshot (DELTA.md). It aliases the encoder: shared with
+	// the other clients of the same Encoding, valid until the next Record.
+	// Empty is a valid snapshot (nothing changed).
+	Data []byte
+	// Baseline is the tick Data is encoded against; 0: full.
+	Baseline uint32
+	// Encoding numbers the tick's distinct encodings from 0: clients given
+	// the same number got the same Data and Baseline, so one envelope
+	// (patched with each client's last input seq) serves them all.
+	Encoding int
+}
+
 // Encode returns the snapshot of the newest recorded tick for cl, seen
-// through v (nil: everything), and the baseline tick it is encoded against
-// (0: full). It is a delta against the tick cl acknowledged when that tick
-// is still in the ring and cl was sent it, else full. The bytes alias the
-// encoder: they are shared with other clients that need the same encoding
-// and stay valid until the next Record; copy them before queueing. The
-// tick's view for cl is remembered as its baseline for later ticks, so
-// call Encode once per client per tick. Empty bytes are a valid snapshot
-// (nothing changed). An error (no tick recorded, view IDs not ascending)
-// wraps ErrBadWorld.
-func (e *Encoder) Encode(cl *Client, v *View) (data []byte, baseline uint32, err error) {
+// through v (nil: everything). It is a delta against the tick cl
+// acknowledged when that tick is still in the ring and cl was sent it,
+// else full. The tick's view for cl is remembered as its baseline for
+// later ticks, so call Encode once per client per tick. An error (no tick
+// recorded, view IDs not ascending) wraps ErrBadWorld.
+func (e *Encoder) Encode(cl *Client, v *View) (Encoded, error) {
 	if e.tick == 0 {
-		return nil, 0, fmt.Errorf("%w: no tick recorded", ErrBadWorld)
+		return Encoded{}, fmt.Errorf("%w: no tick recorded", ErrBadWorld)
 	}
 	h := uint32(e.hist)
 	f := &e.ring[int(e.tick%h)]
 	vi, err := intern(f, v)
 	if err != nil {
-		return nil, 0, err
+		return Encoded{}, err
 	}
 	bt, bvi := e.baseline(cl)
 	player := cl.player
@@ -192,10 +202,10 @@ func (e *Encoder) Encode(cl *Client, v *View) (data []byte, baseline uint32, err
 		player = 0 // views of different players are alike
 	}
 	cl.sent[int(e.tick%h)] = sent{tick: e.tick, view: vi}
-	for _, c := range e.cache {
+	for i, c := range e.cache {
 		if c.base == bt && c.view == vi && c.player == player && (bt == 0 || c.baseView == bvi) {
 			e.stats.Shared++
-			return e.arena[c.off:c.end:c.end], bt, nil
+			return Encoded{Data: e.arena[c.off:c.end:c.end], Baseline: bt, Encoding: i}, nil
 		}
 	}
 	off := len(e.arena)
@@ -210,7 +220,7 @@ func (e *Encoder) Encode(cl *Client, v *View) (data []byte, baseline uint32, err
 	e.cache = append(e.cache, cached{base: bt, baseView: bvi, view: vi, player: player, off: off, end: end})
 	e.stats.Encodes++
 	e.stats.Bytes += uint64(end - off)
-	return e.arena[off:end:end], bt, nil
+	return Encoded{Data: e.arena[off:end:end], Baseline: bt, Encoding: len(e.cache) - 1}, nil
 }
 
 // baseline returns the tick to encode cl against and the view cl was sent

@@ -39,10 +39,11 @@ func Example() {
 		if err := enc.Record(tick, world); err != nil {
 			panic(err)
 		}
-		data, baseline, err := enc.Encode(client, nil)
+		snap, err := enc.Encode(client, nil)
 		if err != nil {
 			panic(err)
 		}
+		data, baseline := snap.Data, snap.Baseline
 
 		// Client: apply, then acknowledge with the next input.
 		got, err := rx.Apply(tick, baseline, data)

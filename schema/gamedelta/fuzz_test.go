@@ -15,7 +15,11 @@ import (
 // baselines: the layout and the baseline come from seed, the player and dt
 // from their arguments. Its seed corpus in testdata/fuzz/FuzzApply is
 // written by TestFuzzCorpus (-gencorpus) from valid snapshots; other files
-// there are crashers found by fuzzing, kept as regression seeds.
+// there are crashers found by fuzzing, kept as regression seeds. The
+// layout and baseline of a seed come from the test's generators
+// (genLayout, genWorld): changing those changes what every seed means, so
+// regenerate the corpus then, and turn a crasher into a TestApplyRefuses
+// case before it goes stale.
 //
 //	go test ./schema/gamedelta -run '^$' -fuzz FuzzApply -fuzztime 1m
 var genCorpus = flag.Bool("gencorpus", false, "rewrite the seed-* files of testdata/fuzz")
@@ -56,7 +60,7 @@ func checkApply(seed uint64, player uint8, dt uint16, full bool, data []byte) (a
 		}
 		return false, nil
 	}
-	if err := dst.Check(); err != nil {
+	if err := checkClientWorld(l, dst, p); err != nil {
 		return true, fmt.Errorf("accepted an invalid world: %w", err)
 	}
 	if want := project(l, c, dst, nil, p); !Equal(dst, want) {

@@ -51,6 +51,12 @@ func TestCompile(t *testing.T) {
 		{"bytes wrap", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Type: FieldBytes, Wrap: true}}}}}, "bytes field"},
 		{"bytes len", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Type: FieldBytes, MaxLen: MaxBytesLen + 1}}}}}, "max length"},
 		{"int len", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", MaxLen: 3}}}}}, "int field"},
+		{"range", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Bits: 8, Min: 1, Max: 100}}}}}, ""},
+		{"range past bits", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Bits: 8, Max: 256}}}}}, "range"},
+		{"range reversed", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Min: 5, Max: 4}}}}}, "range"},
+		{"range wrap", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Bits: 8, Wrap: true, Max: 4}}}}}, "range"},
+		{"range u64", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Bits: 64, Min: -1, Max: 4}}}}}, "range"},
+		{"range bytes", Layout{Kinds: []Kind{{Fields: []Field{{Name: "a", Type: FieldBytes, Max: 4}}}}}, "bytes field"},
 		{"two kinds", Layout{Kinds: []Kind{{Fields: []Field{ok}}, {Fields: []Field{ok, ok}}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,10 +156,11 @@ func (r *roundTrip) step(w *World, v *View, want *World) []byte {
 	if err := r.enc.Record(r.tk, w); err != nil {
 		r.t.Fatal(err)
 	}
-	data, base, err := r.enc.Encode(r.cl, v)
+	snap, err := r.enc.Encode(r.cl, v)
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	data, base := snap.Data, snap.Baseline
 	got, err := r.rx.Apply(r.tk, base, data)
 	if err != nil {
 		r.t.Fatalf("tick %d: %v", r.tk, err)
@@ -285,7 +292,7 @@ func TestSharing(t *testing.T) {
 				}
 				before = enc.Stats()
 				for i, cl := range cls {
-					if _, _, err := enc.Encode(cl, tc.views(i)); err != nil {
+					if _, err := enc.Encode(cl, tc.views(i)); err != nil {
 						t.Fatal(err)
 					}
 					cl.Ack(tick)
@@ -317,11 +324,11 @@ func TestBaselineFallback(t *testing.T) {
 	cl, late := enc.NewClient(1), enc.NewClient(2)
 	encode := func(cl *Client) uint32 {
 		t.Helper()
-		_, base, err := enc.Encode(cl, nil)
+		snap, err := enc.Encode(cl, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return base
+		return snap.Baseline
 	}
 	for tick := uint32(1); tick <= 10; tick++ {
 		if err := enc.Record(tick, w); err != nil {
@@ -390,7 +397,7 @@ func TestRecordRefuses(t *testing.T) {
 	if err := long.Check(); err == nil {
 		t.Errorf("long bytes: Check passed")
 	}
-	if _, _, err := enc.Encode(enc.NewClient(1), &View{IDs: []uint32{3, 2}}); !errors.Is(err, ErrBadWorld) {
+	if _, err := enc.Encode(enc.NewClient(1), &View{IDs: []uint32{3, 2}}); !errors.Is(err, ErrBadWorld) {
 		t.Errorf("unsorted view: %v", err)
 	}
 }

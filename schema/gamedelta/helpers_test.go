@@ -1,6 +1,7 @@
 package gamedelta
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -65,6 +66,17 @@ func genLayout(rng *rand.Rand) Layout {
 			fd.Signed = rng.IntN(2) == 0
 			fd.Wrap = rng.IntN(5) == 0
 			fd.OwnerOnly = rng.IntN(7) == 0
+			if !fd.Wrap && rng.IntN(6) == 0 { // a range within the bits
+				lo, hi, full := fieldRange(fd)
+				if full {
+					lo, hi = -1<<63, 1<<63-1
+					if !fd.Signed {
+						lo = 0
+					}
+				}
+				a, b := randValue(rng, Field{Min: lo, Max: hi}), randValue(rng, Field{Min: lo, Max: hi})
+				fd.Min, fd.Max = min(a, b), max(a, b)
+			}
 			kd.Fields = append(kd.Fields, fd)
 		}
 		// Velocities: an int field predicted from another int field.
@@ -86,6 +98,9 @@ func genLayout(rng *rand.Rand) Layout {
 
 // fieldRange returns the range of an int field of l.
 func fieldRange(fd Field) (lo, hi int64, full bool) {
+	if fd.Min != 0 || fd.Max != 0 {
+		return fd.Min, fd.Max, false
+	}
 	b := fd.Bits
 	if b == 0 || b == 64 {
 		return 0, 0, true
@@ -115,7 +130,11 @@ func randValue(rng *rand.Rand, fd Field) int64 {
 	if full {
 		return int64(rng.Uint64())
 	}
-	return lo + int64(rng.Uint64N(uint64(hi-lo)+1))
+	n := uint64(hi-lo) + 1
+	if n == 0 { // every int64
+		return int64(rng.Uint64())
+	}
+	return lo + int64(rng.Uint64N(n))
 }
 
 func randBytes(rng *rand.Rand, fd Field) []byte {
@@ -154,4 +173,35 @@ func fillEntity(rng *rand.Rand, l *Layout, w *World, i int) {
 			w.SetInt(i, f, randValue(rng, fd))
 		}
 	}
+}
+
+// checkClientWorld checks what a client's world must be, from the layout
+// alone: ids strictly ascending, every visible value within its field's
+// range and length, hidden owner-only values 0 or empty.
+func checkClientWorld(l *Layout, w *World, player uint32) error {
+	for i := range w.Len() {
+		if i > 0 && w.ID(i) <= w.ID(i-1) {
+			return fmt.Errorf("id %d after %d", w.ID(i), w.ID(i-1))
+		}
+		owned := player != 0 && w.Owner(i) == player
+		for f, fd := range l.Kinds[w.Kind(i)].Fields {
+			hidden := fd.OwnerOnly && !owned
+			if fd.Type == FieldBytes {
+				n, maxLen := len(w.Bytes(i, f)), fd.MaxLen
+				if maxLen == 0 {
+					maxLen = DefaultMaxLen
+				}
+				if n > maxLen || hidden && n != 0 {
+					return fmt.Errorf("entity %d field %d: %d bytes", w.ID(i), f, n)
+				}
+				continue
+			}
+			v := w.Int(i, f)
+			lo, hi, full := fieldRange(fd)
+			if hidden && v != 0 || !hidden && !full && (v < lo || v > hi) {
+				return fmt.Errorf("entity %d field %d: %d", w.ID(i), f, v)
+			}
+		}
+	}
+	return nil
 }

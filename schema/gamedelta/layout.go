@@ -42,6 +42,10 @@ type Field struct {
 	// Wrap makes a FieldInt modular (angles): values wrap modulo 2^Bits and
 	// a change is sent the shorter way round.
 	Wrap bool
+	// Min and Max narrow a FieldInt's values to Min..Max (the schema's
+	// range attribute). Both 0: the range of Bits. Not with Wrap; for an
+	// unsigned 64-bit field, within 0..math.MaxInt64.
+	Min, Max int64
 	// Velocity names a FieldInt of the same kind whose baseline value,
 	// times the ticks elapsed since the baseline, predicts this field (x
 	// from vx). A field that moves as predicted costs nothing. "" means
@@ -100,7 +104,8 @@ type fieldInfo struct {
 	ownerOnly bool
 	vel       int // index of the velocity field, -1: none
 	maxLen    int
-	min, max  int64 // range of a FieldInt that is not 64-bit unsigned
+	min, max  int64 // range of a FieldInt
+	anyValue  bool  // every int64 is a value (64 bits, no range)
 }
 
 // Compile checks l and compiles it. It refuses: no kinds or more than
@@ -150,12 +155,21 @@ func compileField(kd Kind, i int) (fieldInfo, error) {
 		}
 		fi.bits, fi.signed, fi.wrap = uint8(b), f.Signed, f.Wrap
 		switch {
-		case b == 64:
+		case b == 64 && f.Signed:
 			fi.min, fi.max = math.MinInt64, math.MaxInt64
+		case b == 64:
+			fi.min, fi.max = 0, math.MaxInt64 // for a range; without one, any bits
 		case f.Signed:
 			fi.min, fi.max = -1<<(b-1), 1<<(b-1)-1
 		default:
 			fi.min, fi.max = 0, 1<<b-1
+		}
+		fi.anyValue = b == 64
+		if f.Min != 0 || f.Max != 0 {
+			if f.Wrap || f.Min > f.Max || f.Min < fi.min || f.Max > fi.max {
+				return fi, fmt.Errorf("range %d..%d: must be within %d..%d, and not on a wrapping field", f.Min, f.Max, fi.min, fi.max)
+			}
+			fi.min, fi.max, fi.anyValue = f.Min, f.Max, false
 		}
 		if f.Velocity != "" {
 			v := -1
@@ -178,8 +192,8 @@ func compileField(kd Kind, i int) (fieldInfo, error) {
 			fi.vel = v
 		}
 	case FieldBytes:
-		if f.Velocity != "" || f.Wrap || f.Bits != 0 || f.Signed {
-			return fi, fmt.Errorf("velocity, wrap, bits or signed on a bytes field")
+		if f.Velocity != "" || f.Wrap || f.Bits != 0 || f.Signed || f.Min != 0 || f.Max != 0 {
+			return fi, fmt.Errorf("velocity, wrap, bits, signed or range on a bytes field")
 		}
 		fi.maxLen = f.MaxLen
 		if fi.maxLen == 0 {
@@ -228,10 +242,7 @@ func (c *Codec) HasOwnerOnly() bool { return c.ownerOnly }
 
 // fits reports whether v is a value of the int field.
 func (f *fieldInfo) fits(v int64) bool {
-	if f.bits == 64 {
-		return true
-	}
-	return v >= f.min && v <= f.max
+	return f.anyValue || v >= f.min && v <= f.max
 }
 
 // reduce maps v into a wrapping field's range (mod 2^bits).

@@ -174,10 +174,11 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 			if pc.outage == 0 && rng.IntN(60) == 0 {
 				pc.outage = cfg.History + 1 + rng.IntN(10) // longer than the ring
 			}
-			data, base, err := enc.Encode(pc.cl, &pc.view)
+			snap, err := enc.Encode(pc.cl, &pc.view)
 			if err != nil {
 				return fmt.Errorf("tick %d: encode: %w", tick, err)
 			}
+			data, base := snap.Data, snap.Baseline
 			pc.sentView[tick] = cloneView(&pc.view)
 			if err := crossCheck(&l, c, pc, history, tick, base, data); err != nil {
 				return fmt.Errorf("tick %d player %d: %w", tick, pc.player, err)

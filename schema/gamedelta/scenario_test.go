@@ -170,10 +170,11 @@ func (sc *arenaScenario) tick(tb testing.TB) {
 			cl.Ack(sc.n - sc.lag)
 		}
 		v := sc.view(i)
-		data, base, err := sc.enc.Encode(cl, v)
+		snap, err := sc.enc.Encode(cl, v)
 		if err != nil {
 			tb.Fatal(err)
 		}
+		data, base := snap.Data, snap.Baseline
 		sc.bytes += len(data)
 		sc.snaps++
 		sc.last[i] = data
@@ -331,11 +332,11 @@ func (sc *cardsScenario) tick(tb testing.TB) {
 		if sc.n > 1 {
 			cl.Ack(sc.n - 1)
 		}
-		data, _, err := sc.enc.Encode(cl, nil)
+		snap, err := sc.enc.Encode(cl, nil)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		sc.bytes += len(data)
+		sc.bytes += len(snap.Data)
 		sc.snaps++
 	}
 }
