@@ -31,9 +31,13 @@ var (
 )
 
 // propCounts returns the layouts and ticks of the property test: 1,000 × 100
-// unless the flags or TICKSYNC_GAMEDELTA_LAYOUTS say otherwise.
+// (200 × 100 with -short) unless the flags or TICKSYNC_GAMEDELTA_LAYOUTS say
+// otherwise.
 func propCounts(t *testing.T) (layouts, ticks int) {
 	layouts = 1000
+	if testing.Short() {
+		layouts = 200
+	}
 	if s := os.Getenv("TICKSYNC_GAMEDELTA_LAYOUTS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
