@@ -55,6 +55,7 @@ func propCounts(t *testing.T) (layouts, ticks int) {
 // every path was taken.
 type propStats struct {
 	applied, full, deltas, stale, noBase, dropped int
+	recoveries                                    int // full snapshots after a delta: the ring was outlived
 	spawns, removes, reKinds, owners, views       int
 	shared, encodes                               int
 }
@@ -76,12 +77,12 @@ func TestProperty(t *testing.T) {
 			t.Fatalf("seed %d layout %d: %v\nreplay: go test ./schema/gamedelta -run TestProperty -seed=%d -layout=%d", seed, n, err, seed, n)
 		}
 	}
-	t.Logf("%d snapshots applied (%d full, %d deltas), %d stale ignored, %d without baseline, %d dropped; "+
+	t.Logf("%d snapshots applied (%d full, %d of them after the baseline left the ring, %d deltas), %d stale ignored, %d without baseline, %d dropped; "+
 		"%d spawns, %d removes, %d kind changes, %d owner changes, %d view changes; %d encodes, %d shared; %v",
-		st.applied, st.full, st.deltas, st.stale, st.noBase, st.dropped,
+		st.applied, st.full, st.recoveries, st.deltas, st.stale, st.noBase, st.dropped,
 		st.spawns, st.removes, st.reKinds, st.owners, st.views, st.encodes, st.shared, time.Since(start).Round(time.Millisecond))
 	if *propLayout < 0 && layouts*ticks >= 10_000 {
-		for name, v := range map[string]int{"full": st.full, "delta": st.deltas, "stale": st.stale, "no-baseline": st.noBase,
+		for name, v := range map[string]int{"full": st.full, "recovery": st.recoveries, "delta": st.deltas, "stale": st.stale, "no-baseline": st.noBase,
 			"spawn": st.spawns, "remove": st.removes, "kind change": st.reKinds, "owner change": st.owners,
 			"view change": st.views, "shared": st.shared} {
 			if v == 0 {
@@ -269,6 +270,9 @@ func (pc *propClient) receive(now int, l *Layout, c *Codec, history map[uint32]*
 		st.applied++
 		if p.base == 0 {
 			st.full++
+			if newest != 0 {
+				st.recoveries++
+			}
 		} else {
 			st.deltas++
 		}
