@@ -63,13 +63,13 @@ func compareArena(ticks, dt int) (oldDelta, oldMsg, newDelta, newMsg float64) {
 
 // TestCompareArena measures the arena scenario of schema/DELTA.md with
 // today's arena codec and with the generic one on the same worlds, and
-// keeps the generic one within 5 % of the arena's whole message.
+// keeps the generic one within 1 % of the arena's whole message.
 func TestCompareArena(t *testing.T) {
 	for dt := 1; dt <= 3; dt++ {
 		od, om, nd, nm := compareArena(3000, dt)
 		t.Logf("arena 64 entities dt=%d: arena codec delta %.1f B, message %.1f B (%.0f B/client/s); generic delta %.1f B, message %.1f B (%.0f B/client/s)",
 			dt, od, om, om*30, nd, nm, nm*30)
-		if nm > om*1.05 {
+		if nm > om*1.01 {
 			t.Errorf("dt=%d: generic message %.1f B against the arena codec's %.1f B", dt, nm, om)
 		}
 	}

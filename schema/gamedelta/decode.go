@@ -30,9 +30,6 @@ func badDelta(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadDelta}, args...)...)
 }
 
-// zeroHeader is what an empty snapshot means: header 0, no changes.
-var zeroHeader = []byte{0}
-
 // DefaultMaxEntities is a Decoder's default bound on the entities of a
 // world it builds.
 const DefaultMaxEntities = 1 << 16
@@ -75,15 +72,28 @@ func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
 	}
 	dst.c = d.c
 	dst.Reset()
-	if len(data) == 0 { // nothing removed, spawned or changed
-		data = zeroHeader
-	}
 	r := reader{buf: data}
-	h, ok := r.uvarint()
+	nb := base.Len()
+	d.removed = d.removed[:0]
+	d.spawn.Reset()
+	if len(data) == 0 { // nothing removed, spawned or changed
+		return d.merge(dst, base, &changeReader{reader: r, n: nb, next: -1}, dt)
+	}
+	f, ok := r.uvarint()
 	if !ok {
 		return badDelta("header: bad varint")
 	}
-	nb := base.Len()
+	if f&1 == 0 { // nothing removed or spawned: f/2 starts the changes
+		ch := changeReader{reader: r, n: nb}
+		if err := ch.startWith(f >> 1); err != nil {
+			return err
+		}
+		if err := d.merge(dst, base, &ch, dt); err != nil {
+			return err
+		}
+		return ch.finish()
+	}
+	h := f >> 1
 	if h>>1 > uint64(nb) {
 		return badDelta("%d ids removed from a baseline of %d entities", h>>1, nb)
 	}
@@ -100,7 +110,6 @@ func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
 			return badDelta("%d spawned entities: too many", ns)
 		}
 	}
-	d.removed = d.removed[:0]
 	prev := int64(-1)
 	for range nr {
 		id, err := r.id(prev, "removed")
@@ -322,7 +331,7 @@ type changeReader struct {
 	next   int    // index of the next changed common entity; -1: none left
 }
 
-// start reads the presence header.
+// start reads the presence section's first varint, if there are changes.
 func (r *changeReader) start() error {
 	r.next = -1
 	if r.pos == len(r.buf) {
@@ -332,6 +341,12 @@ func (r *changeReader) start() error {
 	if !ok {
 		return badDelta("changes: bad header varint")
 	}
+	return r.startWith(h)
+}
+
+// startWith starts the presence section whose first varint is h.
+func (r *changeReader) startWith(h uint64) error {
+	r.next = -1
 	if h != 0 {
 		if h > uint64(r.n) {
 			return badDelta("changes: first changed index %d of %d common entities", h-1, r.n)

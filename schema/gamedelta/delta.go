@@ -63,15 +63,18 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 		}
 	}
 
-	if len(d.removed) == 0 && len(d.spawned) == 0 && len(d.spans) == 0 {
-		return dst // nothing to say: zero bytes
+	if len(d.removed) == 0 && len(d.spawned) == 0 {
+		// Zero bytes when nothing changed; else the changes, their
+		// first varint doubled (an even header).
+		return d.appendChanges(dst, common, 2)
 	}
-	// Header: 2·removed + (any spawned), then the spawned count.
+	// Header: an odd F = 2·(2·removed + any spawned) + 1, then the spawned
+	// count.
 	h := uint64(len(d.removed)) << 1
 	if len(d.spawned) > 0 {
 		h |= 1
 	}
-	dst = binary.AppendUvarint(dst, h)
+	dst = binary.AppendUvarint(dst, h<<1|1)
 	if len(d.spawned) > 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(d.spawned)))
 	}
@@ -87,18 +90,23 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 		prev = int64(id)
 		dst = appendSpawn(dst, c, cur, i, player)
 	}
-	return d.appendChanges(dst, common)
+	return d.appendChanges(dst, common, 1)
 }
 
 // appendChanges appends the presence section and the records, in the
-// smaller of the two presence forms.
-func (d *Delta) appendChanges(dst []byte, common int) []byte {
+// smaller of the two presence forms. The first varint P is written as
+// first·P (1, or 2 when it doubles as the header).
+func (d *Delta) appendChanges(dst []byte, common int, first uint64) []byte {
 	if len(d.spans) == 0 {
 		return dst
 	}
 	gapBytes, last := 0, -1
-	for _, s := range d.spans {
-		gapBytes += uvarintLen(gapValue(s.idx, last))
+	for i, s := range d.spans {
+		g := gapValue(s.idx, last)
+		if i == 0 {
+			g *= first
+		}
+		gapBytes += uvarintLen(g)
 		last = s.idx
 	}
 	bitmapLen := (common + 7) / 8
@@ -112,8 +120,12 @@ func (d *Delta) appendChanges(dst []byte, common int) []byte {
 		return append(dst, d.recs...)
 	}
 	start, last := 0, -1
-	for _, s := range d.spans {
-		dst = binary.AppendUvarint(dst, gapValue(s.idx, last))
+	for i, s := range d.spans {
+		g := gapValue(s.idx, last)
+		if i == 0 {
+			g *= first
+		}
+		dst = binary.AppendUvarint(dst, g)
 		dst = append(dst, d.recs[start:s.end]...)
 		start, last = s.end, s.idx
 	}

@@ -56,6 +56,6 @@ func Example() {
 	// Output:
 	// tick 1 against 0: 10 bytes, x=105 fuel=90
 	// tick 2 against 1:  0 bytes, x=110 fuel=90
-	// tick 3 against 2:  4 bytes, x=115 fuel=89
+	// tick 3 against 2:  3 bytes, x=115 fuel=89
 	// tick 4 against 3:  0 bytes, x=120 fuel=89
 }

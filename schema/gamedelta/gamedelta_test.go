@@ -81,7 +81,7 @@ func TestWorkedExample(t *testing.T) {
 	ship(cur, 9, 0, -1, 2, 0, 0, 0, 0, 0)
 	var d Delta
 	got := d.Append(nil, base, nil, cur, nil, 7, 2)
-	want := "03 01 05 09 00 00 01 04 00 00 00 00 01 10 14"
+	want := "07 01 05 09 00 00 01 04 00 00 00 00 01 10 14"
 	if hex.EncodeToString(got) != strings.ReplaceAll(want, " ", "") {
 		t.Fatalf("bytes % x; want %s", got, want)
 	}
@@ -120,8 +120,8 @@ func TestPredictionIsFree(t *testing.T) {
 		if err := NewDecoder(c2, 0).Apply(dst, base, 1, got); err != nil || !Equal(dst, cur) {
 			t.Fatalf("%d→%d: %v, %v", tc.from, tc.to, err, dst)
 		}
-		if tc.to != 32767 && len(got) != 4 { // header, gap, mask, value
-			t.Errorf("%d→%d: % x: want 4 bytes", tc.from, tc.to, got)
+		if tc.to != 32767 && len(got) != 3 { // header and first index, mask, value
+			t.Errorf("%d→%d: % x: want 3 bytes", tc.from, tc.to, got)
 		}
 	}
 }
@@ -190,8 +190,8 @@ func TestOwnerOnly(t *testing.T) {
 	// The secret changes: a record for the owner, nothing for the other.
 	w.SetInt(0, 6, 1235)
 	mine.SetInt(0, 6, 1235)
-	if got := owner.step(w, nil, mine); len(got) != 4 {
-		t.Errorf("owner: % x; want header, gap, mask, value", got)
+	if got := owner.step(w, nil, mine); !bytes.Equal(got, []byte{0x02, 0x40, 0x02}) {
+		t.Errorf("owner: % x; want 02 40 02: entity 0 changed, bit 6, +1", got)
 	}
 	if got := other.step(w, nil, theirs); len(got) != 0 {
 		t.Errorf("other: % x; want nothing", got)
@@ -219,14 +219,14 @@ func TestViewLeaveAndReturn(t *testing.T) {
 
 	only1 := NewWorld(c)
 	ship(only1, 1, 0, 10, 10, 1, 1, 0, 9)
-	if got := rt.step(w, &View{IDs: []uint32{1, 5}}, only1); !bytes.Equal(got, []byte{0x02, 0x02, 0x01, 0x03, 0x01, 0x01}) {
+	if got := rt.step(w, &View{IDs: []uint32{1, 5}}, only1); !bytes.Equal(got, []byte{0x05, 0x02, 0x01, 0x03, 0x01, 0x01}) {
 		// removed 2; entity 1 is predicted at 10+1, but it did not move: x, y residuals -1.
 		t.Errorf("leave: % x", got)
 	}
 	back := NewWorld(c)
 	back.CopyFrom(w)
 	got := rt.step(w, &View{All: true}, back)
-	if got[0] != 1 || got[1] != 1 {
+	if got[0] != 3 || got[1] != 1 {
 		t.Errorf("return: % x: want a spawned entity", got)
 	}
 }
@@ -246,7 +246,7 @@ func TestKindChange(t *testing.T) {
 	w.Reset()
 	w.SetBytes(w.Add(4, 1, 3), 0, []byte("hi"))
 	got := rt.step(w, nil, w)
-	if want := []byte{0x03, 0x01, 0x04, 0x04, 0x01, 0x03, 0x02, 'h', 'i'}; !bytes.Equal(got, want) {
+	if want := []byte{0x07, 0x01, 0x04, 0x04, 0x01, 0x03, 0x02, 'h', 'i'}; !bytes.Equal(got, want) {
 		t.Errorf("% x; want % x", got, want)
 	}
 }
@@ -408,7 +408,7 @@ func TestReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := []byte{0x01, 0x01, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0} // ship 1 of player 1, all zero
+	full := []byte{0x03, 0x01, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0} // ship 1 of player 1, all zero
 	if _, err := rx.Apply(5, 0, full); err != nil {
 		t.Fatal(err)
 	}
@@ -420,10 +420,10 @@ func TestReceiver(t *testing.T) {
 	}{
 		{"stale", 4, 0, full, ErrStale},
 		{"duplicate", 5, 0, full, ErrStale},
-		{"unknown baseline", 7, 6, []byte{0}, ErrNoBaseline},
-		{"baseline after tick", 7, 8, []byte{0}, ErrBadDelta},
-		{"tick 0", 0, 0, []byte{0}, ErrBadDelta},
-		{"bad bytes", 7, 5, []byte{0, 0}, ErrBadDelta},
+		{"unknown baseline", 7, 6, nil, ErrNoBaseline},
+		{"baseline after tick", 7, 8, nil, ErrBadDelta},
+		{"tick 0", 0, 0, nil, ErrBadDelta},
+		{"bad bytes", 7, 5, []byte{0x02}, ErrBadDelta},
 	} {
 		if _, err := rx.Apply(tc.tick, tc.base, tc.data); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v; want %v", tc.name, err, tc.want)
@@ -432,7 +432,7 @@ func TestReceiver(t *testing.T) {
 	if rx.Newest() != 5 || rx.World(5) == nil || rx.World(4) != nil {
 		t.Fatalf("a refused snapshot changed the receiver: newest %d", rx.Newest())
 	}
-	if _, err := rx.Apply(6, 5, []byte{0}); err != nil {
+	if _, err := rx.Apply(6, 5, nil); err != nil {
 		t.Fatal(err)
 	}
 	rx.Reset()
@@ -452,28 +452,29 @@ func TestApplyRefuses(t *testing.T) {
 	for _, tc := range []struct{ name, hex string }{
 		{"bad varint", "80"},
 		{"overlong varint", "8080808080808080808001"},
-		{"too many removed", "08"},
-		{"removed not in base", "02 04"},
-		{"removed past 2^32", "04 05 ffffffff0f"},
-		{"spawned count too big", "01 05 01"},
-		{"spawned in base", "01 01 03 00 00 00 00 00 00 00 00"},
-		{"unknown kind", "01 01 01 01 00 00 00 00 00 00 00"},
-		{"owner past 2^32", "01 01 01 00 8080808010 00 00 00 00 00 00"},
-		{"spawned value out of range", "01 01 01 00 00 00 00 00 00 00 8004"},
-		{"spawned truncated", "01 01 01 00 00 00 00"},
-		{"first index past n", "00 04"},
-		{"gap past n", "00 01 10 14 05"},
-		{"record missing", "00 01"},
-		{"mask 0", "00 01 00"},
-		{"mask bit above owner", "00 01 8002"},
-		{"owner-only field of an entity not owned", "00 02 40 02"},
-		{"owner-only after losing it", "00 01 c001 02 02"},
-		{"value does not fit", "00 01 20 8004"},
-		{"predicted value leaves int32", "00 03 01 00"},
-		{"trailing bytes", "00 01 10 14 ff"},
-		{"bitmap short", "00 00"},
-		{"bitmap padding", "00 00 09 10 14"},
-		{"bitmap trailing", "00 00 01 10 14 00"},
+		{"too many removed", "11"},
+		{"removed not in base", "05 04"},
+		{"removed past 2^32", "09 05 ffffffff0f"},
+		{"spawned count too big", "03 05 01"},
+		{"spawned in base", "03 01 03 00 00 00 00 00 00 00 00"},
+		{"unknown kind", "03 01 01 01 00 00 00 00 00 00 00"},
+		{"owner past 2^32", "03 01 01 00 8080808010 00 00 00 00 00 00"},
+		{"spawned value out of range", "03 01 01 00 00 00 00 00 00 00 8004"},
+		{"spawned truncated", "03 01 01 00 00 00 00"},
+		{"first index past n", "08"},
+		{"gap past n", "02 10 14 05"},
+		{"record missing", "02"},
+		{"mask 0", "02 00"},
+		{"mask bit above owner", "02 8002"},
+		{"owner-only field of an entity not owned", "04 40 02"},
+		{"owner-only after losing it", "02 c001 02 02"},
+		{"value does not fit", "02 20 8004"},
+		{"predicted value leaves int32", "06 01 00"},
+		{"trailing bytes", "02 10 14 ff"},
+		{"bitmap short", "00"},
+		{"bitmap padding", "00 09 10 14"},
+		{"bitmap trailing", "00 01 10 14 00"},
+		{"changes after spawns: past n", "03 01 01 00 00 00 00 00 00 00 00 04"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data, err := hex.DecodeString(strings.ReplaceAll(tc.hex, " ", ""))
@@ -492,7 +493,7 @@ func TestApplyRefuses(t *testing.T) {
 	}
 	// The same shapes, well formed, are accepted (the table tests what it
 	// means to).
-	for _, h := range []string{"", "00", "00 01 10 14", "00 00 01 10 14", "00 01 c001 07 20", "01 01 01 00 00 00 00 00 00 00 00"} {
+	for _, h := range []string{"", "01", "02 10 14", "00 01 10 14", "02 c001 07 20", "03 01 01 00 00 00 00 00 00 00 00", "03 01 01 00 00 00 00 00 00 00 00 01 10 14"} {
 		data, _ := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
 		if err := NewDecoder(c, 7).Apply(NewWorld(c), base, 1, data); err != nil {
 			t.Errorf("% x: %v", data, err)
