@@ -72,64 +72,66 @@ func (d *Decoder) Apply(dst, base *World, dt uint32, data []byte) error {
 	}
 	dst.c = d.c
 	dst.Reset()
-	r := reader{buf: data}
 	nb := base.Len()
 	d.removed = d.removed[:0]
 	d.spawn.Reset()
-	if len(data) == 0 { // nothing removed, spawned or changed
-		return d.merge(dst, base, &changeReader{reader: r, n: nb, next: -1}, dt)
-	}
-	f, ok := r.uvarint()
-	if !ok {
-		return badDelta("header: bad varint")
-	}
-	if f&1 == 0 { // nothing removed or spawned: f/2 starts the changes
-		ch := changeReader{reader: r, n: nb}
-		if err := ch.startWith(f >> 1); err != nil {
+	ch := changeReader{reader: reader{buf: data}, n: nb, next: -1}
+	if len(data) > 0 { // else nothing was removed, spawned or changed
+		f, ok := ch.uvarint()
+		if !ok {
+			return badDelta("header: bad varint")
+		}
+		var err error
+		if f&1 == 0 { // nothing removed or spawned: f/2 starts the changes
+			err = ch.startWith(f >> 1)
+		} else {
+			var nr int
+			if nr, err = d.readAdded(&ch.reader, f>>1, nb); err == nil {
+				ch.n = nb - nr
+				err = ch.start()
+			}
+		}
+		if err != nil {
 			return err
 		}
-		if err := d.merge(dst, base, &ch, dt); err != nil {
-			return err
-		}
-		return ch.finish()
 	}
-	h := f >> 1
+	if err := d.merge(dst, base, &ch, dt); err != nil {
+		return err
+	}
+	return ch.finish()
+}
+
+// readAdded reads, after an odd header whose half is h, the spawned count,
+// the removed ids (into d.removed) and the spawned entities (into d.spawn),
+// and returns the number of ids removed from the nb of the baseline.
+func (d *Decoder) readAdded(r *reader, h uint64, nb int) (int, error) {
 	if h>>1 > uint64(nb) {
-		return badDelta("%d ids removed from a baseline of %d entities", h>>1, nb)
+		return 0, badDelta("%d ids removed from a baseline of %d entities", h>>1, nb)
 	}
 	nr := int(h >> 1)
 	var ns uint64
 	if h&1 != 0 {
+		var ok bool
 		if ns, ok = r.uvarint(); !ok {
-			return badDelta("spawned count: bad varint")
+			return 0, badDelta("spawned count: bad varint")
 		}
 		// A removed id takes at least 1 byte, a spawned entity 3 (id,
 		// kind, owner).
 		rem := len(r.buf) - r.pos - nr
 		if rem < 0 || ns > uint64(rem)/3 || uint64(nb-nr)+ns > uint64(d.max) {
-			return badDelta("%d spawned entities: too many", ns)
+			return 0, badDelta("%d spawned entities: too many", ns)
 		}
 	}
 	prev := int64(-1)
 	for range nr {
 		id, err := r.id(prev, "removed")
 		if err != nil {
-			return err
+			return 0, err
 		}
 		d.removed = append(d.removed, id)
 		prev = int64(id)
 	}
-	if err := d.readSpawned(&r, int(ns)); err != nil {
-		return err
-	}
-	ch := changeReader{reader: r, n: nb - nr}
-	if err := ch.start(); err != nil {
-		return err
-	}
-	if err := d.merge(dst, base, &ch, dt); err != nil {
-		return err
-	}
-	return ch.finish()
+	return nr, d.readSpawned(r, int(ns))
 }
 
 // readSpawned reads n spawned entities into d.spawn.
