@@ -502,7 +502,8 @@ func TestApplyRefuses(t *testing.T) {
 }
 
 // TestAllocs: once warm, recording a world and encoding it for 8 clients
-// with 8 different views allocates nothing, nor does applying a snapshot.
+// with 8 different views (or 8 players with owner-only fields) allocates
+// nothing, nor does applying a snapshot.
 func TestAllocs(t *testing.T) {
 	sc := newArenaScenario(t, 8, aoiViews)
 	rx, err := NewReceiver(sc.c, DefaultReceiverConfig(1))
@@ -519,6 +520,13 @@ func TestAllocs(t *testing.T) {
 		tick()
 	}
 	if n := testing.AllocsPerRun(50, tick); n != 0 {
-		t.Errorf("%.1f allocs per tick; want 0", n)
+		t.Errorf("arena: %.1f allocs per tick; want 0", n)
+	}
+	cards := newCardsScenario(t)
+	for range 2 * DefaultEncoderConfig().History {
+		cards.tick(t)
+	}
+	if n := testing.AllocsPerRun(50, func() { cards.tick(t) }); n != 0 {
+		t.Errorf("cards: %.1f allocs per tick; want 0", n)
 	}
 }
