@@ -58,7 +58,10 @@ func checkApply(seed uint64, player uint8, dt uint16, full bool, data []byte) (a
 		if !errors.Is(err, ErrBadDelta) {
 			return false, fmt.Errorf("error %v does not wrap ErrBadDelta", err)
 		}
-		return false, nil
+		return false, checkRef(l, p, base, uint32(dt), data, nil)
+	}
+	if err := checkRef(l, p, base, uint32(dt), data, dst); err != nil {
+		return true, err
 	}
 	if err := checkClientWorld(l, dst, p); err != nil {
 		return true, fmt.Errorf("accepted an invalid world: %w", err)

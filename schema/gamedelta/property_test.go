@@ -223,10 +223,11 @@ func crossCheck(l *Layout, c *Codec, pc *propClient, history map[uint32]*World, 
 		return fmt.Errorf("encoded snapshot against %d does not decode against the oracle's baseline: %w\nbaseline %v\nwant %v\nbytes %x",
 			base, err, bw, project(l, c, history[tick], pc.sentView[tick], pc.player), data)
 	}
-	if want := project(l, c, history[tick], pc.sentView[tick], pc.player); !Equal(got, want) {
+	want := project(l, c, history[tick], pc.sentView[tick], pc.player)
+	if !Equal(got, want) {
 		return fmt.Errorf("encoded snapshot against %d decodes to\n%v\nwant\n%v", base, got, want)
 	}
-	return nil
+	return checkRef(l, pc.player, bw, tick-base, data, want)
 }
 
 // receive applies the packets that have arrived, in a shuffled order when
