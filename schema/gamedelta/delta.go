@@ -1,0 +1,239 @@
+package gamedelta
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
+// Delta writes snapshots (DELTA.md): the bytes that turn a client's copy of
+// a baseline world into the current world as that client sees it. It keeps
+// scratch buffers between calls, so that Append allocates nothing once they
+// have grown. A Delta is not safe for concurrent use; the Encoder owns one.
+type Delta struct {
+	removed []uint32 // ids of the baseline view gone from the current one
+	spawned []int    // indexes in cur of entities new to the view
+	recs    []byte   // change records of the common entities, back to back
+	spans   []span   // which common entity each record belongs to
+	bc, cc  cursor
+}
+
+// span is one change record: recs[previous span's end : end] belongs to
+// common entity idx.
+type span struct {
+	idx, end int
+}
+
+// Append appends to dst the snapshot of cur, as player sees it through
+// curView, against base as the same player saw it through baseView dt
+// ticks earlier, and returns the extended slice. A nil base means a full
+// snapshot (against the empty world; baseView and dt are then ignored).
+// Both worlds must be of this codec, sorted by id with each id once, and
+// their values must fit their fields (World.Check); Append trusts them, as
+// they are the server's own. Views must have ascending IDs.
+func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curView *View, player uint32, dt uint32) []byte {
+	d.removed, d.spawned, d.recs, d.spans = d.removed[:0], d.spawned[:0], d.recs[:0], d.spans[:0]
+	c := cur.c
+	d.bc.reset(base, baseView)
+	d.cc.reset(cur, curView)
+	bi, ci := d.bc.next(), d.cc.next()
+	common := 0
+	for bi >= 0 || ci >= 0 {
+		switch {
+		case ci < 0 || bi >= 0 && base.ents[bi].id < cur.ents[ci].id:
+			d.removed = append(d.removed, base.ents[bi].id)
+			bi = d.bc.next()
+		case bi < 0 || cur.ents[ci].id < base.ents[bi].id:
+			d.spawned = append(d.spawned, ci)
+			ci = d.cc.next()
+		default:
+			if base.ents[bi].kind != cur.ents[ci].kind {
+				// A new entity under an old id: removed and spawned.
+				d.removed = append(d.removed, base.ents[bi].id)
+				d.spawned = append(d.spawned, ci)
+			} else {
+				n := len(d.recs)
+				d.recs = appendRecord(d.recs, c, base, bi, cur, ci, player, dt)
+				if len(d.recs) > n {
+					d.spans = append(d.spans, span{idx: common, end: len(d.recs)})
+				}
+				common++
+			}
+			bi, ci = d.bc.next(), d.cc.next()
+		}
+	}
+
+	if len(d.removed) == 0 && len(d.spawned) == 0 {
+		// Zero bytes when nothing changed; else the changes, their
+		// first varint doubled (an even header).
+		return d.appendChanges(dst, common, 2)
+	}
+	// Header: an odd F = 2·(2·removed + any spawned) + 1, then the spawned
+	// count.
+	h := uint64(len(d.removed)) << 1
+	if len(d.spawned) > 0 {
+		h |= 1
+	}
+	dst = binary.AppendUvarint(dst, h<<1|1)
+	if len(d.spawned) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(d.spawned)))
+	}
+	prev := int64(-1)
+	for _, id := range d.removed {
+		dst = binary.AppendUvarint(dst, uint64(int64(id)-prev-1))
+		prev = int64(id)
+	}
+	prev = -1
+	for _, i := range d.spawned {
+		id := cur.ents[i].id
+		dst = binary.AppendUvarint(dst, uint64(int64(id)-prev-1))
+		prev = int64(id)
+		dst = appendSpawn(dst, c, cur, i, player)
+	}
+	return d.appendChanges(dst, common, 1)
+}
+
+// appendChanges appends the presence section and the records, in the
+// smaller of the two presence forms. The first varint P is written as
+// first·P (1, or 2 when it doubles as the header).
+func (d *Delta) appendChanges(dst []byte, common int, first uint64) []byte {
+	if len(d.spans) == 0 {
+		return dst
+	}
+	gapBytes, last := 0, -1
+	for i, s := range d.spans {
+		g := gapValue(s.idx, last)
+		if i == 0 {
+			g *= first
+		}
+		gapBytes += uvarintLen(g)
+		last = s.idx
+	}
+	bitmapLen := (common + 7) / 8
+	if 1+bitmapLen < gapBytes {
+		dst = append(dst, 0)
+		at := len(dst)
+		dst = append(dst, make([]byte, bitmapLen)...)
+		for _, s := range d.spans {
+			dst[at+s.idx/8] |= 1 << (s.idx % 8)
+		}
+		return append(dst, d.recs...)
+	}
+	start, last := 0, -1
+	for i, s := range d.spans {
+		g := gapValue(s.idx, last)
+		if i == 0 {
+			g *= first
+		}
+		dst = binary.AppendUvarint(dst, g)
+		dst = append(dst, d.recs[start:s.end]...)
+		start, last = s.end, s.idx
+	}
+	return dst
+}
+
+// appendSpawn appends entity i of w in full (after its id): kind, owner,
+// then every field the player may see.
+func appendSpawn(dst []byte, c *Codec, w *World, i int, player uint32) []byte {
+	e := &w.ents[i]
+	dst = binary.AppendUvarint(dst, uint64(e.kind))
+	dst = binary.AppendUvarint(dst, uint64(e.owner))
+	owned := player != 0 && e.owner == player
+	for f := range c.kinds[e.kind].fields {
+		fi := &c.kinds[e.kind].fields[f]
+		if fi.ownerOnly && !owned {
+			continue
+		}
+		if fi.typ == FieldBytes {
+			b := w.Bytes(i, f)
+			dst = binary.AppendUvarint(dst, uint64(len(b)))
+			dst = append(dst, b...)
+			continue
+		}
+		dst = binary.AppendUvarint(dst, zigzag(w.vals[int(e.off)+f]))
+	}
+	return dst
+}
+
+// appendRecord appends the change record of common entity ci of w against
+// bi of b (same id, same kind), or nothing when the player's view of it is
+// exactly as predicted.
+func appendRecord(dst []byte, c *Codec, b *World, bi int, w *World, ci int, player uint32, dt uint32) []byte {
+	be, ce := &b.ents[bi], &w.ents[ci]
+	k := &c.kinds[ce.kind]
+	n := len(k.fields)
+	bv := b.vals[int(be.off) : int(be.off)+n]
+	cv := w.vals[int(ce.off) : int(ce.off)+n]
+	ownedB := player != 0 && be.owner == player
+	ownedC := player != 0 && ce.owner == player
+	var res [MaxFields]int64
+	var mask uint64
+	for f := range k.fields {
+		fi := &k.fields[f]
+		if fi.ownerOnly && !ownedC {
+			continue // the client zeroes it
+		}
+		hiddenB := fi.ownerOnly && !ownedB // the client's baseline holds 0
+		if fi.typ == FieldBytes {
+			var old []byte
+			if !hiddenB {
+				old = b.Bytes(bi, f)
+			}
+			if !bytes.Equal(old, w.Bytes(ci, f)) {
+				mask |= 1 << f
+			}
+			continue
+		}
+		var pred int64 // a field hidden in the baseline is predicted 0
+		if !hiddenB {
+			pred = bv[f]
+			if fi.vel >= 0 {
+				pred += bv[fi.vel] * int64(dt)
+			}
+		}
+		r := cv[f] - pred
+		if fi.wrap {
+			r = signExtend(r, fi.bits)
+		}
+		if r != 0 {
+			mask |= 1 << f
+			res[f] = r
+		}
+	}
+	if ce.owner != be.owner {
+		mask |= 1 << n
+	}
+	if mask == 0 {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, mask)
+	if mask&(1<<n) != 0 {
+		dst = binary.AppendUvarint(dst, uint64(ce.owner))
+	}
+	for m := mask &^ (1 << n); m != 0; m &= m - 1 {
+		f := bits.TrailingZeros64(m)
+		if k.fields[f].typ == FieldBytes {
+			v := w.Bytes(ci, f)
+			dst = binary.AppendUvarint(dst, uint64(len(v)))
+			dst = append(dst, v...)
+			continue
+		}
+		dst = binary.AppendUvarint(dst, zigzag(res[f]))
+	}
+	return dst
+}
+
+// gapValue is the presence varint of the changed common entity idx when the
+// previous one was last (-1: none yet): idx+1 for the first, then the
+// number of unchanged entities skipped.
+func gapValue(idx, last int) uint64 {
+	if last < 0 {
+		return uint64(idx) + 1
+	}
+	return uint64(idx - last - 1)
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }

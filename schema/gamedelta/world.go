@@ -1,0 +1,196 @@
+package gamedelta
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// World is a set of entities of one Codec's layout, in three flat arrays so
+// that copying a world into the history ring, or rebuilding one from a
+// snapshot, allocates nothing once the arrays have grown: entity headers
+// (id, kind, owner), one int64 slot per field, and one byte arena holding
+// the FieldBytes values.
+//
+// Entities are addressed by index i (0 ≤ i < Len()), fields by their index
+// f in the kind. The encoder and decoder need the entities in ascending ID
+// order, each ID once: add them in that order, or call Sort.
+//
+// A World is not safe for concurrent use; reading it from several
+// goroutines while nobody writes is fine.
+type World struct {
+	c    *Codec
+	ents []ent
+	vals []int64 // field slots; a FieldBytes slot holds off<<32 | len into data
+	data []byte  // the FieldBytes values
+}
+
+type ent struct {
+	id    uint32
+	owner uint32
+	kind  uint32
+	off   uint32 // first slot in vals
+}
+
+// NewWorld returns an empty world of c's layout.
+func NewWorld(c *Codec) *World { return &World{c: c} }
+
+// Codec returns the world's codec.
+func (w *World) Codec() *Codec { return w.c }
+
+// Reset empties the world, keeping its capacity.
+func (w *World) Reset() {
+	w.ents, w.vals, w.data = w.ents[:0], w.vals[:0], w.data[:0]
+}
+
+// Len returns the number of entities.
+func (w *World) Len() int { return len(w.ents) }
+
+// Add appends an entity with every field 0 (or empty) and returns its
+// index. It panics when kind is not a kind of the layout (a programming
+// error). Keep IDs ascending, or call Sort before handing the world to an
+// Encoder.
+func (w *World) Add(id uint32, kind int, owner uint32) int {
+	if kind < 0 || kind >= len(w.c.kinds) {
+		panic(fmt.Sprintf("gamedelta: World.Add: kind %d of %d", kind, len(w.c.kinds)))
+	}
+	off := len(w.vals)
+	w.vals = append(w.vals, make([]int64, len(w.c.kinds[kind].fields))...)
+	w.ents = append(w.ents, ent{id: id, owner: owner, kind: uint32(kind), off: uint32(off)})
+	return len(w.ents) - 1
+}
+
+// ID returns the id of entity i.
+func (w *World) ID(i int) uint32 { return w.ents[i].id }
+
+// Kind returns the kind of entity i.
+func (w *World) Kind(i int) int { return int(w.ents[i].kind) }
+
+// Owner returns the player id owning entity i (0: none).
+func (w *World) Owner(i int) uint32 { return w.ents[i].owner }
+
+// SetOwner sets the player id owning entity i (0: none).
+func (w *World) SetOwner(i int, owner uint32) { w.ents[i].owner = owner }
+
+// Int returns int field f of entity i.
+func (w *World) Int(i, f int) int64 { return w.vals[w.slot(i, f)] }
+
+// SetInt sets int field f of entity i. The value must fit the field (see
+// Field.Bits); Encoder.Record refuses a world where one does not.
+func (w *World) SetInt(i, f int, v int64) { w.vals[w.slot(i, f)] = v }
+
+// Bytes returns bytes field f of entity i. The slice aliases the world:
+// valid until the world is next modified, and not to be written.
+func (w *World) Bytes(i, f int) []byte {
+	s := w.vals[w.slot(i, f)]
+	off, n := uint32(s>>32), uint32(s)
+	return w.data[off : off+n : off+n]
+}
+
+// SetBytes sets bytes field f of entity i to a copy of b. The copy goes to
+// the world's arena; the previous value's bytes are reclaimed at Reset.
+func (w *World) SetBytes(i, f int, b []byte) {
+	off := len(w.data)
+	w.data = append(w.data, b...)
+	w.vals[w.slot(i, f)] = int64(off)<<32 | int64(len(b))
+}
+
+// slot is the index in vals of field f of entity i.
+func (w *World) slot(i, f int) int {
+	e := &w.ents[i]
+	if uint(f) >= uint(len(w.c.kinds[e.kind].fields)) {
+		panic(fmt.Sprintf("gamedelta: field %d of kind %d with %d fields", f, e.kind, len(w.c.kinds[e.kind].fields)))
+	}
+	return int(e.off) + f
+}
+
+// Find returns the index of the entity with the given id, or -1. The world
+// must be sorted.
+func (w *World) Find(id uint32) int {
+	i, ok := slices.BinarySearchFunc(w.ents, id, func(e ent, id uint32) int { return cmp.Compare(e.id, id) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// Sort orders the entities by id. It does not allocate.
+func (w *World) Sort() {
+	slices.SortFunc(w.ents, func(a, b ent) int { return cmp.Compare(a.id, b.id) })
+}
+
+// CopyFrom makes w a copy of src (same codec), reusing w's capacity.
+func (w *World) CopyFrom(src *World) {
+	w.c = src.c
+	w.ents = append(w.ents[:0], src.ents...)
+	w.vals = append(w.vals[:0], src.vals...)
+	w.data = append(w.data[:0], src.data...)
+}
+
+// Check reports the first reason w cannot be encoded: ids not strictly
+// ascending, or an int value that does not fit its field, or a bytes value
+// longer than its field's MaxLen.
+func (w *World) Check() error {
+	for i := range w.ents {
+		e := &w.ents[i]
+		if i > 0 && e.id <= w.ents[i-1].id {
+			return fmt.Errorf("entity %d after entity %d: ids not strictly ascending", e.id, w.ents[i-1].id)
+		}
+		for f := range w.c.kinds[e.kind].fields {
+			fi := &w.c.kinds[e.kind].fields[f]
+			if fi.typ == FieldBytes {
+				if n := len(w.Bytes(i, f)); n > fi.maxLen {
+					return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
+				}
+				continue
+			}
+			if v := w.vals[int(e.off)+f]; !fi.fits(v) {
+				return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, v, fi.bits)
+			}
+		}
+	}
+	return nil
+}
+
+// Equal reports whether a and b hold the same entities (id, kind, owner,
+// every field's value) in the same order. How the values are laid out in
+// memory does not matter.
+func Equal(a, b *World) bool {
+	if len(a.ents) != len(b.ents) {
+		return false
+	}
+	for i := range a.ents {
+		ea, eb := &a.ents[i], &b.ents[i]
+		if ea.id != eb.id || ea.kind != eb.kind || ea.owner != eb.owner {
+			return false
+		}
+		for f, fi := range a.c.kinds[ea.kind].fields {
+			if fi.typ == FieldBytes {
+				if !bytes.Equal(a.Bytes(i, f), b.Bytes(i, f)) {
+					return false
+				}
+			} else if a.vals[int(ea.off)+f] != b.vals[int(eb.off)+f] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// String formats the world for test failures and debugging.
+func (w *World) String() string {
+	var b []byte
+	for i, e := range w.ents {
+		b = fmt.Appendf(b, "{%d k%d o%d", e.id, e.kind, e.owner)
+		for f, fi := range w.c.kinds[e.kind].fields {
+			if fi.typ == FieldBytes {
+				b = fmt.Appendf(b, " %q", w.Bytes(i, f))
+			} else {
+				b = fmt.Appendf(b, " %d", w.vals[int(e.off)+f])
+			}
+		}
+		b = append(b, '}')
+	}
+	return string(b)
+}
