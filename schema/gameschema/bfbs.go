@@ -20,6 +20,7 @@ const (
 type planField struct {
 	slot     uint32
 	name     string
+	path     string // "Table.field", for errors (set by init)
 	kind     int
 	size     uint32 // pScalar: inline size
 	required bool
@@ -86,6 +87,14 @@ var (
 	}}
 )
 
+func init() {
+	for _, p := range []*plan{planType, planKeyValue, planEnumVal, planEnum, planFld, planObject, planSchema} {
+		for i := range p.fields {
+			p.fields[i].path = p.name + "." + p.fields[i].name
+		}
+	}
+}
+
 // bfbsIdentifier is the file identifier of a compiled schema.
 const bfbsIdentifier = "BFBS"
 
@@ -137,23 +146,23 @@ func (v *bfbsVerifier) walk(pos uint32, p *plan) error {
 		if f.kind != pScalar {
 			size = 4
 		}
-		at, err := v.field(&t, f.slot, size, size, p.name+"."+f.name)
+		at, err := v.field(&t, f.slot, size, size, f.path)
 		if err != nil {
 			return err
 		}
 		if at == 0 {
 			if f.required {
-				return malformed("schema file: %s.%s: required field missing", p.name, f.name)
+				return malformed("schema file: %s: required field missing", f.path)
 			}
 			continue
 		}
 		switch f.kind {
 		case pString:
-			if _, err := v.str(at, p.name+"."+f.name); err != nil {
+			if _, err := v.str(at, f.path); err != nil {
 				return err
 			}
 		case pTable:
-			sub, err := v.ref(at, p.name+"."+f.name)
+			sub, err := v.ref(at, f.path)
 			if err != nil {
 				return err
 			}
@@ -161,12 +170,12 @@ func (v *bfbsVerifier) walk(pos uint32, p *plan) error {
 				return err
 			}
 		case pVecTable:
-			data, n, err := v.vector(at, 4, p.name+"."+f.name)
+			data, n, err := v.vector(at, 4, f.path)
 			if err != nil {
 				return err
 			}
 			for j := range n {
-				sub, err := v.ref(data+4*j, p.name+"."+f.name)
+				sub, err := v.ref(data+4*j, f.path)
 				if err != nil {
 					return err
 				}
