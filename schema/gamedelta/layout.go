@@ -91,8 +91,11 @@ type Codec struct {
 }
 
 type kindInfo struct {
-	name   string
-	fields []fieldInfo
+	name      string
+	fields    []fieldInfo
+	ints      []int // indexes of the FieldInt fields
+	predicted []int // of the FieldInt fields with a velocity
+	blobs     []int // of the FieldBytes fields
 }
 
 type fieldInfo struct {
@@ -132,6 +135,15 @@ func Compile(l Layout) (*Codec, error) {
 			}
 			ki.fields[i] = fi
 			c.ownerOnly = c.ownerOnly || f.OwnerOnly
+			switch {
+			case fi.typ == FieldBytes:
+				ki.blobs = append(ki.blobs, i)
+			case fi.vel >= 0:
+				ki.predicted = append(ki.predicted, i)
+				fallthrough
+			default:
+				ki.ints = append(ki.ints, i)
+			}
 		}
 		c.kinds[k] = ki
 	}
