@@ -212,13 +212,12 @@ func (d *Decoder) merge(dst, base *World, ch *changeReader, dt uint32) error {
 // copyEntity appends entity i of src to dst.
 func copyEntity(dst, src *World, i int) {
 	e := &src.ents[i]
+	k := &src.c.kinds[e.kind]
 	j := dst.Add(e.id, int(e.kind), e.owner)
-	for f, fi := range src.c.kinds[e.kind].fields {
-		if fi.typ == FieldBytes {
-			dst.SetBytes(j, f, src.Bytes(i, f))
-		} else {
-			dst.vals[int(dst.ents[j].off)+f] = src.vals[int(e.off)+f]
-		}
+	off := int(dst.ents[j].off)
+	copy(dst.vals[off:off+len(k.fields)], src.vals[int(e.off):])
+	for _, f := range k.blobs {
+		dst.SetBytes(j, f, src.Bytes(i, f))
 	}
 }
 
@@ -233,10 +232,10 @@ func (d *Decoder) common(dst, base *World, i int, ch *changeReader, idx int, dt 
 	vals := dst.vals[int(e.off) : int(e.off)+n]
 	bv := base.vals[int(base.ents[i].off) : int(base.ents[i].off)+n]
 	ownedB := d.player != 0 && e.owner == d.player
-	for f := range k.fields {
+	for _, f := range k.predicted {
 		fi := &k.fields[f]
-		if fi.vel < 0 || fi.ownerOnly && !ownedB {
-			continue // predicted unchanged (a hidden field is 0 and stays 0)
+		if fi.ownerOnly && !ownedB {
+			continue // a hidden field is 0 and stays 0
 		}
 		v := bv[f] + bv[fi.vel]*int64(dt)
 		if fi.wrap {
@@ -260,12 +259,18 @@ func (d *Decoder) common(dst, base *World, i int, ch *changeReader, idx int, dt 
 			}
 		}
 	}
-	for f := range k.fields {
+	// Values read from the record were checked; the baseline's were valid.
+	// What is left: predictions, and fields that became visible unsent.
+	check := k.predicted
+	if owned && !ownedB {
+		check = k.ints
+	}
+	for _, f := range check {
 		fi := &k.fields[f]
 		if fi.ownerOnly && !owned {
 			continue // hidden: 0, whatever its range
 		}
-		if fi.typ == FieldInt && !fi.fits(vals[f]) {
+		if !fi.fits(vals[f]) {
 			return badDelta("entity %d field %q: %d does not fit %d bits", e.id, fi.name, vals[f], fi.bits)
 		}
 	}

@@ -161,43 +161,41 @@ func appendSpawn(dst []byte, c *Codec, w *World, i int, player uint32) []byte {
 func appendRecord(dst []byte, c *Codec, b *World, bi int, w *World, ci int, player uint32, dt uint32) []byte {
 	be, ce := &b.ents[bi], &w.ents[ci]
 	k := &c.kinds[ce.kind]
-	n := len(k.fields)
+	n := len(k.hot)
 	bv := b.vals[int(be.off) : int(be.off)+n]
 	cv := w.vals[int(ce.off) : int(ce.off)+n]
 	ownedB := player != 0 && be.owner == player
 	ownedC := player != 0 && ce.owner == player
-	var res [MaxFields]int64
 	var mask uint64
-	for f := range k.fields {
-		fi := &k.fields[f]
-		if fi.ownerOnly && !ownedC {
-			continue // the client zeroes it
-		}
-		hiddenB := fi.ownerOnly && !ownedB // the client's baseline holds 0
-		if fi.typ == FieldBytes {
-			var old []byte
-			if !hiddenB {
-				old = b.Bytes(bi, f)
+	if k.plain {
+		// Only int fields that everyone sees: the hot loop.
+		for f, h := range k.hot {
+			pred := bv[f]
+			if h.vel >= 0 {
+				pred += bv[h.vel] * int64(dt)
 			}
-			if !bytes.Equal(old, w.Bytes(ci, f)) {
+			r := cv[f] - pred
+			if h.flags&hotWrap != 0 {
+				r = signExtend(r, h.bits)
+			}
+			if r != 0 {
 				mask |= 1 << f
 			}
-			continue
 		}
-		var pred int64 // a field hidden in the baseline is predicted 0
-		if !hiddenB {
-			pred = bv[f]
-			if fi.vel >= 0 {
-				pred += bv[fi.vel] * int64(dt)
+	} else {
+		for f, h := range k.hot {
+			if h.flags&hotOwnerOnly != 0 && !ownedC {
+				continue // the client zeroes it
 			}
-		}
-		r := cv[f] - pred
-		if fi.wrap {
-			r = signExtend(r, fi.bits)
-		}
-		if r != 0 {
-			mask |= 1 << f
-			res[f] = r
+			if h.flags&hotBytes != 0 {
+				if !bytes.Equal(baseBytes(b, bi, f, h, ownedB), w.Bytes(ci, f)) {
+					mask |= 1 << f
+				}
+				continue
+			}
+			if residual(h, bv, cv[f], f, ownedB, dt) != 0 {
+				mask |= 1 << f
+			}
 		}
 	}
 	if ce.owner != be.owner {
@@ -212,15 +210,44 @@ func appendRecord(dst []byte, c *Codec, b *World, bi int, w *World, ci int, play
 	}
 	for m := mask &^ (1 << n); m != 0; m &= m - 1 {
 		f := bits.TrailingZeros64(m)
-		if k.fields[f].typ == FieldBytes {
+		h := k.hot[f]
+		if h.flags&hotBytes != 0 {
 			v := w.Bytes(ci, f)
 			dst = binary.AppendUvarint(dst, uint64(len(v)))
 			dst = append(dst, v...)
 			continue
 		}
-		dst = binary.AppendUvarint(dst, zigzag(res[f]))
+		dst = binary.AppendUvarint(dst, zigzag(residual(h, bv, cv[f], f, ownedB, dt)))
 	}
 	return dst
+}
+
+// residual is what an int field's record value carries: the current value
+// cur minus its prediction from the baseline values bv (the shorter way
+// round for a wrapping field). A field hidden in the client's baseline
+// (owner-only, not owned then) is predicted 0.
+func residual(h fieldHot, bv []int64, cur int64, f int, ownedB bool, dt uint32) int64 {
+	var pred int64
+	if h.flags&hotOwnerOnly == 0 || ownedB {
+		pred = bv[f]
+		if h.vel >= 0 {
+			pred += bv[h.vel] * int64(dt)
+		}
+	}
+	r := cur - pred
+	if h.flags&hotWrap != 0 {
+		r = signExtend(r, h.bits)
+	}
+	return r
+}
+
+// baseBytes is bytes field f of entity i of the baseline as the client
+// holds it: empty when hidden.
+func baseBytes(b *World, i, f int, h fieldHot, ownedB bool) []byte {
+	if h.flags&hotOwnerOnly != 0 && !ownedB {
+		return nil
+	}
+	return b.Bytes(i, f)
 }
 
 // gapValue is the presence varint of the changed common entity idx when the

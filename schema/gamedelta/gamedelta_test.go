@@ -501,10 +501,17 @@ func TestApplyRefuses(t *testing.T) {
 	}
 }
 
+// raceBuild is set under -race (race_test.go).
+var raceBuild bool
+
 // TestAllocs: once warm, recording a world and encoding it for 8 clients
 // with 8 different views (or 8 players with owner-only fields) allocates
 // nothing, nor does applying a snapshot.
 func TestAllocs(t *testing.T) {
+	want := 0.0
+	if raceBuild {
+		want = 1000 // counted, but the instrumentation's own allocations are not ours
+	}
 	sc := newArenaScenario(t, 8, aoiViews)
 	rx, err := NewReceiver(sc.c, DefaultReceiverConfig(1))
 	if err != nil {
@@ -519,14 +526,14 @@ func TestAllocs(t *testing.T) {
 	for range 2 * DefaultEncoderConfig().History { // every slot of the rings has grown
 		tick()
 	}
-	if n := testing.AllocsPerRun(50, tick); n != 0 {
-		t.Errorf("arena: %.1f allocs per tick; want 0", n)
+	if n := testing.AllocsPerRun(50, tick); n > want {
+		t.Errorf("arena: %.1f allocs per tick; want %.0f", n, want)
 	}
 	cards := newCardsScenario(t)
 	for range 2 * DefaultEncoderConfig().History {
 		cards.tick(t)
 	}
-	if n := testing.AllocsPerRun(50, func() { cards.tick(t) }); n != 0 {
-		t.Errorf("cards: %.1f allocs per tick; want 0", n)
+	if n := testing.AllocsPerRun(50, func() { cards.tick(t) }); n > want {
+		t.Errorf("cards: %.1f allocs per tick; want %.0f", n, want)
 	}
 }

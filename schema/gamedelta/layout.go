@@ -91,9 +91,29 @@ type Codec struct {
 }
 
 type kindInfo struct {
-	name   string
-	fields []fieldInfo
+	name      string
+	fields    []fieldInfo
+	hot       []fieldHot // what the encoder's loop reads, compact
+	plain     bool       // int fields only, none owner-only
+	ints      []int      // indexes of the FieldInt fields
+	predicted []int      // of the FieldInt fields with a velocity
+	blobs     []int      // of the FieldBytes fields
 }
+
+// fieldHot is the part of a fieldInfo that the encoder reads for every
+// field of every entity, in 4 bytes.
+type fieldHot struct {
+	vel   int16 // index of the velocity field, -1: none
+	bits  uint8
+	flags uint8
+}
+
+// Flags of a fieldHot.
+const (
+	hotWrap = 1 << iota
+	hotOwnerOnly
+	hotBytes
+)
 
 type fieldInfo struct {
 	name      string
@@ -124,14 +144,36 @@ func Compile(l Layout) (*Codec, error) {
 		if len(kd.Fields) > MaxFields {
 			return nil, fmt.Errorf("layout: kind %q: %d fields: must be 0..%d", kd.Name, len(kd.Fields), MaxFields)
 		}
-		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, len(kd.Fields))}
+		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, len(kd.Fields)), hot: make([]fieldHot, len(kd.Fields)), plain: true}
 		for i, f := range kd.Fields {
 			fi, err := compileField(kd, i)
 			if err != nil {
 				return nil, fmt.Errorf("layout: kind %q field %q: %w", kd.Name, f.Name, err)
 			}
 			ki.fields[i] = fi
+			h := fieldHot{vel: int16(fi.vel), bits: fi.bits}
+			if fi.wrap {
+				h.flags |= hotWrap
+			}
+			if fi.ownerOnly {
+				h.flags |= hotOwnerOnly
+				ki.plain = false
+			}
+			if fi.typ == FieldBytes {
+				h.flags |= hotBytes
+				ki.plain = false
+			}
+			ki.hot[i] = h
 			c.ownerOnly = c.ownerOnly || f.OwnerOnly
+			switch {
+			case fi.typ == FieldBytes:
+				ki.blobs = append(ki.blobs, i)
+			case fi.vel >= 0:
+				ki.predicted = append(ki.predicted, i)
+				fallthrough
+			default:
+				ki.ints = append(ki.ints, i)
+			}
 		}
 		c.kinds[k] = ki
 	}

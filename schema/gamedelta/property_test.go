@@ -117,8 +117,8 @@ type propClient struct {
 	up       []ackMsg
 	drop     float64 // loss rate, both ways
 	maxDelay int
-	outage   int              // ticks left of an outage (everything dropped)
-	sentView map[uint32]*View // view used per tick, for the oracle
+	outage   int               // ticks left of an outage (everything dropped)
+	want     map[uint32]*World // per tick, the server's world through the view it used: what the client must hold
 }
 
 func runLayout(seed uint64, n, ticks int, st *propStats) error {
@@ -141,7 +141,7 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 			player:   uint32(i % 3), // 0 (spectator), 1, 2, and twins sharing encodings
 			drop:     []float64{0, 0.1, 0.3}[rng.IntN(3)],
 			maxDelay: rng.IntN(4),
-			sentView: map[uint32]*View{},
+			want:     map[uint32]*World{},
 			view:     View{All: true},
 		}
 		pc.cl = enc.NewClient(pc.player)
@@ -155,14 +155,12 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 		}
 		clients = append(clients, pc)
 	}
-	history := map[uint32]*World{}
 	s0 := enc.Stats()
 	for tick := uint32(1); tick <= uint32(ticks); tick++ {
 		sim.step(st)
 		if err := enc.Record(tick, sim.w); err != nil {
 			return fmt.Errorf("tick %d: record: %w", tick, err)
 		}
-		history[tick] = cloneWorld(sim.w)
 		for _, pc := range clients {
 			// Acks that arrive now.
 			pc.up = slices.DeleteFunc(pc.up, func(a ackMsg) bool {
@@ -184,8 +182,8 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 				return fmt.Errorf("tick %d: encode: %w", tick, err)
 			}
 			data, base := snap.Data, snap.Baseline
-			pc.sentView[tick] = cloneView(&pc.view)
-			if err := crossCheck(&l, c, pc, history, tick, base, data); err != nil {
+			pc.want[tick] = project(&l, c, sim.w, &pc.view, pc.player)
+			if err := crossCheck(&l, c, pc, tick, base, data); err != nil {
 				return fmt.Errorf("tick %d player %d: %w", tick, pc.player, err)
 			}
 			if pc.outage > 0 || rng.Float64() < pc.drop {
@@ -196,7 +194,7 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 			if pc.outage > 0 {
 				pc.outage--
 			}
-			if err := pc.receive(int(tick), &l, c, history, st); err != nil {
+			if err := pc.receive(int(tick), &l, c, st); err != nil {
 				return fmt.Errorf("tick %d player %d: %w", tick, pc.player, err)
 			}
 			// The client acknowledges its newest world with every input.
@@ -213,17 +211,17 @@ func runLayout(seed uint64, n, ticks int, st *propStats) error {
 
 // crossCheck decodes a snapshot at once against the oracle's baseline,
 // which tells an encoding error from a client-side one.
-func crossCheck(l *Layout, c *Codec, pc *propClient, history map[uint32]*World, tick, base uint32, data []byte) error {
+func crossCheck(l *Layout, c *Codec, pc *propClient, tick, base uint32, data []byte) error {
 	var bw *World
 	if base != 0 {
-		bw = project(l, c, history[base], pc.sentView[base], pc.player)
+		bw = pc.want[base]
 	}
 	got := NewWorld(c)
 	if err := NewDecoder(c, pc.player).Apply(got, bw, tick-base, data); err != nil {
 		return fmt.Errorf("encoded snapshot against %d does not decode against the oracle's baseline: %w\nbaseline %v\nwant %v\nbytes %x",
-			base, err, bw, project(l, c, history[tick], pc.sentView[tick], pc.player), data)
+			base, err, bw, pc.want[tick], data)
 	}
-	want := project(l, c, history[tick], pc.sentView[tick], pc.player)
+	want := pc.want[tick]
 	if !Equal(got, want) {
 		return fmt.Errorf("encoded snapshot against %d decodes to\n%v\nwant\n%v", base, got, want)
 	}
@@ -232,7 +230,7 @@ func crossCheck(l *Layout, c *Codec, pc *propClient, history map[uint32]*World, 
 
 // receive applies the packets that have arrived, in a shuffled order when
 // several arrive at once, and checks every accepted world.
-func (pc *propClient) receive(now int, l *Layout, c *Codec, history map[uint32]*World, st *propStats) error {
+func (pc *propClient) receive(now int, l *Layout, c *Codec, st *propStats) error {
 	var due []packet
 	pc.down = slices.DeleteFunc(pc.down, func(p packet) bool {
 		if p.at <= now {
@@ -264,7 +262,7 @@ func (pc *propClient) receive(now int, l *Layout, c *Codec, history map[uint32]*
 		if p.tick <= newest {
 			return fmt.Errorf("snapshot %d applied after %d", p.tick, newest)
 		}
-		want := project(l, c, history[p.tick], pc.sentView[p.tick], pc.player)
+		want := pc.want[p.tick]
 		if !Equal(got, want) {
 			return fmt.Errorf("snapshot %d against %d: client world\n%v\nwant\n%v", p.tick, p.base, got, want)
 		}
@@ -427,10 +425,4 @@ func cloneWorld(w *World) *World {
 	c := NewWorld(w.Codec())
 	c.CopyFrom(w)
 	return c
-}
-
-func cloneView(v *View) *View {
-	c := *v
-	c.IDs = slices.Clone(v.IDs)
-	return &c
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // A second decoder, written from DELTA.md alone in the plainest way (maps,
-// fresh slices, the Layout's own fields, no shared helper of the package),
+// fresh slices, the Layout's own fields, nothing shared with the package),
 // to check that the document says everything a client needs: the property
 // test runs it on every snapshot beside the real one.
 
