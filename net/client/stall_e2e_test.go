@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/sim"
 )
 
 // stallLog records the disconnects and welcomes of one client.
@@ -232,4 +234,86 @@ func TestStallDuringPlannedMove(t *testing.T) {
 		t.Fatalf("stats %+v: want a stall and the move's redirect", st)
 	}
 	t.Logf("frozen at tick %d; %d stall reconnects during the freeze; resumed on n2 at tick %d", tick, st.Stalls, c.AckTick())
+}
+
+// stillWorld is a game in which nothing ever changes: one entity, no
+// avatars.
+type stillWorld struct{}
+
+func (stillWorld) Join(uint32) (uint32, error)    { return 0, nil }
+func (stillWorld) Leave(uint32)                   {}
+func (stillWorld) Step(uint32, []sim.PlayerInput) {}
+func (stillWorld) AppendEntities(dst []schema.Entity) []schema.Entity {
+	return append(dst, schema.Entity{ID: 1, X: 100, Y: 100, Kind: 2, HP: 100})
+}
+
+// snapCounter is a sim.Conn that decodes what the room sends it.
+type snapCounter struct {
+	mu      sync.Mutex
+	ticks   []uint32
+	deltas  int
+	changes int // spawned, changed or removed entities in deltas
+	errs    []error
+}
+
+func (s *snapCounter) SendSnapshot(msg []byte) {
+	var m schema.ServerMessage
+	err := schema.DecodeServerMessage(msg, &m)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || m.Kind != schema.ServerSnapshot {
+		s.errs = append(s.errs, fmt.Errorf("kind %v: %w", m.Kind, err))
+		return
+	}
+	s.ticks = append(s.ticks, m.Snapshot.Tick)
+	if m.Snapshot.BaselineTick != 0 {
+		s.deltas++
+		s.changes += len(m.Snapshot.Spawned) + len(m.Snapshot.Changes) + len(m.Snapshot.Removed)
+	}
+}
+
+// TestRoomSendsSnapshotsWhenNothingChanges pins what the stall watch rests
+// on: the engine sends every attached player a snapshot each tick, even when
+// nothing in the world changed (an empty delta), so a player that gets none
+// for the stall timeout can take its node for frozen.
+func TestRoomSendsSnapshotsWhenNothingChanges(t *testing.T) {
+	room, err := sim.NewRoom("still", sim.DefaultConfig(), stillWorld{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	room.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = room.Stop(ctx)
+	})
+	conn := &snapCounter{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := room.Join(ctx, 1, conn); err != nil {
+		t.Fatal(err)
+	}
+	// A client that acks every snapshot gets deltas against its ack.
+	testutil.CheckTrue(t, 10*time.Second, func() bool {
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		n := len(conn.ticks)
+		if n > 0 {
+			room.PushInput(1, &schema.Input{Seq: uint32(n), AckTick: conn.ticks[n-1]})
+		}
+		return n >= 60
+	})
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.errs) > 0 {
+		t.Fatalf("undecodable snapshots: %v", conn.errs)
+	}
+	for i := 1; i < len(conn.ticks); i++ {
+		if conn.ticks[i] != conn.ticks[i-1]+1 {
+			t.Fatalf("ticks %v: a tick without a snapshot (after %d came %d)", conn.ticks, conn.ticks[i-1], conn.ticks[i])
+		}
+	}
+	if conn.deltas < 30 || conn.changes != 0 {
+		t.Fatalf("%d deltas of %d snapshots with %d entity records in all: want deltas, empty, from a world that never changes", conn.deltas, len(conn.ticks), conn.changes)
+	}
 }
