@@ -86,7 +86,12 @@ func TestStallFrozenPathToRealNode(t *testing.T) {
 
 	p.SetAll(faultproxy.Blackhole)
 	frozenAt := time.Now()
-	testutil.CheckTrue(t, cfg.StallTimeout*9/8+5*time.Second, func() bool { return c.Stats().Resumes == 1 })
+	testutil.CheckFor(t, cfg.StallTimeout*9/8+10*time.Second, func() error {
+		if st := c.Stats(); st.Resumes != 1 {
+			return fmt.Errorf("not resumed: stats %+v, disconnects %v, proxy %+v", st, log.errs(), p.Stats())
+		}
+		return nil
+	})
 	back := time.Since(frozenAt)
 	st = c.Stats()
 	if st.Stalls != 1 || st.Drops != 0 {

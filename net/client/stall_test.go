@@ -137,7 +137,9 @@ func TestNoStallWhileSnapshotsFlow(t *testing.T) {
 	c := dial(t, stallConfig(fs.url))
 	end := time.Now().Add(4 * MinStallTimeout)
 	testutil.CheckTrue(t, 10*time.Second, func() bool { return time.Now().After(end) })
-	if st := c.Stats(); st.Stalls != 0 || st.Drops != 0 || st.Reconnects != 0 || st.SnapshotsFull < 60 {
+	// The fake server's ticker may run late on a loaded machine: the count
+	// only shows that snapshots flowed.
+	if st := c.Stats(); st.Stalls != 0 || st.Drops != 0 || st.Reconnects != 0 || st.SnapshotsFull < 10 {
 		t.Fatalf("stats %+v: want no stall, no drop and snapshots", st)
 	}
 }
