@@ -192,6 +192,8 @@ func classify(err error) ErrorKind {
 		return ErrDisconnect
 	case errors.As(err, &he):
 		return ErrHTTP
+	case errors.Is(err, client.ErrStalled):
+		return ErrStalled
 	case errors.Is(err, client.ErrReconnectTimeout):
 		return ErrGaveUp
 	case errors.Is(err, client.ErrProtocol), errors.Is(err, schema.ErrMalformed),

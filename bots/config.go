@@ -103,6 +103,13 @@ type Config struct {
 	// ReadBufferSize is each client's socket read buffer
 	// (client.Config.ReadBufferSize; 0: gws's 4 KiB).
 	ReadBufferSize int
+	// StallTimeout: a bot that receives no snapshot for this long drops
+	// its connection and resumes as after a loss
+	// (client.Config.StallTimeout): a frozen node keeps its sockets open.
+	// Report.StallReconnects counts these. 0 turns the watch off (the
+	// client's 15 s read timeout alone); otherwise at least
+	// client.MinStallTimeout.
+	StallTimeout time.Duration
 }
 
 // Defaults of the per-bot memory knobs: a World of 8 arena worlds is 12 KB
@@ -130,6 +137,7 @@ func DefaultConfig() Config {
 		JoinTimeout:      10 * time.Second,
 		WorldRing:        DefaultWorldRing,
 		ReadBufferSize:   DefaultReadBufferSize,
+		StallTimeout:     client.DefaultStallTimeout,
 	}
 }
 
@@ -175,6 +183,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("world-ring %d: must be 1..%d (0: the client's default)", c.WorldRing, client.MaxWorldRing)
 	case c.ReadBufferSize != 0 && (c.ReadBufferSize < 512 || c.ReadBufferSize > 1<<20):
 		return fmt.Errorf("read-buffer %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
+	case c.StallTimeout != 0 && c.StallTimeout < client.MinStallTimeout:
+		return fmt.Errorf("stall-timeout %s: must be 0 (off) or at least %s", c.StallTimeout, client.MinStallTimeout)
 	case c.SkipWorld && c.Behavior == Chase:
 		return errors.New("skip-world: chase bots steer by the world; use wander or idle")
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:

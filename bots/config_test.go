@@ -36,6 +36,8 @@ func TestConfigValidate(t *testing.T) {
 		{"world ring default", func(c *Config) { c.WorldRing = 0 }, ""},
 		{"read buffer", func(c *Config) { c.ReadBufferSize = 100 }, "read-buffer"},
 		{"skip world", func(c *Config) { c.SkipWorld = true }, ""},
+		{"stall watch off", func(c *Config) { c.StallTimeout = 0 }, ""},
+		{"stall timeout short", func(c *Config) { c.StallTimeout = 500 * time.Millisecond }, "stall-timeout 500ms: must be 0 (off) or at least 1s"},
 		{"skip world chase", func(c *Config) { c.SkipWorld = true; c.Behavior = Chase }, "skip-world"},
 		{"player id base 0", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 0 }, "player-id-base"},
 		{"player id overflow", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 1<<32 - 10 }, "player-id-base"},

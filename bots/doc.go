@@ -36,7 +36,9 @@
 //     (client.Stats), summed by the reporter; latencies go to HDR histograms
 //     per shard under a short mutex, drained by the reporter every second.
 //     Latencies, bytes and snapshot counts cover the window; bots, errors,
-//     reconnects and resume times cover the whole run.
+//     reconnects (stall reconnects among them: no snapshot for
+//     Config.StallTimeout, a frozen node) and resume times cover the whole
+//     run.
 //
 // DESIGN.md in this directory draws the goroutines.
 package bots

@@ -44,6 +44,7 @@ func (s *Swarm) report(ctx context.Context) {
 			p99RTTms:   p99,
 			errors:     cur.errors(),
 			reconnects: cur.reconnects,
+			stalls:     cur.stalls,
 			inWindow:   inWin,
 		}
 		fmt.Fprintln(s.progress, p.String())
@@ -56,18 +57,19 @@ func (s *Swarm) report(ctx context.Context) {
 func (s *Swarm) buildReport(all, w totals, window float64, cpu rusage) *Report {
 	rate := int(s.tickRate.Load())
 	r := &Report{
-		URLs:         s.cfg.URLs,
-		Behavior:     s.cfg.Behavior,
-		PerRoom:      s.cfg.PerRoom,
-		TickRate:     rate,
-		Bots:         BotCounts{Target: s.cfg.Bots, Connected: all.joined, Failed: s.cfg.Bots - all.joined, AtEnd: all.connected},
-		DurationS:    window,
-		RunS:         time.Since(s.start).Seconds(),
-		BotSeconds:   float64(w.connNanos) / 1e9,
-		Reconnects:   all.reconnects,
-		Errors:       map[string]uint64{},
-		ErrorCount:   all.errors(),
-		MaxErrorRate: s.cfg.MaxErrorRate,
+		URLs:            s.cfg.URLs,
+		Behavior:        s.cfg.Behavior,
+		PerRoom:         s.cfg.PerRoom,
+		TickRate:        rate,
+		Bots:            BotCounts{Target: s.cfg.Bots, Connected: all.joined, Failed: s.cfg.Bots - all.joined, AtEnd: all.connected},
+		DurationS:       window,
+		RunS:            time.Since(s.start).Seconds(),
+		BotSeconds:      float64(w.connNanos) / 1e9,
+		Reconnects:      all.reconnects,
+		StallReconnects: all.stalls,
+		Errors:          map[string]uint64{},
+		ErrorCount:      all.errors(),
+		MaxErrorRate:    s.cfg.MaxErrorRate,
 	}
 	s.colMu.Lock()
 	r.RTT = percentilesMS(s.col.winRTT)

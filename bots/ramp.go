@@ -59,6 +59,7 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 	cfg.WorldRing = s.cfg.WorldRing
 	cfg.ReadBufferSize = s.cfg.ReadBufferSize
 	cfg.SkipWorld = s.cfg.SkipWorld
+	cfg.StallTimeout = s.cfg.StallTimeout
 	cfg.Reconnect = true
 	cfg.RejoinOnRefused = true
 	cfg.Handler = b

@@ -94,7 +94,10 @@ type CPUUsage struct {
 
 // Report is the outcome of a Swarm run. Counters and latencies cover the
 // measured window (after Ramp and Warmup, for Duration); Bots, Reconnects,
-// Resume and Errors cover the whole run.
+// StallReconnects, Resume and Errors cover the whole run. StallReconnects
+// counts the connections the bots dropped because no snapshot came within
+// Config.StallTimeout (each then resumed like any drop, and counted in
+// Reconnects when it did).
 type Report struct {
 	URLs                []string          `json:"urls"`
 	Behavior            Behavior          `json:"behavior"`
@@ -112,6 +115,7 @@ type Report struct {
 	Inputs              InputCounts       `json:"inputs"`
 	Rooms               RoomCounts        `json:"rooms"`
 	Reconnects          uint64            `json:"reconnects"`
+	StallReconnects     uint64            `json:"stall_reconnects"`
 	Resume              Percentiles       `json:"resume_ms"`
 	Errors              map[string]uint64 `json:"errors"`
 	ErrorCount          uint64            `json:"error_count"`
@@ -183,7 +187,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("snapshots\t%d full, %d delta, %d ticks missed (gaps), %d without baseline; %.1f / bot / s of %.0f expected; mean %.0f B",
 		r.Snapshots.Full, r.Snapshots.Delta, r.Snapshots.Gaps, r.Snapshots.NoBaseline, r.Snapshots.PerBotPerS, r.Snapshots.ExpectedPerS, r.Snapshots.MeanBytes)
 	p("inputs\t%d sent, %.1f / bot / s", r.Inputs.Sent, r.Inputs.PerBotPerS)
-	p("reconnects\t%d", r.Reconnects)
+	p("reconnects\t%d (%d after a stall: no snapshot for the stall timeout)", r.Reconnects, r.StallReconnects)
 	p("errors\t%d (rate %.4f, max %.4f)%s", r.ErrorCount, r.ErrorRate, r.MaxErrorRate, formatErrors(r.Errors))
 	p("bot cpu\t%.2f cores, %.3f%% of a core per bot, %.1f µs per snapshot", r.CPU.Cores, r.CPU.PerBotPct, r.CPU.USPerSnapshot)
 	p("bot memory\t%.1f MiB RSS, %.0f B per bot, %d goroutines", float64(r.CPU.RSSBytes)/(1<<20), r.CPU.BytesPerBot, r.CPU.Goroutines)
@@ -229,6 +233,7 @@ type progress struct {
 	p99RTTms   float64
 	errors     uint64
 	reconnects uint64
+	stalls     uint64
 	inWindow   bool
 }
 
@@ -237,6 +242,6 @@ func (p progress) String() string {
 	if p.inWindow {
 		phase = "window"
 	}
-	return fmt.Sprintf("%6.1fs %-6s bots %d/%d  inputs/s %.0f  snapshots/s %.0f  p99 rtt %.1f ms  errors %d  reconnects %d",
-		p.elapsed.Seconds(), phase, p.connected, p.target, p.inputsPerS, p.snapsPerS, p.p99RTTms, p.errors, p.reconnects)
+	return fmt.Sprintf("%6.1fs %-6s bots %d/%d  inputs/s %.0f  snapshots/s %.0f  p99 rtt %.1f ms  errors %d  reconnects %d  stalls %d",
+		p.elapsed.Seconds(), phase, p.connected, p.target, p.inputsPerS, p.snapsPerS, p.p99RTTms, p.errors, p.reconnects, p.stalls)
 }

@@ -47,6 +47,7 @@ const (
 	ErrDecode                        // a server message did not verify, decode or apply
 	ErrGaveUp                        // the client stopped reconnecting (its seat is lost)
 	ErrRedirects                     // too many Redirect hops
+	ErrStalled                       // no snapshot within the stall timeout: the bot dropped the connection
 	errServerBase                    // + schema.ErrorCode: an Error message from the server
 )
 
@@ -64,6 +65,7 @@ var errorKindNames = [numErrorKinds]string{
 	ErrDecode:         "decode",
 	ErrGaveUp:         "gave_up",
 	ErrRedirects:      "too_many_redirects",
+	ErrStalled:        "stalled",
 	errServerBase + 0: "server_unknown",
 	errServerBase + 1: "server_bad_request",
 	errServerBase + 2: "server_unauthorized",
@@ -116,7 +118,7 @@ type counters struct {
 // totals is the sum of every bot's counters and client stats at one instant.
 type totals struct {
 	inputs, bytesUp, snapshots, full, delta, gaps, bytesDown, reconnects uint64
-	noBaseline                                                           uint64
+	noBaseline, stalls                                                   uint64
 	connected, joined, failed                                            int
 	connNanos                                                            int64 // bot-nanoseconds connected
 	errs                                                                 [numErrorKinds]uint64
@@ -135,6 +137,7 @@ func (t *totals) add(c *counters, cs *client.Stats, now int64) {
 		t.gaps += cs.TickGaps
 		t.bytesDown += cs.BytesIn
 		t.reconnects += cs.Reconnects
+		t.stalls += cs.Stalls
 	}
 	if c.connected.Load() {
 		t.connected++
@@ -166,6 +169,7 @@ func (t totals) sub(base totals) totals {
 	r.gaps -= base.gaps
 	r.bytesDown -= base.bytesDown
 	r.reconnects -= base.reconnects
+	r.stalls -= base.stalls
 	r.connNanos -= base.connNanos
 	for i := range r.errs {
 		r.errs[i] -= base.errs[i]

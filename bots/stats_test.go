@@ -140,6 +140,7 @@ func TestReportJSONFields(t *testing.T) {
 		"bytes_up_per_bot_per_s":   nil,
 		"snapshots":                {"full", "delta", "gaps"},
 		"reconnects":               nil,
+		"stall_reconnects":         nil,
 		"resume_ms":                {"p50", "p99", "max"},
 		"errors":                   {"send"},
 		"bot_cpu":                  {"per_bot_pct", "us_per_snapshot", "rss_bytes"},

@@ -2,7 +2,9 @@
 // what ticksync promises of a cluster: a match survives kill -9 of its node
 // (kill_test.go), a partitioned owner stops before another node takes over
 // (partition_test.go), a paused (SIGSTOP) owner does not run its match again
-// when it thaws (pause_test.go), a restarted node rejoins and takes new
+// when it thaws (pause_test.go), the players of a frozen (SIGSTOP) owner
+// notice within net/client's stall timeout and are back on the new owner
+// well before their 15 s read timeout (freeze_test.go), a restarted node rejoins and takes new
 // matches (restart_test.go), nodes played by real ticksync-bots keep their
 // memory and goroutines flat and lose no bot (soak_test.go), and players who
 // know only one address (nginx with deploy/nginx/nginx.conf in front of the

@@ -95,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath stri
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
 	fs.IntVar(&cfg.WorldRing, "world-ring", cfg.WorldRing, "worlds each bot keeps as delta baselines (0: the client's default, 64)")
 	fs.BoolVar(&cfg.SkipWorld, "skip-world", cfg.SkipWorld, "do not rebuild the world from snapshots (verify, decode and ack only; not with -behavior chase)")
+	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "drop and resume a connection that brings no snapshot for this long (a frozen node); 0: off, else at least 1s")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", 0, err

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
@@ -24,6 +25,7 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"-max-error-rate", "2"}, "-max-error-rate"},
 		{[]string{"-server-stats", "x"}, "-server-stats"},
 		{[]string{"-log-level", "loud"}, "-log-level"},
+		{[]string{"-stall-timeout", "100ms"}, "-stall-timeout"},
 		{[]string{"-nope"}, "-nope"},
 		{[]string{"extra"}, "extra"},
 	}
@@ -46,7 +48,7 @@ func TestFlagsToConfig(t *testing.T) {
 		"-url", "ws://a:1/ws, wss://b/ws", "-bots", "50", "-per-room", "4", "-duration", "3s",
 		"-ramp", "1s", "-tick-rate", "20", "-behavior", "chase", "-json", "r.json", "-seed", "7",
 		"-insecure", "-max-error-rate", "0.05", "-token-secret", "k", "-origin", "http://o",
-		"-server-stats", "http://a:1/metrics", "-server-stats-token", "tok",
+		"-server-stats", "http://a:1/metrics", "-server-stats-token", "tok", "-stall-timeout", "3s",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,20 @@ func TestFlagsToConfig(t *testing.T) {
 	if len(cfg.URLs) != 2 || cfg.URLs[1] != "wss://b/ws" || cfg.Bots != 50 || cfg.PerRoom != 4 ||
 		cfg.Duration.Seconds() != 3 || cfg.Ramp.Seconds() != 1 || cfg.TickRate != 20 || cfg.Behavior != "chase" ||
 		jsonPath != "r.json" || cfg.Seed != 7 || !cfg.Insecure || cfg.MaxErrorRate != 0.05 ||
-		cfg.TokenSecret != "k" || cfg.Origin != "http://o" || cfg.ServerStatsURL != "http://a:1/metrics" || cfg.ServerStatsToken != "tok" {
+		cfg.TokenSecret != "k" || cfg.Origin != "http://o" || cfg.ServerStatsURL != "http://a:1/metrics" || cfg.ServerStatsToken != "tok" || cfg.StallTimeout != 3*time.Second {
 		t.Errorf("config = %+v", cfg)
+	}
+}
+
+func TestStallTimeoutDefault(t *testing.T) {
+	cfg, _, _, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StallTimeout != 2*time.Second {
+		t.Errorf("-stall-timeout default %v, want 2s (the client's)", cfg.StallTimeout)
+	}
+	if cfg, _, _, err = parseFlags([]string{"-stall-timeout", "0"}, io.Discard); err != nil || cfg.StallTimeout != 0 {
+		t.Errorf("-stall-timeout 0: %v, %v; want the watch off", cfg.StallTimeout, err)
 	}
 }

@@ -170,6 +170,7 @@ func TestSystemFiftyBots(t *testing.T) {
 		Server *struct {
 			Sessions float64 `json:"sessions"`
 			BytesOut float64 `json:"bytes_out"`
+			Sent     float64 `json:"snapshots_sent"`
 		}
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
@@ -187,9 +188,16 @@ func TestSystemFiftyBots(t *testing.T) {
 	if rep.Gap.P50 < 20 || rep.Gap.P50 > 60 {
 		t.Errorf("snapshot_gap_ms p50 = %.1f, want about 33", rep.Gap.P50)
 	}
-	// Snapshots ≈ duration × tick rate per bot.
-	if got := rep.Snapshots.PerBotPerS * rep.DurationS; got < 0.7*duration*rate || got > 1.1*duration*rate {
-		t.Errorf("snapshots per bot = %.1f over %.1f s, want about %.0f", got, rep.DurationS, duration*rate)
+	// Snapshots per bot ≈ what the node sent per session over the window:
+	// duration × tick rate on a quiet machine, less when a loaded one makes
+	// the node's ticks late (its overruns); the bots must count what came.
+	want := duration * rate
+	if rep.Server != nil && rep.Server.Sessions > 0 && rep.Server.Sent > 0 {
+		want = min(want, rep.Server.Sent/rep.Server.Sessions)
+	}
+	if got := rep.Snapshots.PerBotPerS * rep.DurationS; got < 0.7*want || got > 1.1*duration*rate || want < 0.3*duration*rate {
+		t.Errorf("snapshots per bot = %.1f over %.1f s, want about %.0f (the node sent %.0f per session; %.0f at %d Hz)",
+			got, rep.DurationS, want, want, duration*rate, rate)
 	}
 	if rep.Snapshots.Full == 0 && rep.Snapshots.Delta == 0 {
 		t.Error("no snapshots counted")

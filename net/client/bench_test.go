@@ -217,6 +217,7 @@ func BenchmarkSendInput(b *testing.B) {
 	rs := newRawServer(b)
 	cfg := DefaultConfig()
 	cfg.URLs = []string{rs.url}
+	cfg.StallTimeout = 0 // the raw server sends no snapshots here
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -242,6 +243,7 @@ func BenchmarkIdleClients(b *testing.B) {
 	rs := newRawServer(b)
 	cfg := DefaultConfig()
 	cfg.URLs = []string{rs.url}
+	cfg.StallTimeout = 0 // idle: the raw server sends no snapshots
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

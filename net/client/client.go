@@ -62,6 +62,12 @@ type Client struct {
 	readDL        time.Time // when the read deadline was last pushed
 	ready         chan error
 	playerID      uint32
+	// stallWin is the stall window of the newest Welcome (0: no watch;
+	// ReadTimeout applies); stalledURL the URL of a connection that
+	// stalled, until the next Welcome: attempts on it are bounded by
+	// stallWin.
+	stallWin   time.Duration
+	stalledURL string
 
 	// The write side, guarded by wmu.
 	wmu      sync.Mutex
@@ -318,7 +324,9 @@ func (c *Client) pushWriteDeadlineLocked() {
 	_ = c.ws.SetWriteDeadline(now.Add(c.cfg.WriteTimeout))
 }
 
-// pushReadDeadline does the same for reads; client goroutine only.
+// pushReadDeadline does the same for reads; client goroutine only. With
+// the stall watch on, a seated connection's read deadline is the stall
+// deadline instead (pushStallDeadline).
 func (c *Client) pushReadDeadline(ws *gws.Conn) {
 	now := time.Now()
 	if now.Sub(c.readDL) < c.cfg.ReadTimeout/4 {
@@ -326,6 +334,36 @@ func (c *Client) pushReadDeadline(ws *gws.Conn) {
 	}
 	c.readDL = now
 	_ = ws.SetReadDeadline(now.Add(c.cfg.ReadTimeout))
+}
+
+// pushStallDeadline moves the read deadline of a seated connection to
+// stallWin + stallWin/8 from now, at most eight times per stallWin, on each
+// snapshot: the deadline passes between stallWin and 9/8 stallWin after
+// the last snapshot. Client goroutine only.
+func (c *Client) pushStallDeadline(ws *gws.Conn) {
+	now := time.Now()
+	if now.Sub(c.readDL) < c.stallWin/8 {
+		return
+	}
+	c.readDL = now
+	_ = ws.SetReadDeadline(now.Add(c.stallWin + c.stallWin/8))
+}
+
+// stallWindow is the stall window for a Welcome with tickRate: at least
+// StallTimeout and stallTickPeriods ticks; 0 (off) when the watch is off or
+// the window reaches ReadTimeout.
+func (c *Client) stallWindow(tickRate uint16) time.Duration {
+	w := c.cfg.StallTimeout
+	if w <= 0 {
+		return 0
+	}
+	if tickRate > 0 {
+		w = max(w, stallTickPeriods*time.Second/time.Duration(tickRate))
+	}
+	if w >= c.cfg.ReadTimeout {
+		return 0
+	}
+	return w
 }
 
 func (c *Client) setWelcome(w *schema.Welcome) {

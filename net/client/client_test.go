@@ -100,6 +100,9 @@ func testConfig(urls ...string) Config {
 	cfg.BackoffMin = 10 * time.Millisecond
 	cfg.BackoffMax = 100 * time.Millisecond
 	cfg.ReconnectTimeout = 5 * time.Second
+	// The fake server ticks only when a test asks it to: silence is not a
+	// stall here. The stall tests turn the watch on.
+	cfg.StallTimeout = 0
 	return cfg
 }
 
@@ -130,6 +133,10 @@ func TestConfigValidate(t *testing.T) {
 		{"backoff ignored without reconnect", func(c *Config) { c.Reconnect = false; c.BackoffMin = 0 }, true},
 		{"long name", func(c *Config) { c.Name = string(make([]byte, 33)) }, false},
 		{"redirects", func(c *Config) { c.MaxRedirects = 17 }, false},
+		{"stall watch off", func(c *Config) { c.StallTimeout = 0 }, true},
+		{"stall at the floor", func(c *Config) { c.StallTimeout = MinStallTimeout }, true},
+		{"stall below the floor", func(c *Config) { c.StallTimeout = MinStallTimeout - time.Millisecond }, false},
+		{"negative stall", func(c *Config) { c.StallTimeout = -time.Second }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

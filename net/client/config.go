@@ -47,6 +47,45 @@ type Config struct {
 	// ReadTimeout: a server silent for this long (no snapshot, no ping) is
 	// taken as lost. The server pings every 5 s.
 	ReadTimeout time.Duration
+	// StallTimeout: a seated connection on which no Snapshot arrives for
+	// this long is dropped and resumed exactly as after a connection loss
+	// (OnDisconnect with an error wrapping ErrStalled, then the resume),
+	// and counted in Stats.Stalls instead of Stats.Drops. A node that froze
+	// (SIGSTOP, a hung VM, a wedged process) keeps its TCP connections
+	// open, and without this the client would wait ReadTimeout for it. The
+	// server sends every seated player a snapshot each tick, changed or
+	// not, so silence means that the node or the room stopped.
+	//
+	// The client watches the time between snapshots, not between any
+	// messages: pings keep coming from a live node whose room is stuck. The
+	// drop comes between StallTimeout and 9/8 of it after the last snapshot
+	// (the read deadline is moved at most eight times per timeout), and
+	// never before 8 tick periods of the Welcome's tick rate (at 1 Hz: 8 s).
+	// A timeout at or above ReadTimeout leaves ReadTimeout alone in charge.
+	//
+	// After a stall the node that stalled is tried last (the other URLs
+	// first), and every attempt on it, directly or through a Redirect, is
+	// bounded by the stall timeout instead of DialTimeout: a stopped
+	// process still accepts TCP connections into its listen backlog, but
+	// never answers the upgrade.
+	//
+	// A room is held without ticking, legitimately, while its node is out
+	// of touch with the cluster for longer than the owner lease (1 s by
+	// default), and while a planned move hands it over (one Raft commit of
+	// the final checkpoint: milliseconds). A stall reconnect there costs
+	// the player nothing the pause did not: the node refuses the resume
+	// while its lease is lost (the client tries the others, which redirect
+	// it once the match runs again) or seats the player again in the
+	// frozen room, whose Redirect the client then follows. The resume token
+	// the frozen room issues is accepted by the new owner because it was
+	// issued at least a second after the one in the hand-over's checkpoint:
+	// hence the floor of MinStallTimeout.
+	//
+	// 0 turns the watch off. Default DefaultStallTimeout, 2 s: 60 missed
+	// ticks at 30 Hz, longer than a lease pause that heals by itself, and
+	// about when the cluster has moved a stopped node's matches
+	// (-failover-after, 1.5 s), so the first attempts find the new owner.
+	StallTimeout time.Duration
 	// WriteTimeout bounds each write; a write that cannot finish in time
 	// drops the connection.
 	WriteTimeout time.Duration
@@ -113,6 +152,7 @@ type Config struct {
 const (
 	DefaultDialTimeout      = 5 * time.Second
 	DefaultReadTimeout      = 15 * time.Second
+	DefaultStallTimeout     = 2 * time.Second
 	DefaultWriteTimeout     = 5 * time.Second
 	DefaultMaxMessageSize   = 1 << 20
 	DefaultMaxRedirects     = 3
@@ -121,12 +161,21 @@ const (
 	DefaultReconnectTimeout = 30 * time.Second
 )
 
+// MinStallTimeout is the smallest StallTimeout other than 0 (off): see
+// StallTimeout on the resume tokens of a room frozen for a hand-over.
+const MinStallTimeout = time.Second
+
+// stallTickPeriods is the floor of the stall window in tick periods of the
+// Welcome's tick rate: a slow game must miss this many snapshots in a row.
+const stallTickPeriods = 8
+
 // DefaultConfig returns a Config with the defaults above, reconnect on, no
 // URLs and a no-op logger.
 func DefaultConfig() Config {
 	return Config{
 		DialTimeout:      DefaultDialTimeout,
 		ReadTimeout:      DefaultReadTimeout,
+		StallTimeout:     DefaultStallTimeout,
 		WriteTimeout:     DefaultWriteTimeout,
 		MaxMessageSize:   DefaultMaxMessageSize,
 		MaxRedirects:     DefaultMaxRedirects,
@@ -162,6 +211,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("dial timeout %v: must be > 0", c.DialTimeout)
 	case c.ReadTimeout <= 0:
 		return fmt.Errorf("read timeout %v: must be > 0", c.ReadTimeout)
+	case c.StallTimeout != 0 && c.StallTimeout < MinStallTimeout:
+		return fmt.Errorf("stall timeout %v: must be 0 (off) or at least %v", c.StallTimeout, MinStallTimeout)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be > 0", c.WriteTimeout)
 	case c.MaxMessageSize < 1024:

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -25,7 +26,14 @@ func (c *Client) serve(rawURL string) (joined bool, err error) {
 	*s = session{url: rawURL}
 	c.stats.dials.Add(1)
 
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
+	// A node that stalled gets the stall window, not the dial timeout, to
+	// seat the player again: a stopped process accepts connections into its
+	// listen backlog and never answers.
+	timeout := c.cfg.DialTimeout
+	if rawURL == c.stalledURL && c.stallWin > 0 {
+		timeout = min(timeout, c.stallWin)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
 	deadline, _ := ctx.Deadline()
 	ws, err := c.dial(ctx, rawURL)
 	cancel()
@@ -97,6 +105,10 @@ func (c *Client) sessionErr() error {
 		return fmt.Errorf("redirected to %s", s.redirect)
 	case closeCode != 0:
 		return &CloseError{Code: closeCode, Reason: reason, URL: s.url}
+	case s.joined && c.stallWin > 0 && errors.Is(s.closeErr, os.ErrDeadlineExceeded):
+		// While seated with the watch on, the read deadline is the stall
+		// deadline: only snapshots move it.
+		return fmt.Errorf("%w: none from %s for %v", ErrStalled, s.url, c.stallWin)
 	case s.closeErr != nil:
 		return fmt.Errorf("connection to %s lost: %w", s.url, s.closeErr)
 	}
@@ -207,7 +219,9 @@ func (e *events) OnClose(_ *gws.Conn, err error) { e.sess.closeErr = err }
 
 func (e *events) OnPing(ws *gws.Conn, payload []byte) {
 	c := (*Client)(e)
-	if c.sess.joined { // before the Welcome the dial deadline stands
+	// Before the Welcome the dial deadline stands; with the stall watch on,
+	// only snapshots move the deadline.
+	if c.sess.joined && c.stallWin == 0 {
 		c.pushReadDeadline(ws)
 	}
 	c.wmu.Lock()
@@ -227,7 +241,7 @@ func (e *events) OnMessage(ws *gws.Conn, m *gws.Message) {
 		c.closeLocal(ws, 1003, fmt.Errorf("%w: a text frame", ErrProtocol))
 		return
 	}
-	if c.sess.joined { // before the Welcome the dial deadline stands
+	if c.sess.joined && c.stallWin == 0 { // see OnPing
 		c.pushReadDeadline(ws)
 	}
 	b := m.Bytes()
@@ -263,6 +277,10 @@ func (c *Client) handle(ws *gws.Conn, m *schema.ServerMessage) {
 		if !s.joined {
 			c.closeLocal(ws, 1008, fmt.Errorf("%w: a snapshot before the welcome", ErrProtocol))
 			return
+		}
+		if c.stallWin > 0 {
+			// Any snapshot, applied or not: the room is ticking.
+			c.pushStallDeadline(ws)
 		}
 		c.onSnapshot(&m.Snapshot)
 	case schema.ServerWelcome:
@@ -319,8 +337,14 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 	if w.MatchID != "" {
 		c.hello.MatchID = c.welcome.MatchID
 	}
+	// The first snapshot is due within the stall window of the Welcome.
+	c.stallWin, c.stalledURL = c.stallWindow(w.TickRate), ""
 	c.readDL = time.Time{}
-	c.pushReadDeadline(ws)
+	if c.stallWin > 0 {
+		c.pushStallDeadline(ws)
+	} else {
+		c.pushReadDeadline(ws)
+	}
 	c.gapBase = 0
 	c.wmu.Lock()
 	c.joined = true

@@ -20,6 +20,10 @@
 //     exponential backoff (same URL first, then the others) and resumes with
 //     the resume token of the Welcome and the newest tick it holds; the
 //     server gives back the same seat and entity, and the input seq counts on.
+//   - A seated connection on which no snapshot arrives for
+//     Config.StallTimeout (a frozen node keeps its sockets open and sends
+//     nothing) is dropped and resumed the same way, the node that stalled
+//     tried last; Stats.Stalls counts these apart from Stats.Drops.
 //   - Close (or the Dial context's cancellation) closes with 1000 and waits
 //     for the goroutine to exit.
 //

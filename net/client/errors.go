@@ -20,6 +20,10 @@ var (
 	// ErrReconnectTimeout: no session could be resumed within
 	// Config.ReconnectTimeout of the drop.
 	ErrReconnectTimeout = errors.New("reconnect timed out")
+	// ErrStalled: no snapshot arrived on a seated connection for
+	// Config.StallTimeout; the client dropped the connection and resumes as
+	// after a loss. OnDisconnect sees an error wrapping it.
+	ErrStalled = errors.New("no snapshot within the stall timeout")
 	// ErrProtocol: the server sent something the protocol does not allow
 	// here (e.g. a Snapshot before the Welcome, or a text frame).
 	ErrProtocol = errors.New("protocol violation by the server")

@@ -38,6 +38,11 @@ type fakeServer struct {
 	// deltas: encode each snapshot against the tick the connection acked
 	// (Hello.LastTick, then Input.AckTick) when the history holds it.
 	deltas bool
+	// hang (under mu), while set, holds every new upgrade request without
+	// an answer, as a stopped process's listen backlog does, until the
+	// client gives up or the server closes.
+	hang   bool
+	unhang chan struct{}
 
 	mu        sync.Mutex
 	enc       *schema.Encoder
@@ -65,10 +70,11 @@ type seat struct {
 }
 
 type fakeSess struct {
-	fs   *fakeServer
-	ws   *gws.Conn
-	seat *seat
-	ack  uint32 // the newest tick the client said it holds
+	fs     *fakeServer
+	ws     *gws.Conn
+	seat   *seat
+	ack    uint32 // the newest tick the client said it holds
+	frozen bool   // under fs.mu: Tick sends this connection nothing
 }
 
 func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
@@ -80,6 +86,7 @@ func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
 		seats:    map[string]*seat{},
 		sessions: map[*fakeSess]struct{}{},
 		history:  map[uint32][]schema.Entity{},
+		unhang:   make(chan struct{}),
 	}
 	fs.up = gws.NewUpgrader(fs, &gws.ServerOption{
 		ReadMaxPayloadSize: 4096,
@@ -101,8 +108,18 @@ func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
 func (fs *fakeServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.requests = append(fs.requests, time.Now())
-	refuse := fs.refuseHTTP
+	refuse, unhang := fs.refuseHTTP, fs.unhang
+	if !fs.hang {
+		unhang = nil
+	}
 	fs.mu.Unlock()
+	if unhang != nil {
+		select {
+		case <-r.Context().Done(): // the client gave up
+		case <-unhang: // the server closes
+		}
+		return
+	}
 	if refuse != 0 {
 		http.Error(w, "refused", refuse)
 		return
@@ -259,7 +276,7 @@ func (fs *fakeServer) Tick() {
 	fs.history[t] = ents
 	delete(fs.history, t-64)
 	for s := range fs.sessions {
-		if s.seat == nil || s.seat.sess != s {
+		if s.seat == nil || s.seat.sess != s || s.frozen {
 			continue
 		}
 		snap := schema.Snapshot{Tick: t, Spawned: ents, LastInputSeq: s.seat.lastSeq, ServerTimeMS: uint64(time.Now().UnixMilli())}
@@ -308,6 +325,24 @@ func (fs *fakeServer) cutAll() {
 	}
 }
 
+// freeze stops the snapshots of every current connection, which stay
+// open (pings and pongs still flow): a room or node that stopped ticking.
+// New connections get snapshots again.
+func (fs *fakeServer) freeze() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for s := range fs.sessions {
+		s.frozen = true
+	}
+}
+
+// requestCount is the number of upgrade requests so far.
+func (fs *fakeServer) requestCount() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.requests)
+}
+
 // forgetSeats drops every seat, so that resumes are refused.
 func (fs *fakeServer) forgetSeats() {
 	fs.mu.Lock()
@@ -353,6 +388,12 @@ func (fs *fakeServer) close() {
 		<-fs.tickerDone
 		fs.stopTicker = nil
 	}
+	fs.mu.Lock()
+	if fs.unhang != nil {
+		close(fs.unhang)
+		fs.unhang = nil
+	}
+	fs.mu.Unlock()
 	fs.hs.Listener.Close()
 	fs.cutAll()
 	fs.hs.Close()

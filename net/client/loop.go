@@ -40,9 +40,15 @@ func (c *Client) run() {
 		redirect := c.sess.redirect
 
 		if joined {
-			// A seated session ended: a drop (or a move, if redirected).
+			// A seated session ended: a drop (or a move, if redirected), or
+			// a stall (no snapshot within the stall window).
 			c.dropAt = time.Now()
-			c.stats.drops.Add(1)
+			stalled := errors.Is(err, ErrStalled)
+			if stalled {
+				c.stats.stalls.Add(1)
+			} else {
+				c.stats.drops.Add(1)
+			}
 			again := c.cfg.Reconnect && (redirect != "" || retryable(err))
 			// Debug: a swarm losing a node would log thousands of these.
 			c.log.Debug().Str(logKeyURL, u).Str(logKeyErr, err.Error()).Bool(logKeyReconnect, again).Msg("connection lost")
@@ -53,7 +59,15 @@ func (c *Client) run() {
 			reconnecting, attempt, pos, hops, fromOrder = true, 0, 0, 0, false
 			order = c.cfg.URLs
 			configured := slices.Contains(c.cfg.URLs, u)
-			if configured {
+			switch {
+			case stalled:
+				// The node that stalled is likely stopped: the others
+				// first, it last (with a short bound, see serve).
+				c.stalledURL = u
+				if configured {
+					order = rotateAfter(c.cfg.URLs, u)
+				}
+			case configured:
 				order = rotate(c.cfg.URLs, u)
 			}
 			if redirect != "" {
@@ -61,7 +75,7 @@ func (c *Client) run() {
 				target, hops = redirect, 1
 				continue
 			}
-			if !configured {
+			if !configured && !stalled {
 				// u is where a Redirect sent the client (the owner's
 				// -advertise URL): try it once, then only the configured
 				// URLs. Behind a proxy that routes a path per node, a dead
@@ -189,6 +203,19 @@ func rotate(urls []string, first string) []string {
 			out = append(out, urls[i+1:]...)
 			out = append(out, urls[:i]...)
 			return out
+		}
+	}
+	return append(out, urls...)
+}
+
+// rotateAfter returns urls starting after last (one of them) and ending
+// with it.
+func rotateAfter(urls []string, last string) []string {
+	out := make([]string, 0, len(urls))
+	for i, u := range urls {
+		if u == last {
+			out = append(out, urls[i+1:]...)
+			return append(out, urls[:i+1]...)
 		}
 	}
 	return append(out, urls...)

@@ -26,11 +26,16 @@ type Stats struct {
 
 	Dials      uint64 // connection attempts (redirect hops included)
 	Redirects  uint64 // Redirects followed
-	Reconnects uint64 // sessions resumed (or rejoined) after a drop
-	Drops      uint64 // sessions lost without Close or Leave
+	Reconnects uint64 // sessions resumed (or rejoined) after a drop or a stall
+	Drops      uint64 // sessions lost without Close or Leave, stalls not included
+	// Stalls counts sessions the client dropped itself because no snapshot
+	// arrived within Config.StallTimeout (a frozen node or room); each is
+	// then resumed like a drop.
+	Stalls uint64
 
 	// LastResume is the downtime of the newest resume: from the drop to the
-	// first snapshot after it. ResumeTotal sums them (mean = total/count of
+	// first snapshot after it. For a stall the drop is when the client
+	// gave up waiting: the snapshots had stopped a stall timeout earlier. ResumeTotal sums them (mean = total/count of
 	// resumes); Handler.OnResumed sees each one.
 	LastResume  time.Duration
 	ResumeTotal time.Duration
@@ -44,7 +49,7 @@ type counters struct {
 	full, delta, applyErrors, gaps, stale atomic.Uint64
 	msgsIn, msgsOut, bytesIn, bytesOut    atomic.Uint64
 	inputs, dials, redirects, reconnects  atomic.Uint64
-	drops, resumes                        atomic.Uint64
+	drops, stalls, resumes                atomic.Uint64
 	lastResume, resumeTotal               atomic.Int64
 }
 
@@ -67,6 +72,7 @@ func (c *Client) Stats() Stats {
 		Redirects:      s.redirects.Load(),
 		Reconnects:     s.reconnects.Load(),
 		Drops:          s.drops.Load(),
+		Stalls:         s.stalls.Load(),
 		LastResume:     time.Duration(s.lastResume.Load()),
 		ResumeTotal:    time.Duration(s.resumeTotal.Load()),
 		Resumes:        s.resumes.Load(),

@@ -45,6 +45,7 @@ type debugState struct {
 	PingMS       float64      `json:"pingMs"`
 	BytesPerSec  int          `json:"bytesPerSec"`
 	Reconnects   int          `json:"reconnects"`
+	Stalls       int          `json:"stalls"`
 	Redirects    int          `json:"redirects"`
 	LastClose    int          `json:"lastClose"`
 	LastError    string       `json:"lastError"`

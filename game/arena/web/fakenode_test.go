@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +54,9 @@ type fakeSession struct {
 	mu      sync.Mutex
 	moveX   int8
 	lastSeq uint32
+	// frozen: no more snapshots on this socket, which stays open (pongs
+	// still go out), as from a stopped node or a stuck room.
+	frozen atomic.Bool
 }
 
 const (
@@ -177,6 +181,9 @@ func (f *fakeNode) sendSnapshots(s *fakeSession) {
 			return
 		case <-tk.C:
 		}
+		if s.frozen.Load() {
+			continue
+		}
 		s.mu.Lock()
 		moveX, seq := s.moveX, s.lastSeq
 		s.mu.Unlock()
@@ -300,5 +307,58 @@ func TestBrowserRedirectResumeError(t *testing.T) {
 		return strings.Contains(banner, "replaced by a newer connection")
 	}, func() string { return "banner " + banner })
 	t.Logf("screenshot: %s", p.screenshot("ticksync-fake-replaced"))
+	p.checkNoErrors()
+}
+
+// TestBrowserStallResume: the node stops sending snapshots on the page's
+// open socket (it still answers pings). The page drops the socket after
+// its stall timeout (2 s by default), tries the stalled node last (its home
+// node first, which redirects it back), resumes its seat with the resume
+// token and plays on; window.__ticksync counts the stall.
+func TestBrowserStallResume(t *testing.T) {
+	p := newPage(t)
+	f := newFakeNode(t)
+
+	p.do(15*time.Second, chromedp.Navigate(f.srv.URL+"/"))
+	f.nextHello(t) // /ws, redirected
+	f.nextHello(t) // /ws2, welcomed
+	before := p.waitState(15*time.Second, "playing", func(s *debugState) bool {
+		return s.State == "playing" && s.Tick > 10 && len(s.Nodes) == 1
+	})
+	// Snapshots flowing: no stall over several stall timeouts.
+	calm := time.Now().Add(5 * time.Second)
+	checkFor(t, 15*time.Second, "5 s of play", func() bool { return time.Now().After(calm) }, func() string { return "" })
+	if s := p.state(); s.Stalls != 0 || s.Reconnects != 0 {
+		t.Fatalf("stalls %d, reconnects %d while snapshots flow", s.Stalls, s.Reconnects)
+	}
+
+	sess := f.current()
+	if sess == nil {
+		t.Fatal("no welcomed session")
+	}
+	sess.frozen.Store(true)
+	frozenAt := time.Now()
+	h := f.nextHello(t)
+	firstBack := time.Since(frozenAt)
+	if h.path != "/ws" || h.hello.ResumeToken != fakeResume {
+		t.Fatalf("first Hello after the stall %+v on %s: want the resume token on the page's node /ws (the stalled /ws2 last)", h.hello, h.path)
+	}
+	if h = f.nextHello(t); h.path != "/ws2" || h.hello.ResumeToken != fakeResume || h.hello.LastTick < before.Tick {
+		t.Fatalf("Hello after the redirect %+v on %s: want a resume on /ws2 from tick >= %d", h.hello, h.path, before.Tick)
+	}
+	s := p.waitState(10*time.Second, "playing again after the stall", func(s *debugState) bool {
+		return s.State == "playing" && s.Stalls == 1 && s.Tick > h.hello.LastTick+5
+	})
+	back := time.Since(frozenAt)
+	if firstBack < 2*time.Second {
+		t.Errorf("the page reconnected %v after the freeze: before its 2 s stall timeout", firstBack)
+	}
+	if firstBack > 2*time.Second+5*time.Second {
+		t.Errorf("the page reconnected %v after the freeze: want about its 2 s stall timeout", firstBack)
+	}
+	if s.PlayerID != fakePlayer || s.LastError != "" {
+		t.Errorf("after the stall: player %d, last error %q", s.PlayerID, s.LastError)
+	}
+	t.Logf("first Hello %v after the freeze, playing again after %v (tick %d, %d reconnects)", firstBack, back, s.Tick, s.Reconnects)
 	p.checkNoErrors()
 }

@@ -11,7 +11,10 @@
 // the README's close-code table says; a dropped socket reconnects with the
 // resume token. After each Welcome (and every 10 s) the page fetches the
 // node's GET /v1/cluster, the client URLs of the cluster's live nodes, so
-// that when its node dies it resumes through another (src/cluster.ts).
+// that when its node dies it resumes through another (src/cluster.ts). A
+// seated socket that brings no snapshot for the stall timeout (2 s; a
+// frozen node keeps it open) is dropped and resumed the same way
+// (src/stall.ts).
 //
 // `go generate ./game/arena/web` runs npm ci and the deterministic esbuild
 // build (build.mjs); CI checks that the committed bundle equals a fresh build.

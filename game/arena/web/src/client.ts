@@ -12,10 +12,17 @@
 // failoverOrder), round and round with jittered exponential backoff; any
 // node redirects the page to its match's owner and the resume token keeps
 // its seat, so the page survives the death of the node that served it.
+//
+// Stalls: a seated connection that brings no snapshot for the stall window
+// (stall.ts; ClientOptions.stallTimeoutMs, 2 s by default) is dropped by the
+// page and resumed the same way, the node that stalled tried last and given
+// only the stall window (not connectTimeoutMs) to seat the page again: a
+// stopped process keeps its sockets open and never answers.
 
-import { failoverOrder, fetchCluster } from "./cluster";
+import { failoverOrder, fetchCluster, normalizeURL, stallFailoverOrder } from "./cluster";
 import { applyDelta, DeltaError, type Entity, type World, WorldRing } from "./delta";
 import { decodeServerMessage, Encoder, type ServerMsg, type Snapshot, type Welcome } from "./protocol";
+import { type StallClock, pageClock, StallWatch, stallWindowMs } from "./stall";
 
 /** Close codes of the node (the README's close-code table). */
 export const Close = {
@@ -60,6 +67,15 @@ export interface ClientOptions {
   game?: string;
   /** Sampled once per tick for the Input message. */
   controls: () => Controls;
+  /**
+   * Drop and resume a seated connection that brings no snapshot for this
+   * long (ms): a frozen node keeps the socket open and sends nothing.
+   * Default 2000; 0 turns the watch off; values under 1000 count as 1000;
+   * never less than 8 ticks of the node's tick rate (stall.ts).
+   */
+  stallTimeoutMs?: number;
+  /** The stall watch's clock (tests); default the page's. */
+  clock?: StallClock;
 }
 
 /**
@@ -87,6 +103,8 @@ export interface DebugState {
   inputRttMs: number;
   bytesPerSec: number;
   reconnects: number;
+  /** Connections the page dropped because no snapshot came for the stall window. */
+  stalls: number;
   redirects: number;
   lastClose: number;
   lastError: string;
@@ -147,8 +165,15 @@ export class ArenaClient {
   private clusterTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
+  // The stall watch of the seated connection, its window, and the URL of a
+  // connection that stalled (until the next Welcome).
+  private readonly stall: StallWatch;
+  private stallMs = 0;
+  private stalledURL = "";
+  private stallPending = false;
 
   constructor(private readonly opts: ClientOptions) {
+    this.stall = new StallWatch(() => this.stalled(), opts.clock ?? pageClock);
     this.url = opts.url;
     this.matchId = opts.matchId ?? "";
     this.debug = {
@@ -171,6 +196,7 @@ export class ArenaClient {
       inputRttMs: 0,
       bytesPerSec: 0,
       reconnects: 0,
+      stalls: 0,
       redirects: 0,
       lastClose: 0,
       lastError: "",
@@ -192,6 +218,7 @@ export class ArenaClient {
     clearInterval(this.inputTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.watchdog);
+    this.stall.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState === WebSocket.OPEN) {
@@ -272,11 +299,38 @@ export class ArenaClient {
     };
   }
 
+  // armWatchdog closes a socket that neither opens nor gets a Welcome in
+  // time: connectTimeoutMs, or the stall window on a node that stalled.
   private armWatchdog(ws: WebSocket): void {
     clearTimeout(this.watchdog);
+    let ms = connectTimeoutMs;
+    if (this.stalledURL !== "" && this.stallMs > 0 && normalizeURL(this.url) === this.stalledURL) {
+      ms = Math.min(ms, this.stallMs);
+    }
     this.watchdog = setTimeout(() => {
       if (this.ws === ws && this.debug.state !== "playing") ws.close();
-    }, connectTimeoutMs);
+    }, ms);
+  }
+
+  // stalled drops the seated connection that brought no snapshot for the
+  // stall window. A stopped node never answers a close frame, so the page
+  // does not wait for onclose: it lets go of the socket and goes on as
+  // after a loss, the stalled node last.
+  private stalled(): void {
+    const ws = this.ws;
+    if (!ws || this.debug.state !== "playing") return;
+    this.debug.stalls++;
+    this.debug.lastError = `no snapshot for ${Math.round(this.stallMs)} ms: reconnecting`;
+    this.stalledURL = normalizeURL(this.url);
+    this.stallPending = true;
+    this.ws = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close(Close.Normal, "stalled");
+    } catch {
+      // Already closing.
+    }
+    this.closed(Close.Normal, "stalled");
   }
 
   private handle(ws: WebSocket, msg: ServerMsg): void {
@@ -285,6 +339,8 @@ export class ArenaClient {
         this.welcome(ws, msg);
         break;
       case "snapshot":
+        // Any snapshot, applied or not: the room is ticking.
+        this.stall.snapshot();
         this.snapshot(msg);
         break;
       case "redirect":
@@ -336,6 +392,10 @@ export class ArenaClient {
       lastError: "",
     });
     this.setState("playing");
+    // The first snapshot is due within the stall window of the Welcome.
+    this.stalledURL = "";
+    this.stallMs = stallWindowMs(this.opts.stallTimeoutMs, this.tickRate);
+    this.stall.arm(this.stallMs);
     clearInterval(this.inputTimer);
     this.inputTimer = setInterval(() => this.sendInput(ws), 1000 / this.tickRate);
     this.sendInput(ws);
@@ -434,6 +494,9 @@ export class ArenaClient {
   private closed(code: number, reason: string): void {
     clearInterval(this.inputTimer);
     clearTimeout(this.watchdog);
+    this.stall.stop();
+    const stalled = this.stallPending;
+    this.stallPending = false;
     if (this.debug.state === "stopped") return;
     this.debug.lastClose = code;
     this.setState("reconnecting");
@@ -487,8 +550,10 @@ export class ArenaClient {
         // The first retry goes where we were, the next ones to the other
         // nodes we know, then to the page's node, and round again; each
         // redirects us if the match moved.
+        // After a stall the stalled node goes last.
         if (this.order.length === 0) {
-          this.order = failoverOrder(this.url, this.known, this.opts.url);
+          const order = stalled ? stallFailoverOrder : failoverOrder;
+          this.order = order(this.url, this.known, this.opts.url);
           this.orderPos = 0;
         }
         this.url = this.order[this.orderPos++ % this.order.length] ?? this.opts.url;

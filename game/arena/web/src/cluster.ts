@@ -109,6 +109,16 @@ export function failoverOrder(current: string, known: readonly string[], home: s
   return out;
 }
 
+/**
+ * stallFailoverOrder is failoverOrder for a connection that stalled (no
+ * snapshot for the stall window): the node it was on is likely stopped, so
+ * it goes last instead of first, after the other nodes and home.
+ */
+export function stallFailoverOrder(current: string, known: readonly string[], home: string): string[] {
+  const out = failoverOrder(current, known, home);
+  return out.length > 1 ? [...out.slice(1), out[0]!] : out;
+}
+
 /** normalizeURL spells a URL the one way URL does (default port dropped, host in lower case). */
 export function normalizeURL(u: string): string {
   try {

@@ -3,7 +3,9 @@
 // arena on a canvas and a small HUD (tick, ping, bytes/s).
 //
 // Query parameters: name (display name), match (join this match id),
-// token (auth token, when the node requires one).
+// token (auth token, when the node requires one), stall (the stall timeout
+// in ms: a connection without a snapshot that long is dropped and resumed;
+// 0 turns it off; default 2000).
 //
 // window.__ticksync exposes the client's DebugState (tick, entity count, own
 // entity, ...) for tests and the console.
@@ -26,11 +28,13 @@ function main(): void {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
 
   const controls = new KeyboardControls(window, canvas);
+  const stall = params.get("stall");
   const client = new ArenaClient({
     url: `${scheme}://${location.host}/ws`,
     name: params.get("name") ?? undefined,
     matchId: params.get("match") ?? undefined,
     token: params.get("token") ?? undefined,
+    stallTimeoutMs: stall !== null && stall !== "" && Number.isFinite(Number(stall)) ? Number(stall) : undefined,
     controls: () => controls.sample(),
   });
   window.__ticksync = client.debug;
