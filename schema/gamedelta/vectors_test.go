@@ -75,6 +75,38 @@ type vecStep struct {
 	Result   string      `json:"result"`
 	Newest   uint32      `json:"newest"`
 	World    []vecEntity `json:"world,omitempty"`
+	// Mutants: damaged copies of Data, each decoded against the baseline
+	// (before this step), whether Go accepts it and the world it builds.
+	Mutants []vecMutant `json:"mutants,omitempty"`
+}
+
+type vecMutant struct {
+	Data  string      `json:"data"`
+	OK    bool        `json:"ok"`
+	World []vecEntity `json:"world,omitempty"`
+}
+
+// mutate returns a damaged copy of b: truncated, extended, a bit flipped,
+// a byte replaced, or a varint made longer.
+func mutate(r *rand.Rand, b []byte) []byte {
+	m := append([]byte(nil), b...)
+	switch op := r.IntN(6); {
+	case op == 0 && len(m) > 0:
+		return m[:r.IntN(len(m))]
+	case op == 1:
+		return append(m, byte(r.IntN(256)))
+	case op == 2 && len(m) > 0:
+		m[r.IntN(len(m))] ^= 1 << r.IntN(8)
+	case op == 3 && len(m) > 0:
+		m[r.IntN(len(m))] = []byte{0x00, 0x01, 0x7f, 0x80, 0xff}[r.IntN(5)]
+	case op == 4 && len(m) > 0:
+		i := r.IntN(len(m))
+		m = append(m[:i:i], append([]byte{m[i] | 0x80, 0x00}, m[i+1:]...)...) // non-minimal varint if m[i] ended one
+	default:
+		i := r.IntN(len(m) + 1)
+		m = append(m[:i:i], append([]byte{byte(r.IntN(256))}, m[i:]...)...)
+	}
+	return m
 }
 
 type vecEntity struct {
@@ -199,7 +231,7 @@ func vecCases(t *testing.T) []vecCase {
 	return []vecCase{
 		{name: "spec", layout: specLayout(), seed: 1},
 		{name: "arena", schema: "arena.bfbs", layout: layoutFromSchema(loadSchemaFile(t, "arena.bfbs")), seed: 2},
-		{name: "cards", schema: "cards.bfbs", layout: layoutFromSchema(loadSchemaFile(t, "cards.bfbs")), seed: 3},
+		{name: "cards", schema: "cards.bfbs", layout: layoutFromSchema(loadSchemaFile(t, "cards.bfbs")), seed: 6},
 	}
 }
 
@@ -309,8 +341,24 @@ func simulate(t *testing.T, c vecCase) vecFile {
 	}
 	var acks []ack
 	out := vecFile{Name: c.name, Schema: c.schema, Layout: toVecLayout(c.layout), Player: player, History: history}
+	dec := gamedelta.NewDecoder(codec, player)
+	scratch := gamedelta.NewWorld(codec)
 	deliver := func(p packet) {
 		st := vecStep{Tick: p.tick, Baseline: p.baseline, Data: hex.EncodeToString(p.data)}
+		// Mutants of the bytes, decoded against the same baseline: a
+		// client must accept and refuse exactly what Go does.
+		if base := rx.World(p.baseline); (base != nil || p.baseline == 0) && p.tick > p.baseline {
+			for range 4 {
+				m := mutate(r, p.data)
+				mv := vecMutant{Data: hex.EncodeToString(m)}
+				if err := dec.Apply(scratch, base, p.tick-p.baseline, m); err == nil {
+					mv.OK, mv.World = true, vecWorld(codec, c.layout, scratch)
+				} else if !errors.Is(err, gamedelta.ErrBadDelta) {
+					t.Fatalf("mutant: %v", err)
+				}
+				st.Mutants = append(st.Mutants, mv)
+			}
+		}
 		w, err := rx.Apply(p.tick, p.baseline, p.data)
 		switch {
 		case err == nil:

@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  compileLayout, DeltaError, layoutFromSchema, loadSchema, Receiver, type Layout, type LayoutField,
+  compileLayout, Decoder, DeltaError, layoutFromSchema, loadSchema, Receiver, type Layout, type LayoutField, type World,
 } from "../src/index.js";
 import { fromHex, read, readText } from "./paths.js";
+
+interface VecEntity { id: number; kind: number; owner: number; values: string[] }
+
+function dump(w: World): VecEntity[] {
+  return w.entities.map((e) => ({
+    id: e.id, kind: e.kind, owner: e.owner,
+    values: e.raw.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x.toString())),
+  }));
+}
 
 interface VecFile {
   name: string;
@@ -17,7 +26,8 @@ interface VecFile {
     data: string;
     result: "applied" | "stale" | "nobaseline" | "bad";
     newest: number;
-    world?: { id: number; kind: number; owner: number; values: string[] }[];
+    world?: VecEntity[];
+    mutants?: { data: string; ok: boolean; world?: VecEntity[] }[];
   }[];
 }
 
@@ -92,9 +102,26 @@ for (const name of ["spec", "arena", "cards"]) {
   test(`${name}: ${v.steps.length} snapshots decode to Go's worlds`, () => {
     const codec = compileLayout(v.layout);
     const rx = new Receiver(codec, { player: v.player, history: v.history });
+    const dec = new Decoder(codec, v.player);
     const counts: Record<string, number> = {};
+    let accepted = 0, refused = 0;
     v.steps.forEach((st, i) => {
       const where = `step ${i} (tick ${st.tick} against ${st.baseline})`;
+      const base = st.baseline === 0 ? [] : rx.world(st.baseline)?.entities;
+      if (st.mutants) assert.ok(base, `${where}: mutants against a baseline not held`);
+      st.mutants?.forEach((m, j) => {
+        let got: World | undefined;
+        try {
+          got = dec.apply(base!, st.tick - st.baseline, fromHex(m.data));
+        } catch (e) {
+          if (!(e instanceof DeltaError) || e.code !== "bad") throw e;
+        }
+        assert.equal(got !== undefined, m.ok, `${where} mutant ${j} ${m.data}: accepted`);
+        if (got) {
+          assert.deepEqual(dump(got), m.world ?? [], `${where} mutant ${j}`);
+          accepted++;
+        } else refused++;
+      });
       let result: string;
       let world;
       try {
@@ -108,11 +135,7 @@ for (const name of ["spec", "arena", "cards"]) {
       assert.equal(rx.newest, st.newest, where);
       counts[result] = (counts[result] ?? 0) + 1;
       if (!world) return;
-      const got = world.entities.map((e) => ({
-        id: e.id, kind: e.kind, owner: e.owner,
-        values: e.raw.map((x) => (x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x.toString())),
-      }));
-      assert.deepEqual(got, st.world, where);
+      assert.deepEqual(dump(world), st.world ?? [], where);
       // The typed accessors agree with the raw values.
       for (const e of world.entities) {
         codec.kinds[e.kind]!.fields.forEach((f, j) => {
@@ -127,6 +150,8 @@ for (const name of ["spec", "arena", "cards"]) {
       }
     });
     for (const r of ["applied", "stale", "nobaseline", "bad"]) assert.ok((counts[r] ?? 0) > 0, `no ${r} step`);
+    assert.ok(accepted > 0 && refused > 0, `mutants: ${accepted} accepted, ${refused} refused`);
+    console.log(`${name}: steps ${JSON.stringify(counts)}; mutants ${accepted} accepted, ${refused} refused`);
   });
 }
 
