@@ -2,7 +2,9 @@ package gameschema
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,5 +73,49 @@ func TestSchemaVectors(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale: run go test ./schema/gameschema -run TestSchemaVectors -update", path)
+	}
+}
+
+// randomVector is a random schema (the generator of TestRandomSchemas) with
+// its canonical text and hash.
+type randomVector struct {
+	Seed      uint64 `json:"seed"`
+	BFBS      string `json:"bfbs"` // hex
+	Hash      string `json:"hash"`
+	Canonical string `json:"canonical"`
+}
+
+// TestRandomSchemaVectors keeps testdata/vectors/random.json, random
+// schemas with their canonical text and hash, equal to what Load makes of
+// them (-update rewrites it): schemas with enums, bit sets, structs nested
+// in structs, ranges, quanta, prediction and events that clients must hash
+// as Go does.
+func TestRandomSchemaVectors(t *testing.T) {
+	var out []randomVector
+	for seed := range uint64(24) {
+		bfbs := randomSpec(rand.New(rand.NewPCG(seed, 7))).bytes()
+		s, err := Load(bfbs)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		out = append(out, randomVector{Seed: seed, BFBS: hex.EncodeToString(bfbs), Hash: s.HashString(), Canonical: s.Canonical()})
+	}
+	got, err := json.MarshalIndent(out, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "vectors", "random.json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale: run go test ./schema/gameschema -run TestRandomSchemaVectors -update", path)
 	}
 }

@@ -81,3 +81,17 @@ test("damaged schemas throw SchemaError, never another error", () => {
   // A flipped bit in a name or documentation loads; both outcomes happen.
   assert.ok(loaded > 0, "nothing loaded");
 });
+
+interface RandomVector { seed: number; bfbs: string; hash: string; canonical: string }
+
+test("random schemas: canonical text and hash as Go", () => {
+  const rs = JSON.parse(readText("schema/gameschema/testdata/vectors/random.json")) as RandomVector[];
+  assert.ok(rs.length >= 20);
+  for (const r of rs) {
+    const b = new Uint8Array(r.bfbs.length / 2);
+    for (let i = 0; i < b.length; i++) b[i] = parseInt(r.bfbs.slice(2 * i, 2 * i + 2), 16);
+    const s = loadSchema(b);
+    assert.equal(s.canonical, r.canonical, `seed ${r.seed}`);
+    assert.equal(s.hash, r.hash, `seed ${r.seed}`);
+  }
+});
