@@ -30,7 +30,7 @@ type fakeFSM struct {
 	matches     map[string]replication.MatchInfo
 	checkpoints map[string]replication.Checkpoint
 	tlogs       map[string]*replication.TickLog // every record since the match started
-	placeOn     string // owner of the matches CreateMatch creates
+	placeOn     string                          // owner of the matches CreateMatch creates
 	createErr   error
 	endErr      error
 	ended       []string
