@@ -112,6 +112,7 @@ func BenchmarkRoomTick(b *testing.B) {
 			for b.Loop() {
 				ar.step()
 			}
+			b.ReportMetric(float64(len(logged)), "B/record")
 		})
 	}
 }
