@@ -94,11 +94,14 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	mt.mu.Unlock()
 	ev := mt.log.Info().Uint64(keyEpoch, req.Epoch)
 	switch {
-	case mt.replayed > 0:
-		ev.Uint32(keyTick, mt.adoptTick).Uint32(keyFromTick, mt.adoptTick-uint32(mt.replayed)).Int(keyReplayed, mt.replayed).Int(keyPlayers, int(mt.taken.Load())).
-			Msg("match adopted: checkpoint restored and tick log replayed")
 	case sp.restore != nil:
-		ev.Uint32(keyTick, sp.restore.Tick).Int(keyPlayers, len(sp.restore.Seats)).Msg("match adopted from a checkpoint")
+		// tick: where the room resumes (the checkpoint's, plus the ticks
+		// replayed from the tick log).
+		ev.Uint32(keyTick, mt.adoptTick).Uint32(keyFromTick, sp.restore.Tick).Int(keyReplayed, mt.replayed).
+			Int(keyPlayers, int(mt.taken.Load())).Msg("match adopted from a checkpoint")
+	case mt.replayed > 0:
+		ev.Uint32(keyTick, mt.adoptTick).Int(keyReplayed, mt.replayed).Int(keyPlayers, int(mt.taken.Load())).
+			Msg("match adopted fresh and its tick log replayed")
 	default:
 		ev.Msg("match adopted fresh")
 	}

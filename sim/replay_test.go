@@ -313,3 +313,19 @@ func TestRecordAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) SendSnapshot([]byte) {}
+
+// FuzzReplay: whatever bytes a tick log holds, Replay refuses or replays
+// them without panicking, and never reports more ticks than it stepped.
+func FuzzReplay(f *testing.F) {
+	l := newLogged(f, arena.New(5))
+	play(f, l, rand.New(rand.NewPCG(5, 5)), 40)
+	f.Add(l.log, uint32(0), 0)
+	f.Add(l.log[l.offs[20]:], uint32(19), 1)
+	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0}, uint32(0), 0)
+	f.Fuzz(func(t *testing.T, log []byte, start uint32, skip int) {
+		got, err := sim.Replay(arena.New(5), start, skip, nil, log, nil)
+		if got.Tick != start+uint32(got.Ticks) {
+			t.Fatalf("replayed %d ticks from %d, reports tick %d (%v)", got.Ticks, start, got.Tick, err)
+		}
+	})
+}
