@@ -117,6 +117,17 @@ func takeoverReport(all []takeover, opts clusterOpts) string {
 			ms(pct(players, 50)), ms(pct(players, 99)), ms(slices.Max(players)),
 			ms(pct(lostD, 50)), ms(pct(lostD, 99)), ms(slices.Max(lostD)))
 	}
+	over100 := 0
+	all100 := 0
+	for _, k := range all {
+		for _, l := range k.lost {
+			all100++
+			if time.Duration(l)*tickDur > 100*time.Millisecond {
+				over100++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "players that lost more than 100 ms of game time: %d of %d (the tick log is shipped every 50 ms)\n", over100, all100)
 	fmt.Fprintf(&b, "raw:\n")
 	for _, k := range all {
 		fmt.Fprintf(&b, "  %v\n", k)
