@@ -2,7 +2,10 @@ package replication
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +101,96 @@ func TestTickLoggerShipsRuns(t *testing.T) {
 	}
 	if got, _ := old.TickLog(m.ID, 0); got.To != ticks {
 		t.Fatalf("the log of the moved match reaches tick %d, want %d", got.To, ticks)
+	}
+}
+
+// failingForwarder forwards like the node's own, except tick log batches
+// while failing is set.
+type failingForwarder struct {
+	next    Forwarder
+	failing atomic.Bool
+}
+
+func (f *failingForwarder) Forward(ctx context.Context, leader NodeInfo, cmd []byte) (*Result, error) {
+	if f.failing.Load() && len(cmd) > 0 {
+		if c, err := command.Decode(cmd); err == nil {
+			if _, ok := c.(*command.TickLogBatch); ok {
+				return nil, errors.New("injected: the leader cannot be reached")
+			}
+		}
+	}
+	return f.next.Forward(ctx, leader, cmd)
+}
+
+// TestTickLoggerKeepsOrderAcrossFailures: a follower's tick log batches
+// fail for a while; the runs that failed go back in front of what the room
+// appended meanwhile, and once forwarding works again the FSM holds the
+// whole log, in order, without a gap.
+func TestTickLoggerKeepsOrderAcrossFailures(t *testing.T) {
+	fw := &failingForwarder{}
+	c := startCluster(t, 2, func(i int) []nodeOpt {
+		if i != 1 {
+			return nil
+		}
+		return []nodeOpt{func(cfg *Config) {
+			fw.next = &httpForwarder{client: newPeerClient(cfg)}
+			cfg.Forwarder = fw
+			cfg.TickLogInterval = time.Second // the test flushes
+		}}
+	})
+	leader := c.waitLeader(t, 10*time.Second)
+	follower := c[1]
+	if follower == leader {
+		t.Fatal("n2 leads; the test needs it to forward") // n1 bootstraps and n2 joins it
+	}
+	m, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "f1", Game: "arena", Owner: follower.ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 5*time.Second, func() error {
+		if _, ok := follower.Lookup(m.ID); !ok {
+			return errors.New("not applied on the follower yet")
+		}
+		return nil
+	})
+	tl := follower.TickLogger()
+	var want []byte
+	tick := uint32(0)
+	appendTicks := func(n int) {
+		for range n {
+			tick++
+			rec := fmt.Appendf(nil, "<%d>", tick)
+			want = append(want, rec...)
+			tl.Append(m.ID, m.Epoch, tick, rec)
+		}
+	}
+	appendTicks(10)
+	if err := tl.Flush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	fw.failing.Store(true)
+	for range 3 {
+		appendTicks(7)
+		if err := tl.Flush(ctxT(t, 5*time.Second)); err == nil {
+			t.Fatal("flush through a failing forwarder succeeded")
+		}
+	}
+	appendTicks(5)
+	fw.failing.Store(false)
+	if err := tl.Flush(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 5*time.Second, func() error {
+		got, ok := leader.TickLog(m.ID, 0)
+		if !ok || got.From != 1 || got.To != tick || !bytes.Equal(got.Data, want) {
+			return fmt.Errorf("leader's tick log %d..%d (%v): %q", got.From, got.To, ok, got.Data)
+		}
+		return nil
+	})
+	if s := tl.Stats(); s.Failures != 3 || s.Dropped != 0 || s.Rejected != 0 {
+		t.Fatalf("stats %+v: want 3 failures, nothing dropped or refused", s)
+	}
+	if n, _ := leader.fsm.tickLogSize(m.ID); n != 2 {
+		t.Fatalf("%d segments; want 2 (the first flush, then everything that waited)", n)
 	}
 }
