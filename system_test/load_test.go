@@ -31,7 +31,17 @@ func TestCheckpointLoad(t *testing.T) {
 	if !soak() {
 		t.Skip("measurement: run with TICKSYNC_SOAK=1 (-load.rooms, -load.duration)")
 	}
-	c := startCluster(t, clusterOpts{})
+	// Every player dials from 127.0.0.1: the node's per-IP admission limits
+	// (the default caps connections per address well below -load.rooms)
+	// are lifted, as TestSoak does.
+	var extra []string
+	needCluster(t)
+	for _, f := range []string{"max-conns-per-ip", "max-upgrades-per-ip", "max-matches-per-ip"} {
+		if binaryFlags[f] {
+			extra = append(extra, "-"+f, "0")
+		}
+	}
+	c := startCluster(t, clusterOpts{extra: extra})
 	leader := c.leader(5 * time.Second)
 
 	// Create the matches through the leader, a few requests at a time.
