@@ -131,7 +131,7 @@ func New(cfg Config) (*Node, error) {
 	if n.handshakes, err = newHandshakeMetrics(n.reg, cfg.NodeID); err != nil {
 		return nil, fmt.Errorf("cluster tls metrics: %w", err)
 	}
-	if n.clusterMetrics, err = newClusterMetrics(n.reg, cfg.NodeID, n.checkpointStats); err != nil {
+	if n.clusterMetrics, err = newClusterMetrics(n.reg, cfg.NodeID, n.checkpointStats, n.tickLogStats); err != nil {
 		return nil, fmt.Errorf("cluster metrics: %w", err)
 	}
 	cc := cluster.DefaultConfig()
@@ -319,7 +319,7 @@ func (n *Node) Start() error {
 	}
 	n.repl = repl
 	n.rnode.Store(repl)
-	n.glue.Attach(repl, repl.Checkpointer())
+	n.glue.Attach(repl, repl.Checkpointer(), repl.TickLogger())
 	n.goNamed("ownership", func(ctx context.Context) { n.glue.RunOwnership(ctx, repl, n.manager) })
 	if err := repl.Start(n.ctx); err != nil {
 		return fmt.Errorf("replication: %w", err)
@@ -370,6 +370,11 @@ func (n *Node) newManager() error {
 	gc.Secret = deriveKey(n.resumeSecret(), "ticksync resume tokens v1")
 	gc.Placement = n.glue
 	gc.Checkpoints = n.glue
+	// Every room logs what it applies; the replica's TickLogger ships it
+	// through Raft every 50 ms, and a node that adopts a match after a
+	// failover replays it past the checkpoint (game time lost: about that
+	// period plus one commit, instead of up to -checkpoint-interval).
+	gc.TickLog = n.glue.TickLog()
 	// The Checkpointer asks every room for a fresh capture just before each
 	// flush (Manager.CaptureCheckpoints, a replication.Capturer): the state
 	// Raft gets every -checkpoint-interval is then as of the flush, and a

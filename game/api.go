@@ -130,6 +130,16 @@ type Checkpointer interface {
 	Forget(matchID string)
 }
 
+// TickLogger receives every room's tick log (cluster mode):
+// replication.TickLogger implements it. Append is called on the room
+// goroutine after every tick with that tick's record (package sim's
+// format) and must copy rec and return at once, without blocking on I/O;
+// Forget when a match stops or moves. Both must be safe from any goroutine.
+type TickLogger interface {
+	Append(matchID string, epoch uint64, tick uint32, rec []byte)
+	Forget(matchID string)
+}
+
 // Lease says whether this node may run matchID at epoch now: in a cluster,
 // its owner lease is valid and the directory still names it the owner at
 // that epoch. Every room asks before each tick (through a sim.Gate), so
@@ -147,6 +157,11 @@ type AdoptRequest struct {
 	Epoch   uint64 // ownership epoch: checkpoints carry it
 	Tick    uint32 // the checkpoint's tick (0 with no State)
 	State   []byte // a checkpoint from Manager's checkpoints or Freeze; empty: a fresh match
+	// Log is the tick log that continues State (records of the ticks after
+	// Tick, as the old owner's TickLogger shipped them; from tick 1 for a
+	// fresh match): replayed before the room starts, so that the match
+	// resumes at the last tick replicated. Empty: none.
+	Log []byte
 }
 
 var (

@@ -8,27 +8,32 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Checkpoint format (little-endian), version 2. It is what the Manager hands
+// Checkpoint format (little-endian), version 3. It is what the Manager hands
 // to its Checkpointer every checkpoint interval and what Freeze returns; Adopt
 // restores a match from it on any node:
 //
-//	"TSCK" | version u8 = 2 | tick u32 | seed i64 | next guest u32 |
-//	game len u8 | game | seat count u32 |
+//	"TSCK" | version u8 = 3 | tick u32 | seat changes u32 | seed i64 |
+//	next guest u32 | game len u8 | game | seat count u32 |
 //	seat count × (player u32, entity u32, last input seq u32,
 //	              token nonce u64, token issued-at i64 unix seconds) |
 //	state len u32 | state (Game.MarshalState)
 //
 // The token nonce and issued-at name the newest resume token issued for the
 // seat: the new owner accepts that token, or one issued later (by the old
-// owner after this checkpoint), and no older one. Version 1 had neither (its
-// seats accept any token of their player); it is still read. A new version
-// adds a field and bumps the version; a decoder refuses versions it does
-// not know.
+// owner after this checkpoint), and no older one. Seat changes counts the
+// joins, leaves and resumes the room applied after tick and before the
+// capture: the state holds them, and the tick log's record of tick+1
+// lists them first, so a replay from this checkpoint skips them
+// (sim.Replay's skip). Version 2 had no seat changes (read as 0), version 1
+// no tokens either (its seats accept any token of their player); both are
+// still read. A new version adds a field and bumps the version; a decoder
+// refuses versions it does not know.
 const (
 	checkpointMagic   = "TSCK"
-	checkpointVersion = 2
+	checkpointVersion = 3
+	checkpointV2      = 2
 	checkpointV1      = 1
-	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4
+	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4 // version 1 and 2
 	seatBytesV1       = 12
 	seatBytes         = 28
 )
@@ -41,6 +46,7 @@ var ErrBadCheckpoint = errors.New("bad checkpoint")
 // input (State is a sub-slice of it: the caller keeps the input alive).
 type checkpoint struct {
 	Tick      uint32
+	Changes   uint32 // seat changes after Tick that the state holds (version 3)
 	Seed      int64
 	NextGuest uint32
 	Game      string
@@ -49,14 +55,16 @@ type checkpoint struct {
 	State     []byte
 }
 
-// appendCheckpoint appends a checkpoint to dst; toks gives each seated
-// player's newest resume token (missing: zero). It allocates nothing when
-// dst has room (the room goroutine reuses one buffer per match).
-func appendCheckpoint(dst []byte, tick uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, toks map[uint32]seatToken, state []byte) []byte {
+// appendCheckpoint appends a checkpoint to dst; changes is the number of
+// seat changes after tick the state holds; toks gives each seated player's
+// newest resume token (missing: zero). It allocates nothing when dst has
+// room (the room goroutine reuses one buffer per match).
+func appendCheckpoint(dst []byte, tick, changes uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, toks map[uint32]seatToken, state []byte) []byte {
 	le := binary.LittleEndian
 	dst = append(dst, checkpointMagic...)
 	dst = append(dst, checkpointVersion)
 	dst = le.AppendUint32(dst, tick)
+	dst = le.AppendUint32(dst, changes)
 	dst = le.AppendUint64(dst, uint64(seed))
 	dst = le.AppendUint32(dst, nextGuest)
 	dst = append(dst, byte(len(game)))
@@ -83,20 +91,26 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		return nil, bad("no %s header", checkpointMagic)
 	}
 	v := b[4]
-	if v != checkpointVersion && v != checkpointV1 {
-		return nil, bad("version %d, this node reads %d and %d", v, checkpointV1, checkpointVersion)
+	if v != checkpointVersion && v != checkpointV2 && v != checkpointV1 {
+		return nil, bad("version %d, this node reads %d to %d", v, checkpointV1, checkpointVersion)
 	}
 	perSeat := uint64(seatBytes)
 	if v == checkpointV1 {
 		perSeat = seatBytesV1
 	}
 	le := binary.LittleEndian
-	c := &checkpoint{
-		Tick:      le.Uint32(b[5:]),
-		Seed:      int64(le.Uint64(b[9:])),
-		NextGuest: le.Uint32(b[17:]),
+	c := &checkpoint{Tick: le.Uint32(b[5:])}
+	p := 9
+	if v >= checkpointVersion {
+		if len(b) < checkpointHeader+4 {
+			return nil, bad("version %d header cut short", v)
+		}
+		c.Changes = le.Uint32(b[p:])
+		p += 4
 	}
-	p := 21
+	c.Seed = int64(le.Uint64(b[p:]))
+	c.NextGuest = le.Uint32(b[p+8:])
+	p += 12
 	n := int(b[p])
 	p++
 	if len(b)-p < n+4 {

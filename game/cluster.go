@@ -24,7 +24,11 @@ var ErrNotRunning = errors.New("match not running here")
 
 // Adopt starts running a match the cluster assigned to this node: from
 // req.State (a checkpoint) with its tick, seats, guest counter and seed,
-// or fresh (empty State) from req.Seed. Restored seats wait ResumeGrace for
+// or fresh (empty State) from req.Seed, then replayed through req.Log (the
+// tick log past the checkpoint) to the last tick replicated. A replay that
+// diverges (the game is not deterministic) is counted
+// (ticksync_game_replay_diverged_total) and logged, and the match starts
+// from the checkpoint alone. Restored seats wait ResumeGrace for
 // their players, who resume into their own seat and entity with the resume
 // token any node of the cluster issued. Joins waiting for the match
 // (Placement.Locate or Admit said it is coming here) are woken.
@@ -39,7 +43,7 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	if !m.games.Has(req.Game) {
 		return fmt.Errorf("adopt %s: %w %q", req.MatchID, ErrUnknownGame, req.Game)
 	}
-	sp := matchSpec{id: req.MatchID, game: req.Game, seed: int64(req.Seed), epoch: req.Epoch}
+	sp := matchSpec{id: req.MatchID, game: req.Game, seed: int64(req.Seed), epoch: req.Epoch, log: req.Log}
 	if len(req.State) > 0 {
 		ck, err := decodeCheckpoint(req.State)
 		if err != nil {
@@ -89,9 +93,16 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	mt.playersChanged()
 	mt.mu.Unlock()
 	ev := mt.log.Info().Uint64(keyEpoch, req.Epoch)
-	if sp.restore != nil {
-		ev.Uint32(keyTick, sp.restore.Tick).Int(keyPlayers, len(sp.restore.Seats)).Msg("match adopted from a checkpoint")
-	} else {
+	switch {
+	case sp.restore != nil:
+		// tick: where the room resumes (the checkpoint's, plus the ticks
+		// replayed from the tick log).
+		ev.Uint32(keyTick, mt.adoptTick).Uint32(keyFromTick, sp.restore.Tick).Int(keyReplayed, mt.replayed).
+			Int(keyPlayers, int(mt.taken.Load())).Msg("match adopted from a checkpoint")
+	case mt.replayed > 0:
+		ev.Uint32(keyTick, mt.adoptTick).Int(keyReplayed, mt.replayed).Int(keyPlayers, int(mt.taken.Load())).
+			Msg("match adopted fresh and its tick log replayed")
+	default:
 		ev.Msg("match adopted fresh")
 	}
 	return nil
@@ -132,6 +143,9 @@ func (m *Manager) stopMatch(ctx context.Context, mt *Match, url string) int {
 	if c := m.cfg.Checkpoints; c != nil {
 		c.Forget(mt.id)
 	}
+	if l := m.cfg.TickLog; l != nil {
+		l.Forget(mt.id)
+	}
 	for _, c := range conns {
 		if url != "" {
 			c.Redirect(url, mt.id)
@@ -171,7 +185,7 @@ func (m *Manager) Freeze(ctx context.Context, matchID string, epoch uint64) (uin
 	var state []byte
 	err = mt.room.Capture(ctx, func(t uint32, st []byte, seats []sim.Seat) {
 		tick = t
-		state = appendCheckpoint(nil, t, mt.seed, mt.guests.Load(), mt.game, seats, mt.seatTokens(), st)
+		state = appendCheckpoint(nil, t, mt.changes, mt.seed, mt.guests.Load(), mt.game, seats, mt.seatTokens(), st)
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("freeze %s: %w", matchID, err)

@@ -147,14 +147,20 @@ func adopt(t *testing.T, m *Manager, req AdoptRequest) *Match {
 func TestCheckpointRoundTrip(t *testing.T) {
 	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
 	toks := map[uint32]seatToken{1: {Nonce: 0xabcdef0123456789, Issued: 1_800_000_000}, 7: {Nonce: 42, Issued: -1}}
-	b := appendCheckpoint(nil, 1234, -42, 7, "arena", seats, toks, []byte("state"))
+	b := appendCheckpoint(nil, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
 	c, err := decodeCheckpoint(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Tick != 1234 || c.Seed != -42 || c.NextGuest != 7 || c.Game != "arena" ||
+	if c.Tick != 1234 || c.Changes != 3 || c.Seed != -42 || c.NextGuest != 7 || c.Game != "arena" ||
 		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Tokens, []seatToken{toks[1], toks[7]}) || string(c.State) != "state" {
 		t.Fatalf("decoded %+v", c)
+	}
+	// Version 2 (no seat changes) is still read, as 0 changes.
+	v2 := append([]byte("TSCK\x02"), b[5:9]...)
+	v2 = append(v2, b[13:]...)
+	if c2, err := decodeCheckpoint(v2); err != nil || c2.Tick != 1234 || c2.Changes != 0 || c2.Seed != -42 || !slices.Equal(c2.Seats, seats) || string(c2.State) != "state" {
+		t.Fatalf("version 2: %+v, %v", c2, err)
 	}
 	// Version 1 (no nonces) is still read: its seats accept any token.
 	v1 := []byte("TSCK\x01")
@@ -179,18 +185,18 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	// Reusing a buffer with room allocates nothing.
 	buf := make([]byte, 0, 256)
 	if a := testing.AllocsPerRun(100, func() {
-		buf = appendCheckpoint(buf[:0], 1, 2, 3, "arena", seats, toks, []byte("state"))
+		buf = appendCheckpoint(buf[:0], 1, 0, 2, 3, "arena", seats, toks, []byte("state"))
 	}); a != 0 {
 		t.Fatalf("%v allocs to encode into a reused buffer", a)
 	}
 	bad := map[string][]byte{
 		"empty":       nil,
 		"magic":       append([]byte("XXXX"), b[4:]...),
-		"version":     append(append([]byte("TSCK"), 3), b[5:]...),
+		"version":     append(append([]byte("TSCK"), 4), b[5:]...),
 		"truncated":   b[:len(b)-1],
 		"trailing":    append(bytes.Clone(b), 0),
-		"seats":       appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil, nil),
-		"player zero": appendCheckpoint(nil, 1, 1, 0, "g", []sim.Seat{{Player: 0}}, nil, nil),
+		"seats":       appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil, nil),
+		"player zero": appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 0}}, nil, nil),
 	}
 	for name, in := range bad {
 		if _, err := decodeCheckpoint(in); !errors.Is(err, ErrBadCheckpoint) {
@@ -200,10 +206,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeCheckpoint(f *testing.F) {
-	f.Add(appendCheckpoint(nil, 1234, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
-	f.Add(appendCheckpoint(nil, 0, 0, 0, "", nil, nil, nil))
+	f.Add(appendCheckpoint(nil, 1234, 0, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
+	f.Add(appendCheckpoint(nil, 0, 0, 0, 0, "", nil, nil, nil))
 	f.Add([]byte("TSCK\x01"))
 	f.Add([]byte("TSCK\x02"))
+	f.Add([]byte("TSCK\x03"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCheckpoint(b)
 		if err != nil {
@@ -216,7 +223,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		for i, s := range c.Seats {
 			toks[s.Player] = c.Tokens[i]
 		}
-		again := appendCheckpoint(nil, c.Tick, c.Seed, c.NextGuest, c.Game, c.Seats, toks, c.State)
+		again := appendCheckpoint(nil, c.Tick, c.Changes, c.Seed, c.NextGuest, c.Game, c.Seats, toks, c.State)
 		if !bytes.Equal(again, b) {
 			t.Fatalf("re-encoding differs:\n%x\n%x", b, again)
 		}
@@ -329,14 +336,14 @@ func TestAdoptedSeatsExpire(t *testing.T) {
 func TestAdoptRefusals(t *testing.T) {
 	m, _ := newClusterManager(t, "a", nil)
 	ctx := context.Background()
-	good := appendCheckpoint(nil, 5, 1, 0, "fake", nil, nil, []byte{0, 0, 0, 0})
+	good := appendCheckpoint(nil, 5, 0, 1, 0, "fake", nil, nil, []byte{0, 0, 0, 0})
 	for name, req := range map[string]AdoptRequest{
 		"no id":        {Game: "fake"},
 		"unknown game": {MatchID: "x", Game: "chess"},
 		"garbage":      {MatchID: "x", Game: "fake", State: []byte("nope")},
-		"other game":   {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "arena", nil, nil, nil)},
+		"other game":   {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 0, 1, 0, "arena", nil, nil, nil)},
 		"tick differs": {MatchID: "x", Game: "fake", Tick: 6, State: good},
-		"bad state":    {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 1, 0, "fake", nil, nil, []byte{1})},
+		"bad state":    {MatchID: "x", Game: "fake", State: appendCheckpoint(nil, 5, 0, 1, 0, "fake", nil, nil, []byte{1})},
 	} {
 		if err := m.Adopt(ctx, req); err == nil {
 			t.Errorf("%s: Adopt succeeded", name)

@@ -41,6 +41,10 @@ type Config struct {
 	// Checkpoints receives every room's checkpoint (cluster mode). nil: no
 	// checkpoints.
 	Checkpoints Checkpointer
+	// TickLog receives every room's tick log (cluster mode): what each
+	// room applied, tick by tick, so that a node adopting a match after a
+	// failover replays it past the checkpoint. nil: no tick log.
+	TickLog TickLogger
 	// CheckpointInterval is how much game time passes between two
 	// checkpoints of a room (also taken at the tick after a join or leave).
 	// Default 500 ms; used only with Checkpoints.

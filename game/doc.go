@@ -18,13 +18,15 @@
 // the node through internal/cluster and small interfaces declared here):
 // Placement creates matches through Raft and redirects players to their
 // owner, Adopt starts a match the cluster assigned here (fresh, or from a
-// checkpoint with its seats), Release stops one that moved and redirects
-// its players, every room
-// checkpoints to a Checkpointer and ticks only while its Lease is valid,
-// and Freeze/Thaw/Tick serve planned hand-overs (replication.Host).
+// checkpoint with its seats, replayed through the tick log that follows
+// it), Release stops one that moved and redirects its players, every room
+// checkpoints to a Checkpointer, logs every tick to a TickLogger and ticks
+// only while its Lease is valid, and Freeze/Thaw/Tick serve planned
+// hand-overs (replication.Host).
 //
 //	room goroutine ──checkpoint (state + seats, reused buffer)──▶ Checkpointer (copies) ──▶ Raft
-//	Acquired ──▶ Adopt(checkpoint) ──▶ room restored at its tick; seats wait ResumeGrace
+//	room goroutine ──tick record (seat changes, inputs, state hash)──▶ TickLogger (copies) ──▶ Raft
+//	Acquired ──▶ Adopt(checkpoint, tick log) ──▶ replayed to the last tick logged; seats wait ResumeGrace
 //	Released ──▶ Release(new owner's URL) ──▶ Conn.Redirect (close 4011)
 //
 // See DESIGN.md for goroutines, locks and the cluster flows.

@@ -13,4 +13,6 @@ const (
 	keyTick     = "tick"
 	keyURL      = "url"
 	keyEmptyFor = "empty_for"
+	keyReplayed = "replayed_ticks"
+	keyFromTick = "checkpoint_tick"
 )

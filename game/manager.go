@@ -43,6 +43,7 @@ type Manager struct {
 	picking map[string]chan struct{} // per game: one pick that may create a match at a time
 	closed  bool
 	watch   sync.WaitGroup // one watcher goroutine per match
+	replays *replayStats   // tick log replays at adoption (replay.go)
 }
 
 // NewManager returns a Manager for the games of reg. It starts nothing;
@@ -81,6 +82,10 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 	}
 	m.adm.init(cfg)
 	if err := m.adm.register(cfg.Registerer, cfg.NodeID); err != nil {
+		return nil, fmt.Errorf("game metrics: %w", err)
+	}
+	var err error
+	if m.replays, err = newReplayStats(cfg.Registerer, cfg.NodeID); err != nil {
 		return nil, fmt.Errorf("game metrics: %w", err)
 	}
 	return m, nil
@@ -377,34 +382,74 @@ func (m *Manager) createLocked(game string) (*Match, error) {
 }
 
 // matchSpec describes a match to start: fresh (restore nil) or from a
-// checkpoint.
+// checkpoint, and log the tick log that continues it.
 type matchSpec struct {
 	id, game string
 	seed     int64
 	epoch    uint64
 	restore  *checkpoint
+	log      []byte
 }
 
-// newMatch builds a match and its game (restored when sp.restore is set)
-// and starts its room; the caller registers it. The game is touched here
-// only before the room starts, so no lock is needed.
+// newMatch builds a match and its game (restored when sp.restore is set,
+// then replayed through sp.log) and starts its room; the caller registers
+// it. The game is touched here only before the room starts, so no lock is
+// needed.
 func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	seed := sp.seed
 	if sp.restore != nil {
 		seed = sp.restore.Seed
 	}
-	g, err := m.games.New(sp.game, seed)
+	newGame := func() (Game, error) {
+		g, err := m.games.New(sp.game, seed)
+		if err != nil {
+			return nil, err
+		}
+		if tr, ok := g.(TickRated); ok {
+			tr.SetTickRate(m.cfg.TickRate)
+		}
+		if ck := sp.restore; ck != nil {
+			if err := g.UnmarshalState(ck.State); err != nil {
+				return nil, fmt.Errorf("restore match %s at tick %d: %w", sp.id, ck.Tick, err)
+			}
+		}
+		return g, nil
+	}
+	g, err := newGame()
 	if err != nil {
 		return nil, err
-	}
-	if tr, ok := g.(TickRated); ok {
-		tr.SetTickRate(m.cfg.TickRate)
 	}
 	mt := &Match{
 		id: sp.id, game: sp.game, seed: seed, epoch: sp.epoch, created: time.Now(), mgr: m,
 		log:   m.log.With().Str(keyMatch, sp.id).Str(keyGame, sp.game).Logger(),
 		seats: make(map[uint32]*seat),
 		left:  make(map[uint32]bool),
+	}
+	var rs *restored
+	if ck := sp.restore; ck != nil {
+		rs = &restored{tick: ck.Tick, seats: ck.Seats, tokens: ck.Tokens, nextGuest: ck.NextGuest}
+	}
+	if len(sp.log) > 0 {
+		r, err := replay(g, sp.restore, sp.log)
+		switch {
+		case errors.Is(err, ErrReplayDiverged):
+			// The game is not deterministic: what it replayed is not what
+			// the players saw. The checkpoint alone is right.
+			m.replays.diverged.Inc()
+			mt.log.Error().Err(err).Uint32(keyTick, r.tick).Msg("tick log replay diverged: restarting the match from its checkpoint")
+			if g, err = newGame(); err != nil {
+				return nil, err
+			}
+		case r.replayed > 0:
+			if err != nil {
+				mt.log.Warn().Err(err).Int(keyReplayed, r.replayed).Msg("tick log replayed only up to where it stops being usable")
+			}
+			m.replays.replays.Inc()
+			m.replays.ticks.Add(float64(r.replayed))
+			rs = &r
+		case err != nil:
+			mt.log.Warn().Err(err).Msg("tick log not replayed")
+		}
 	}
 	var opts []sim.Option
 	if m.cfg.Lease != nil {
@@ -413,14 +458,15 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	if m.cfg.Checkpoints != nil {
 		opts = append(opts, sim.WithCheckpoint(m.cfg.CheckpointInterval, mt.onCheckpoint))
 	}
-	if ck := sp.restore; ck != nil {
-		if err := g.UnmarshalState(ck.State); err != nil {
-			return nil, fmt.Errorf("restore match %s at tick %d: %w", sp.id, ck.Tick, err)
-		}
-		opts = append(opts, sim.WithRestore(ck.Tick, ck.Seats))
-		mt.adoptTick = ck.Tick
-		mt.nextGuest = ck.NextGuest
-		mt.guests.Store(ck.NextGuest)
+	if m.cfg.TickLog != nil {
+		opts = append(opts, sim.WithRecord(mt.onRecord, mt.seatNote))
+	}
+	if rs != nil {
+		opts = append(opts, sim.WithRestore(rs.tick, rs.seats))
+		mt.adoptTick = rs.tick
+		mt.replayed = rs.replayed
+		mt.nextGuest = rs.nextGuest
+		mt.guests.Store(rs.nextGuest)
 	}
 	var metrics sim.Metrics
 	if m.cfg.RoomMetrics != nil {
@@ -434,14 +480,14 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	mt.room = room
 	room.Start()
 	mt.mu.Lock()
-	if ck := sp.restore; ck != nil {
+	if rs != nil {
 		// The restored players are seated as if they had just
 		// disconnected: each has ResumeGrace to come back, with the newest
 		// resume token the old owner issued (or a later one: seat.accepts).
 		// They count towards MaxPlayers, which does not refuse them.
-		toks := make(map[uint32]seatToken, len(ck.Seats))
-		for i, st := range ck.Seats {
-			s := &seat{player: st.Player, entity: st.Entity, tok: ck.Tokens[i], restored: true}
+		toks := make(map[uint32]seatToken, len(rs.seats))
+		for i, st := range rs.seats {
+			s := &seat{player: st.Player, entity: st.Entity, tok: rs.tokens[i], restored: true}
 			gen := s.gen.Load()
 			s.grace = time.AfterFunc(m.cfg.ResumeGrace, func() { mt.expire(s, gen) })
 			mt.seats[st.Player] = s
@@ -491,6 +537,9 @@ func (m *Manager) watchRoom(mt *Match) {
 func (m *Manager) end(mt *Match) {
 	if c := m.cfg.Checkpoints; c != nil {
 		c.Forget(mt.id)
+	}
+	if l := m.cfg.TickLog; l != nil {
+		l.Forget(mt.id)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()

@@ -34,7 +34,8 @@ type Match struct {
 	game      string
 	seed      int64
 	epoch     uint64 // cluster ownership epoch (0 on a node without a cluster)
-	adoptTick uint32 // the checkpoint tick it was restored at (0: started fresh)
+	adoptTick uint32 // the tick it was restored at: the checkpoint's, or the last replayed (0: started fresh)
+	replayed  int    // ticks of the tick log replayed past the checkpoint when adopted
 	created   time.Time
 	mgr       *Manager
 	room      *sim.Room
@@ -49,6 +50,10 @@ type Match struct {
 	tokens atomic.Pointer[map[uint32]seatToken]
 
 	ckptBuf []byte // room goroutine only: the encoded checkpoint, reused
+	// changes counts the seat changes the room logged since its last tick
+	// record (room goroutine only): a checkpoint taken between two ticks
+	// holds them, and says so (replay.go).
+	changes uint32
 
 	stats matchStats // for operators (Manager.Detail)
 
@@ -433,7 +438,7 @@ func (m *Match) playersChanged() {
 // the checkpoint into the match's reused buffer and hands it to the
 // Checkpointer, which copies it.
 func (m *Match) onCheckpoint(tick uint32, state []byte, seats []sim.Seat) {
-	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.seed, m.guests.Load(), m.game, seats, m.seatTokens(), state)
+	m.ckptBuf = appendCheckpoint(m.ckptBuf[:0], tick, m.changes, m.seed, m.guests.Load(), m.game, seats, m.seatTokens(), state)
 	m.mgr.cfg.Checkpoints.Checkpoint(m.id, m.epoch, tick, m.ckptBuf)
 }
 

@@ -92,7 +92,7 @@ func TestRestoredSeatAcceptsLaterToken(t *testing.T) {
 	state = le.AppendUint32(state, entity)
 	state = le.AppendUint32(state, player)
 	state = le.AppendUint32(state, 0)
-	ck := appendCheckpoint(nil, 50, 7, player, "fake", []sim.Seat{{Player: player, Entity: entity}},
+	ck := appendCheckpoint(nil, 50, 0, 7, player, "fake", []sim.Seat{{Player: player, Entity: entity}},
 		map[uint32]seatToken{player: {Nonce: 5, Issued: issued}}, state)
 	adopt(t, b, AdoptRequest{MatchID: "m1", Game: "fake", Seed: 7, Epoch: 3, Tick: 50, State: ck})
 

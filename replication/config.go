@@ -64,8 +64,12 @@ type Config struct {
 	// CheckpointInterval: how often the Checkpointer applies one batch.
 	CheckpointInterval time.Duration
 	// MaxBatchBytes caps the compressed checkpoint bytes in one Raft entry;
-	// a bigger flush is split over several entries.
+	// a bigger flush is split over several entries (tick log batches too).
 	MaxBatchBytes int
+	// TickLogInterval: how often the TickLogger applies the rooms' tick
+	// logs, one batch per node. A crash loses about this much game time
+	// plus one commit (DESIGN.md, "Tick log"). 10ms..1s, default 50 ms.
+	TickLogInterval time.Duration
 
 	Raft RaftTuning
 
@@ -156,6 +160,7 @@ func DefaultConfig() Config {
 		HeartbeatInterval:  250 * time.Millisecond,
 		CheckpointInterval: 500 * time.Millisecond,
 		MaxBatchBytes:      256 << 10,
+		TickLogInterval:    50 * time.Millisecond,
 		Raft: RaftTuning{
 			HeartbeatTimeout:   400 * time.Millisecond,
 			ElectionTimeout:    400 * time.Millisecond,
@@ -227,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatchBytes < 4<<10 || c.MaxBatchBytes > 16<<20 {
 		bad("max batch bytes %d: must be 4KiB..16MiB", c.MaxBatchBytes)
+	}
+	if c.TickLogInterval < 10*time.Millisecond || c.TickLogInterval > time.Second {
+		bad("tick log interval %s: must be 10ms..1s", c.TickLogInterval)
 	}
 	if c.ClusterTLS != nil {
 		if err := c.ClusterTLS.validate(); err != nil {

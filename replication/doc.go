@@ -53,6 +53,11 @@
 //     leader over POST /admin/v1/raft/apply when this node is a follower:
 //     to its cluster port with ClusterTLS, else its API URL) → FSM on every
 //     node.
+//   - Rooms → TickLogger.Append (one record per tick, copied onto the
+//     match's pending run) → every TickLogInterval (50 ms) one TickLogBatch
+//     entry → Raft (forwarded likewise) → FSM: each match's tick log since
+//     its checkpoint → Node.TickLog for the node adopting it after a
+//     failover, which replays it past the checkpoint.
 //   - FSM change → ownership watcher → Node.Ownership() events (Acquired /
 //     Released, with epochs) → the game layer starts or stops rooms.
 //   - FSM apply → WaitApplied's waiters; CatchUp asks the leader (GET

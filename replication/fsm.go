@@ -85,9 +85,12 @@ type matchRec struct {
 	MatchInfo
 	ckpt      []byte // compressed, immutable once stored
 	ckptIndex uint64
+	tlog      []logSeg // tick log since the checkpoint (ticklog_fsm.go)
+	tlogBytes int
 }
 
-// fsm is the replicated state machine: nodes, matches and checkpoints.
+// fsm is the replicated state machine: nodes, matches, checkpoints and
+// tick logs (ticklog_fsm.go).
 // Raft calls Apply, Snapshot and Restore from its FSM goroutine; any other
 // goroutine may call the read methods (Lookup, Matches, Nodes, …), which take
 // a read lock and return copies. Apply is deterministic: it uses the entry's
@@ -206,6 +209,8 @@ func (f *fsm) apply(idx uint64, cmd command.Command) (*Result, bool, error) {
 		return f.endMatch(c)
 	case *command.UpdatePlayers:
 		return f.updatePlayers(c)
+	case *command.TickLogBatch:
+		return f.tickLogBatch(c), false, nil
 	}
 	return nil, false, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 }
@@ -372,6 +377,7 @@ func (f *fsm) storeCheckpoint(idx uint64, m *matchRec, it *command.CheckpointIte
 	}
 	m.ckpt, m.ckptIndex = it.Data, idx
 	m.CheckpointEpoch, m.CheckpointTick, m.CheckpointBytes = it.Epoch, it.Tick, len(it.Data)
+	m.trimLog(it.Epoch, it.Tick)
 }
 
 func (f *fsm) endMatch(c *command.EndMatch) (*Result, bool, error) {

@@ -16,8 +16,14 @@ import (
 // then id, advertise, api, raft addr, state, since, revived), matches (count, then
 // id, game, owner, epoch, prev epoch, players, status, seed, created,
 // checkpoint epoch, tick, index, bytes). Sorted by id, so equal states give
-// equal bytes.
-const snapshotMagic = "TSF1"
+// equal bytes. "TSF2" is the same with each match's tick log after its
+// checkpoint bytes: segment count, then epoch, from, to, bytes per segment.
+// A state without tick logs is written as TSF1, the bytes earlier versions
+// wrote and read.
+const (
+	snapshotMagic   = "TSF1"
+	snapshotMagicV2 = "TSF2"
+)
 
 // maxSnapshotBytes bounds Restore's read.
 const maxSnapshotBytes = 1 << 30
@@ -64,11 +70,18 @@ func (s *fsmSnapshot) encode() []byte {
 	slices.SortFunc(s.nodes, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(s.matches, func(a, b matchRec) int { return strings.Compare(a.ID, b.ID) })
 	size := 64
+	v2 := false
 	for i := range s.matches {
-		size += 64 + len(s.matches[i].ID) + len(s.matches[i].ckpt)
+		m := &s.matches[i]
+		size += 64 + len(m.ID) + len(m.ckpt) + m.tlogBytes + 32*len(m.tlog)
+		v2 = v2 || len(m.tlog) > 0
 	}
 	e := codec.Encoder{B: make([]byte, 0, size)}
-	e.B = append(e.B, snapshotMagic...)
+	if v2 {
+		e.B = append(e.B, snapshotMagicV2...)
+	} else {
+		e.B = append(e.B, snapshotMagic...)
+	}
 	e.Uvarint(s.index)
 	e.Uvarint(uint64(len(s.nodes)))
 	for _, n := range s.nodes {
@@ -96,6 +109,15 @@ func (s *fsmSnapshot) encode() []byte {
 		e.Uvarint(uint64(m.CheckpointTick))
 		e.Uvarint(m.ckptIndex)
 		e.Bytes(m.ckpt)
+		if v2 {
+			e.Uvarint(uint64(len(m.tlog)))
+			for _, sg := range m.tlog {
+				e.Uvarint(sg.epoch)
+				e.Uvarint(uint64(sg.from))
+				e.Uvarint(uint64(sg.to))
+				e.Bytes(sg.data)
+			}
+		}
 	}
 	return e.B
 }
@@ -130,7 +152,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRec, error) {
-	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
+	v2 := bytes.HasPrefix(b, []byte(snapshotMagicV2))
+	if !v2 && !bytes.HasPrefix(b, []byte(snapshotMagic)) {
 		return 0, nil, nil, fmt.Errorf("%w: bad snapshot magic", ErrBadCommand)
 	}
 	d := codec.NewDecoder(b[len(snapshotMagic):])
@@ -167,6 +190,15 @@ func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRe
 		if c := d.Bytes("checkpoint"); len(c) > 0 {
 			m.ckpt = c
 			m.CheckpointBytes = len(c)
+		}
+		if v2 {
+			ns := d.Count("tick log segments", 4)
+			for range ns {
+				sg := logSeg{epoch: d.Uvarint("segment epoch"), from: d.U32("segment from"), to: d.U32("segment to")}
+				sg.data = d.Bytes("segment")
+				m.tlog = append(m.tlog, sg)
+				m.tlogBytes += len(sg.data)
+			}
 		}
 		matches[m.ID] = m
 	}

@@ -420,6 +420,7 @@ func FuzzApply(f *testing.F) {
 	f.Add(command.Encode(&command.CheckpointBatch{Node: "n", Items: []command.CheckpointItem{{Match: "a", Players: -1, Data: []byte{1}}}}))
 	f.Add(command.Encode(&command.SetNodeState{ID: "n1", State: command.NodeDead}))
 	f.Add([]byte{6, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(command.Encode(&command.TickLogBatch{Node: "n1", Items: []command.TickLogItem{{Match: "a", Epoch: 2, From: 1, To: 3, Data: []byte{1}}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fsm := newFSM()
 		fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: command.Encode(reg("n1"))})
@@ -439,6 +440,10 @@ func FuzzApply(f *testing.F) {
 func FuzzRestore(f *testing.F) {
 	f.Add(snapshotBytes(f, buildState(f).f))
 	f.Add([]byte(snapshotMagic))
+	withLog := buildState(f)
+	m := withLog.match("m1")
+	withLog.must(&command.TickLogBatch{Node: m.Owner, Items: []command.TickLogItem{{Match: "m1", Epoch: m.Epoch, From: 1, To: 200, Data: []byte("log")}}})
+	f.Add(snapshotBytes(f, withLog.f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fsm := newFSM()
 		_ = fsm.Restore(io.NopCloser(bytes.NewReader(b)))

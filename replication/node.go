@@ -33,6 +33,7 @@ type Node struct {
 	client *peerClient
 	fwd    Forwarder
 	ckpt   *Checkpointer
+	tlog   *TickLogger
 	api    string // this node's API base URL
 
 	metrics Metrics // Config.Metrics, or noMetrics
@@ -93,6 +94,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.fsm.beforeApply = cfg.beforeApply
 	n.ckpt = newCheckpointer(n)
+	n.tlog = newTickLogger(n)
 	return n, nil
 }
 
@@ -192,6 +194,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.goNamed("watch", n.runWatch)
 	n.goNamed("drain", n.runDrainer)
 	n.goNamed("checkpoint", n.ckpt.run)
+	n.goNamed("ticklog", n.tlog.run)
 	if ts, ok := stream.(*tlsStream); ok {
 		n.startPeerServer(ts.Peers())
 	}
@@ -254,6 +257,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	if err := n.ckpt.Flush(fctx); err != nil {
 		n.log.Warn().Err(err).Msg("final checkpoint flush failed")
+	}
+	if err := n.tlog.Flush(fctx); err != nil {
+		n.log.Warn().Err(err).Msg("final tick log flush failed")
 	}
 	cancel()
 	// 2. A leader hands over leadership: the others skip an election timeout.
@@ -395,6 +401,15 @@ func (n *Node) Self() JoinRequest {
 
 // Checkpointer returns the node's checkpoint batcher.
 func (n *Node) Checkpointer() *Checkpointer { return n.ckpt }
+
+// TickLogger returns the node's tick log shipper.
+func (n *Node) TickLogger() *TickLogger { return n.tlog }
+
+// TickLog returns the part of match id's tick log, as the local FSM holds
+// it, that continues tick after (the tick of the checkpoint the caller
+// restores; 0 for a match without one). ok is false when the FSM holds no
+// such run. Any goroutine.
+func (n *Node) TickLog(id string, after uint32) (TickLog, bool) { return n.fsm.TickLog(id, after) }
 
 // Member returns node id as the local FSM knows it (addresses, state,
 // load). Any goroutine.

@@ -41,9 +41,9 @@ func peerOf(ctx context.Context) (string, bool) {
 // may not send: what only the leader decides (a death, a removal from the
 // directory), and, when the sender is proven by its certificate (peer), a
 // command for another node than itself: registering it, checkpointing its
-// matches, handing over its matches. Operator commands (create, drain,
-// undrain, end, and the owner's own hand-over for a move) come through any
-// node and carry no node identity.
+// matches or logging their ticks, handing over its matches. Operator
+// commands (create, drain, undrain, end, and the owner's own hand-over for
+// a move) come through any node and carry no node identity.
 func (n *Node) checkForwarded(cmd command.Command, peer string, proven bool) error {
 	switch c := cmd.(type) {
 	case *command.SetNodeState:
@@ -74,6 +74,15 @@ func (n *Node) checkForwarded(cmd command.Command, peer string, proven bool) err
 		for _, it := range c.Items {
 			if m, ok := n.fsm.Lookup(it.Match); ok && m.Epoch == it.Epoch && m.Owner != peer {
 				return fmt.Errorf("%w: node %s (by its certificate) cannot checkpoint match %s, owned by %s", ErrForbidden, peer, it.Match, m.Owner)
+			}
+		}
+	case *command.TickLogBatch:
+		if err := claim("send the tick logs of node", c.Node); err != nil {
+			return err
+		}
+		for _, it := range c.Items {
+			if m, ok := n.fsm.Lookup(it.Match); ok && m.Epoch == it.Epoch && m.Owner != peer {
+				return fmt.Errorf("%w: node %s (by its certificate) cannot log the ticks of match %s, owned by %s", ErrForbidden, peer, it.Match, m.Owner)
 			}
 		}
 	case *command.AssignMatch:

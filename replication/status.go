@@ -22,6 +22,7 @@ type Status struct {
 	Owned            int              `json:"owned"`
 	ContactAgeMS     map[string]int64 `json:"contact_age_ms,omitempty"` // leader only
 	Checkpoints      CheckpointStats  `json:"checkpoints"`
+	TickLog          *TickLogStats    `json:"tick_log,omitempty"`
 }
 
 // Status describes this node. Any goroutine.
@@ -35,6 +36,8 @@ func (n *Node) Status() Status {
 		Nodes: len(n.fsm.Nodes()), Matches: len(n.fsm.Matches()), Owned: len(owned),
 		Checkpoints: n.ckpt.Stats(),
 	}
+	tl := n.tlog.Stats()
+	s.TickLog = &tl
 	if r := n.r(); r != nil {
 		s.RaftState = r.State().String()
 		s.Term, s.CommitIndex = r.CurrentTerm(), r.CommitIndex()

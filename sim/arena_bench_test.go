@@ -53,10 +53,12 @@ type arenaRoom struct {
 	now   time.Time
 }
 
-func newArenaRoom(b *testing.B, players int, lag uint32) *arenaRoom {
+// newArenaRoom builds the room; opts add hooks (BenchmarkRoomTick records
+// the tick log, as a node in a cluster does).
+func newArenaRoom(b *testing.B, players int, lag uint32, opts ...sim.Option) *arenaRoom {
 	b.Helper()
 	cfg := sim.DefaultConfig()
-	r, err := sim.NewRoom("bench", cfg, arena.New(1), nil)
+	r, err := sim.NewRoom("bench", cfg, arena.New(1), nil, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,11 +94,16 @@ func (ar *arenaRoom) bytes() (total, n int) {
 }
 
 // BenchmarkRoomTick is one room tick of the arena with all its players:
-// drain, step, record, encode (deltas, ack one tick behind) and hand out.
+// drain, step, record the history, log the tick (the tick log a cluster
+// node replicates: its record is copied out, as the node's logger does),
+// encode (deltas, ack one tick behind) and hand out.
 func BenchmarkRoomTick(b *testing.B) {
 	for _, players := range []int{8, 64} {
 		b.Run(fmt.Sprintf("players=%d", players), func(b *testing.B) {
-			ar := newArenaRoom(b, players, 1)
+			var logged []byte
+			ar := newArenaRoom(b, players, 1, sim.WithRecord(func(_ uint32, rec []byte) {
+				logged = append(logged[:0], rec...)
+			}, nil))
 			for range 200 {
 				ar.step()
 			}
@@ -105,6 +112,7 @@ func BenchmarkRoomTick(b *testing.B) {
 			for b.Loop() {
 				ar.step()
 			}
+			b.ReportMetric(float64(len(logged)), "B/record")
 		})
 	}
 }

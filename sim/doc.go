@@ -17,8 +17,12 @@
 //
 // In a cluster a room may be gated (WithGate: no tick while the node's
 // lease is lost), frozen (Freeze/Thaw, for hand-overs), restored from a
-// checkpoint (WithRestore) and checkpointed (WithCheckpoint: the World's
-// MarshalState and the seats, every interval, on the room goroutine).
+// checkpoint (WithRestore), checkpointed (WithCheckpoint: the World's
+// MarshalState and the seats, every interval, on the room goroutine) and
+// recorded (WithRecord: one record per tick of the seat changes and inputs
+// it applied and a hash of the resulting state), so that Replay can step a
+// World restored from a checkpoint to the room's last recorded tick and
+// detect a game that does not replay the same.
 //
 // See DESIGN.md for goroutines, ownership and the reasons behind them.
 package sim

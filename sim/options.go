@@ -49,6 +49,8 @@ type options struct {
 	seats     []Seat
 	ckptEvery time.Duration
 	ckptFn    CheckpointFunc
+	recFn     RecordFunc
+	recNote   SeatNoteFunc
 }
 
 // WithGate makes the room tick only while g is open (see Gate).

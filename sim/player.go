@@ -16,6 +16,7 @@ type player struct {
 	pending []schema.Input
 	last    schema.Input // the input applied last; repeated when none is new
 	lastSeq uint32       // seq of the last applied input
+	logged  schema.Input // the input the tick log wrote last (record.go)
 	ack     uint32       // newest tick the client acknowledged
 	// standing counts the ticks in a row that ended with inputs still
 	// buffered (trimStanding, jitter.go).

@@ -77,6 +77,7 @@ type Room struct {
 	frozen  bool
 	halted  bool
 	ckpt    checkpointer
+	rec     recorder
 	isFroze atomic.Bool // frozen, readable from any goroutine
 	isPause atomic.Bool // halted by the gate, readable from any goroutine
 }
@@ -154,6 +155,11 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 	r.gate = o.gate
 	if o.ckptFn != nil {
 		r.ckpt = checkpointer{fn: o.ckptFn, every: ticksOf(o.ckptEvery, cfg.TickRate)}
+	}
+	if o.recFn != nil {
+		// The first record is full: a replay from the state this room
+		// starts with (fresh, or restored) needs every player's input.
+		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true}
 	}
 	if o.restored {
 		r.tick = o.startTick

@@ -28,6 +28,9 @@ func (r *Room) step(now time.Time) {
 	f := &r.ring[int(tick%uint32(len(r.ring)))]
 	f.ents = r.world.AppendEntities(f.ents[:0])
 	f.tick = tick
+	if r.rec.fn != nil {
+		r.record(tick, f.ents)
+	}
 	r.curTick.Store(tick)
 	r.stats.ticks.Add(1)
 
@@ -142,6 +145,7 @@ func (r *Room) join(id uint32, conn Conn) (uint32, error) {
 	p.entity = ent
 	r.insert(p)
 	r.ckpt.due = true
+	r.event(eventJoin, id, ent)
 	return ent, nil
 }
 
@@ -167,6 +171,7 @@ func (r *Room) leave(id uint32) error {
 	r.list = slices.DeleteFunc(r.list, func(q *player) bool { return q == p })
 	r.players.Store(int32(len(r.list)))
 	r.ckpt.due = true
+	r.event(eventLeave, id, 0)
 	return nil
 }
 
@@ -203,6 +208,9 @@ func (r *Room) capture(fn CheckpointFunc) error {
 		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq})
 	}
 	r.ckpt.seats = seats
+	// A replay from this state starts at the next record: it must list
+	// every player's input (record.go).
+	r.rec.full = true
 	fn(r.tick, state, seats)
 	return nil
 }
@@ -222,6 +230,7 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 	// caller recorded for the new connection (game: its resume token's
 	// nonce) reaches the cluster within a tick.
 	r.ckpt.due = true
+	r.event(eventAttach, id, 0)
 	return nil
 }
 

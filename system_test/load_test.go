@@ -22,13 +22,26 @@ var (
 // TestCheckpointLoad runs -load.rooms arena rooms (default 500), one player
 // each sending an input every tick, on three real nodes for -load.duration,
 // and reports checkpoint bytes per room per second, the checkpointer's Raft
-// apply latency (mean and max, per node, from the admin API) and the data
-// dir of each node over time. TICKSYNC_SOAK=1 only: it loads the machine.
+// apply latency (mean and max, per node, from the admin API), the tick
+// log's load on Raft (batches and bytes per second, apply latency p50 / p99
+// / max per node), the whole Raft load (applies and bytes per second) and
+// the data dir of each node over time. TICKSYNC_SOAK=1 only: it loads the
+// machine.
 func TestCheckpointLoad(t *testing.T) {
 	if !soak() {
 		t.Skip("measurement: run with TICKSYNC_SOAK=1 (-load.rooms, -load.duration)")
 	}
-	c := startCluster(t, clusterOpts{})
+	// Every player dials from 127.0.0.1: the node's per-IP admission limits
+	// (the default caps connections per address well below -load.rooms)
+	// are lifted, as TestSoak does.
+	var extra []string
+	needCluster(t)
+	for _, f := range []string{"max-conns-per-ip", "max-upgrades-per-ip", "max-matches-per-ip"} {
+		if binaryFlags[f] {
+			extra = append(extra, "-"+f, "0")
+		}
+	}
+	c := startCluster(t, clusterOpts{extra: extra})
 	leader := c.leader(5 * time.Second)
 
 	// Create the matches through the leader, a few requests at a time.
@@ -104,13 +117,13 @@ func TestCheckpointLoad(t *testing.T) {
 
 	type sample struct {
 		at  time.Duration
-		st  map[string]status
+		st  map[string]loadStatus
 		dir map[string]int64
 	}
 	read := func(start time.Time) sample {
-		s := sample{at: time.Since(start), st: make(map[string]status), dir: make(map[string]int64)}
+		s := sample{at: time.Since(start), st: make(map[string]loadStatus), dir: make(map[string]int64)}
 		for _, n := range c.nodes {
-			var st status
+			var st loadStatus
 			if err := c.get(n, "/admin/v1/status", &st); err != nil {
 				t.Fatal(err)
 			}
@@ -163,6 +176,25 @@ func TestCheckpointLoad(t *testing.T) {
 			windowMean/1e6, float64(z.ApplyMax)/1e6, z.Rejected-a.Rejected,
 			mib(first.dir[n.id]), mib(maxDir), mib(last.dir[n.id]))
 	}
+	fmt.Fprintf(&b, "\ntick log (every room's record of each tick, one batch per node per %v)\n", 50*time.Millisecond)
+	fmt.Fprintf(&b, "| node | batches/s | ticks/s | B/tick | B/s | apply p50 / p99 (last 1,024 batches) / max (ms) | rejected | dropped |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	var applies, raftBytes float64
+	for _, n := range c.nodes {
+		a, z := first.st[n.id], last.st[n.id]
+		ta, tz := a.TickLog, z.TickLog
+		ticks := float64(tz.Records - ta.Records)
+		perTick := 0.0
+		if ticks > 0 {
+			perTick = float64(tz.Bytes-ta.Bytes) / ticks
+		}
+		fmt.Fprintf(&b, "| %s | %.1f | %.0f | %.1f | %.0f | %.1f / %.1f / %.1f | %d | %d |\n", n.id,
+			float64(tz.Batches-ta.Batches)/secs, ticks/secs, perTick, float64(tz.Bytes-ta.Bytes)/secs,
+			float64(tz.ApplyP50)/1e6, float64(tz.ApplyP99)/1e6, float64(tz.ApplyMax)/1e6, tz.Rejected-ta.Rejected, tz.Dropped-ta.Dropped)
+		applies += float64(tz.Batches-ta.Batches+z.Checkpoints.Batches-a.Checkpoints.Batches) / secs
+		raftBytes += float64(tz.Bytes-ta.Bytes+z.Checkpoints.BytesOut-a.Checkpoints.BytesOut) / secs
+	}
+	fmt.Fprintf(&b, "Raft load, whole cluster: %.1f applies/s (checkpoint and tick log batches), %.0f B/s of checkpoints and tick logs\n", applies, raftBytes)
 	fmt.Fprintf(&b, "data dir over time (MiB, n1 n2 n3):")
 	for _, s := range samples {
 		fmt.Fprintf(&b, " %v:[%.1f %.1f %.1f]", s.at.Round(time.Second), mib(s.dir["n1"]), mib(s.dir["n2"]), mib(s.dir["n3"]))
@@ -172,7 +204,28 @@ func TestCheckpointLoad(t *testing.T) {
 		if r := last.st[n.id].Checkpoints.Rejected - first.st[n.id].Checkpoints.Rejected; r > 0 {
 			t.Errorf("%s: %d checkpoints rejected under load without any fault", n.id, r)
 		}
+		if r := last.st[n.id].TickLog.Rejected - first.st[n.id].TickLog.Rejected; r > 0 {
+			t.Errorf("%s: %d tick log runs rejected under load without any fault", n.id, r)
+		}
+		if r := last.st[n.id].TickLog.Records - first.st[n.id].TickLog.Records; r == 0 && last.st[n.id].Owned > 0 {
+			t.Errorf("%s owns %d rooms and shipped no tick log", n.id, last.st[n.id].Owned)
+		}
 	}
+}
+
+// loadStatus is a node's status with its tick logger's counters.
+type loadStatus struct {
+	status
+	TickLog struct {
+		Batches  uint64 `json:"batches"`
+		Rejected uint64 `json:"rejected"`
+		Dropped  uint64 `json:"dropped"`
+		Records  uint64 `json:"records"`
+		Bytes    uint64 `json:"bytes"`
+		ApplyP50 int64  `json:"apply_p50_ns"`
+		ApplyP99 int64  `json:"apply_p99_ns"`
+		ApplyMax int64  `json:"apply_max_ns"`
+	} `json:"tick_log"`
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

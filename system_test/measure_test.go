@@ -117,6 +117,17 @@ func takeoverReport(all []takeover, opts clusterOpts) string {
 			ms(pct(players, 50)), ms(pct(players, 99)), ms(slices.Max(players)),
 			ms(pct(lostD, 50)), ms(pct(lostD, 99)), ms(slices.Max(lostD)))
 	}
+	over100 := 0
+	all100 := 0
+	for _, k := range all {
+		for _, l := range k.lost {
+			all100++
+			if time.Duration(l)*tickDur > 100*time.Millisecond {
+				over100++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "players that lost more than 100 ms of game time: %d of %d (the tick log is shipped every 50 ms)\n", over100, all100)
 	fmt.Fprintf(&b, "raw:\n")
 	for _, k := range all {
 		fmt.Fprintf(&b, "  %v\n", k)
@@ -131,12 +142,16 @@ func checkpointReport(t *testing.T, c *cluster) string {
 	fmt.Fprintf(&b, "\ncheckpoints (counters since each node's last start)\n")
 	fmt.Fprintf(&b, "| node | batches | checkpoints | rejected | state B/checkpoint | compressed B/checkpoint | B/room/s at %v | apply mean / max (ms) | data dir (MiB) |\n", c.opts.checkpoint())
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
+	var tl strings.Builder
 	for _, n := range c.live() {
-		var st status
+		var st loadStatus
 		if err := c.get(n, "/admin/v1/status", &st); err != nil {
 			t.Logf("%s: %v", n.id, err)
 			continue
 		}
+		l := st.TickLog
+		fmt.Fprintf(&tl, "| %s | %d | %d | %d | %d | %.1f / %.1f / %.1f |\n", n.id, l.Batches, l.Records, l.Rejected, l.Dropped,
+			float64(l.ApplyP50)/1e6, float64(l.ApplyP99)/1e6, float64(l.ApplyMax)/1e6)
 		cp := st.Checkpoints
 		var in, out float64
 		if cp.Items > 0 {
@@ -146,6 +161,9 @@ func checkpointReport(t *testing.T, c *cluster) string {
 			in, out, out*float64(time.Second)/float64(c.opts.checkpoint()),
 			float64(cp.ApplyMean)/1e6, float64(cp.ApplyMax)/1e6, float64(dirSize(n.dataDir))/(1<<20))
 	}
+	fmt.Fprintf(&b, "\ntick log (counters since each node's last start; latencies over its last 1,024 batches)\n")
+	fmt.Fprintf(&b, "| node | batches | ticks | rejected | dropped | apply p50 / p99 / max (ms) |\n|---|---|---|---|---|---|\n")
+	b.WriteString(tl.String())
 	return b.String()
 }
 

@@ -25,11 +25,13 @@ var (
 	_ replication.Host     = (*game.Manager)(nil)
 	_ replication.Capturer = (*game.Manager)(nil)
 	_ game.Checkpointer    = (*replication.Checkpointer)(nil)
+	_ game.TickLogger      = (*replication.TickLogger)(nil)
 )
 
 // Adapter adapts this node's replica of the directory to the small
 // interfaces game declares: game.Placement (the match directory),
-// game.Checkpointer and game.Lease. It also remembers which ownership
+// game.Checkpointer, game.Lease and (through TickLog) game.TickLogger. It
+// also remembers which ownership
 // events RunOwnership has handled, so that a match the directory places
 // here is told apart from one that closed here.
 //
@@ -52,6 +54,7 @@ type Adapter struct {
 type attached struct {
 	r  Replica
 	cp game.Checkpointer
+	tl game.TickLogger // nil: no tick log
 }
 
 var (
@@ -83,10 +86,34 @@ func New(cfg Config) (*Adapter, error) {
 	}, nil
 }
 
-// Attach plugs in this node's replica and the checkpointer the rooms'
-// checkpoints go to (replication.Node.Checkpointer). Call it once.
-func (a *Adapter) Attach(r Replica, cp game.Checkpointer) {
-	a.rep.Store(&attached{r: r, cp: cp})
+// Attach plugs in this node's replica, the checkpointer the rooms'
+// checkpoints go to (replication.Node.Checkpointer) and the tick logger
+// their tick logs go to (replication.Node.TickLogger; nil: none). Call it
+// once.
+func (a *Adapter) Attach(r Replica, cp game.Checkpointer, tl game.TickLogger) {
+	a.rep.Store(&attached{r: r, cp: cp, tl: tl})
+}
+
+// TickLog returns the game.TickLogger the Manager hands its rooms' tick
+// logs to (game.Config.TickLog): the attached replica's tick logger;
+// records are dropped until Attach. (A type of its own: its Forget is not
+// the Checkpointer's.)
+func (a *Adapter) TickLog() game.TickLogger { return tickLog{a} }
+
+type tickLog struct{ a *Adapter }
+
+// Append implements game.TickLogger (room goroutine; must not block).
+func (t tickLog) Append(matchID string, epoch uint64, tick uint32, rec []byte) {
+	if at := t.a.rep.Load(); at != nil && at.tl != nil {
+		at.tl.Append(matchID, epoch, tick, rec)
+	}
+}
+
+// Forget implements game.TickLogger.
+func (t tickLog) Forget(matchID string) {
+	if at := t.a.rep.Load(); at != nil && at.tl != nil {
+		at.tl.Forget(matchID)
+	}
 }
 
 // replica returns the attached replica, or nil.

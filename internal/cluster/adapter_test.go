@@ -326,7 +326,10 @@ func TestCheckpointsBeforeAttachDropped(t *testing.T) {
 	a.Checkpoint("m1", 1, 10, []byte("x"))
 	a.SetPlayers("m1", 1, 2)
 	a.Forget("m1")
-	a.Attach(newFakeReplica(f), cp)
+	a.TickLog().Append("m1", 1, 10, []byte("r"))
+	a.TickLog().Forget("m1")
+	a.Attach(newFakeReplica(f), cp, nil)
+	a.TickLog().Append("m1", 1, 11, []byte("r")) // no tick logger: dropped
 	a.Checkpoint("m1", 1, 11, []byte("y"))
 	if cp.n.Load() != 1 {
 		t.Fatalf("%d checkpoints reached the checkpointer, want 1", cp.n.Load())

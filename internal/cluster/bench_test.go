@@ -44,7 +44,7 @@ func BenchmarkLeaseValid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a.Attach(n, n.Checkpointer())
+	a.Attach(n, n.Checkpointer(), n.TickLogger())
 	if !a.Valid("m1", m.Epoch) || a.Valid("m1", m.Epoch+1) {
 		b.Fatal("Valid disagrees with the FSM")
 	}

@@ -12,7 +12,8 @@
 //	                                                              └──GET /readyz──▶ the owner named by the FSM
 //	room goroutine ──Valid(match, epoch)──▶ Adapter ──▶ Replica.LeaseValid + Lookup
 //	room goroutine ──Checkpoint / SetPlayers──▶ Adapter ──▶ the replica's Checkpointer ──▶ Raft
-//	Replica.Ownership ──Acquired──▶ RunOwnership ──▶ Manager.Adopt (latest checkpoint)
+//	room goroutine ──tick record──▶ Adapter.TickLog() ──▶ the replica's TickLogger ──▶ Raft (every 50 ms)
+//	Replica.Ownership ──Acquired──▶ RunOwnership ──▶ Manager.Adopt (latest checkpoint + the tick log after it)
 //	                  ──Released──▶ RunOwnership ──▶ Manager.Release (the new owner's URL)
 //	                  ──Released (ended)──▶ RunOwnership ──▶ Manager.End (players told "match ended")
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/schema"
@@ -28,7 +29,8 @@ type fakeFSM struct {
 	nodes       map[string]replication.NodeInfo
 	matches     map[string]replication.MatchInfo
 	checkpoints map[string]replication.Checkpoint
-	placeOn     string // owner of the matches CreateMatch creates
+	tlogs       map[string]*replication.TickLog // every record since the match started
+	placeOn     string                          // owner of the matches CreateMatch creates
 	createErr   error
 	endErr      error
 	ended       []string
@@ -41,6 +43,7 @@ func newFakeFSM() *fakeFSM {
 		nodes:       make(map[string]replication.NodeInfo),
 		matches:     make(map[string]replication.MatchInfo),
 		checkpoints: make(map[string]replication.Checkpoint),
+		tlogs:       make(map[string]*replication.TickLog),
 	}
 }
 
@@ -166,6 +169,40 @@ func (r *fakeReplica) LatestCheckpoint(id string) (replication.Checkpoint, bool)
 	return cp, ok
 }
 
+func (r *fakeReplica) TickLog(id string, after uint32) (replication.TickLog, bool) {
+	r.fsm.mu.Lock()
+	defer r.fsm.mu.Unlock()
+	lg := r.fsm.tlogs[id]
+	if lg == nil || lg.From > after+1 || lg.To <= after {
+		return replication.TickLog{}, false
+	}
+	out := *lg
+	out.Data = append([]byte(nil), lg.Data...)
+	return out, true
+}
+
+// fakeTickLogger keeps every record of every match in the fakeFSM, as if
+// each reached Raft at once (records of an older epoch are refused).
+type fakeTickLogger struct{ fsm *fakeFSM }
+
+func (l *fakeTickLogger) Append(matchID string, epoch uint64, tick uint32, rec []byte) {
+	f := l.fsm
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.matches[matchID]; !ok || m.Epoch != epoch {
+		return
+	}
+	lg := f.tlogs[matchID]
+	if lg == nil {
+		lg = &replication.TickLog{Match: matchID, From: tick}
+		f.tlogs[matchID] = lg
+	}
+	lg.To = tick
+	lg.Data = append(lg.Data, rec...)
+}
+
+func (l *fakeTickLogger) Forget(string) {}
+
 // fakeCheckpointer stores every checkpoint in the fakeFSM, compressed as
 // replication stores them.
 type fakeCheckpointer struct {
@@ -215,7 +252,11 @@ func newAdapter(t *testing.T, self string, r Replica, cp *fakeCheckpointer) *Ada
 		t.Fatal(err)
 	}
 	if r != nil {
-		a.Attach(r, cp)
+		var tl game.TickLogger
+		if cp != nil {
+			tl = &fakeTickLogger{fsm: cp.fsm}
+		}
+		a.Attach(r, cp, tl)
 	}
 	return a
 }

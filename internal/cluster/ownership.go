@@ -14,7 +14,10 @@ import (
 // replica starts. Acquired restores the match from its latest checkpoint
 // (fresh when there is none or it cannot be read); Released redirects the
 // match's players to its new owner, or kicks them (they reconnect through
-// any node) when it has no owner yet, or tells them the match ended.
+// any node) when it has no owner yet, or tells them the match ended. The
+// tick log that continues the checkpoint, if the FSM holds one, goes with
+// the adoption: the Manager replays it, and the match resumes at the last
+// tick its old owner replicated.
 func (a *Adapter) RunOwnership(ctx context.Context, r Replica, games Games) {
 	events := r.Ownership()
 	for {
@@ -43,6 +46,11 @@ func (a *Adapter) acquire(ctx context.Context, r Replica, games Games, ev replic
 		} else {
 			req.State, req.Tick = st, cp.Tick
 		}
+	}
+	// Read after the checkpoint: the old owner's epoch is fenced by now, so
+	// nothing of it arrives in between; a checkpoint of ours cannot either.
+	if lg, ok := r.TickLog(id, req.Tick); ok {
+		req.Log = lg.Data
 	}
 	if err := games.Adopt(ctx, req); err != nil && ctx.Err() == nil {
 		a.log.Error().Err(err).Str(keyMatch, id).Uint64(keyEpoch, ev.Epoch).Msg("cannot adopt match")

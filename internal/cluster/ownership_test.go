@@ -23,7 +23,10 @@ type node struct {
 	games *game.Manager
 }
 
-func startNode(t *testing.T, id string, f *fakeFSM) *node {
+func startNode(t *testing.T, id string, f *fakeFSM) *node { return startNodeWith(t, id, f, nil) }
+
+// startNodeWith is startNode with the game configuration edited.
+func startNodeWith(t *testing.T, id string, f *fakeFSM, edit func(*game.Config)) *node {
 	t.Helper()
 	n := &node{id: id, rep: newFakeReplica(f)}
 	n.glue = newAdapter(t, id, n.rep, &fakeCheckpointer{fsm: f})
@@ -37,7 +40,11 @@ func startNode(t *testing.T, id string, f *fakeFSM) *node {
 	gc.Seats = 4
 	gc.Secret = []byte("one secret for the whole cluster")
 	gc.Placement, gc.Lease, gc.Checkpoints = n.glue, n.glue, n.glue
+	gc.TickLog = n.glue.TickLog()
 	gc.CheckpointInterval = 50 * time.Millisecond
+	if edit != nil {
+		edit(&gc)
+	}
 	gc.Logger = zerolog.Nop()
 	var err error
 	if n.games, err = game.NewManager(gc, reg); err != nil {
@@ -186,5 +193,52 @@ func TestOwnershipBadCheckpoint(t *testing.T) {
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return n1.glue.adopted(m.ID, m.Epoch) })
 	if tick, ok := n1.games.Tick(m.ID); !ok || tick >= 50 {
 		t.Fatalf("running %v at tick %d, want a fresh room", ok, tick)
+	}
+}
+
+// TestOwnershipFailoverReplaysTickLog: as TestOwnershipFailover, with
+// checkpoints rare (one at the join, the next 10 s later) and the room's
+// tick log in the directory: n2 restores the checkpoint and replays the log
+// to n1's last tick, so the match goes on from there, not from the
+// checkpoint. (That the replayed state is n1's is game's test.)
+func TestOwnershipFailoverReplaysTickLog(t *testing.T) {
+	f := newFakeFSM()
+	f.addNode("n1", "", replication.NodeAlive)
+	f.addNode("n2", "", replication.NodeAlive)
+	rare := func(c *game.Config) { c.CheckpointInterval = 10 * time.Second }
+	n1, n2 := startNodeWith(t, "n1", f, rare), startNodeWith(t, "n2", f, rare)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	m := f.put(replication.MatchInfo{ID: "m1", Owner: "n1", Seed: 7})
+	n1.send(replication.OwnershipEvent{Kind: replication.Acquired, Epoch: m.Epoch, Match: m})
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return n1.glue.adopted(m.ID, m.Epoch) })
+	seat, err := n1.games.Join(ctx, game.JoinRequest{Hello: schema.Hello{MatchID: m.ID}, Conn: &fakeConn{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seat.Input(&schema.Input{Seq: 1, MoveX: 3})
+	var cp replication.Checkpoint
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		cp, _ = n1.rep.LatestCheckpoint(m.ID)
+		tick, _ := n1.games.Tick(m.ID)
+		return cp.Epoch == m.Epoch && tick > cp.Tick+30
+	})
+
+	moved := m
+	moved.Owner, moved.PrevEpoch, moved.Epoch = "n2", m.Epoch, 0
+	moved = f.put(moved) // n1's room stops at its next tick: its lease names n2
+	var last uint32
+	testutil.CheckTrue(t, 5*time.Second, func() bool { // n1's log has stopped growing
+		lg, _ := n1.rep.TickLog(m.ID, 0)
+		done := lg.To == last
+		last = lg.To
+		return done && last > 0
+	})
+	n2.send(replication.OwnershipEvent{Kind: replication.Acquired, Epoch: moved.Epoch, Match: moved})
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return n2.glue.adopted(moved.ID, moved.Epoch) })
+	tick, ok := n2.games.Tick(m.ID)
+	if !ok || tick < last || last <= cp.Tick+30 {
+		t.Fatalf("n2 runs the match at tick %d (%v); n1's tick log ends at %d, its checkpoint at %d", tick, ok, last, cp.Tick)
 	}
 }

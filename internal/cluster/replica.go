@@ -53,13 +53,16 @@ type Follower interface {
 }
 
 // Events are this node's ownership changes, in order, and the checkpoints
-// a match is restored from.
+// and tick logs a match is restored from.
 type Events interface {
 	// Ownership returns the channel of Acquired and Released events (one
 	// consumer: RunOwnership).
 	Ownership() <-chan replication.OwnershipEvent
 	// LatestCheckpoint returns a match's newest checkpoint in the FSM.
 	LatestCheckpoint(matchID string) (replication.Checkpoint, bool)
+	// TickLog returns the match's tick log in the FSM that continues tick
+	// after (its checkpoint's tick; 0 without one).
+	TickLog(matchID string, after uint32) (replication.TickLog, bool)
 }
 
 // Games is what RunOwnership drives: *game.Manager.

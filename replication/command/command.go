@@ -31,6 +31,7 @@ const (
 	typeCheckpointBatch byte = 6
 	typeEndMatch        byte = 7
 	typeUpdatePlayers   byte = 8
+	typeTickLogBatch    byte = 9
 )
 
 // RegisterNode adds a node or updates its addresses. A new or dead node
@@ -105,6 +106,24 @@ type UpdatePlayers struct {
 	Players int
 }
 
+// TickLogItem is one match's tick log for the ticks From..To (inclusive):
+// the records its room wrote (package sim's format; opaque here), which
+// continue the log the FSM holds for that match.
+type TickLogItem struct {
+	Match    string
+	Epoch    uint64 // the sender's epoch; must be the match's current one
+	From, To uint32
+	Data     []byte
+}
+
+// TickLogBatch carries many matches' tick logs in one entry, one item per
+// match. Each item is checked on its own like a CheckpointItem: a stale
+// epoch rejects that item only.
+type TickLogBatch struct {
+	Node  string
+	Items []TickLogItem
+}
+
 func (*RegisterNode) cmdType() byte    { return typeRegisterNode }
 func (*SetNodeState) cmdType() byte    { return typeSetNodeState }
 func (*RemoveNode) cmdType() byte      { return typeRemoveNode }
@@ -113,6 +132,7 @@ func (*AssignMatch) cmdType() byte     { return typeAssignMatch }
 func (*CheckpointBatch) cmdType() byte { return typeCheckpointBatch }
 func (*EndMatch) cmdType() byte        { return typeEndMatch }
 func (*UpdatePlayers) cmdType() byte   { return typeUpdatePlayers }
+func (*TickLogBatch) cmdType() byte    { return typeTickLogBatch }
 
 func (c *RegisterNode) encode(e *codec.Encoder) {
 	e.Str(c.ID)
@@ -250,6 +270,45 @@ func (c *UpdatePlayers) decode(d *codec.Decoder) {
 	c.Players = int(d.Varint("players"))
 }
 
+func (c *TickLogBatch) encode(e *codec.Encoder) {
+	e.Str(c.Node)
+	e.Uvarint(uint64(len(c.Items)))
+	for i := range c.Items {
+		it := &c.Items[i]
+		e.Str(it.Match)
+		e.Uvarint(it.Epoch)
+		e.Uvarint(uint64(it.From))
+		e.Uvarint(uint64(it.To))
+		e.Bytes(it.Data)
+	}
+}
+
+// sizeHint bounds the encoded size, as CheckpointBatch's does.
+func (c *TickLogBatch) sizeHint() int {
+	n := 1 + binary.MaxVarintLen64 + len(c.Node) + binary.MaxVarintLen64
+	for i := range c.Items {
+		it := &c.Items[i]
+		n += 5*binary.MaxVarintLen64 + len(it.Match) + len(it.Data)
+	}
+	return n
+}
+
+func (c *TickLogBatch) decode(d *codec.Decoder) {
+	c.Node = d.Str("node id")
+	n := d.Count("item count", 5)
+	c.Items = make([]TickLogItem, n)
+	for i := range c.Items {
+		it := &c.Items[i]
+		it.Match = d.Str("match id")
+		it.Epoch = d.Uvarint("epoch")
+		it.From = d.U32("from tick")
+		it.To = d.U32("to tick")
+		if data := d.Bytes("tick log"); len(data) > 0 {
+			it.Data = data
+		}
+	}
+}
+
 // Encode returns the log entry bytes of cmd.
 func Encode(cmd Command) []byte {
 	size := 64
@@ -286,6 +345,8 @@ func Decode(b []byte) (Command, error) {
 		cmd = new(EndMatch)
 	case typeUpdatePlayers:
 		cmd = new(UpdatePlayers)
+	case typeTickLogBatch:
+		cmd = new(TickLogBatch)
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrBadCommand, b[0])
 	}

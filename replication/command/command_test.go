@@ -26,6 +26,7 @@ func TestRoundTrip(t *testing.T) {
 		}},
 		&EndMatch{ID: "a", Epoch: 3},
 		&UpdatePlayers{ID: "a", Epoch: 3, Players: 8},
+		&TickLogBatch{Node: "n1", Items: []TickLogItem{{Match: "a", Epoch: 1, From: 2, To: 4, Data: []byte("xyz")}, {Match: "b", Epoch: math.MaxUint64, From: math.MaxUint32, To: math.MaxUint32, Data: make([]byte, 5000)}}},
 	}
 	for _, c := range cmds {
 		b := Encode(c)
@@ -101,6 +102,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(Encode(&AssignMatch{ID: "a", FromEpoch: 2, Final: &CheckpointItem{Match: "a", Data: []byte{1}}}))
 	f.Add(Encode(&CheckpointBatch{Node: "n", Items: []CheckpointItem{{Match: "a", Players: -1, Data: []byte{1}}}}))
 	f.Add([]byte{typeCheckpointBatch, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(Encode(&TickLogBatch{Node: "n", Items: []TickLogItem{{Match: "a", Epoch: 1, From: 1, To: 2, Data: []byte{1, 2}}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Decode(b)
 		if err != nil {

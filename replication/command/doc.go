@@ -3,9 +3,9 @@
 //
 // Data flow: the replication node builds a Command (RegisterNode,
 // SetNodeState, RemoveNode, CreateMatch, AssignMatch, CheckpointBatch,
-// EndMatch, UpdatePlayers), Encode turns it into one log entry, Raft
-// replicates the entry, and on every node the FSM calls Decode and applies
-// the result. A follower forwards the encoded bytes to the leader, which
+// EndMatch, UpdatePlayers, TickLogBatch), Encode turns it into one log
+// entry, Raft replicates the entry, and on every node the FSM calls Decode
+// and applies the result. A follower forwards the encoded bytes to the leader, which
 // decodes them once to keep garbage out of the log.
 //
 // The encoding is one type byte and the fields as varints and

@@ -39,6 +39,8 @@ func TestGoldenBytes(t *testing.T) {
 			"07026d3263"},
 		{&UpdatePlayers{ID: "m2", Epoch: 99, Players: 8},
 			"08026d326310"},
+		{&TickLogBatch{Node: "n1", Items: []TickLogItem{{Match: "m1", Epoch: 5, From: 300, To: 302, Data: []byte("abc")}}},
+			"09026e3101026d3105ac02ae0203616263"},
 	} {
 		want, err := hex.DecodeString(tc.hex)
 		if err != nil {

@@ -1,0 +1,331 @@
+package sim
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/ticksync/ticksync/schema"
+)
+
+// Errors of Replay.
+var (
+	// ErrDiverged: the World replayed did not reach the state the log
+	// recorded (a state hash, or the entity of a join, differs): the game
+	// is not deterministic, or its state was not restored exactly. The
+	// World is past the point of divergence: the caller restores it again.
+	ErrDiverged = errors.New("replay diverged")
+	// ErrBadLog: the log is not a tick log, is cut short, or does not start
+	// at the tick after start with a full record. Replayed says how far the
+	// replay got; the World is in the state of that tick.
+	ErrBadLog = errors.New("bad tick log")
+)
+
+// DivergedError says where a replay diverged. It wraps ErrDiverged.
+type DivergedError struct {
+	Tick   uint32 // the tick whose outcome differs
+	Reason string
+}
+
+func (e *DivergedError) Error() string {
+	return fmt.Sprintf("%v at tick %d: %s", ErrDiverged, e.Tick, e.Reason)
+}
+
+func (e *DivergedError) Unwrap() error { return ErrDiverged }
+
+// SeatEvent is a seat change replayed from the log, with the note the
+// recording room's SeatNoteFunc wrote. Note aliases the log.
+type SeatEvent struct {
+	Tick   uint32 // applied before this tick's step
+	Kind   SeatChange
+	Player uint32
+	Entity uint32 // Join: the entity World.Join returned
+	Note   []byte
+}
+
+// SeatChange is the kind of a SeatEvent.
+type SeatChange uint8
+
+// The seat changes a tick log records.
+const (
+	SeatJoin   SeatChange = SeatChange(eventJoin)
+	SeatLeave  SeatChange = SeatChange(eventLeave)
+	SeatAttach SeatChange = SeatChange(eventAttach)
+)
+
+// Replayed is the outcome of Replay.
+type Replayed struct {
+	Tick  uint32 // the newest tick replayed (start when none was)
+	Ticks int    // ticks stepped
+	Seats []Seat // the seats at Tick, in player order (for WithRestore)
+}
+
+// Replay steps w, restored from a checkpoint taken at tick start with the
+// given seats, through the records of log after start: for each tick the
+// seat changes (World.Join, World.Leave) and the inputs the recording room
+// applied, then World.Step, then the state hash of World.AppendEntities is
+// compared with the recorded one. skip is the number of seat changes of the
+// record start+1 that the checkpoint already holds (changes logged after
+// tick start, before the capture). Records up to start are skipped; the
+// first replayed must be start+1 and full. onSeat, if not nil, sees every
+// seat change applied (for the caller's own seat data).
+//
+// It returns how far it got. On ErrDiverged the World is past the point of
+// divergence and must be restored again; on ErrBadLog it is in the state of
+// Replayed.Tick (every tick up to it replayed and checked). Call it before
+// the World's room starts (it is the caller's goroutine's).
+func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat func(SeatEvent)) (Replayed, error) {
+	rp := replayer{w: w, tick: start}
+	for _, s := range seats {
+		rp.players = append(rp.players, replayPlayer{Seat: s})
+	}
+	slices.SortFunc(rp.players, func(a, b replayPlayer) int { return cmp.Compare(a.Player, b.Player) })
+	d := logDecoder{b: log}
+	for !d.done() {
+		rec, err := d.next()
+		if err != nil {
+			return rp.result(), err
+		}
+		if rec.tick <= start {
+			continue
+		}
+		if rec.tick != rp.tick+1 {
+			return rp.result(), fmt.Errorf("%w: tick %d after %d", ErrBadLog, rec.tick, rp.tick)
+		}
+		if rp.ticks == 0 && !rec.full {
+			return rp.result(), fmt.Errorf("%w: the record of tick %d after the checkpoint is not full", ErrBadLog, rec.tick)
+		}
+		n := 0
+		if rp.ticks == 0 {
+			n = skip
+		}
+		if err := rp.apply(&rec, n, onSeat); err != nil {
+			return rp.result(), err
+		}
+	}
+	return rp.result(), nil
+}
+
+type replayPlayer struct {
+	Seat
+	last schema.Input
+}
+
+type replayer struct {
+	w       World
+	tick    uint32
+	ticks   int
+	players []replayPlayer // sorted by id
+	inputs  []PlayerInput
+	ents    []schema.Entity
+}
+
+func (rp *replayer) result() Replayed {
+	out := Replayed{Tick: rp.tick, Ticks: rp.ticks, Seats: make([]Seat, len(rp.players))}
+	for i, p := range rp.players {
+		out.Seats[i] = p.Seat
+	}
+	return out
+}
+
+func (rp *replayer) find(player uint32) (int, bool) {
+	return slices.BinarySearchFunc(rp.players, player, func(p replayPlayer, id uint32) int { return cmp.Compare(p.Player, id) })
+}
+
+// apply replays one decoded record, its first skip seat changes excepted.
+func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) error {
+	diverged := func(format string, a ...any) error {
+		return &DivergedError{Tick: rec.tick, Reason: fmt.Sprintf(format, a...)}
+	}
+	for i, ev := range rec.events {
+		if i < skip {
+			continue
+		}
+		at, seated := rp.find(ev.Player)
+		switch ev.Kind {
+		case SeatJoin:
+			if seated {
+				return diverged("join of player %d, already seated", ev.Player)
+			}
+			ent, err := rp.w.Join(ev.Player)
+			if err != nil {
+				return diverged("join of player %d: %v", ev.Player, err)
+			}
+			if ent != ev.Entity {
+				return diverged("join of player %d gave entity %d, the log says %d", ev.Player, ent, ev.Entity)
+			}
+			rp.players = slices.Insert(rp.players, at, replayPlayer{Seat: Seat{Player: ev.Player, Entity: ent}})
+		case SeatLeave:
+			if !seated {
+				return diverged("leave of player %d, not seated", ev.Player)
+			}
+			rp.w.Leave(ev.Player)
+			rp.players = slices.Delete(rp.players, at, at+1)
+		case SeatAttach:
+			if !seated {
+				return diverged("attach of player %d, not seated", ev.Player)
+			}
+		}
+		if onSeat != nil {
+			onSeat(ev)
+		}
+	}
+	for _, in := range rec.inputs {
+		at, seated := rp.find(in.Player)
+		if !seated {
+			return diverged("input of player %d, not seated", in.Player)
+		}
+		p := &rp.players[at]
+		p.last = in.Input
+		p.LastSeq = max(p.LastSeq, in.Input.Seq)
+	}
+	rp.inputs = rp.inputs[:0]
+	for _, p := range rp.players {
+		rp.inputs = append(rp.inputs, PlayerInput{Player: p.Player, Input: p.last})
+	}
+	rp.w.Step(rec.tick, rp.inputs)
+	rp.ents = rp.w.AppendEntities(rp.ents[:0])
+	if h := HashEntities(rp.ents); h != rec.hash {
+		return diverged("state hash %08x, the log says %08x", h, rec.hash)
+	}
+	rp.tick = rec.tick
+	rp.ticks++
+	return nil
+}
+
+// logRecord is one decoded record; its slices are reused by the decoder.
+type logRecord struct {
+	tick   uint32
+	full   bool
+	events []SeatEvent
+	inputs []PlayerInput
+	hash   uint32
+}
+
+// logDecoder reads records one by one; every length is checked against
+// what is left, and it never panics.
+type logDecoder struct {
+	b   []byte
+	p   int
+	rec logRecord
+	err error
+}
+
+func (d *logDecoder) done() bool { return d.p >= len(d.b) }
+
+func (d *logDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s at byte %d", ErrBadLog, what, d.p)
+	}
+}
+
+func (d *logDecoder) uvarint(what string, limit uint64) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.p:])
+	if n <= 0 || v > limit {
+		d.fail(what)
+		return 0
+	}
+	d.p += n
+	return v
+}
+
+func (d *logDecoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.p:])
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.p += n
+	return v
+}
+
+func (d *logDecoder) byte(what string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.p >= len(d.b) {
+		d.fail(what)
+		return 0
+	}
+	d.p++
+	return d.b[d.p-1]
+}
+
+func (d *logDecoder) bytes(what string, n uint64) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)-d.p) {
+		d.fail(what)
+		return nil
+	}
+	b := d.b[d.p : d.p+int(n) : d.p+int(n)]
+	d.p += int(n)
+	return b
+}
+
+const maxU32 = 1<<32 - 1
+
+// next decodes the next record.
+func (d *logDecoder) next() (logRecord, error) {
+	r := &d.rec
+	r.tick = uint32(d.uvarint("tick", maxU32))
+	flags := d.byte("flags")
+	r.full = flags&flagFull != 0
+	if flags&^flagFull != 0 {
+		d.fail("flags")
+	}
+	// Every event and input takes at least 3 bytes: counts beyond what is
+	// left are refused before anything is allocated.
+	left := uint64(len(d.b) - d.p)
+	ne := d.uvarint("event count", left/3)
+	r.events = r.events[:0]
+	for range ne {
+		if d.err != nil {
+			break
+		}
+		ev := SeatEvent{Tick: r.tick, Kind: SeatChange(d.byte("event kind"))}
+		if ev.Kind < SeatJoin || ev.Kind > SeatAttach {
+			d.fail("event kind")
+		}
+		ev.Player = uint32(d.uvarint("player", maxU32))
+		if ev.Kind == SeatJoin {
+			ev.Entity = uint32(d.uvarint("entity", maxU32))
+		}
+		ev.Note = d.bytes("note", d.uvarint("note length", maxU32))
+		r.events = append(r.events, ev)
+	}
+	left = uint64(len(d.b) - d.p)
+	ni := d.uvarint("input count", left/3)
+	r.inputs = r.inputs[:0]
+	for range ni {
+		if d.err != nil {
+			break
+		}
+		var in PlayerInput
+		in.Player = uint32(d.uvarint("player", maxU32))
+		in.Input.Seq = uint32(d.uvarint("seq", maxU32))
+		in.Input.TargetTick = uint32(int64(r.tick) + d.varint("target tick"))
+		in.Input.AckTick = uint32(int64(r.tick) + d.varint("ack tick"))
+		in.Input.MoveX = int8(d.byte("move x"))
+		in.Input.MoveY = int8(d.byte("move y"))
+		in.Input.Aim = uint16(d.uvarint("aim", 1<<16-1))
+		in.Input.Buttons = d.byte("buttons")
+		r.inputs = append(r.inputs, in)
+	}
+	if h := d.bytes("hash", 4); h != nil {
+		r.hash = binary.LittleEndian.Uint32(h)
+	}
+	if d.err != nil {
+		return logRecord{}, d.err
+	}
+	return *r, nil
+}
