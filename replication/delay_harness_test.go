@@ -184,12 +184,14 @@ func (c *lagConn) Close() error {
 // holds each heartbeat's answer until lag after the request left, and
 // records when every acknowledged heartbeat left and when its answer was
 // handed to the node. cutNext lets exactly one more heartbeat through and
-// refuses the ones after it (the one let through still answers late).
+// refuses the ones after it (the one let through still answers late); lose
+// delivers every heartbeat and loses every answer (a one-way cut).
 type heartbeatLag struct {
 	inner   http.RoundTripper
 	lag     atomic.Int64 // time.Duration
 	cutNext atomic.Bool
 	cut     atomic.Bool
+	lose    atomic.Bool // heartbeats reach the leader, their answers are lost
 
 	mu   sync.Mutex
 	acks []hbAck
@@ -225,6 +227,10 @@ func (h *heartbeatLag) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := h.inner.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if h.lose.Load() {
+		_ = resp.Body.Close()
+		return nil, errCut
 	}
 	if wait := time.Until(sent.Add(time.Duration(h.lag.Load()))); wait > 0 {
 		t := time.NewTimer(wait)
