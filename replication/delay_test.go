@@ -129,6 +129,13 @@ func TestRestartedVoterVotesAtOnce(t *testing.T) {
 	}
 	samp := startLeaseSampler(nodes, cfg.OwnerLease, nil)
 	chk := startChecker(func() cluster { return nodes() })
+	// The leases of a few renewals on record before the cut.
+	testutil.CheckFor(t, 20*time.Second, func() error {
+		if n := samp.renewalsSince(time.Time{}); n < 4 {
+			return fmt.Errorf("%d leader lease renewals seen, want 4", n)
+		}
+		return nil
+	})
 
 	cut := time.Now()
 	faults[iL].isolate()
