@@ -29,6 +29,12 @@ const (
 	// chaosHold is how long a partition or a slow link lasts once the
 	// cluster has done what it must (moved the cut-off node's matches).
 	chaosHold = time.Second
+	// chaosResumeGrace is the nodes' -resume-grace, and chaosWait what the
+	// test allows each step (a takeover, players back, a restart): generous,
+	// since nothing here is judged on timing and other work may hold the
+	// machine.
+	chaosResumeGrace = time.Minute
+	chaosWait        = time.Minute
 )
 
 // chaosMatch is one match and the players who play it.
@@ -114,7 +120,10 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: %d cycles, seed %d (%s=%d replays the choices)", cycles, seed, envChaosSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
-	c := startCluster(t, clusterOpts{})
+	// Seats wait a minute for their players: on a loaded machine a cluster
+	// that has just lost a node may take longer than the default 15 s to
+	// settle, and a seat given up is a player who cannot come back.
+	c := startCluster(t, clusterOpts{extra: []string{"-resume-grace", chaosResumeGrace.String()}})
 	rate := c.opts.rate()
 	leader := c.leader(10 * time.Second)
 	var matches []*chaosMatch
@@ -144,7 +153,7 @@ func TestChaos(t *testing.T) {
 	counts := chaosCounts{partitions: make(map[faultproxy.Fault]int)}
 	faults := []faultproxy.Fault{faultproxy.Refuse, faultproxy.Blackhole}
 	for cycle := range cycles {
-		leader := c.leader(30 * time.Second)
+		leader := c.leader(chaosWait)
 		victim := c.nodes[rng.IntN(len(c.nodes))]
 		kind := []string{"kill", "kill", "partition", "partition", "slow"}[rng.IntN(5)]
 		switch cycle { // a short run still has both: the leader's kill and an owner's partition
@@ -178,7 +187,7 @@ func TestChaos(t *testing.T) {
 			}
 			c.chaosSlow(t, cycle, victim)
 		}
-		if now := c.leader(30 * time.Second); now != leader {
+		if now := c.leader(chaosWait); now != leader {
 			counts.leaderChanges++
 		}
 		// Every match runs on a live node, every player is in its seat
@@ -189,8 +198,8 @@ func TestChaos(t *testing.T) {
 			if after[m.id] != before[m.id] {
 				counts.moved++
 			}
-			waitSeated(t, m.players, after[m.id], 30*time.Second)
-			waitPlaying(t, m.players, after[m.id], since, 15, 15*time.Second)
+			waitSeated(t, m.players, after[m.id], chaosWait)
+			waitPlaying(t, m.players, after[m.id], since, 15, chaosWait)
 		}
 		t.Logf("cycle %d (%s of %s): owners %v → %v, every player back", cycle, kind, victim.id, before, after)
 	}
@@ -238,8 +247,9 @@ func TestChaos(t *testing.T) {
 }
 
 // chaosKill kills victim with SIGKILL, waits until its matches run
-// elsewhere and their players are back, measures each takeover, and
-// restarts victim from its data dir.
+// elsewhere, restarts victim from its data dir (as a process supervisor
+// would, without waiting for the players), then waits until the players
+// are back and measures each takeover.
 func (c *cluster) chaosKill(t *testing.T, cycle int, victim *node, owned []*chaosMatch, rate int) []chaosTakeover {
 	t.Helper()
 	epochs := make(map[string]uint64)
@@ -248,16 +258,19 @@ func (c *cluster) chaosKill(t *testing.T, cycle int, victim *node, owned []*chao
 	}
 	killed := c.kill(victim)
 	t.Logf("cycle %d: kill -9 %s (owner of %d matches)", cycle, victim.id, len(owned))
+	owners := make(map[string]string)
+	for _, m := range owned {
+		owners[m.id] = c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait).Owner
+	}
+	c.restart(victim)
 	var out []chaosTakeover
 	for _, m := range owned {
-		after := c.waitOwner(m.id, victim.id, epochs[m.id], 30*time.Second)
-		waitResumed(t, m.players, after.Owner, 30*time.Second)
-		k := chaosTakeover{kind: "kill", cycle: cycle, match: m.id, from: victim.id, to: after.Owner}
+		waitResumed(t, m.players, owners[m.id], chaosWait)
+		k := chaosTakeover{kind: "kill", cycle: cycle, match: m.id, from: victim.id, to: owners[m.id]}
 		measureTakeover(t, &k, m, killed, rate)
 		out = append(out, k)
 	}
-	c.restart(victim)
-	c.waitConverged(60 * time.Second)
+	c.waitConverged(chaosWait)
 	t.Logf("cycle %d: %s restarted and back in the cluster", cycle, victim.id)
 	return out
 }
@@ -278,14 +291,14 @@ func (c *cluster) chaosPartition(t *testing.T, cycle int, victim *node, f faultp
 	t.Logf("cycle %d: %s cut off (%v), owner of %d matches", cycle, victim.id, f, len(owned))
 	owners := make(map[string]string)
 	for _, m := range owned {
-		owners[m.id] = c.waitOwner(m.id, victim.id, epochs[m.id], 30*time.Second, victim).Owner
+		owners[m.id] = c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait, victim).Owner
 	}
 	time.Sleep(chaosHold) // the cut stays a moment after the takeover: not a wait for a condition
 	c.heal()
-	c.waitConverged(60 * time.Second)
+	c.waitConverged(chaosWait)
 	var out []chaosTakeover
 	for _, m := range owned {
-		waitResumed(t, m.players, owners[m.id], 30*time.Second)
+		waitResumed(t, m.players, owners[m.id], chaosWait)
 		k := chaosTakeover{kind: "partition", cycle: cycle, match: m.id, from: victim.id, to: owners[m.id]}
 		measureTakeover(t, &k, m, cut, rate)
 		out = append(out, k)
@@ -311,7 +324,7 @@ func (c *cluster) chaosSlow(t *testing.T, cycle int, victim *node) {
 	t.Logf("cycle %d: every link of %s %v slower each way", cycle, victim.id, chaosSlowDelay)
 	time.Sleep(3 * chaosHold) // the delay lasts a while: not a wait for a condition
 	c.heal()
-	c.waitConverged(60 * time.Second)
+	c.waitConverged(chaosWait)
 }
 
 // matchOwner returns match id's owner and epoch as a running node (other
@@ -319,7 +332,7 @@ func (c *cluster) chaosSlow(t *testing.T, cycle int, victim *node) {
 func (c *cluster) matchOwner(except *node, id string) (string, uint64) {
 	c.t.Helper()
 	var m adminMatch
-	checkFor(c.t, 30*time.Second, func() error {
+	checkFor(c.t, chaosWait, func() error {
 		var errs []string
 		for _, n := range c.live(except) {
 			got, err := c.matchOn(n, id)
