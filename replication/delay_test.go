@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/replication/command"
 )
 
 // The delay tests: one per case of the fencing argument (DESIGN.md,
@@ -58,13 +59,8 @@ func TestDelayedRaftReplies(t *testing.T) {
 		d, late, renewed, d, time.Since(start).Round(time.Millisecond))
 
 	// A follower owner cut off while the replies stay late.
-	leader = c.waitLeader(t, 10*time.Second)
-	i := (indexOf(c, leader) + 1) % len(c)
-	victim := c[i]
-	lost := ownedBy(leader.Matches(), victim.ID())
-	if len(lost) == 0 {
-		t.Fatalf("%s owns no match", victim.ID())
-	}
+	victim, lost := followerOwner(t, c, "d-late")
+	i := indexOf(c, victim)
 	cut := time.Now()
 	faults[i].isolate()
 	observer := waitTakenFrom(t, c, victim, lost, 20*time.Second)
@@ -223,12 +219,8 @@ func TestLateHeartbeatReply(t *testing.T) {
 	cfg := c[0].cfg
 	leader := c.waitLeader(t, 10*time.Second)
 	createMatches(t, leader, "h", 6)
-	i := (indexOf(c, leader) + 1) % len(c)
-	victim, lagged := c[i], lags[i]
-	lost := ownedBy(leader.Matches(), victim.ID())
-	if len(lost) == 0 {
-		t.Fatalf("%s owns no match", victim.ID())
-	}
+	victim, lost := followerOwner(t, c, "h-late")
+	lagged := lags[indexOf(c, victim)]
 	nodes := slices.Clone(c)
 	samp := startLeaseSampler(func() []*testNode { return nodes }, cfg.OwnerLease, func(n *testNode) (time.Time, bool) {
 		if n != victim {
@@ -362,12 +354,8 @@ func TestLostHeartbeatAnswers(t *testing.T) {
 	cfg := c[0].cfg
 	leader := c.waitLeader(t, 10*time.Second)
 	createMatches(t, leader, "o", 6)
-	i := (indexOf(c, leader) + 1) % len(c)
-	victim := c[i]
-	lost := ownedBy(leader.Matches(), victim.ID())
-	if len(lost) == 0 {
-		t.Fatalf("%s owns no match", victim.ID())
-	}
+	victim, lost := followerOwner(t, c, "o-late")
+	i := indexOf(c, victim)
 	nodes := slices.Clone(c)
 	samp := startLeaseSampler(func() []*testNode { return nodes }, cfg.OwnerLease, nil)
 	chk := startChecker(func() cluster { return c })
@@ -387,4 +375,27 @@ func TestLostHeartbeatAnswers(t *testing.T) {
 	samp.finish(t)
 	chk.finish(t)
 	fence.check(t, cfg)
+}
+
+// followerOwner returns a follower and the matches it owns now; if no
+// follower owns one (on a loaded machine a follower may have been declared
+// dead and lost its matches meanwhile), it creates one on a follower.
+func followerOwner(t testing.TB, c cluster, id string) (*testNode, []MatchInfo) {
+	t.Helper()
+	leader := c.waitLeader(t, 10*time.Second)
+	ms := leader.Matches()
+	for _, n := range c {
+		if n == leader {
+			continue
+		}
+		if owned := ownedBy(ms, n.ID()); len(owned) > 0 {
+			return n, owned
+		}
+	}
+	n := c[(indexOf(c, leader)+1)%len(c)]
+	m, err := leader.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: id, Game: "arena", Owner: n.ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, []MatchInfo{m}
 }
