@@ -102,6 +102,7 @@
 //
 //	TICKSYNC_CHAOS_CYCLES  fault cycles (default 2; about 10 s each)
 //	TICKSYNC_CHAOS_SEED    seed of the random choices (default: the clock; logged, to replay a run)
+//	TICKSYNC_CHAOS_BUDGET  start no cycle after this long (default: none); the counts cover the cycles run
 //
-//	TICKSYNC_CHAOS_CYCLES=100 go test -run TestChaos -count=1 -timeout 60m -v ./system_test/
+//	TICKSYNC_CHAOS_CYCLES=100 TICKSYNC_CHAOS_BUDGET=40m go test -run TestChaos -count=1 -timeout 60m -v ./system_test/
 package systemtest
