@@ -399,3 +399,79 @@ func followerOwner(t testing.TB, c cluster, id string) (*testNode, []MatchInfo) 
 	}
 	return n, []MatchInfo{m}
 }
+
+// TestSlowBarrierKeepsLivePreviousLeader hands leadership to a node whose
+// FSM is held for longer than FailoverAfter, so the new leader's
+// start-of-term Barrier is slow: until it is done the new supervisor
+// refuses every heartbeat, the previous leader's among them. The previous
+// leader is alive and heartbeats every HeartbeatInterval; it must not be
+// declared dead (and its matches moved) the moment the supervisor starts.
+//
+// Known broken: the "previous leader" rule's deadline (c + FailoverAfter)
+// has passed by then, and the previous leader could not have been heard,
+// so it is declared dead at once (seen in TestChaos under load: a Barrier
+// of 22 s, the previous leader declared dead 26 ms after the supervisor
+// started, revived 175 ms later). Safe, but its matches move and lose game
+// time for nothing. The test runs only with TICKSYNC_RUN_BROKEN=1.
+func TestSlowBarrierKeepsLivePreviousLeader(t *testing.T) {
+	if os.Getenv("TICKSYNC_RUN_BROKEN") == "" {
+		t.Skip("known broken: after a start-of-term Barrier slower than FailoverAfter the live previous leader is declared dead at once; TICKSYNC_RUN_BROKEN=1 runs this test")
+	}
+	var hold atomic.Bool
+	release := make(chan struct{})
+	var fence fenceRecorder
+	c := startCluster(t, 3, func(i int) []nodeOpt {
+		if i != 1 {
+			return nil
+		}
+		return []nodeOpt{func(cfg *Config) {
+			cfg.beforeApply = func() {
+				if hold.Load() {
+					<-release
+				}
+			}
+		}}
+	}, fence.opt())
+	fence.track(c...)
+	cfg := c[0].cfg
+	old := c.waitLeader(t, 10*time.Second)
+	next := c[1]
+	if old == next {
+		if err := old.LeadershipTransfer(ctxT(t, 5*time.Second), c[0].ID()); err != nil {
+			t.Fatal(err)
+		}
+		old = c.waitLeader(t, 10*time.Second)
+	}
+	createMatches(t, old, "b", 6)
+	// next's FSM stops at the next command; the Barrier of its term waits
+	// for it.
+	hold.Store(true)
+	if _, err := old.CreateMatch(ctxT(t, 5*time.Second), command.CreateMatch{ID: "b-held", Game: "arena"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := old.LeadershipTransfer(ctxT(t, 5*time.Second), next.ID()); err != nil {
+		t.Fatal(err)
+	}
+	held := cfg.FailoverAfter + cfg.OwnerLease
+	time.AfterFunc(held, func() { hold.Store(false); close(release) })
+	testutil.CheckFor(t, held+10*time.Second, func() error {
+		if sup := next.sup.Load(); !next.IsLeader() || sup == nil || !sup.ready.Load() {
+			return errors.New("the new leader's supervisor is not ready")
+		}
+		return nil
+	})
+	ready := time.Now()
+	t.Logf("%s leads, its supervisor ready %v after the transfer", next.ID(), ready.Sub(start).Round(time.Millisecond))
+	// The previous leader heartbeats the new one within an interval or two.
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		if !old.LeaseValid() {
+			return fmt.Errorf("%s has no lease yet", old.ID())
+		}
+		return nil
+	})
+	if r, ok := fence.first(old.ID(), start); ok {
+		t.Fatalf("%s declared the live previous leader %s dead %v after its supervisor was ready (rule %q)",
+			r.x.by, old.ID(), r.x.decided.Sub(ready).Round(time.Millisecond), r.x.rule)
+	}
+}
