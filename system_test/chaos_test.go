@@ -1,6 +1,7 @@
 package systemtest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -52,28 +53,33 @@ type chaosTakeover struct {
 	match     string
 	from, to  string
 	perPlayer []time.Duration
-	lost      time.Duration // the most any player saw rolled back
+	lost      time.Duration // the most game time any player saw rolled back
 }
 
 // measureTakeover fills in k's figures from m's players: the first snapshot
-// from another node than k.from after at (k.to: that node, for the first
-// player), and how far it rolled back from the last one they had from
-// k.from.
-func measureTakeover(t *testing.T, k *chaosTakeover, m *chaosMatch, at time.Time, rate int) {
+// from another node than k.from after at, per player; and the game time
+// lost: the ticks the players saw from k.from past the checkpoint the new
+// owner (k.to at epoch) restored, from its log line, or else past the
+// first snapshot they saw from another node.
+func (c *cluster) measureTakeover(t *testing.T, k *chaosTakeover, m *chaosMatch, at time.Time, epoch uint64, rate int) {
 	t.Helper()
+	restored, _, fromLog := adoptedAt(c.byID(k.to), m.id, epoch)
 	for _, p := range m.players {
 		first, ok := p.firstNotFrom(k.from, at)
 		if !ok {
 			t.Fatalf("%s: no snapshot from a node other than %s after the fault", p.name, k.from)
 		}
-		if k.to == "" {
-			k.to = first.node
-		}
 		k.perPlayer = append(k.perPlayer, first.recv.Sub(at))
-		if old, ok := p.lastBefore(k.from, first.recv); ok {
-			if rolled := int(old.tick) + 1 - int(first.tick); rolled > 0 {
-				k.lost = max(k.lost, time.Duration(rolled)*time.Second/time.Duration(rate))
-			}
+		old, ok := p.lastBefore(k.from, first.recv)
+		if !ok {
+			continue
+		}
+		from := first.tick
+		if fromLog {
+			from = restored
+		}
+		if rolled := int(old.tick) + 1 - int(from); rolled > 0 {
+			k.lost = max(k.lost, time.Duration(rolled)*time.Second/time.Duration(rate))
 		}
 	}
 }
@@ -214,7 +220,7 @@ func TestChaos(t *testing.T) {
 		// is read afresh).
 		after := make(map[string]string)
 		for _, m := range matches {
-			after[m.id] = c.waitBack(t, m, chaosWait)
+			after[m.id] = c.waitBack(t, m, time.Time{}, chaosWait)
 			if after[m.id] != before[m.id] {
 				counts.moved++
 			}
@@ -276,15 +282,16 @@ func (c *cluster) chaosKill(t *testing.T, cycle int, victim *node, owned []*chao
 	}
 	killed := c.kill(victim)
 	t.Logf("cycle %d: kill -9 %s (owner of %d matches)", cycle, victim.id, len(owned))
+	moved := make(map[string]adminMatch)
 	for _, m := range owned {
-		c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait)
+		moved[m.id] = c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait)
 	}
 	c.restart(victim)
 	var out []chaosTakeover
 	for _, m := range owned {
-		c.waitBack(t, m, chaosWait)
-		k := chaosTakeover{kind: "kill", cycle: cycle, match: m.id, from: victim.id}
-		measureTakeover(t, &k, m, killed, rate)
+		c.waitBack(t, m, killed, chaosWait)
+		k := chaosTakeover{kind: "kill", cycle: cycle, match: m.id, from: victim.id, to: moved[m.id].Owner}
+		c.measureTakeover(t, &k, m, killed, moved[m.id].Epoch, rate)
 		out = append(out, k)
 	}
 	c.waitConverged(chaosWait)
@@ -306,17 +313,18 @@ func (c *cluster) chaosPartition(t *testing.T, cycle int, victim *node, f faultp
 	cut := time.Now()
 	c.isolate(victim, f)
 	t.Logf("cycle %d: %s cut off (%v), owner of %d matches", cycle, victim.id, f, len(owned))
+	moved := make(map[string]adminMatch)
 	for _, m := range owned {
-		c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait, victim)
+		moved[m.id] = c.waitOwner(m.id, victim.id, epochs[m.id], chaosWait, victim)
 	}
 	time.Sleep(chaosHold) // the cut stays a moment after the takeover: not a wait for a condition
 	c.heal()
 	c.waitConverged(chaosWait)
 	var out []chaosTakeover
 	for _, m := range owned {
-		c.waitBack(t, m, chaosWait)
-		k := chaosTakeover{kind: "partition", cycle: cycle, match: m.id, from: victim.id}
-		measureTakeover(t, &k, m, cut, rate)
+		c.waitBack(t, m, cut, chaosWait)
+		k := chaosTakeover{kind: "partition", cycle: cycle, match: m.id, from: victim.id, to: moved[m.id].Owner}
+		c.measureTakeover(t, &k, m, cut, moved[m.id].Epoch, rate)
 		out = append(out, k)
 	}
 	t.Logf("cycle %d: healed after %v", cycle, time.Since(cut).Round(time.Millisecond))
@@ -364,21 +372,35 @@ func (c *cluster) matchOwner(except *node, id string) (string, uint64) {
 }
 
 // waitBack waits until every player of m is in its seat on the match's
-// current owner (read afresh at each poll: a match may move again) and
-// has a snapshot from it since, and returns that owner.
-func (c *cluster) waitBack(t *testing.T, m *chaosMatch, timeout time.Duration) string {
+// current owner, welcomed there after since (zero: whenever), with a
+// snapshot from it since the welcome, and returns that owner. The owner is
+// read afresh at each poll (a match may move again) and must be the same
+// on every running node (a node just restarted reports what its log said
+// before it died until it has caught up).
+func (c *cluster) waitBack(t *testing.T, m *chaosMatch, since time.Time, timeout time.Duration) string {
 	t.Helper()
 	var owner string
 	checkFor(t, timeout, func() error {
 		owner = ""
 		for _, n := range c.live() {
-			if got, err := c.matchOn(n, m.id); err == nil && got.Owner != "" {
-				owner = got.Owner
-				break
+			got, err := c.matchOn(n, m.id)
+			switch {
+			case err != nil:
+				return err
+			case got.Owner == "":
+				return fmt.Errorf("%s names no owner of %s", n.id, m.id)
+			case owner != "" && got.Owner != owner:
+				return fmt.Errorf("nodes disagree on the owner of %s: %s and %s", m.id, owner, got.Owner)
 			}
+			owner = got.Owner
 		}
 		if owner == "" {
-			return fmt.Errorf("no node names an owner of %s", m.id)
+			return errors.New("no node running")
+		}
+		for _, p := range m.players {
+			if l := p.last(); !l.at.After(since) {
+				return fmt.Errorf("%s not welcomed again since %s: %v", p.name, since.Format("15:04:05.000"), p)
+			}
 		}
 		return seated(m.players, owner)
 	})
