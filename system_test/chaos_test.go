@@ -99,7 +99,7 @@ type chaosCounts struct {
 // TestChaos plays matches on three real ticksync processes (cluster
 // certificates, every node-to-node link through a fault proxy) while it
 // runs cycles of faults, one at a time on a random node (the first cycle
-// kills the leader): kill -9 and restart from the same data dir; a
+// kills the leader, the second cuts off a match's owner): kill -9 and restart from the same data dir; a
 // partition of one node, its links refused or silently dropped, held until
 // the majority has moved its matches, then healed; or every link of one
 // node slowed by 80 ms each way for a few seconds. After each cycle every

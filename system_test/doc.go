@@ -87,11 +87,15 @@
 // Chaos (TestChaos): one match per node, four net/client players each
 // (their read timeout 3 s, so that players of a node that stops ticking
 // look for the new owner by themselves), then cycles of one fault at a
-// time on a random node, the first killing the leader: kill -9 and a
-// restart from the same data dir; a partition (links refused, or silently
-// dropped) held until the majority has moved the node's matches, then
-// healed; or every link of the node 80 ms slower each way for a few
-// seconds (internal/faultproxy's delays). After every cycle each match runs
+// time on a random node (the first kills the leader, the second cuts off
+// a match's owner): kill -9 and a restart from the same data dir; a
+// partition (links refused, or silently dropped) held until the majority
+// has moved the node's matches, then healed; or every link of the node
+// 80 ms slower each way for a few seconds (internal/faultproxy's delays).
+// The game time lost is counted against the checkpoint the new owner
+// restored: for a kill at most a checkpoint interval, for a partition
+// also what the cut-off owner ran until its lease ended (its checkpoints
+// no longer committed). After every cycle each match runs
 // on a live node with all its players back in their seats; at the end no
 // match is lost, the history checker finds no two nodes ticking one match
 // at once, and every player is back. Takeover times (fault → first
@@ -100,7 +104,7 @@
 // judged on timing. A plain run does 2 cycles (under a minute); the
 // environment sizes it:
 //
-//	TICKSYNC_CHAOS_CYCLES  fault cycles (default 2; about 10 s each)
+//	TICKSYNC_CHAOS_CYCLES  fault cycles (default 2; 2–10 s each on 2 idle cores)
 //	TICKSYNC_CHAOS_SEED    seed of the random choices (default: the clock; logged, to replay a run)
 //	TICKSYNC_CHAOS_BUDGET  start no cycle after this long (default: none); the counts cover the cycles run
 //
