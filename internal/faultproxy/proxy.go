@@ -15,11 +15,25 @@
 //     accepted and stay silent; the caller notices only through its own
 //     timeouts (a silent cut, like DROP). A link that was blackholed has lost
 //     bytes, so it is closed when its fault is lifted.
+//   - DropRequests, DropReplies: one direction only. DropRequests drops
+//     what the source sends (the target never hears it; a DROP on the way
+//     in); DropReplies forwards what the source sends and drops what the
+//     target answers (the target acts on every request, the source never
+//     learns it did: an AppendEntries stored whose response is lost, a
+//     heartbeat recorded whose acknowledgement is lost). Like Blackhole,
+//     such a link is closed when its fault is lifted.
 //   - Pass: forward.
 //
-// Data flow: listener goroutine → per link, two copy goroutines (source →
-// target, target → source), each checking the link's fault before every
-// write. All goroutines belong to the Proxy and end with Close.
+// Independently of the fault, a source may be given a delay: every byte
+// of its links, in either direction, is forwarded that long after the
+// proxy read it (a round trip takes twice the delay longer; the order and
+// the bytes are kept).
+//
+// Data flow: listener goroutine → per link and direction, a reader
+// goroutine (reads, drops what the fault drops, stamps the rest with its
+// release time) and a writer goroutine (writes each chunk at its release
+// time, unless the fault now drops it). All goroutines belong to the Proxy
+// and end with Close.
 //
 // Why not Shopify/toxiproxy: its toxics act on a proxy as a whole (every
 // client), so cutting one node off would need one proxy per pair of nodes,
@@ -45,9 +59,11 @@ type Fault uint8
 
 // Faults.
 const (
-	Pass      Fault = iota // forward
-	Refuse                 // reset existing links, reset new ones at once
-	Blackhole              // keep links open, carry nothing; closed when lifted
+	Pass         Fault = iota // forward
+	Refuse                    // reset existing links, reset new ones at once
+	Blackhole                 // keep links open, carry nothing; closed when lifted
+	DropRequests              // drop what the source sends; closed when lifted
+	DropReplies               // drop what the target answers; closed when lifted
 )
 
 func (f Fault) String() string {
@@ -58,9 +74,38 @@ func (f Fault) String() string {
 		return "refuse"
 	case Blackhole:
 		return "blackhole"
+	case DropRequests:
+		return "drop-requests"
+	case DropReplies:
+		return "drop-replies"
 	}
 	return fmt.Sprintf("fault(%d)", uint8(f))
 }
+
+// direction is one half of a link.
+type direction uint8
+
+const (
+	toTarget   direction = iota // what the source sends
+	fromTarget                  // what the target answers
+)
+
+// drops reports whether f drops the bytes going in dir.
+func (f Fault) drops(dir direction) bool {
+	switch f {
+	case Blackhole:
+		return true
+	case DropRequests:
+		return dir == toTarget
+	case DropReplies:
+		return dir == fromTarget
+	}
+	return false
+}
+
+// losesBytes reports whether f drops bytes in some direction (a link that
+// had such a fault is closed when it is lifted).
+func (f Fault) losesBytes() bool { return f.drops(toTarget) || f.drops(fromTarget) }
 
 // DialTimeout bounds the proxy's dial to its target.
 const DialTimeout = time.Second
@@ -71,7 +116,8 @@ type Stats struct {
 	Refused   uint64 // links reset on arrival (Refuse)
 	Cut       uint64 // live links reset by a fault (Refuse) or closed when a Blackhole was lifted
 	DialFails uint64 // links closed because the target could not be dialled
-	Dropped   uint64 // bytes read and dropped by Blackhole
+	Dropped   uint64 // bytes read and dropped (Blackhole, DropRequests, DropReplies)
+	Delayed   uint64 // chunks forwarded late by a delay
 	Open      int    // links open now
 }
 
@@ -81,14 +127,16 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	all    Fault                // fault for every source without a rule of its own
-	rules  map[netip.Addr]Fault // per source IP
-	links  map[*link]struct{}
-	closed bool
+	mu       sync.Mutex
+	all      Fault                        // fault for every source without a rule of its own
+	rules    map[netip.Addr]Fault         // per source IP
+	allDelay time.Duration                // delay for every source without one of its own
+	delays   map[netip.Addr]time.Duration // per source IP
+	links    map[*link]struct{}
+	closed   bool
 
-	wg                                         sync.WaitGroup
-	accepted, refused, cut, dialFails, dropped atomic.Uint64
+	wg                                                  sync.WaitGroup
+	accepted, refused, cut, dialFails, dropped, delayed atomic.Uint64
 }
 
 // link is one proxied connection: client (accepted) ↔ server (dialled).
@@ -96,7 +144,9 @@ type link struct {
 	src     netip.Addr
 	client  net.Conn
 	fault   atomic.Uint32 // Fault currently applied
-	tainted atomic.Bool   // was blackholed: bytes were lost
+	delay   atomic.Int64  // time.Duration currently applied
+	tainted atomic.Bool   // had a fault that drops bytes: bytes were lost
+	done    chan struct{} // closed when the link is closed
 
 	mu     sync.Mutex
 	server net.Conn // nil until dialled
@@ -110,7 +160,8 @@ func Listen(addr, target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen %s: %w", addr, err)
 	}
-	p := &Proxy{ln: ln, target: target, rules: make(map[netip.Addr]Fault), links: make(map[*link]struct{})}
+	p := &Proxy{ln: ln, target: target, rules: make(map[netip.Addr]Fault), delays: make(map[netip.Addr]time.Duration),
+		links: make(map[*link]struct{})}
 	p.wg.Add(1)
 	go p.acceptLoop()
 	return p, nil
@@ -144,11 +195,37 @@ func (p *Proxy) SetAll(f Fault) {
 	p.applyLocked()
 }
 
-// Heal removes every rule: all links pass (blackholed ones are closed).
+// SetDelay delays the links from each source IP in srcs by d in each
+// direction, now (bytes already read keep their release time) and for new
+// links, until changed. SetDelay(0, ip) removes ip's own delay.
+func (p *Proxy) SetDelay(d time.Duration, srcs ...netip.Addr) {
+	p.mu.Lock()
+	for _, s := range srcs {
+		s = s.Unmap()
+		if d <= 0 {
+			delete(p.delays, s)
+		} else {
+			p.delays[s] = d
+		}
+	}
+	p.applyLocked()
+}
+
+// SetAllDelay delays every source that has no delay of its own.
+func (p *Proxy) SetAllDelay(d time.Duration) {
+	p.mu.Lock()
+	p.allDelay = max(d, 0)
+	p.applyLocked()
+}
+
+// Heal removes every rule and delay: all links pass at once (those that
+// lost bytes are closed).
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	p.all = Pass
 	clear(p.rules)
+	p.allDelay = 0
+	clear(p.delays)
 	p.applyLocked()
 }
 
@@ -166,6 +243,20 @@ func (p *Proxy) faultLocked(src netip.Addr) Fault {
 	return p.all
 }
 
+// DelayFor reports the delay that applies to links from src.
+func (p *Proxy) DelayFor(src netip.Addr) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delayLocked(src.Unmap())
+}
+
+func (p *Proxy) delayLocked(src netip.Addr) time.Duration {
+	if d, ok := p.delays[src]; ok {
+		return d
+	}
+	return p.allDelay
+}
+
 // applyLocked re-judges every live link and unlocks p.mu. Closing happens
 // after the unlock (no I/O under the lock).
 func (p *Proxy) applyLocked() {
@@ -173,10 +264,11 @@ func (p *Proxy) applyLocked() {
 	for l := range p.links {
 		f := p.faultLocked(l.src)
 		l.fault.Store(uint32(f))
+		l.delay.Store(int64(p.delayLocked(l.src)))
 		switch {
 		case f == Refuse:
 			toClose = append(toClose, l)
-		case f == Blackhole:
+		case f.losesBytes():
 			l.tainted.Store(true)
 		case l.tainted.Load():
 			toClose = append(toClose, l)
@@ -196,7 +288,7 @@ func (p *Proxy) Stats() Stats {
 	p.mu.Unlock()
 	return Stats{
 		Accepted: p.accepted.Load(), Refused: p.refused.Load(), Cut: p.cut.Load(),
-		DialFails: p.dialFails.Load(), Dropped: p.dropped.Load(), Open: open,
+		DialFails: p.dialFails.Load(), Dropped: p.dropped.Load(), Delayed: p.delayed.Load(), Open: open,
 	}
 }
 
@@ -254,9 +346,10 @@ func (p *Proxy) acceptLoop() {
 			resetConn(c)
 			continue
 		}
-		l := &link{src: src, client: c}
+		l := &link{src: src, client: c, done: make(chan struct{})}
 		l.fault.Store(uint32(f))
-		l.tainted.Store(f == Blackhole)
+		l.delay.Store(int64(p.delayLocked(src)))
+		l.tainted.Store(f.losesBytes())
 		p.links[l] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
@@ -289,35 +382,103 @@ func (p *Proxy) serve(l *link) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.pump(l, srv, l.client)
+		p.pump(l, srv, l.client, fromTarget)
 	}()
-	p.pump(l, l.client, srv)
+	p.pump(l, l.client, srv, toTarget)
 	<-done
 	l.close()
 }
 
-// pump copies from → to, dropping bytes while the link is blackholed. At
-// the end of from it half-closes to (so a request-then-EOF protocol still
-// works); on an error it closes the whole link.
-func (p *Proxy) pump(l *link, from, to net.Conn) {
+// chunk is what a pump read, to be written at release; eof marks the end
+// of its direction (a half-close).
+type chunk struct {
+	b   []byte
+	at  time.Time
+	eof bool
+}
+
+// pump copies from → to in direction dir: it reads, drops what the link's
+// fault drops, and queues the rest with its release time (now + the link's
+// delay) for a writer goroutine it owns. At the end of from the writer
+// half-closes to (so a request-then-EOF protocol still works); on an error
+// the whole link is closed.
+func (p *Proxy) pump(l *link, from, to net.Conn, dir direction) {
+	q := make(chan chunk, 64)
+	wdone := make(chan struct{})
+	go func() {
+		defer close(wdone)
+		p.write(l, to, dir, q)
+	}()
+	defer func() {
+		close(q)
+		<-wdone
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := from.Read(buf)
 		if n > 0 {
-			if Fault(l.fault.Load()) != Pass {
+			if Fault(l.fault.Load()).drops(dir) {
 				p.dropped.Add(uint64(n))
-			} else if _, werr := to.Write(buf[:n]); werr != nil {
-				l.close()
-				return
+			} else {
+				c := chunk{b: append([]byte(nil), buf[:n]...), at: time.Now().Add(time.Duration(l.delay.Load()))}
+				select {
+				case q <- c:
+				case <-l.done:
+					return
+				}
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				if tc, ok := to.(*net.TCPConn); ok {
-					_ = tc.CloseWrite()
-					return
+				select {
+				case q <- chunk{eof: true, at: time.Now().Add(time.Duration(l.delay.Load()))}:
+				case <-l.done:
 				}
+				return
 			}
+			l.close()
+			return
+		}
+	}
+}
+
+// write writes each chunk of q to to at its release time, dropping those
+// the link's fault drops by then. It returns when q is closed and drained,
+// or when the link closes.
+func (p *Proxy) write(l *link, to net.Conn, dir direction, q <-chan chunk) {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for c := range q {
+		if wait := time.Until(c.at); wait > 0 {
+			if t == nil {
+				t = time.NewTimer(wait)
+			} else {
+				t.Reset(wait)
+			}
+			select {
+			case <-t.C:
+			case <-l.done:
+				return
+			}
+			p.delayed.Add(1)
+		}
+		if c.eof {
+			if tc, ok := to.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+				continue
+			}
+			l.close()
+			return
+		}
+		if Fault(l.fault.Load()).drops(dir) {
+			p.dropped.Add(uint64(len(c.b)))
+			continue
+		}
+		if _, err := to.Write(c.b); err != nil {
 			l.close()
 			return
 		}
@@ -337,6 +498,7 @@ func (l *link) shut(fn func(net.Conn)) {
 		return
 	}
 	l.closed = true
+	close(l.done)
 	srv := l.server
 	l.mu.Unlock()
 	fn(l.client)

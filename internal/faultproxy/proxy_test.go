@@ -2,12 +2,14 @@ package faultproxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,6 +336,158 @@ func TestCloseEndsEverything(t *testing.T) {
 		// The echo server's per-connection goroutines end with the links.
 		if n := runtime.NumGoroutine(); n > base {
 			return errors.New("goroutines left after Close")
+		}
+		return nil
+	})
+}
+
+// countingServer accepts connections and counts the bytes it reads,
+// answering nothing. It stops when the test ends.
+func countingServer(t *testing.T) (addr string, read *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read = new(atomic.Int64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 1024)
+				for {
+					n, err := c.Read(buf)
+					read.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String(), read
+}
+
+// TestDelay: a delayed source's round trips take at least twice the delay
+// (once each way), in order and intact, while another source's do not;
+// lifting the delay takes effect for what is read from then on.
+func TestDelay(t *testing.T) {
+	const d = 150 * time.Millisecond
+	p := startProxy(t, echoServer(t))
+	a := dialFrom(t, ipA.String(), p.Addr())
+	b := dialFrom(t, ipB.String(), p.Addr())
+	p.SetDelay(d, ipA)
+	if got := p.DelayFor(ipA); got != d {
+		t.Fatalf("delay for A: %v", got)
+	}
+	start := time.Now()
+	// Several writes before any read: each is delayed once, not once per
+	// earlier write (no head-of-line accumulation).
+	for _, m := range []string{"one", "two", "three"} {
+		if _, err := a.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = a.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, len("onetwothree"))
+	if _, err := io.ReadFull(a, got); err != nil || string(got) != "onetwothree" {
+		t.Fatalf("delayed echo: %q, %v", got, err)
+	}
+	took := time.Since(start)
+	if took < 2*d {
+		t.Fatalf("delayed round trip took %v, want ≥ %v", took, 2*d)
+	}
+	// Generous: the three writes share one delay each way.
+	if took > 4*d+time.Second {
+		t.Fatalf("delayed round trip took %v: delays added up", took)
+	}
+	if err := roundTrip(b, "fast"); err != nil {
+		t.Fatal("B's link:", err)
+	}
+	if s := p.Stats(); s.Delayed == 0 {
+		t.Fatalf("stats %+v: nothing counted as delayed", s)
+	}
+	p.SetDelay(0, ipA)
+	if err := roundTrip(a, "prompt"); err != nil {
+		t.Fatal("after the delay was lifted:", err)
+	}
+}
+
+// TestDropReplies: the target receives everything a DropReplies source
+// sends, the source hears nothing back; lifting the fault closes the link
+// (bytes were lost). DropRequests is the other way round: the target hears
+// nothing.
+func TestDropReplies(t *testing.T) {
+	p := startProxy(t, echoServer(t))
+	a := dialFrom(t, ipA.String(), p.Addr())
+	if err := roundTrip(a, "x"); err != nil {
+		t.Fatal(err)
+	}
+	p.Set(DropReplies, ipA)
+	if _, err := a.Write([]byte("unanswered")); err != nil {
+		t.Fatal(err)
+	}
+	if err := silent(a, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, time.Second, func() error {
+		// The echo server got the bytes and answered: the answer was dropped.
+		if s := p.Stats(); s.Dropped < uint64(len("unanswered")) {
+			return errors.New("answer not counted as dropped")
+		}
+		return nil
+	})
+	p.Set(Pass, ipA)
+	if err := closedByPeer(a); err != nil {
+		t.Fatal("link after the fault was lifted:", err)
+	}
+
+	target, read := countingServer(t)
+	q := startProxy(t, target)
+	r := dialFrom(t, ipA.String(), q.Addr())
+	q.Set(DropRequests, ipA)
+	if _, err := r.Write([]byte("never heard")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, time.Second, func() error {
+		if s := q.Stats(); s.Dropped < uint64(len("never heard")) {
+			return errors.New("request not counted as dropped")
+		}
+		return nil
+	})
+	if n := read.Load(); n != 0 {
+		t.Fatalf("the target read %d bytes through DropRequests", n)
+	}
+	q.Set(DropReplies, ipA)
+	r2 := dialFrom(t, ipA.String(), q.Addr())
+	if _, err := r2.Write([]byte("heard")); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, time.Second, func() error {
+		if n := read.Load(); n != int64(len("heard")) {
+			return fmt.Errorf("the target read %d bytes, want %d", n, len("heard"))
 		}
 		return nil
 	})
