@@ -133,13 +133,19 @@ func (n *Node) LeaseChanged() <-chan struct{} { return n.leaseWake }
 
 // runLease renews the lease every HeartbeatInterval: on the leader by a
 // Barrier (a log entry a quorum stored), on a follower by a heartbeat to the
-// leader's API.
+// leader's API. After a failed renewal it tries again a quarter of the
+// interval later: a follower whose leader just died, or whose new leader's
+// supervisor is not ready yet, gets its lease back within ~25 ms of the new
+// leader being ready rather than up to a whole interval later (its rooms,
+// and matches given to it by a failover, wait for that lease).
 //
 // Failures are logged when the reason changes, not every beat, and only at
 // debug until they have lasted renewWarnAfter: a node that starts (or
 // restarts) knows no leader until the first election, which is normal.
 func (n *Node) runLease(ctx context.Context) {
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	every := n.cfg.HeartbeatInterval
+	retry := max(every/4, 10*time.Millisecond)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	warnAfter := n.renewWarnAfter()
 	var lastErr string
@@ -151,10 +157,16 @@ func (n *Node) runLease(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		began := time.Now()
 		err := n.renewOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		next := every
+		if err != nil {
+			next = retry
+		}
+		t.Reset(max(next-time.Since(began), time.Millisecond))
 		msg := errString(err)
 		if err == nil {
 			if warned {

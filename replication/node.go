@@ -359,6 +359,12 @@ func (n *Node) runLeadership(ctx context.Context) {
 	r.RegisterObserver(observer)
 	defer r.DeregisterObserver(observer)
 	var lastLeader string
+	// A leader Raft learned before the observer was registered (a restarted
+	// node hears from the leader within milliseconds of starting) sent its
+	// observation to nobody: take it from Raft's state.
+	if _, id := r.LeaderWithID(); id != "" && string(id) != n.cfg.NodeID {
+		lastLeader = string(id)
+	}
 	seen := func(o raft.Observation) {
 		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && string(lo.LeaderID) != n.cfg.NodeID {
 			lastLeader = string(lo.LeaderID)
