@@ -15,7 +15,7 @@ import (
 // restart. The lease needs the node's FSM to apply its revival, which only
 // replication brings; without holdTransport the leader's replication
 // goroutine for the node was asleep in a backoff of up to 10 s when the
-// node came back (measured 5–9 s to the lease).
+// node came back (measured 4.5–4.8 s to the lease).
 func TestLeaseSoonAfterLongOutage(t *testing.T) {
 	const outage, bound = 15 * time.Second, 2 * time.Second
 	c := startCluster(t, 3, nil)
