@@ -147,6 +147,8 @@ func (n *Node) runLease(ctx context.Context) {
 	retry := max(every/4, 10*time.Millisecond)
 	t := time.NewTimer(every)
 	defer t.Stop()
+	lr := &leaderRenewals{slots: make(chan struct{}, max(int(n.cfg.OwnerLease/every)-1, 1))}
+	defer lr.wg.Wait()
 	warnAfter := n.renewWarnAfter()
 	var lastErr string
 	var failingSince time.Time // zero: renewing
@@ -158,7 +160,7 @@ func (n *Node) runLease(ctx context.Context) {
 		case <-t.C:
 		}
 		began := time.Now()
-		err := n.renewOnce(ctx)
+		err := n.renewOnce(ctx, lr)
 		if ctx.Err() != nil {
 			return
 		}
@@ -225,7 +227,20 @@ func (n *Node) renewAsLeader(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) renewOnce(ctx context.Context) error {
+// leaderRenewals are the leader's lease Barriers in flight. They overlap:
+// one starts every HeartbeatInterval whether or not the last has committed,
+// so a slow commit (a starved machine, a slow disk) costs the lease only
+// when a Barrier takes longer than OwnerLease − HeartbeatInterval, not half
+// the lease as renewals one after another did. Owned by runLease, which
+// waits for them; each ends when its Barrier does, or on ctx or Raft's
+// shutdown.
+type leaderRenewals struct {
+	wg    sync.WaitGroup
+	slots chan struct{}         // one per Barrier in flight (at most OwnerLease/HeartbeatInterval − 1)
+	last  atomic.Pointer[error] // the outcome of the last one that ended; nil: none yet
+}
+
+func (n *Node) renewOnce(ctx context.Context, lr *leaderRenewals) error {
 	r := n.r()
 	switch r.State() {
 	case raft.Leader:
@@ -233,7 +248,21 @@ func (n *Node) renewOnce(ctx context.Context) error {
 		if sup == nil || !sup.ready.Load() {
 			return nil // Barrier pending; the lease earned as a follower still counts
 		}
-		return n.renewAsLeader(ctx)
+		select {
+		case lr.slots <- struct{}{}:
+			lr.wg.Add(1)
+			go func() {
+				defer lr.wg.Done()
+				err := n.renewAsLeader(ctx)
+				lr.last.Store(&err)
+				<-lr.slots
+			}()
+		default: // every slot busy: the Barriers in flight renew when they commit
+		}
+		if p := lr.last.Load(); p != nil {
+			return *p
+		}
+		return nil
 	case raft.Follower:
 		leader, err := n.leaderInfo()
 		if err != nil {
