@@ -16,6 +16,7 @@ import (
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/net/ws"
+	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/tools/certs"
 )
 
@@ -95,7 +96,8 @@ type Config struct {
 	// matches move (-failover-after).
 	FailoverAfter time.Duration
 	// OwnerLease: an owner out of touch with a leader this long pauses its
-	// rooms; shorter than FailoverAfter (-owner-lease).
+	// rooms; shorter than FailoverAfter by at least
+	// replication.MinLeaseMargin (-owner-lease).
 	OwnerLease time.Duration
 	// CheckpointInterval is how often each room's newest checkpoint goes
 	// into Raft (-checkpoint-interval).
@@ -136,14 +138,14 @@ type Config struct {
 // dev cluster on 127.0.0.1:7350 (Raft on 127.0.0.1:7351, data in
 // ./ticksync-data), 30 Hz, guests allowed, console logs at info.
 func DefaultConfig() Config {
-	wsDefaults, gameDefaults := ws.DefaultConfig(), game.DefaultConfig()
+	wsDefaults, gameDefaults, replDefaults := ws.DefaultConfig(), game.DefaultConfig(), replication.DefaultConfig()
 	return Config{
 		HTTPAddr:           "127.0.0.1:7350",
 		RaftAddr:           "127.0.0.1:7351",
 		DataDir:            "./ticksync-data",
 		TickRate:           30,
-		FailoverAfter:      1500 * time.Millisecond,
-		OwnerLease:         time.Second,
+		FailoverAfter:      replDefaults.FailoverAfter, // 750 ms
+		OwnerLease:         replDefaults.OwnerLease,    // 500 ms
 		CheckpointInterval: 500 * time.Millisecond,
 		ResumeGrace:        15 * time.Second,
 		MaxConnsPerIP:      wsDefaults.MaxConnsPerIP,
@@ -348,6 +350,10 @@ func (c *Config) Validate() error {
 	}
 	if c.OwnerLease >= c.FailoverAfter {
 		return fmt.Errorf("-owner-lease %v: must be shorter than -failover-after (%v)", c.OwnerLease, c.FailoverAfter)
+	}
+	if m := replication.MinLeaseMargin(c.OwnerLease); c.FailoverAfter-c.OwnerLease < m {
+		return fmt.Errorf("-failover-after %v: must exceed -owner-lease (%v) by at least %v (clock rates, the tick in progress, scheduling)",
+			c.FailoverAfter, c.OwnerLease, m)
 	}
 	if c.LogFormat != "console" && c.LogFormat != "json" {
 		return fmt.Errorf("-log-format %q: must be console or json", c.LogFormat)

@@ -34,7 +34,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != "127.0.0.1:7350" || c.RaftAddr != "127.0.0.1:7351" || c.DataDir != "./ticksync-data" ||
-		c.TickRate != 30 || c.FailoverAfter != 1500*time.Millisecond || c.OwnerLease != time.Second ||
+		c.TickRate != 30 || c.FailoverAfter != 750*time.Millisecond || c.OwnerLease != 500*time.Millisecond ||
 		c.CheckpointInterval != 500*time.Millisecond || c.ResumeGrace != 15*time.Second ||
 		c.LogFormat != "console" || c.LogLevel != zerolog.InfoLevel || c.Advertise != "" || c.NodeID == "" || c.AllowedOrigins != nil ||
 		c.Logger != nil || c.DefaultGame != "" {
@@ -94,6 +94,7 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-allowed-origins", "https://a.com/path"}, nil, "-allowed-origins"},
 		{[]string{"-auth-secret", "short"}, nil, "-auth-secret"},
 		{[]string{"-owner-lease", "2s"}, nil, "-owner-lease 2s: must be shorter than -failover-after"},
+		{[]string{"-owner-lease", "700ms"}, nil, "-failover-after 750ms: must exceed -owner-lease (700ms) by at least 170ms"},
 		{[]string{"-failover-after", "0s"}, nil, "-failover-after"},
 		{[]string{"-checkpoint-interval", "1ms"}, nil, "-checkpoint-interval"},
 		{[]string{"-resume-grace", "-1s"}, nil, "-resume-grace"},

@@ -54,7 +54,8 @@ type Config struct {
 	FailoverAfter time.Duration
 	// OwnerLease: a node runs its rooms only while its lease, renewed by
 	// heartbeats the leader acknowledged, is younger than this. Must be
-	// shorter than FailoverAfter (see DESIGN.md, "Fencing").
+	// shorter than FailoverAfter by at least MinLeaseMargin (see DESIGN.md,
+	// "Fencing").
 	OwnerLease time.Duration
 	// LeaderGrace is added to every dead timer when a node becomes leader.
 	LeaderGrace time.Duration
@@ -130,12 +131,12 @@ type Config struct {
 }
 
 // RaftTuning holds hashicorp/raft and transport settings. The defaults are
-// tuned for a LAN cluster that must notice a dead leader within about half a
-// second (see DESIGN.md, "Raft settings").
+// tuned for a LAN cluster that must elect a new leader within FailoverAfter
+// of the old one's death (see DESIGN.md, "Raft settings").
 type RaftTuning struct {
-	HeartbeatTimeout   time.Duration // follower without leader contact → candidate (400 ms)
-	ElectionTimeout    time.Duration // candidate without a winner → new election (400 ms)
-	LeaderLeaseTimeout time.Duration // leader without quorum contact → steps down (300 ms)
+	HeartbeatTimeout   time.Duration // follower without leader contact → candidate (200 ms)
+	ElectionTimeout    time.Duration // candidate without a winner → new election (200 ms)
+	LeaderLeaseTimeout time.Duration // leader without quorum contact → steps down (200 ms)
 	CommitTimeout      time.Duration // 50 ms (raft's default)
 	MaxAppendEntries   int           // 256; also the BatchApplyCh buffer
 	SnapshotInterval   time.Duration // 10 s (checked every 10–20 s)
@@ -147,24 +148,26 @@ type RaftTuning struct {
 	ApplyTimeout       time.Duration // 5 s to enqueue one Apply on the leader
 }
 
-// DefaultConfig returns the defaults of DESIGN.md's Cluster section: failover
-// after 1.5 s, owner lease 1 s, checkpoints every 500 ms.
+// DefaultConfig returns the defaults of DESIGN.md's "Heartbeats, lease and
+// failover" and "Raft settings": failover after 750 ms, owner lease 500 ms,
+// heartbeats every 100 ms, Raft timeouts 200 ms, checkpoints every 500 ms.
+// A crashed owner's matches run elsewhere within about a second.
 func DefaultConfig() Config {
 	return Config{
 		RaftAddr:           "127.0.0.1:7351",
 		AdvertiseURL:       "ws://127.0.0.1:7350/ws",
 		DataDir:            "ticksync-data",
-		FailoverAfter:      1500 * time.Millisecond,
-		OwnerLease:         time.Second,
+		FailoverAfter:      750 * time.Millisecond,
+		OwnerLease:         500 * time.Millisecond,
 		LeaderGrace:        250 * time.Millisecond,
-		HeartbeatInterval:  250 * time.Millisecond,
+		HeartbeatInterval:  100 * time.Millisecond,
 		CheckpointInterval: 500 * time.Millisecond,
 		MaxBatchBytes:      256 << 10,
 		TickLogInterval:    50 * time.Millisecond,
 		Raft: RaftTuning{
-			HeartbeatTimeout:   400 * time.Millisecond,
-			ElectionTimeout:    400 * time.Millisecond,
-			LeaderLeaseTimeout: 300 * time.Millisecond,
+			HeartbeatTimeout:   200 * time.Millisecond,
+			ElectionTimeout:    200 * time.Millisecond,
+			LeaderLeaseTimeout: 200 * time.Millisecond,
 			CommitTimeout:      50 * time.Millisecond,
 			MaxAppendEntries:   256,
 			SnapshotInterval:   10 * time.Second,
@@ -177,6 +180,14 @@ func DefaultConfig() Config {
 		},
 		Logger: zerolog.Nop(),
 	}
+}
+
+// MinLeaseMargin is the least FailoverAfter − OwnerLease that Validate
+// accepts for a lease of lease: 100 ms for a tick in progress and
+// scheduling delays, plus a tenth of the lease for clock-rate differences
+// between nodes (DESIGN.md, "Fencing").
+func MinLeaseMargin(lease time.Duration) time.Duration {
+	return 100*time.Millisecond + lease/10
 }
 
 // Validate reports the first invalid setting, saying what is allowed.
@@ -220,6 +231,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OwnerLease <= 0 || c.OwnerLease >= c.FailoverAfter {
 		bad("owner lease %s: must be > 0 and shorter than failover-after (%s)", c.OwnerLease, c.FailoverAfter)
+	} else if m := MinLeaseMargin(c.OwnerLease); c.FailoverAfter-c.OwnerLease < m {
+		bad("failover-after %s: must exceed the owner lease (%s) by at least %s (clock rates, the tick in progress, scheduling: DESIGN.md, \"Fencing\")",
+			c.FailoverAfter, c.OwnerLease, m)
 	}
 	if c.LeaderGrace < 0 || c.LeaderGrace > time.Minute {
 		bad("leader grace %s: must be 0..1m", c.LeaderGrace)

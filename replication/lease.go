@@ -133,14 +133,22 @@ func (n *Node) LeaseChanged() <-chan struct{} { return n.leaseWake }
 
 // runLease renews the lease every HeartbeatInterval: on the leader by a
 // Barrier (a log entry a quorum stored), on a follower by a heartbeat to the
-// leader's API.
+// leader's API. After a failed renewal it tries again a quarter of the
+// interval later: a follower whose leader just died, or whose new leader's
+// supervisor is not ready yet, gets its lease back within ~25 ms of the new
+// leader being ready rather than up to a whole interval later (its rooms,
+// and matches given to it by a failover, wait for that lease).
 //
 // Failures are logged when the reason changes, not every beat, and only at
 // debug until they have lasted renewWarnAfter: a node that starts (or
 // restarts) knows no leader until the first election, which is normal.
 func (n *Node) runLease(ctx context.Context) {
-	t := time.NewTicker(n.cfg.HeartbeatInterval)
+	every := n.cfg.HeartbeatInterval
+	retry := max(every/4, 10*time.Millisecond)
+	t := time.NewTimer(every)
 	defer t.Stop()
+	lr := &leaderRenewals{slots: make(chan struct{}, max(int(n.cfg.OwnerLease/every)-1, 1))}
+	defer lr.wg.Wait()
 	warnAfter := n.renewWarnAfter()
 	var lastErr string
 	var failingSince time.Time // zero: renewing
@@ -151,10 +159,16 @@ func (n *Node) runLease(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		err := n.renewOnce(ctx)
+		began := time.Now()
+		err := n.renewOnce(ctx, lr)
 		if ctx.Err() != nil {
 			return
 		}
+		next := every
+		if err != nil {
+			next = retry
+		}
+		t.Reset(max(next-time.Since(began), time.Millisecond))
 		msg := errString(err)
 		if err == nil {
 			if warned {
@@ -213,7 +227,20 @@ func (n *Node) renewAsLeader(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) renewOnce(ctx context.Context) error {
+// leaderRenewals are the leader's lease Barriers in flight. They overlap:
+// one starts every HeartbeatInterval whether or not the last has committed,
+// so a slow commit (a starved machine, a slow disk) costs the lease only
+// when a Barrier takes longer than OwnerLease − HeartbeatInterval, not half
+// the lease as renewals one after another did. Owned by runLease, which
+// waits for them; each ends when its Barrier does, or on ctx or Raft's
+// shutdown.
+type leaderRenewals struct {
+	wg    sync.WaitGroup
+	slots chan struct{}         // one per Barrier in flight (at most OwnerLease/HeartbeatInterval − 1)
+	last  atomic.Pointer[error] // the outcome of the last one that ended; nil: none yet
+}
+
+func (n *Node) renewOnce(ctx context.Context, lr *leaderRenewals) error {
 	r := n.r()
 	switch r.State() {
 	case raft.Leader:
@@ -221,7 +248,21 @@ func (n *Node) renewOnce(ctx context.Context) error {
 		if sup == nil || !sup.ready.Load() {
 			return nil // Barrier pending; the lease earned as a follower still counts
 		}
-		return n.renewAsLeader(ctx)
+		select {
+		case lr.slots <- struct{}{}:
+			lr.wg.Add(1)
+			go func() {
+				defer lr.wg.Done()
+				err := n.renewAsLeader(ctx)
+				lr.last.Store(&err)
+				<-lr.slots
+			}()
+		default: // every slot busy: the Barriers in flight renew when they commit
+		}
+		if p := lr.last.Load(); p != nil {
+			return *p
+		}
+		return nil
 	case raft.Follower:
 		leader, err := n.leaderInfo()
 		if err != nil {

@@ -160,6 +160,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logger:  hlog.Named("net"),
 	})
 	n.raftAddr = string(n.trans.LocalAddr())
+	// Replication to an unreachable peer waits for it rather than backing
+	// off for up to 10 s (peerhold.go).
+	trans := newHoldTransport(n.trans, n.replicatesTo)
 
 	rc := n.raftConfig(hlog)
 	switch {
@@ -167,7 +170,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.NodeID), Address: raft.ServerAddress(n.raftAddr),
 		}}}
-		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, n.trans, conf); err != nil {
+		if err := raft.BootstrapCluster(rc, logs, n.store, snaps, trans, conf); err != nil {
 			return fmt.Errorf("bootstrap cluster: %w", err)
 		}
 		if err := dd.markInitialized(); err != nil {
@@ -181,7 +184,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	default:
 		n.log.Info().Str(keyJoin, n.cfg.JoinURL).Msg("empty data dir: waiting to be added to a cluster")
 	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.trans)
+	r, err := raft.NewRaft(rc, n.fsm, logs, n.store, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -324,6 +327,26 @@ func (n *Node) waitFuture(ctx context.Context, f raft.Future) error {
 	}
 }
 
+// replicatesTo reports whether this node's Raft leads in term now and has
+// server id at addr in its latest configuration: whether Raft still
+// replicates to it (holdTransport).
+func (n *Node) replicatesTo(term uint64, id raft.ServerID, addr raft.ServerAddress) bool {
+	r := n.r()
+	if r == nil || r.State() != raft.Leader || r.CurrentTerm() != term {
+		return false
+	}
+	cf := r.GetConfiguration() // the latest configuration, read without Raft's loop
+	if cf.Error() != nil {
+		return false
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == id {
+			return s.Address == addr
+		}
+	}
+	return false
+}
+
 // now is the monotonic time since the node was created.
 func (n *Node) now() time.Duration { return time.Since(n.t0) }
 
@@ -342,6 +365,12 @@ func (n *Node) runLeadership(ctx context.Context) {
 	r.RegisterObserver(observer)
 	defer r.DeregisterObserver(observer)
 	var lastLeader string
+	// A leader Raft learned before the observer was registered (a restarted
+	// node hears from the leader within milliseconds of starting) sent its
+	// observation to nobody: take it from Raft's state.
+	if _, id := r.LeaderWithID(); id != "" && string(id) != n.cfg.NodeID {
+		lastLeader = string(id)
+	}
 	seen := func(o raft.Observation) {
 		if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" && string(lo.LeaderID) != n.cfg.NodeID {
 			lastLeader = string(lo.LeaderID)

@@ -29,7 +29,8 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"no id", func(c *Config) { c.NodeID = "" }, "node id"},
-		{"lease not shorter than failover", func(c *Config) { c.OwnerLease = c.FailoverAfter }, "owner lease 1.5s: must be > 0 and shorter than failover-after"},
+		{"lease not shorter than failover", func(c *Config) { c.OwnerLease = c.FailoverAfter }, "owner lease 750ms: must be > 0 and shorter than failover-after"},
+		{"lease margin too small", func(c *Config) { c.OwnerLease = c.FailoverAfter - 100*time.Millisecond }, "failover-after 750ms: must exceed the owner lease (650ms) by at least 165ms"},
 		{"heartbeat too slow for the lease", func(c *Config) { c.HeartbeatInterval = 600 * time.Millisecond }, "heartbeat interval"},
 		{"bad raft addr", func(c *Config) { c.RaftAddr = "nope" }, "raft addr"},
 		{"bad advertise", func(c *Config) { c.AdvertiseURL = "ftp://x" }, "advertise url"},

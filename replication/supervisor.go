@@ -116,13 +116,21 @@ func (s *supervisor) run(ctx context.Context) {
 	}
 	ev.Msg("leader supervisor started")
 
+	// It wakes at the earliest dead deadline (a node is declared dead
+	// within a millisecond of it, not up to a polling period later), and
+	// at least every period for the rest (nodes added, self registration).
 	period := max(n.cfg.FailoverAfter/20, 10*time.Millisecond)
-	t := time.NewTicker(period)
+	t := time.NewTimer(period)
 	defer t.Stop()
 	for {
 		s.ensureSelf(ctx)
-		s.declareDead(ctx)
+		next, ok := s.declareDead(ctx)
 		s.collectRemoved(ctx)
+		wait := period
+		if ok {
+			wait = min(max(next-n.now()+time.Millisecond, time.Millisecond), period)
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -148,8 +156,9 @@ func (s *supervisor) ensureSelf(ctx context.Context) {
 
 // declareDead applies SetNodeState(dead) for every node without a heartbeat
 // for FailoverAfter. The check and the pending mark happen under mu, so a
-// heartbeat either lands before (and saves the node) or is refused.
-func (s *supervisor) declareDead(ctx context.Context) {
+// heartbeat either lands before (and saves the node) or is refused. It
+// returns the earliest deadline of the nodes still alive (ok false: none).
+func (s *supervisor) declareDead(ctx context.Context) (next time.Duration, ok bool) {
 	n := s.n
 	now := n.now()
 	nodes := n.fsm.Nodes()
@@ -166,12 +175,17 @@ func (s *supervisor) declareDead(ctx context.Context) {
 		if nd.ID == n.cfg.NodeID || nd.State == NodeDead || s.pending[nd.ID] {
 			continue
 		}
-		if due, rule := s.deadlineLocked(nd.ID); now > due {
-			s.pending[nd.ID] = true
-			c, heard := s.contact[nd.ID]
-			victims = append(victims, victim{id: nd.ID, silent: now - max(c, s.start), rule: rule,
-				due: due, silentDue: max(c, s.start) + n.cfg.FailoverAfter, heard: heard})
+		due, rule := s.deadlineLocked(nd.ID)
+		if now <= due {
+			if !ok || due < next {
+				next, ok = due, true
+			}
+			continue
 		}
+		s.pending[nd.ID] = true
+		c, heard := s.contact[nd.ID]
+		victims = append(victims, victim{id: nd.ID, silent: now - max(c, s.start), rule: rule,
+			due: due, silentDue: max(c, s.start) + n.cfg.FailoverAfter, heard: heard})
 	}
 	s.mu.Unlock()
 	for _, v := range victims {
@@ -194,11 +208,17 @@ func (s *supervisor) declareDead(ctx context.Context) {
 			}
 			continue
 		}
+		// Followers learn that the entry committed from the next
+		// AppendEntries; a Barrier sends one now rather than at the next
+		// lease renewal or commit timeout (up to 100 ms later), so a
+		// follower that was given matches starts them sooner.
+		n.r().Barrier(n.cfg.HeartbeatInterval) // not waited for; bounded if Raft is busy
 		n.metrics.Failover(len(res.Moved))
 		s.log.Warn().Str(keyPeer, v.id).Uint64(keyIndex, res.Index).Int(keyCount, len(res.Moved)).
 			Dur(keySilent, v.silent).Str(keyRule, v.rule).Dur(keySinceElected, n.now()-s.term.elected).
 			Msg("node declared dead; matches reassigned")
 	}
+	return next, ok
 }
 
 // deadlineLocked returns when node id may be declared dead, and which rule

@@ -106,7 +106,7 @@ func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
 // this node's log (the leader's: committed entries there are final). An
 // FSM that applied the log up to index has exactly that AppliedIndex, since
 // Raft's own entries do not reach the FSM. The scan reads backwards through
-// the log cache (Raft's barriers, 4 a second, are the usual entries in
+// the log cache (Raft's barriers, 10 a second, are the usual entries in
 // between); when it reaches the log's start without a command, every command
 // at or below index is in the snapshot that this node's FSM has applied, and
 // the FSM's index is the answer.

@@ -30,8 +30,8 @@ const adminToken = "system-test-admin-token"
 type clusterOpts struct {
 	nodes              int           // default 3
 	tickRate           int           // default 30
-	failoverAfter      time.Duration // 0: the binary's default (1.5 s)
-	ownerLease         time.Duration // 0: the binary's default (1 s)
+	failoverAfter      time.Duration // 0: the binary's default (750 ms)
+	ownerLease         time.Duration // 0: the binary's default (500 ms)
 	checkpointInterval time.Duration // 0: the binary's default (500 ms)
 	extra              []string      // more flags for every node
 	// advertise, if set, is node id's -advertise URL (the URL its Redirects
@@ -55,7 +55,7 @@ func (o clusterOpts) lease() time.Duration {
 	if o.ownerLease > 0 {
 		return o.ownerLease
 	}
-	return time.Second
+	return 500 * time.Millisecond
 }
 
 func (o clusterOpts) rate() int {

@@ -14,8 +14,10 @@ import (
 // TestTakeoverMeasure kills the owner of a played match again and again
 // (alternately a follower and the leader; each killed node is restarted
 // before the next round) and reports takeover times and game time lost,
-// in a table to paste. It runs with -takeover.kills=N (N kills per owner
-// kind) or TICKSYNC_SOAK=1 (10 per kind).
+// in a table to paste. Every round's match must come back (a round that
+// loses it fails the test and ends the run) and the history checker must
+// find no two nodes ticking it at once. It runs with -takeover.kills=N (N
+// kills per owner kind) or TICKSYNC_SOAK=1 (10 per kind).
 func TestTakeoverMeasure(t *testing.T) {
 	n := *takeoverKills
 	if n == 0 {
@@ -26,8 +28,10 @@ func TestTakeoverMeasure(t *testing.T) {
 	}
 	c := startCluster(t, clusterOpts{})
 	var all []takeover
+	overlapping, lost := 0, 0
 	for i := range 2 * n {
 		kind := [2]string{"follower", "leader"}[i%2]
+		killing := false // the owner is being killed: a failure now is a lost match
 		ok := t.Run(fmt.Sprintf("%02d-%s", i+1, kind), func(t *testing.T) {
 			leader := c.leader(10 * time.Second)
 			owner := c.followers(leader)[0]
@@ -50,16 +54,26 @@ func TestTakeoverMeasure(t *testing.T) {
 				}
 				return nil
 			})
+			killing = true
 			k := killOwner(t, c, owner, kind, m.ID, ps)
+			killing = false
 			all = append(all, k)
+			if bad := overlaps(runs(snapshotObs(ps), 300*time.Millisecond), 5*time.Millisecond); len(bad) > 0 {
+				overlapping += len(bad)
+				t.Errorf("two nodes ticked %s at once:\n  %s", m.ID, strings.Join(bad, "\n  "))
+			}
 			c.restart(owner)
 			c.waitConverged(30 * time.Second)
 		})
 		if !ok {
+			if killing {
+				lost++ // the match did not come back on another node
+			}
 			break
 		}
 	}
 	t.Log(takeoverReport(all, c.opts))
+	t.Logf("kills %d, matches lost %d, overlapping tick intervals %d", len(all)+lost, lost, overlapping)
 	t.Log(checkpointReport(t, c))
 	over := 0
 	for _, k := range all {
