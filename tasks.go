@@ -36,10 +36,26 @@ func (n *Node) joinCluster(ctx context.Context) {
 	}
 }
 
-// watchLease follows the owner lease. When it stays lost longer than
-// failover takes, this node's matches have most likely been given to
-// others: its players are disconnected (seats kept) so that they reconnect
-// through nodes that know the new owners.
+// minLeaseLostKick is the least time the lease must stay lost before the
+// players are sent away (leaseLostKick).
+const minLeaseLostKick = 2 * time.Second
+
+// leaseLostKick is how long the lease must stay lost before watchLease sends
+// the players away: twice failover-after, at least minLeaseLostKick. By then
+// the matches have most likely been given to other nodes. It is longer than
+// failover-after because a node starved of CPU for a moment loses its lease
+// and gets it back without any match moving (and a match that did move is
+// announced to its players by a Redirect as soon as this node applies the
+// move); clients also leave a node that sends nothing for their stall
+// timeout (2 s by default) on their own.
+func leaseLostKick(failoverAfter time.Duration) time.Duration {
+	return max(2*failoverAfter, minLeaseLostKick)
+}
+
+// watchLease follows the owner lease. When it stays lost for leaseLostKick,
+// this node's matches have most likely been given to others: its players
+// are disconnected (seats kept) so that they reconnect through nodes that
+// know the new owners.
 func (n *Node) watchLease(ctx context.Context) {
 	var lost *time.Timer
 	var lostC <-chan time.Time
@@ -59,14 +75,14 @@ func (n *Node) watchLease(ctx context.Context) {
 					lost, lostC = nil, nil
 				}
 			} else if lost == nil {
-				lost = time.NewTimer(n.cfg.FailoverAfter)
+				lost = time.NewTimer(leaseLostKick(n.cfg.FailoverAfter))
 				lostC = lost.C
 			}
 		case <-lostC:
 			lost, lostC = nil, nil
 			if !n.repl.LeaseValid() {
 				k := n.manager.DisconnectAll(schema.ErrCodeUnavailable, "this node lost contact with the cluster; reconnect")
-				n.log.Warn().Int(keyKicked, k).Msg("lease lost for longer than failover-after: players sent to other nodes")
+				n.log.Warn().Int(keyKicked, k).Msg("lease lost for twice failover-after: players sent to other nodes")
 			}
 		}
 	}
