@@ -91,7 +91,7 @@ func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
 		t.Fatalf("welcome from %q", c.Welcome().NodeID)
 	}
 
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer scancel()
 	if err := owner.Shutdown(sctx); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,12 @@ func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
 		}
 	}
 	for _, n := range nodes {
-		if err := n.Shutdown(sctx); err != nil {
+		// Each shutdown has its own budget: a loaded machine can take
+		// seconds per node (final flushes, leadership transfer, Raft).
+		nctx, ncancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := n.Shutdown(nctx)
+		ncancel()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
