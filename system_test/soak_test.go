@@ -136,7 +136,7 @@ func TestSoak(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "bots.json")
 	progressPath := filepath.Join(dir, "bots.progress")
-	botsDuration := cfg.duration + max(5*time.Second, cfg.duration/20)
+	botsDuration := cfg.duration + max(15*time.Second, cfg.duration/20)
 	args := []string{
 		"-url", strings.Join(urls, ","), "-game", "arena", "-bots", strconv.Itoa(cfg.bots),
 		"-per-room", strconv.Itoa(soakPerRoom), "-duration", botsDuration.String(), "-ramp", cfg.ramp.String(),
@@ -347,6 +347,12 @@ func (s *soakRun) run(bots *botsProc) {
 	// Every bot is seated within the ramp and the join timeout, or the run
 	// is judged from there with the bots missing.
 	seatBy := s.cfg.ramp + 40*time.Second
+	// A bot holds a session on the node it dialled until that node
+	// redirects it to its match's owner, so during the ramp the sum can
+	// reach the bot count while sessions still move between nodes. The
+	// window opens on the first sample whose per-node counts equal the
+	// previous sample's and sum to the bot count.
+	var prev *soakRound
 	for {
 		select {
 		case <-bots.exited:
@@ -366,7 +372,7 @@ func (s *soakRun) run(bots *botsProc) {
 			phase = "steady"
 		}
 		r := s.sample(at, phase)
-		if !seated && (r.sessions() >= float64(s.cfg.bots) || at > seatBy) {
+		if !seated && ((r.sessions() == float64(s.cfg.bots) && sameSessions(prev, &r)) || at > seatBy) {
 			seated, r.phase = true, "steady"
 			s.steadyFrom, s.steadyTo = at, at+s.cfg.duration
 			if at > seatBy {
@@ -374,10 +380,25 @@ func (s *soakRun) run(bots *botsProc) {
 			}
 		}
 		s.rounds = append(s.rounds, r)
+		prev = &s.rounds[len(s.rounds)-1]
 		if seated && at >= s.steadyTo {
 			return
 		}
 	}
+}
+
+// sameSessions reports whether two rounds saw every node hold the same
+// number of sessions.
+func sameSessions(a, b *soakRound) bool {
+	if a == nil || b == nil || len(a.nodes) != len(b.nodes) {
+		return false
+	}
+	for i := range a.nodes {
+		if a.nodes[i].sessions != b.nodes[i].sessions {
+			return false
+		}
+	}
+	return true
 }
 
 // afterBots waits (bounded) until the nodes hold no session once the bots
