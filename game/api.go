@@ -34,6 +34,9 @@ type JoinRequest struct {
 	// upgrade request). The per-address limits count by it
 	// (Config.MaxMatchesPerIP); the zero Addr is not limited.
 	Addr netip.Addr
+	// Claims is the auth token's JSON payload (nil for a guest), handed to
+	// the game with the join (sim.JoinInfo).
+	Claims []byte
 }
 
 // Seat is a player's place in a running match, held by one connection.
@@ -53,6 +56,14 @@ type Seat interface {
 	Disconnect()
 	// Leave frees the seat at once.
 	Leave()
+	// Event queues one client event (verified by the caller against
+	// Schema) on the connection's read goroutine. It never blocks; false
+	// means this player's event queue is full (the caller closes the
+	// client with schema.ErrCodeEventFlood) or the Seat is dead.
+	Event(ev *schema.Event) bool
+	// Schema is the match's game schema; nil for a game without one
+	// (the arena): its inputs carry no Data and it takes no events.
+	Schema() *GameSchema
 }
 
 // Joiner seats players; *Manager implements it.
@@ -66,6 +77,10 @@ type Joiner interface {
 type JoinError struct {
 	Code    schema.ErrorCode
 	Message string
+	// Public: Message is meant for the client (a game's refusal reason,
+	// ErrCodeJoinRefused; the expected schema, ErrCodeSchemaMismatch) and
+	// is sent instead of the code's fixed text.
+	Public bool
 }
 
 func (e *JoinError) Error() string { return e.Message }

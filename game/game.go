@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/ticksync/ticksync/schema/gamedelta"
+	"github.com/ticksync/ticksync/schema/gameschema"
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -95,3 +97,32 @@ func (r *Registry) Names() []string {
 	slices.Sort(names)
 	return names
 }
+
+// Spec registers a game with its compiled schema (RegisterSpec).
+type Spec struct {
+	Name string
+	New  Factory
+	// Schema is the game's compiled schema: the .bfbs that
+	// `flatc --binary --schema` writes. nil registers a game without one
+	// (its World is a sim.EntityWriter).
+	Schema []byte
+}
+
+// GameSchema is a registered game's schema in the forms the node uses: the
+// model that verifies its buffers, the codec of its entities and the .bfbs
+// served to clients.
+type GameSchema struct {
+	Schema *gameschema.Schema
+	Codec  *gamedelta.Codec
+	BFBS   []byte
+}
+
+// RegisterSpec adds a game with its schema. A schema the node cannot use is
+// refused with an error naming the table and field.
+func (r *Registry) RegisterSpec(s Spec) error {
+	return errors.New("register game: game schemas are not supported yet")
+}
+
+// Schema returns the schema of a registered game, nil for a game registered
+// without one (or not registered).
+func (r *Registry) Schema(name string) *GameSchema { return nil }

@@ -538,3 +538,7 @@ func (h *seatHandle) Input(in *schema.Input) bool {
 func (h *seatHandle) Disconnect() { h.m.disconnect(h) }
 
 func (h *seatHandle) Leave() { h.m.leave(h) }
+
+func (h *seatHandle) Event(*schema.Event) bool { return false }
+
+func (h *seatHandle) Schema() *GameSchema { return nil }

@@ -27,6 +27,23 @@ type Input struct {
 	MoveY      int8 // -100..100
 	Aim        uint16
 	Buttons    uint8
+	// Data is a generic game's input: a buffer whose root is the game's
+	// (ticksync_input) table, verified by the transport with the game's
+	// schema. After decoding it aliases the message buffer.
+	Data []byte
+	// EventAck is the newest server event seq the client has received.
+	EventAck uint32
+}
+
+// Event is one game event, either way: Data is a buffer whose root is the
+// game's (ticksync_events) wrapper of that direction. Seq numbers one
+// seat's events of one direction from 1, kept across resumes; Tick is the
+// tick that produced a server event (0 from a client). After decoding,
+// Data aliases the message buffer.
+type Event struct {
+	Seq  uint32
+	Tick uint32
+	Data []byte
 }
 
 // Axis limits of Input.MoveX and Input.MoveY; the verifier refuses values
@@ -44,6 +61,12 @@ type Hello struct {
 	LastTick    uint32
 	Name        string
 	Game        string
+	// Join is the game's join payload (a buffer of its (ticksync_join)
+	// table), empty for none; after decoding it aliases the message buffer.
+	Join []byte
+	// SchemaHash is the hex sha256 of the game schema the client was built
+	// for; empty accepts any.
+	SchemaHash string
 }
 
 // String limits the verifier enforces on Hello.
@@ -53,6 +76,16 @@ const (
 	MaxResumeTokenLen = 1024
 	MaxNameLen        = 32
 	MaxGameLen        = 32
+	MaxSchemaHashLen  = 64 // hex sha256
+	MaxJoinLen        = 1024
+)
+
+// Limits of the generic game bytes the envelope verifier enforces (the
+// game's schema verifies their content).
+const (
+	MaxInputDataLen   = 1024
+	MaxEventDataLen   = 4096
+	MaxSnapshotEvents = 1024 // events in one Snapshot
 )
 
 // Snapshot caps the verifier enforces on the client side. They are far above
@@ -73,6 +106,7 @@ const (
 	ClientInput ClientKind = 2
 	ClientLeave ClientKind = 3
 	ClientPing  ClientKind = 4
+	ClientEvent ClientKind = 5
 )
 
 // ClientMessage is a decoded client message. Only the field that matches Kind
@@ -81,6 +115,7 @@ type ClientMessage struct {
 	Kind       ClientKind
 	Hello      Hello
 	Input      Input
+	Event      Event
 	ClientTime uint64 // Ping
 }
 
@@ -107,6 +142,9 @@ type Welcome struct {
 	ServerTick  uint32
 	NodeID      string
 	MatchID     string
+	Game        string // the match's game
+	SchemaHash  string // hex sha256 of its schema; empty: a game without one (the arena)
+	EventSeq    uint32 // newest client event seq the match applied: a resumed client re-sends later ones
 }
 
 // Snapshot is a decoded (or to be encoded) Snapshot message. Decoding reuses
@@ -120,6 +158,14 @@ type Snapshot struct {
 	Changes      []byte // delta of entities present in the baseline; see DELTA.md
 	Removed      []uint32
 	ServerTimeMS uint64
+	// State is a generic game's world as gamedelta bytes
+	// (schema/gamedelta/DELTA.md), against BaselineTick.
+	State []byte
+	// Events are this player's server events not yet acknowledged,
+	// ascending Seq. Decoding reuses their capacity.
+	Events []Event
+	// EventSeq is the newest client event seq the match applied.
+	EventSeq uint32
 }
 
 // Redirect is a decoded Redirect message.
@@ -150,6 +196,10 @@ const (
 	// would not bring the seat or the match back.
 	ErrCodeKicked     ErrorCode = 13 // an operator removed this player from the match
 	ErrCodeMatchEnded ErrorCode = 14 // an operator ended the match
+	// Generic games.
+	ErrCodeJoinRefused    ErrorCode = 15 // the game refused the join; Error.message carries the game's reason
+	ErrCodeSchemaMismatch ErrorCode = 16 // the client was built for another game schema; Error.message names the match's
+	ErrCodeEventFlood     ErrorCode = 17 // the client sent events faster than allowed
 )
 
 // String returns the code's name in the README's error table. It is also
@@ -181,6 +231,12 @@ func (c ErrorCode) String() string {
 		return "kicked"
 	case ErrCodeMatchEnded:
 		return "match ended"
+	case ErrCodeJoinRefused:
+		return "join refused"
+	case ErrCodeSchemaMismatch:
+		return "schema mismatch"
+	case ErrCodeEventFlood:
+		return "too many events"
 	}
 	return "unknown"
 }

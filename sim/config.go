@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 // Config is the configuration of one room loop. Start from DefaultConfig and
@@ -40,6 +42,10 @@ type Config struct {
 	// EntityHint is the expected number of entities, used to preallocate
 	// the history ring. 0..65536, default 64.
 	EntityHint int
+	// Codec is the compiled layout of a generic game's entities (its
+	// schema mapped by gameschema): required when the World is a
+	// StateWriter, unused by an EntityWriter.
+	Codec *gamedelta.Codec
 }
 
 // DefaultConfig returns the default room configuration: 30 Hz, 64 ticks of

@@ -33,6 +33,10 @@ type fakeSeat struct {
 	disconnected atomic.Int32
 }
 
+func (s *fakeSeat) Event(*schema.Event) bool { return false }
+
+func (s *fakeSeat) Schema() *game.GameSchema { return nil }
+
 func (s *fakeSeat) Welcome() schema.Welcome { return s.welcome }
 func (s *fakeSeat) Input(in *schema.Input) bool {
 	select {
