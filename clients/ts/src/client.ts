@@ -129,7 +129,7 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor;
   /** default: globalThis.fetch */
   fetch?: FetchLike;
-  /** a connection that brings no Welcome within this is dropped and retried (ms, default 5000) */
+  /** a connection that brings no Welcome within this is dropped and retried, and a schema fetch gives up on a node (ms, default 5000) */
   connectTimeoutMs?: number;
   /** join and joinOrCreate retry transient failures for this long before rejecting (ms, default 30000) */
   joinTimeoutMs?: number;
@@ -198,7 +198,7 @@ export class Client {
       const url = schemaURL(u, game);
       let resp: Awaited<ReturnType<FetchLike>>;
       try {
-        resp = await f(url);
+        resp = await withTimeout(f(url), this.options.connectTimeoutMs ?? 5000, `GET ${url}`);
       } catch (e) {
         last = `GET ${url}: ${String(e)}`;
         continue;
@@ -736,6 +736,15 @@ export class Room {
     clearTimeout(this.retryTimer);
     clearTimeout(this.joinTimer);
   }
+}
+
+/** withTimeout rejects when p has not settled within ms (a node that accepts and never answers). */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function detach(ws: WebSocketLike): void {
