@@ -215,4 +215,3 @@ func TestGenericEventOverflowCloses(t *testing.T) {
 		t.Fatalf("overflows: new connection %d, old %d; want 1, 1", c2.overflowed(), c.conn.overflowed())
 	}
 }
-
