@@ -157,3 +157,42 @@ func TestSeatEvent(t *testing.T) {
 		t.Error("a game without a schema took an event")
 	}
 }
+
+// TestAdoptReplaysGenericJoins: a node adopting a match of a game with a
+// schema replays its tick log with the game's codec: the replayed game
+// gets every join's name, payload and claims and every client event again.
+func TestAdoptReplaysGenericJoins(t *testing.T) {
+	a := newLogNode(t, "a")
+	gs, _ := registerTag(t, a.m.games)
+	adopt(t, a.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	payload := tagJoin(gs, 2, "blue")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.m.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1", Name: "ann", Join: payload},
+		PlayerID: 5, Conn: &fakeConn{}, Claims: []byte(`{"sub":"ann"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Event(&schema.Event{Seq: 1, Data: tagPing(gs, 3)}) {
+		t.Fatal("Event refused")
+	}
+	// Wait until the tick log holds a few ticks past the event.
+	start := a.m.Match("g1").Room().Tick()
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, last := a.tlog.get("g1"); return last > start+3 })
+	log, _ := a.tlog.get("g1")
+
+	b := newLogNode(t, "b")
+	b.m.cfg.Lease = &switchLease{} // paused: the adopted room does not tick past the log
+	_, games := registerTag(t, b.m.games)
+	mt := adopt(t, b.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 20, Log: log})
+	if mt.replayed == 0 || mt.Info().Players != 1 {
+		t.Fatalf("replayed %d ticks, %d players", mt.replayed, mt.Info().Players)
+	}
+	joins := games.joins()
+	if len(joins) != 1 || joins[0].Player != 5 || joins[0].Name != "ann" || !bytes.Equal(joins[0].Payload, payload) || string(joins[0].Claims) != `{"sub":"ann"}` {
+		t.Errorf("the replayed game got joins %+v", joins)
+	}
+	if p := games.pings(); !slices.Equal(p, []int64{3}) {
+		t.Errorf("the replayed game got pings %v, want [3]", p)
+	}
+}
