@@ -38,7 +38,7 @@ func TestRoundTripClient(t *testing.T) {
 			if err := DecodeClientMessage(c.enc(), &m); err != nil {
 				t.Fatal(err)
 			}
-			if m != c.want {
+			if !reflect.DeepEqual(m, c.want) {
 				t.Fatalf("got %+v\nwant %+v", m, c.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -50,7 +51,7 @@ func FuzzDecodeClientMessage(f *testing.F) {
 		if err := DecodeClientMessage(out, &again); err != nil {
 			t.Fatalf("re-encoded %+v does not decode: %v", m, err)
 		}
-		if again != m {
+		if !reflect.DeepEqual(again, m) {
 			t.Fatalf("round trip: %+v became %+v", m, again)
 		}
 	})

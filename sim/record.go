@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 
@@ -112,13 +113,13 @@ func (r *Room) record(tick uint32, ents []schema.Entity) {
 	b = append(b, rc.events...)
 	n := 0
 	for _, p := range r.list {
-		if rc.full || p.last != p.logged {
+		if rc.full || !sameInput(&p.last, &p.logged) {
 			n++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
 	for _, p := range r.list {
-		if rc.full || p.last != p.logged {
+		if rc.full || !sameInput(&p.last, &p.logged) {
 			b = appendInput(b, tick, p.id, &p.last)
 			p.logged = p.last
 		}
@@ -159,4 +160,12 @@ func HashEntities(ents []schema.Entity) uint32 {
 	h *= k2
 	h ^= h >> 29
 	return uint32(h) ^ uint32(h>>32)
+}
+
+// sameInput reports whether two inputs carry the same values (what the
+// tick log writes of them).
+func sameInput(a, b *schema.Input) bool {
+	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
+		a.MoveX == b.MoveX && a.MoveY == b.MoveY && a.Aim == b.Aim && a.Buttons == b.Buttons &&
+		a.EventAck == b.EventAck && bytes.Equal(a.Data, b.Data)
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestRoomLatestInputWins(t *testing.T) {
 				t.Fatalf("InputsDiscarded = %d, want %d", d, tt.wantSkipped)
 			}
 			r.step(time.Now()) // nothing new: the same input again
-			if again := w.lastInputs()[7]; again != got {
+			if again := w.lastInputs()[7]; !reflect.DeepEqual(again, got) {
 				t.Fatalf("next tick applied %+v, want %+v repeated", again, got)
 			}
 		})

@@ -12,6 +12,7 @@ const (
 	ClientBodyInput ClientBody = 2
 	ClientBodyLeave ClientBody = 3
 	ClientBodyPing  ClientBody = 4
+	ClientBodyEvent ClientBody = 5
 )
 
 var EnumNamesClientBody = map[ClientBody]string{
@@ -20,6 +21,7 @@ var EnumNamesClientBody = map[ClientBody]string{
 	ClientBodyInput: "Input",
 	ClientBodyLeave: "Leave",
 	ClientBodyPing:  "Ping",
+	ClientBodyEvent: "Event",
 }
 
 var EnumValuesClientBody = map[string]ClientBody{
@@ -28,6 +30,7 @@ var EnumValuesClientBody = map[string]ClientBody{
 	"Input": ClientBodyInput,
 	"Leave": ClientBodyLeave,
 	"Ping":  ClientBodyPing,
+	"Event": ClientBodyEvent,
 }
 
 func (v ClientBody) String() string {

@@ -113,8 +113,36 @@ func (rcv *Welcome) MatchId() []byte {
 	return nil
 }
 
+func (rcv *Welcome) Game() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
+func (rcv *Welcome) SchemaHash() []byte {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(22))
+	if o != 0 {
+		return rcv._tab.ByteVector(o + rcv._tab.Pos)
+	}
+	return nil
+}
+
+func (rcv *Welcome) EventSeq() uint32 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(24))
+	if o != 0 {
+		return rcv._tab.GetUint32(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Welcome) MutateEventSeq(n uint32) bool {
+	return rcv._tab.MutateUint32Slot(24, n)
+}
+
 func WelcomeStart(builder *flatbuffers.Builder) {
-	builder.StartObject(8)
+	builder.StartObject(11)
 }
 func WelcomeAddSessionId(builder *flatbuffers.Builder, sessionId flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(0, flatbuffers.UOffsetT(sessionId), 0)
@@ -139,6 +167,15 @@ func WelcomeAddNodeId(builder *flatbuffers.Builder, nodeId flatbuffers.UOffsetT)
 }
 func WelcomeAddMatchId(builder *flatbuffers.Builder, matchId flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(7, flatbuffers.UOffsetT(matchId), 0)
+}
+func WelcomeAddGame(builder *flatbuffers.Builder, game flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(8, flatbuffers.UOffsetT(game), 0)
+}
+func WelcomeAddSchemaHash(builder *flatbuffers.Builder, schemaHash flatbuffers.UOffsetT) {
+	builder.PrependUOffsetTSlot(9, flatbuffers.UOffsetT(schemaHash), 0)
+}
+func WelcomeAddEventSeq(builder *flatbuffers.Builder, eventSeq uint32) {
+	builder.PrependUint32Slot(10, eventSeq, 0)
 }
 func WelcomeEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

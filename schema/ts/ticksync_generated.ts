@@ -4,6 +4,7 @@ export { ClientBody, unionToClientBody, unionListToClientBody } from './fb/clien
 export { ClientMessage } from './fb/client-message';
 export { Entity } from './fb/entity';
 export { Error } from './fb/error';
+export { Event } from './fb/event';
 export { Hello } from './fb/hello';
 export { Input } from './fb/input';
 export { Leave } from './fb/leave';

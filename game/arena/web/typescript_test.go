@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/ticksync/ticksync/schema"
@@ -74,7 +75,7 @@ func TestBrowserMessagesVerify(t *testing.T) {
 			if err := schema.DecodeClientMessage(b, &got); err != nil {
 				t.Fatalf("DecodeClientMessage: %v", err)
 			}
-			if got != w {
+			if !reflect.DeepEqual(got, w) {
 				t.Errorf("decoded %+v, want %+v", got, w)
 			}
 		})

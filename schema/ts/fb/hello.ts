@@ -60,8 +60,30 @@ game(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+join(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+joinLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+joinArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+schemaHash():string|null
+schemaHash(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+schemaHash(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startHello(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(8);
 }
 
 static addToken(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset) {
@@ -88,12 +110,32 @@ static addGame(builder:flatbuffers.Builder, gameOffset:flatbuffers.Offset) {
   builder.addFieldOffset(5, gameOffset, 0);
 }
 
+static addJoin(builder:flatbuffers.Builder, joinOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, joinOffset, 0);
+}
+
+static createJoinVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startJoinVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addSchemaHash(builder:flatbuffers.Builder, schemaHashOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, schemaHashOffset, 0);
+}
+
 static endHello(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createHello(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset, matchIdOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset, lastTick:number, nameOffset:flatbuffers.Offset, gameOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHello(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset, matchIdOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset, lastTick:number, nameOffset:flatbuffers.Offset, gameOffset:flatbuffers.Offset, joinOffset:flatbuffers.Offset, schemaHashOffset:flatbuffers.Offset):flatbuffers.Offset {
   Hello.startHello(builder);
   Hello.addToken(builder, tokenOffset);
   Hello.addMatchId(builder, matchIdOffset);
@@ -101,6 +143,8 @@ static createHello(builder:flatbuffers.Builder, tokenOffset:flatbuffers.Offset, 
   Hello.addLastTick(builder, lastTick);
   Hello.addName(builder, nameOffset);
   Hello.addGame(builder, gameOffset);
+  Hello.addJoin(builder, joinOffset);
+  Hello.addSchemaHash(builder, schemaHashOffset);
   return Hello.endHello(builder);
 }
 }

@@ -55,8 +55,28 @@ buttons():number {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
 }
 
+data(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+dataLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+dataArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+eventAck():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startInput(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(9);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:number) {
@@ -87,12 +107,32 @@ static addButtons(builder:flatbuffers.Builder, buttons:number) {
   builder.addFieldInt8(6, buttons, 0);
 }
 
+static addData(builder:flatbuffers.Builder, dataOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, dataOffset, 0);
+}
+
+static createDataVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDataVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addEventAck(builder:flatbuffers.Builder, eventAck:number) {
+  builder.addFieldInt32(8, eventAck, 0);
+}
+
 static endInput(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createInput(builder:flatbuffers.Builder, seq:number, targetTick:number, ackTick:number, moveX:number, moveY:number, aim:number, buttons:number):flatbuffers.Offset {
+static createInput(builder:flatbuffers.Builder, seq:number, targetTick:number, ackTick:number, moveX:number, moveY:number, aim:number, buttons:number, dataOffset:flatbuffers.Offset, eventAck:number):flatbuffers.Offset {
   Input.startInput(builder);
   Input.addSeq(builder, seq);
   Input.addTargetTick(builder, targetTick);
@@ -101,6 +141,8 @@ static createInput(builder:flatbuffers.Builder, seq:number, targetTick:number, a
   Input.addMoveY(builder, moveY);
   Input.addAim(builder, aim);
   Input.addButtons(builder, buttons);
+  Input.addData(builder, dataOffset);
+  Input.addEventAck(builder, eventAck);
   return Input.endInput(builder);
 }
 }

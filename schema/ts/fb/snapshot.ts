@@ -3,6 +3,7 @@
 import * as flatbuffers from 'flatbuffers';
 
 import { Entity } from '../fb/entity';
+import { Event } from '../fb/event';
 
 
 export class Snapshot {
@@ -83,8 +84,38 @@ serverTimeMs():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+state(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+stateLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+stateArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+events(index: number, obj?:Event):Event|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new Event()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+eventsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+eventSeq():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(10);
 }
 
 static addTick(builder:flatbuffers.Builder, tick:number) {
@@ -148,12 +179,48 @@ static addServerTimeMs(builder:flatbuffers.Builder, serverTimeMs:bigint) {
   builder.addFieldInt64(6, serverTimeMs, BigInt('0'));
 }
 
+static addState(builder:flatbuffers.Builder, stateOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, stateOffset, 0);
+}
+
+static createStateVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startStateVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addEvents(builder:flatbuffers.Builder, eventsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, eventsOffset, 0);
+}
+
+static createEventsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEventsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEventSeq(builder:flatbuffers.Builder, eventSeq:number) {
+  builder.addFieldInt32(9, eventSeq, 0);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, tick:number, baselineTick:number, lastInputSeq:number, spawnedOffset:flatbuffers.Offset, changesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, serverTimeMs:bigint):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, tick:number, baselineTick:number, lastInputSeq:number, spawnedOffset:flatbuffers.Offset, changesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, serverTimeMs:bigint, stateOffset:flatbuffers.Offset, eventsOffset:flatbuffers.Offset, eventSeq:number):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addTick(builder, tick);
   Snapshot.addBaselineTick(builder, baselineTick);
@@ -162,6 +229,9 @@ static createSnapshot(builder:flatbuffers.Builder, tick:number, baselineTick:num
   Snapshot.addChanges(builder, changesOffset);
   Snapshot.addRemoved(builder, removedOffset);
   Snapshot.addServerTimeMs(builder, serverTimeMs);
+  Snapshot.addState(builder, stateOffset);
+  Snapshot.addEvents(builder, eventsOffset);
+  Snapshot.addEventSeq(builder, eventSeq);
   return Snapshot.endSnapshot(builder);
 }
 }

@@ -68,8 +68,27 @@ matchId(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+game():string|null
+game(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+game(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+schemaHash():string|null
+schemaHash(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+schemaHash(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+eventSeq():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startWelcome(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(11);
 }
 
 static addSessionId(builder:flatbuffers.Builder, sessionIdOffset:flatbuffers.Offset) {
@@ -104,12 +123,24 @@ static addMatchId(builder:flatbuffers.Builder, matchIdOffset:flatbuffers.Offset)
   builder.addFieldOffset(7, matchIdOffset, 0);
 }
 
+static addGame(builder:flatbuffers.Builder, gameOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, gameOffset, 0);
+}
+
+static addSchemaHash(builder:flatbuffers.Builder, schemaHashOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, schemaHashOffset, 0);
+}
+
+static addEventSeq(builder:flatbuffers.Builder, eventSeq:number) {
+  builder.addFieldInt32(10, eventSeq, 0);
+}
+
 static endWelcome(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createWelcome(builder:flatbuffers.Builder, sessionIdOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset, playerId:number, entityId:number, tickRate:number, serverTick:number, nodeIdOffset:flatbuffers.Offset, matchIdOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createWelcome(builder:flatbuffers.Builder, sessionIdOffset:flatbuffers.Offset, resumeTokenOffset:flatbuffers.Offset, playerId:number, entityId:number, tickRate:number, serverTick:number, nodeIdOffset:flatbuffers.Offset, matchIdOffset:flatbuffers.Offset, gameOffset:flatbuffers.Offset, schemaHashOffset:flatbuffers.Offset, eventSeq:number):flatbuffers.Offset {
   Welcome.startWelcome(builder);
   Welcome.addSessionId(builder, sessionIdOffset);
   Welcome.addResumeToken(builder, resumeTokenOffset);
@@ -119,6 +150,9 @@ static createWelcome(builder:flatbuffers.Builder, sessionIdOffset:flatbuffers.Of
   Welcome.addServerTick(builder, serverTick);
   Welcome.addNodeId(builder, nodeIdOffset);
   Welcome.addMatchId(builder, matchIdOffset);
+  Welcome.addGame(builder, gameOffset);
+  Welcome.addSchemaHash(builder, schemaHashOffset);
+  Welcome.addEventSeq(builder, eventSeq);
   return Welcome.endWelcome(builder);
 }
 }

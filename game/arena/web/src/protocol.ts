@@ -127,14 +127,14 @@ export class Encoder {
     const rt = this.str(h.resumeToken);
     const name = this.str(h.name);
     const game = this.str(h.game);
-    const body = FBHello.createHello(b, tok, match, rt, h.lastTick ?? 0, name, game);
+    const body = FBHello.createHello(b, tok, match, rt, h.lastTick ?? 0, name, game, 0, 0);
     return this.finish(ClientBody.Hello, body);
   }
 
   input(i: Input): Uint8Array {
     const b = this.b;
     b.clear();
-    const body = FBInput.createInput(b, i.seq, i.targetTick, i.ackTick, clampAxis(i.moveX), clampAxis(i.moveY), i.aim & 0xffff, i.buttons & 0xff);
+    const body = FBInput.createInput(b, i.seq, i.targetTick, i.ackTick, clampAxis(i.moveX), clampAxis(i.moveY), i.aim & 0xffff, i.buttons & 0xff, 0, 0);
     return this.finish(ClientBody.Input, body);
   }
 
