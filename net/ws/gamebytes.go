@@ -12,9 +12,9 @@ import (
 )
 
 // This file holds what a session does with a game's own bytes: the data of
-// an Input, client events (ClientEvent messages), the game's public refusal
-// texts, and the close a room asks for when a client leaves its server
-// events unacknowledged.
+// an Input, client events (ClientEvent messages) and the game's public
+// refusal texts. (A room closes a client that leaves its server events
+// unacknowledged with Overflow, session.go: a slow-consumer close, 4010.)
 //
 // A match's game either has a schema (game.Seat.Schema() != nil: the
 // generic path) or not (the arena). For a game with one, every Input's data
@@ -129,17 +129,5 @@ func (s *session) allowEvent() bool {
 func (s *session) eventFlood(counted *atomic.Uint64, why string) {
 	if s.refuseCounted(schema.ErrCodeEventFlood, counted) {
 		s.log.Info().Str(keyReason, why).Int(keyLimit, s.srv.cfg.MaxEventRate).Msg("too many events: closing")
-	}
-}
-
-// Overflow implements sim.Conn: the room's queue of server events for this
-// client overflowed because the client does not acknowledge them
-// (Input.event_ack). The session is closed as a slow consumer (4010),
-// counted in slow_consumers_total; the client resumes and gets the events
-// still pending. Called by the room goroutine; safe from any goroutine;
-// never blocks.
-func (s *session) Overflow() {
-	if s.closeCounted(CloseSlowConsumer, reasonSlowConsumer, &s.srv.m.slowConsumers) {
-		s.srv.log.Info().Uint64(keySession, s.id).Msg("server event queue overflowed: closing as a slow consumer")
 	}
 }
