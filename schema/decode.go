@@ -8,11 +8,13 @@ import (
 
 // DecodeClientMessage verifies buf as a ClientMessage and decodes it into m.
 // An error wraps ErrMalformed (structure) or ErrOutOfRange (values). Decoding
-// an Input allocates nothing.
+// an Input or an Event allocates nothing.
 //
-// m is overwritten: fields other than the one Kind names are zeroed. Strings
-// are copied, so buf may be reused as soon as it returns. On error m is left
-// zeroed with Kind ClientNone.
+// m is overwritten: fields other than the one Kind names are zeroed. On
+// error m is left zeroed with Kind ClientNone. Strings are copied; the game
+// bytes (Hello.Join, Input.Data, Event.Data) alias buf, so the caller copies
+// them before buf is reused (gws pools read buffers). Their capacity is
+// clipped to their length: appending to them never writes into buf.
 func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 	*m = ClientMessage{}
 	kind, at, err := verifyClient(buf)
@@ -32,6 +34,8 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 			LastTick:    h.LastTick(),
 			Name:        string(h.Name()),
 			Game:        string(h.Game()),
+			Join:        clip(h.JoinBytes()),
+			SchemaHash:  string(h.SchemaHash()),
 		}
 	case ClientInput:
 		var in fb.Input
@@ -44,7 +48,13 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 			MoveY:      in.MoveY(),
 			Aim:        in.Aim(),
 			Buttons:    in.Buttons(),
+			Data:       clip(in.DataBytes()),
+			EventAck:   in.EventAck(),
 		}
+	case ClientEvent:
+		var ev fb.Event
+		ev.Init(buf, pos)
+		m.Event = decodeEvent(&ev)
 	case ClientPing:
 		var p fb.Ping
 		p.Init(buf, pos)
@@ -54,17 +64,22 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 }
 
 // DecodeServerMessage verifies buf as a ServerMessage and decodes it into m,
-// reusing the capacity of m.Snapshot's slices.
+// reusing the capacity of m.Snapshot's slices (Spawned, Changes, Removed,
+// Events): a client that keeps one ServerMessage decodes snapshots without
+// allocating once they have grown.
 //
 // m is overwritten: fields other than the one Kind names are zeroed, except
-// that m.Snapshot's slices keep their capacity (length 0). Everything is
-// copied out of buf (Changes too), so buf may be reused as soon as it
-// returns. An error wraps ErrMalformed or ErrOutOfRange; m is then left
-// zeroed with Kind ServerNone.
+// that m.Snapshot's slices keep their capacity (length 0). Strings, Spawned,
+// Changes and Removed are copied out of buf; the game bytes (Snapshot.State
+// and each Snapshot.Events[i].Data) alias buf, clipped to their length, so
+// the caller applies or copies them before buf is reused. An error wraps
+// ErrMalformed or ErrOutOfRange; m is then left zeroed with Kind ServerNone.
 func DecodeServerMessage(buf []byte, m *ServerMessage) error {
 	spawned, changes, removed := m.Snapshot.Spawned[:0], m.Snapshot.Changes[:0], m.Snapshot.Removed[:0]
+	events := m.Snapshot.Events[:0]
 	*m = ServerMessage{}
 	m.Snapshot.Spawned, m.Snapshot.Changes, m.Snapshot.Removed = spawned, changes, removed
+	m.Snapshot.Events = events
 	kind, at, err := verifyServer(buf)
 	if err != nil {
 		return err
@@ -84,6 +99,9 @@ func DecodeServerMessage(buf []byte, m *ServerMessage) error {
 			ServerTick:  w.ServerTick(),
 			NodeID:      string(w.NodeId()),
 			MatchID:     string(w.MatchId()),
+			Game:        string(w.Game()),
+			SchemaHash:  string(w.SchemaHash()),
+			EventSeq:    w.EventSeq(),
 		}
 	case ServerSnapshot:
 		decodeSnapshot(buf, pos, &m.Snapshot)
@@ -112,6 +130,8 @@ func decodeSnapshot(buf []byte, pos flatbuffers.UOffsetT, s *Snapshot) {
 	s.BaselineTick = t.BaselineTick()
 	s.LastInputSeq = t.LastInputSeq()
 	s.ServerTimeMS = t.ServerTimeMs()
+	s.EventSeq = t.EventSeq()
+	s.State = clip(t.StateBytes())
 	if n := t.SpawnedLength(); n > 0 {
 		var e fb.Entity
 		t.Spawned(&e, 0)
@@ -133,12 +153,38 @@ func decodeSnapshot(buf []byte, pos flatbuffers.UOffsetT, s *Snapshot) {
 			s.Removed[j] = t.Removed(j)
 		}
 	}
+	if n := t.EventsLength(); n > 0 {
+		s.Events = growEvents(s.Events, n)
+		var ev fb.Event
+		for j := range s.Events {
+			t.Events(&ev, j)
+			s.Events[j] = decodeEvent(&ev)
+		}
+	}
 }
+
+// decodeEvent reads a verified Event table; Data aliases its buffer.
+func decodeEvent(ev *fb.Event) Event {
+	return Event{Seq: ev.Seq(), Tick: ev.Tick(), Data: clip(ev.DataBytes())}
+}
+
+// clip returns b with its capacity cut to its length (nil stays nil), so
+// that appending to bytes aliasing a message buffer copies instead of
+// overwriting the buffer.
+func clip(b []byte) []byte { return b[:len(b):len(b)] }
 
 // growEntities returns s[:n], reallocating only when s's capacity is short.
 func growEntities(s []Entity, n int) []Entity {
 	if cap(s) < n {
 		return make([]Entity, n)
+	}
+	return s[:n]
+}
+
+// growEvents returns s[:n], reallocating only when s's capacity is short.
+func growEvents(s []Event, n int) []Event {
+	if cap(s) < n {
+		return make([]Event, n)
 	}
 	return s[:n]
 }

@@ -13,8 +13,12 @@
 //     buffer that fails is reported as an error wrapping ErrMalformed
 //     (structure: close 1007) or ErrOutOfRange (a value such as move_x 120:
 //     also 1007); nothing panics, whatever the bytes (fuzzed: fuzz_test.go).
-//     Decoding copies everything out of the buffer, so pooled read buffers
-//     may be reused at once; an Input decodes without allocating.
+//     Decoding copies strings and the arena's entities out of the buffer;
+//     the game's bytes (Hello.Join, Input.Data, Event.Data, Snapshot.State,
+//     Snapshot.Events[i].Data) alias it, so the caller copies or consumes
+//     them before a pooled read buffer is reused. An Input or an Event
+//     decodes without allocating, and so does a Snapshot into a reused
+//     ServerMessage.
 //   - Outgoing messages are built by an Encoder, which reuses one
 //     flatbuffers.Builder. The bytes it returns alias the builder and stay valid
 //     until the next call on the same Encoder: copy them before queueing.
@@ -24,6 +28,18 @@
 //     predicted from the baseline's velocity, so an entity moving steadily
 //     costs nothing; Apply checks every byte against the baseline and
 //     refuses an inconsistent delta with ErrBadDelta.
+//   - A game with its own schema (the generic path, beside the arena's) puts
+//     its bytes in the envelope's byte vectors: the join payload in
+//     Hello.join, each input in Input.data, each event in an Event (client →
+//     server: a ClientMessage of its own; server → client: Snapshot.events,
+//     until the client acknowledges them with Input.event_ack), and its world
+//     as gamedelta bytes in Snapshot.state. This package checks only their
+//     framing and caps (MaxJoinLen, MaxInputDataLen, MaxEventDataLen,
+//     MaxSnapshotEvents, MaxSnapshotState); package schema/gameschema
+//     verifies their content against the game's schema. Hello.schema_hash
+//     and Welcome.schema_hash name that schema (lowercase hex sha256).
+//     Absent fields cost nothing, so the arena's messages are byte for byte
+//     what they were before these fields existed.
 //   - The strings Hello.token and Welcome.resume_token carry are minted and
 //     verified by package schema/token, shared by the node and its clients.
 //

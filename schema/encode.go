@@ -10,7 +10,8 @@ import (
 // bytes returned by a method alias the builder: they stay valid only until the
 // next call on the same Encoder. An Encoder is not safe for concurrent use.
 type Encoder struct {
-	b *flatbuffers.Builder
+	b    *flatbuffers.Builder
+	offs []flatbuffers.UOffsetT // Snapshot: the Event tables, reused
 }
 
 // NewEncoder returns an Encoder whose builder starts with size bytes.
@@ -26,6 +27,16 @@ func (e *Encoder) str(s string) flatbuffers.UOffsetT {
 		return 0
 	}
 	return e.b.CreateString(s)
+}
+
+// bytes writes a byte vector, or nothing (0) for an empty one: FlatBuffers
+// omits an absent vector, so a message without game bytes is exactly as long
+// as before they existed.
+func (e *Encoder) bytes(v []byte) flatbuffers.UOffsetT {
+	if len(v) == 0 {
+		return 0
+	}
+	return e.b.CreateByteVector(v)
 }
 
 func (e *Encoder) finishServer(kind fb.ServerBody, body flatbuffers.UOffsetT) []byte {
@@ -53,6 +64,7 @@ func (e *Encoder) Welcome(w *Welcome) []byte {
 	b := e.b
 	b.Reset()
 	sid, rt, node, match := e.str(w.SessionID), e.str(w.ResumeToken), e.str(w.NodeID), e.str(w.MatchID)
+	game, hash := e.str(w.Game), e.str(w.SchemaHash)
 	fb.WelcomeStart(b)
 	if sid != 0 {
 		fb.WelcomeAddSessionId(b, sid)
@@ -70,6 +82,13 @@ func (e *Encoder) Welcome(w *Welcome) []byte {
 	if match != 0 {
 		fb.WelcomeAddMatchId(b, match)
 	}
+	if game != 0 {
+		fb.WelcomeAddGame(b, game)
+	}
+	if hash != 0 {
+		fb.WelcomeAddSchemaHash(b, hash)
+	}
+	fb.WelcomeAddEventSeq(b, w.EventSeq) // omitted when 0
 	return e.finishServer(fb.ServerBodyWelcome, fb.WelcomeEnd(b))
 }
 
@@ -77,6 +96,11 @@ func (e *Encoder) Welcome(w *Welcome) []byte {
 // bytes of the little-endian uint32 last_input_seq, so that one encoding can
 // be shared by every client with the same baseline and each copy patched with
 // PatchLastInputSeq.
+//
+// Empty slices and zero values are omitted, so a Snapshot without State,
+// Events and EventSeq (the arena's) has exactly the bytes it had before
+// those fields existed. Once the Encoder's buffers have grown to the largest
+// snapshot, encoding allocates nothing.
 func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 	b := e.b
 	b.Reset()
@@ -89,9 +113,7 @@ func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 		}
 		spawned = b.EndVector(len(s.Spawned))
 	}
-	if len(s.Changes) > 0 {
-		changes = b.CreateByteVector(s.Changes)
-	}
+	changes = e.bytes(s.Changes)
 	if len(s.Removed) > 0 {
 		fb.SnapshotStartRemovedVector(b, len(s.Removed))
 		for i := len(s.Removed) - 1; i >= 0; i-- {
@@ -99,6 +121,8 @@ func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 		}
 		removed = b.EndVector(len(s.Removed))
 	}
+	state := e.bytes(s.State)
+	events := e.events(s.Events)
 	fb.SnapshotStart(b)
 	fb.SnapshotAddServerTimeMs(b, s.ServerTimeMS)
 	fb.SnapshotAddTick(b, s.Tick)
@@ -117,9 +141,47 @@ func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 	if removed != 0 {
 		fb.SnapshotAddRemoved(b, removed)
 	}
+	if state != 0 {
+		fb.SnapshotAddState(b, state)
+	}
+	if events != 0 {
+		fb.SnapshotAddEvents(b, events)
+	}
+	fb.SnapshotAddEventSeq(b, s.EventSeq) // omitted when 0
 	msg = e.finishServer(fb.ServerBodySnapshot, fb.SnapshotEnd(b))
 	// Builder offsets count from the end of the buffer.
 	return msg, len(msg) - int(seqPos)
+}
+
+// events writes the Event tables of evs and the vector of them (0 when evs
+// is empty). The tables' offsets go through e.offs, reused across calls.
+func (e *Encoder) events(evs []Event) flatbuffers.UOffsetT {
+	if len(evs) == 0 {
+		return 0
+	}
+	e.offs = e.offs[:0]
+	for i := range evs {
+		e.offs = append(e.offs, e.event(&evs[i]))
+	}
+	b := e.b
+	fb.SnapshotStartEventsVector(b, len(e.offs))
+	for i := len(e.offs) - 1; i >= 0; i-- {
+		b.PrependUOffsetT(e.offs[i])
+	}
+	return b.EndVector(len(e.offs))
+}
+
+// event writes one Event table and returns its offset.
+func (e *Encoder) event(ev *Event) flatbuffers.UOffsetT {
+	b := e.b
+	data := e.bytes(ev.Data)
+	fb.EventStart(b)
+	fb.EventAddSeq(b, ev.Seq)
+	fb.EventAddTick(b, ev.Tick)
+	if data != 0 {
+		fb.EventAddData(b, data)
+	}
+	return fb.EventEnd(b)
 }
 
 // snapshotSlotLastInputSeq is the field index of Snapshot.last_input_seq.
@@ -174,6 +236,7 @@ func (e *Encoder) Hello(h *Hello) []byte {
 	b := e.b
 	b.Reset()
 	tok, match, rt, name, game := e.str(h.Token), e.str(h.MatchID), e.str(h.ResumeToken), e.str(h.Name), e.str(h.Game)
+	join, hash := e.bytes(h.Join), e.str(h.SchemaHash)
 	fb.HelloStart(b)
 	if tok != 0 {
 		fb.HelloAddToken(b, tok)
@@ -191,14 +254,26 @@ func (e *Encoder) Hello(h *Hello) []byte {
 	if game != 0 {
 		fb.HelloAddGame(b, game)
 	}
+	if join != 0 {
+		fb.HelloAddJoin(b, join)
+	}
+	if hash != 0 {
+		fb.HelloAddSchemaHash(b, hash)
+	}
 	return e.finishClient(fb.ClientBodyHello, fb.HelloEnd(b))
 }
 
-// Input encodes an Input (client side).
+// Input encodes an Input (client side). Data and EventAck are omitted when
+// empty, so an arena input is as long as before they existed.
 func (e *Encoder) Input(in *Input) []byte {
 	b := e.b
 	b.Reset()
+	data := e.bytes(in.Data)
 	fb.InputStart(b)
+	if data != 0 {
+		fb.InputAddData(b, data)
+	}
+	fb.InputAddEventAck(b, in.EventAck) // omitted when 0
 	fb.InputAddSeq(b, in.Seq)
 	fb.InputAddTargetTick(b, in.TargetTick)
 	fb.InputAddAckTick(b, in.AckTick)
@@ -207,6 +282,14 @@ func (e *Encoder) Input(in *Input) []byte {
 	fb.InputAddMoveY(b, in.MoveY)
 	fb.InputAddButtons(b, in.Buttons)
 	return e.finishClient(fb.ClientBodyInput, fb.InputEnd(b))
+}
+
+// Event encodes a client Event (client side): one game event, whose Data
+// is a buffer of the game's client events wrapper. The server refuses an
+// Event without Data or with Seq 0.
+func (e *Encoder) Event(ev *Event) []byte {
+	e.b.Reset()
+	return e.finishClient(fb.ClientBodyEvent, e.event(ev))
 }
 
 // Leave encodes a Leave (client side).

@@ -94,6 +94,7 @@ const (
 const (
 	MaxSnapshotEntities = 1 << 14 // elements of spawned, and of removed
 	MaxSnapshotChanges  = 1 << 20 // bytes of changes
+	MaxSnapshotState    = 1 << 20 // bytes of state
 )
 
 // ClientKind says which member of the ClientBody union a message holds.

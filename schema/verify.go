@@ -30,16 +30,26 @@ import (
 //   - a union's type byte names a member we know; a member type without a
 //     value, or a value with type NONE, is refused, and so is a message with
 //     no body at all;
-//   - nesting depth is bounded (our schema nests two tables deep);
+//   - nesting depth is bounded (our schema nests three tables deep:
+//     message → snapshot → event);
 //   - values are in range: Input axes within AxisMin..AxisMax, Hello strings
-//     valid UTF-8 within their Max*Len, Snapshot vectors within their caps and
-//     baseline_tick before tick.
+//     valid UTF-8 within their Max*Len, schema hashes (Hello, Welcome) at
+//     most MaxSchemaHashLen lowercase hex digits, Snapshot vectors within
+//     their caps and baseline_tick before tick;
+//   - the game's bytes are within their caps (Hello.join MaxJoinLen,
+//     Input.data MaxInputDataLen, each Event.data MaxEventDataLen,
+//     Snapshot.state MaxSnapshotState, Snapshot.events MaxSnapshotEvents);
+//     every Event has data (a missing or empty one is malformed: an event is
+//     one game event) and a seq of at least 1, and a Snapshot's events have
+//     strictly ascending seqs. What the game's bytes contain is not checked
+//     here: package gameschema verifies them against the game's schema.
 //
 // Fields a newer schema adds (vtable entries past the ones we know) are
 // ignored, as FlatBuffers' versioning rules require.
 
-// maxVerifyDepth bounds table nesting. Our schema nests two deep
-// (message → body); the bound keeps the walk finite whatever a later schema adds.
+// maxVerifyDepth bounds table nesting. Our schema nests three deep
+// (message → snapshot → event); the bound keeps the walk finite whatever a
+// later schema adds.
 const maxVerifyDepth = 8
 
 // verifier walks one buffer. It is a value on the caller's stack: verifying
@@ -196,6 +206,41 @@ func (v *verifier) optStr(t *vtable, slot uint32, name string) ([]byte, error) {
 	return v.str(p, name)
 }
 
+// optBytes checks an optional [ubyte] field of at most max bytes and returns
+// its bytes (nil when absent).
+func (v *verifier) optBytes(t *vtable, slot, max uint32, name string) ([]byte, error) {
+	p, err := v.field(t, slot, 4, name)
+	if err != nil || p == 0 {
+		return nil, err
+	}
+	data, n, err := v.vector(p, 1, name)
+	if err != nil {
+		return nil, err
+	}
+	if n > max {
+		return nil, outOfRange("%s of %d bytes: must be at most %d", name, n, max)
+	}
+	return v.buf[data : data+n], nil
+}
+
+// optHash checks an optional schema hash string: at most MaxSchemaHashLen
+// lowercase hex digits.
+func (v *verifier) optHash(t *vtable, slot uint32, name string) error {
+	b, err := v.optStr(t, slot, name)
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxSchemaHashLen {
+		return outOfRange("%s of %d bytes: must be at most %d", name, len(b), MaxSchemaHashLen)
+	}
+	for i, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return outOfRange("%s: byte %d is %q: must be lowercase hex", name, i, c)
+		}
+	}
+	return nil
+}
+
 // scalar names one scalar field of a table: its slot, inline size and name
 // for errors.
 type scalar struct {
@@ -273,7 +318,7 @@ func verifyClient(buf []byte) (ClientKind, uint32, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	typ, body, err := v.union(&msg, 0, uint8(ClientPing), "client_message.body", "client_message.body_type")
+	typ, body, err := v.union(&msg, 0, uint8(ClientEvent), "client_message.body", "client_message.body_type")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -287,6 +332,12 @@ func verifyClient(buf []byte) (ClientKind, uint32, error) {
 		_, err = v.table(body, "leave")
 	case ClientPing:
 		err = v.scalarTable(body, "ping", scalar{0, 8, "ping.client_time"})
+	case ClientEvent:
+		var seq uint32
+		seq, err = v.verifyEvent(body, "event")
+		if err == nil && seq == 0 {
+			err = outOfRange("event.seq 0: must be at least 1")
+		}
 	}
 	return kind, body, err
 }
@@ -327,6 +378,12 @@ func (v *verifier) verifyHello(pos uint32) error {
 			return err
 		}
 	}
+	if _, err := v.optBytes(&t, 6, MaxJoinLen, "hello.join"); err != nil {
+		return err
+	}
+	if err := v.optHash(&t, 7, "hello.schema_hash"); err != nil {
+		return err
+	}
 	return v.scalars(&t, scalar{3, 4, "hello.last_tick"})
 }
 
@@ -337,7 +394,11 @@ func (v *verifier) verifyInput(pos uint32) error {
 	}
 	defer v.leave()
 	if err := v.scalars(&t, scalar{0, 4, "input.seq"}, scalar{1, 4, "input.target_tick"},
-		scalar{2, 4, "input.ack_tick"}, scalar{5, 2, "input.aim"}, scalar{6, 1, "input.buttons"}); err != nil {
+		scalar{2, 4, "input.ack_tick"}, scalar{5, 2, "input.aim"}, scalar{6, 1, "input.buttons"},
+		scalar{8, 4, "input.event_ack"}); err != nil {
+		return err
+	}
+	if _, err := v.optBytes(&t, 7, MaxInputDataLen, "input.data"); err != nil {
 		return err
 	}
 	if err := v.axis(&t, 3, "input.move_x"); err != nil {
@@ -356,6 +417,33 @@ func (v *verifier) axis(t *vtable, slot uint32, name string) error {
 		return outOfRange("%s %d: must be %d..%d", name, a, AxisMin, AxisMax)
 	}
 	return nil
+}
+
+// verifyEvent checks an Event table (either direction) and returns its seq
+// (0 when absent). name is "event" or "snapshot.events".
+func (v *verifier) verifyEvent(pos uint32, name string) (uint32, error) {
+	t, err := v.table(pos, name)
+	if err != nil {
+		return 0, err
+	}
+	defer v.leave()
+	if err := v.scalars(&t, scalar{1, 4, "event.tick"}); err != nil {
+		return 0, err
+	}
+	var seq uint32
+	if p, err := v.field(&t, 0, 4, "event.seq"); err != nil {
+		return 0, err
+	} else if p != 0 {
+		seq = v.u32(p)
+	}
+	data, err := v.optBytes(&t, 2, MaxEventDataLen, "event.data")
+	if err != nil {
+		return 0, err
+	}
+	if len(data) == 0 {
+		return 0, malformed("%s: no data (an event carries one game event)", name)
+	}
+	return seq, nil
 }
 
 // VerifyServerMessage checks that buf is a well-formed ServerMessage of our
@@ -385,10 +473,7 @@ func verifyServer(buf []byte) (ServerKind, uint32, error) {
 	kind := ServerKind(typ)
 	switch kind {
 	case ServerWelcome:
-		err = v.verifyStrings(body, "welcome", []scalar{{0, 4, "welcome.session_id"},
-			{1, 4, "welcome.resume_token"}, {6, 4, "welcome.node_id"}, {7, 4, "welcome.match_id"}},
-			scalar{2, 4, "welcome.player_id"}, scalar{3, 4, "welcome.entity_id"},
-			scalar{4, 2, "welcome.tick_rate"}, scalar{5, 4, "welcome.server_tick"})
+		err = v.verifyWelcome(body)
 	case ServerSnapshot:
 		err = v.verifySnapshot(body)
 	case ServerRedirect:
@@ -417,6 +502,26 @@ func (v *verifier) verifyStrings(pos uint32, name string, strs []scalar, scalars
 	return v.scalars(&t, scalars...)
 }
 
+func (v *verifier) verifyWelcome(pos uint32) error {
+	t, err := v.table(pos, "welcome")
+	if err != nil {
+		return err
+	}
+	defer v.leave()
+	strs := [...]scalar{{0, 4, "welcome.session_id"}, {1, 4, "welcome.resume_token"},
+		{6, 4, "welcome.node_id"}, {7, 4, "welcome.match_id"}, {8, 4, "welcome.game"}}
+	for _, s := range strs {
+		if _, err := v.optStr(&t, s.slot, s.name); err != nil {
+			return err
+		}
+	}
+	if err := v.optHash(&t, 9, "welcome.schema_hash"); err != nil {
+		return err
+	}
+	return v.scalars(&t, scalar{2, 4, "welcome.player_id"}, scalar{3, 4, "welcome.entity_id"},
+		scalar{4, 2, "welcome.tick_rate"}, scalar{5, 4, "welcome.server_tick"}, scalar{10, 4, "welcome.event_seq"})
+}
+
 // entitySize is the inline size of the Entity struct.
 const entitySize = 24
 
@@ -426,7 +531,8 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 		return err
 	}
 	defer v.leave()
-	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{6, 8, "snapshot.server_time_ms"}); err != nil {
+	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{6, 8, "snapshot.server_time_ms"},
+		scalar{9, 4, "snapshot.event_seq"}); err != nil {
 		return err
 	}
 	var tick, baseline uint32
@@ -450,6 +556,7 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 		{3, entitySize, MaxSnapshotEntities, "snapshot.spawned"},
 		{4, 1, MaxSnapshotChanges, "snapshot.changes"},
 		{5, 4, MaxSnapshotEntities, "snapshot.removed"},
+		{7, 1, MaxSnapshotState, "snapshot.state"},
 	}
 	for _, vec := range vecs {
 		p, err := v.field(&t, vec.slot, 4, vec.name)
@@ -466,6 +573,38 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 		if n > vec.max {
 			return outOfRange("%s of %d elements: must be at most %d", vec.name, n, vec.max)
 		}
+	}
+	return v.verifySnapshotEvents(&t)
+}
+
+// verifySnapshotEvents checks Snapshot.events: at most MaxSnapshotEvents
+// Event tables, each valid, with seqs from 1 strictly ascending.
+func (v *verifier) verifySnapshotEvents(t *vtable) error {
+	p, err := v.field(t, 8, 4, "snapshot.events")
+	if err != nil || p == 0 {
+		return err
+	}
+	data, n, err := v.vector(p, 4, "snapshot.events")
+	if err != nil {
+		return err
+	}
+	if n > MaxSnapshotEvents {
+		return outOfRange("snapshot.events of %d elements: must be at most %d", n, MaxSnapshotEvents)
+	}
+	var prev uint32
+	for i := range n {
+		pos, err := v.ref(data+4*i, "snapshot.events")
+		if err != nil {
+			return err
+		}
+		seq, err := v.verifyEvent(pos, "snapshot.events")
+		if err != nil {
+			return err
+		}
+		if seq <= prev {
+			return outOfRange("snapshot.events[%d].seq %d: must be above %d (seqs ascend from 1)", i, seq, prev)
+		}
+		prev = seq
 	}
 	return nil
 }

@@ -22,6 +22,9 @@ func validClient() map[string][]byte {
 		"input-zero": clone(e.Input(&Input{})),
 		"leave":      clone(e.Leave()),
 		"ping":       clone(e.Ping(1 << 60)),
+		"hello-game": clone(e.Hello(&Hello{Name: "ann", Game: "cards", Join: []byte{12, 0, 0, 0, 8, 0, 8, 0, 4, 0, 0, 0, 1, 0, 0, 0}, SchemaHash: testHash})),
+		"input-data": clone(e.Input(&Input{Seq: 8, AckTick: 99, Data: []byte{8, 0, 0, 0, 4, 0, 4, 0, 4, 0, 0, 0}, EventAck: 3})),
+		"event":      clone(e.Event(&Event{Seq: 1, Data: []byte{1, 2, 3, 4, 5}})),
 	}
 }
 
@@ -35,15 +38,21 @@ func validServer() map[string][]byte {
 	delta = clone(delta)
 	empty, _ := e.Snapshot(&Snapshot{Tick: 13, BaselineTick: 12})
 	empty = clone(empty)
+	game := gameSnapshot(64, 3)
+	gameMsg, _ := e.Snapshot(&game)
+	gameMsg = clone(gameMsg)
 	return map[string][]byte{
 		"welcome":        clone(e.Welcome(&Welcome{SessionID: "s", ResumeToken: "r", PlayerID: 1, EntityID: 2, TickRate: 30, ServerTick: 5, NodeID: "n1", MatchID: "m"})),
 		"welcome-empty":  clone(e.Welcome(&Welcome{})),
 		"snapshot-full":  full,
 		"snapshot-delta": delta,
 		"snapshot-empty": empty,
-		"redirect":       clone(e.Redirect("ws://n2/ws", "m")),
-		"error":          clone(e.Error(ErrCodeMatchFull, "match full")),
-		"pong":           clone(e.Pong(1, 2)),
+		"snapshot-game":  gameMsg,
+		"welcome-game": clone(e.Welcome(&Welcome{SessionID: "s", ResumeToken: "r", PlayerID: 1, TickRate: 20, ServerTick: 5,
+			NodeID: "n1", MatchID: "m", Game: "cards", SchemaHash: testHash, EventSeq: 17})),
+		"redirect": clone(e.Redirect("ws://n2/ws", "m")),
+		"error":    clone(e.Error(ErrCodeMatchFull, "match full")),
+		"pong":     clone(e.Pong(1, 2)),
 	}
 }
 
@@ -57,6 +66,38 @@ func TestVerifyAcceptsValid(t *testing.T) {
 		if err := VerifyServerMessage(b); err != nil {
 			t.Errorf("server %s: %v", name, err)
 		}
+	}
+}
+
+// TestVerifyAcceptsLimits: messages with every game-bytes field at its
+// limit are accepted (one more is refused: TestVerify*Refuses).
+func TestVerifyAcceptsLimits(t *testing.T) {
+	e := NewEncoder(0)
+	client := map[string][]byte{
+		"hello": clone(e.Hello(&Hello{Join: make([]byte, MaxJoinLen), SchemaHash: strings.Repeat("0", MaxSchemaHashLen)})),
+		"input": clone(e.Input(&Input{Seq: 9, Data: make([]byte, MaxInputDataLen), EventAck: 1 << 31})),
+		"event": clone(e.Event(&Event{Seq: 1 << 31, Tick: 3, Data: make([]byte, MaxEventDataLen)})),
+	}
+	for name, b := range client {
+		if err := VerifyClientMessage(b); err != nil {
+			t.Errorf("client %s: %v", name, err)
+		}
+	}
+	s := Snapshot{Tick: 2, State: make([]byte, MaxSnapshotState), Events: make([]Event, MaxSnapshotEvents)}
+	for i := range s.Events {
+		s.Events[i] = Event{Seq: uint32(2 * (i + 1)), Tick: 2, Data: []byte{byte(i)}}
+	}
+	s.Events[0].Data = make([]byte, MaxEventDataLen)
+	msg, _ := e.Snapshot(&s)
+	var m ServerMessage
+	if err := DecodeServerMessage(msg, &m); err != nil {
+		t.Fatalf("snapshot at its limits: %v", err)
+	}
+	if !snapshotEqual(&m.Snapshot, &s) {
+		t.Fatalf("snapshot at its limits decoded differently")
+	}
+	if err := VerifyServerMessage(clone(e.Welcome(&Welcome{SchemaHash: strings.Repeat("f", MaxSchemaHashLen)}))); err != nil {
+		t.Errorf("welcome: %v", err)
 	}
 }
 
@@ -165,6 +206,81 @@ func TestVerifyClientRefuses(t *testing.T) {
 		{"token too long", "hello", func(t *testing.T, b []byte) []byte {
 			return clone(NewEncoder(0).Hello(&Hello{Token: strings.Repeat("t", MaxTokenLen+1)}))
 		}, ErrOutOfRange, "hello.token of 1025 bytes"},
+		{"join too long", "hello-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Hello(&Hello{Join: make([]byte, MaxJoinLen+1)}))
+		}, ErrOutOfRange, "hello.join of 1025 bytes: must be at most 1024"},
+		{"join length overflow", "hello-game", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 6)), 0xfffffff0)
+			return b
+		}, ErrMalformed, "hello.join: vector of 4294967280 elements"},
+		{"join offset out of bounds", "hello-game", func(t *testing.T, b []byte) []byte {
+			wr32(b, fieldPos(t, b, bodyPos(t, b), 6), 1<<20)
+			return b
+		}, ErrMalformed, "hello.join: offset"},
+		{"schema hash too long", "hello-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Hello(&Hello{SchemaHash: strings.Repeat("a", MaxSchemaHashLen+1)}))
+		}, ErrOutOfRange, "hello.schema_hash of 65 bytes: must be at most 64"},
+		{"schema hash upper case", "hello-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Hello(&Hello{SchemaHash: strings.ToUpper(testHash)}))
+		}, ErrOutOfRange, "hello.schema_hash: byte 1 is 'F': must be lowercase hex"},
+		{"schema hash not hex", "hello-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Hello(&Hello{SchemaHash: "abc-"}))
+		}, ErrOutOfRange, "hello.schema_hash: byte 3 is '-': must be lowercase hex"},
+		{"schema hash without NUL", "hello-game", func(t *testing.T, b []byte) []byte {
+			s := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
+			b[s+4+rd32(b, s)] = 'a'
+			return b
+		}, ErrMalformed, "hello.schema_hash: string of 64 bytes"},
+		{"input data too long", "input-data", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Input(&Input{Data: make([]byte, MaxInputDataLen+1)}))
+		}, ErrOutOfRange, "input.data of 1025 bytes: must be at most 1024"},
+		{"input data past the end", "input-data", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
+			wr32(b, v, int64(len(b)-v-3))
+			return b
+		}, ErrMalformed, "input.data: vector of"},
+		{"input data misaligned", "input-data", func(t *testing.T, b []byte) []byte {
+			p := fieldPos(t, b, bodyPos(t, b), 7)
+			wr32(b, p, int64(rd32(b, p)+2))
+			return b
+		}, ErrMalformed, "input.data: vector at"},
+		{"input event_ack misaligned", "input-data", func(t *testing.T, b []byte) []byte {
+			in := bodyPos(t, b)
+			wr16(b, slotEntry(b, in, 8), rd16(b, slotEntry(b, in, 8))+2)
+			return b
+		}, ErrMalformed, "input.event_ack: field at"},
+		{"event union type unknown", "event", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, rootPos(b), 0)] = 6; return b }, ErrMalformed, "unknown union type 6 (known 1..5)"},
+		{"event without data", "event", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Event(&Event{Seq: 1}))
+		}, ErrMalformed, "event: no data"},
+		{"event with empty data", "event", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 2)), 0) // present, 0 bytes
+			return b
+		}, ErrMalformed, "event: no data"},
+		{"event data too long", "event", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Event(&Event{Seq: 1, Data: make([]byte, MaxEventDataLen+1)}))
+		}, ErrOutOfRange, "event.data of 4097 bytes: must be at most 4096"},
+		{"event data length overflow", "event", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 2)), 0xffffffff)
+			return b
+		}, ErrMalformed, "event.data: vector of 4294967295 elements"},
+		{"event seq 0", "event", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Event(&Event{Data: []byte{1}}))
+		}, ErrOutOfRange, "event.seq 0: must be at least 1"},
+		{"event seq misaligned", "event", func(t *testing.T, b []byte) []byte {
+			ev := bodyPos(t, b)
+			wr16(b, slotEntry(b, ev, 0), rd16(b, slotEntry(b, ev, 0))+1)
+			return b
+		}, ErrMalformed, "event.seq: field at"},
+		{"event table out of bounds", "event", func(t *testing.T, b []byte) []byte {
+			wr32(b, fieldPos(t, b, rootPos(b), 1), int64(len(b)-fieldPos(t, b, rootPos(b), 1)-2))
+			return b
+		}, ErrMalformed, "event: table at"},
+		{"event vtable out of bounds", "event", func(t *testing.T, b []byte) []byte {
+			p := bodyPos(t, b)
+			wr32(b, p, int64(p-len(b)))
+			return b
+		}, ErrMalformed, "event: vtable at"},
 		{"leave table out of bounds", "leave", func(t *testing.T, b []byte) []byte {
 			wr32(b, fieldPos(t, b, rootPos(b), 1), int64(len(b)-fieldPos(t, b, rootPos(b), 1)-2))
 			return b
@@ -233,6 +349,84 @@ func TestVerifyServerRefuses(t *testing.T) {
 			t.Fatalf("unexpected pong layout")
 			return nil
 		}, ErrMalformed, "not aligned to 8"},
+		{"welcome schema hash not hex", "welcome-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Welcome(&Welcome{SchemaHash: "0123456789abcdefg"}))
+		}, ErrOutOfRange, "welcome.schema_hash: byte 16 is 'g': must be lowercase hex"},
+		{"welcome schema hash too long", "welcome-game", func(t *testing.T, b []byte) []byte {
+			return clone(NewEncoder(0).Welcome(&Welcome{SchemaHash: testHash + "0"}))
+		}, ErrOutOfRange, "welcome.schema_hash of 65 bytes"},
+		{"welcome game without NUL", "welcome-game", func(t *testing.T, b []byte) []byte {
+			s := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+			b[s+4+rd32(b, s)] = 'x'
+			return b
+		}, ErrMalformed, "welcome.game: string of 5 bytes"},
+		{"welcome event_seq outside its table", "welcome-game", func(t *testing.T, b []byte) []byte {
+			w := bodyPos(t, b)
+			wr16(b, slotEntry(b, w, 10), rd16(b, vtPos(b, w)+2))
+			return b
+		}, ErrMalformed, "welcome.event_seq: field at table offset"},
+		{"state over the cap", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, State: make([]byte, MaxSnapshotState+1)})
+			return clone(out)
+		}, ErrOutOfRange, "snapshot.state of 1048577 elements: must be at most 1048576"},
+		{"state past the end", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
+			wr32(b, v, int64(len(b)-v-3))
+			return b
+		}, ErrMalformed, "snapshot.state: vector of"},
+		{"events over the cap", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			s := Snapshot{Tick: 2, Events: make([]Event, MaxSnapshotEvents+1)}
+			for i := range s.Events {
+				s.Events[i] = Event{Seq: uint32(i + 1), Data: []byte{1}}
+			}
+			out, _ := NewEncoder(0).Snapshot(&s)
+			return clone(out)
+		}, ErrOutOfRange, "snapshot.events of 1025 elements: must be at most 1024"},
+		{"events length overflow", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8)), 0x40000000) // ·4 wraps 32 bits
+			return b
+		}, ErrMalformed, "snapshot.events: vector of 1073741824 elements of 4 bytes overflows"},
+		{"event offset zero", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+			wr32(b, v+4+4, 0) // the second event
+			return b
+		}, ErrMalformed, "snapshot.events: offset 0"},
+		{"event offset past the end", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+			wr32(b, v+4, int64(len(b)))
+			return b
+		}, ErrMalformed, "snapshot.events: offset"},
+		{"event table misaligned", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+			wr32(b, v+4, int64(rd32(b, v+4)+2))
+			return b
+		}, ErrMalformed, "snapshot.events: table at"},
+		{"event data too long", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 1, Data: make([]byte, MaxEventDataLen+1)}}})
+			return clone(out)
+		}, ErrOutOfRange, "event.data of 4097 bytes: must be at most 4096"},
+		{"event without data", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 1, Data: []byte{1}}, {Seq: 2}}})
+			return clone(out)
+		}, ErrMalformed, "snapshot.events: no data"},
+		{"event with empty data", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			ev := deref(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8))+4)
+			wr32(b, deref(b, fieldPos(t, b, ev, 2)), 0)
+			return b
+		}, ErrMalformed, "snapshot.events: no data"},
+		{"event seqs not ascending", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 4, Data: []byte{1}}, {Seq: 4, Data: []byte{2}}}})
+			return clone(out)
+		}, ErrOutOfRange, "snapshot.events[1].seq 4: must be above 4"},
+		{"event seq 0", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Data: []byte{1}}}})
+			return clone(out)
+		}, ErrOutOfRange, "snapshot.events[0].seq 0: must be above 0"},
+		{"event_seq misaligned", "snapshot-game", func(t *testing.T, b []byte) []byte {
+			p := bodyPos(t, b)
+			wr16(b, slotEntry(b, p, 9), rd16(b, slotEntry(b, p, 9))+1)
+			return b
+		}, ErrMalformed, "snapshot.event_seq: field at"},
 		{"welcome vtable out of bounds", "welcome", func(t *testing.T, b []byte) []byte {
 			p := bodyPos(t, b)
 			wr32(b, p, int64(p-len(b)-2))
