@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -327,7 +326,7 @@ func (s *session) hello(h *schema.Hello) {
 		// The Joiner refuses a client built for another schema before it
 		// seats it (a public JoinError); this guard keeps a client from
 		// ever playing a match whose bytes it reads differently.
-		if h.SchemaHash != "" && !strings.EqualFold(h.SchemaHash, hash) {
+		if h.SchemaHash != "" && h.SchemaHash != hash {
 			s.log.Warn().Str(keyWhat, h.SchemaHash).Msg("joiner seated a client built for another schema: refused")
 			s.seat, s.state, s.game = nil, stateDone, nil
 			seat.Leave()
