@@ -370,3 +370,25 @@ func TestGameBytesAllocateNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per input and event (closing %v)", allocs, s.closing.Load())
 	}
 }
+
+// BenchmarkGameBytes: the read path's cost for one Input with data and one
+// event of the cards game: verification, the event budget, the hand-over.
+func BenchmarkGameBytes(b *testing.B) {
+	gs := loadCards(b)
+	cfg := DefaultConfig()
+	cfg.MaxEventRate, cfg.MaxEventBurst = 1_000_000, 1_000_000
+	s := &session{srv: &Server{cfg: cfg}, game: gs, seat: nopSeat{gs}, log: zerolog.Nop(), state: stateJoined}
+	in := schema.Input{Seq: 1, Data: cardsInput(gs.Schema, 3, true)}
+	ev := schema.Event{Seq: 1, Data: someEvent(gs.Schema, 2)}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in.Data) + len(ev.Data)))
+	for b.Loop() {
+		if !s.inputDataOK(&in) {
+			b.Fatal("valid input refused")
+		}
+		s.event(&ev)
+	}
+	if s.closing.Load() {
+		b.Fatal("closed")
+	}
+}
