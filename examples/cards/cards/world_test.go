@@ -159,3 +159,45 @@ func TestViewsThroughTheCodec(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTick is one tick of a four-player game as a room runs it: Step
+// with every player's input, WriteState, and each player's View.
+func BenchmarkTick(b *testing.B) {
+	c := codec(b)
+	g, _ := startGame(b, 1, 4, cardsfb.ModeClassic)
+	w := gamedelta.NewWorld(c)
+	in := make([]sim.PlayerInput, 4)
+	for p := range in {
+		in[p] = sim.PlayerInput{Player: uint32(p + 1), Input: inputOf(b, 0.25*float32(p), 0, -0.5)}
+	}
+	var views [4]gamedelta.View
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		g.Step(uint32(i), in)
+		w.Reset()
+		g.WriteState(w)
+		for p := range views {
+			g.View(uint32(p+1), &views[p])
+		}
+	}
+}
+
+func TestTickAllocatesNothing(t *testing.T) {
+	c := codec(t)
+	g, _ := startGame(t, 1, 4, cardsfb.ModeClassic)
+	w := gamedelta.NewWorld(c)
+	in := []sim.PlayerInput{{Player: 1, Input: inputOf(t, 0.5, 0, 0.5)}, {Player: 2, Input: inputOf(t, -0.5, 0, 0.5)}}
+	var v gamedelta.View
+	tick := func() {
+		g.Step(0, in)
+		w.Reset()
+		g.WriteState(w)
+		for p := uint32(1); p <= 4; p++ {
+			g.View(p, &v)
+		}
+	}
+	tick() // grow the buffers
+	if n := testing.AllocsPerRun(100, tick); n != 0 {
+		t.Fatalf("a tick allocates %v times", n)
+	}
+}
