@@ -6,7 +6,11 @@ import (
 	"net/http"
 )
 
-// web holds the browser page: index.html and its script.
+//go:generate sh -c "cd ../../clients/ts && npm ci --no-audit --no-fund --silent && node build.mjs && cp build/lib/index.js ../../examples/cards/web/ticksync-client.js"
+
+// web holds the browser page: index.html, its script (cards.js) and the
+// @ticksync/client bundle it imports (ticksync-client.js, built from
+// clients/ts by the go:generate line above).
 //
 //go:embed web
 var web embed.FS

@@ -1,9 +1,9 @@
-// The cards page: a client of the cards game written with @ticksync/client.
-// It needs the library's browser bundle beside it as ticksync-client.js
-// (clients/ts builds it), exporting connect(url) → { joinOrCreate(game,
-// options) → room }, where the room has onState, onEvent, sendInput,
-// sendEvent and playerId, and a world has ofKind(kind) with entities
-// { id, owner, value(field) } (quantized floats as real numbers).
+// The cards page: a client of the cards game written with @ticksync/client
+// (clients/ts), whose bundle sits beside it as ticksync-client.js
+// (`go generate` in examples/cards builds it). The client fetches the
+// game's schema from the node, joins with the Join table's values, hands
+// every new world to onState and every server event to onEvent, sends the
+// pointer as the input and the actions as events.
 
 const $ = (id) => document.getElementById(id);
 const SUITS = ["♣", "♦", "♥", "♠"];
@@ -43,8 +43,9 @@ async function main() {
     $("join").hidden = true;
     $("status").textContent = "connecting…";
     try {
-      const room = await lib.connect(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`)
-        .joinOrCreate("cards", { name, join: { name, color, mode } });
+      const client = lib.connect(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`, { name });
+      const room = await client.joinOrCreate("cards", { name, color, mode }); // the Join table
+      room.onError((err) => { $("status").textContent = err.message; });
       play(room);
     } catch (e) {
       $("status").textContent = "cannot join: " + (e.message || e);
@@ -59,49 +60,50 @@ function play(room) {
   let seats = new Map(); // seat number → name
 
   room.onState((world) => {
-    const [table] = world.ofKind("cards.Table");
+    const [table] = world.ofKind("Table");
     if (!table) return;
-    const turn = table.value("turn");
-    $("seats").replaceChildren(...world.ofKind("cards.Seat").map((s) => {
-      seats.set(s.value("seat"), s.value("name"));
+    const turn = table.get("turn");
+    $("seats").replaceChildren(...world.ofKind("Seat").map((s) => {
+      seats.set(s.get("seat"), s.get("name"));
       const el = document.createElement("div");
-      el.className = "seat" + (s.value("seat") === turn ? " turn" : "");
-      el.style.color = "#" + s.value("color").toString(16).padStart(6, "0");
-      el.textContent = `seat ${s.value("seat")}: ${s.value("name")}, ${s.value("hand_size")} cards, score ${s.value("score")}` +
-        (s.owner === room.playerId ? ` (you; ${s.value("playable")} playable)` : "");
+      el.className = "seat" + (s.get("seat") === turn ? " turn" : "");
+      el.style.color = "#" + s.get("color").toString(16).padStart(6, "0");
+      el.textContent = `seat ${s.get("seat")}: ${s.get("name")}, ${s.get("hand_size")} cards, score ${s.get("score")}` +
+        (s.owner === room.playerId ? ` (you; ${s.get("playable")} playable)` : "");
       return el;
     }));
-    const cards = world.ofKind("cards.Card");
-    const pile = cards.filter((c) => c.value("face_up")).sort((a, b) => a.value("pos.y") - b.value("pos.y"));
+    const cards = world.ofKind("Card");
+    const pile = cards.filter((c) => c.get("face_up")).sort((a, b) => a.get("pos.y") - b.get("pos.y"));
     const top = pile[pile.length - 1];
-    $("pile").replaceChildren(top ? cardEl(top.value("suit"), top.value("rank")) : "");
-    $("deck").textContent = table.value("deck");
-    $("clock").textContent = PHASES[table.value("phase")] +
-      (table.value("start_in") ? `, dealing in ${table.value("start_in")} s` : "") +
-      (table.value("turn_left") ? `, ${table.value("turn_left")} s left in the turn` : "");
-    const mine = cards.filter((c) => c.owner === room.playerId).sort((a, b) => a.value("pos.x") + a.value("pos.z") - b.value("pos.x") - b.value("pos.z"));
+    $("pile").replaceChildren(top ? cardEl(top.get("suit"), top.get("rank")) : "");
+    $("deck").textContent = table.get("deck");
+    $("clock").textContent = PHASES[table.get("phase")] +
+      (table.get("start_in") ? `, dealing in ${table.get("start_in")} s` : "") +
+      (table.get("turn_left") ? `, ${table.get("turn_left")} s left in the turn` : "");
+    const mine = cards.filter((c) => c.owner === room.playerId).sort((a, b) => a.get("pos.x") + a.get("pos.z") - b.get("pos.x") - b.get("pos.z"));
     $("hand").replaceChildren(...mine.map((c) => {
-      const el = cardEl(c.value("suit"), c.value("rank"), "button");
-      if (top && (c.value("suit") === top.value("suit") || c.value("rank") === top.value("rank"))) el.classList.add("playable");
+      const el = cardEl(c.get("suit"), c.get("rank"), "button");
+      if (top && (c.get("suit") === top.get("suit") || c.get("rank") === top.get("rank"))) el.classList.add("playable");
       el.onclick = () => room.sendEvent("PlayCard", { card: c.id });
       return el;
     }));
   });
 
   room.onEvent((ev) => {
-    switch (ev.type) {
+    const v = ev.values;
+    switch (ev.name) {
       case "Chat":
-        log((ev.value("from") ? (seats.get(ev.value("from")) || "seat " + ev.value("from")) + ": " : "— ") + ev.value("text"));
+        log((v.from ? (seats.get(v.from) || "seat " + v.from) + ": " : "— ") + v.text);
         break;
       case "Dealt":
-        log("you got " + Array.from(ev.value("cards"), codeName).join(" "));
+        log("you got " + Array.from(v.cards, codeName).join(" "));
         break;
       case "TurnChanged":
-        if (ev.value("played") >= 0) log("played " + codeName(ev.value("played")));
-        log(`seat ${ev.value("seat")}'s turn`);
+        if (v.played >= 0) log("played " + codeName(v.played));
+        log(`seat ${v.seat}'s turn`);
         break;
       case "GameOver":
-        log(`game over: ${seats.get(ev.value("winner")) || "seat " + ev.value("winner")} wins; scores ${Array.from(ev.value("scores")).join(", ")}`);
+        log(`game over: ${seats.get(v.winner) || "seat " + v.winner} wins; scores ${Array.from(v.scores).join(", ")}`);
         break;
     }
   });
