@@ -201,3 +201,12 @@ func TestTickAllocatesNothing(t *testing.T) {
 		t.Fatalf("a tick allocates %v times", n)
 	}
 }
+
+// TestMatchKey: players are matched by the Join table's mode.
+func TestMatchKey(t *testing.T) {
+	for _, f := range Schema().Join.Fields {
+		if f.MatchKey != (f.Name == "mode") {
+			t.Errorf("Join.%s: match key %v", f.Name, f.MatchKey)
+		}
+	}
+}
