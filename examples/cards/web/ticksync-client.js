@@ -1332,7 +1332,7 @@ function layoutFromSchema(s) {
               type: "int",
               bits: 64,
               signed: true,
-              ...f.range ? { min: BigInt(Math.ceil(f.range.min / f.quantum)), max: BigInt(Math.floor(f.range.max / f.quantum)) } : {}
+              ...f.range ? { min: BigInt(Math.floor(f.range.min / f.quantum)), max: BigInt(Math.ceil(f.range.max / f.quantum)) } : {}
             };
           case "bool":
             return { ...base, type: "int", bits: 1 };
@@ -1506,13 +1506,14 @@ function kvs(t, slot) {
   return t.tables(slot).map((kv) => [kv.str(0), kv.str(1)]);
 }
 function parseAttrs(list) {
-  const a = { ownerOnly: false };
+  const a = { ownerOnly: false, matchKey: false };
   for (const [k, v] of list) {
     if (k === "range") a.range = v;
     else if (k === "quantum") a.quantum = v;
     else if (k === "predict") a.predict = v;
     else if (k === "max_len") a.maxLen = v;
     else if (k === "owner_only") a.ownerOnly = true;
+    else if (k === "match_key") a.matchKey = true;
   }
   return a;
 }
@@ -1689,6 +1690,7 @@ var Loader = class {
       if ((a.ownerOnly || a.predict !== void 0) && role !== "entity") {
         throw err(name, fname, `(${a.predict !== void 0 ? "predict" : "owner_only"}) on a field of a ${role} table`);
       }
+      if (a.matchKey && role !== "join") throw err(name, fname, `(match_key) on a field of a ${role} table`);
       const t = f.table(1);
       if (!t) throw err(name, fname, "no type");
       const bt = t.u8(0);
@@ -1707,6 +1709,7 @@ var Loader = class {
           defaultInt: f.i64(4),
           defaultFloat: f.f64(5),
           ownerOnly: a.ownerOnly,
+          matchKey: a.matchKey,
           required: false
         }, a);
       } else if (bt === BT.String || bt === BT.Vector) {
@@ -1727,6 +1730,7 @@ var Loader = class {
           defaultInt: 0n,
           defaultFloat: 0,
           ownerOnly: a.ownerOnly,
+          matchKey: a.matchKey,
           required: f.bool(7)
         }, a);
       } else if (bt === BT.Obj) {
@@ -1772,6 +1776,7 @@ var Loader = class {
     for (const { off, f } of list) {
       const name = prefix + "." + f.str(0);
       const own = parseAttrs(kvs(f, 9));
+      if (own.matchKey) throw err(table, name, "(match_key) goes on the table's field, not inside the struct");
       const t = f.table(1);
       if (!t) throw err(table, name, "no type");
       const bt = t.u8(0);
@@ -1796,6 +1801,7 @@ var Loader = class {
           defaultInt: f.i64(4),
           defaultFloat: f.f64(5),
           ownerOnly: outer.ownerOnly,
+          matchKey: outer.matchKey,
           required: false
         }, { ...a, maxLen: void 0, predict: void 0 });
         continue;
@@ -1821,6 +1827,7 @@ var Loader = class {
       quantum: 0,
       predict: -1,
       ownerOnly: f.ownerOnly,
+      matchKey: f.matchKey,
       maxLen: 0
     };
     if (f.enumIndex >= 0) out.enum = this.enumOf(f.enumIndex, f.type, table, f.name);
@@ -1951,6 +1958,7 @@ function canonical(s) {
       if (f.quantum !== 0) b += ` quantum=${formatFloat(f.quantum)}`;
       if (f.predict >= 0) b += ` predict=${f.predict}`;
       if (f.ownerOnly) b += " owner_only";
+      if (f.matchKey) b += " match_key";
       b += "\n";
     }
   };
@@ -2049,7 +2057,7 @@ var Client = class {
       const url = schemaURL(u, game);
       let resp;
       try {
-        resp = await f(url);
+        resp = await withTimeout(f(url), this.options.connectTimeoutMs ?? 5e3, `GET ${url}`);
       } catch (e) {
         last = `GET ${url}: ${String(e)}`;
         continue;
@@ -2537,6 +2545,13 @@ var Room = class {
     clearTimeout(this.joinTimer);
   }
 };
+function withTimeout(p, ms, what) {
+  let timer;
+  const t = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
 function detach(ws) {
   ws.onopen = ws.onmessage = ws.onclose = null;
   ws.onerror = () => {
