@@ -52,6 +52,13 @@ async function main() {
       $("join").hidden = false;
     }
   };
+  // ?name=ann&mode=1 sits down at once.
+  const q = new URLSearchParams(location.search);
+  if (q.get("name")) {
+    $("name").value = q.get("name");
+    if (q.get("mode")) $("mode").value = q.get("mode");
+    $("join").requestSubmit();
+  }
 }
 
 function play(room) {
