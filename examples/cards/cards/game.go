@@ -9,6 +9,7 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"github.com/ticksync/ticksync/examples/cards/cards/cardsfb"
+	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/sim"
 )
@@ -86,9 +87,12 @@ type Game struct {
 	codes []byte               // scratch for GameOver
 }
 
-// Interfaces of package sim the game implements; game.Game (World plus
-// MarshalState and UnmarshalState) is checked where it is registered.
+// The interfaces the game implements: game.Game (sim.World with
+// MarshalState and UnmarshalState), game.TickRated, and the optional
+// interfaces of a World with a game schema.
 var (
+	_ game.Game        = (*Game)(nil)
+	_ game.TickRated   = (*Game)(nil)
 	_ sim.StateWriter  = (*Game)(nil)
 	_ sim.InfoJoiner   = (*Game)(nil)
 	_ sim.EventHandler = (*Game)(nil)
