@@ -19,29 +19,7 @@ import (
 // lists the game with its schema's hash, serves its .bfbs, and serves the
 // page with its script and the client bundle.
 func TestServer(t *testing.T) {
-	cfg := ticksync.DefaultConfig()
-	cfg.HTTPAddr, cfg.RaftAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.AdminToken = "cards-test-admin-token"
-	log := cfg.NewLogger(io.Discard)
-	cfg.Logger = &log
-	n, err := ticksync.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Games().RegisterSpec(spec); err != nil {
-		t.Fatal(err)
-	}
-	n.Handle("/", page())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
+	n := startServer(t)
 	get := func(path string) []byte {
 		t.Helper()
 		resp, err := http.Get("http://" + n.Addr().String() + path)
@@ -75,4 +53,34 @@ func TestServer(t *testing.T) {
 			t.Errorf("GET %s: no %q", path, want)
 		}
 	}
+}
+
+// startServer starts the server as main wires it, on free loopback ports
+// with its data in a temporary directory; it stops when the test ends.
+func startServer(t *testing.T) *ticksync.Node {
+	t.Helper()
+	cfg := ticksync.DefaultConfig()
+	cfg.HTTPAddr, cfg.RaftAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.AdminToken = "cards-test-admin-token"
+	log := cfg.NewLogger(io.Discard)
+	cfg.Logger = &log
+	n, err := ticksync.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Games().RegisterSpec(spec); err != nil {
+		t.Fatal(err)
+	}
+	n.Handle("/", page())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
