@@ -1,18 +1,19 @@
 // Package ticksync is a ticksync node as a library: the game's WebSocket
 // endpoint (/ws), its rooms, health (/healthz), readiness (/readyz: ready
 // while the node holds its cluster lease), the live nodes' client URLs
-// (/v1/cluster, public, CORS for the origins /ws admits), Prometheus
-// metrics (/metrics, admin only; without a token on Config.MetricsAddr;
-// docs/METRICS.md lists them), the admin API (/admin/v1/, bearer
-// Config.AdminToken) and /debug/pprof (admin only). Without an AdminToken
-// the node keeps one in <DataDir>/admin-token. The ticksync command is
-// this package plus flags and the arena demo; a game's own main embeds it
-// the same way:
+// (/v1/cluster, public, CORS for the origins /ws admits), the registered
+// games and their compiled schemas (/games, /games/{name}/schema, public
+// like /v1/cluster), Prometheus metrics (/metrics, admin only; without a
+// token on Config.MetricsAddr; docs/METRICS.md lists them), the admin API
+// (/admin/v1/, bearer Config.AdminToken) and /debug/pprof (admin only).
+// Without an AdminToken the node keeps one in <DataDir>/admin-token. The
+// ticksync command is this package plus flags and the arena demo; a game's
+// own main embeds it the same way:
 //
 //	cfg := ticksync.DefaultConfig()
 //	if err := cfg.ParseFlags(flag.CommandLine, os.Args[1:], os.Getenv); err != nil { … }
 //	n, err := ticksync.New(cfg)
-//	mygame.Register(n.Games())         // a game.Factory under a name
+//	err = n.Games().RegisterSpec(game.Spec{Name: "mygame", New: mygame.New, Schema: mygameBFBS})
 //	n.Handle("/", mygame.Page())       // optional: the game's own HTTP handlers
 //	err = n.Start()
 //	select { case <-ctx.Done(): case err = <-n.Fatal(): }

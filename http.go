@@ -1,12 +1,15 @@
 package ticksync
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	httppprof "net/http/pprof"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -20,6 +23,8 @@ func (n *Node) mountEndpoints() {
 	n.http.Handle("/healthz", httpserver.Healthz())
 	n.http.Handle("/readyz", httpserver.Readyz(n.Ready))
 	n.http.Handle(clusterPath, http.HandlerFunc(n.serveCluster))
+	n.http.Handle(gamesPath, http.HandlerFunc(n.serveGames))
+	n.http.Handle(gamesPath+"/{name}/schema", http.HandlerFunc(n.serveGameSchema))
 	n.http.Handle("/metrics", n.adminOnly(n.metricsHandler()))
 	n.http.Handle("/admin/v1/", http.HandlerFunc(n.serveAdmin))
 	n.http.Handle("/debug/pprof/", n.adminOnly(http.HandlerFunc(httppprof.Index)))
@@ -57,24 +62,10 @@ type clusterNode struct {
 // the answer then carries Access-Control-Allow-Origin with that origin. 503
 // before Raft runs.
 func (n *Node) serveCluster(w http.ResponseWriter, r *http.Request) {
+	if !n.publicRead(w, r) {
+		return
+	}
 	h := w.Header()
-	h.Add("Vary", "Origin")
-	if origin := r.Header.Get("Origin"); origin != "" && n.origins.Allowed(origin, r.Host) {
-		h.Set("Access-Control-Allow-Origin", origin)
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		// A preflight (a client that adds headers of its own).
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		h.Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	repl := n.rnode.Load()
 	if repl == nil {
 		http.Error(w, `{"error":"starting"}`, http.StatusServiceUnavailable)
@@ -90,6 +81,95 @@ func (n *Node) serveCluster(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(view)
+}
+
+// publicRead starts the answer to a request of a public, read-only
+// endpoint (/v1/cluster, /games): a browser may read it across origins
+// when its Origin passes the allow-list of /ws (-allowed-origins), a
+// preflight is answered, methods other than GET and HEAD are refused. It
+// reports whether the caller goes on to answer a GET or HEAD.
+func (n *Node) publicRead(w http.ResponseWriter, r *http.Request) bool {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" && n.origins.Allowed(origin, r.Host) {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodOptions:
+		// A preflight (a client that adds headers of its own).
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+	return false
+}
+
+// gamesPath lists the games this node serves (GET /games) and serves each
+// one's compiled schema (GET /games/{name}/schema).
+const gamesPath = "/games"
+
+// gameView is one entry of GET /games.
+type gameView struct {
+	Name       string `json:"name"`
+	SchemaHash string `json:"schema_hash"` // hex sha256 of the game's schema; "" for a game without one
+}
+
+// serveGames is GET /games: the games registered on this node, sorted by
+// name, with their schema hashes, e.g.
+//
+//	[{"name":"arena","schema_hash":""},{"name":"cards","schema_hash":"5f0c…"}]
+//
+// A client built for a game checks the hash it was built for, or fetches
+// the schema (serveGameSchema) to decode a game it was not built for.
+// Public and readable across origins like /v1/cluster.
+func (n *Node) serveGames(w http.ResponseWriter, r *http.Request) {
+	if !n.publicRead(w, r) {
+		return
+	}
+	list := []gameView{}
+	for _, name := range n.games.Names() {
+		v := gameView{Name: name}
+		if gs := n.games.Schema(name); gs != nil {
+			v.SchemaHash = gs.Hash()
+		}
+		list = append(list, v)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-cache")
+	_ = json.NewEncoder(w).Encode(list)
+}
+
+// serveGameSchema is GET /games/{name}/schema: the game's compiled schema
+// (the .bfbs it was registered with), application/octet-stream, its ETag
+// the schema hash in quotes (a schema never changes while the node runs,
+// so a client revalidates with If-None-Match and gets 304). 404 with a
+// message for an unknown game or a game registered without a schema.
+// Public and readable across origins like /v1/cluster.
+func (n *Node) serveGameSchema(w http.ResponseWriter, r *http.Request) {
+	if !n.publicRead(w, r) {
+		return
+	}
+	name := r.PathValue("name")
+	if !n.games.Has(name) {
+		http.Error(w, fmt.Sprintf("unknown game %q", name), http.StatusNotFound)
+		return
+	}
+	gs := n.games.Schema(name)
+	if gs == nil {
+		http.Error(w, fmt.Sprintf("game %q has no schema (its clients are built for it)", name), http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("ETag", `"`+gs.Hash()+`"`)
+	h.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(gs.BFBS))
 }
 
 // serveAdmin is /admin/v1/: the replication admin API once Raft runs (it

@@ -167,12 +167,15 @@ func New(cfg Config) (*Node, error) {
 }
 
 // Games is the node's registry of games: register every game before
-// Start (arena.Register(n.Games()) registers the demo).
+// Start (arena.Register(n.Games()) registers the demo; a game with its
+// own schema: n.Games().RegisterSpec(game.Spec{Name, New, Schema})). GET
+// /games lists them and GET /games/{name}/schema serves their schemas.
 func (n *Node) Games() *game.Registry { return n.games }
 
 // Handle mounts h at pattern (http.ServeMux patterns) on the node's HTTP
-// listener, next to /ws, /healthz, /readyz, /metrics, /admin/v1/ and
-// /debug/pprof/: a game's own page at "/", say (Start then logs its URL).
+// listener, next to /ws, /healthz, /readyz, /v1/cluster, /games,
+// /metrics, /admin/v1/ and /debug/pprof/: a game's own page at "/", say
+// (Start then logs its URL).
 // Call it before Start. Like http.ServeMux.Handle it panics on a pattern
 // that is already taken.
 func (n *Node) Handle(pattern string, h http.Handler) {

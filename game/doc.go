@@ -29,5 +29,14 @@
 //	Acquired ──▶ Adopt(checkpoint, tick log) ──▶ replayed to the last tick logged; seats wait ResumeGrace
 //	Released ──▶ Release(new owner's URL) ──▶ Conn.Redirect (close 4011)
 //
+// Games with a schema (RegisterSpec: a .bfbs of their entity kinds, input,
+// events and join payload) take the generic path: the match's room encodes
+// their state with the schema's delta codec, the game gets each player's
+// name, join payload and claims (sim.JoinInfo) and may refuse the join,
+// matchmaking groups players by the join payload's (match_key) fields, and
+// a game may end its match (sim.Outbox.End) as an operator does.
+//
 // See DESIGN.md for goroutines, locks and the cluster flows.
 package game
+
+//go:generate sh -c "cd testdata && flatc --binary --schema tag.fbs noinput.fbs floatnoquantum.fbs predictnovel.fbs"

@@ -11,8 +11,14 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Game is what a game author implements: a sim.World (Join, Leave, Step,
-// AppendEntities) that can also checkpoint itself.
+// Game is what a game author implements: a sim.World (Join, Leave, Step)
+// that can also checkpoint itself. A game registered without a schema
+// (Register) is a sim.EntityWriter (the arena); a game registered with one
+// (RegisterSpec) is a sim.StateWriter, and may implement sim's optional
+// interfaces: sim.InfoJoiner (the player's name, join payload and claims;
+// a *sim.RefuseError refuses the join with a reason the client sees),
+// sim.EventHandler, sim.OutboxUser (events to players, End) and
+// sim.Viewer.
 //
 // Every method is called on the match's room goroutine only, never
 // concurrently. Step must be deterministic given the seed, the joins and
@@ -43,19 +49,29 @@ type Factory func(seed int64) Game
 // ErrUnknownGame: no factory is registered under that name.
 var ErrUnknownGame = errors.New("unknown game")
 
-// Registry maps game names to factories. It is safe for concurrent use; a
-// program registers its games on the node's registry before it starts it
+// Registry maps game names to factories, and the games registered with a
+// schema (RegisterSpec) to their GameSchema. It is safe for concurrent use;
+// a program registers its games on the node's registry before it starts it
 // (ticksync.Node.Games; arena.Register for the demo).
 type Registry struct {
-	mu sync.RWMutex
-	m  map[string]Factory
+	mu      sync.RWMutex
+	m       map[string]Factory
+	schemas map[string]*GameSchema
 }
 
 // NewRegistry returns an empty Registry.
-func NewRegistry() *Registry { return &Registry{m: make(map[string]Factory)} }
+func NewRegistry() *Registry {
+	return &Registry{m: make(map[string]Factory), schemas: make(map[string]*GameSchema)}
+}
 
-// Register adds a factory. A name is registered once.
+// Register adds a factory of a game without a schema (its World is a
+// sim.EntityWriter). A name is registered once.
 func (r *Registry) Register(name string, f Factory) error {
+	return r.add(name, f, nil)
+}
+
+// add registers f (and gs, nil for a game without a schema) under name.
+func (r *Registry) add(name string, f Factory, gs *GameSchema) error {
 	if name == "" || f == nil {
 		return errors.New("register game: empty name or nil factory")
 	}
@@ -65,6 +81,12 @@ func (r *Registry) Register(name string, f Factory) error {
 		return fmt.Errorf("register game %q: already registered", name)
 	}
 	r.m[name] = f
+	if gs != nil {
+		if r.schemas == nil {
+			r.schemas = make(map[string]*GameSchema)
+		}
+		r.schemas[name] = gs
+	}
 	return nil
 }
 
@@ -110,19 +132,73 @@ type Spec struct {
 
 // GameSchema is a registered game's schema in the forms the node uses: the
 // model that verifies its buffers, the codec of its entities and the .bfbs
-// served to clients.
+// served to clients. It is immutable and shared by every match of the game.
 type GameSchema struct {
 	Schema *gameschema.Schema
 	Codec  *gamedelta.Codec
 	BFBS   []byte
+
+	hash string // Schema.HashString(), computed once
+	keys []int  // indexes of the join table's (match_key) fields
 }
 
-// RegisterSpec adds a game with its schema. A schema the node cannot use is
-// refused with an error naming the table and field.
+// Hash returns the schema's hash in lower-case hex: what Welcome.schema_hash
+// carries and Hello.schema_hash must equal.
+func (g *GameSchema) Hash() string { return g.hash }
+
+// RegisterSpec adds a game with its schema: the .bfbs is loaded with
+// gameschema.Load (a schema the node cannot use is refused with an error
+// naming the table and field: wrapping gameschema.ErrBadSchema, a
+// *gameschema.SchemaError when one table or field is at fault), must have
+// an input table, and its entity kinds compile into the game's
+// gamedelta.Codec (gameschema's DeltaLayout). The game's World must then
+// be a sim.StateWriter. A Spec without a Schema registers like Register.
 func (r *Registry) RegisterSpec(s Spec) error {
-	return errors.New("register game: game schemas are not supported yet")
+	if s.Name == "" || s.New == nil {
+		return errors.New("register game: empty name or nil factory")
+	}
+	if s.Schema == nil {
+		return r.add(s.Name, s.New, nil)
+	}
+	gs, err := compileSchema(s.Schema)
+	if err != nil {
+		return fmt.Errorf("register game %q: %w", s.Name, err)
+	}
+	return r.add(s.Name, s.New, gs)
+}
+
+// compileSchema loads a .bfbs into the forms the node uses.
+func compileSchema(bfbs []byte) (*GameSchema, error) {
+	sc, err := gameschema.Load(bfbs)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Input == nil {
+		return nil, fmt.Errorf("%w: no table marked (%s)", gameschema.ErrBadSchema, gameschema.AttrInput)
+	}
+	layout, err := sc.DeltaLayout()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := gamedelta.Compile(layout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema %s: the entity kinds do not compile into a delta codec: %w", gameschema.ErrBadSchema, sc.Name, err)
+	}
+	gs := &GameSchema{Schema: sc, Codec: codec, BFBS: slices.Clone(bfbs), hash: sc.HashString()}
+	if sc.Join != nil {
+		for _, f := range sc.Join.Fields {
+			if f.MatchKey {
+				gs.keys = append(gs.keys, f.Index)
+			}
+		}
+	}
+	return gs, nil
 }
 
 // Schema returns the schema of a registered game, nil for a game registered
 // without one (or not registered).
-func (r *Registry) Schema(name string) *GameSchema { return nil }
+func (r *Registry) Schema(name string) *GameSchema {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.schemas[name]
+}

@@ -15,4 +15,5 @@ const (
 	keyEmptyFor = "empty_for"
 	keyReplayed = "replayed_ticks"
 	keyFromTick = "checkpoint_tick"
+	keyMatchKey = "match_key"
 )

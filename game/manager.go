@@ -101,8 +101,15 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 //   - Hello.MatchID set: join that match, or ErrCodeMatchNotFound /
 //     ErrCodeMatchFull.
 //   - Neither: matchmaking joins the oldest match of the game with a free
-//     seat, or creates one. A match created for this Hello that it could
-//     not join closes at once.
+//     seat and the same matchmaking key (the values of the join payload's
+//     (match_key) fields), or creates one with that key. A match created
+//     for this Hello that it could not join closes at once.
+//
+// The game gets the Hello's name and join payload and req.Claims
+// (sim.JoinInfo). A Hello whose schema hash is set and is not the match's
+// is refused with ErrCodeSchemaMismatch (Public) before the player is
+// seated; a game that refuses the join (a *sim.RefuseError) gives
+// ErrCodeJoinRefused with its reason (Public).
 //
 // Admission limits (Config.MaxPlayers, MaxRooms, MaxMatchesPerIP) refuse
 // with ErrCodeNodeFull or ErrCodeRateLimited before anything changes;
@@ -127,13 +134,13 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 				return nil, err
 			}
 		}
-		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+		seat, err := mt.join(ctx, &req)
 		if errors.Is(err, errMatchClosed) {
 			// Closed (or moved) meanwhile: ask the directory again.
 			if mt, err = m.locate(ctx, h.MatchID); err != nil {
 				return nil, err
 			}
-			return mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+			return mt.join(ctx, &req)
 		}
 		return seat, err
 	}
@@ -144,6 +151,14 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 	if !m.games.Has(game) {
 		return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("unknown game %q", game)}
 	}
+	gs := m.games.Schema(game)
+	if err := schemaError(game, gs, h.SchemaHash); err != nil {
+		return nil, err // before a match could be created for it
+	}
+	key, err := matchKey(gs, h.Join)
+	if err != nil {
+		return nil, err
+	}
 	if m.adm.full() {
 		// Checked before a match could be created for a player who would
 		// not get a seat in it; Match.join checks again, exactly.
@@ -151,11 +166,11 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 		return nil, errMaxPlayers
 	}
 	for {
-		mt, created, err := m.pick(ctx, game, &req)
+		mt, created, err := m.pick(ctx, game, key, &req)
 		if err != nil {
 			return nil, err
 		}
-		seat, err := mt.join(ctx, req.Conn, req.PlayerID, h.LastTick)
+		seat, err := mt.join(ctx, &req)
 		if err != nil && created {
 			// Made for this Hello, which got no seat in it: nobody is
 			// waiting for it.
@@ -196,6 +211,9 @@ func (m *Manager) resume(ctx context.Context, req JoinRequest) (Seat, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := schemaError(mt.game, mt.gs, h.SchemaHash); err != nil {
+		return nil, err
 	}
 	return mt.resume(ctx, req.Conn, claims.PlayerID, &claims, h.LastTick)
 }
@@ -241,19 +259,21 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 	}
 }
 
-// pick returns the oldest open match of game with a free seat: matchmaking
-// fills the matches that have a seat before it creates one. When there is
-// none, the admission limits may refuse (MaxRooms, MaxMatchesPerIP for
-// req); else it asks Placement: create one here, wait for the one the
-// directory placed here, or go elsewhere (a *RedirectError). created says
-// the match was made for req.
+// pick returns the oldest open match of game and matchmaking key with a
+// free seat: matchmaking fills the matches that have a seat before it
+// creates one. When there is none, the admission limits may refuse
+// (MaxRooms, MaxMatchesPerIP for req); else it asks Placement: create one
+// here, wait for the one the directory placed here, or go elsewhere (a
+// *RedirectError). created says the match was made for req. A match it
+// creates, or one the directory placed here that has no key yet, records
+// key.
 //
 // The look for an open match and the creation of one are one step per game
 // on this node: a pick that finds none holds the game's pick lock until the
 // match it created (or was given) runs here, so the picks queued behind it
 // find that match open instead of each opening one.
-func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *Match, created bool, err error) {
-	if mt := m.oldestOpen(game); mt != nil {
+func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest) (mt *Match, created bool, err error) {
+	if mt := m.oldestOpen(game, key); mt != nil {
 		return mt, false, nil
 	}
 	release, err := m.lockPick(ctx, game)
@@ -261,7 +281,7 @@ func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *
 		return nil, false, err
 	}
 	defer release()
-	if mt := m.oldestOpen(game); mt != nil { // made by the pick we queued behind
+	if mt := m.oldestOpen(game, key); mt != nil { // made by the pick we queued behind
 		return mt, false, nil
 	}
 	m.mu.Lock()
@@ -279,16 +299,37 @@ func (m *Manager) pick(ctx context.Context, game string, req *JoinRequest) (mt *
 	}
 	if id != "" {
 		mt, err := m.waitAdopted(ctx, id)
+		if err == nil {
+			m.claimKey(mt, key)
+		}
 		return mt, err == nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Another join may have created one while Admit ran.
-	if mt := m.oldestOpenLocked(game); mt != nil {
+	if mt := m.oldestOpenLocked(game, key); mt != nil {
 		return mt, false, nil
 	}
-	mt, err = m.createLocked(game)
+	mt, err = m.createLocked(game, key)
 	return mt, err == nil, err
+}
+
+// claimKey records key as the matchmaking key of mt, a match the directory
+// placed here for a matchmaking join, unless it has one or a seat taken
+// already (it was adopted without one: the key is not replicated).
+func (m *Manager) claimKey(mt *Match, key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mt.key == "" && mt.taken.Load() == 0 {
+		mt.key = key
+	}
+}
+
+// keyOf returns mt's matchmaking key.
+func (m *Manager) keyOf(mt *Match) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return mt.key
 }
 
 // lockPick takes game's pick lock, honouring ctx.
@@ -308,15 +349,15 @@ func (m *Manager) lockPick(ctx context.Context, game string) (func(), error) {
 	}
 }
 
-func (m *Manager) oldestOpen(game string) *Match {
+func (m *Manager) oldestOpen(game, key string) *Match {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.oldestOpenLocked(game)
+	return m.oldestOpenLocked(game, key)
 }
 
-func (m *Manager) oldestOpenLocked(game string) *Match {
+func (m *Manager) oldestOpenLocked(game, key string) *Match {
 	for _, mt := range m.order {
-		if mt.game == game && int(mt.taken.Load()) < m.cfg.Seats {
+		if mt.game == game && mt.key == key && int(mt.taken.Load()) < m.cfg.Seats {
 			return mt
 		}
 	}
@@ -347,7 +388,7 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 		mt, err = m.waitAdopted(ctx, id)
 	} else {
 		m.mu.Lock()
-		mt, err = m.createLocked(game)
+		mt, err = m.createLocked(game, "")
 		m.mu.Unlock()
 	}
 	if err != nil {
@@ -356,12 +397,13 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 	return mt.Info(), nil
 }
 
-// createLocked creates and starts a fresh match here (m.mu held), without
-// the directory (LocalPlacement), unless MaxRooms run already. The match
-// has no seat yet, so its empty timer runs from now: the first join
-// disarms it, and a match nobody joins closes after EmptyTimeout (at once
-// when it was made for a Hello that did not get a seat in it).
-func (m *Manager) createLocked(game string) (*Match, error) {
+// createLocked creates and starts a fresh match of game and matchmaking key
+// here (m.mu held), without the directory (LocalPlacement), unless
+// MaxRooms run already. The match has no seat yet, so its empty timer runs
+// from now: the first join disarms it, and a match nobody joins closes
+// after EmptyTimeout (at once when it was made for a Hello that did not
+// get a seat in it).
+func (m *Manager) createLocked(game, key string) (*Match, error) {
 	if m.closed {
 		return nil, &JoinError{Code: schema.ErrCodeShuttingDown, Message: "node is shutting down"}
 	}
@@ -376,8 +418,13 @@ func (m *Manager) createLocked(game string) (*Match, error) {
 	if err != nil {
 		return nil, err
 	}
+	mt.key = key
 	m.registerLocked(mt)
-	mt.log.Info().Msg("match created")
+	ev := mt.log.Info()
+	if key != "" {
+		ev = ev.Str(keyMatchKey, key)
+	}
+	ev.Msg("match created")
 	return mt, nil
 }
 
@@ -419,8 +466,13 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	if err != nil {
 		return nil, err
 	}
+	gs := m.games.Schema(sp.game)
+	simCfg := m.simCfg
+	if gs != nil {
+		simCfg.Codec = gs.Codec // the room encodes the game's state with it
+	}
 	mt := &Match{
-		id: sp.id, game: sp.game, seed: seed, epoch: sp.epoch, created: time.Now(), mgr: m,
+		id: sp.id, game: sp.game, seed: seed, epoch: sp.epoch, created: time.Now(), mgr: m, gs: gs,
 		log:   m.log.With().Str(keyMatch, sp.id).Str(keyGame, sp.game).Logger(),
 		seats: make(map[uint32]*seat),
 		left:  make(map[uint32]bool),
@@ -473,7 +525,7 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 		metrics = m.cfg.RoomMetrics(sp.id, sp.game)
 	}
 	metrics = mt.stats.metrics(mt, metrics)
-	room, err := sim.NewRoom(sp.id, m.simCfg, g, metrics, opts...)
+	room, err := sim.NewRoom(sp.id, simCfg, g, metrics, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create match %s: %w", sp.id, err)
 	}

@@ -40,6 +40,12 @@ type Match struct {
 	mgr       *Manager
 	room      *sim.Room
 	log       zerolog.Logger
+	// gs is the game's schema (nil: a game without one, the arena).
+	gs *GameSchema
+	// key is the matchmaking key (the (match_key) values of the creator's
+	// join payload; "" for none), guarded by Manager.mu: matchmaking seats
+	// only players of the same key here.
+	key string
 
 	taken  atomic.Int32  // len(seats), for matchmaking without mu
 	guests atomic.Uint32 // nextGuest, for checkpoints (room goroutine, no mu)
@@ -107,15 +113,24 @@ type MatchInfo struct {
 	Seed      int64     `json:"seed"`
 	Epoch     uint64    `json:"epoch,omitempty"`
 	Created   time.Time `json:"created"`
+	// SchemaHash is the game's schema hash (hex); "" for a game without one.
+	SchemaHash string `json:"schema_hash,omitempty"`
+	// Key is the matchmaking key: the (match_key) values of the join
+	// payload of the player it was created for; "" for none.
+	Key string `json:"key,omitempty"`
 }
 
 // Info returns the match's listing.
 func (m *Match) Info() MatchInfo {
+	key := m.mgr.keyOf(m)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	info := MatchInfo{
 		ID: m.id, Game: m.game, Players: len(m.seats), Seats: m.mgr.cfg.Seats,
-		Tick: m.room.Tick(), Seed: m.seed, Epoch: m.epoch, Created: m.created,
+		Tick: m.room.Tick(), Seed: m.seed, Epoch: m.epoch, Created: m.created, Key: key,
+	}
+	if m.gs != nil {
+		info.SchemaHash = m.gs.hash
 	}
 	for _, s := range m.seats {
 		if s.conn != nil {
@@ -128,13 +143,22 @@ func (m *Match) Info() MatchInfo {
 // ID returns the match id.
 func (m *Match) ID() string { return m.id }
 
-// join seats a new player (player 0: a guest, given a fresh id). An
-// authenticated player who already has a seat here takes it back.
-func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (Seat, error) {
+// join seats the player of req (req.PlayerID 0: a guest, given a fresh
+// id), handing the game its name, join payload and claims (sim.JoinInfo).
+// An authenticated player who already has a seat here takes it back. A
+// Hello whose schema hash is not the match's is refused before anything
+// changes; a game's refusal (*sim.RefuseError) becomes ErrCodeJoinRefused
+// with the game's reason.
+func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
+	conn, player, lastTick := req.Conn, req.PlayerID, req.Hello.LastTick
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
 		return nil, errMatchClosed
+	}
+	if err := schemaError(m.game, m.gs, req.Hello.SchemaHash); err != nil {
+		m.mu.Unlock()
+		return nil, err
 	}
 	if player != 0 && m.seats[player] != nil {
 		// An authenticated player takes its seat back: its auth token
@@ -143,6 +167,12 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 		return m.resume(ctx, conn, player, nil, lastTick)
 	}
 	defer m.mu.Unlock()
+	if m.gs != nil {
+		// net/ws verifies it too, when it knows the game before the join.
+		if err := m.gs.Schema.VerifyJoin(req.Hello.Join); err != nil {
+			return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("join payload: %v", err)}
+		}
+	}
 	if !m.leased() {
 		return nil, errLeaseLost
 	}
@@ -159,10 +189,15 @@ func (m *Match) join(ctx context.Context, conn Conn, player, lastTick uint32) (S
 	// checkpoint the join triggers carries it.
 	tok := newSeatToken()
 	m.setToken(player, tok)
-	ent, err := m.room.Join(ctx, player, conn)
+	ent, err := m.roomJoin(ctx, player, req)
 	if err != nil {
 		m.setToken(player, seatToken{})
 		m.mgr.adm.releaseSeats(1)
+		var re *sim.RefuseError
+		if errors.As(err, &re) {
+			m.log.Debug().Uint32(keyPlayer, player).Str(keyReason, re.Reason).Msg("join refused by the game")
+			return nil, refused(re.Reason)
+		}
 		return nil, m.roomError("join", err)
 	}
 	s := &seat{player: player, entity: ent, conn: conn, trusted: true, tok: tok}
@@ -321,7 +356,7 @@ func (m *Match) roomError(op string, err error) error {
 // handle returns the Seat given to one connection, with a resume token of
 // tok.
 func (m *Match) handle(s *seat, gen uint64, tok seatToken) *seatHandle {
-	return &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
+	h := &seatHandle{m: m, s: s, gen: gen, welcome: schema.Welcome{
 		SessionID:   randomID(8),
 		ResumeToken: token.MintResume(m.mgr.secret, m.id, s.player, tok.Nonce, time.Unix(tok.Issued, 0)),
 		PlayerID:    s.player,
@@ -330,7 +365,13 @@ func (m *Match) handle(s *seat, gen uint64, tok seatToken) *seatHandle {
 		ServerTick:  m.room.Tick(),
 		NodeID:      m.mgr.cfg.NodeID,
 		MatchID:     m.id,
+		Game:        m.game,
 	}}
+	if m.gs != nil {
+		h.welcome.SchemaHash = m.gs.hash
+		h.welcome.EventSeq = m.eventSeq(s.player)
+	}
+	return h
 }
 
 // disconnect starts the resume grace of h's seat.
@@ -539,6 +580,11 @@ func (h *seatHandle) Disconnect() { h.m.disconnect(h) }
 
 func (h *seatHandle) Leave() { h.m.leave(h) }
 
-func (h *seatHandle) Event(*schema.Event) bool { return false }
+func (h *seatHandle) Event(ev *schema.Event) bool {
+	if h.m.gs == nil || h.s.gen.Load() != h.gen {
+		return false
+	}
+	return h.m.pushEvent(h.s.player, ev)
+}
 
-func (h *seatHandle) Schema() *GameSchema { return nil }
+func (h *seatHandle) Schema() *GameSchema { return h.m.gs }

@@ -121,20 +121,48 @@ func (m *Manager) End(matchID string) bool {
 	if mt == nil {
 		return false
 	}
+	n := m.stopEnded(mt, "match ended by an operator")
+	if c := m.cfg.Checkpoints; c != nil {
+		c.Forget(mt.id)
+	}
+	mt.log.Info().Int(keyPlayers, n).Msg("match ended")
+	return true
+}
+
+// gameEnded ends mt because its game called Outbox.End: as an operator's
+// End does (clients get ErrCodeMatchEnded), and the directory is told
+// (Placement.End), so that no node adopts the match again. A match
+// released, ended or shut down meanwhile is left alone. Not on mt's room
+// goroutine: it stops the room.
+func (m *Manager) gameEnded(mt *Match, reason string) {
+	m.mu.Lock()
+	ours := m.matches[mt.id] == mt
+	if ours {
+		m.removeLocked(mt)
+	}
+	m.mu.Unlock()
+	if !ours {
+		return
+	}
+	n := m.stopEnded(mt, "match ended by the game: "+reason)
+	m.end(mt)
+	mt.log.Info().Str(keyReason, reason).Int(keyPlayers, n).Msg("match ended by the game")
+}
+
+// stopEnded closes mt (removed from the table), stops its room and kicks
+// its connections with ErrCodeMatchEnded, logging why; it returns how many
+// were kicked.
+func (m *Manager) stopEnded(mt *Match, why string) int {
 	conns := mt.close()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	if err := mt.room.Stop(ctx); err != nil {
 		mt.log.Warn().Err(err).Msg("stop room")
 	}
-	if c := m.cfg.Checkpoints; c != nil {
-		c.Forget(mt.id)
-	}
 	for _, c := range conns {
-		c.Kick(schema.ErrCodeMatchEnded, "match ended by an operator")
+		c.Kick(schema.ErrCodeMatchEnded, why)
 	}
-	mt.log.Info().Int(keyPlayers, len(conns)).Msg("match ended")
-	return true
+	return len(conns)
 }
 
 // GameNames returns the games registered on this node, sorted.

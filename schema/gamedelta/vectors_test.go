@@ -143,41 +143,15 @@ func toVecLayout(l gamedelta.Layout) vecLayout {
 	return out
 }
 
-// layoutFromSchema maps a game schema's entity kinds onto a delta layout,
-// the way clients/ts's layoutFromSchema does: kinds in ascending kind id,
-// fields in the schema's (flattened) order; bools are unsigned 1-bit ints,
-// integers and enums their width, quantized floats signed 64-bit ints of
-// quanta (narrowed to a declared range), strings and byte vectors bytes of
-// their max_len; predict names the velocity field, owner_only carries over.
-func layoutFromSchema(s *gameschema.Schema) gamedelta.Layout {
-	var l gamedelta.Layout
-	for _, t := range s.Entities {
-		k := gamedelta.Kind{Name: t.Name}
-		for _, f := range t.Fields {
-			g := gamedelta.Field{Name: f.Name, OwnerOnly: f.OwnerOnly}
-			if f.Predict >= 0 {
-				g.Velocity = t.Fields[f.Predict].Name
-			}
-			switch {
-			case f.Type == gameschema.String || f.Type == gameschema.Bytes:
-				g.Type, g.MaxLen = gamedelta.FieldBytes, f.MaxLen
-			case f.Type.IsFloat():
-				g.Bits, g.Signed = 64, true
-				if f.HasRange {
-					g.Min, g.Max = int64(math.Ceil(f.FMin/f.Quantum)), int64(math.Floor(f.FMax/f.Quantum))
-				}
-			case f.Type == gameschema.Bool:
-				g.Bits = 1
-			default:
-				g.Bits = 8 * f.Type.Size()
-				g.Signed = f.Type.IsSigned()
-				if f.HasRange && f.Type != gameschema.Uint64 {
-					g.Min, g.Max = f.Min, f.Max
-				}
-			}
-			k.Fields = append(k.Fields, g)
-		}
-		l.Kinds = append(l.Kinds, k)
+// layoutFromSchema is the production mapping of a game schema's entity
+// kinds onto a delta layout (gameschema's DeltaLayout), which clients/ts's
+// layoutFromSchema must agree with: its tests compare it with the layouts
+// of these vectors.
+func layoutFromSchema(t *testing.T, s *gameschema.Schema) gamedelta.Layout {
+	t.Helper()
+	l, err := s.DeltaLayout()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return l
 }
@@ -230,8 +204,8 @@ type vecCase struct {
 func vecCases(t *testing.T) []vecCase {
 	return []vecCase{
 		{name: "spec", layout: specLayout(), seed: 1},
-		{name: "arena", schema: "arena.bfbs", layout: layoutFromSchema(loadSchemaFile(t, "arena.bfbs")), seed: 2},
-		{name: "cards", schema: "cards.bfbs", layout: layoutFromSchema(loadSchemaFile(t, "cards.bfbs")), seed: 6},
+		{name: "arena", schema: "arena.bfbs", layout: layoutFromSchema(t, loadSchemaFile(t, "arena.bfbs")), seed: 2},
+		{name: "cards", schema: "cards.bfbs", layout: layoutFromSchema(t, loadSchemaFile(t, "cards.bfbs")), seed: 6},
 	}
 }
 

@@ -60,6 +60,9 @@ func canonical(s *Schema) string {
 			if f.OwnerOnly {
 				b.WriteString(" owner_only")
 			}
+			if f.MatchKey {
+				b.WriteString(" match_key")
+			}
 			b.WriteByte('\n')
 		}
 	}

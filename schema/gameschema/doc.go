@@ -26,8 +26,11 @@
 //     tests.
 //
 // A Schema is safe for concurrent use; a Values is owned by one goroutine.
+// DeltaLayout maps the entity kinds onto the delta codec's layout
+// (schema/gamedelta), the one mapping the node and every client share.
+//
 // The package imports nothing of ticksync's own but the generated
-// reflection code (schema/internal/reflection).
+// reflection code (schema/internal/reflection) and schema/gamedelta.
 package gameschema
 
 //go:generate sh -c "flatc --go -o ../internal $DOLLAR(go list -m -f '{{.Dir}}' github.com/google/flatbuffers)/reflection/reflection.fbs && gofmt -w ../internal/reflection"

@@ -17,7 +17,7 @@ import (
 type attrs struct {
 	rng, quantum, predict, maxLen   string
 	hasRange, hasQuantum, hasMaxLen bool
-	hasPredict, ownerOnly           bool
+	hasPredict, ownerOnly, matchKey bool
 }
 
 func parseAttrs(list []kv) attrs {
@@ -34,6 +34,8 @@ func parseAttrs(list []kv) attrs {
 			a.maxLen, a.hasMaxLen = x.value, true
 		case AttrOwnerOnly:
 			a.ownerOnly = true
+		case AttrMatchKey:
+			a.matchKey = true
 		}
 	}
 	return a
@@ -169,6 +171,9 @@ func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 		}
 		return schemaErr(t.Name, fname, "(%s) applies to entity fields only; %s is the %s table", attr, t.Name, t.Role)
 	}
+	if a.matchKey && t.Role != RoleJoin {
+		return schemaErr(t.Name, fname, "(%s) applies to fields of the (%s) table only; %s is the %s table", AttrMatchKey, AttrJoin, t.Name, t.Role)
+	}
 	var typ reflection.Type
 	if f.Type(&typ) == nil {
 		return schemaErr(t.Name, fname, "no type")
@@ -181,7 +186,7 @@ func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 	bt := typ.BaseType()
 	if st := scalarType(bt); st != 0 {
 		leaf := Field{Name: fname, ID: id, Type: st, Align: st.Size(), Predict: -1, OwnerOnly: a.ownerOnly,
-			DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
+			MatchKey: a.matchKey, DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
 		if typ.Index() >= 0 {
 			e, err := l.enum(typ.Index(), st, t.Name, fname)
 			if err != nil {
@@ -203,7 +208,7 @@ func (l *loader) tableField(b *tableBuild, f *reflection.Field) error {
 				}
 				st = Bytes
 			}
-			leaf := Field{Name: fname, ID: id, Type: st, Align: 4, Predict: -1, OwnerOnly: a.ownerOnly, Required: f.Required()}
+			leaf := Field{Name: fname, ID: id, Type: st, Align: 4, Predict: -1, OwnerOnly: a.ownerOnly, MatchKey: a.matchKey, Required: f.Required()}
 			if err := l.leaf(t, &leaf, a); err != nil {
 				return err
 			}
@@ -289,8 +294,8 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 			return err
 		}
 		own := parseAttrs(fieldAttrs(f))
-		if own.hasPredict || own.ownerOnly || own.hasMaxLen {
-			return schemaErr(t.Name, name, "(%s), (%s) and (%s) go on the table's field, not inside the struct", AttrPredict, AttrOwnerOnly, AttrMaxLen)
+		if own.hasPredict || own.ownerOnly || own.hasMaxLen || own.matchKey {
+			return schemaErr(t.Name, name, "(%s), (%s), (%s) and (%s) go on the table's field, not inside the struct", AttrPredict, AttrOwnerOnly, AttrMaxLen, AttrMatchKey)
 		}
 		var typ reflection.Type
 		if f.Type(&typ) == nil {
@@ -315,7 +320,7 @@ func (l *loader) flatten(t *Table, so *reflection.Object, prefix string, base, d
 			}
 			end = off + st.Size()
 			leaf := Field{Name: name, ID: id, Type: st, Offset: base + off, Struct: size, Align: align,
-				Predict: -1, OwnerOnly: outer.ownerOnly, DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
+				Predict: -1, OwnerOnly: outer.ownerOnly, MatchKey: outer.matchKey, DefaultInt: f.DefaultInteger(), DefaultFloat: f.DefaultReal()}
 			if typ.Index() >= 0 {
 				e, err := l.enum(typ.Index(), st, t.Name, name)
 				if err != nil {

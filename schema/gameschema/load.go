@@ -28,6 +28,7 @@ const (
 	AttrPredict   = "predict"    // (predict: "vx"): predicted from that velocity field (entities)
 	AttrOwnerOnly = "owner_only" // (owner_only): sent to the owning player only (entities)
 	AttrMaxLen    = "max_len"    // (max_len: "32"): cap in bytes of a string or [ubyte]
+	AttrMatchKey  = "match_key"  // (match_key): matchmaking seats together only players with equal values (join fields)
 )
 
 // maxStructDepth bounds struct nesting when flattening.

@@ -288,6 +288,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"struct marked as entity", func(s *specSchema) { s.objects[0].attrs = attr(AttrEntity, "2") }, "g.Vec2", "", "marks a table"},
 		{"no namespace", func(s *specSchema) { s.obj("g.Input").name = "Input" }, "Input", "", "namespace"},
 		{"marked tables in two namespaces", func(s *specSchema) { s.obj("g.Join").name = "h.Join" }, "h.Join", "", "namespace"},
+		{"match_key on an input", setAttrs("g.Input", "move", AttrRange, "-100..100", AttrMatchKey, "0"), "g.Input", "move", "(ticksync_join) table only"},
+		{"match_key on an entity", setAttrs("g.Ship", "vx", AttrMatchKey, "0"), "g.Ship", "vx", "(ticksync_join) table only"},
+		{"match_key inside a struct", func(s *specSchema) { s.objects[0].fields[1].attrs = attr(AttrMatchKey, "0") }, "g.Ship", "pos.y", "not inside the struct"},
 		{"no input", func(s *specSchema) { s.obj("g.Input").attrs = nil }, "", "", "no table marked (ticksync_input)"},
 		{"no entity", func(s *specSchema) { s.obj("g.Ship").attrs = nil }, "", "", "no table marked (ticksync_entity"},
 	}

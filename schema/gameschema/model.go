@@ -232,6 +232,10 @@ type Field struct {
 	Predict int
 	// OwnerOnly: only the entity's owning player receives this field.
 	OwnerOnly bool
+	// MatchKey (join fields): matchmaking seats a player only in a match
+	// whose creator's join payload has the same values in every MatchKey
+	// field (a game mode, a map, a region).
+	MatchKey bool
 	// MaxLen bounds String and Bytes fields, in bytes.
 	MaxLen int
 

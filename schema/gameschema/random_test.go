@@ -118,6 +118,11 @@ func randomSpec(rng *rand.Rand) *specSchema {
 	table("r.Input", attr(AttrInput, "0"), false)
 	if rng.IntN(2) == 0 {
 		table("r.Join", attr(AttrJoin, "0"), false)
+		if j := &s.objects[len(s.objects)-1]; len(j.fields) > 0 {
+			// The first join field is a matchmaking key (no draw: the
+			// rest of the schema stays what the seed made before).
+			j.fields[0].attrs = append(j.fields[0].attrs, kv{AttrMatchKey, "0"})
+		}
 	}
 	for _, dir := range []string{"client", "server"} {
 		if rng.IntN(3) == 0 {

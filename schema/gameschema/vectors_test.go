@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -99,6 +100,15 @@ func TestRandomSchemaVectors(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		out = append(out, randomVector{Seed: seed, BFBS: hex.EncodeToString(bfbs), Hash: s.HashString(), Canonical: s.Canonical()})
+	}
+	keyed := 0
+	for _, v := range out {
+		if strings.Contains(v.Canonical, " match_key\n") {
+			keyed++
+		}
+	}
+	if keyed == 0 {
+		t.Error("no random schema has a match_key field")
 	}
 	got, err := json.MarshalIndent(out, "", " ")
 	if err != nil {

@@ -124,11 +124,12 @@ function big(x: bigint | number | string | undefined): bigint {
  * kinds in ascending kind id (kind index i on the wire is entities[i]),
  * fields in the schema's flattened order. bool: unsigned 1-bit int;
  * integers and enums: their width and sign (with a declared range, except
- * uint64); quantized floats: signed 64-bit ints counting quanta, narrowed to
- * ceil(min/quantum)..floor(max/quantum) when a range is declared; string
- * and bytes: bytes of their max_len; predict: the velocity field's name;
- * owner_only carries over. Go's tests use the same mapping
- * (schema/gamedelta/vectors_test.go).
+ * uint64); quantized floats: signed 64-bit ints counting quanta
+ * (round(x/quantum)), narrowed to floor(min/quantum)..ceil(max/quantum) when
+ * a range is declared (the rounded quanta of every value in the range);
+ * string and bytes: bytes of their max_len; predict: the velocity field's
+ * name; owner_only carries over. It is the Go node's mapping
+ * (gameschema's Schema.DeltaLayout); the vectors test checks they agree.
  */
 export function layoutFromSchema(s: Schema): Layout {
   return {
@@ -144,7 +145,7 @@ export function layoutFromSchema(s: Schema): Layout {
           case "float64":
             return {
               ...base, type: "int", bits: 64, signed: true,
-              ...(f.range ? { min: BigInt(Math.ceil((f.range.min as number) / f.quantum)), max: BigInt(Math.floor((f.range.max as number) / f.quantum)) } : {}),
+              ...(f.range ? { min: BigInt(Math.floor((f.range.min as number) / f.quantum)), max: BigInt(Math.ceil((f.range.max as number) / f.quantum)) } : {}),
             };
           case "bool":
             return { ...base, type: "int", bits: 1 };

@@ -2,8 +2,9 @@
 // reflection schema (.bfbs) exactly as Go's schema/gameschema builds it:
 // the marked tables (ticksync_entity, ticksync_input, ticksync_events,
 // ticksync_join), their fields flattened to scalar leaves ("pos.x"), the
-// attributes range, quantum, predict, owner_only and max_len, and the
-// canonical text whose sha256 is the schema hash a server announces.
+// attributes range, quantum, predict, owner_only, max_len and match_key,
+// and the canonical text whose sha256 is the schema hash a server
+// announces.
 
 import { Reader, Table as FbTable } from "./bfbs.js";
 import { SchemaError } from "./errors.js";
@@ -52,6 +53,8 @@ export interface SchemaField {
   readonly quantum: number; // 0: none
   readonly predict: number; // index of the velocity field, -1: none
   readonly ownerOnly: boolean;
+  /** join fields: matchmaking seats together only players with equal values */
+  readonly matchKey: boolean;
   readonly maxLen: number; // string and bytes
 }
 
@@ -108,6 +111,7 @@ interface Attrs {
   predict?: string;
   maxLen?: string;
   ownerOnly: boolean;
+  matchKey: boolean;
 }
 
 function kvs(t: FbTable, slot: number): [string, string][] {
@@ -115,13 +119,14 @@ function kvs(t: FbTable, slot: number): [string, string][] {
 }
 
 function parseAttrs(list: [string, string][]): Attrs {
-  const a: Attrs = { ownerOnly: false };
+  const a: Attrs = { ownerOnly: false, matchKey: false };
   for (const [k, v] of list) {
     if (k === "range") a.range = v;
     else if (k === "quantum") a.quantum = v;
     else if (k === "predict") a.predict = v;
     else if (k === "max_len") a.maxLen = v;
     else if (k === "owner_only") a.ownerOnly = true;
+    else if (k === "match_key") a.matchKey = true;
   }
   return a;
 }
@@ -296,6 +301,7 @@ class Loader {
       if ((a.ownerOnly || a.predict !== undefined) && role !== "entity") {
         throw err(name, fname, `(${a.predict !== undefined ? "predict" : "owner_only"}) on a field of a ${role} table`);
       }
+      if (a.matchKey && role !== "join") throw err(name, fname, `(match_key) on a field of a ${role} table`);
       const t = f.table(1);
       if (!t) throw err(name, fname, "no type");
       const bt = t.u8(0);
@@ -305,7 +311,7 @@ class Loader {
         const st = scalarTypes[bt - BT.Bool]!;
         this.leaf(name, fields, {
           name: fname, type: st, id, offset: 0, struct: 0, align: typeSize[st], enumIndex: t.i32(2, -1),
-          defaultInt: f.i64(4), defaultFloat: f.f64(5), ownerOnly: a.ownerOnly, required: false,
+          defaultInt: f.i64(4), defaultFloat: f.f64(5), ownerOnly: a.ownerOnly, matchKey: a.matchKey, required: false,
         }, a);
       } else if (bt === BT.String || bt === BT.Vector) {
         let st: FieldType = "string";
@@ -316,7 +322,7 @@ class Loader {
         }
         this.leaf(name, fields, {
           name: fname, type: st, id, offset: 0, struct: 0, align: 4, enumIndex: -1,
-          defaultInt: 0n, defaultFloat: 0, ownerOnly: a.ownerOnly, required: f.bool(7),
+          defaultInt: 0n, defaultFloat: 0, ownerOnly: a.ownerOnly, matchKey: a.matchKey, required: f.bool(7),
         }, a);
       } else if (bt === BT.Obj) {
         const so = this.objects[t.i32(2, -1)];
@@ -358,6 +364,7 @@ class Loader {
     for (const { off, f } of list) {
       const name = prefix + "." + f.str(0);
       const own = parseAttrs(kvs(f, 9));
+      if (own.matchKey) throw err(table, name, "(match_key) goes on the table's field, not inside the struct");
       const t = f.table(1);
       if (!t) throw err(table, name, "no type");
       const bt = t.u8(0);
@@ -373,7 +380,7 @@ class Loader {
         const st = scalarTypes[bt - BT.Bool]!;
         this.leaf(table, fields, {
           name, type: st, id, offset: base + off, struct: size, align, enumIndex,
-          defaultInt: f.i64(4), defaultFloat: f.f64(5), ownerOnly: outer.ownerOnly, required: false,
+          defaultInt: f.i64(4), defaultFloat: f.f64(5), ownerOnly: outer.ownerOnly, matchKey: outer.matchKey, required: false,
         }, { ...a, maxLen: undefined, predict: undefined });
         continue;
       }
@@ -388,7 +395,7 @@ class Loader {
     const out: MutableField = {
       name: f.name, index: 0, type: f.type, id: f.id, offset: f.offset, struct: f.struct, align: f.align,
       defaultInt: f.defaultInt, defaultFloat: f.defaultFloat, required: f.required, quantum: 0, predict: -1,
-      ownerOnly: f.ownerOnly, maxLen: 0,
+      ownerOnly: f.ownerOnly, matchKey: f.matchKey, maxLen: 0,
     };
     if (f.enumIndex >= 0) out.enum = this.enumOf(f.enumIndex, f.type, table, f.name);
     if (a.maxLen !== undefined && !isText) throw err(table, f.name, "max_len on a field that is not a string or bytes");
@@ -461,7 +468,7 @@ type MutableField = { -readonly [K in keyof SchemaField]: SchemaField[K] };
 
 interface LeafInit {
   name: string; type: FieldType; id: number; offset: number; struct: number; align: number; enumIndex: number;
-  defaultInt: bigint; defaultFloat: number; ownerOnly: boolean; required: boolean;
+  defaultInt: bigint; defaultFloat: number; ownerOnly: boolean; matchKey: boolean; required: boolean;
 }
 
 function isFloat(t: FieldType): boolean { return t === "float32" || t === "float64"; }
@@ -532,6 +539,7 @@ function canonical(s: Omit<Schema, "canonical" | "hash">): string {
       if (f.quantum !== 0) b += ` quantum=${formatFloat(f.quantum)}`;
       if (f.predict >= 0) b += ` predict=${f.predict}`;
       if (f.ownerOnly) b += " owner_only";
+      if (f.matchKey) b += " match_key";
       b += "\n";
     }
   };
