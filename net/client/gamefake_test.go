@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,50 +39,11 @@ func loadTestGame(t testing.TB) testGame {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := gamedelta.Compile(testLayout(s))
+	c, err := GameCodec(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return testGame{schema: s, codec: c}
-}
-
-// testLayout maps a game schema's entity kinds onto a delta layout as the
-// node does: kinds in the schema's order, fields in its flattened order;
-// bools 1-bit, integers and enums their width (narrowed to a declared
-// range), quantized floats 64-bit ints of quanta, strings and byte vectors
-// bytes of their max_len; predict names the velocity, owner_only carries
-// over.
-func testLayout(s *gameschema.Schema) gamedelta.Layout {
-	var l gamedelta.Layout
-	for _, t := range s.Entities {
-		k := gamedelta.Kind{Name: t.Name}
-		for _, f := range t.Fields {
-			g := gamedelta.Field{Name: f.Name, OwnerOnly: f.OwnerOnly}
-			if f.Predict >= 0 {
-				g.Velocity = t.Fields[f.Predict].Name
-			}
-			switch {
-			case f.Type == gameschema.String || f.Type == gameschema.Bytes:
-				g.Type, g.MaxLen = gamedelta.FieldBytes, f.MaxLen
-			case f.Type.IsFloat():
-				g.Bits, g.Signed = 64, true
-				if f.HasRange {
-					g.Min, g.Max = int64(math.Ceil(f.FMin/f.Quantum)), int64(math.Floor(f.FMax/f.Quantum))
-				}
-			case f.Type == gameschema.Bool:
-				g.Bits = 1
-			default:
-				g.Bits = 8 * f.Type.Size()
-				g.Signed = f.Type.IsSigned()
-				if f.HasRange && f.Type != gameschema.Uint64 {
-					g.Min, g.Max = f.Min, f.Max
-				}
-			}
-			k.Fields = append(k.Fields, g)
-		}
-		l.Kinds = append(l.Kinds, k)
-	}
-	return l
 }
 
 // table returns the table named name among ts.
