@@ -116,6 +116,10 @@ func (c *fakeConn) SendSnapshot(msg []byte) {
 	c.snaps = append(c.snaps, append([]byte(nil), msg...))
 }
 
+// Overflow implements sim.Conn (a server event backlog); these tests
+// send no events.
+func (c *fakeConn) Overflow() {}
+
 func (c *fakeConn) Kick(code schema.ErrorCode, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

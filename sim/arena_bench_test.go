@@ -13,9 +13,10 @@ import (
 // copyConn keeps the newest snapshot, as a real connection must (it
 // copies), and counts bytes.
 type copyConn struct {
-	buf   []byte
-	bytes int
-	n     int
+	buf       []byte
+	bytes     int
+	n         int
+	overflows int
 }
 
 func (c *copyConn) SendSnapshot(msg []byte) {
@@ -23,6 +24,8 @@ func (c *copyConn) SendSnapshot(msg []byte) {
 	c.bytes += len(msg)
 	c.n++
 }
+
+func (c *copyConn) Overflow() { c.overflows++ }
 
 // bot is one arena-8x64 player: it changes direction every second and
 // acknowledges the snapshot lag ticks behind (0: never acks).

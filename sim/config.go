@@ -44,8 +44,24 @@ type Config struct {
 	EntityHint int
 	// Codec is the compiled layout of a generic game's entities (its
 	// schema mapped by gameschema): required when the World is a
-	// StateWriter, unused by an EntityWriter.
+	// StateWriter, refused with an EntityWriter.
 	Codec *gamedelta.Codec
+	// MaxInputBytes bounds Input.Data, a generic game's input buffer: an
+	// input whose data is longer is dropped (counted as discarded). The
+	// room copies each input's data into storage of its own, grown once to
+	// this size per slot. 1..4096, default 256.
+	MaxInputBytes int
+	// ClientEventQueue is the capacity of each player's queue of client
+	// events waiting for the next tick (PushEvent). A full queue refuses
+	// the event and the connection closes its client
+	// (schema.ErrCodeEventFlood). 1..1024, default 64.
+	ClientEventQueue int
+	// EventQueue bounds the server events queued for one player and not
+	// yet acknowledged (Outbox.Send, Broadcast). Every snapshot to that
+	// player carries all of them; on overflow the oldest is dropped and the
+	// player's connection is closed as a slow consumer (Conn.Overflow).
+	// 1..1024, default 256.
+	EventQueue int
 }
 
 // DefaultConfig returns the default room configuration: 30 Hz, 64 ticks of
@@ -58,6 +74,10 @@ func DefaultConfig() Config {
 		InputBuffer: 1,
 		MaxCatchUp:  5,
 		EntityHint:  64,
+
+		MaxInputBytes:    256,
+		ClientEventQueue: 64,
+		EventQueue:       256,
 	}
 }
 
@@ -74,6 +94,9 @@ func (c Config) Validate() error {
 		{"input buffer", c.InputBuffer, 1, 64},
 		{"max catch-up", c.MaxCatchUp, 1, 1000},
 		{"entity hint", c.EntityHint, 0, 65536},
+		{"max input bytes", c.MaxInputBytes, 1, 4096},
+		{"client event queue", c.ClientEventQueue, 1, 1024},
+		{"event queue", c.EventQueue, 1, 1024},
 	}
 	for _, ch := range checks {
 		if ch.v < ch.min || ch.v > ch.max {

@@ -20,6 +20,10 @@ func TestConfigValidate(t *testing.T) {
 		{"input buffer 0", func(c *Config) { c.InputBuffer = 0 }, "input buffer 0: must be 1..64"},
 		{"catch-up 0", func(c *Config) { c.MaxCatchUp = 0 }, "max catch-up 0: must be 1..1000"},
 		{"entity hint -1", func(c *Config) { c.EntityHint = -1 }, "entity hint -1: must be 0..65536"},
+		{"max input bytes 0", func(c *Config) { c.MaxInputBytes = 0 }, "max input bytes 0: must be 1..4096"},
+		{"max input bytes 4097", func(c *Config) { c.MaxInputBytes = 4097 }, "max input bytes 4097: must be 1..4096"},
+		{"client event queue 0", func(c *Config) { c.ClientEventQueue = 0 }, "client event queue 0: must be 1..1024"},
+		{"event queue 2000", func(c *Config) { c.EventQueue = 2000 }, "event queue 2000: must be 1..1024"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,8 +42,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.TickRate != 30 || c.History != 64 {
-		t.Fatalf("DefaultConfig() = %+v, want 30 Hz and 64 ticks of history", c)
+	if c.TickRate != 30 || c.History != 64 || c.MaxInputBytes != 256 || c.ClientEventQueue != 64 || c.EventQueue != 256 {
+		t.Fatalf("DefaultConfig() = %+v, want 30 Hz, 64 ticks of history, 256 input bytes, event queues of 64 and 256", c)
 	}
 	if _, err := NewRoom("bad", Config{}, &fakeWorld{}, nil); err == nil {
 		t.Fatal("NewRoom accepted a zero Config")

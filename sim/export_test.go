@@ -8,7 +8,7 @@ import "time"
 
 func (r *Room) StepForTest(now time.Time) { r.step(now) }
 
-func (r *Room) JoinForTest(id uint32, c Conn) (uint32, error) { return r.join(id, c) }
+func (r *Room) JoinForTest(id uint32, c Conn) (uint32, error) { return r.join(id, c, nil) }
 
 func (r *Room) LeaveForTest(id uint32) error { return r.leave(id) }
 

@@ -67,8 +67,11 @@ type EventHandler interface {
 	Event(player uint32, data []byte)
 }
 
-// OutboxUser is a World that sends events or ends its match: the room
-// hands it its Outbox once, before the first Join, Step or UnmarshalState.
+// OutboxUser is a World that sends events or ends its match: NewRoom
+// hands it the room's Outbox before any other call of the room, and
+// Replay hands it a replay's Outbox before it replays. A World keeps the
+// last one it was given. (A World restored from a checkpoint is
+// unmarshalled by its caller before either: UnmarshalState must not send.)
 type OutboxUser interface {
 	SetOutbox(o Outbox)
 }
@@ -82,8 +85,10 @@ type Outbox interface {
 	Send(player uint32, event []byte)
 	// Broadcast queues event for every seated player; it copies event.
 	Broadcast(event []byte)
-	// End ends the match after this tick: every client gets Error
-	// ErrCodeMatchEnded; reason is logged.
+	// End ends the match after this tick (called between ticks: after
+	// the next one): that tick's snapshots go out, then the room stops
+	// and Room.Err returns an *EndedError with reason. The match kicks
+	// every client with ErrCodeMatchEnded; reason is logged.
 	End(reason string)
 }
 

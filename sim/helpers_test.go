@@ -93,10 +93,24 @@ func (w *fakeWorld) lastInputs() map[uint32]schema.Input {
 	return m
 }
 
-// fakeConn keeps a copy of every snapshot, as the Conn contract asks.
+// fakeConn keeps a copy of every snapshot, as the Conn contract asks, and
+// counts Overflow calls.
 type fakeConn struct {
-	mu   sync.Mutex
-	msgs [][]byte
+	mu        sync.Mutex
+	msgs      [][]byte
+	overflows int
+}
+
+func (c *fakeConn) Overflow() {
+	c.mu.Lock()
+	c.overflows++
+	c.mu.Unlock()
+}
+
+func (c *fakeConn) overflowed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.overflows
 }
 
 func (c *fakeConn) SendSnapshot(msg []byte) {
@@ -164,7 +178,7 @@ func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld) {
 
 func mustJoin(t testing.TB, r *Room, id uint32, c Conn) {
 	t.Helper()
-	if _, err := r.join(id, c); err != nil {
+	if _, err := r.join(id, c, nil); err != nil {
 		t.Fatal(err)
 	}
 }

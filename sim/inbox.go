@@ -21,11 +21,12 @@ type inputQueue struct {
 	n    atomic.Int32 // len, readable without mu: drain skips empty queues
 	mu   sync.Mutex
 	ring []schema.Input
-	head int // index of the oldest input
+	data [][]byte // data[i] is the storage of ring[i].Data
+	head int      // index of the oldest input
 }
 
 func newInputQueue(capacity int) *inputQueue {
-	return &inputQueue{ring: make([]schema.Input, capacity)}
+	return &inputQueue{ring: make([]schema.Input, capacity), data: make([][]byte, capacity)}
 }
 
 // push appends in; it reports false when the queue was full and its oldest
@@ -46,16 +47,32 @@ func (q *inputQueue) push(in *schema.Input) bool {
 			carry = 0
 		}
 	}
-	slot := &q.ring[(q.head+n)%c]
+	i := (q.head + n) % c
+	slot := &q.ring[i]
 	*slot = *in
 	slot.Buttons |= carry
+	slot.Data = keep(&q.data[i], in.Data)
 	q.n.Store(int32(n + 1))
 	return !full
 }
 
+// keep copies data into *buf, which it grows when too short (so the slot's
+// storage reaches its largest input once and is then reused), and returns
+// the copy; nil for no data.
+func keep(buf *[]byte, data []byte) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	*buf = append((*buf)[:0], data...)
+	return *buf
+}
+
 // take appends every queued input to dst, oldest first, empties the queue
-// and returns dst (loop goroutine; dst is the loop's reused scratch).
-func (q *inputQueue) take(dst []schema.Input) []schema.Input {
+// and returns dst (loop goroutine; dst is the loop's reused scratch). The
+// data of dst[i] is copied into bufs[i], the loop's storage, since the
+// queue's own is the producers' again once take returns; bufs has at least
+// the queue's capacity.
+func (q *inputQueue) take(dst []schema.Input, bufs [][]byte) []schema.Input {
 	if q.n.Load() == 0 {
 		return dst
 	}
@@ -63,34 +80,46 @@ func (q *inputQueue) take(dst []schema.Input) []schema.Input {
 	defer q.mu.Unlock()
 	n, c := int(q.n.Load()), len(q.ring)
 	for i := range n {
-		dst = append(dst, q.ring[(q.head+i)%c])
+		in := q.ring[(q.head+i)%c]
+		in.Data = keep(&bufs[len(dst)], in.Data)
+		dst = append(dst, in)
 	}
 	q.head = 0
 	q.n.Store(0)
 	return dst
 }
 
-// inboxes is the room's index of input queues by player, read by PushInput
-// on any goroutine without a lock. The loop replaces the whole map (copy on
-// write) when a player is seated or leaves, which is rare next to inputs.
-type inboxes struct {
-	m atomic.Pointer[map[uint32]*inputQueue]
+// inbox is what other goroutines may reach of one seated player: its input
+// queue, its client event queue, and the newest client event seq the loop
+// applied (EventSeq).
+type inbox struct {
+	inputs  *inputQueue
+	events  *eventQueue
+	applied atomic.Uint32
 }
 
-func (ix *inboxes) get(player uint32) *inputQueue {
+// inboxes is the room's index of inboxes by player, read by PushInput and
+// PushEvent on any goroutine without a lock. The loop replaces the whole
+// map (copy on write) when a player is seated or leaves, which is rare next
+// to inputs.
+type inboxes struct {
+	m atomic.Pointer[map[uint32]*inbox]
+}
+
+func (ix *inboxes) get(player uint32) *inbox {
 	if m := ix.m.Load(); m != nil {
 		return (*m)[player]
 	}
 	return nil
 }
 
-// set adds (q non-nil) or removes (q nil) player's queue (loop goroutine).
-func (ix *inboxes) set(player uint32, q *inputQueue) {
-	var old map[uint32]*inputQueue
+// set adds (q non-nil) or removes (q nil) player's inbox (loop goroutine).
+func (ix *inboxes) set(player uint32, q *inbox) {
+	var old map[uint32]*inbox
 	if m := ix.m.Load(); m != nil {
 		old = *m
 	}
-	next := make(map[uint32]*inputQueue, len(old)+1)
+	next := make(map[uint32]*inbox, len(old)+1)
 	for id, x := range old {
 		next[id] = x
 	}

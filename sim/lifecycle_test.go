@@ -223,8 +223,12 @@ func TestRoomCheckpointInterval(t *testing.T) {
 }
 
 func TestRoomCheckpointOptionsValidated(t *testing.T) {
-	type noState struct{ World }
-	if _, err := NewRoom("x", DefaultConfig(), noState{newFakeWorld()}, nil, WithCheckpoint(time.Second, func(uint32, []byte, []Seat) {})); err == nil {
+	type noState struct {
+		World
+		EntityWriter
+	}
+	w0 := newFakeWorld()
+	if _, err := NewRoom("x", DefaultConfig(), noState{w0, w0}, nil, WithCheckpoint(time.Second, func(uint32, []byte, []Seat) {})); err == nil {
 		t.Fatal("checkpoints accepted for a world without MarshalState")
 	}
 	if _, err := NewRoom("x", DefaultConfig(), newFakeWorld(), nil, WithCheckpoint(0, func(uint32, []byte, []Seat) {})); err == nil {
@@ -233,7 +237,10 @@ func TestRoomCheckpointOptionsValidated(t *testing.T) {
 	if _, err := NewRoom("x", DefaultConfig(), newFakeWorld(), nil, WithRestore(5, []Seat{{Player: 1}, {Player: 1}})); err == nil {
 		t.Fatal("a player restored twice accepted")
 	}
-	r, _ := NewRoom("x", DefaultConfig(), noState{newFakeWorld()}, nil)
+	r, err := NewRoom("x", DefaultConfig(), noState{w0, w0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.Start()
 	defer func() { _ = r.Stop(context.Background()) }()
 	if err := r.Capture(ctxT(t), func(uint32, []byte, []Seat) {}); err == nil {
@@ -279,7 +286,7 @@ func TestRoomRestore(t *testing.T) {
 	if got := log.seats[0]; !slices.Equal(got, want) || log.ticks[0] != 102 {
 		t.Fatalf("capture at %d: seats %+v, want %+v", log.ticks[0], got, want)
 	}
-	if _, err := r.join(3, nil); !errors.Is(err, ErrPlayerExists) {
+	if _, err := r.join(3, nil, nil); !errors.Is(err, ErrPlayerExists) {
 		t.Fatalf("join of a restored player: %v, want ErrPlayerExists", err)
 	}
 }

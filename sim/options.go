@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ticksync/ticksync/schema"
 )
 
 // Gate says whether a room may run now. The room asks it once per tick, on
@@ -25,11 +27,24 @@ type StateMarshaler interface {
 
 // Seat is one seated player as a checkpoint records it: the player, its
 // entity (from World.Join) and the seq of the last input the room applied
-// for it.
+// for it; for a generic game, also the seq of the newest client event the
+// room applied for it (InSeq) and of the newest server event queued for it
+// (OutSeq: the next gets OutSeq+1), so that both keep counting on another
+// node.
 type Seat struct {
 	Player  uint32
 	Entity  uint32
 	LastSeq uint32
+	InSeq   uint32
+	OutSeq  uint32
+}
+
+// QueuedEvent is a server event queued for a player, as Replay returns the
+// ones the World sent during the ticks it replayed (WithQueuedEvents queues
+// them again). Event.Data is the holder's own.
+type QueuedEvent struct {
+	Player uint32
+	Event  schema.Event
 }
 
 // CheckpointFunc receives a room's state between two ticks, on the room
@@ -51,6 +66,7 @@ type options struct {
 	ckptFn    CheckpointFunc
 	recFn     RecordFunc
 	recNote   SeatNoteFunc
+	queued    []QueuedEvent
 }
 
 // WithGate makes the room tick only while g is open (see Gate).
@@ -66,6 +82,15 @@ func WithRestore(tick uint32, seats []Seat) Option {
 		o.restored, o.startTick = true, tick
 		o.seats = append([]Seat(nil), seats...)
 	}
+}
+
+// WithQueuedEvents queues evs again for their players in a room restored
+// (WithRestore) after a Replay: the server events the World sent during
+// the replayed ticks (Replayed.Events), with their seqs, which the seats'
+// OutSeq already count. Events of players not restored are dropped. The
+// room keeps the slice until NewRoom returns.
+func WithQueuedEvents(evs []QueuedEvent) Option {
+	return func(o *options) { o.queued = evs }
 }
 
 // WithCheckpoint calls fn with the room's state every `every` of game time

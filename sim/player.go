@@ -1,45 +1,93 @@
 package sim
 
-import "github.com/ticksync/ticksync/schema"
+import (
+	"bytes"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
+)
 
 // player is the loop's record of one seated player. Owned by the loop.
 type player struct {
 	id       uint32
-	entity   uint32      // from World.Join (or a restored seat)
-	conn     Conn        // nil: no snapshots
-	detached bool        // Detach: inputs are discarded until Attach
-	queue    *inputQueue // filled by PushInput, drained each tick
+	entity   uint32 // from World.Join (or a restored seat)
+	conn     Conn   // nil: no snapshots
+	detached bool   // Detach: inputs are discarded until Attach
+	box      *inbox // its queues, filled by PushInput and PushEvent, drained each tick
+	queue    *inputQueue
 
 	// pending is the jitter buffer: inputs received but not yet applied,
 	// sorted by Seq ascending, all newer than lastSeq. Its capacity is fixed
-	// at join (2·Config.InputBuffer), so it never grows.
-	pending []schema.Input
-	last    schema.Input // the input applied last; repeated when none is new
-	lastSeq uint32       // seq of the last applied input
-	logged  schema.Input // the input the tick log wrote last (record.go)
-	ack     uint32       // newest tick the client acknowledged
+	// at join (2·Config.InputBuffer), so it never grows. The Data of each
+	// pending input, and of last, is a buffer of the player's own (spare
+	// holds the ones not in use), so that inputs move through the buffer
+	// without copying their data twice nor allocating once warm.
+	pending    []schema.Input
+	spare      [][]byte
+	last       schema.Input // the input applied last; repeated when none is new
+	lastSeq    uint32       // seq of the last applied input
+	logged     schema.Input // the input the tick log wrote last (record.go); Data in loggedData
+	loggedData []byte
+	ack        uint32 // newest tick the client acknowledged
 	// standing counts the ticks in a row that ended with inputs still
 	// buffered (trimStanding, jitter.go).
 	standing int
 
+	// Events (events.go): the client's, newest applied seq; the server's
+	// queued for this player until acknowledged.
+	inSeq      uint32
+	out        outQueue
+	overflowed bool // its connection was told (Conn.Overflow)
+
+	// The generic path (snapshots.go): the encoder's record of this
+	// client, and its view (Viewer).
+	client *gamedelta.Client
+	view   gamedelta.View
+
 	// per tick, in broadcast
 	base uint32
+	enc  gamedelta.Encoded
 	sent bool
 }
 
 // newPlayer returns a player with a jitter buffer for buffer inputs
 // (Config.InputBuffer) and an input queue of queue inputs
-// (Config.InputQueue).
+// (Config.InputQueue). Its client event queue is added by the room.
 func newPlayer(id uint32, conn Conn, buffer, queue int) *player {
+	q := newInputQueue(queue)
 	return &player{
 		id: id, conn: conn,
 		pending: make([]schema.Input, 0, 2*buffer),
-		queue:   newInputQueue(queue),
+		queue:   q,
+		box:     &inbox{inputs: q},
 	}
 }
 
+// own copies in.Data into a buffer of the player's (from spare) and points
+// in.Data at it.
+func (p *player) own(in *schema.Input) {
+	if len(in.Data) == 0 {
+		in.Data = nil
+		return
+	}
+	var buf []byte
+	if n := len(p.spare); n > 0 {
+		buf, p.spare = p.spare[n-1], p.spare[:n-1]
+	}
+	in.Data = append(buf[:0], in.Data...)
+}
+
+// release gives in's data buffer back to spare.
+func (p *player) release(in *schema.Input) {
+	if cap(in.Data) > 0 {
+		p.spare = append(p.spare, in.Data[:0])
+	}
+	in.Data = nil
+}
+
 // push buffers in and returns how many inputs were discarded (in itself
-// when stale or a duplicate, or the oldest buffered one when full).
+// when stale or a duplicate, or the oldest buffered one when full). in's
+// data is copied.
 func (p *player) push(in *schema.Input) (discarded int) {
 	if in.Seq <= p.lastSeq {
 		return 1
@@ -61,6 +109,7 @@ func (p *player) push(in *schema.Input) (discarded int) {
 	p.pending = append(p.pending, schema.Input{})
 	copy(p.pending[i+1:], p.pending[i:])
 	p.pending[i] = *in
+	p.own(&p.pending[i])
 	return discarded
 }
 
@@ -73,15 +122,20 @@ func (p *player) next(limit int) (skipped int) {
 	case n == 0:
 		return p.trimStanding()
 	case n > limit:
+		p.release(&p.last)
 		p.last = p.pending[n-1]
 		for i := range p.pending[:n-1] {
 			p.last.Buttons |= p.pending[i].Buttons
+			p.release(&p.pending[i])
 		}
 		skipped = n - 1
+		clear(p.pending)
 		p.pending = p.pending[:0]
 	default:
+		p.release(&p.last)
 		p.last = p.pending[0]
 		copy(p.pending, p.pending[1:])
+		p.pending[n-1] = schema.Input{}
 		p.pending = p.pending[:n-1]
 	}
 	p.lastSeq = p.last.Seq
@@ -90,11 +144,32 @@ func (p *player) next(limit int) (skipped int) {
 
 // dropOldest discards the oldest buffered input. Its buttons are merged
 // into the next one, so that a press is not lost with the input that
-// carried it (axes and aim are state: the next input supersedes them).
+// carried it (axes, aim and data are state: the next input supersedes
+// them).
 func (p *player) dropOldest() {
 	if len(p.pending) > 1 {
 		p.pending[1].Buttons |= p.pending[0].Buttons
 	}
+	p.release(&p.pending[0])
 	copy(p.pending, p.pending[1:])
+	p.pending[len(p.pending)-1] = schema.Input{}
 	p.pending = p.pending[:len(p.pending)-1]
+}
+
+// clearPending drops every buffered input (Detach).
+func (p *player) clearPending() {
+	for i := range p.pending {
+		p.release(&p.pending[i])
+	}
+	clear(p.pending)
+	p.pending = p.pending[:0]
+}
+
+// sameInput reports whether a and b are the same input for the tick log:
+// every field it records (EventAck is not: it does not reach the game's
+// state).
+func sameInput(a, b *schema.Input) bool {
+	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
+		a.MoveX == b.MoveX && a.MoveY == b.MoveY && a.Aim == b.Aim && a.Buttons == b.Buttons &&
+		bytes.Equal(a.Data, b.Data)
 }

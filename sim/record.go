@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 
@@ -14,7 +13,8 @@ import (
 // WithRecord; every tick it stepped yields one record, handed to the
 // RecordFunc on the room goroutine.
 //
-// Record format (varints are encoding/binary's):
+// Record format (varints are encoding/binary's). Format 1, the arena
+// path's (an EntityWriter World that is not an InfoJoiner):
 //
 //	uvarint tick | u8 flags (bit 0: full) |
 //	uvarint event count | events | uvarint input count | inputs |
@@ -25,16 +25,35 @@ import (
 //	         varint (ack tick − tick) | i8 move x | i8 move y | uvarint aim |
 //	         u8 buttons
 //
+// Format 2, every other room's (the generic path), sets flag bit 1 and
+// adds what a generic game's replay needs:
+//
+//	uvarint tick | u8 flags (bit 0: full, bit 1: format 2) |
+//	uvarint event count | events |
+//	uvarint client event count | client events |
+//	uvarint input count | inputs | u32 little-endian state hash
+//	event := as format 1; a join adds, after its note, its JoinInfo:
+//	         uvarint name length | name | uvarint payload length | payload |
+//	         uvarint claims length | claims
+//	client event := uvarint player | uvarint seq | uvarint data length | data
+//	input := as format 1 | uvarint data length | data
+//
+// A decoder tells the formats apart by the flag, record by record, so
+// logs written before format 2 existed replay as they did.
+//
 // The events are the seat changes the room applied after the previous tick
 // and before this one, in order; note is the caller's own bytes about the
-// seat (SeatNoteFunc). The inputs are the players' inputs of this tick's
-// World.Step whose value changed since the previous record (a repeated
-// input is not written again), in player order; a full record lists every
-// seated player's input. The record after any capture (checkpoint) is full,
-// and so is a room's first record, so that a replay from a checkpoint at
-// tick C starts from a full record at C+1. The hash is HashEntities of the
-// World's entities after the step: a replay that does not reach it has
-// diverged.
+// seat (SeatNoteFunc). The client events are those the World's
+// EventHandler was given before this tick's step, in the order given. The
+// inputs are the players' inputs of this tick's World.Step whose value
+// changed since the previous record (a repeated input is not written
+// again), in player order; a full record lists every seated player's
+// input. The record after any capture (checkpoint) is full, and so is a
+// room's first record, so that a replay from a checkpoint at tick C starts
+// from a full record at C+1. The hash is HashEntities of the World's
+// entities after the step (format 1) or the digest of the gamedelta.World
+// its WriteState fills (format 2): a replay that does not reach it has
+// diverged. Server events are not logged: a replay makes them again.
 
 // Event kinds of the tick log.
 const (
@@ -43,6 +62,7 @@ const (
 	eventAttach byte = 3
 
 	flagFull byte = 1
+	flagV2   byte = 2
 )
 
 // RecordFunc receives one tick's record on the room goroutine, right after
@@ -67,23 +87,59 @@ func WithRecord(fn RecordFunc, note SeatNoteFunc) Option {
 	return func(o *options) { o.recFn, o.recNote = fn, note }
 }
 
-// recorder is the room's tick-log state (loop goroutine).
-type recorder struct {
-	fn      RecordFunc
-	note    SeatNoteFunc
-	full    bool   // the next record lists every player's input
-	events  []byte // encoded events since the last record
-	nEvents int
-	scratch []byte // one note
-	buf     []byte // the record being built, reused
+// recordsV2 reports whether a room of w writes format 2: every World but
+// the arena path's plain EntityWriter.
+func recordsV2(w World) bool {
+	_, arena := w.(EntityWriter)
+	_, info := w.(InfoJoiner)
+	return !arena || info
 }
 
-// event logs a seat change for the next record (loop goroutine).
-func (r *Room) event(kind byte, player, entity uint32) {
+// recorder is the room's tick-log state (loop goroutine).
+type recorder struct {
+	fn       RecordFunc
+	note     SeatNoteFunc
+	v2       bool   // format 2
+	full     bool   // the next record lists every player's input
+	events   []byte // encoded seat changes since the last record
+	nEvents  int
+	cevents  []byte // encoded client events of this tick (format 2)
+	nCevents int
+	scratch  []byte // one note
+	buf      []byte // the record being built, reused
+}
+
+// event logs a seat change other than a join for the next record (loop
+// goroutine).
+func (r *Room) event(kind byte, player uint32) {
+	if r.rec.fn == nil {
+		return
+	}
+	r.appendEvent(kind, player, 0)
+}
+
+// logJoin logs a join with its entity and, in format 2, what the player
+// brought (info; nil: nothing).
+func (r *Room) logJoin(player, entity uint32, info *JoinInfo) {
 	rc := &r.rec
 	if rc.fn == nil {
 		return
 	}
+	r.appendEvent(eventJoin, player, entity)
+	if !rc.v2 {
+		return
+	}
+	var j JoinInfo
+	if info != nil {
+		j = *info
+	}
+	rc.events = appendBytes(rc.events, []byte(j.Name))
+	rc.events = appendBytes(rc.events, j.Payload)
+	rc.events = appendBytes(rc.events, j.Claims)
+}
+
+func (r *Room) appendEvent(kind byte, player, entity uint32) {
+	rc := &r.rec
 	rc.events = append(rc.events, kind)
 	rc.events = binary.AppendUvarint(rc.events, uint64(player))
 	if kind == eventJoin {
@@ -93,24 +149,48 @@ func (r *Room) event(kind byte, player, entity uint32) {
 	if rc.note != nil {
 		rc.scratch = rc.note(rc.scratch, player)
 	}
-	rc.events = binary.AppendUvarint(rc.events, uint64(len(rc.scratch)))
-	rc.events = append(rc.events, rc.scratch...)
+	rc.events = appendBytes(rc.events, rc.scratch)
 	rc.nEvents++
 }
 
-// record builds this tick's record and hands it to the RecordFunc (loop
-// goroutine, after the step). It allocates nothing once its buffers have
-// grown.
-func (r *Room) record(tick uint32, ents []schema.Entity) {
+// logClientEvent logs a client event handed to the World (format 2; a
+// format 1 room's World takes no events).
+func (r *Room) logClientEvent(player, seq uint32, data []byte) {
+	rc := &r.rec
+	if !rc.v2 {
+		return
+	}
+	rc.cevents = binary.AppendUvarint(rc.cevents, uint64(player))
+	rc.cevents = binary.AppendUvarint(rc.cevents, uint64(seq))
+	rc.cevents = appendBytes(rc.cevents, data)
+	rc.nCevents++
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// record builds this tick's record with the state hash of the step and
+// hands it to the RecordFunc (loop goroutine, after the step). It
+// allocates nothing once its buffers have grown.
+func (r *Room) record(tick, hash uint32) {
 	rc := &r.rec
 	b := binary.AppendUvarint(rc.buf[:0], uint64(tick))
 	var flags byte
 	if rc.full {
 		flags |= flagFull
 	}
+	if rc.v2 {
+		flags |= flagV2
+	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(rc.nEvents))
 	b = append(b, rc.events...)
+	if rc.v2 {
+		b = binary.AppendUvarint(b, uint64(rc.nCevents))
+		b = append(b, rc.cevents...)
+	}
 	n := 0
 	for _, p := range r.list {
 		if rc.full || !sameInput(&p.last, &p.logged) {
@@ -121,12 +201,18 @@ func (r *Room) record(tick uint32, ents []schema.Entity) {
 	for _, p := range r.list {
 		if rc.full || !sameInput(&p.last, &p.logged) {
 			b = appendInput(b, tick, p.id, &p.last)
+			if rc.v2 {
+				b = appendBytes(b, p.last.Data)
+			}
 			p.logged = p.last
+			p.loggedData = append(p.loggedData[:0], p.last.Data...)
+			p.logged.Data = p.loggedData
 		}
 	}
-	b = binary.LittleEndian.AppendUint32(b, HashEntities(ents))
+	b = binary.LittleEndian.AppendUint32(b, hash)
 	rc.buf = b
 	rc.events, rc.nEvents, rc.full = rc.events[:0], 0, false
+	rc.cevents, rc.nCevents = rc.cevents[:0], 0
 	rc.fn(tick, b)
 }
 
@@ -160,12 +246,4 @@ func HashEntities(ents []schema.Entity) uint32 {
 	h *= k2
 	h ^= h >> 29
 	return uint32(h) ^ uint32(h>>32)
-}
-
-// sameInput reports whether two inputs carry the same values (what the
-// tick log writes of them).
-func sameInput(a, b *schema.Input) bool {
-	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
-		a.MoveX == b.MoveX && a.MoveY == b.MoveY && a.Aim == b.Aim && a.Buttons == b.Buttons &&
-		a.EventAck == b.EventAck && bytes.Equal(a.Data, b.Data)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 // Errors of Replay.
@@ -36,13 +37,15 @@ func (e *DivergedError) Error() string {
 func (e *DivergedError) Unwrap() error { return ErrDiverged }
 
 // SeatEvent is a seat change replayed from the log, with the note the
-// recording room's SeatNoteFunc wrote. Note aliases the log.
+// recording room's SeatNoteFunc wrote and, for a join of a format 2 log,
+// what the player brought. Note and Info's slices alias the log.
 type SeatEvent struct {
 	Tick   uint32 // applied before this tick's step
 	Kind   SeatChange
 	Player uint32
 	Entity uint32 // Join: the entity World.Join returned
 	Note   []byte
+	Info   JoinInfo // Join, format 2: the JoinInfo the room joined with
 }
 
 // SeatChange is the kind of a SeatEvent.
@@ -60,28 +63,74 @@ type Replayed struct {
 	Tick  uint32 // the newest tick replayed (start when none was)
 	Ticks int    // ticks stepped
 	Seats []Seat // the seats at Tick, in player order (for WithRestore)
+	// Events are the server events the World sent during the replayed
+	// ticks, per player in seq order, at most Config.EventQueue per player
+	// (the newest), for WithQueuedEvents: the recording room sent them,
+	// and which of them its clients received is not logged, so they are
+	// sent again (clients drop the seqs they hold).
+	Events []QueuedEvent
+}
+
+// ReplayOption configures Replay.
+type ReplayOption func(*replayer)
+
+// ReplayWith replays with the room configuration cfg: its Codec (needed
+// for a StateWriter World, whose state hash is taken of its
+// gamedelta.World) and its EventQueue (the bound of the server events kept
+// per player). Without it: no Codec, DefaultConfig's EventQueue.
+func ReplayWith(cfg Config) ReplayOption {
+	return func(rp *replayer) { rp.codec, rp.evLimit = cfg.Codec, cfg.EventQueue }
 }
 
 // Replay steps w, restored from a checkpoint taken at tick start with the
 // given seats, through the records of log after start: for each tick the
-// seat changes (World.Join, World.Leave) and the inputs the recording room
-// applied, then World.Step, then the state hash of World.AppendEntities is
-// compared with the recorded one. skip is the number of seat changes of the
-// record start+1 that the checkpoint already holds (changes logged after
-// tick start, before the capture). Records up to start are skipped; the
-// first replayed must be start+1 and full. onSeat, if not nil, sees every
-// seat change applied (for the caller's own seat data).
+// seat changes (World.Join or InfoJoiner.JoinWith with the logged
+// JoinInfo, World.Leave), the client events (EventHandler) and the inputs
+// the recording room applied, then World.Step, then the state hash (of
+// World.AppendEntities, or of the gamedelta.World a StateWriter writes) is
+// compared with the recorded one. skip is the number of seat changes of
+// the record start+1 that the checkpoint already holds (changes logged
+// after tick start, before the capture). Records up to start are skipped;
+// the first replayed must be start+1 and full. onSeat, if not nil, sees
+// every seat change applied (for the caller's own seat data). A World that
+// is an OutboxUser is handed a replay Outbox first: the events it sends are
+// numbered on from the seats' OutSeq and returned in Replayed.Events;
+// Outbox.End is ignored (the log goes on only if the match did).
 //
 // It returns how far it got. On ErrDiverged the World is past the point of
 // divergence and must be restored again; on ErrBadLog it is in the state of
 // Replayed.Tick (every tick up to it replayed and checked). Call it before
 // the World's room starts (it is the caller's goroutine's).
-func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat func(SeatEvent)) (Replayed, error) {
-	rp := replayer{w: w, tick: start}
+func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat func(SeatEvent), opts ...ReplayOption) (Replayed, error) {
+	rp := replayer{w: w, tick: start, evLimit: DefaultConfig().EventQueue}
+	for _, o := range opts {
+		o(&rp)
+	}
+	rp.ew, _ = w.(EntityWriter)
+	rp.sw, _ = w.(StateWriter)
+	rp.joiner, _ = w.(InfoJoiner)
+	rp.handler, _ = w.(EventHandler)
+	if rp.evLimit < 1 {
+		rp.evLimit = DefaultConfig().EventQueue
+	}
 	for _, s := range seats {
 		rp.players = append(rp.players, replayPlayer{Seat: s})
 	}
 	slices.SortFunc(rp.players, func(a, b replayPlayer) int { return cmp.Compare(a.Player, b.Player) })
+	for i := range rp.players {
+		rp.players[i].out.seq = rp.players[i].OutSeq
+	}
+	switch {
+	case rp.sw != nil && rp.codec == nil:
+		return rp.result(), errors.New("replay: a StateWriter world needs its Codec (ReplayWith)")
+	case rp.sw != nil:
+		rp.gw = gamedelta.NewWorld(rp.codec)
+	case rp.ew == nil:
+		return rp.result(), errors.New("replay: the world is neither an EntityWriter nor a StateWriter")
+	}
+	if ou, ok := w.(OutboxUser); ok {
+		ou.SetOutbox(replayOutbox{&rp})
+	}
 	d := logDecoder{b: log}
 	for !d.done() {
 		rec, err := d.next()
@@ -111,21 +160,38 @@ func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat fu
 type replayPlayer struct {
 	Seat
 	last schema.Input
+	out  outQueue
 }
 
 type replayer struct {
 	w       World
+	ew      EntityWriter
+	sw      StateWriter
+	joiner  InfoJoiner
+	handler EventHandler
+	codec   *gamedelta.Codec
+	evLimit int
+	gw      *gamedelta.World
 	tick    uint32
 	ticks   int
 	players []replayPlayer // sorted by id
 	inputs  []PlayerInput
 	ents    []schema.Entity
+	// joining is the player whose JoinWith runs (not yet in players);
+	// evTick the tick of the record being replayed.
+	joining *replayPlayer
+	evTick  uint32
 }
 
 func (rp *replayer) result() Replayed {
 	out := Replayed{Tick: rp.tick, Ticks: rp.ticks, Seats: make([]Seat, len(rp.players))}
 	for i, p := range rp.players {
 		out.Seats[i] = p.Seat
+		out.Seats[i].OutSeq = p.out.seq
+		for j := range p.out.n {
+			ev := p.out.ring[(p.out.head+j)%len(p.out.ring)]
+			out.Events = append(out.Events, QueuedEvent{Player: p.Player, Event: ev})
+		}
 	}
 	return out
 }
@@ -134,12 +200,57 @@ func (rp *replayer) find(player uint32) (int, bool) {
 	return slices.BinarySearchFunc(rp.players, player, func(p replayPlayer, id uint32) int { return cmp.Compare(p.Player, id) })
 }
 
+// replayOutbox is the Outbox of a World being replayed: its events are
+// queued as the recording room queued them (same seats, same seqs).
+type replayOutbox struct{ rp *replayer }
+
+func (o replayOutbox) Send(player uint32, event []byte) {
+	rp := o.rp
+	if at, ok := rp.find(player); ok {
+		rp.players[at].out.push(rp.evTick, event, rp.evLimit)
+	} else if rp.joining != nil && rp.joining.Player == player {
+		rp.joining.out.push(rp.evTick, event, rp.evLimit)
+	}
+}
+
+func (o replayOutbox) Broadcast(event []byte) {
+	rp := o.rp
+	for i := range rp.players {
+		rp.players[i].out.push(rp.evTick, event, rp.evLimit)
+	}
+	if rp.joining != nil {
+		rp.joining.out.push(rp.evTick, event, rp.evLimit)
+	}
+}
+
+func (replayOutbox) End(string) {}
+
+// join joins ev's player as the recording room did.
+func (rp *replayer) join(ev *SeatEvent, at int) (uint32, error) {
+	if rp.joiner == nil {
+		return rp.w.Join(ev.Player)
+	}
+	rp.joining = &replayPlayer{Seat: Seat{Player: ev.Player}}
+	j := ev.Info
+	j.Player = ev.Player
+	ent, err := rp.joiner.JoinWith(j)
+	p := rp.joining
+	rp.joining = nil
+	if err == nil {
+		p.Entity = ent
+		rp.players = slices.Insert(rp.players, at, *p)
+	}
+	return ent, err
+}
+
 // apply replays one decoded record, its first skip seat changes excepted.
 func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) error {
 	diverged := func(format string, a ...any) error {
 		return &DivergedError{Tick: rec.tick, Reason: fmt.Sprintf(format, a...)}
 	}
-	for i, ev := range rec.events {
+	rp.evTick = rec.tick
+	for i := range rec.events {
+		ev := &rec.events[i]
 		if i < skip {
 			continue
 		}
@@ -149,14 +260,16 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 			if seated {
 				return diverged("join of player %d, already seated", ev.Player)
 			}
-			ent, err := rp.w.Join(ev.Player)
+			ent, err := rp.join(ev, at)
 			if err != nil {
 				return diverged("join of player %d: %v", ev.Player, err)
 			}
 			if ent != ev.Entity {
 				return diverged("join of player %d gave entity %d, the log says %d", ev.Player, ent, ev.Entity)
 			}
-			rp.players = slices.Insert(rp.players, at, replayPlayer{Seat: Seat{Player: ev.Player, Entity: ent}})
+			if rp.joiner == nil {
+				rp.players = slices.Insert(rp.players, at, replayPlayer{Seat: Seat{Player: ev.Player, Entity: ent}})
+			}
 		case SeatLeave:
 			if !seated {
 				return diverged("leave of player %d, not seated", ev.Player)
@@ -169,7 +282,21 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 			}
 		}
 		if onSeat != nil {
-			onSeat(ev)
+			onSeat(*ev)
+		}
+	}
+	for _, ce := range rec.cevents {
+		at, seated := rp.find(ce.player)
+		if !seated {
+			return diverged("client event of player %d, not seated", ce.player)
+		}
+		p := &rp.players[at]
+		if ce.seq <= p.InSeq {
+			return diverged("client event %d of player %d, after %d", ce.seq, ce.player, p.InSeq)
+		}
+		p.InSeq = ce.seq
+		if rp.handler != nil {
+			rp.handler.Event(ce.player, ce.data)
 		}
 	}
 	for _, in := range rec.inputs {
@@ -186,8 +313,7 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 		rp.inputs = append(rp.inputs, PlayerInput{Player: p.Player, Input: p.last})
 	}
 	rp.w.Step(rec.tick, rp.inputs)
-	rp.ents = rp.w.AppendEntities(rp.ents[:0])
-	if h := HashEntities(rp.ents); h != rec.hash {
+	if h := rp.hash(); h != rec.hash {
 		return diverged("state hash %08x, the log says %08x", h, rec.hash)
 	}
 	rp.tick = rec.tick
@@ -195,13 +321,32 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 	return nil
 }
 
+// hash is the state hash of the World after a step, as the room takes it.
+func (rp *replayer) hash() uint32 {
+	if rp.sw != nil {
+		rp.gw.Reset()
+		rp.sw.WriteState(rp.gw)
+		return hashState(rp.gw)
+	}
+	rp.ents = rp.ew.AppendEntities(rp.ents[:0])
+	return HashEntities(rp.ents)
+}
+
 // logRecord is one decoded record; its slices are reused by the decoder.
 type logRecord struct {
-	tick   uint32
-	full   bool
-	events []SeatEvent
-	inputs []PlayerInput
-	hash   uint32
+	tick    uint32
+	full    bool
+	v2      bool
+	events  []SeatEvent
+	cevents []clientEvent
+	inputs  []PlayerInput
+	hash    uint32
+}
+
+// clientEvent is a logged client event; data aliases the log.
+type clientEvent struct {
+	player, seq uint32
+	data        []byte
 }
 
 // logDecoder reads records one by one; every length is checked against
@@ -267,9 +412,17 @@ func (d *logDecoder) bytes(what string, n uint64) []byte {
 		d.fail(what)
 		return nil
 	}
+	if n == 0 {
+		return nil
+	}
 	b := d.b[d.p : d.p+int(n) : d.p+int(n)]
 	d.p += int(n)
 	return b
+}
+
+// lenBytes reads a uvarint length and that many bytes.
+func (d *logDecoder) lenBytes(what, whatLen string) []byte {
+	return d.bytes(what, d.uvarint(whatLen, maxU32))
 }
 
 const maxU32 = 1<<32 - 1
@@ -280,7 +433,8 @@ func (d *logDecoder) next() (logRecord, error) {
 	r.tick = uint32(d.uvarint("tick", maxU32))
 	flags := d.byte("flags")
 	r.full = flags&flagFull != 0
-	if flags&^flagFull != 0 {
+	r.v2 = flags&flagV2 != 0
+	if flags&^(flagFull|flagV2) != 0 {
 		d.fail("flags")
 	}
 	// Every event and input takes at least 3 bytes: counts beyond what is
@@ -301,7 +455,28 @@ func (d *logDecoder) next() (logRecord, error) {
 			ev.Entity = uint32(d.uvarint("entity", maxU32))
 		}
 		ev.Note = d.bytes("note", d.uvarint("note length", maxU32))
+		if r.v2 && ev.Kind == SeatJoin {
+			ev.Info.Player = ev.Player
+			ev.Info.Name = string(d.lenBytes("name", "name length"))
+			ev.Info.Payload = d.lenBytes("payload", "payload length")
+			ev.Info.Claims = d.lenBytes("claims", "claims length")
+		}
 		r.events = append(r.events, ev)
+	}
+	r.cevents = r.cevents[:0]
+	if r.v2 {
+		left = uint64(len(d.b) - d.p)
+		nc := d.uvarint("client event count", left/3)
+		for range nc {
+			if d.err != nil {
+				break
+			}
+			var ce clientEvent
+			ce.player = uint32(d.uvarint("player", maxU32))
+			ce.seq = uint32(d.uvarint("seq", maxU32))
+			ce.data = d.lenBytes("event data", "event data length")
+			r.cevents = append(r.cevents, ce)
+		}
 	}
 	left = uint64(len(d.b) - d.p)
 	ni := d.uvarint("input count", left/3)
@@ -319,6 +494,9 @@ func (d *logDecoder) next() (logRecord, error) {
 		in.Input.MoveY = int8(d.byte("move y"))
 		in.Input.Aim = uint16(d.uvarint("aim", 1<<16-1))
 		in.Input.Buttons = d.byte("buttons")
+		if r.v2 {
+			in.Input.Data = d.lenBytes("input data", "input data length")
+		}
 		r.inputs = append(r.inputs, in)
 	}
 	if h := d.bytes("hash", 4); h != nil {

@@ -313,6 +313,7 @@ func TestRecordAllocs(t *testing.T) {
 type discard struct{}
 
 func (discard) SendSnapshot([]byte) {}
+func (discard) Overflow()           {}
 
 // FuzzReplay: whatever bytes a tick log holds, Replay refuses or replays
 // them without panicking, and never reports more ticks than it stepped.

@@ -27,24 +27,27 @@ var (
 )
 
 // Room runs one World on a fixed tick. One goroutine, started by Start,
-// owns the world and every per-player record (an actor): Join, Leave,
-// Attach, Detach and Do are commands executed on it between ticks, and
-// inputs reach it through one bounded queue per player that PushInput never
-// blocks on (a client that floods fills only its own queue).
+// owns the world and every per-player record (an actor): Join, JoinWith,
+// Leave, Attach, Detach and Do are commands executed on it between ticks,
+// and inputs and client events reach it through bounded queues per player
+// that PushInput and PushEvent never block on (a client that floods fills
+// only its own queues).
 //
-// Each tick the loop drains the queues, applies at most one input per player
-// in seq order, steps the World, records the entities in a ring of the last
-// Config.History ticks, and sends every attached client a snapshot encoded
-// against the tick that client acknowledged (full when that tick is gone).
-// One encoding is made per distinct baseline and shared.
+// Each tick the loop drains the queues, hands the World the new client
+// events, applies at most one input per player in seq order, steps the
+// World, records its state (the arena path: the entities in a ring of the
+// last Config.History ticks; the generic path: a gamedelta.World in the
+// gamedelta.Encoder's ring), and sends every attached client a snapshot
+// encoded against the tick that client acknowledged (full when that tick
+// is gone). Encodings are shared between clients that need the same.
 type Room struct {
 	name    string
 	cfg     Config
 	world   World
 	metrics Metrics
 
-	queues inboxes       // per-player input queues, by player id
-	strays atomic.Uint64 // inputs for players not seated, counted as discarded at the next tick
+	queues inboxes       // per-player input and event queues, by player id
+	strays atomic.Uint64 // inputs for players not seated (or too long), counted as discarded at the next tick
 	cmds   chan command
 	stop   chan struct{}
 	done   chan struct{}
@@ -59,16 +62,25 @@ type Room struct {
 
 	// Owned by the loop goroutine (or by a test driving the room without
 	// Start).
-	tick   uint32
-	list   []*player // sorted by id
-	byID   map[uint32]*player
-	inputs []PlayerInput
-	taken  []schema.Input // drain's scratch: one player's queued inputs
-	ring   []frame
-	enc    *schema.Encoder
-	delta  schema.Delta
-	snap   schema.Snapshot
-	sat    saturation
+	tick      uint32
+	list      []*player // sorted by id
+	byID      map[uint32]*player
+	inputs    []PlayerInput
+	taken     []schema.Input // drain's scratch: one player's queued inputs
+	takenData [][]byte       // storage of taken's Data, by index
+	snaps     snapshotter    // the arena or the generic path (snapshots.go)
+	sat       saturation
+
+	// The World's optional interfaces (gameapi.go), nil when it lacks them.
+	joiner  InfoJoiner
+	handler EventHandler
+	// joining is the player whose Join or JoinWith runs (its events may
+	// be sent before it is seated); evTick is the tick a server event
+	// queued now belongs to; ending is set by Outbox.End.
+	joining   *player
+	evTick    uint32
+	ending    bool
+	endReason string
 
 	// Lifecycle of the loop (loop goroutine): frozen by Freeze until Thaw;
 	// halted while frozen or while the gate is closed (the clock is
@@ -99,12 +111,6 @@ type command struct {
 	done chan error
 }
 
-// frame is one slot of the history ring: the entities at tick.
-type frame struct {
-	tick uint32 // 0: empty
-	ents []schema.Entity
-}
-
 // counters are the room's statistics, written by the loop (and PushInput)
 // and read by Stats from any goroutine.
 type counters struct {
@@ -113,12 +119,20 @@ type counters struct {
 	dropped, discarded               atomic.Uint64
 	encodes, snapshots, bytes, encNs atomic.Uint64
 	saturation                       atomic.Uint64 // math.Float64bits
+	evIn, evDiscarded                atomic.Uint64 // client events applied; dropped (resent, not seated, too long)
+	evOut, evDropped, evOverflows    atomic.Uint64 // server events queued; for nobody; dropped by a full queue
 }
 
 // NewRoom returns a room for world, not yet running. name labels its
 // goroutine in profiles. A nil m means NopMetrics. Options add a gate
-// (WithGate), a restored start (WithRestore) and checkpoints
-// (WithCheckpoint).
+// (WithGate), a restored start (WithRestore, WithQueuedEvents),
+// checkpoints (WithCheckpoint) and the tick log (WithRecord).
+//
+// world must be exactly one of EntityWriter (the arena path; then no
+// Config.Codec, and none of EventHandler, OutboxUser, Viewer, which only
+// the generic path carries) and StateWriter (the generic path; then
+// Config.Codec is its layout). A World that is an OutboxUser gets its
+// Outbox here, before anything else is called.
 func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*Room, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("room config: %w", err)
@@ -137,21 +151,24 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 		m = NopMetrics{}
 	}
 	r := &Room{
-		name:    name,
-		cfg:     cfg,
-		world:   world,
-		metrics: m,
-		taken:   make([]schema.Input, 0, cfg.InputQueue),
-		cmds:    make(chan command, 16),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		byID:    make(map[uint32]*player),
-		ring:    make([]frame, cfg.History),
-		enc:     schema.NewEncoder(cfg.EntityHint*24 + 256),
+		name:      name,
+		cfg:       cfg,
+		world:     world,
+		metrics:   m,
+		taken:     make([]schema.Input, 0, cfg.InputQueue),
+		takenData: make([][]byte, cfg.InputQueue),
+		cmds:      make(chan command, 16),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		byID:      make(map[uint32]*player),
 	}
-	for i := range r.ring {
-		r.ring[i].ents = make([]schema.Entity, 0, cfg.EntityHint)
+	snaps, err := newSnapshotter(r, world)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", name, err)
 	}
+	r.snaps = snaps
+	r.joiner, _ = world.(InfoJoiner)
+	r.handler, _ = world.(EventHandler)
 	r.gate = o.gate
 	if o.ckptFn != nil {
 		r.ckpt = checkpointer{fn: o.ckptFn, every: ticksOf(o.ckptEvery, cfg.TickRate)}
@@ -159,19 +176,39 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 	if o.recFn != nil {
 		// The first record is full: a replay from the state this room
 		// starts with (fresh, or restored) needs every player's input.
-		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true}
+		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true, v2: recordsV2(world)}
 	}
 	if o.restored {
 		r.tick = o.startTick
 		r.curTick.Store(o.startTick)
 		r.ckpt.last = o.startTick
 		for _, s := range o.seats {
-			p := newPlayer(s.Player, nil, cfg.InputBuffer, cfg.InputQueue)
+			p := r.newPlayer(s.Player, nil)
 			p.entity, p.lastSeq, p.detached = s.Entity, s.LastSeq, true
+			p.inSeq, p.out.seq = s.InSeq, s.OutSeq
+			p.box.applied.Store(s.InSeq)
+			r.snaps.seat(p)
 			r.insert(p)
 		}
+		for _, ev := range o.queued {
+			if p := r.byID[ev.Player]; p != nil && ev.Event.Seq > p.out.acked {
+				p.out.put(ev.Event.Seq, ev.Event.Tick, ev.Event.Data, cfg.EventQueue)
+			}
+		}
+	}
+	r.evTick = r.tick + 1
+	if ou, ok := world.(OutboxUser); ok {
+		ou.SetOutbox(roomOutbox{r})
 	}
 	return r, nil
+}
+
+// newPlayer returns the record of a player about to be seated, with its
+// queues.
+func (r *Room) newPlayer(id uint32, conn Conn) *player {
+	p := newPlayer(id, conn, r.cfg.InputBuffer, r.cfg.InputQueue)
+	p.box.events = &eventQueue{limit: r.cfg.ClientEventQueue}
+	return p
 }
 
 // Name returns the name given to NewRoom.
@@ -205,11 +242,13 @@ func (r *Room) Stop(ctx context.Context) error {
 	}
 }
 
-// Done is closed when the loop has exited (Stop, or a crash: see Err).
+// Done is closed when the loop has exited (Stop, a crash, or the World
+// ending its match: see Err).
 func (r *Room) Done() <-chan struct{} { return r.done }
 
 // Err returns why the loop exited: nil after Stop, an error wrapping
-// ErrCrashed when the World panicked. Valid once Done is closed.
+// ErrCrashed when the World panicked, an *EndedError (wrapping ErrEnded)
+// when the World ended its match (Outbox.End). Valid once Done is closed.
 func (r *Room) Err() error {
 	select {
 	case <-r.done:
@@ -225,18 +264,20 @@ func (r *Room) Tick() uint32 { return r.curTick.Load() }
 
 // PushInput queues one input of player for the next tick, in that player's
 // own queue (Config.InputQueue inputs). It is called on a connection's read
-// goroutine, never blocks, allocates nothing and does not keep in. It
-// returns false when an input was dropped: the player's queue was full and
-// its oldest input made room (counted in Stats.InputsDropped and
-// Metrics.InputDropped), or the player is not seated (counted as discarded
-// at the next tick). Other players' inputs are never affected.
+// goroutine, never blocks, does not keep in and copies in.Data into the
+// queue's own storage (which grows once per slot to the longest data seen,
+// and then allocates nothing). It returns false when an input was dropped:
+// the player's queue was full and its oldest input made room (counted in
+// Stats.InputsDropped and Metrics.InputDropped), or the player is not
+// seated, or in.Data is longer than Config.MaxInputBytes (both counted as
+// discarded at the next tick). Other players' inputs are never affected.
 func (r *Room) PushInput(player uint32, in *schema.Input) bool {
-	q := r.queues.get(player)
-	if q == nil {
+	b := r.queues.get(player)
+	if b == nil || len(in.Data) > r.cfg.MaxInputBytes {
 		r.strays.Add(1)
 		return false
 	}
-	if !q.push(in) {
+	if !b.inputs.push(in) {
 		r.stats.dropped.Add(1)
 		r.metrics.InputDropped()
 		return false
@@ -248,10 +289,28 @@ func (r *Room) PushInput(player uint32, in *schema.Input) bool {
 // the id of its entity from World.Join. ctx bounds the wait to hand the
 // command to the loop; once handed over, the command runs and Join waits
 // for its result, so that a cancelled ctx never leaves an unknown outcome.
+//
+// A World that is an InfoJoiner gets JoinWith with a JoinInfo of the
+// player alone (see Room.JoinWith).
 func (r *Room) Join(ctx context.Context, player uint32, conn Conn) (entity uint32, err error) {
 	err = r.exec(ctx, func() error {
 		var jerr error
-		entity, jerr = r.join(player, conn)
+		entity, jerr = r.join(player, conn, nil)
+		return jerr
+	})
+	return entity, err
+}
+
+// JoinWith is Join of info.Player with what the player brings: a World
+// that is an InfoJoiner gets info in JoinWith, any other World is joined
+// with World.Join. The tick log records info (name, payload, claims) so
+// that a replay joins the same. info's slices are read during the call
+// only. A game's refusal comes back wrapped: errors.As finds its
+// *RefuseError.
+func (r *Room) JoinWith(ctx context.Context, info JoinInfo, conn Conn) (entity uint32, err error) {
+	err = r.exec(ctx, func() error {
+		var jerr error
+		entity, jerr = r.join(info.Player, conn, &info)
 		return jerr
 	})
 	return entity, err
@@ -407,6 +466,12 @@ func (r *Room) run() {
 				t1 := time.Now()
 				r.metrics.TickDuration(t1.Sub(t0))
 				r.busy(t0, t1)
+				if r.ending {
+					// Outbox.End: this tick's snapshots (with the
+					// game's last events) are out; the room stops.
+					r.err = &EndedError{Tick: r.tick, Reason: r.endReason}
+					return
+				}
 			}
 			timer.Reset(clock.Wait(time.Now()))
 		}

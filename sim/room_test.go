@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -83,7 +82,7 @@ func TestRoomLatestInputWins(t *testing.T) {
 				t.Fatalf("InputsDiscarded = %d, want %d", d, tt.wantSkipped)
 			}
 			r.step(time.Now()) // nothing new: the same input again
-			if again := w.lastInputs()[7]; !reflect.DeepEqual(again, got) {
+			if again := w.lastInputs()[7]; !sameInput(&again, &got) {
 				t.Fatalf("next tick applied %+v, want %+v repeated", again, got)
 			}
 		})
@@ -290,11 +289,11 @@ func TestRoomJoinLeave(t *testing.T) {
 	r, w := newTestRoom(t, nil)
 	mustJoin(t, r, 3, nil)
 	mustJoin(t, r, 1, nil)
-	if _, err := r.join(1, nil); !errors.Is(err, ErrPlayerExists) {
+	if _, err := r.join(1, nil, nil); !errors.Is(err, ErrPlayerExists) {
 		t.Fatalf("second join: %v, want ErrPlayerExists", err)
 	}
 	w.joinErr = errFake
-	if _, err := r.join(5, nil); !errors.Is(err, errFake) {
+	if _, err := r.join(5, nil, nil); !errors.Is(err, errFake) {
 		t.Fatalf("join refused by the world: %v, want errFake", err)
 	}
 	if r.Players() != 2 {
@@ -341,6 +340,7 @@ func TestRoomSteadyStateAllocs(t *testing.T) {
 type discardConn struct{}
 
 func (discardConn) SendSnapshot([]byte) {}
+func (discardConn) Overflow()           {}
 
 func TestRoomLoop(t *testing.T) {
 	w := newFakeWorld()

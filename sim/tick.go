@@ -7,16 +7,18 @@ import (
 	"math"
 	"slices"
 	"time"
-
-	"github.com/ticksync/ticksync/schema"
 )
 
-// step runs one tick: drain, inputs, World.Step, record, broadcast. Loop
-// goroutine only.
+// step runs one tick: drain, client events, inputs, World.Step, capture,
+// record, broadcast. Loop goroutine only.
 func (r *Room) step(now time.Time) {
 	r.tick++
 	tick := r.tick
+	r.evTick = tick
 	discarded := r.drain(tick)
+	if n := r.applyEvents(); n > 0 {
+		r.stats.evDiscarded.Add(uint64(n))
+	}
 
 	r.inputs = r.inputs[:0]
 	for _, p := range r.list {
@@ -25,17 +27,15 @@ func (r *Room) step(now time.Time) {
 	}
 	r.world.Step(tick, r.inputs)
 
-	f := &r.ring[int(tick%uint32(len(r.ring)))]
-	f.ents = r.world.AppendEntities(f.ents[:0])
-	f.tick = tick
+	r.snaps.capture(tick)
 	if r.rec.fn != nil {
-		r.record(tick, f.ents)
+		r.record(tick, r.snaps.hash())
 	}
 	r.curTick.Store(tick)
 	r.stats.ticks.Add(1)
 
 	t0 := time.Now()
-	encodes, sent, bytes := r.broadcast(tick, uint64(now.UnixMilli()))
+	encodes, sent, bytes := r.snaps.broadcast(tick, uint64(now.UnixMilli()))
 	r.stats.encNs.Add(uint64(time.Since(t0)))
 	r.stats.encodes.Add(uint64(encodes))
 	r.stats.snapshots.Add(uint64(sent))
@@ -45,16 +45,20 @@ func (r *Room) step(now time.Time) {
 		r.stats.discarded.Add(uint64(discarded))
 		r.metrics.InputsDiscarded(discarded)
 	}
+	// Events the World sends between ticks (from Join, Leave) go out
+	// with the next.
+	r.evTick = tick + 1
 }
 
 // drain moves the inputs waiting in each player's queue into its jitter
-// buffer without blocking, and records acknowledgements. A queue holds at
-// most Config.InputQueue inputs, so a flood cannot hold the tick, and it
-// costs only the flooding player's own inputs.
+// buffer without blocking, and records acknowledgements (of snapshot ticks
+// and of server events). A queue holds at most Config.InputQueue inputs, so
+// a flood cannot hold the tick, and it costs only the flooding player's own
+// inputs.
 func (r *Room) drain(tick uint32) (discarded int) {
 	discarded = int(r.strays.Swap(0)) // for players no longer (or not yet) seated
 	for _, p := range r.list {
-		r.taken = p.queue.take(r.taken[:0])
+		r.taken = p.queue.take(r.taken[:0], r.takenData)
 		for i := range r.taken {
 			in := &r.taken[i]
 			if p.detached {
@@ -66,86 +70,51 @@ func (r *Room) drain(tick uint32) (discarded int) {
 			if a := in.AckTick; a > p.ack && a < tick {
 				p.ack = a
 			}
+			p.out.ack(in.EventAck)
 			discarded += p.push(in)
 		}
 	}
 	return discarded
 }
 
-// baseline returns the tick to encode against for a client that
-// acknowledged ack: ack itself while it is in the ring, else 0 (full).
-func (r *Room) baseline(ack, tick uint32) uint32 {
-	h := uint32(len(r.ring))
-	if ack == 0 || ack >= tick || tick-ack >= h {
-		return 0
-	}
-	if r.ring[int(ack%h)].tick != ack {
-		return 0
-	}
-	return ack
-}
-
-// broadcast sends every attached player the snapshot of tick. Players are
-// grouped by baseline: one encoding per distinct baseline, patched in place
-// with each player's last input seq before SendSnapshot (which copies).
-func (r *Room) broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes int) {
-	for _, p := range r.list {
-		p.sent = p.conn == nil
-		if !p.sent {
-			p.base = r.baseline(p.ack, tick)
-		}
-	}
-	for i, p := range r.list {
-		if p.sent {
-			continue
-		}
-		msg, off := r.encode(tick, p.base, nowMS)
-		encodes++
-		for _, q := range r.list[i:] {
-			if q.sent || q.base != p.base {
-				continue
-			}
-			schema.PatchLastInputSeq(msg, off, q.lastSeq)
-			q.conn.SendSnapshot(msg)
-			q.sent = true
-			sent++
-			bytes += len(msg)
-		}
-	}
-	return encodes, sent, bytes
-}
-
-// encode encodes the snapshot of tick against base (0: full). The bytes
-// alias the encoder and are valid until the next encode.
-func (r *Room) encode(tick, base uint32, nowMS uint64) ([]byte, int) {
-	h := uint32(len(r.ring))
-	cur := r.ring[int(tick%h)].ents
-	s := &r.snap
-	s.Tick, s.BaselineTick, s.LastInputSeq, s.ServerTimeMS = tick, base, 0, nowMS
-	if base == 0 {
-		s.Spawned, s.Changes, s.Removed = cur, nil, nil
-	} else {
-		schema.Diff(&r.delta, r.ring[int(base%h)].ents, cur, tick-base)
-		s.Spawned, s.Changes, s.Removed = r.delta.Spawned, r.delta.Changes, r.delta.Removed
-	}
-	return r.enc.Snapshot(s)
-}
-
 // join, leave, attach and detach are the commands' bodies (loop goroutine).
 
-func (r *Room) join(id uint32, conn Conn) (uint32, error) {
+// join seats id: World.JoinWith with info (nil: the player alone) when
+// the World is an InfoJoiner, else World.Join. Events the World sends the
+// joining player from there are queued for it (r.joining).
+func (r *Room) join(id uint32, conn Conn, info *JoinInfo) (uint32, error) {
 	if r.byID[id] != nil {
 		return 0, fmt.Errorf("join player %d: %w", id, ErrPlayerExists)
 	}
-	ent, err := r.world.Join(id)
+	p := r.newPlayer(id, conn)
+	r.joining = p
+	var ent uint32
+	var err error
+	if r.joiner != nil {
+		j := JoinInfo{Player: id}
+		if info != nil {
+			j = *info
+			j.Player = id
+			if len(j.Payload) == 0 {
+				j.Payload = nil // as a replay gives it
+			}
+			if len(j.Claims) == 0 {
+				j.Claims = nil
+			}
+		}
+		ent, err = r.joiner.JoinWith(j)
+	} else {
+		ent, err = r.world.Join(id)
+	}
+	r.joining = nil
 	if err != nil {
 		return 0, fmt.Errorf("join player %d: %w", id, err)
 	}
-	p := newPlayer(id, conn, r.cfg.InputBuffer, r.cfg.InputQueue)
 	p.entity = ent
+	r.snaps.seat(p)
 	r.insert(p)
 	r.ckpt.due = true
-	r.event(eventJoin, id, ent)
+	r.logJoin(id, ent, info)
 	return ent, nil
 }
 
@@ -156,7 +125,7 @@ func (r *Room) insert(p *player) {
 	})
 	r.list = slices.Insert(r.list, i, p)
 	r.byID[p.id] = p
-	r.queues.set(p.id, p.queue)
+	r.queues.set(p.id, p.box)
 	r.players.Store(int32(len(r.list)))
 }
 
@@ -171,7 +140,7 @@ func (r *Room) leave(id uint32) error {
 	r.list = slices.DeleteFunc(r.list, func(q *player) bool { return q == p })
 	r.players.Store(int32(len(r.list)))
 	r.ckpt.due = true
-	r.event(eventLeave, id, 0)
+	r.event(eventLeave, id)
 	return nil
 }
 
@@ -205,7 +174,7 @@ func (r *Room) capture(fn CheckpointFunc) error {
 	r.ckpt.state = state
 	seats := r.ckpt.seats[:0]
 	for _, p := range r.list {
-		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq})
+		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq, InSeq: p.inSeq, OutSeq: p.out.seq})
 	}
 	r.ckpt.seats = seats
 	// A replay from this state starts at the next record: it must list
@@ -222,15 +191,17 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 	}
 	p.conn = conn
 	p.detached = false
+	p.overflowed = false
 	p.ack = 0
 	if ack <= r.tick { // a tick not yet stepped cannot be held
 		p.ack = ack
 	}
+	r.snaps.attach(p, p.ack)
 	// The seat changed hands: checkpoint at the next tick, so that what the
 	// caller recorded for the new connection (game: its resume token's
 	// nonce) reaches the cluster within a tick.
 	r.ckpt.due = true
-	r.event(eventAttach, id, 0)
+	r.event(eventAttach, id)
 	return nil
 }
 
@@ -241,8 +212,9 @@ func (r *Room) detach(id uint32) error {
 	}
 	p.conn = nil
 	p.detached = true
-	p.pending = p.pending[:0]
+	p.clearPending()
 	p.last.MoveX, p.last.MoveY, p.last.Buttons = 0, 0, 0
+	p.release(&p.last)
 	return nil
 }
 
@@ -260,11 +232,16 @@ type Stats struct {
 	Paused          bool          // the gate held the last tick
 	InputsDropped   uint64        // inputs dropped because their player's queue was full
 	InputsDiscarded uint64        // inputs received but never applied
-	Encodes         uint64        // snapshot encodings (one per distinct baseline per tick)
+	Encodes         uint64        // snapshot envelopes encoded (arena: one per distinct baseline per tick; generic: per distinct encoding and event seq, and per player with pending events)
 	Snapshots       uint64        // snapshots handed to connections
 	SnapshotBytes   uint64        // their bytes
 	EncodeTime      time.Duration // total time spent encoding and handing out snapshots
 	Saturation      float64       // busy fraction of the loop over the last second
+	EventsIn        uint64        // client events handed to the World
+	EventsDiscarded uint64        // client events dropped: resent (seq already applied), of players not seated, too long
+	EventsOut       uint64        // server events queued for players (a broadcast counts once per player)
+	EventsDropped   uint64        // server events sent to a player not seated
+	EventOverflows  uint64        // server events dropped from a full queue (Config.EventQueue)
 }
 
 // Stats returns the room's counters. Safe from any goroutine.
@@ -288,6 +265,11 @@ func (r *Room) Stats() Stats {
 		SnapshotBytes:   c.bytes.Load(),
 		EncodeTime:      time.Duration(c.encNs.Load()),
 		Saturation:      math.Float64frombits(c.saturation.Load()),
+		EventsIn:        c.evIn.Load(),
+		EventsDiscarded: c.evDiscarded.Load(),
+		EventsOut:       c.evOut.Load(),
+		EventsDropped:   c.evDropped.Load(),
+		EventOverflows:  c.evOverflows.Load(),
 	}
 }
 

@@ -28,6 +28,7 @@ func (c *client) SendSnapshot(msg []byte) {
 	c.mu.Unlock()
 }
 
+func (c *client) Overflow()                     {}
 func (c *client) Kick(schema.ErrorCode, string) {}
 func (c *client) Redirect(string, string)       {}
 

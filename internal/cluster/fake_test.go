@@ -337,6 +337,8 @@ type fakeConn struct {
 
 func (c *fakeConn) SendSnapshot([]byte) { c.snapshots.Add(1) }
 
+func (c *fakeConn) Overflow() {}
+
 func (c *fakeConn) Kick(code schema.ErrorCode, _ string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -261,6 +261,8 @@ type snapCounter struct {
 	errs    []error
 }
 
+func (s *snapCounter) Overflow() {}
+
 func (s *snapCounter) SendSnapshot(msg []byte) {
 	var m schema.ServerMessage
 	err := schema.DecodeServerMessage(msg, &m)

@@ -159,6 +159,14 @@ func (s *session) Redirect(url, matchID string) {
 	s.closeCounted(CloseRedirect, reasonRedirect, &s.srv.m.redirectsMoved)
 }
 
+// Overflow implements sim.Conn: the room's queue of server events for this
+// client overflowed (the client does not acknowledge them), so the session
+// closes as a slow consumer (4010), as for a snapshot backlog. Called on
+// the room goroutine; never blocks.
+func (s *session) Overflow() {
+	s.closeCounted(CloseSlowConsumer, reasonSlowConsumer, &s.srv.m.slowConsumers)
+}
+
 // slowConsumer is called by the outbound when a write hit its deadline.
 func (s *session) slowConsumer() {
 	if s.decide(CloseSlowConsumer) {

@@ -256,6 +256,9 @@ func (c *Codec) NumKinds() int { return len(c.kinds) }
 // NumFields returns the number of fields of kind k.
 func (c *Codec) NumFields(k int) int { return len(c.kinds[k].fields) }
 
+// FieldType returns the type of field f of kind k.
+func (c *Codec) FieldType(k, f int) FieldType { return c.kinds[k].fields[f].typ }
+
 // FieldIndex returns the index of the first field of kind k named name, or
 // -1.
 func (c *Codec) FieldIndex(k int, name string) int {

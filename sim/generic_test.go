@@ -1,0 +1,632 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
+)
+
+// newCardsRoom returns a room of the cards game driven by the test (no
+// loop); views: with per-player views (viewCards).
+func newCardsRoom(t testing.TB, views bool, edit func(*Config), opts ...Option) (*Room, *cardsGame) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Codec = mustCodec(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	g := newCardsGame(cfg.Codec)
+	var w World = g
+	if views {
+		w = viewCards{g}
+	}
+	r, err := NewRoom("cards", cfg, w, nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, g
+}
+
+func joinCards(t testing.TB, r *Room, id uint32, c Conn) {
+	t.Helper()
+	if _, err := r.join(id, c, &JoinInfo{Player: id, Name: fmt.Sprintf("p%d", id)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cardsClient is one player's client: it decodes every snapshot its
+// connection got with the verifying decoder, applies the state with a
+// gamedelta.Receiver, and keeps the server events (each seq once, in
+// order).
+type cardsClient struct {
+	t      testing.TB
+	player uint32
+	conn   *fakeConn
+	rx     *gamedelta.Receiver
+	read   int // messages of conn consumed
+	world  *gamedelta.World
+	last   schema.Snapshot // the newest snapshot (Events copied)
+	events []schema.Event  // every server event received, by seq
+	msg    schema.ServerMessage
+	fulls  int // snapshots without a baseline
+}
+
+func newCardsClient(t testing.TB, c *gamedelta.Codec, player uint32) *cardsClient {
+	t.Helper()
+	rx, err := gamedelta.NewReceiver(c, gamedelta.DefaultReceiverConfig(player))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &cardsClient{t: t, player: player, conn: &fakeConn{}, rx: rx}
+}
+
+// poll applies the snapshots received since the last poll and returns how
+// many there were.
+func (c *cardsClient) poll() int {
+	c.t.Helper()
+	c.conn.mu.Lock()
+	msgs := c.conn.msgs[c.read:]
+	c.read = len(c.conn.msgs)
+	c.conn.mu.Unlock()
+	for _, b := range msgs {
+		if err := schema.DecodeServerMessage(b, &c.msg); err != nil {
+			c.t.Fatalf("player %d: decode: %v", c.player, err)
+		}
+		s := &c.msg.Snapshot
+		if c.msg.Kind != schema.ServerSnapshot {
+			c.t.Fatalf("player %d: message kind %v", c.player, c.msg.Kind)
+		}
+		w, err := c.rx.Apply(s.Tick, s.BaselineTick, s.State)
+		if err != nil {
+			c.t.Fatalf("player %d: apply snapshot %d against %d: %v", c.player, s.Tick, s.BaselineTick, err)
+		}
+		if s.BaselineTick == 0 {
+			c.fulls++
+		}
+		c.world = w
+		c.last = *s
+		c.last.Events = nil
+		for i, ev := range s.Events {
+			if i > 0 && ev.Seq != s.Events[i-1].Seq+1 {
+				c.t.Fatalf("player %d: events %d then %d", c.player, s.Events[i-1].Seq, ev.Seq)
+			}
+			ev.Data = bytes.Clone(ev.Data)
+			c.last.Events = append(c.last.Events, ev)
+			if n := uint32(len(c.events)); ev.Seq == n+1 {
+				c.events = append(c.events, ev)
+			} else if ev.Seq > n+1 {
+				c.t.Fatalf("player %d: event %d after %d: a gap", c.player, ev.Seq, n)
+			}
+		}
+	}
+	return len(msgs)
+}
+
+// input returns an input acknowledging what the client holds.
+func (c *cardsClient) input(seq uint32, data []byte) *schema.Input {
+	return &schema.Input{Seq: seq, AckTick: c.rx.Newest(), EventAck: uint32(len(c.events)), Data: data}
+}
+
+// texts returns the data of events as strings.
+func texts(evs []schema.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, string(ev.Data))
+	}
+	return out
+}
+
+// TestGenericEventFloodSparesNeighbours: a player whose event queue is
+// full is refused (its connection then closes it), and its neighbours'
+// events all go through.
+func TestGenericEventFloodSparesNeighbours(t *testing.T) {
+	r, g := newCardsRoom(t, false, func(c *Config) { c.ClientEventQueue = 8 })
+	joinCards(t, r, 1, &fakeConn{})
+	joinCards(t, r, 2, &fakeConn{})
+	refused := 0
+	for seq := uint32(1); seq <= 100; seq++ {
+		if !r.PushEvent(1, schema.Event{Seq: seq, Data: []byte("flood")}) {
+			refused++
+		}
+		if seq <= 8 && !r.PushEvent(2, schema.Event{Seq: seq, Data: []byte("calm")}) {
+			t.Fatalf("player 2's event %d refused", seq)
+		}
+	}
+	if refused != 92 {
+		t.Fatalf("%d of player 1's events refused, want 92", refused)
+	}
+	r.step(time.Now())
+	calm := 0
+	for _, h := range g.Heard {
+		if h == "p2:calm" {
+			calm++
+		}
+	}
+	if calm != 8 || len(g.Heard) != 16 || r.EventSeq(2) != 8 {
+		t.Fatalf("heard %d of player 2's 8 events (%d in all), event seq %d", calm, len(g.Heard), r.EventSeq(2))
+	}
+	// Not seated: dropped, not refused.
+	if !r.PushEvent(9, schema.Event{Seq: 1}) || r.Stats().EventsDiscarded != 1 {
+		t.Fatalf("an event of a player not seated: %+v", r.Stats())
+	}
+}
+
+// TestGenericEndStopsRoom: Outbox.End stops the running room after its
+// tick; Err says why, with the game's reason.
+func TestGenericEndStopsRoom(t *testing.T) {
+	r, _ := newCardsRoom(t, false, func(c *Config) { c.TickRate = 100 })
+	r.Start()
+	defer func() { _ = r.Stop(context.Background()) }()
+	c := newCardsClient(t, r.cfg.Codec, 1)
+	if _, err := r.JoinWith(ctxT(t), JoinInfo{Player: 1, Name: "p1"}, c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.PushEvent(1, schema.Event{Seq: 1, Data: []byte("end:game over")})
+	select {
+	case <-r.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the room did not stop")
+	}
+	var ended *EndedError
+	if err := r.Err(); !errors.As(err, &ended) || !errors.Is(err, ErrEnded) || ended.Reason != "game over" || ended.Tick != r.Tick() {
+		t.Fatalf("Err() = %v, want an EndedError after tick %d", err, r.Tick())
+	}
+	// The snapshot of the ending tick went out.
+	c.poll()
+	if c.last.Tick != ended.Tick {
+		t.Fatalf("last snapshot of tick %d, the room ended after %d", c.last.Tick, ended.Tick)
+	}
+	if err := r.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGenericJoin: a JoinInfo reaches the game; a refusal comes back as
+// the game's RefuseError, seats nobody, and its events go nowhere.
+func TestGenericJoin(t *testing.T) {
+	r, g := newCardsRoom(t, false, nil)
+	r.Start()
+	defer func() { _ = r.Stop(context.Background()) }()
+	ent, err := r.JoinWith(ctxT(t), JoinInfo{Player: 3, Name: "ann", Payload: []byte{1, 2}, Claims: []byte(`{"sub":"ann"}`)}, &fakeConn{})
+	if err != nil || ent != playerID0+3 {
+		t.Fatalf("JoinWith: %d, %v", ent, err)
+	}
+	_, err = r.JoinWith(ctxT(t), JoinInfo{Player: 4, Name: "refuse"}, &fakeConn{})
+	var re *RefuseError
+	if !errors.As(err, &re) || re.Reason != "no seat for you" {
+		t.Fatalf("refused join: %v, want the game's RefuseError", err)
+	}
+	// Join of an InfoJoiner: JoinWith with the player alone.
+	if _, err := r.Join(ctxT(t), 5, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Do(ctxT(t), func(uint32) error {
+		if len(g.Players) != 2 || g.Players[0].Name != "ann" || !bytes.Equal(g.Players[0].Avatar, []byte{1, 2}) ||
+			g.Players[0].Score != int64(len(`{"sub":"ann"}`)) || g.Players[1].ID != 5 || g.Players[1].Name != "" {
+			return fmt.Errorf("players %+v", g.Players)
+		}
+		if p := r.byID[4]; p != nil {
+			return errors.New("the refused player is seated")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGenericInputData: an input's data is the room's copy (the caller's
+// buffer is free once PushInput returns), repeats with a repeated input,
+// is dropped when too long, and is cleared on Detach.
+func TestGenericInputData(t *testing.T) {
+	r, g := newCardsRoom(t, false, func(c *Config) { c.MaxInputBytes = 4 })
+	joinCards(t, r, 1, &fakeConn{})
+	buf := []byte{5, 0, 0}
+	r.PushInput(1, &schema.Input{Seq: 1, Data: buf})
+	buf[0] = 100 // the room holds a copy
+	r.step(time.Now())
+	p := &g.Players[0]
+	if p.VX != 5 || p.X != 5 || p.Score != 3 {
+		t.Fatalf("after one input: %+v", *p)
+	}
+	r.step(time.Now()) // repeated, with its data
+	if p.X != 10 || p.Score != 6 {
+		t.Fatalf("after a repeated input: %+v", *p)
+	}
+	if r.PushInput(1, &schema.Input{Seq: 2, Data: make([]byte, 5)}) {
+		t.Fatal("an input longer than MaxInputBytes was accepted")
+	}
+	r.step(time.Now())
+	if p.Score != 9 || r.Stats().InputsDiscarded != 1 {
+		t.Fatalf("the long input reached the game (%+v) or was not counted (%+v)", *p, r.Stats())
+	}
+	if err := r.detach(1); err != nil {
+		t.Fatal(err)
+	}
+	r.step(time.Now())
+	if p.Score != 9 {
+		t.Fatalf("a detached player's data repeated: score %d", p.Score)
+	}
+}
+
+// TestNewRoomChecksThePath: a World is exactly one of EntityWriter and
+// StateWriter, a StateWriter comes with its Codec, and an EntityWriter
+// with none of the generic path's interfaces.
+func TestNewRoomChecksThePath(t *testing.T) {
+	codec := mustCodec(t)
+	withCodec := DefaultConfig()
+	withCodec.Codec = codec
+	type bare struct{ World }
+	type both struct {
+		*fakeWorld
+		StateWriter
+	}
+	type arenaEvents struct {
+		*fakeWorld
+		EventHandler
+	}
+	g := newCardsGame(codec)
+	tests := []struct {
+		name string
+		cfg  Config
+		w    World
+		want string
+	}{
+		{"neither", DefaultConfig(), bare{newFakeWorld()}, "neither"},
+		{"both", withCodec, both{newFakeWorld(), g}, "both"},
+		{"state without codec", DefaultConfig(), g, "without Config.Codec"},
+		{"entities with codec", withCodec, newFakeWorld(), "a Codec with an EntityWriter"},
+		{"entities with events", DefaultConfig(), arenaEvents{newFakeWorld(), g}, "EventHandler"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewRoom("x", tt.cfg, tt.w, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewRoom: %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := NewRoom("x", withCodec, viewCards{g}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGenericRecordFormats: a generic room writes format 2 records, the
+// arena path format 1, byte for byte as before format 2 existed.
+func TestGenericRecordFormats(t *testing.T) {
+	var flags []byte
+	rec := WithRecord(func(_ uint32, b []byte) { flags = append(flags, b[1]) }, nil)
+	r, _ := newCardsRoom(t, false, nil, rec)
+	joinCards(t, r, 1, nil)
+	r.step(time.Now())
+	a, err := NewRoom("arena", DefaultConfig(), newFakeWorld(), nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustJoin(t, a, 1, nil)
+	a.step(time.Now())
+	if len(flags) != 2 || flags[0] != flagFull|flagV2 || flags[1] != flagFull {
+		t.Fatalf("record flags %v, want generic %d, arena %d", flags, flagFull|flagV2, flagFull)
+	}
+}
+
+// recordedCards is a cards room recording its tick log, with the captures
+// taken while it ran.
+type recordedCards struct {
+	r        *Room
+	g        *cardsGame
+	cfg      Config
+	log      []byte
+	changes  int
+	captures []capture
+}
+
+type capture struct {
+	tick  uint32
+	skip  int
+	state []byte
+	seats []Seat
+}
+
+func (rc *recordedCards) capture(t testing.TB) capture {
+	t.Helper()
+	var c capture
+	if err := rc.r.capture(func(tick uint32, st []byte, seats []Seat) {
+		c = capture{tick: tick, skip: rc.changes, state: bytes.Clone(st), seats: slices.Clone(seats)}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// playCards drives a recorded cards room at random: joins with names,
+// payloads and claims, leaves, detaches, reattaches, inputs with data,
+// client events of every kind (some repeated), captures.
+func playCards(t testing.TB, rng *rand.Rand, ticks int) *recordedCards {
+	t.Helper()
+	rc := &recordedCards{}
+	rec := WithRecord(func(_ uint32, b []byte) {
+		rc.log = append(rc.log, b...)
+		rc.changes = 0
+	}, func(dst []byte, player uint32) []byte {
+		rc.changes++
+		return fmt.Appendf(dst, "p%d", player)
+	})
+	rc.r, rc.g = newCardsRoom(t, true, func(c *Config) { c.EventQueue = 1024 }, rec)
+	rc.cfg = rc.r.cfg
+	seats := map[uint32]bool{}
+	seq, evSeq := map[uint32]uint32{}, map[uint32]uint32{}
+	next := uint32(1)
+	kinds := []string{"echo:%d", "all:%d", "flip", "burst:2", "say %d"}
+	for tick := uint32(1); tick <= uint32(ticks); tick++ {
+		for range rng.IntN(3) {
+			switch k := rng.IntN(10); {
+			case k < 4 && len(seats) < 8:
+				info := JoinInfo{Player: next, Name: fmt.Sprintf("n%d", rng.IntN(100)), Payload: []byte{byte(rng.IntN(256))}}
+				if rng.IntN(2) == 0 {
+					info.Claims = []byte(`{"sub":"x"}`)
+				}
+				if _, err := rc.r.join(next, &fakeConn{}, &info); err != nil {
+					t.Fatal(err)
+				}
+				seats[next] = true
+				next++
+			case k < 6 && len(seats) > 0:
+				p := pickSeat(rng, seats)
+				if err := rc.r.leave(p); err != nil {
+					t.Fatal(err)
+				}
+				delete(seats, p)
+			case k < 8 && len(seats) > 0:
+				if err := rc.r.detach(pickSeat(rng, seats)); err != nil {
+					t.Fatal(err)
+				}
+			case len(seats) > 0:
+				if err := rc.r.attach(pickSeat(rng, seats), &fakeConn{}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if rng.IntN(8) == 0 {
+				rc.captures = append(rc.captures, rc.capture(t))
+			}
+		}
+		for p := range seats {
+			for range rng.IntN(3) {
+				seq[p]++
+				data := make([]byte, rng.IntN(6))
+				for i := range data {
+					data[i] = byte(rng.Uint32())
+				}
+				rc.r.PushInput(p, &schema.Input{Seq: seq[p], AckTick: tick - 1, Data: data})
+			}
+			if rng.IntN(4) == 0 {
+				evSeq[p]++
+				k := kinds[rng.IntN(len(kinds))]
+				d := k
+				if strings.Contains(k, "%d") {
+					d = fmt.Sprintf(k, rng.IntN(1000))
+				}
+				rc.r.PushEvent(p, schema.Event{Seq: evSeq[p], Data: []byte(d)})
+				if rng.IntN(3) == 0 { // a resend
+					rc.r.PushEvent(p, schema.Event{Seq: evSeq[p], Data: []byte(d)})
+				}
+			}
+		}
+		rc.r.step(time.Now())
+		if rng.IntN(10) == 0 {
+			rc.captures = append(rc.captures, rc.capture(t))
+		}
+	}
+	return rc
+}
+
+func pickSeat(rng *rand.Rand, set map[uint32]bool) uint32 {
+	ids := make([]uint32, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids[rng.IntN(len(ids))]
+}
+
+// TestGenericReplayEqualsRecording: a generic room played at random
+// (inputs with data, client events, joins with JoinInfo) and restored
+// from any of its captures, then replayed through its tick log, reaches
+// the state, seats (with their event seqs) and tick the room had, every
+// tick's state hash checked; replayed from the start, it queues again the
+// very server events the room holds for its players.
+func TestGenericReplayEqualsRecording(t *testing.T) {
+	seeds := 12
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 0xca4d5))
+			rc := playCards(t, rng, 150+rng.IntN(100))
+			end := rc.capture(t)
+			var queued []QueuedEvent
+			for _, p := range rc.r.list {
+				for _, ev := range p.out.appendTo(nil) {
+					queued = append(queued, QueuedEvent{Player: p.id, Event: ev})
+				}
+			}
+			for _, c := range append([]capture{{}}, rc.captures...) {
+				w := newCardsGame(rc.cfg.Codec)
+				if c.state != nil {
+					if err := w.UnmarshalState(c.state); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := Replay(viewCards{w}, c.tick, c.skip, c.seats, rc.log, nil, ReplayWith(rc.cfg))
+				if err != nil {
+					t.Fatalf("replay from tick %d (skip %d): %v", c.tick, c.skip, err)
+				}
+				if got.Tick != end.tick || !slices.Equal(got.Seats, end.seats) {
+					t.Fatalf("replay from tick %d: tick %d, seats %+v; want %d, %+v", c.tick, got.Tick, got.Seats, end.tick, end.seats)
+				}
+				if st, _ := w.MarshalState(nil); !bytes.Equal(st, end.state) {
+					t.Fatalf("replay from tick %d: state\n%s\nwant\n%s", c.tick, st, end.state)
+				}
+				if c.state == nil && !equalQueued(got.Events, queued) {
+					t.Fatalf("replay from the start queued %d events, the room holds %d", len(got.Events), len(queued))
+				}
+			}
+			// A room restored from the replay carries on the seqs.
+			w := newCardsGame(rc.cfg.Codec)
+			got, err := Replay(w, 0, 0, nil, rc.log, nil, ReplayWith(rc.cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := NewRoom("restored", rc.cfg, w, nil, WithRestore(got.Tick, got.Seats), WithQueuedEvents(got.Events))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range rc.r.list {
+				q := r2.byID[p.id]
+				if q == nil {
+					t.Fatalf("player %d not restored", p.id)
+				}
+				if q.out.seq != p.out.seq || q.inSeq != p.inSeq || r2.EventSeq(p.id) != p.inSeq ||
+					!equalEvents(q.out.appendTo(nil), p.out.appendTo(nil)) {
+					t.Fatalf("player %d restored with out seq %d, in seq %d; the room had %d, %d", p.id, q.out.seq, q.inSeq, p.out.seq, p.inSeq)
+				}
+			}
+		})
+	}
+}
+
+func equalEvents(a, b []schema.Event) bool {
+	return slices.EqualFunc(a, b, func(x, y schema.Event) bool {
+		return x.Seq == y.Seq && x.Tick == y.Tick && bytes.Equal(x.Data, y.Data)
+	})
+}
+
+func equalQueued(a, b []QueuedEvent) bool {
+	return slices.EqualFunc(a, b, func(x, y QueuedEvent) bool {
+		return x.Player == y.Player && equalEvents([]schema.Event{x.Event}, []schema.Event{y.Event})
+	})
+}
+
+// TestGenericReplayDetectsDivergence: a replay of a generic game whose
+// state differs from the recording is caught by the state hash.
+func TestGenericReplayDetectsDivergence(t *testing.T) {
+	rc := playCards(t, rand.New(rand.NewPCG(3, 3)), 80)
+	w := newCardsGame(rc.cfg.Codec)
+	w.Cards[15].Rank = 13 // a card no one holds, different from the start
+	_, err := Replay(w, 0, 0, nil, rc.log, nil, ReplayWith(rc.cfg))
+	var de *DivergedError
+	if !errors.As(err, &de) || de.Tick != 1 {
+		t.Fatalf("replay of a different world: %v, want a divergence at tick 1", err)
+	}
+	if _, err := Replay(newCardsGame(rc.cfg.Codec), 0, 0, nil, rc.log, nil); err == nil {
+		t.Fatal("replay of a StateWriter without its Codec succeeded")
+	}
+}
+
+// genericBench is a cards room of n players driven like the arena's
+// benchmark: every player sends an input with data each tick and
+// acknowledges the previous tick's snapshot; the tick log is recorded.
+type genericBench struct {
+	r       *Room
+	clients []*schema.Input
+	conns   []*benchConn
+	tick    uint32
+	now     time.Time
+}
+
+// benchConn keeps the newest snapshot, as a real connection must (it
+// copies).
+type benchConn struct {
+	buf []byte
+	n   int
+}
+
+func (c *benchConn) SendSnapshot(msg []byte) { c.buf = append(c.buf[:0], msg...); c.n++ }
+func (c *benchConn) Overflow()               {}
+
+func newGenericBench(t testing.TB, players int, views bool) *genericBench {
+	t.Helper()
+	var logged []byte
+	rec := WithRecord(func(_ uint32, b []byte) { logged = append(logged[:0], b...) }, nil)
+	r, _ := newCardsRoom(t, views, nil, rec)
+	gb := &genericBench{r: r, now: time.Unix(1_700_000_000, 0)}
+	for i := range players {
+		c := &benchConn{}
+		gb.conns = append(gb.conns, c)
+		gb.clients = append(gb.clients, &schema.Input{Data: make([]byte, 8)})
+		joinCards(t, r, uint32(i+1), c)
+	}
+	return gb
+}
+
+func (gb *genericBench) step() {
+	gb.tick++
+	for i, in := range gb.clients {
+		in.Seq = gb.tick
+		in.AckTick = gb.tick - 1
+		in.Data[0] = byte((gb.tick/30 + uint32(i)) % 7)
+		in.Data[7] = byte(gb.tick)
+		gb.r.PushInput(uint32(i+1), in)
+	}
+	gb.now = gb.now.Add(time.Second / 30)
+	gb.r.step(gb.now)
+}
+
+// raceBuild is set under -race (race_test.go).
+var raceBuild bool
+
+// TestGenericSteadyStateAllocs: a warm generic tick with 8 players, 8
+// views, inputs with data, acks and the tick log allocates nothing.
+func TestGenericSteadyStateAllocs(t *testing.T) {
+	gb := newGenericBench(t, 8, true)
+	for range 200 {
+		gb.step()
+	}
+	want := 0.0
+	if raceBuild {
+		want = 1000 // counted, but the instrumentation's own allocations are not ours
+	}
+	if a := testing.AllocsPerRun(200, gb.step); a > want {
+		t.Fatalf("%v allocs per generic tick, want %v", a, want)
+	}
+	if gb.conns[0].n < 400 {
+		t.Fatalf("%d snapshots sent", gb.conns[0].n)
+	}
+}
+
+// BenchmarkRoomTickGeneric is one room tick of the generic path with 8
+// players (players=8: every player sees everything; views=8: each its own
+// view): drain, step, WriteState, record, tick log, per-player views and
+// encodings, envelopes, hand-out.
+func BenchmarkRoomTickGeneric(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		views bool
+	}{{"players=8", false}, {"views=8", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			gb := newGenericBench(b, 8, bc.views)
+			for range 200 {
+				gb.step()
+			}
+			st0 := gb.r.Stats()
+			b.ReportAllocs()
+			b.ResetTimer()
+			ticks := 0
+			for b.Loop() {
+				gb.step()
+				ticks++
+			}
+			st1 := gb.r.Stats()
+			b.ReportMetric(float64(st1.SnapshotBytes-st0.SnapshotBytes)/float64(st1.Snapshots-st0.Snapshots), "B/snapshot")
+			b.ReportMetric(float64(st1.Encodes-st0.Encodes)/float64(ticks), "envelopes/tick")
+		})
+	}
+}

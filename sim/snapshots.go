@@ -1,0 +1,340 @@
+package sim
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
+)
+
+// snapshotter turns the World's state after each step into snapshots. It
+// is where the two paths of a room differ:
+//
+//   - arenaSnaps, the arena path: an EntityWriter's schema.Entity values in
+//     a history ring, schema.Diff per distinct baseline, the envelope's
+//     Spawned, Changes and Removed;
+//   - stateSnaps, the generic path: a StateWriter's gamedelta.World,
+//     recorded and encoded per client by a gamedelta.Encoder (views,
+//     owner-only fields, shared encodings) into Snapshot.State, with each
+//     player's server events.
+//
+// When the arena moves onto the generic path, arenaSnaps is deleted and
+// nothing else changes. Every method runs on the loop goroutine.
+type snapshotter interface {
+	// capture stores the World's state of tick, just stepped.
+	capture(tick uint32)
+	// hash is the tick log's state hash of the state captured last.
+	hash() uint32
+	// broadcast sends every attached player its snapshot of tick.
+	broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes int)
+	// seat prepares a player that was seated (joined or restored).
+	seat(p *player)
+	// attach prepares a player given a new connection that holds the
+	// snapshot of tick ack (0: none).
+	attach(p *player, ack uint32)
+}
+
+// newSnapshotter checks which path w takes and returns its snapshotter.
+func newSnapshotter(r *Room, w World) (snapshotter, error) {
+	ew, isE := w.(EntityWriter)
+	sw, isS := w.(StateWriter)
+	switch {
+	case isE && isS:
+		return nil, errors.New("the world is both an EntityWriter and a StateWriter: it must be one of them")
+	case isE:
+		if r.cfg.Codec != nil {
+			return nil, errors.New("a Codec with an EntityWriter world: the arena path encodes schema.Entity values")
+		}
+		// The arena's envelope fields carry neither events nor views.
+		if _, ok := w.(EventHandler); ok {
+			return nil, errors.New("an EntityWriter world that is an EventHandler: events take the generic path (StateWriter)")
+		}
+		if _, ok := w.(OutboxUser); ok {
+			return nil, errors.New("an EntityWriter world that is an OutboxUser: events take the generic path (StateWriter)")
+		}
+		if _, ok := w.(Viewer); ok {
+			return nil, errors.New("an EntityWriter world that is a Viewer: views take the generic path (StateWriter)")
+		}
+		return newArenaSnaps(r, ew), nil
+	case isS:
+		if r.cfg.Codec == nil {
+			return nil, errors.New("a StateWriter world without Config.Codec")
+		}
+		return newStateSnaps(r, sw)
+	}
+	return nil, errors.New("the world is neither an EntityWriter nor a StateWriter")
+}
+
+// arenaSnaps is the arena path (EntityWriter).
+type arenaSnaps struct {
+	r     *Room
+	w     EntityWriter
+	ring  []frame
+	enc   *schema.Encoder
+	delta schema.Delta
+	snap  schema.Snapshot
+	last  *frame // the frame captured last
+}
+
+// frame is one slot of the history ring: the entities at tick.
+type frame struct {
+	tick uint32 // 0: empty
+	ents []schema.Entity
+}
+
+func newArenaSnaps(r *Room, w EntityWriter) *arenaSnaps {
+	a := &arenaSnaps{
+		r:    r,
+		w:    w,
+		ring: make([]frame, r.cfg.History),
+		enc:  schema.NewEncoder(r.cfg.EntityHint*24 + 256),
+	}
+	for i := range a.ring {
+		a.ring[i].ents = make([]schema.Entity, 0, r.cfg.EntityHint)
+	}
+	return a
+}
+
+func (a *arenaSnaps) capture(tick uint32) {
+	f := &a.ring[int(tick%uint32(len(a.ring)))]
+	f.ents = a.w.AppendEntities(f.ents[:0])
+	f.tick = tick
+	a.last = f
+}
+
+func (a *arenaSnaps) hash() uint32 { return HashEntities(a.last.ents) }
+
+func (a *arenaSnaps) seat(*player) {}
+
+func (a *arenaSnaps) attach(*player, uint32) {}
+
+// baseline returns the tick to encode against for a client that
+// acknowledged ack: ack itself while it is in the ring, else 0 (full).
+func (a *arenaSnaps) baseline(ack, tick uint32) uint32 {
+	h := uint32(len(a.ring))
+	if ack == 0 || ack >= tick || tick-ack >= h {
+		return 0
+	}
+	if a.ring[int(ack%h)].tick != ack {
+		return 0
+	}
+	return ack
+}
+
+// broadcast sends every attached player the snapshot of tick. Players are
+// grouped by baseline: one encoding per distinct baseline, patched in place
+// with each player's last input seq before SendSnapshot (which copies).
+func (a *arenaSnaps) broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes int) {
+	list := a.r.list
+	for _, p := range list {
+		p.sent = p.conn == nil
+		if !p.sent {
+			p.base = a.baseline(p.ack, tick)
+		}
+	}
+	for i, p := range list {
+		if p.sent {
+			continue
+		}
+		msg, off := a.encode(tick, p.base, nowMS)
+		encodes++
+		for _, q := range list[i:] {
+			if q.sent || q.base != p.base {
+				continue
+			}
+			schema.PatchLastInputSeq(msg, off, q.lastSeq)
+			q.conn.SendSnapshot(msg)
+			q.sent = true
+			sent++
+			bytes += len(msg)
+		}
+	}
+	return encodes, sent, bytes
+}
+
+// encode encodes the snapshot of tick against base (0: full). The bytes
+// alias the encoder and are valid until the next encode.
+func (a *arenaSnaps) encode(tick, base uint32, nowMS uint64) ([]byte, int) {
+	h := uint32(len(a.ring))
+	cur := a.ring[int(tick%h)].ents
+	s := &a.snap
+	s.Tick, s.BaselineTick, s.LastInputSeq, s.ServerTimeMS = tick, base, 0, nowMS
+	if base == 0 {
+		s.Spawned, s.Changes, s.Removed = cur, nil, nil
+	} else {
+		schema.Diff(&a.delta, a.ring[int(base%h)].ents, cur, tick-base)
+		s.Spawned, s.Changes, s.Removed = a.delta.Spawned, a.delta.Changes, a.delta.Removed
+	}
+	return a.enc.Snapshot(s)
+}
+
+// stateSnaps is the generic path (StateWriter).
+type stateSnaps struct {
+	r      *Room
+	w      StateWriter
+	viewer Viewer // nil: every player sees everything
+	world  *gamedelta.World
+	enc    *gamedelta.Encoder
+	env    *schema.Encoder
+	snap   schema.Snapshot
+	evs    []schema.Event // one player's pending events, reused
+}
+
+func newStateSnaps(r *Room, w StateWriter) (*stateSnaps, error) {
+	enc, err := gamedelta.NewEncoder(r.cfg.Codec, gamedelta.EncoderConfig{History: r.cfg.History})
+	if err != nil {
+		return nil, fmt.Errorf("state encoder: %w", err)
+	}
+	g := &stateSnaps{
+		r:     r,
+		w:     w,
+		world: gamedelta.NewWorld(r.cfg.Codec),
+		enc:   enc,
+		env:   schema.NewEncoder(r.cfg.EntityHint*16 + 256),
+		evs:   make([]schema.Event, 0, r.cfg.EventQueue),
+	}
+	g.viewer, _ = r.world.(Viewer)
+	return g, nil
+}
+
+// capture has the World write its state and records it. A world the
+// encoder refuses (ids repeated, a value that does not fit its field) is a
+// bug of the game: the room crashes, as on a panic of Step.
+func (g *stateSnaps) capture(tick uint32) {
+	g.world.Reset()
+	g.w.WriteState(g.world)
+	if err := g.enc.Record(tick, g.world); err != nil {
+		panic(fmt.Sprintf("sim: the state written at tick %d: %v", tick, err))
+	}
+}
+
+func (g *stateSnaps) hash() uint32 { return hashState(g.world) }
+
+func (g *stateSnaps) seat(p *player) {
+	if p.client == nil {
+		p.client = g.enc.NewClient(p.id)
+	}
+}
+
+// attach keeps the client's baselines when its new connection holds the
+// newest tick it acknowledged (or a newer one it was sent); otherwise its
+// next snapshot is full.
+func (g *stateSnaps) attach(p *player, ack uint32) {
+	g.seat(p)
+	if ack == 0 || ack < p.client.Acked() {
+		p.client.Reset()
+		return
+	}
+	p.client.Ack(ack)
+}
+
+// broadcast encodes the state of tick for every attached player through
+// its view (one gamedelta encoding per distinct baseline and view, shared
+// by the encoder) and sends it in an envelope with the player's pending
+// events and newest applied client event seq. Players with no pending
+// event, the same encoding and the same event seq share one envelope,
+// patched with each one's last input seq.
+func (g *stateSnaps) broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes int) {
+	list := g.r.list
+	for _, p := range list {
+		p.sent = p.conn == nil
+		if p.sent {
+			continue
+		}
+		var v *gamedelta.View
+		if g.viewer != nil {
+			p.view.Key, p.view.All, p.view.IDs = 0, false, p.view.IDs[:0]
+			g.viewer.View(p.id, &p.view)
+			v = &p.view
+		}
+		p.client.Ack(p.ack)
+		e, err := g.enc.Encode(p.client, v)
+		if err != nil {
+			panic(fmt.Sprintf("sim: the view of player %d at tick %d: %v", p.id, tick, err))
+		}
+		p.enc = e
+	}
+	s := &g.snap
+	s.Tick, s.ServerTimeMS = tick, nowMS
+	for i, p := range list {
+		if p.sent {
+			continue
+		}
+		g.evs = p.out.appendTo(g.evs[:0])
+		s.BaselineTick, s.State, s.Events, s.EventSeq, s.LastInputSeq = p.enc.Baseline, p.enc.Data, g.evs, p.inSeq, 0
+		msg, off := g.env.Snapshot(s)
+		encodes++
+		if len(g.evs) > 0 {
+			// Its own envelope: the events are this player's.
+			schema.PatchLastInputSeq(msg, off, p.lastSeq)
+			p.conn.SendSnapshot(msg)
+			p.sent = true
+			sent++
+			bytes += len(msg)
+			continue
+		}
+		for _, q := range list[i:] {
+			if q.sent || q.enc.Encoding != p.enc.Encoding || q.inSeq != p.inSeq || q.out.n > 0 {
+				continue
+			}
+			schema.PatchLastInputSeq(msg, off, q.lastSeq)
+			q.conn.SendSnapshot(msg)
+			q.sent = true
+			sent++
+			bytes += len(msg)
+		}
+	}
+	s.State, s.Events = nil, nil
+	return encodes, sent, bytes
+}
+
+// hashState is the tick log's state hash of a generic World: a 32-bit
+// digest of every entity's id, owner, kind and field values, in the order
+// WriteState added them.
+func hashState(w *gamedelta.World) uint32 {
+	c := w.Codec()
+	h := newHasher(uint64(w.Len()))
+	for i := range w.Len() {
+		k := w.Kind(i)
+		h.mix(uint64(w.ID(i)) | uint64(w.Owner(i))<<32)
+		h.mix(uint64(k))
+		for f := range c.NumFields(k) {
+			if c.FieldType(k, f) != gamedelta.FieldBytes {
+				h.mix(uint64(w.Int(i, f)))
+				continue
+			}
+			b := w.Bytes(i, f)
+			h.mix(uint64(len(b)))
+			for ; len(b) >= 8; b = b[8:] {
+				h.mix(binary.LittleEndian.Uint64(b))
+			}
+			var t [8]byte
+			copy(t[:], b)
+			h.mix(binary.LittleEndian.Uint64(t[:]))
+		}
+	}
+	return h.sum()
+}
+
+// hasher is the mixing of HashEntities, for hashState.
+type hasher struct{ h uint64 }
+
+const hashK1, hashK2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
+
+func newHasher(n uint64) hasher { return hasher{h: n * hashK1} }
+
+func (h *hasher) mix(w uint64) {
+	h.h ^= bits.RotateLeft64(w*hashK2, 31) * hashK1
+	h.h = bits.RotateLeft64(h.h, 27)*5 + 0x52dce729
+}
+
+func (h *hasher) sum() uint32 {
+	x := h.h
+	x ^= x >> 33
+	x *= hashK2
+	x ^= x >> 29
+	return uint32(x) ^ uint32(x>>32)
+}
