@@ -17,18 +17,23 @@ const (
 	CloseProtocolError CloseCode = 1002
 	// CloseUnsupportedData: a text frame.
 	CloseUnsupportedData CloseCode = 1003
-	// CloseInvalidPayload: a malformed FlatBuffer or a value out of range.
+	// CloseInvalidPayload: a malformed FlatBuffer or a value out of range,
+	// in the envelope or in the game's bytes its schema describes (an
+	// Input's data, an Event's data, a Hello's join payload); game bytes
+	// sent to a match whose game has no schema (the arena).
 	CloseInvalidPayload CloseCode = 1007
 	// ClosePolicy: no Hello within Config.HelloTimeout, or a message not
-	// allowed in this state (an Input before Hello, a second Hello).
+	// allowed in this state (an Input before Hello, a second Hello, an
+	// Event to a match whose game takes none).
 	ClosePolicy CloseCode = 1008
 	// CloseTooBig: a message over Config.MaxMessageSize (sent by gws).
 	CloseTooBig CloseCode = 1009
 	// CloseInternal: a handler failed (panicked); the node keeps running.
 	CloseInternal CloseCode = 1011
 	// CloseErrorBase: 4000+N follows an Error message with ErrorCode N
-	// (4001..4009, 4012..4014; the reason is ErrorCode.String, like the
-	// Error's message).
+	// (4001..4009, 4012..4017; the reason is ErrorCode.String, and so is
+	// the Error's message, except for a game's refusal, 4015, and a schema
+	// mismatch, 4016, whose message is the game's or names the schema).
 	CloseErrorBase CloseCode = 4000
 	// CloseNodeFull: Error node full was sent just before (the node holds
 	// its maximum of players or matches).
@@ -42,6 +47,10 @@ const (
 	// sent more than Config.MaxMessageRate messages a second, or its address
 	// created too many matches (game.Config.MaxMatchesPerIP).
 	CloseRateLimited CloseCode = 4012
+	// CloseEventFlood: Error too many events was sent just before: the
+	// client sent more than Config.MaxEventRate events a second, or its
+	// events not yet applied filled its queue in the match.
+	CloseEventFlood CloseCode = 4017
 )
 
 // CloseCodeFor returns the close code that follows an Error with code c.
@@ -59,6 +68,7 @@ const (
 	reasonNoHello      = "no hello in time"
 	reasonExpectHello  = "first message must be hello"
 	reasonSecondHello  = "second hello"
+	reasonNoEvents     = "events not supported"
 	reasonMalformed    = "malformed message"
 	reasonOutOfRange   = "value out of range"
 	reasonInternal     = "internal error"

@@ -25,6 +25,17 @@ type AuthenticatorFunc func(token string) (uint32, error)
 // Authenticate calls f.
 func (f AuthenticatorFunc) Authenticate(token string) (uint32, error) { return f(token) }
 
+// ClaimsAuthenticator is an Authenticator that also returns the token's
+// verified JSON payload (its claims set). When Config.Auth implements it,
+// the session calls AuthenticateClaims instead of Authenticate and hands
+// the payload to the Joiner (game.JoinRequest.Claims), which passes it to
+// the game with the join. schema/token's *Auth implements it. The session
+// keeps no reference to claims after Join returns.
+type ClaimsAuthenticator interface {
+	Authenticator
+	AuthenticateClaims(token string) (playerID uint32, claims []byte, err error)
+}
+
 // Config configures a Server. Start from DefaultConfig, set Joiner, and
 // check the result with Validate (New does too).
 type Config struct {
@@ -113,6 +124,17 @@ type Config struct {
 	// once its Welcome is sent, so a node at a higher tick rate cannot cut
 	// its honest clients by leaving the default. Node flag -max-msg-rate.
 	MaxMessageRate int
+	// MaxEventRate caps the game events (ClientEvent messages) a seated
+	// session may send per second, averaged by a token bucket that holds
+	// MaxEventBurst. Over it the session is closed with Error too many
+	// events (17) and close code 4017, counted in
+	// ticksync_ws_event_floods_total{cause="rate"}. Events count against
+	// MaxMessageRate too. 0: no limit of its own. 0..1000000, default 60.
+	MaxEventRate int
+	// MaxEventBurst is how many events may arrive at once within
+	// MaxEventRate (the bucket's size; a new session starts with it full).
+	// 1..1000000 when MaxEventRate is set, default 120.
+	MaxEventBurst int
 
 	// Logger receives the package's logs; the zero value logs nothing.
 	Logger zerolog.Logger
@@ -124,7 +146,7 @@ type Config struct {
 // messages, Hello within 5 s, ping every 5 s, silent peers closed after 15 s,
 // slow consumers after 2 s; and of the admission limits: 64 connections and
 // 100 upgrades a second per source address, 130 messages a second per
-// session.
+// session, of which 60 game events a second (bursts of 120).
 func DefaultConfig() Config {
 	return Config{
 		MaxMessageSize:    4 << 10,
@@ -139,6 +161,8 @@ func DefaultConfig() Config {
 		MaxConnsPerIP:     64,
 		MaxUpgradesPerIP:  100,
 		MaxMessageRate:    MessageRateFor(30),
+		MaxEventRate:      60,
+		MaxEventBurst:     120,
 		Logger:            zerolog.Nop(),
 	}
 }
@@ -188,11 +212,15 @@ func (c Config) Validate() error {
 		{"max conns per ip", c.MaxConnsPerIP},
 		{"max upgrades per ip", c.MaxUpgradesPerIP},
 		{"max message rate", c.MaxMessageRate},
+		{"max event rate", c.MaxEventRate},
 	}
 	for _, l := range limits {
 		if l.v < 0 || l.v > 1_000_000 {
 			return fmt.Errorf("%s %d: must be 0 (no limit) or 1..1000000", l.name, l.v)
 		}
+	}
+	if c.MaxEventRate > 0 && (c.MaxEventBurst < 1 || c.MaxEventBurst > 1_000_000) {
+		return fmt.Errorf("max event burst %d: must be 1..1000000", c.MaxEventBurst)
 	}
 	if _, err := newOriginPolicy(c.AllowedOrigins); err != nil {
 		return err

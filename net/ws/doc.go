@@ -13,9 +13,14 @@
 //     frame goes through schema.DecodeClientMessage, the only gate for
 //     untrusted bytes. The first message must be a Hello; it is
 //     authenticated (Config.Auth) and passed to Config.Joiner with the
-//     client's address, which seats the player in a room. Inputs then go to
-//     game.Seat.Input, which never blocks. A session over
-//     Config.MaxMessageRate is closed with Error rate limited (4012).
+//     client's address (and the token's claims when Config.Auth is a
+//     ClaimsAuthenticator), which seats the player in a room. Inputs then
+//     go to game.Seat.Input and game events to game.Seat.Event, neither of
+//     which blocks; when the match's game has a schema (Seat.Schema), the
+//     game's bytes in them are verified with it first (gamebytes.go). A
+//     session over Config.MaxMessageRate is closed with Error rate limited
+//     (4012), one over Config.MaxEventRate with Error too many events
+//     (4017).
 //   - Write path: everything a session sends goes through its outbound
 //     (outbound.go), one type under one mutex that holds the pending
 //     snapshot slot (latest wins; a replaced snapshot is counted as
@@ -36,7 +41,9 @@
 // package guarantees that a client sees the code the table promises, also
 // when it is closed while still sending (the socket is half-closed and
 // drained instead of being reset), and only the table's fixed texts: no Go
-// error string or address reaches a client.
+// error string or address reaches a client. The one text of another author
+// is a game's own refusal (a game.JoinError marked Public), sent as the
+// Error's message, valid UTF-8 of at most 256 bytes.
 //
 // DESIGN.md has the goroutines, who owns what, the one lock and what it
 // guards, the flows, and why gws's Broadcaster and WriteAsync are not used.

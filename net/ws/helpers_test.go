@@ -352,6 +352,7 @@ type serverMsg struct {
 	matchID  string
 	tick     uint32
 	clientTs uint64
+	raw      []byte // the message as received
 }
 
 func decodeServer(b []byte) (m serverMsg, err error) {
@@ -365,7 +366,7 @@ func decodeServer(b []byte) (m serverMsg, err error) {
 	if !root.Body(&t) {
 		return m, errors.New("no body")
 	}
-	m.kind = root.BodyType()
+	m.kind, m.raw = root.BodyType(), b
 	switch m.kind {
 	case fb.ServerBodyWelcome:
 		var w fb.Welcome

@@ -17,4 +17,5 @@ const (
 	keyComponent = "component"
 	keyDuration  = "duration"
 	keyLimit     = "limit"
+	keyWhat      = "what"
 )

@@ -32,6 +32,9 @@ type metrics struct {
 	panics           atomic.Uint64
 	directOut        atomic.Uint64 // snapshots written on the room's goroutine
 	backlogs         atomic.Uint64 // direct writes the socket did not take at once
+	eventsIn         atomic.Uint64 // client events handed to seats
+	eventFloodRate   atomic.Uint64 // sessions closed 4017 over MaxEventRate
+	eventFloodQueue  atomic.Uint64 // sessions closed 4017: the seat's event queue was full
 
 	serverCloses [len(closeSlots)]atomic.Uint64
 	peerNormal   atomic.Uint64 // the peer closed with 1000 or 1001
@@ -74,6 +77,7 @@ var closeSlots = [...]CloseCode{
 	CloseInvalidPayload, ClosePolicy, CloseTooBig, CloseInternal,
 	4001, 4002, 4003, 4004, 4005, 4006, 4007, 4008, CloseNodeFull,
 	CloseSlowConsumer, CloseRedirect, CloseRateLimited,
+	4013, 4014, 4015, 4016, CloseEventFlood,
 	0, // any other code
 }
 
@@ -118,6 +122,9 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		counter("upgrades_total", "Upgrade requests by result.", &m.refusedIPConns, prometheus.Labels{"result": "conns_per_ip"}),
 		counter("upgrades_total", "Upgrade requests by result.", &m.refusedIPRate, prometheus.Labels{"result": "upgrades_per_ip"}),
 		counter("rate_limited_total", "Sessions closed for sending more than the message rate (close 4012).", &m.rateLimited, nil),
+		counter("events_in_total", "Client game events verified and handed to the match.", &m.eventsIn, nil),
+		counter("event_floods_total", "Sessions closed with too many events (close 4017), by cause: rate (over the event rate) or queue (the match's queue of the player's events was full).", &m.eventFloodRate, prometheus.Labels{"cause": "rate"}),
+		counter("event_floods_total", "Sessions closed with too many events (close 4017), by cause: rate (over the event rate) or queue (the match's queue of the player's events was full).", &m.eventFloodQueue, prometheus.Labels{"cause": "queue"}),
 		counter("messages_in_total", "Client messages received.", &m.messagesIn, nil),
 		counter("bytes_in_total", "Client message payload bytes received.", &m.bytesIn, nil),
 		counter("messages_out_total", "Server messages written, by kind.", &m.snapshotsOut, prometheus.Labels{"kind": "snapshot"}),
@@ -125,7 +132,7 @@ func (m *metrics) register(r prometheus.Registerer, nodeID string) error {
 		counter("bytes_out_total", "Server message payload bytes written.", &m.bytesOut, nil),
 		counter("snapshots_dropped_total", "Snapshots replaced in a pending slot before they were written (latest wins).", &m.snapshotsDropped, nil),
 		counter("inputs_dropped_total", "Inputs the seat refused: a full per-player input queue (the player's oldest input made room), a replaced connection, or a player no longer seated.", &m.inputsDropped, nil),
-		counter("slow_consumers_total", "Sessions closed because a write did not complete in time.", &m.slowConsumers, nil),
+		counter("slow_consumers_total", "Sessions closed as slow consumers (close 4010): a write did not complete in time, or the client left its match's server events unacknowledged until their queue overflowed.", &m.slowConsumers, nil),
 		counter("panics_total", "Panics recovered in session handlers.", &m.panics, nil),
 		counter("snapshots_direct_total", "Snapshots written by the room's goroutine straight to a plain TCP socket (the rest go through the session's writer).", &m.directOut, nil),
 		counter("socket_backlogs_total", "Writes a socket did not take at once; the rest was held back for the session's writer to drain.", &m.backlogs, nil),
@@ -192,6 +199,11 @@ type Stats struct {
 	InputsDropped                                        uint64
 	SlowConsumers                                        uint64
 	Panics                                               uint64
+	// EventsIn counts the client events handed to seats; EventFloodsRate
+	// and EventFloodsQueue the sessions closed with 4017 over
+	// Config.MaxEventRate and because the seat refused an event (its
+	// queue was full).
+	EventsIn, EventFloodsRate, EventFloodsQueue uint64
 	// SnapshotsDirect counts the snapshots (of SnapshotsOut) written by the
 	// room's goroutine; Backlogs the writes a socket did not take at once.
 	SnapshotsDirect, Backlogs uint64
@@ -232,6 +244,9 @@ func (m *metrics) stats() Stats {
 		Panics:               m.panics.Load(),
 		SnapshotsDirect:      m.directOut.Load(),
 		Backlogs:             m.backlogs.Load(),
+		EventsIn:             m.eventsIn.Load(),
+		EventFloodsRate:      m.eventFloodRate.Load(),
+		EventFloodsQueue:     m.eventFloodQueue.Load(),
 		Closes:               map[CloseCode]uint64{},
 		PeerCloses:           m.peerNormal.Load() + m.peerOther.Load(),
 		Transport:            m.transport.Load(),

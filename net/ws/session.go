@@ -26,12 +26,12 @@ const (
 // session is one WebSocket connection. It implements game.Conn.
 //
 // Goroutines: the read goroutine runs gws's ReadLoop and calls the event
-// methods (onMessage, onPing, onPong), Join, Seat.Input and Seat.Leave; it
-// owns the fields marked "read goroutine". The writer goroutine (writeLoop)
-// writes what the outbound queues. SendSnapshot, Kick and Redirect run on
-// any goroutine (a room's); they only hand their message to the outbound
-// (out), whose one mutex guards everything the session writes, and never
-// block.
+// methods (onMessage, onPing, onPong), Join, Seat.Input, Seat.Event and
+// Seat.Leave; it owns the fields marked "read goroutine". The writer
+// goroutine (writeLoop) writes what the outbound queues. SendSnapshot,
+// Overflow, Kick and Redirect run on any goroutine (a room's); they only
+// hand their message to the outbound (out), whose one mutex guards
+// everything the session writes, and never block.
 type session struct {
 	srv    *Server
 	id     uint64
@@ -50,6 +50,8 @@ type session struct {
 	closeErr  error            // what gws's OnClose reported
 	rate      ratelimit.Bucket // Config.MaxMessageRate (admit.go)
 	minRate   int              // the least budget the match's tick rate needs (admit.go)
+	game      *game.GameSchema // the seat's game schema; nil: a game without one (gamebytes.go)
+	events    ratelimit.Bucket // Config.MaxEventRate (gamebytes.go)
 
 	closing   atomic.Bool   // a close was decided: ignore what arrives, drop snapshots
 	closeCode atomic.Uint32 // the close code decided by this package (0: none)
@@ -135,12 +137,22 @@ func (s *session) refuse(code schema.ErrorCode) bool {
 
 // refuseCounted is refuse that counts the close in counted as closeCounted does.
 func (s *session) refuseCounted(code schema.ErrorCode, counted *atomic.Uint64) bool {
+	return s.refuseText(code, "", counted)
+}
+
+// refuseText is refuseCounted with text, when not empty, as the Error's
+// message instead of the code's fixed text (a game's public refusal,
+// already made fit by publicText); the close reason stays the fixed text.
+func (s *session) refuseText(code schema.ErrorCode, text string, counted *atomic.Uint64) bool {
 	if code > 999 {
 		code = schema.ErrCodeUnknown
 	}
-	text := code.String()
+	reason := code.String()
+	if text == "" {
+		text = reason
+	}
 	s.enqueue(ctrlMsg{kind: ctrlError, code: code, text: text})
-	return s.closeCounted(CloseCodeFor(code), text, counted)
+	return s.closeCounted(CloseCodeFor(code), reason, counted)
 }
 
 // Kick implements game.Conn: it queues an Error and closes with 4000+code;
@@ -214,12 +226,7 @@ func (s *session) onMessage(msg *gws.Message) {
 		return
 	}
 	if err := schema.DecodeClientMessage(b, &s.msg); err != nil {
-		reason := reasonMalformed
-		if errors.Is(err, schema.ErrOutOfRange) {
-			reason = reasonOutOfRange
-		}
-		s.log.Debug().Err(err).Msg("invalid message")
-		s.closeAsync(CloseInvalidPayload, reason)
+		s.invalidPayload("envelope", err)
 		return
 	}
 	switch s.msg.Kind {
@@ -234,9 +241,18 @@ func (s *session) onMessage(msg *gws.Message) {
 			s.closeAsync(ClosePolicy, reasonExpectHello)
 			return
 		}
+		if !s.inputDataOK(&s.msg.Input) {
+			return
+		}
 		if !s.seat.Input(&s.msg.Input) {
 			s.srv.m.inputsDropped.Add(1)
 		}
+	case schema.ClientEvent:
+		if s.state != stateJoined {
+			s.closeAsync(ClosePolicy, reasonExpectHello)
+			return
+		}
+		s.event(&s.msg.Event)
 	case schema.ClientPing:
 		if s.state != stateJoined {
 			s.closeAsync(ClosePolicy, reasonExpectHello)
@@ -257,21 +273,28 @@ func (s *session) onMessage(msg *gws.Message) {
 	}
 }
 
-// hello authenticates and seats the player (read goroutine).
+// hello authenticates and seats the player (read goroutine). The token's
+// claims (ClaimsAuthenticator) go to the Joiner with the Hello; the join
+// payload and the schema hash are the Joiner's to check (gamebytes.go).
 func (s *session) hello(h *schema.Hello) {
 	s.state = stateDone // until seated
 	var player uint32
+	var claims []byte
 	if auth := s.srv.cfg.Auth; auth != nil {
-		id, err := auth.Authenticate(h.Token)
+		var err error
+		if ca, ok := auth.(ClaimsAuthenticator); ok {
+			player, claims, err = ca.AuthenticateClaims(h.Token)
+		} else {
+			player, err = auth.Authenticate(h.Token)
+		}
 		if err != nil {
 			s.log.Debug().Err(err).Msg("hello refused: unauthorized")
 			s.refuse(schema.ErrCodeUnauthorized)
 			return
 		}
-		player = id
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.JoinTimeout)
-	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s, Addr: s.addr})
+	seat, err := s.srv.cfg.Joiner.Join(ctx, game.JoinRequest{Hello: *h, PlayerID: player, Conn: s, Addr: s.addr, Claims: claims})
 	cancel()
 	if err != nil {
 		s.joinFailed(err)
@@ -286,9 +309,30 @@ func (s *session) hello(h *schema.Hello) {
 		s.srv.m.resumes.Add(1)
 	}
 	s.seat, s.state = seat, stateJoined
+	if gs := seat.Schema(); gs != nil && gs.Schema != nil {
+		s.game = gs
+	}
+	// The Welcome goes out whole: game, schema_hash and event_seq are the
+	// match's (a resumed client re-sends its events after event_seq).
 	w := seat.Welcome()
 	if w.NodeID == "" {
 		w.NodeID = s.srv.cfg.NodeID
+	}
+	if s.game != nil {
+		hash := s.game.Schema.HashString()
+		if w.SchemaHash == "" {
+			w.SchemaHash = hash
+		}
+		// The Joiner refuses a client built for another schema before it
+		// seats it (a public JoinError); this guard keeps a client from
+		// ever playing a match whose bytes it reads differently.
+		if h.SchemaHash != "" && h.SchemaHash != hash {
+			s.log.Warn().Str(keyWhat, h.SchemaHash).Msg("joiner seated a client built for another schema: refused")
+			s.seat, s.state, s.game = nil, stateDone, nil
+			seat.Leave()
+			s.refuseText(schema.ErrCodeSchemaMismatch, publicText("schema mismatch: the match speaks "+w.Game+" "+hash), nil)
+			return
+		}
 	}
 	s.seated(w.TickRate)
 	s.log = s.log.With().Str(keyMatch, w.MatchID).Uint32(keyPlayer, w.PlayerID).Logger()
@@ -302,12 +346,17 @@ func (s *session) hello(h *schema.Hello) {
 
 // joinFailed answers a refused Join with the table's Error and close code:
 // the JoinError's code, unavailable (4007) for any other failure, a Join
-// that ran out of Config.JoinTimeout among them. The error's text is
-// logged, never sent.
+// that ran out of Config.JoinTimeout among them; a join payload the game's
+// schema refused (an error wrapping gameschema.ErrMalformed or
+// ErrOutOfRange) closes with 1007. The error's text is logged, never sent,
+// but for a public JoinError (a game's refusal, a schema mismatch), whose
+// Message is the Error's message (valid UTF-8, at most 256 bytes).
 func (s *session) joinFailed(err error) {
 	var re *game.RedirectError
 	var je *game.JoinError
 	switch {
+	case isGameBytesError(err):
+		s.invalidPayload("join payload", err)
 	case errors.As(err, &re):
 		s.log.Debug().Str(keyURL, re.URL).Msg("redirected")
 		s.enqueue(ctrlMsg{kind: ctrlRedirect, url: re.URL, text: re.MatchID})
@@ -317,7 +366,11 @@ func (s *session) joinFailed(err error) {
 		if je.Code == schema.ErrCodeResumeRefused {
 			s.srv.m.resumesRefused.Add(1)
 		}
-		s.refuse(je.Code)
+		var text string
+		if je.Public {
+			text = publicText(je.Message)
+		}
+		s.refuseText(je.Code, text, nil)
 	case s.srv.ctx.Err() != nil:
 		s.refuse(schema.ErrCodeShuttingDown)
 	default:

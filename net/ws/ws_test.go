@@ -534,6 +534,8 @@ func TestConfigValidate(t *testing.T) {
 		{"zero hello", func(c *Config) { c.HelloTimeout = 0 }, "hello timeout"},
 		{"origin", func(c *Config) { c.AllowedOrigins = []string{"https://a.com/path"} }, "allowed origin"},
 		{"send buffer", func(c *Config) { c.SendBufferBytes = 10 }, "send buffer"},
+		{"event rate", func(c *Config) { c.MaxEventRate = -1 }, "max event rate -1: must be 0 (no limit) or 1..1000000"},
+		{"event burst", func(c *Config) { c.MaxEventBurst = 0 }, "max event burst 0: must be 1..1000000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,6 +545,12 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tt.want)
 			}
 		})
+	}
+	// No event limit: the burst does not matter.
+	c := ok
+	c.MaxEventRate, c.MaxEventBurst = 0, 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("no event limit: %v", err)
 	}
 }
 

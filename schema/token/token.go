@@ -10,7 +10,9 @@
 //     (golang-jwt/v5). Claims: sub, the player id in decimal (1..2³²−1);
 //     iat, the time of minting; exp, required. No other claim is set or
 //     read; nbf is honoured when another issuer sets it. The node checks
-//     Hello.token with them when -auth-secret is set.
+//     Hello.token with them when -auth-secret is set, and hands the whole
+//     verified payload (VerifyPlayerClaims) to the game, whose issuer may
+//     add claims of its own.
 //   - Resume tokens (MintResume, VerifyResume): carried in Welcome and
 //     presented in Hello.resume_token to take a seat back after a dropped
 //     connection. An HMAC-SHA256 over (match id, player id, nonce,

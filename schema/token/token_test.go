@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -153,5 +154,40 @@ func TestAuth(t *testing.T) {
 	}
 	if id, err := a.Authenticate(tok); err != nil || id != 99 {
 		t.Fatalf("Authenticate = %d, %v", id, err)
+	}
+}
+
+func TestAuthClaims(t *testing.T) {
+	a := NewAuth(secret)
+	a.now = func() time.Time { return now }
+	// Another issuer sharing the secret adds claims of its game.
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "42", "exp": now.Add(time.Minute).Unix(), "team": "red",
+	}).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, claims, err := a.AuthenticateClaims(tok)
+	if err != nil || id != 42 {
+		t.Fatalf("AuthenticateClaims = %d, %v", id, err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(claims, &got); err != nil {
+		t.Fatalf("claims %q: %v", claims, err)
+	}
+	if got["team"] != "red" || got["sub"] != "42" {
+		t.Fatalf("claims %q", claims)
+	}
+	// A token refused by Authenticate is refused here too, without claims.
+	a.now = func() time.Time { return now.Add(time.Hour) }
+	if id, claims, err := a.AuthenticateClaims(tok); !errors.Is(err, ErrExpired) || id != 0 || claims != nil {
+		t.Fatalf("expired token: %d, %q, %v", id, claims, err)
+	}
+	i, c := strings.LastIndexByte(tok, '.')+1, "A"
+	if tok[i] == 'A' {
+		c = "B"
+	}
+	if _, _, err := VerifyPlayerClaims(secret, tok[:i]+c+tok[i+1:], now); !errors.Is(err, ErrSignature) {
+		t.Fatalf("forged token: %v", err)
 	}
 }
