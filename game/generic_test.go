@@ -111,10 +111,6 @@ func (g *tagGame) Event(_ uint32, data []byte) {
 
 func (g *tagGame) SetOutbox(o sim.Outbox) { g.out = o }
 
-// AppendEntities makes tagGame a sim.World while the room requires it of
-// every game; the room encodes tag's state with WriteState.
-func (g *tagGame) AppendEntities(dst []schema.Entity) []schema.Entity { return dst }
-
 func (g *tagGame) MarshalState(dst []byte) ([]byte, error) { return dst, nil }
 
 func (g *tagGame) UnmarshalState([]byte) error { return nil }

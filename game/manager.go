@@ -482,7 +482,7 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 		rs = &restored{tick: ck.Tick, seats: ck.Seats, tokens: ck.Tokens, nextGuest: ck.NextGuest}
 	}
 	if len(sp.log) > 0 {
-		r, err := replay(g, sp.restore, sp.log)
+		r, err := replay(g, sp.restore, sp.log, simCfg)
 		switch {
 		case errors.Is(err, ErrReplayDiverged):
 			// The game is not deterministic: what it replayed is not what
@@ -569,13 +569,20 @@ func (m *Manager) registerLocked(mt *Match) {
 
 // watchRoom waits for a match's room to exit. A room that crashed (its
 // game panicked) takes its match down: players are kicked with
-// ErrCodeUnavailable. Owned by the manager; exits with the room.
+// ErrCodeUnavailable. A room whose game ended the match (Outbox.End: a
+// *sim.EndedError) ends it as an operator would (gameEnded). Owned by the
+// manager; exits with the room.
 func (m *Manager) watchRoom(mt *Match) {
 	defer m.watch.Done()
 	<-mt.room.Done()
 	err := mt.room.Err()
 	if err == nil {
 		return // stopped by closeIfEmpty or Shutdown
+	}
+	var ended *sim.EndedError
+	if errors.As(err, &ended) {
+		m.gameEnded(mt, ended.Reason) // the game's Outbox.End
+		return
 	}
 	mt.log.Error().Err(err).Msg("match crashed")
 	m.remove(mt)

@@ -54,12 +54,13 @@ type restored struct {
 	replayed  int // ticks replayed past the checkpoint
 }
 
-// replay steps g, restored from ck (nil: fresh at tick 0), through log.
+// replay steps g, restored from ck (nil: fresh at tick 0), through log,
+// as a room of cfg would (a game with a schema: its codec and event queue).
 // It returns where the match stands afterwards. A replay that diverges
 // (the game is not deterministic) returns ErrReplayDiverged: g is past the
 // checkpoint and must be made again. A log cut short or that does not
 // continue the checkpoint ends the replay where it stops being usable.
-func replay(g Game, ck *checkpoint, log []byte) (restored, error) {
+func replay(g Game, ck *checkpoint, log []byte, cfg sim.Config) (restored, error) {
 	rs := restored{}
 	toks := map[uint32]seatToken{}
 	var skip int
@@ -83,7 +84,7 @@ func replay(g Game, ck *checkpoint, log []byte) (restored, error) {
 			return
 		}
 		toks[ev.Player] = seatToken{Nonce: le.Uint64(ev.Note), Issued: int64(le.Uint64(ev.Note[8:]))}
-	})
+	}, sim.ReplayWith(cfg))
 	if errors.Is(err, sim.ErrDiverged) {
 		return rs, fmt.Errorf("%w: %w", ErrReplayDiverged, err)
 	}

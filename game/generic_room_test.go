@@ -1,0 +1,198 @@
+package game
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ticksync/ticksync/internal/testutil"
+	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gameschema"
+)
+
+// The generic path through the room: what a joining player brings, a
+// game's refusal, events and a game's end of its match (tagGame in
+// generic_test.go).
+
+func (t *tagGames) pings() []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int64
+	for _, g := range t.games {
+		g.mu.Lock()
+		out = append(out, g.pings...)
+		g.mu.Unlock()
+	}
+	return out
+}
+
+// tagPing builds a client Ping event of the tag game.
+func tagPing(gs *GameSchema, n int64) []byte {
+	var v gameschema.Values
+	ping := gs.Schema.ClientEvents.Event(1)
+	v.Reset(ping)
+	v.SetInt(ping.Field("n").Index, n)
+	b := flatbuffers.NewBuilder(64)
+	b.Finish(gs.Schema.ClientEvents.Build(b, &v))
+	return b.FinishedBytes()
+}
+
+// TestGenericJoin: the game gets the player's id, name, join payload and
+// claims; the room runs the schema's codec.
+func TestGenericJoin(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	gs, games := registerTag(t, reg)
+	payload := tagJoin(gs, 3, "red")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := m.Join(ctx, JoinRequest{
+		Hello:    schema.Hello{Game: "tag", Name: "ann", Join: payload, SchemaHash: gs.Hash()},
+		PlayerID: 42, Conn: &fakeConn{}, Claims: []byte(`{"sub":"ann"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Welcome()
+	if w.PlayerID != 42 || w.EntityID != 42 || w.Game != "tag" || w.SchemaHash != gs.Hash() || w.EventSeq != 0 {
+		t.Errorf("Welcome %+v", w)
+	}
+	joins := games.joins()
+	if len(joins) != 1 {
+		t.Fatalf("joins %+v", joins)
+	}
+	j := joins[0]
+	if j.Player != 42 || j.Name != "ann" || !bytes.Equal(j.Payload, payload) || string(j.Claims) != `{"sub":"ann"}` {
+		t.Errorf("the game got %+v", j)
+	}
+	if c := m.Match(w.MatchID).Room().Config().Codec; c != gs.Codec {
+		t.Errorf("the room runs codec %p, want the schema's %p", c, gs.Codec)
+	}
+}
+
+// TestGenericJoinRefused: a game's refusal reaches the client as
+// ErrCodeJoinRefused with the game's reason (Public, cut to 128 bytes),
+// and the match made for it closes.
+func TestGenericJoinRefused(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	registerTag(t, reg)
+	je := joinErr(t, m, schema.Hello{Game: "tag", Name: "nobody"}, 0, schema.ErrCodeJoinRefused)
+	if !je.Public || je.Message != strings.Repeat("é", 64) {
+		t.Errorf("refusal %+v", je)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return len(m.Matches()) == 0 })
+}
+
+// endPlacement is LocalPlacement that records the matches it is told ended.
+type endPlacement struct {
+	LocalPlacement
+	mu    sync.Mutex
+	ended []string
+}
+
+func (p *endPlacement) End(_ context.Context, id string, _ uint64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ended = append(p.ended, id)
+	return nil
+}
+
+func (p *endPlacement) endedIDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.ended)
+}
+
+// TestGameEndsMatch: a game's Outbox.End ends its match as an operator's
+// end-match does: every client gets ErrCodeMatchEnded, the match is gone,
+// and the directory is told.
+func TestGameEndsMatch(t *testing.T) {
+	p := &endPlacement{}
+	m, reg := newTestManager(t, func(c *Config) { c.Placement = p })
+	registerTag(t, reg)
+	s1, c1 := join(t, m, schema.Hello{Game: "tag", Name: "ann"}, 0)
+	id := s1.Welcome().MatchID
+	s2, c2 := join(t, m, schema.Hello{Game: "tag", Name: "ender"}, 0)
+	if s2.Welcome().MatchID != id {
+		t.Fatal("the ender joined another match")
+	}
+	for _, c := range []*fakeConn{c1, c2} {
+		testutil.CheckTrue(t, 5*time.Second, func() bool {
+			kicked, code, _ := c.kick()
+			return kicked && code == schema.ErrCodeMatchEnded
+		})
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return m.Match(id) == nil && len(m.Matches()) == 0 })
+	if ended := p.endedIDs(); !slices.Contains(ended, id) {
+		t.Errorf("the directory was told %v, want %s", ended, id)
+	}
+	if s1.Input(&schema.Input{Seq: 1}) {
+		t.Error("a seat of the ended match still takes inputs")
+	}
+	if s, _ := join(t, m, schema.Hello{Game: "tag"}, 0); s.Welcome().MatchID == id {
+		t.Error("matchmaking joined the ended match")
+	}
+}
+
+// TestSeatEvent: a client event reaches the game's Event; a dead seat or a
+// game without a schema takes none.
+func TestSeatEvent(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	gs, games := registerTag(t, reg)
+	s, _ := join(t, m, schema.Hello{Game: "tag"}, 0)
+	if !s.Event(&schema.Event{Seq: 1, Data: tagPing(gs, 7)}) {
+		t.Fatal("Event refused")
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return slices.Equal(games.pings(), []int64{7}) })
+	s.Leave()
+	if s.Event(&schema.Event{Seq: 2, Data: tagPing(gs, 8)}) {
+		t.Error("a dead seat took an event")
+	}
+	if f, _ := join(t, m, schema.Hello{Game: "fake"}, 0); f.Event(&schema.Event{Seq: 1, Data: tagPing(gs, 9)}) || f.Schema() != nil {
+		t.Error("a game without a schema took an event")
+	}
+}
+
+// TestAdoptReplaysGenericJoins: a node adopting a match of a game with a
+// schema replays its tick log with the game's codec: the replayed game
+// gets every join's name, payload and claims and every client event again.
+func TestAdoptReplaysGenericJoins(t *testing.T) {
+	a := newLogNode(t, "a")
+	gs, _ := registerTag(t, a.m.games)
+	adopt(t, a.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	payload := tagJoin(gs, 2, "blue")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.m.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1", Name: "ann", Join: payload},
+		PlayerID: 5, Conn: &fakeConn{}, Claims: []byte(`{"sub":"ann"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Event(&schema.Event{Seq: 1, Data: tagPing(gs, 3)}) {
+		t.Fatal("Event refused")
+	}
+	// Wait until the tick log holds a few ticks past the event.
+	start := a.m.Match("g1").Room().Tick()
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, last := a.tlog.get("g1"); return last > start+3 })
+	log, _ := a.tlog.get("g1")
+
+	b := newLogNode(t, "b")
+	b.m.cfg.Lease = &switchLease{} // paused: the adopted room does not tick past the log
+	_, games := registerTag(t, b.m.games)
+	mt := adopt(t, b.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 20, Log: log})
+	if mt.replayed == 0 || mt.Info().Players != 1 {
+		t.Fatalf("replayed %d ticks, %d players", mt.replayed, mt.Info().Players)
+	}
+	joins := games.joins()
+	if len(joins) != 1 || joins[0].Player != 5 || joins[0].Name != "ann" || !bytes.Equal(joins[0].Payload, payload) || string(joins[0].Claims) != `{"sub":"ann"}` {
+		t.Errorf("the replayed game got joins %+v", joins)
+	}
+	if p := games.pings(); !slices.Equal(p, []int64{3}) {
+		t.Errorf("the replayed game got pings %v, want [3]", p)
+	}
+}
