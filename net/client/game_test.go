@@ -458,6 +458,9 @@ func TestFetchSchema(t *testing.T) {
 	}
 }
 
+// raceBuild is set under -race (race_test.go).
+var raceBuild bool
+
 // The generic receive path allocates nothing once its buffers have grown:
 // applying the state, dropping repeated events, trimming acknowledged
 // client events.
@@ -500,8 +503,12 @@ func TestGameReceiveAllocatesNothing(t *testing.T) {
 	for range 100 { // grow every buffer
 		step()
 	}
-	if allocs := testing.AllocsPerRun(200, step); allocs != 0 {
-		t.Errorf("%.1f allocations per snapshot, want 0", allocs)
+	want := 0.0
+	if raceBuild {
+		want = 1000 // counted, but the instrumentation's own allocations are not ours
+	}
+	if allocs := testing.AllocsPerRun(200, step); allocs > want {
+		t.Errorf("%.1f allocations per snapshot, want %v", allocs, want)
 	}
 	st := c.Stats()
 	if st.ApplyErrors != 0 || st.EventsIn != 2 || st.SnapshotsDelta < 290 || c.State().Len() != 16 {
