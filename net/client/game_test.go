@@ -515,3 +515,33 @@ func TestGameReceiveAllocatesNothing(t *testing.T) {
 		t.Fatalf("stats %+v, world %v", st, c.State())
 	}
 }
+
+// SkipWorld on the generic path: no state is built, the ticks are still
+// acknowledged (the node keeps sending deltas) and the events delivered.
+func TestGameSkipWorld(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	g := newFakeGame(t, fs)
+	g.emitEvery = 3
+	log := newGameLog(g.testGame)
+	cfg := gameConfig(g.testGame, fs.url)
+	cfg.SkipWorld = true
+	cfg.Handler = log
+	c := dial(t, cfg)
+	for i := range 10 {
+		fs.Tick()
+		want := uint32(i + 1)
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == want })
+		if err := c.SendInput(schema.Input{Data: g.inputData(t, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		testutil.CheckTrue(t, 2*time.Second, func() bool { return fs.gameSeatOf(1).inputs == i+1 })
+	}
+	if st := c.Stats(); st.SnapshotsDelta != 9 || st.SnapshotsFull != 1 || st.ApplyErrors != 0 || st.EventsIn != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.worlds) != 0 || len(log.events) != 3 {
+		t.Fatalf("%d worlds, %d events: want none and 3", len(log.worlds), len(log.events))
+	}
+}
