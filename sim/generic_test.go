@@ -533,7 +533,8 @@ func TestGenericReplayDetectsDivergence(t *testing.T) {
 
 // genericBench is a cards room of n players driven like the arena's
 // benchmark: every player sends an input with data each tick and
-// acknowledges the previous tick's snapshot; the tick log is recorded.
+// acknowledges the previous tick's snapshot and every server event; the
+// tick log is recorded.
 type genericBench struct {
 	r       *Room
 	clients []*schema.Input
@@ -572,6 +573,7 @@ func (gb *genericBench) step() {
 	for i, in := range gb.clients {
 		in.Seq = gb.tick
 		in.AckTick = gb.tick - 1
+		in.EventAck = gb.r.byID[uint32(i+1)].out.seq // it received every event sent
 		in.Data[0] = byte((gb.tick/30 + uint32(i)) % 7)
 		in.Data[7] = byte(gb.tick)
 		gb.r.PushInput(uint32(i+1), in)

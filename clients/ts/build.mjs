@@ -35,6 +35,8 @@ if (test) {
     entryPoints,
     outdir,
     outExtension: { ".js": ".mjs" },
+    // Test-only packages (ws, for the fake node) load from node_modules at run time.
+    packages: "external",
     platform: "node",
     target: "node20",
   });

@@ -22,3 +22,11 @@ export class DeltaError extends Error {
     this.name = "DeltaError";
   }
 }
+
+/** ProtocolError: bytes from the server that are not a valid message or game buffer. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}

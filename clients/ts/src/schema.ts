@@ -73,6 +73,8 @@ export interface SchemaEvents {
   readonly wrapper: string;
   readonly union: string;
   readonly tables: readonly SchemaTable[]; // tables[i].kind === i + 1
+  /** the union's member names (e.g. "PlayCard"), members[i] naming tables[i] */
+  readonly members: readonly string[];
   readonly typeSlot: number;
   readonly valueSlot: number;
 }
@@ -257,7 +259,7 @@ class Loader {
     if (union < 0 || utype !== union - 1) throw err(name, "", "a (ticksync_events) table holds exactly one union field");
     const e = this.enumTables[uenum];
     if (!e || !e.bool(2)) throw err(name, "", `union index ${uenum} out of range`);
-    const ev = { wrapper: name, union: e.str(0), tables: [] as SchemaTable[], typeSlot: utype, valueSlot: union };
+    const ev = { wrapper: name, union: e.str(0), tables: [] as SchemaTable[], members: [] as string[], typeSlot: utype, valueSlot: union };
     for (const v of e.tables(1)) {
       const val = v.i64(1);
       if (val === 0n) continue;
@@ -269,6 +271,7 @@ class Loader {
       const mo = this.objects[idx];
       if (!ut || ut.u8(0) !== BT.Obj || !mo || mo.bool(2)) throw err(ev.union, v.str(0), "an event union holds tables only");
       if (marked.has(idx)) throw err(mo.str(0), "", "an event table cannot also be a marked table");
+      ev.members.push(v.str(0));
       ev.tables.push(this.table(idx, "event", ev.tables.length + 1));
     }
     if (ev.tables.length === 0) throw err(ev.union, "", "the event union has no members");
