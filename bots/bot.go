@@ -7,6 +7,7 @@ import (
 
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 // rttRing is how many recent inputs a bot remembers the send time of. At
@@ -46,6 +47,7 @@ type bot struct {
 
 	// Scheduler goroutine only.
 	wander wanderer
+	game   *gameBot // a game with a schema; nil: the arena
 
 	ring [rttRing]sentInput
 }
@@ -58,15 +60,23 @@ func (b *bot) tick(now int64) {
 	if c == nil || !b.cnt.connected.Load() {
 		return
 	}
-	var st steer
-	switch b.sw.cfg.Behavior {
-	case Wander:
-		st = b.wander.at(now)
-	case Chase:
-		st = unpackSteer(b.steer.Load())
-	}
 	ack := c.AckTick()
-	in := schema.Input{TargetTick: ack + 1, MoveX: st.moveX, MoveY: st.moveY, Aim: st.aim}
+	var in schema.Input
+	if g := b.game; g != nil {
+		in = schema.Input{TargetTick: ack + 1, Data: g.inputAt(now, b.sw.cfg.Behavior == Idle)}
+		if g.eventDue(b.sw.cfg.EventRate, int(b.sw.tickRate.Load())) {
+			b.sendEvent(c, g.event())
+		}
+	} else {
+		var st steer
+		switch b.sw.cfg.Behavior {
+		case Wander:
+			st = b.wander.at(now)
+		case Chase:
+			st = unpackSteer(b.steer.Load())
+		}
+		in = schema.Input{TargetTick: ack + 1, MoveX: st.moveX, MoveY: st.moveY, Aim: st.aim}
+	}
 	// Only this goroutine sends, so the input takes InputSeq()+1. The slot
 	// is filled before the write so that an early ack still finds it.
 	seq := c.InputSeq() + 1
@@ -81,6 +91,15 @@ func (b *bot) tick(now int64) {
 		return
 	}
 	b.cnt.inputs.Add(1)
+}
+
+// sendEvent sends one client event; the scheduler goroutine. Events are
+// queued while the bot reconnects; a full queue (the node acknowledges
+// none) counts an error.
+func (b *bot) sendEvent(c *client.Client, data []byte) {
+	if _, err := c.SendEvent(data); err != nil && !errors.Is(err, client.ErrClosed) && !b.sw.stopping.Load() {
+		b.cnt.errs[ErrEvent].Add(1)
+	}
 }
 
 // OnWelcome implements client.Handler.
@@ -197,7 +216,8 @@ func classify(err error) ErrorKind {
 	case errors.Is(err, client.ErrReconnectTimeout):
 		return ErrGaveUp
 	case errors.Is(err, client.ErrProtocol), errors.Is(err, schema.ErrMalformed),
-		errors.Is(err, schema.ErrOutOfRange), errors.Is(err, schema.ErrBadDelta):
+		errors.Is(err, schema.ErrOutOfRange), errors.Is(err, schema.ErrBadDelta),
+		errors.Is(err, gamedelta.ErrBadDelta), errors.Is(err, client.ErrBadEvent):
 		return ErrDecode
 	case errors.Is(err, client.ErrTooManyRedirects):
 		return ErrRedirects

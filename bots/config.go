@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/schema/gamedelta"
+	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
 // Behavior says how a bot chooses its input each tick.
@@ -62,9 +64,23 @@ type Config struct {
 	TokenSecret string
 	// PlayerIDBase is the player id of bot 0 when TokenSecret is set.
 	PlayerIDBase uint32
-	// Game names the game for matchmaking ("": the node's default).
+	// Game names the game for matchmaking ("": the node's default). Run
+	// asks the nodes for its compiled schema (GET /games/{name}/schema):
+	// a game with a schema is played on the generic path (random inputs
+	// and client events within the schema's ranges, a random join payload
+	// per bot); a game without one (the arena) on the arena path.
 	Game string
-	// Behavior of every bot.
+	// Schema and Codec, when set, are the game's compiled schema and its
+	// delta codec, and Run asks the nodes for nothing (Codec nil: compiled
+	// from Schema). Both nil: looked up as Game says.
+	Schema *gameschema.Schema
+	Codec  *gamedelta.Codec
+	// EventRate is the rate of random client events each bot sends, per
+	// second, in a game with a schema and client events (0: none).
+	EventRate float64
+	// Behavior of every bot. In a game with a schema, wander draws a new
+	// random input every second and idle sends the input table's
+	// defaults; chase needs the arena's world.
 	Behavior Behavior
 	// Seed seeds every bot's random choices (bot i uses Seed and i), so a run
 	// replays the same inputs.
@@ -138,14 +154,21 @@ func DefaultConfig() Config {
 		WorldRing:        DefaultWorldRing,
 		ReadBufferSize:   DefaultReadBufferSize,
 		StallTimeout:     client.DefaultStallTimeout,
+		EventRate:        DefaultEventRate,
 	}
 }
+
+// DefaultEventRate is the default rate of client events per bot per
+// second: one every two seconds.
+const DefaultEventRate = 0.5
 
 // Limits checked by Validate.
 const (
 	MaxBots     = 100000
 	MaxPerRoom  = 64
 	MaxTickRate = 128
+	// MaxEventRate is below a node's default event rate limit (60/s).
+	MaxEventRate = 30
 )
 
 // Validate reports the first invalid field, saying what is allowed. Each
@@ -185,6 +208,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("read-buffer %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
 	case c.StallTimeout != 0 && c.StallTimeout < client.MinStallTimeout:
 		return fmt.Errorf("stall-timeout %s: must be 0 (off) or at least %s", c.StallTimeout, client.MinStallTimeout)
+	case c.EventRate < 0 || c.EventRate > MaxEventRate:
+		return fmt.Errorf("event-rate %g: must be 0..%d events per bot per second", c.EventRate, MaxEventRate)
+	case c.Codec != nil && c.Schema == nil:
+		return errors.New("game: a codec without its schema")
+	case c.Schema != nil && c.Behavior == Chase:
+		return errors.New("behavior chase: steers by the arena's world; a game with a schema takes wander or idle")
 	case c.SkipWorld && c.Behavior == Chase:
 		return errors.New("skip-world: chase bots steer by the world; use wander or idle")
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:

@@ -32,6 +32,15 @@
 //     reads; each bot has exactly one sender), with the ack of the newest
 //     applied snapshot filled in by the client. A bot costs one goroutine,
 //     its client's.
+//   - A game with a schema (Config.Game names it; Run fetches its compiled
+//     schema from the nodes before the ramp, or takes Config.Schema): each
+//     bot dials with a random join payload of the schema, and its
+//     scheduler sends a random input of the schema's input table (drawn
+//     again every second; idle: the defaults) as Input.Data, and at
+//     Config.EventRate a random client event (client.SendEvent, reliable).
+//     The client applies the state and counts the events; the report adds
+//     them (Report.Game). Without a schema the bots play the arena as
+//     before.
 //   - Counters are per bot (atomics with a single writer) or per client
 //     (client.Stats), summed by the reporter; latencies go to HDR histograms
 //     per shard under a short mutex, drained by the reporter every second.

@@ -97,6 +97,16 @@ func (s *Swarm) buildReport(all, w totals, window float64, cpu rusage) *Report {
 			r.Snapshots.DeliveredFrac = r.Snapshots.PerBotPerS / float64(rate)
 		}
 	}
+	if sch := s.cfg.Schema; sch != nil {
+		r.Game = &GameCounts{
+			Name: s.cfg.Game, Schema: sch.Name, SchemaHash: sch.HashString(),
+			EventsSent: w.eventsOut, EventsReceived: w.eventsIn, EventsResent: w.eventsResent, EventsDuplicate: w.eventsDup,
+		}
+		if bs := r.BotSeconds; bs > 0 {
+			r.Game.SentPerBotPerS = float64(w.eventsOut) / bs
+			r.Game.ReceivedPerBotPerS = float64(w.eventsIn) / bs
+		}
+	}
 	if w.snapshots > 0 {
 		// Client messages down are almost all snapshots in the window.
 		r.Snapshots.MeanBytes = float64(w.bytesDown) / float64(w.snapshots)

@@ -41,8 +41,8 @@ func (s *Swarm) failRest(i int) {
 	}
 }
 
-// clientConfig is bot b's client configuration.
-func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
+// clientConfig is bot b's client configuration (join: its join payload).
+func (s *Swarm) clientConfig(b *bot, match, token string, join []byte) client.Config {
 	cfg := client.DefaultConfig()
 	// Bot i starts at URL i mod len(URLs); the client moves on to the
 	// others when one fails.
@@ -54,6 +54,9 @@ func (s *Swarm) clientConfig(b *bot, match, token string) client.Config {
 	cfg.MatchID = match
 	cfg.Name = botName(b.id)
 	cfg.Game = s.cfg.Game
+	if b.game != nil {
+		cfg.Schema, cfg.Codec, cfg.JoinPayload = s.cfg.Schema, s.cfg.Codec, join
+	}
 	cfg.TLSConfig = s.tls
 	cfg.DialTimeout = min(cfg.DialTimeout, s.cfg.JoinTimeout)
 	cfg.WorldRing = s.cfg.WorldRing
@@ -82,9 +85,13 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 			return
 		}
 	}
+	var join []byte
+	if b.game != nil {
+		join = joinPayload(s.cfg.Schema, s.cfg.Seed, b.id)
+	}
 	deadline := time.Now().Add(s.cfg.JoinTimeout)
 	for attempt := 0; ; attempt++ {
-		c, err := client.Dial(ctx, s.clientConfig(b, match, tok))
+		c, err := client.Dial(ctx, s.clientConfig(b, match, tok, join))
 		if err == nil {
 			b.client.Store(c)
 			s.seated(c.Welcome().MatchID)
@@ -149,7 +156,11 @@ func dialRetryable(err error) bool {
 	)
 	switch {
 	case errors.As(err, &se):
-		return se.Code != schema.ErrCodeUnauthorized && se.Code != schema.ErrCodeBadRequest
+		switch se.Code {
+		case schema.ErrCodeUnauthorized, schema.ErrCodeBadRequest, schema.ErrCodeJoinRefused, schema.ErrCodeSchemaMismatch:
+			return false
+		}
+		return true
 	case errors.As(err, &he):
 		return he.Retryable()
 	case errors.Is(err, client.ErrProtocol):

@@ -78,6 +78,24 @@ type InputCounts struct {
 	PerBotPerS float64 `json:"per_bot_per_s"`
 }
 
+// GameCounts is the "game" section of a Report, for a game with a schema
+// (the arena's reports have none). Event counts cover the measured window.
+type GameCounts struct {
+	Name       string `json:"name"`
+	Schema     string `json:"schema"`      // the schema's namespace
+	SchemaHash string `json:"schema_hash"` // hex sha256
+	// EventsSent are the client events the bots sent (each once; the
+	// re-sends after reconnects are EventsResent); EventsReceived the
+	// server events delivered to them (each seq once; the node's repeats
+	// of unacknowledged events are EventsDuplicate).
+	EventsSent         uint64  `json:"events_sent"`
+	EventsReceived     uint64  `json:"events_received"`
+	EventsResent       uint64  `json:"events_resent"`
+	EventsDuplicate    uint64  `json:"events_duplicate"`
+	SentPerBotPerS     float64 `json:"events_sent_per_bot_per_s"`
+	ReceivedPerBotPerS float64 `json:"events_received_per_bot_per_s"`
+}
+
 // CPUUsage is the swarm process's own cost over the measured window.
 type CPUUsage struct {
 	UserS         float64 `json:"user_s"`
@@ -113,6 +131,7 @@ type Report struct {
 	BytesUpPerBotPerS   float64           `json:"bytes_up_per_bot_per_s"`
 	Snapshots           SnapshotCounts    `json:"snapshots"`
 	Inputs              InputCounts       `json:"inputs"`
+	Game                *GameCounts       `json:"game,omitempty"`
 	Rooms               RoomCounts        `json:"rooms"`
 	Reconnects          uint64            `json:"reconnects"`
 	StallReconnects     uint64            `json:"stall_reconnects"`
@@ -170,6 +189,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("ticksync-bots report\t")
 	p("urls\t%s", strings.Join(r.URLs, ","))
 	p("behavior / per room / tick rate\t%s / %d / %d Hz", r.Behavior, r.PerRoom, r.TickRate)
+	if g := r.Game; g != nil {
+		p("game\t%s (schema %s %.12s…)", g.Name, g.Schema, g.SchemaHash)
+	}
 	p("bots\t%d connected, %d failed, %d target, %d at end", r.Bots.Connected, r.Bots.Failed, r.Bots.Target, r.Bots.AtEnd)
 	p("rooms\t%d (%d..%d bots each)", r.Rooms.Count, r.Rooms.MinBots, r.Rooms.MaxBots)
 	if r.Rooms.Note != "" {
@@ -187,6 +209,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("snapshots\t%d full, %d delta, %d ticks missed (gaps), %d without baseline; %.1f / bot / s of %.0f expected; mean %.0f B",
 		r.Snapshots.Full, r.Snapshots.Delta, r.Snapshots.Gaps, r.Snapshots.NoBaseline, r.Snapshots.PerBotPerS, r.Snapshots.ExpectedPerS, r.Snapshots.MeanBytes)
 	p("inputs\t%d sent, %.1f / bot / s", r.Inputs.Sent, r.Inputs.PerBotPerS)
+	if g := r.Game; g != nil {
+		p("client events\t%d sent, %.2f / bot / s, %d re-sent after reconnects", g.EventsSent, g.SentPerBotPerS, g.EventsResent)
+		p("server events\t%d received, %.2f / bot / s, %d repeats dropped", g.EventsReceived, g.ReceivedPerBotPerS, g.EventsDuplicate)
+	}
 	p("reconnects\t%d (%d after a stall: no snapshot for the stall timeout)", r.Reconnects, r.StallReconnects)
 	p("errors\t%d (rate %.4f, max %.4f)%s", r.ErrorCount, r.ErrorRate, r.MaxErrorRate, formatErrors(r.Errors))
 	p("bot cpu\t%.2f cores, %.3f%% of a core per bot, %.1f µs per snapshot", r.CPU.Cores, r.CPU.PerBotPct, r.CPU.USPerSnapshot)

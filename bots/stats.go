@@ -48,10 +48,11 @@ const (
 	ErrGaveUp                        // the client stopped reconnecting (its seat is lost)
 	ErrRedirects                     // too many Redirect hops
 	ErrStalled                       // no snapshot within the stall timeout: the bot dropped the connection
+	ErrEvent                         // a client event was refused (the queue of unacknowledged events is full)
 	errServerBase                    // + schema.ErrorCode: an Error message from the server
 )
 
-const numServerCodes = 15 // schema.ErrCodeUnknown .. schema.ErrCodeMatchEnded
+const numServerCodes = 18 // schema.ErrCodeUnknown .. schema.ErrCodeEventFlood
 
 const numErrorKinds = errServerBase + numServerCodes
 
@@ -66,6 +67,7 @@ var errorKindNames = [numErrorKinds]string{
 	ErrGaveUp:         "gave_up",
 	ErrRedirects:      "too_many_redirects",
 	ErrStalled:        "stalled",
+	ErrEvent:          "event_refused",
 	errServerBase + 0: "server_unknown",
 	errServerBase + 1: "server_bad_request",
 	errServerBase + 2: "server_unauthorized",
@@ -83,6 +85,9 @@ var errorKindNames = [numErrorKinds]string{
 	errServerBase + 12: "server_rate_limited",
 	errServerBase + 13: "server_kicked",
 	errServerBase + 14: "server_match_ended",
+	errServerBase + 15: "server_join_refused",
+	errServerBase + 16: "server_schema_mismatch",
+	errServerBase + 17: "server_too_many_events",
 }
 
 // serverErrorKind is the kind of an Error message with code c.
@@ -119,6 +124,7 @@ type counters struct {
 type totals struct {
 	inputs, bytesUp, snapshots, full, delta, gaps, bytesDown, reconnects uint64
 	noBaseline, stalls                                                   uint64
+	eventsOut, eventsIn, eventsResent, eventsDup                         uint64
 	connected, joined, failed                                            int
 	connNanos                                                            int64 // bot-nanoseconds connected
 	errs                                                                 [numErrorKinds]uint64
@@ -138,6 +144,10 @@ func (t *totals) add(c *counters, cs *client.Stats, now int64) {
 		t.bytesDown += cs.BytesIn
 		t.reconnects += cs.Reconnects
 		t.stalls += cs.Stalls
+		t.eventsOut += cs.EventsOut
+		t.eventsIn += cs.EventsIn
+		t.eventsResent += cs.EventsResent
+		t.eventsDup += cs.EventsDuplicate
 	}
 	if c.connected.Load() {
 		t.connected++
@@ -170,6 +180,10 @@ func (t totals) sub(base totals) totals {
 	r.bytesDown -= base.bytesDown
 	r.reconnects -= base.reconnects
 	r.stalls -= base.stalls
+	r.eventsOut -= base.eventsOut
+	r.eventsIn -= base.eventsIn
+	r.eventsResent -= base.eventsResent
+	r.eventsDup -= base.eventsDup
 	r.connNanos -= base.connNanos
 	for i := range r.errs {
 		r.errs[i] -= base.errs[i]

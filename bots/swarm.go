@@ -106,6 +106,9 @@ func (s *Swarm) Run(ctx context.Context) (*Report, error) {
 		return nil, errors.New("swarm: Run called twice")
 	}
 	s.start = time.Now()
+	if err := s.lookupGame(ctx); err != nil {
+		return nil, fmt.Errorf("swarm: %w", err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

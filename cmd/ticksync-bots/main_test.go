@@ -26,6 +26,8 @@ func TestBadFlagsExit2NamingTheFlag(t *testing.T) {
 		{[]string{"-server-stats", "x"}, "-server-stats"},
 		{[]string{"-log-level", "loud"}, "-log-level"},
 		{[]string{"-stall-timeout", "100ms"}, "-stall-timeout"},
+		{[]string{"-event-rate", "100"}, "-event-rate"},
+		{[]string{"-event-rate", "-1"}, "-event-rate"},
 		{[]string{"-nope"}, "-nope"},
 		{[]string{"extra"}, "extra"},
 	}
@@ -71,5 +73,18 @@ func TestStallTimeoutDefault(t *testing.T) {
 	}
 	if cfg, _, _, err = parseFlags([]string{"-stall-timeout", "0"}, io.Discard); err != nil || cfg.StallTimeout != 0 {
 		t.Errorf("-stall-timeout 0: %v, %v; want the watch off", cfg.StallTimeout, err)
+	}
+}
+
+func TestGameFlags(t *testing.T) {
+	cfg, _, _, err := parseFlags([]string{"-game", "cards", "-event-rate", "2.5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Game != "cards" || cfg.EventRate != 2.5 || cfg.Schema != nil {
+		t.Errorf("config = %+v", cfg)
+	}
+	if cfg, _, _, err = parseFlags(nil, io.Discard); err != nil || cfg.EventRate != 0.5 {
+		t.Errorf("-event-rate default %v, %v; want 0.5", cfg.EventRate, err)
 	}
 }

@@ -33,14 +33,20 @@ const (
 // reconnects) until Close, Stop, Leave, the Dial context's cancellation or
 // a terminal error ends it.
 //
-// SendInput, Ping, Leave, Stop, Close, Stats, Welcome, AckTick and Err are
-// safe to call from any goroutine. World is owned by the client's goroutine:
-// read it only inside Handler methods.
+// SendInput, SendEvent, Ping, Leave, Stop, Close, Stats, Welcome, AckTick,
+// EventAck, PendingEvents and Err are safe to call from any goroutine.
+// World and State are owned by the client's goroutine: read them only
+// inside Handler methods.
 type Client struct {
 	cfg   Config
 	log   zerolog.Logger
 	h     Handler
-	epoch time.Time // base of Ping's client_time
+	eh    EventHandler // h, when it implements EventHandler; else nil
+	epoch time.Time    // base of Ping's client_time
+	// game is the state of a game with a schema (Config.Schema); nil on
+	// the arena path. Its fields say which goroutine or lock owns them.
+	game       *gameState
+	maxPending int // Config.MaxPendingEvents, defaulted
 
 	ctx    context.Context // cancelled by Stop (and by the Dial context)
 	cancel context.CancelFunc
@@ -79,9 +85,11 @@ type Client struct {
 	writeDL  time.Time // when the write deadline was last pushed
 
 	// Readable from any goroutine.
-	ack     atomic.Uint32 // World.AckTick after the newest applied snapshot
-	lastSeq atomic.Uint32 // Snapshot.LastInputSeq of the newest snapshot
-	stats   counters
+	ack       atomic.Uint32 // World.AckTick after the newest applied snapshot
+	lastSeq   atomic.Uint32 // Snapshot.LastInputSeq of the newest snapshot
+	evAck     atomic.Uint32 // newest server event seq received (Input.event_ack)
+	evPending atomic.Int32  // len(game.pending)
+	stats     counters
 
 	welcomeMu sync.Mutex
 	welcome   schema.Welcome // strings cloned
@@ -158,18 +166,32 @@ func newClient(cfg Config) *Client {
 			Game:    cfg.Game,
 		},
 	}
+	c.eh, _ = h.(EventHandler)
 	c.world.setRing(cfg.WorldRing)
 	if cfg.SkipWorld {
 		c.world.skipWorlds()
+	}
+	c.maxPending = cfg.MaxPendingEvents
+	if c.maxPending == 0 {
+		c.maxPending = DefaultMaxPendingEvents
+	}
+	if cfg.Schema != nil {
+		c.game = &gameState{}
+		c.hello.Join = cfg.JoinPayload
+		c.hello.SchemaHash = cfg.Schema.HashString()
 	}
 	return c
 }
 
 // SendInput sends one input. It sets in.Seq (one more than the last input
-// sent; it keeps counting across reconnects) and in.AckTick (the newest
-// snapshot tick applied, the server's delta baseline); the other fields are
-// the caller's, TargetTick included. It writes one binary frame and returns
-// when the frame is written (bounded by WriteTimeout).
+// sent; it keeps counting across reconnects), in.AckTick (the newest
+// snapshot tick applied, the server's delta baseline) and, for a game with
+// a schema, in.EventAck (the newest server event seq received); the other
+// fields are the caller's, TargetTick included. A game with a schema puts
+// its input in in.Data: a finished buffer of the schema's input table (the
+// node refuses one that does not verify); the arena's fields stay zero.
+// It writes one binary frame and returns when the frame is written
+// (bounded by WriteTimeout).
 //
 // It is safe to call from any goroutine, but inputs are meant to come from
 // one goroutine at a time (their seq order is the order of the calls);
@@ -186,6 +208,9 @@ func (c *Client) SendInput(in schema.Input) error {
 	}
 	in.Seq = c.seq + 1
 	in.AckTick = c.ack.Load()
+	if c.game != nil {
+		in.EventAck = c.evAck.Load()
+	}
 	if err := c.writeLocked(c.enc.Input(&in)); err != nil {
 		return err
 	}
@@ -284,8 +309,9 @@ func (c *Client) InputSeq() uint32 {
 	return c.seq
 }
 
-// World is the client's reconstruction of the server's world. It belongs to
-// the client's goroutine: use it only inside Handler methods.
+// World is the client's reconstruction of the server's world on the arena
+// path (empty for a game with a schema: see State). It belongs to the
+// client's goroutine: use it only inside Handler methods.
 func (c *Client) World() *World { return &c.world }
 
 func (c *Client) writableLocked() error {
@@ -377,6 +403,9 @@ func (c *Client) setWelcome(w *schema.Welcome) {
 		ServerTick:  w.ServerTick,
 		NodeID:      strings.Clone(w.NodeID),
 		MatchID:     strings.Clone(w.MatchID),
+		Game:        strings.Clone(w.Game),
+		SchemaHash:  strings.Clone(w.SchemaHash),
+		EventSeq:    w.EventSeq,
 	}
 	c.hello.ResumeToken = c.welcome.ResumeToken
 	c.welcomeMu.Unlock()

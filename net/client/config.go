@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
+	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
 // Config configures a Client. Start from DefaultConfig and change what you
@@ -34,6 +36,26 @@ type Config struct {
 	MatchID string
 	Name    string
 	Game    string
+
+	// Schema and Codec switch the client to the generic path: a game
+	// with its own schema (see the package doc). Schema is the game's
+	// compiled schema (FetchSchema gets it from a node); Codec is its delta
+	// codec, gamedelta.Compile(Schema.DeltaLayout()) (LoadGame does both).
+	// Both nil: the arena path (Snapshot.spawned/changes/removed into
+	// World). The Hello then names the schema's hash, and a node whose
+	// match speaks another schema refuses the join (schema mismatch).
+	Schema *gameschema.Schema
+	Codec  *gamedelta.Codec
+	// JoinPayload is the game's join payload sent in every Hello: a
+	// finished buffer of the schema's (ticksync_join) table (nil: none).
+	// Validate checks it against Schema. The client keeps the slice: do
+	// not modify it after Dial.
+	JoinPayload []byte
+	// MaxPendingEvents bounds the client events sent with SendEvent and not
+	// yet acknowledged by the match (they are kept to be re-sent after a
+	// resume). SendEvent refuses more with ErrEventQueueFull. 0 means
+	// DefaultMaxPendingEvents.
+	MaxPendingEvents int
 
 	// TLSConfig is used for wss URLs; nil means the system roots. The client
 	// clones it per connection (gws writes ServerName into the config it is
@@ -159,7 +181,13 @@ const (
 	DefaultBackoffMin       = 100 * time.Millisecond
 	DefaultBackoffMax       = 500 * time.Millisecond
 	DefaultReconnectTimeout = 30 * time.Second
+	// DefaultMaxPendingEvents is below a node's default event burst (120),
+	// so that re-sending a full queue after a resume is never a flood.
+	DefaultMaxPendingEvents = 64
 )
+
+// MaxMaxPendingEvents bounds Config.MaxPendingEvents.
+const MaxMaxPendingEvents = 4096
 
 // MinStallTimeout is the smallest StallTimeout other than 0 (off): see
 // StallTimeout on the resume tokens of a room frozen for a hand-over.
@@ -180,6 +208,7 @@ func DefaultConfig() Config {
 		MaxMessageSize:   DefaultMaxMessageSize,
 		MaxRedirects:     DefaultMaxRedirects,
 		WorldRing:        DefaultWorldRing,
+		MaxPendingEvents: DefaultMaxPendingEvents,
 		Reconnect:        true,
 		BackoffMin:       DefaultBackoffMin,
 		BackoffMax:       DefaultBackoffMax,
@@ -224,6 +253,9 @@ func (c *Config) Validate() error {
 	case c.ReadBufferSize != 0 && (c.ReadBufferSize < 512 || c.ReadBufferSize > 1<<20):
 		return fmt.Errorf("read buffer size %d: must be 512..%d (0: gws's default)", c.ReadBufferSize, 1<<20)
 	}
+	if err := c.validateGame(); err != nil {
+		return err
+	}
 	if c.Reconnect {
 		switch {
 		case c.BackoffMin <= 0:
@@ -247,6 +279,30 @@ func checkURL(s string) error {
 	}
 	if u.Host == "" {
 		return fmt.Errorf("url %q: host is required", s)
+	}
+	return nil
+}
+
+// validateGame checks the fields of the generic path.
+func (c *Config) validateGame() error {
+	switch {
+	case (c.Schema == nil) != (c.Codec == nil):
+		return errors.New("schema and codec: set both (a game with a schema) or neither (the arena)")
+	case c.MaxPendingEvents < 0 || c.MaxPendingEvents > MaxMaxPendingEvents:
+		return fmt.Errorf("max pending events %d: must be 1..%d (0: %d)", c.MaxPendingEvents, MaxMaxPendingEvents, DefaultMaxPendingEvents)
+	case len(c.JoinPayload) > schema.MaxJoinLen:
+		return fmt.Errorf("join payload of %d bytes: must be at most %d", len(c.JoinPayload), schema.MaxJoinLen)
+	case c.Schema == nil && len(c.JoinPayload) > 0:
+		return errors.New("join payload: needs the game's schema (Config.Schema)")
+	case c.Schema == nil:
+		return nil
+	case c.Codec.NumKinds() != len(c.Schema.Entities):
+		return fmt.Errorf("codec of %d kinds for a schema of %d entity kinds: compile the codec from the schema's layout", c.Codec.NumKinds(), len(c.Schema.Entities))
+	}
+	if len(c.JoinPayload) > 0 {
+		if err := c.Schema.VerifyJoin(c.JoinPayload); err != nil {
+			return fmt.Errorf("join payload: %w", err)
+		}
 	}
 	return nil
 }

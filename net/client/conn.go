@@ -62,7 +62,7 @@ func (c *Client) serve(rawURL string) (joined bool, err error) {
 	_ = ws.SetReadDeadline(deadline)
 	if c.hello.ResumeToken != "" {
 		s.resumeSent = true
-		c.hello.LastTick = c.world.Tick()
+		c.hello.LastTick = c.newestTick()
 	} else {
 		c.hello.LastTick = 0
 	}
@@ -248,14 +248,15 @@ func (e *events) OnMessage(ws *gws.Conn, m *gws.Message) {
 	c.stats.msgsIn.Add(1)
 	c.stats.bytesIn.Add(uint64(len(b)))
 	err := schema.DecodeServerMessage(b, &c.msg)
-	// The decoder copies everything out of b (into c.msg's reused slices),
-	// so gws's pooled buffer goes back at once.
-	_ = m.Close()
 	if err != nil {
+		_ = m.Close()
 		c.closeLocal(ws, 1007, fmt.Errorf("%w: %w", ErrProtocol, err))
 		return
 	}
 	c.handle(ws, &c.msg)
+	// The generic fields (Snapshot.state, the events' data) alias b: gws's
+	// pooled buffer goes back only once the message has been handled.
+	_ = m.Close()
 }
 
 // closeLocal closes the connection for a reason of ours.
@@ -322,15 +323,29 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 	s := &c.sess
 	s.joined = true
 	resumed := s.resumeSent && w.PlayerID == c.playerID
+	// A game with a schema: the match must speak the client's schema.
+	if c.game != nil && w.SchemaHash != c.hello.SchemaHash {
+		s.joined = false
+		c.closeLocal(ws, 1008, fmt.Errorf("%w: %w: %s %s, not %s", ErrProtocol, ErrSchemaMismatch, w.Game, w.SchemaHash, c.hello.SchemaHash))
+		return
+	}
 	// Keep the World (and so the delta baseline named in the Hello) only
 	// when the same node resumes the same player with no rollback of
 	// ticks. After a takeover the new owner restored a checkpoint and its
 	// tick N is not the old owner's tick N: a delta against it would build
 	// a wrong world, and its repeated tick numbers would be ignored as
 	// old. An empty World acks 0, which asks for a full snapshot.
-	if !resumed || w.NodeID != c.welcome.NodeID || w.ServerTick < c.world.Tick() {
+	keep := resumed && w.NodeID == c.welcome.NodeID && w.ServerTick >= c.newestTick()
+	if !keep {
 		c.world.Reset()
 		c.ack.Store(0)
+	}
+	if c.game != nil {
+		if err := c.gameWelcome(w, !resumed, keep); err != nil {
+			s.joined = false
+			c.closeLocal(ws, 1011, err)
+			return
+		}
 	}
 	c.playerID = w.PlayerID
 	c.setWelcome(w)
@@ -348,6 +363,11 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 	c.gapBase = 0
 	c.wmu.Lock()
 	c.joined = true
+	if c.game != nil {
+		// Before any other write on this session: the events the match
+		// has not applied go again, in order.
+		c.welcomeEventsLocked(w.EventSeq, !resumed)
+	}
 	c.wmu.Unlock()
 	if c.ready != nil {
 		c.ready <- nil
@@ -362,12 +382,23 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 }
 
 func (c *Client) onSnapshot(sn *schema.Snapshot) {
-	if err := c.world.Apply(sn); err != nil {
+	var (
+		tick uint32
+		err  error
+	)
+	if c.game != nil {
+		tick, err = c.applyState(sn)
+		c.takeEvents(sn)
+	} else {
+		err = c.world.Apply(sn)
+		tick = c.world.Tick()
+	}
+	if err != nil {
 		c.stats.applyErrors.Add(1)
 		c.h.OnError(c, err)
 		return
 	}
-	if c.world.Tick() != sn.Tick {
+	if tick != sn.Tick {
 		// Not newer than the World's newest: ignored by Apply.
 		c.stats.stale.Add(1)
 		return
@@ -381,7 +412,7 @@ func (c *Client) onSnapshot(sn *schema.Snapshot) {
 		c.stats.gaps.Add(uint64(sn.Tick - c.gapBase - 1))
 	}
 	c.gapBase = sn.Tick
-	c.ack.Store(c.world.AckTick())
+	c.ack.Store(tick)
 	c.lastSeq.Store(sn.LastInputSeq)
 	if c.resumePending {
 		c.resumePending = false

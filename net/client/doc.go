@@ -27,6 +27,29 @@
 //   - Close (or the Dial context's cancellation) closes with 1000 and waits
 //     for the goroutine to exit.
 //
+// Two paths share all of this. The arena path (no Config.Schema) applies
+// Snapshot.spawned/changes/removed to World, as the arena sends them. The
+// generic path plays any game with a schema:
+//
+//   - Config.Schema (the game's compiled schema, FetchSchema gets it from a
+//     node: GET /games/{name}/schema) and Config.Codec (its gamedelta codec,
+//     GameCodec) turn it on. Every Hello carries Config.Game, the join
+//     payload (Config.JoinPayload, a buffer of the schema's join table) and
+//     the schema's hash; a Welcome that names another schema ends the
+//     client (ErrSchemaMismatch).
+//   - Each Snapshot's state (gamedelta bytes) is applied by a
+//     gamedelta.Receiver built for the Welcome's player id; State returns
+//     the newest world, and its tick is the ack of the next Input, as on
+//     the arena path.
+//   - Server events (Snapshot.events: every event not yet acknowledged)
+//     are verified against the schema and delivered to the Handler's
+//     OnEvent (EventHandler) once per seq, in seq order, across resumes;
+//     each Input acknowledges the newest one (event_ack).
+//   - SendInput carries the game's input in Input.Data. SendEvent numbers
+//     a client event and keeps it until a Snapshot's event_seq says the
+//     match applied it; after a reconnect the Welcome's event_seq says
+//     which ones to write again, in order.
+//
 // DESIGN.md in this directory describes the goroutine and the reconnect
 // state machine.
 package client

@@ -30,6 +30,26 @@ var (
 	// ErrHandlerPanic: a Handler method (or decoding) panicked; the client
 	// closed the connection and stopped.
 	ErrHandlerPanic = errors.New("panic while handling a server message")
+
+	// Games with a schema (Config.Schema).
+
+	// ErrNoSchema: SendEvent on a client without a game schema.
+	ErrNoSchema = errors.New("no game schema configured")
+	// ErrEventQueueFull: Config.MaxPendingEvents client events wait for
+	// their acknowledgement; the event was not taken.
+	ErrEventQueueFull = errors.New("too many unacknowledged client events")
+	// ErrBadEvent: a server event that is not one of the schema's; the
+	// client acknowledged and skipped it (Handler.OnError saw it).
+	ErrBadEvent = errors.New("server event does not verify")
+	// ErrSchemaMismatch: the Welcome names another schema than the
+	// client's (Config.Schema). The client stops: the error also wraps
+	// ErrProtocol. A node that checks the Hello's hash refuses the join
+	// with a *ServerError (schema.ErrCodeSchemaMismatch) instead.
+	ErrSchemaMismatch = errors.New("the match speaks another game schema")
+	// ErrSchemaNotServed: the node serves no compiled schema for the game
+	// (FetchSchema): an unknown game, or a game without a schema (the
+	// arena).
+	ErrSchemaNotServed = errors.New("no compiled schema served for the game")
 )
 
 // ServerError is an Error message from the server, usually followed by the

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,10 @@ type fakeServer struct {
 	seqErrors []string    // inputs whose seq did not increase
 	history   map[uint32][]schema.Entity
 	delta     schema.Delta
+	// game, when set (before the first connection), makes the server a
+	// game with a schema: Welcome names it, snapshots carry gamedelta
+	// state and events (gamefake_test.go).
+	game *fakeGame
 
 	stopTicker chan struct{}
 	tickerDone chan struct{}
@@ -67,6 +72,7 @@ type seat struct {
 	x, y           int32
 	lastSeq        uint32
 	sess           *fakeSess
+	g              *gameSeat // with fs.game
 }
 
 type fakeSess struct {
@@ -168,7 +174,9 @@ func (fs *fakeServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 	switch cm.Kind {
 	case schema.ClientHello:
 		fs.mu.Lock()
-		fs.hellos = append(fs.hellos, cm.Hello)
+		h := cm.Hello
+		h.Join = bytes.Clone(h.Join) // it aliases gws's pooled buffer
+		fs.hellos = append(fs.hellos, h)
 		hook := fs.hook
 		fs.mu.Unlock()
 		if hook != nil && hook(fs, s, &cm.Hello) {
@@ -186,6 +194,15 @@ func (fs *fakeServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 			s.ack = in.AckTick
 			st.x += int32(in.MoveX)
 			st.y += int32(in.MoveY)
+			if fs.game != nil {
+				fs.game.input(st, in)
+			}
+		}
+		fs.mu.Unlock()
+	case schema.ClientEvent:
+		fs.mu.Lock()
+		if st := s.seat; st != nil && fs.game != nil {
+			fs.game.event(st, &cm.Event)
 		}
 		fs.mu.Unlock()
 	case schema.ClientPing:
@@ -227,10 +244,14 @@ func (fs *fakeServer) seat(s *fakeSess, h *schema.Hello) {
 	st.sess = s
 	s.seat = st
 	s.ack = h.LastTick
-	b := fs.enc.Welcome(&schema.Welcome{
+	w := schema.Welcome{
 		SessionID: "s", ResumeToken: st.token, PlayerID: st.player, EntityID: st.entity,
 		TickRate: 100, ServerTick: fs.tick, NodeID: fs.nodeID, MatchID: "m1",
-	})
+	}
+	if fs.game != nil {
+		fs.game.seat(st, h, &w)
+	}
+	b := fs.enc.Welcome(&w)
 	_ = s.ws.WriteMessage(gws.OpcodeBinary, b)
 }
 
@@ -259,6 +280,10 @@ func (fs *fakeServer) Tick() {
 	defer fs.mu.Unlock()
 	fs.tick++
 	t := fs.tick
+	if fs.game != nil {
+		fs.game.tick(fs, t)
+		return
+	}
 	ents := make([]schema.Entity, 0, len(fs.seats)+3)
 	// NPC 1 moves at constant velocity (predicted: costs nothing in a
 	// delta), NPC 2 jumps about (a change record), NPC 3 exists on even

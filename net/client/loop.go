@@ -180,11 +180,12 @@ func backoffDelay(lo, hi time.Duration, n int, r float64) time.Duration {
 }
 
 // rejoin turns a refused resume into a new join: no resume token, the
-// configured match id, an empty world, and inputs counting from 1 again.
+// configured match id, an empty world, and inputs counting from 1 again
+// (the Welcome of the new seat resets the events: see gameWelcome).
 func (c *Client) rejoin() {
 	c.hello.ResumeToken = ""
 	c.hello.MatchID = c.cfg.MatchID
-	c.world.Reset()
+	c.resetWorlds()
 	c.gapBase = 0
 	c.ack.Store(0)
 	c.lastSeq.Store(0)

@@ -19,7 +19,7 @@ type Stats struct {
 	// reconnect is not counted.
 	TickGaps    uint64
 	MessagesIn  uint64 // server messages received
-	MessagesOut uint64 // client messages sent (Hello, Input, Ping, Leave)
+	MessagesOut uint64 // client messages sent (Hello, Input, Event, Ping, Leave)
 	BytesIn     uint64 // payload bytes received (WebSocket framing excluded)
 	BytesOut    uint64 // payload bytes sent
 	Inputs      uint64 // inputs sent
@@ -43,6 +43,16 @@ type Stats struct {
 
 	AckTick      uint32 // newest snapshot tick applied
 	LastInputSeq uint32 // newest input seq the server reported processed
+
+	// Events of a game with a schema.
+	EventsIn uint64 // server events delivered (each seq once)
+	// EventsDuplicate counts server events received again (the node
+	// repeats each one until an input acknowledges it) and dropped.
+	EventsDuplicate uint64
+	EventsOut       uint64 // client events taken by SendEvent
+	EventsResent    uint64 // client events written again after a reconnect
+	EventsDropped   uint64 // client events dropped unacknowledged by a new seat
+	EventsPending   int    // client events not yet acknowledged (now)
 }
 
 type counters struct {
@@ -51,6 +61,8 @@ type counters struct {
 	inputs, dials, redirects, reconnects  atomic.Uint64
 	drops, stalls, resumes                atomic.Uint64
 	lastResume, resumeTotal               atomic.Int64
+	eventsIn, eventsDup, eventsOut        atomic.Uint64
+	eventsResent, eventsDropped           atomic.Uint64
 }
 
 // Stats returns the client's counters. Safe from any goroutine; the fields
@@ -78,5 +90,12 @@ func (c *Client) Stats() Stats {
 		Resumes:        s.resumes.Load(),
 		AckTick:        c.ack.Load(),
 		LastInputSeq:   c.lastSeq.Load(),
+
+		EventsIn:        s.eventsIn.Load(),
+		EventsDuplicate: s.eventsDup.Load(),
+		EventsOut:       s.eventsOut.Load(),
+		EventsResent:    s.eventsResent.Load(),
+		EventsDropped:   s.eventsDropped.Load(),
+		EventsPending:   int(c.evPending.Load()),
 	}
 }
