@@ -43,6 +43,31 @@ func tagPing(gs *GameSchema, n int64) []byte {
 	return b.FinishedBytes()
 }
 
+// tagServerPing builds a server Ping event of the tag game.
+func tagServerPing(gs *GameSchema, n int64) []byte {
+	var v gameschema.Values
+	ping := gs.Schema.ServerEvents.Event(1)
+	v.Reset(ping)
+	v.SetInt(ping.Field("n").Index, n)
+	b := flatbuffers.NewBuilder(64)
+	b.Finish(gs.Schema.ServerEvents.Build(b, &v))
+	return b.FinishedBytes()
+}
+
+// serverPings returns the seq and n of the server Pings of snapshot s.
+func serverPings(t *testing.T, gs *GameSchema, s schema.Snapshot) (seqs []uint32, ns []int64) {
+	t.Helper()
+	for _, ev := range s.Events {
+		var v gameschema.Values
+		tb, err := gs.Schema.DecodeServerEvent(ev.Data, &v)
+		if err != nil {
+			t.Fatalf("server event %d: %v", ev.Seq, err)
+		}
+		seqs, ns = append(seqs, ev.Seq), append(ns, v.Int(tb.Field("n").Index))
+	}
+	return seqs, ns
+}
+
 // TestGenericJoin: the game gets the player's id, name, join payload and
 // claims; the room runs the schema's codec.
 func TestGenericJoin(t *testing.T) {
@@ -195,4 +220,64 @@ func TestAdoptReplaysGenericJoins(t *testing.T) {
 	if p := games.pings(); !slices.Equal(p, []int64{3}) {
 		t.Errorf("the replayed game got pings %v, want [3]", p)
 	}
+}
+
+// TestAdoptRequeuesServerEvents: the server events a game sent during the
+// ticks a new owner replays are queued again with their seqs, so a client
+// that had not acknowledged them gets them from the new owner; the seqs
+// go on from there, and client events applied before are not applied
+// twice.
+func TestAdoptRequeuesServerEvents(t *testing.T) {
+	a := newLogNode(t, "a")
+	gs, _ := registerTag(t, a.m.games)
+	adopt(t, a.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.m.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1", Name: "ann"}, PlayerID: 5, Conn: &fakeConn{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, n := range []int64{3, 4} {
+		if !s.Event(&schema.Event{Seq: uint32(seq + 1), Data: tagPing(gs, n)}) {
+			t.Fatal("Event refused")
+		}
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return a.m.Match("g1").Room().EventSeq(5) == 2 })
+	start := a.m.Match("g1").Room().Tick()
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, last := a.tlog.get("g1"); return last > start+3 })
+	log, _ := a.tlog.get("g1")
+
+	b := newLogNode(t, "b")
+	lease := &switchLease{}
+	b.m.cfg.Lease = lease
+	_, games := registerTag(t, b.m.games)
+	mt := adopt(t, b.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 20, Log: log})
+	if mt.replayed == 0 {
+		t.Fatal("no tick replayed")
+	}
+	lease.ok.Store(true)
+	c := &fakeConn{}
+	r, err := b.m.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1", Name: "ann"}, PlayerID: 5, Conn: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := r.Welcome(); w.EventSeq != 2 {
+		t.Errorf("Welcome.EventSeq %d after the replay, want 2", w.EventSeq)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() > 0 })
+	seqs, ns := serverPings(t, gs, c.snapshot(t, 0))
+	if !slices.Equal(seqs, []uint32{1, 2}) || !slices.Equal(ns, []int64{1003, 1004}) {
+		t.Fatalf("the new owner's first snapshot carries server events %v %v, want seqs [1 2] of 1003 and 1004", seqs, ns)
+	}
+	// The client re-sends event 2 (ignored: applied before) and sends 3.
+	r.Event(&schema.Event{Seq: 2, Data: tagPing(gs, 4)})
+	r.Event(&schema.Event{Seq: 3, Data: tagPing(gs, 5)})
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return b.m.Match("g1").Room().EventSeq(5) == 3 })
+	if p := games.pings(); !slices.Equal(p, []int64{3, 4, 5}) {
+		t.Errorf("the new owner's game got pings %v, want [3 4 5]", p)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		seqs, ns := serverPings(t, gs, c.snapshot(t, c.count()-1))
+		return slices.Equal(seqs, []uint32{1, 2, 3}) && ns[2] == 1005
+	})
 }

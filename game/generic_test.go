@@ -22,7 +22,8 @@ import (
 // tagGame is the game of testdata/tag.fbs: one runner per player (its
 // entity id is the player's id) moved by its input. JoinWith records what
 // it was given, refuses the name "nobody" and ends the match for the name
-// "ender"; client Pings are recorded.
+// "ender"; client Pings are recorded and answered with a server Ping of
+// n+1000 to their sender.
 type tagGame struct {
 	gs  *GameSchema
 	out sim.Outbox // room goroutine only
@@ -98,15 +99,19 @@ func (g *tagGame) WriteState(w *gamedelta.World) {
 	}
 }
 
-func (g *tagGame) Event(_ uint32, data []byte) {
+func (g *tagGame) Event(player uint32, data []byte) {
 	var v gameschema.Values
 	t, err := g.gs.Schema.DecodeEvent(data, &v)
 	if err != nil {
 		return
 	}
+	n := v.Int(t.Field("n").Index)
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.pings = append(g.pings, v.Int(t.Field("n").Index))
+	g.pings = append(g.pings, n)
+	g.mu.Unlock()
+	if g.out != nil {
+		g.out.Send(player, tagServerPing(g.gs, n+1000))
+	}
 }
 
 func (g *tagGame) SetOutbox(o sim.Outbox) { g.out = o }

@@ -515,6 +515,9 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	}
 	if rs != nil {
 		opts = append(opts, sim.WithRestore(rs.tick, rs.seats))
+		if len(rs.events) > 0 {
+			opts = append(opts, sim.WithQueuedEvents(rs.events))
+		}
 		mt.adoptTick = rs.tick
 		mt.replayed = rs.replayed
 		mt.nextGuest = rs.nextGuest
