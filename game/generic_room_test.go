@@ -281,3 +281,60 @@ func TestAdoptRequeuesServerEvents(t *testing.T) {
 		return slices.Equal(seqs, []uint32{1, 2, 3}) && ns[2] == 1005
 	})
 }
+
+// TestAdoptFromCheckpointContinuesEventSeqs: a match adopted from a
+// checkpoint alone (no tick log) goes on numbering each seat's events: the
+// Welcome says which client events were applied, a re-sent one is not
+// applied twice, and the next server event follows the old owner's.
+func TestAdoptFromCheckpointContinuesEventSeqs(t *testing.T) {
+	a, recA := newClusterManager(t, "a", nil)
+	gs, _ := registerTag(t, a.games)
+	adopt(t, a, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := a.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1"}, PlayerID: 5, Conn: &fakeConn{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, n := range []int64{3, 4} {
+		if !s.Event(&schema.Event{Seq: uint32(seq + 1), Data: tagPing(gs, n)}) {
+			t.Fatal("Event refused")
+		}
+	}
+	var ck *checkpoint
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		rec, _ := recA.get("g1")
+		c, err := decodeCheckpoint(rec.state)
+		if err != nil || len(c.Seats) != 1 {
+			return false
+		}
+		ck = c
+		return c.Seats[0].InSeq == 2 && c.Seats[0].OutSeq == 2
+	})
+	rec, _ := recA.get("g1")
+
+	b, _ := newClusterManager(t, "b", nil)
+	_, games := registerTag(t, b.games)
+	adopt(t, b, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 20, Tick: ck.Tick, State: rec.state})
+	c := &fakeConn{}
+	r, err := b.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1"}, PlayerID: 5, Conn: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := r.Welcome(); w.EventSeq != 2 {
+		t.Errorf("Welcome.EventSeq %d on the new owner, want 2", w.EventSeq)
+	}
+	r.Event(&schema.Event{Seq: 2, Data: tagPing(gs, 4)}) // applied before the checkpoint
+	r.Event(&schema.Event{Seq: 3, Data: tagPing(gs, 5)})
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return b.Match("g1").Room().EventSeq(5) == 3 })
+	if p := games.pings(); !slices.Equal(p, []int64{5}) {
+		t.Errorf("the new owner's game got pings %v, want [5]", p)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		if c.count() == 0 {
+			return false
+		}
+		seqs, ns := serverPings(t, gs, c.snapshot(t, c.count()-1))
+		return slices.Equal(seqs, []uint32{3}) && ns[0] == 1005
+	})
+}
