@@ -2,6 +2,7 @@ package game
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -349,9 +351,40 @@ func TestMatchKeyFilter(t *testing.T) {
 	if s, _ := join(t, m, schema.Hello{Game: "fake"}, 0); s.Welcome().MatchID == one.MatchID {
 		t.Error("another game joined a tag match")
 	}
-	// A payload the schema refuses is a bad request, by matchmaking and
-	// by match id.
-	joinErr(t, m, schema.Hello{Game: "tag", Join: []byte("not a join")}, 0, schema.ErrCodeBadRequest)
-	joinErr(t, m, schema.Hello{MatchID: one.MatchID, Join: []byte("not a join")}, 0, schema.ErrCodeBadRequest)
-	joinErr(t, m, schema.Hello{Game: "tag", Join: tagJoin(gs, 9, "")}, 0, schema.ErrCodeBadRequest) // mode: 0..3
+}
+
+// TestMalformedJoinPayload: a join payload the game's schema refuses is an
+// error wrapping gameschema's (malformed, or a value out of range), not a
+// JoinError, by matchmaking and by match id, so that the transport closes
+// the connection as for any malformed game bytes (net/ws: 1007); nobody is
+// seated and no match is left for it.
+func TestMalformedJoinPayload(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	gs, _ := registerTag(t, reg)
+	s, _ := join(t, m, schema.Hello{Game: "tag", Join: tagJoin(gs, 1, "")}, 0)
+	id := s.Welcome().MatchID
+	cases := []struct {
+		name  string
+		hello schema.Hello
+		want  error
+	}{
+		{"matchmaking, malformed", schema.Hello{Game: "tag", Join: []byte("not a join")}, gameschema.ErrMalformed},
+		{"matchmaking, out of range", schema.Hello{Game: "tag", Join: tagJoin(gs, 9, "")}, gameschema.ErrOutOfRange}, // mode: 0..3
+		{"match id, malformed", schema.Hello{MatchID: id, Join: []byte("not a join")}, gameschema.ErrMalformed},
+		{"match id, out of range", schema.Hello{MatchID: id, Join: tagJoin(gs, 9, "")}, gameschema.ErrOutOfRange},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			seat, err := m.Join(ctx, JoinRequest{Hello: c.hello, Conn: &fakeConn{}})
+			var je *JoinError
+			if seat != nil || !errors.Is(err, c.want) || errors.As(err, &je) {
+				t.Fatalf("Join: seat %v, %v (%T); want an error wrapping %v, not a JoinError", seat, err, err, c.want)
+			}
+		})
+	}
+	if infos := m.Matches(); len(infos) != 1 || infos[0].Players != 1 {
+		t.Errorf("matches after the refusals: %+v", infos)
+	}
 }

@@ -109,7 +109,10 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 // (sim.JoinInfo). A Hello whose schema hash is set and is not the match's
 // is refused with ErrCodeSchemaMismatch (Public) before the player is
 // seated; a game that refuses the join (a *sim.RefuseError) gives
-// ErrCodeJoinRefused with its reason (Public).
+// ErrCodeJoinRefused with its reason (Public). A join payload the game's
+// schema refuses (malformed, or a value out of range) is an error wrapping
+// gameschema.ErrMalformed or ErrOutOfRange, not a JoinError: the transport
+// treats it as malformed game bytes (net/ws: close 1007).
 //
 // Admission limits (Config.MaxPlayers, MaxRooms, MaxMatchesPerIP) refuse
 // with ErrCodeNodeFull or ErrCodeRateLimited before anything changes;

@@ -148,7 +148,8 @@ func (m *Match) ID() string { return m.id }
 // An authenticated player who already has a seat here takes it back. A
 // Hello whose schema hash is not the match's is refused before anything
 // changes; a game's refusal (*sim.RefuseError) becomes ErrCodeJoinRefused
-// with the game's reason.
+// with the game's reason. A join payload the game's schema refuses is an
+// error wrapping gameschema.ErrMalformed or ErrOutOfRange.
 func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
 	conn, player, lastTick := req.Conn, req.PlayerID, req.Hello.LastTick
 	m.mu.Lock()
@@ -168,9 +169,10 @@ func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
 	}
 	defer m.mu.Unlock()
 	if m.gs != nil {
-		// net/ws verifies it too, when it knows the game before the join.
+		// Malformed game bytes: the error wraps gameschema.ErrMalformed or
+		// ErrOutOfRange (net/ws closes 1007), it is not a JoinError.
 		if err := m.gs.Schema.VerifyJoin(req.Hello.Join); err != nil {
-			return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("join payload: %v", err)}
+			return nil, fmt.Errorf("join payload: %w", err)
 		}
 	}
 	if !m.leased() {
