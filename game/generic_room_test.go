@@ -338,3 +338,80 @@ func TestAdoptFromCheckpointContinuesEventSeqs(t *testing.T) {
 		return slices.Equal(seqs, []uint32{3}) && ns[0] == 1005
 	})
 }
+
+// TestGameSeats: a game registered with Spec.Seats holds that many players
+// per match: matchmaking opens another match past it, a join by match id
+// finds it full; other games keep the node's Config.Seats.
+func TestGameSeats(t *testing.T) {
+	m, reg := newTestManager(t, func(c *Config) { c.Seats = 8 })
+	f := func(int64) Game { return &tagGame{gs: reg.Schema("duel"), runners: map[uint32]*runner{}} }
+	if err := reg.RegisterSpec(Spec{Name: "duel", New: f, Schema: readTestdata(t, "tag.bfbs"), Seats: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Seats("duel") != 2 || reg.Seats("fake") != 0 {
+		t.Fatalf("registry seats: duel %d, fake %d", reg.Seats("duel"), reg.Seats("fake"))
+	}
+	var ids []string
+	for range 5 {
+		s, _ := join(t, m, schema.Hello{Game: "duel"}, 0)
+		ids = append(ids, s.Welcome().MatchID)
+	}
+	if ids[0] != ids[1] || ids[2] != ids[3] || ids[0] == ids[2] || ids[4] == ids[0] || ids[4] == ids[2] {
+		t.Fatalf("five duel players got matches %v, want two per match", ids)
+	}
+	je := joinErr(t, m, schema.Hello{MatchID: ids[0]}, 0, schema.ErrCodeMatchFull)
+	if !strings.Contains(je.Message, "(2 seats)") {
+		t.Errorf("match full: %q", je.Message)
+	}
+	for _, info := range m.Matches() {
+		if info.Seats != 2 {
+			t.Errorf("match %s lists %d seats, want 2", info.ID, info.Seats)
+		}
+	}
+	s, _ := join(t, m, schema.Hello{Game: "fake"}, 0)
+	if info := m.Match(s.Welcome().MatchID).Info(); info.Seats != 8 {
+		t.Errorf("a game without Spec.Seats holds %d, want the node's 8", info.Seats)
+	}
+	for _, n := range []int{-1, 1025} {
+		if err := reg.RegisterSpec(Spec{Name: "bad", New: f, Seats: n}); err == nil || reg.Has("bad") {
+			t.Errorf("Seats %d registered (%v)", n, err)
+		}
+	}
+}
+
+// TestRefusedJoinPlacedElsewhere: when the game of a running match refuses
+// a matchmaking join (it has started), the player is seated in another
+// match, or a new one; after three refusals the refusal stands. A join by
+// match id gets the refusal at once.
+func TestRefusedJoinPlacedElsewhere(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	registerTag(t, reg)
+	first, _ := join(t, m, schema.Hello{Game: "tag", Name: "starter"}, 0)
+	a := first.Welcome().MatchID
+	bob, _ := join(t, m, schema.Hello{Game: "tag", Name: "bob"}, 0)
+	b := bob.Welcome().MatchID
+	if b == a {
+		t.Fatal("bob was seated in the match that had started")
+	}
+	if info := m.Match(a).Info(); info.Players != 1 {
+		t.Errorf("the started match has %d players, want 1", info.Players)
+	}
+	je := joinErr(t, m, schema.Hello{MatchID: a, Name: "cat"}, 0, schema.ErrCodeJoinRefused)
+	if je.Message != "the game has started" {
+		t.Errorf("by match id: %+v", je)
+	}
+	// Matches a and b, then c, started: a fourth starter is refused by
+	// all three and gets the refusal.
+	join(t, m, schema.Hello{Game: "tag", Name: "starter"}, 0) // into b, which starts
+	s3, _ := join(t, m, schema.Hello{Game: "tag", Name: "starter"}, 0)
+	if c := s3.Welcome().MatchID; c == a || c == b {
+		t.Fatalf("the third starter joined a started match %s", c)
+	}
+	je = joinErr(t, m, schema.Hello{Game: "tag", Name: "dan"}, 0, schema.ErrCodeJoinRefused)
+	if !je.Public || je.Message != "the game has started" {
+		t.Errorf("after three refusals: %+v", je)
+	}
+	if n := len(m.Matches()); n != 3 {
+		t.Errorf("%d matches, want 3", n)
+	}
+}

@@ -24,11 +24,13 @@ import (
 // tagGame is the game of testdata/tag.fbs: one runner per player (its
 // entity id is the player's id) moved by its input. JoinWith records what
 // it was given, refuses the name "nobody" and ends the match for the name
-// "ender"; client Pings are recorded and answered with a server Ping of
+// "ender"; once a "starter" has joined it refuses everyone else (a game
+// that has started); client Pings are recorded and answered with a server Ping of
 // n+1000 to their sender.
 type tagGame struct {
-	gs  *GameSchema
-	out sim.Outbox // room goroutine only
+	gs      *GameSchema
+	out     sim.Outbox // room goroutine only
+	started bool       // room goroutine only
 
 	mu      sync.Mutex // what the tests read
 	joins   []sim.JoinInfo
@@ -50,6 +52,10 @@ func (g *tagGame) JoinWith(j sim.JoinInfo) (uint32, error) {
 	if j.Name == "nobody" {
 		return 0, sim.Refuse(refusal)
 	}
+	if g.started {
+		return 0, sim.Refuse("the game has started")
+	}
+	g.started = j.Name == "starter"
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	j.Payload, j.Claims = slices.Clone(j.Payload), slices.Clone(j.Claims) // valid during the call only
