@@ -415,3 +415,43 @@ func TestRefusedJoinPlacedElsewhere(t *testing.T) {
 		t.Errorf("%d matches, want 3", n)
 	}
 }
+
+// TestGameEndsAdoptedMatch: in cluster mode, a game's Outbox.End reaches
+// the connected players as ErrCodeMatchEnded, ends the match in the
+// directory at its epoch (Placement.End), drops its checkpoints and tick
+// log, and a resume is then refused.
+func TestGameEndsAdoptedMatch(t *testing.T) {
+	n := newLogNode(t, "a")
+	p := &funcPlacement{locate: func(context.Context, string) (bool, error) { return false, nil }}
+	n.m.place = p
+	registerTag(t, n.m.games)
+	adopt(t, n.m, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	s1, c1 := join(t, n.m, schema.Hello{MatchID: "g1", Name: "ann"}, 0)
+	_, c2 := join(t, n.m, schema.Hello{MatchID: "g1", Name: "ender"}, 0)
+	for _, c := range []*fakeConn{c1, c2} {
+		testutil.CheckTrue(t, 5*time.Second, func() bool {
+			kicked, code, _ := c.kick()
+			return kicked && code == schema.ErrCodeMatchEnded
+		})
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, ok := p.endedAt("g1"); return ok })
+	if epoch, _ := p.endedAt("g1"); epoch != 10 {
+		t.Errorf("ended in the directory at epoch %d, want 10", epoch)
+	}
+	n.ckpt.mu.Lock()
+	forgot := n.ckpt.forgot["g1"]
+	n.ckpt.mu.Unlock()
+	n.tlog.mu.Lock()
+	logForgot := n.tlog.forgot["g1"]
+	n.tlog.mu.Unlock()
+	if forgot != 1 || logForgot != 1 {
+		t.Errorf("checkpoints forgotten %d times, tick log %d; want 1 and 1", forgot, logForgot)
+	}
+	if n.m.Match("g1") != nil {
+		t.Error("the ended match still runs")
+	}
+	je := joinErr(t, n.m, schema.Hello{ResumeToken: s1.Welcome().ResumeToken}, 0, schema.ErrCodeResumeRefused)
+	if !strings.Contains(je.Message, "has ended") {
+		t.Errorf("resume after the end: %+v", je)
+	}
+}
