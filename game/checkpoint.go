@@ -8,34 +8,41 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Checkpoint format (little-endian), version 3. It is what the Manager hands
+// Checkpoint format (little-endian), version 4. It is what the Manager hands
 // to its Checkpointer every checkpoint interval and what Freeze returns; Adopt
 // restores a match from it on any node:
 //
-//	"TSCK" | version u8 = 3 | tick u32 | seat changes u32 | seed i64 |
+//	"TSCK" | version u8 = 4 | tick u32 | seat changes u32 | seed i64 |
 //	next guest u32 | game len u8 | game | seat count u32 |
 //	seat count × (player u32, entity u32, last input seq u32,
-//	              token nonce u64, token issued-at i64 unix seconds) |
+//	              token nonce u64, token issued-at i64 unix seconds,
+//	              client event seq u32, server event seq u32) |
 //	state len u32 | state (Game.MarshalState)
 //
 // The token nonce and issued-at name the newest resume token issued for the
 // seat: the new owner accepts that token, or one issued later (by the old
-// owner after this checkpoint), and no older one. Seat changes counts the
-// joins, leaves and resumes the room applied after tick and before the
-// capture: the state holds them, and the tick log's record of tick+1
-// lists them first, so a replay from this checkpoint skips them
-// (sim.Replay's skip). Version 2 had no seat changes (read as 0), version 1
-// no tokens either (its seats accept any token of their player); both are
+// owner after this checkpoint), and no older one. The event seqs are the
+// seat's sim.Seat InSeq (newest client event applied: a client's re-sent
+// events up to it are ignored) and OutSeq (newest server event queued: the
+// next one is numbered on from it), so that both keep counting on the new
+// owner. Seat changes counts the joins, leaves and resumes the room
+// applied after tick and before the capture: the state holds them, and the
+// tick log's record of tick+1 lists them first, so a replay from this
+// checkpoint skips them (sim.Replay's skip). Version 3 had no event seqs
+// (read as 0), version 2 no seat changes either (read as 0), version 1 no
+// tokens either (its seats accept any token of their player); all are
 // still read. A new version adds a field and bumps the version; a decoder
 // refuses versions it does not know.
 const (
 	checkpointMagic   = "TSCK"
-	checkpointVersion = 3
+	checkpointVersion = 4
+	checkpointV3      = 3
 	checkpointV2      = 2
 	checkpointV1      = 1
 	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4 // version 1 and 2
-	seatBytesV1       = 12
-	seatBytes         = 28
+	seatBytesV1       = 12                                           // version 1
+	seatBytesV2       = 28                                           // versions 2 and 3
+	seatBytes         = 36
 )
 
 // ErrBadCheckpoint: Adopt was given bytes that are not a checkpoint of this
@@ -46,7 +53,7 @@ var ErrBadCheckpoint = errors.New("bad checkpoint")
 // input (State is a sub-slice of it: the caller keeps the input alive).
 type checkpoint struct {
 	Tick      uint32
-	Changes   uint32 // seat changes after Tick that the state holds (version 3)
+	Changes   uint32 // seat changes after Tick that the state holds (version 3 on)
 	Seed      int64
 	NextGuest uint32
 	Game      string
@@ -77,6 +84,8 @@ func appendCheckpoint(dst []byte, tick, changes uint32, seed int64, nextGuest ui
 		t := toks[s.Player]
 		dst = le.AppendUint64(dst, t.Nonce)
 		dst = le.AppendUint64(dst, uint64(t.Issued))
+		dst = le.AppendUint32(dst, s.InSeq)
+		dst = le.AppendUint32(dst, s.OutSeq)
 	}
 	dst = le.AppendUint32(dst, uint32(len(state)))
 	return append(dst, state...)
@@ -91,17 +100,20 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		return nil, bad("no %s header", checkpointMagic)
 	}
 	v := b[4]
-	if v != checkpointVersion && v != checkpointV2 && v != checkpointV1 {
+	if v < checkpointV1 || v > checkpointVersion {
 		return nil, bad("version %d, this node reads %d to %d", v, checkpointV1, checkpointVersion)
 	}
 	perSeat := uint64(seatBytes)
-	if v == checkpointV1 {
+	switch v {
+	case checkpointV1:
 		perSeat = seatBytesV1
+	case checkpointV2, checkpointV3:
+		perSeat = seatBytesV2
 	}
 	le := binary.LittleEndian
 	c := &checkpoint{Tick: le.Uint32(b[5:])}
 	p := 9
-	if v >= checkpointVersion {
+	if v >= checkpointV3 {
 		if len(b) < checkpointHeader+4 {
 			return nil, bad("version %d header cut short", v)
 		}
@@ -131,6 +143,9 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		s.Player, s.Entity, s.LastSeq = le.Uint32(b[p:]), le.Uint32(b[p+4:]), le.Uint32(b[p+8:])
 		if v != checkpointV1 {
 			c.Tokens[i] = seatToken{Nonce: le.Uint64(b[p+12:]), Issued: int64(le.Uint64(b[p+20:]))}
+		}
+		if v >= checkpointVersion {
+			s.InSeq, s.OutSeq = le.Uint32(b[p+28:]), le.Uint32(b[p+32:])
 		}
 		p += int(perSeat)
 		if s.Player == 0 || seen[s.Player] {

@@ -144,8 +144,34 @@ func adopt(t *testing.T, m *Manager, req AdoptRequest) *Match {
 	return mt
 }
 
+// oldCheckpoint encodes a checkpoint of version 2 or 3 (no event seqs;
+// version 2 has no seat changes either).
+func oldCheckpoint(version byte, tick, changes uint32, seed int64, nextGuest uint32, game string, seats []sim.Seat, toks map[uint32]seatToken, state []byte) []byte {
+	le := binary.LittleEndian
+	b := append([]byte("TSCK"), version)
+	b = le.AppendUint32(b, tick)
+	if version == 3 {
+		b = le.AppendUint32(b, changes)
+	}
+	b = le.AppendUint64(b, uint64(seed))
+	b = le.AppendUint32(b, nextGuest)
+	b = append(b, byte(len(game)))
+	b = append(b, game...)
+	b = le.AppendUint32(b, uint32(len(seats)))
+	for _, s := range seats {
+		b = le.AppendUint32(b, s.Player)
+		b = le.AppendUint32(b, s.Entity)
+		b = le.AppendUint32(b, s.LastSeq)
+		b = le.AppendUint64(b, toks[s.Player].Nonce)
+		b = le.AppendUint64(b, uint64(toks[s.Player].Issued))
+	}
+	b = le.AppendUint32(b, uint32(len(state)))
+	return append(b, state...)
+}
+
 func TestCheckpointRoundTrip(t *testing.T) {
-	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
+	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9, InSeq: 4, OutSeq: 0xfffffff0}, {Player: 7, Entity: 107, LastSeq: 0}}
+	noSeqs := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
 	toks := map[uint32]seatToken{1: {Nonce: 0xabcdef0123456789, Issued: 1_800_000_000}, 7: {Nonce: 42, Issued: -1}}
 	b := appendCheckpoint(nil, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
 	c, err := decodeCheckpoint(b)
@@ -156,10 +182,15 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Tokens, []seatToken{toks[1], toks[7]}) || string(c.State) != "state" {
 		t.Fatalf("decoded %+v", c)
 	}
+	// Version 3 (no event seqs) is still read, as 0 seqs.
+	v3 := oldCheckpoint(3, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
+	if c3, err := decodeCheckpoint(v3); err != nil || c3.Tick != 1234 || c3.Changes != 3 || c3.Seed != -42 || c3.NextGuest != 7 ||
+		!slices.Equal(c3.Seats, noSeqs) || !slices.Equal(c3.Tokens, []seatToken{toks[1], toks[7]}) || string(c3.State) != "state" {
+		t.Fatalf("version 3: %+v, %v", c3, err)
+	}
 	// Version 2 (no seat changes) is still read, as 0 changes.
-	v2 := append([]byte("TSCK\x02"), b[5:9]...)
-	v2 = append(v2, b[13:]...)
-	if c2, err := decodeCheckpoint(v2); err != nil || c2.Tick != 1234 || c2.Changes != 0 || c2.Seed != -42 || !slices.Equal(c2.Seats, seats) || string(c2.State) != "state" {
+	v2 := oldCheckpoint(2, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
+	if c2, err := decodeCheckpoint(v2); err != nil || c2.Tick != 1234 || c2.Changes != 0 || c2.Seed != -42 || !slices.Equal(c2.Seats, noSeqs) || string(c2.State) != "state" {
 		t.Fatalf("version 2: %+v, %v", c2, err)
 	}
 	// Version 1 (no nonces) is still read: its seats accept any token.
@@ -192,7 +223,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	bad := map[string][]byte{
 		"empty":       nil,
 		"magic":       append([]byte("XXXX"), b[4:]...),
-		"version":     append(append([]byte("TSCK"), 4), b[5:]...),
+		"version":     append(append([]byte("TSCK"), 5), b[5:]...),
+		"version 0":   append(append([]byte("TSCK"), 0), b[5:]...),
 		"truncated":   b[:len(b)-1],
 		"trailing":    append(bytes.Clone(b), 0),
 		"seats":       appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil, nil),
@@ -211,6 +243,8 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add([]byte("TSCK\x01"))
 	f.Add([]byte("TSCK\x02"))
 	f.Add([]byte("TSCK\x03"))
+	f.Add(oldCheckpoint(3, 1234, 1, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
+	f.Add(appendCheckpoint(nil, 9, 0, 1, 2, "tag", []sim.Seat{{Player: 1, Entity: 1, InSeq: 3, OutSeq: 5}}, nil, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCheckpoint(b)
 		if err != nil {

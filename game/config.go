@@ -17,7 +17,8 @@ type Config struct {
 	NodeID string
 	// TickRate is the tick rate of every room, 1..128. Default 30.
 	TickRate int
-	// Seats is the number of players a match holds, 1..1024. Default 8.
+	// Seats is the number of players a match holds, 1..1024, for the games
+	// registered without their own (Spec.Seats 0). Default 8.
 	Seats int
 	// EmptyTimeout: a match whose last seat was freed closes this long
 	// after, unless someone joins. Default 30 s.

@@ -57,21 +57,23 @@ type Registry struct {
 	mu      sync.RWMutex
 	m       map[string]Factory
 	schemas map[string]*GameSchema
+	seats   map[string]int // Spec.Seats when not 0
 }
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
-	return &Registry{m: make(map[string]Factory), schemas: make(map[string]*GameSchema)}
+	return &Registry{m: make(map[string]Factory), schemas: make(map[string]*GameSchema), seats: make(map[string]int)}
 }
 
 // Register adds a factory of a game without a schema (its World is a
 // sim.EntityWriter). A name is registered once.
 func (r *Registry) Register(name string, f Factory) error {
-	return r.add(name, f, nil)
+	return r.add(name, f, nil, 0)
 }
 
-// add registers f (and gs, nil for a game without a schema) under name.
-func (r *Registry) add(name string, f Factory, gs *GameSchema) error {
+// add registers f (and gs, nil for a game without a schema; seats, 0 for
+// the node's default) under name.
+func (r *Registry) add(name string, f Factory, gs *GameSchema, seats int) error {
 	if name == "" || f == nil {
 		return errors.New("register game: empty name or nil factory")
 	}
@@ -87,7 +89,22 @@ func (r *Registry) add(name string, f Factory, gs *GameSchema) error {
 		}
 		r.schemas[name] = gs
 	}
+	if seats != 0 {
+		if r.seats == nil {
+			r.seats = make(map[string]int)
+		}
+		r.seats[name] = seats
+	}
 	return nil
+}
+
+// Seats returns the number of players a match of that game holds as
+// registered (Spec.Seats); 0 for a game registered without one (its
+// matches hold the node's Config.Seats) or not registered.
+func (r *Registry) Seats(name string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.seats[name]
 }
 
 // New creates a game of that name. An unknown name wraps ErrUnknownGame.
@@ -128,6 +145,10 @@ type Spec struct {
 	// `flatc --binary --schema` writes. nil registers a game without one
 	// (its World is a sim.EntityWriter).
 	Schema []byte
+	// Seats is the number of players a match of this game holds, 1..1024:
+	// matchmaking fills a match up to it, then opens another. 0: the
+	// node's Config.Seats.
+	Seats int
 }
 
 // GameSchema is a registered game's schema in the forms the node uses: the
@@ -153,18 +174,23 @@ func (g *GameSchema) Hash() string { return g.hash }
 // an input table, and its entity kinds compile into the game's
 // gamedelta.Codec (gameschema's DeltaLayout). The game's World must then
 // be a sim.StateWriter. A Spec without a Schema registers like Register.
+// Spec.Seats, when not 0, is the size of the game's matches (else the
+// node's Config.Seats).
 func (r *Registry) RegisterSpec(s Spec) error {
 	if s.Name == "" || s.New == nil {
 		return errors.New("register game: empty name or nil factory")
 	}
+	if s.Seats < 0 || s.Seats > 1024 {
+		return fmt.Errorf("register game %q: seats %d: must be 1..1024, or 0 for the node's default", s.Name, s.Seats)
+	}
 	if s.Schema == nil {
-		return r.add(s.Name, s.New, nil)
+		return r.add(s.Name, s.New, nil, s.Seats)
 	}
 	gs, err := compileSchema(s.Schema)
 	if err != nil {
 		return fmt.Errorf("register game %q: %w", s.Name, err)
 	}
-	return r.add(s.Name, s.New, gs)
+	return r.add(s.Name, s.New, gs, s.Seats)
 }
 
 // compileSchema loads a .bfbs into the forms the node uses.

@@ -62,15 +62,16 @@ func publicReason(reason string) string {
 // matchKey returns the matchmaking key of a join payload: the values of the
 // join table's (match_key) fields as text ("mode=2 map=\"dust\""), "" for
 // a game without such fields. An absent payload or field counts as its
-// default. A payload the schema refuses is a bad request (net/ws verifies
-// it before; this is for other callers).
+// default. A payload the schema refuses is an error wrapping
+// gameschema.ErrMalformed or ErrOutOfRange (not a JoinError: net/ws closes
+// the connection with 1007, as for any malformed game bytes).
 func matchKey(gs *GameSchema, payload []byte) (string, error) {
 	if gs == nil || len(gs.keys) == 0 {
 		return "", nil
 	}
 	var v gameschema.Values
 	if err := gs.Schema.DecodeJoin(payload, &v); err != nil {
-		return "", &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("join payload: %v", err)}
+		return "", fmt.Errorf("join payload: %w", err)
 	}
 	var b strings.Builder
 	for n, i := range gs.keys {

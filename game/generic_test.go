@@ -2,6 +2,7 @@ package game
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	flatbuffers "github.com/google/flatbuffers/go"
@@ -22,10 +24,13 @@ import (
 // tagGame is the game of testdata/tag.fbs: one runner per player (its
 // entity id is the player's id) moved by its input. JoinWith records what
 // it was given, refuses the name "nobody" and ends the match for the name
-// "ender"; client Pings are recorded.
+// "ender"; once a "starter" has joined it refuses everyone else (a game
+// that has started); client Pings are recorded and answered with a server Ping of
+// n+1000 to their sender.
 type tagGame struct {
-	gs  *GameSchema
-	out sim.Outbox // room goroutine only
+	gs      *GameSchema
+	out     sim.Outbox // room goroutine only
+	started bool       // room goroutine only
 
 	mu      sync.Mutex // what the tests read
 	joins   []sim.JoinInfo
@@ -47,6 +52,10 @@ func (g *tagGame) JoinWith(j sim.JoinInfo) (uint32, error) {
 	if j.Name == "nobody" {
 		return 0, sim.Refuse(refusal)
 	}
+	if g.started {
+		return 0, sim.Refuse("the game has started")
+	}
+	g.started = j.Name == "starter"
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	j.Payload, j.Claims = slices.Clone(j.Payload), slices.Clone(j.Claims) // valid during the call only
@@ -98,15 +107,19 @@ func (g *tagGame) WriteState(w *gamedelta.World) {
 	}
 }
 
-func (g *tagGame) Event(_ uint32, data []byte) {
+func (g *tagGame) Event(player uint32, data []byte) {
 	var v gameschema.Values
 	t, err := g.gs.Schema.DecodeEvent(data, &v)
 	if err != nil {
 		return
 	}
+	n := v.Int(t.Field("n").Index)
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.pings = append(g.pings, v.Int(t.Field("n").Index))
+	g.pings = append(g.pings, n)
+	g.mu.Unlock()
+	if g.out != nil {
+		g.out.Send(player, tagServerPing(g.gs, n+1000))
+	}
 }
 
 func (g *tagGame) SetOutbox(o sim.Outbox) { g.out = o }
@@ -344,9 +357,40 @@ func TestMatchKeyFilter(t *testing.T) {
 	if s, _ := join(t, m, schema.Hello{Game: "fake"}, 0); s.Welcome().MatchID == one.MatchID {
 		t.Error("another game joined a tag match")
 	}
-	// A payload the schema refuses is a bad request, by matchmaking and
-	// by match id.
-	joinErr(t, m, schema.Hello{Game: "tag", Join: []byte("not a join")}, 0, schema.ErrCodeBadRequest)
-	joinErr(t, m, schema.Hello{MatchID: one.MatchID, Join: []byte("not a join")}, 0, schema.ErrCodeBadRequest)
-	joinErr(t, m, schema.Hello{Game: "tag", Join: tagJoin(gs, 9, "")}, 0, schema.ErrCodeBadRequest) // mode: 0..3
+}
+
+// TestMalformedJoinPayload: a join payload the game's schema refuses is an
+// error wrapping gameschema's (malformed, or a value out of range), not a
+// JoinError, by matchmaking and by match id, so that the transport closes
+// the connection as for any malformed game bytes (net/ws: 1007); nobody is
+// seated and no match is left for it.
+func TestMalformedJoinPayload(t *testing.T) {
+	m, reg := newTestManager(t, nil)
+	gs, _ := registerTag(t, reg)
+	s, _ := join(t, m, schema.Hello{Game: "tag", Join: tagJoin(gs, 1, "")}, 0)
+	id := s.Welcome().MatchID
+	cases := []struct {
+		name  string
+		hello schema.Hello
+		want  error
+	}{
+		{"matchmaking, malformed", schema.Hello{Game: "tag", Join: []byte("not a join")}, gameschema.ErrMalformed},
+		{"matchmaking, out of range", schema.Hello{Game: "tag", Join: tagJoin(gs, 9, "")}, gameschema.ErrOutOfRange}, // mode: 0..3
+		{"match id, malformed", schema.Hello{MatchID: id, Join: []byte("not a join")}, gameschema.ErrMalformed},
+		{"match id, out of range", schema.Hello{MatchID: id, Join: tagJoin(gs, 9, "")}, gameschema.ErrOutOfRange},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			seat, err := m.Join(ctx, JoinRequest{Hello: c.hello, Conn: &fakeConn{}})
+			var je *JoinError
+			if seat != nil || !errors.Is(err, c.want) || errors.As(err, &je) {
+				t.Fatalf("Join: seat %v, %v (%T); want an error wrapping %v, not a JoinError", seat, err, err, c.want)
+			}
+		})
+	}
+	if infos := m.Matches(); len(infos) != 1 || infos[0].Players != 1 {
+		t.Errorf("matches after the refusals: %+v", infos)
+	}
 }

@@ -91,6 +91,10 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 	return m, nil
 }
 
+// maxRefusals bounds the games' refusals (ErrCodeJoinRefused) one
+// matchmaking join meets: the last one is returned.
+const maxRefusals = 3
+
 // Join seats the player of req (see Joiner). It returns a *JoinError with
 // the code for the client when it refuses, a *RedirectError when another
 // node runs the match, or another error (the session answers unavailable).
@@ -102,14 +106,22 @@ func NewManager(cfg Config, reg *Registry) (*Manager, error) {
 //     ErrCodeMatchFull.
 //   - Neither: matchmaking joins the oldest match of the game with a free
 //     seat and the same matchmaking key (the values of the join payload's
-//     (match_key) fields), or creates one with that key. A match created
-//     for this Hello that it could not join closes at once.
+//     (match_key) fields), or creates one with that key. A match holds the
+//     game's Spec.Seats players (else Config.Seats). A match created for
+//     this Hello that it could not join closes at once. When the game of
+//     a running match refuses the player (a *sim.RefuseError: a game that
+//     has started), matchmaking tries another match, or creates one; the
+//     refusal is returned after maxRefusals (3) matches refused, or when
+//     the match created for this Hello refused it.
 //
 // The game gets the Hello's name and join payload and req.Claims
 // (sim.JoinInfo). A Hello whose schema hash is set and is not the match's
 // is refused with ErrCodeSchemaMismatch (Public) before the player is
 // seated; a game that refuses the join (a *sim.RefuseError) gives
-// ErrCodeJoinRefused with its reason (Public).
+// ErrCodeJoinRefused with its reason (Public). A join payload the game's
+// schema refuses (malformed, or a value out of range) is an error wrapping
+// gameschema.ErrMalformed or ErrOutOfRange, not a JoinError: the transport
+// treats it as malformed game bytes (net/ws: close 1007).
 //
 // Admission limits (Config.MaxPlayers, MaxRooms, MaxMatchesPerIP) refuse
 // with ErrCodeNodeFull or ErrCodeRateLimited before anything changes;
@@ -165,8 +177,9 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 		m.adm.refusedPlayers.Add(1)
 		return nil, errMaxPlayers
 	}
+	var refusedBy map[*Match]bool // matches whose game refused the player
 	for {
-		mt, created, err := m.pick(ctx, game, key, &req)
+		mt, created, err := m.pick(ctx, game, key, &req, refusedBy)
 		if err != nil {
 			return nil, err
 		}
@@ -182,6 +195,20 @@ func (m *Manager) Join(ctx context.Context, req JoinRequest) (seat Seat, err err
 				return nil, ctx.Err()
 			}
 			continue // lost a race for the last seat: pick again
+		}
+		if je != nil && je.Code == schema.ErrCodeJoinRefused && !created && len(refusedBy) < maxRefusals-1 {
+			// The game of a running match refused the player (a card game
+			// that has started takes nobody): try another match, or a new
+			// one. A match made for this Hello that refuses it would be
+			// followed by another that does the same: that refusal stands.
+			if refusedBy == nil {
+				refusedBy = make(map[*Match]bool, maxRefusals)
+			}
+			refusedBy[mt] = true
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		return seat, err
 	}
@@ -260,7 +287,7 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 }
 
 // pick returns the oldest open match of game and matchmaking key with a
-// free seat: matchmaking fills the matches that have a seat before it
+// free seat, but those in skip (they refused req's player): matchmaking fills the matches that have a seat before it
 // creates one. When there is none, the admission limits may refuse
 // (MaxRooms, MaxMatchesPerIP for req); else it asks Placement: create one
 // here, wait for the one the directory placed here, or go elsewhere (a
@@ -272,8 +299,8 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 // on this node: a pick that finds none holds the game's pick lock until the
 // match it created (or was given) runs here, so the picks queued behind it
 // find that match open instead of each opening one.
-func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest) (mt *Match, created bool, err error) {
-	if mt := m.oldestOpen(game, key); mt != nil {
+func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest, skip map[*Match]bool) (mt *Match, created bool, err error) {
+	if mt := m.oldestOpen(game, key, skip); mt != nil {
 		return mt, false, nil
 	}
 	release, err := m.lockPick(ctx, game)
@@ -281,7 +308,7 @@ func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest) 
 		return nil, false, err
 	}
 	defer release()
-	if mt := m.oldestOpen(game, key); mt != nil { // made by the pick we queued behind
+	if mt := m.oldestOpen(game, key, skip); mt != nil { // made by the pick we queued behind
 		return mt, false, nil
 	}
 	m.mu.Lock()
@@ -307,7 +334,7 @@ func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Another join may have created one while Admit ran.
-	if mt := m.oldestOpenLocked(game, key); mt != nil {
+	if mt := m.oldestOpenLocked(game, key, skip); mt != nil {
 		return mt, false, nil
 	}
 	mt, err = m.createLocked(game, key)
@@ -349,19 +376,30 @@ func (m *Manager) lockPick(ctx context.Context, game string) (func(), error) {
 	}
 }
 
-func (m *Manager) oldestOpen(game, key string) *Match {
+func (m *Manager) oldestOpen(game, key string, skip map[*Match]bool) *Match {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.oldestOpenLocked(game, key)
+	return m.oldestOpenLocked(game, key, skip)
 }
 
-func (m *Manager) oldestOpenLocked(game, key string) *Match {
+// oldestOpenLocked returns the oldest match of game and key with a free
+// seat, but those in skip (m.mu held).
+func (m *Manager) oldestOpenLocked(game, key string, skip map[*Match]bool) *Match {
 	for _, mt := range m.order {
-		if mt.game == game && mt.key == key && int(mt.taken.Load()) < m.cfg.Seats {
+		if mt.game == game && mt.key == key && int(mt.taken.Load()) < mt.capacity && !skip[mt] {
 			return mt
 		}
 	}
 	return nil
+}
+
+// seatsOf is the number of players a match of game holds: its Spec.Seats,
+// else Config.Seats.
+func (m *Manager) seatsOf(game string) int {
+	if n := m.games.Seats(game); n > 0 {
+		return n
+	}
+	return m.cfg.Seats
 }
 
 // Create starts a new, empty match of game (admin API: create-match). It
@@ -473,9 +511,10 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	}
 	mt := &Match{
 		id: sp.id, game: sp.game, seed: seed, epoch: sp.epoch, created: time.Now(), mgr: m, gs: gs,
-		log:   m.log.With().Str(keyMatch, sp.id).Str(keyGame, sp.game).Logger(),
-		seats: make(map[uint32]*seat),
-		left:  make(map[uint32]bool),
+		capacity: m.seatsOf(sp.game),
+		log:      m.log.With().Str(keyMatch, sp.id).Str(keyGame, sp.game).Logger(),
+		seats:    make(map[uint32]*seat),
+		left:     make(map[uint32]bool),
 	}
 	var rs *restored
 	if ck := sp.restore; ck != nil {
@@ -515,6 +554,9 @@ func (m *Manager) newMatch(sp matchSpec) (*Match, error) {
 	}
 	if rs != nil {
 		opts = append(opts, sim.WithRestore(rs.tick, rs.seats))
+		if len(rs.events) > 0 {
+			opts = append(opts, sim.WithQueuedEvents(rs.events))
+		}
 		mt.adoptTick = rs.tick
 		mt.replayed = rs.replayed
 		mt.nextGuest = rs.nextGuest

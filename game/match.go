@@ -42,6 +42,9 @@ type Match struct {
 	log       zerolog.Logger
 	// gs is the game's schema (nil: a game without one, the arena).
 	gs *GameSchema
+	// capacity is the number of players it holds: the game's Spec.Seats,
+	// else the node's Config.Seats.
+	capacity int
 	// key is the matchmaking key (the (match_key) values of the creator's
 	// join payload; "" for none), guarded by Manager.mu: matchmaking seats
 	// only players of the same key here.
@@ -126,7 +129,7 @@ func (m *Match) Info() MatchInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	info := MatchInfo{
-		ID: m.id, Game: m.game, Players: len(m.seats), Seats: m.mgr.cfg.Seats,
+		ID: m.id, Game: m.game, Players: len(m.seats), Seats: m.capacity,
 		Tick: m.room.Tick(), Seed: m.seed, Epoch: m.epoch, Created: m.created, Key: key,
 	}
 	if m.gs != nil {
@@ -148,7 +151,8 @@ func (m *Match) ID() string { return m.id }
 // An authenticated player who already has a seat here takes it back. A
 // Hello whose schema hash is not the match's is refused before anything
 // changes; a game's refusal (*sim.RefuseError) becomes ErrCodeJoinRefused
-// with the game's reason.
+// with the game's reason. A join payload the game's schema refuses is an
+// error wrapping gameschema.ErrMalformed or ErrOutOfRange.
 func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
 	conn, player, lastTick := req.Conn, req.PlayerID, req.Hello.LastTick
 	m.mu.Lock()
@@ -168,16 +172,17 @@ func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
 	}
 	defer m.mu.Unlock()
 	if m.gs != nil {
-		// net/ws verifies it too, when it knows the game before the join.
+		// Malformed game bytes: the error wraps gameschema.ErrMalformed or
+		// ErrOutOfRange (net/ws closes 1007), it is not a JoinError.
 		if err := m.gs.Schema.VerifyJoin(req.Hello.Join); err != nil {
-			return nil, &JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("join payload: %v", err)}
+			return nil, fmt.Errorf("join payload: %w", err)
 		}
 	}
 	if !m.leased() {
 		return nil, errLeaseLost
 	}
-	if len(m.seats) >= m.mgr.cfg.Seats {
-		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.mgr.cfg.Seats)}
+	if len(m.seats) >= m.capacity {
+		return nil, &JoinError{Code: schema.ErrCodeMatchFull, Message: fmt.Sprintf("match %s is full (%d seats)", m.id, m.capacity)}
 	}
 	if !m.mgr.adm.reserveSeat() {
 		return nil, errMaxPlayers
@@ -551,8 +556,8 @@ func (m *Match) close() []Conn {
 			conns = append(conns, s.conn)
 		}
 	}
-	m.mgr.adm.releaseSeats(len(m.seats))  // not held here any more (a new owner may)
-	m.taken.Store(int32(m.mgr.cfg.Seats)) // never picked again
+	m.mgr.adm.releaseSeats(len(m.seats)) // not held here any more (a new owner may)
+	m.taken.Store(int32(m.capacity))     // never picked again
 	return conns
 }
 

@@ -52,6 +52,11 @@ type restored struct {
 	tokens    []seatToken // tokens[i] is seats[i]'s
 	nextGuest uint32
 	replayed  int // ticks replayed past the checkpoint
+	// events are the server events the game sent during the replayed
+	// ticks (sim.Replayed.Events): the room queues them again with their
+	// seqs (sim.WithQueuedEvents), since which of them the clients got is
+	// not logged; clients drop the seqs they hold.
+	events []sim.QueuedEvent
 }
 
 // replay steps g, restored from ck (nil: fresh at tick 0), through log,
@@ -89,6 +94,7 @@ func replay(g Game, ck *checkpoint, log []byte, cfg sim.Config) (restored, error
 		return rs, fmt.Errorf("%w: %w", ErrReplayDiverged, err)
 	}
 	rs.tick, rs.seats, rs.replayed, rs.nextGuest = rp.Tick, rp.Seats, rp.Ticks, guests
+	rs.events = rp.Events
 	rs.tokens = make([]seatToken, len(rs.seats))
 	for i, s := range rs.seats {
 		rs.tokens[i] = toks[s.Player]

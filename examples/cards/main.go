@@ -24,12 +24,14 @@ import (
 	"github.com/ticksync/ticksync/game"
 )
 
-// spec registers the game: its name, its factory and its compiled schema,
-// from which the node verifies the players' bytes and encodes the state.
+// spec registers the game: its name, its factory, its compiled schema,
+// from which the node verifies the players' bytes and encodes the state,
+// and its table size: matchmaking seats four players per match.
 var spec = game.Spec{
 	Name:   cards.Name,
 	New:    func(seed int64) game.Game { return cards.New(seed) },
 	Schema: cards.BFBS(),
+	Seats:  cards.MaxPlayers,
 }
 
 func main() {

@@ -16,8 +16,9 @@ import (
 
 // TestServer runs the server as main wires it (the game registered with
 // its schema, the page at "/") on a one-node cluster on loopback: the node
-// lists the game with its schema's hash, serves its .bfbs, and serves the
-// page with its script and the client bundle.
+// lists the game with its schema's hash, seats four players per match,
+// serves its .bfbs, and serves the page with its script and the client
+// bundle.
 func TestServer(t *testing.T) {
 	n := startServer(t)
 	get := func(path string) []byte {
@@ -40,6 +41,9 @@ func TestServer(t *testing.T) {
 	if err := json.Unmarshal(get("/games"), &games); err != nil || len(games) != 1 ||
 		games[0].Name != cards.Name || games[0].SchemaHash != cards.Schema().HashString() {
 		t.Fatalf("GET /games: %+v %v; want cards %s", games, err, cards.Schema().HashString())
+	}
+	if s := n.Games().Seats(cards.Name); s != cards.MaxPlayers {
+		t.Errorf("cards registered with %d seats per match, want %d", s, cards.MaxPlayers)
 	}
 	if !bytes.Equal(get("/games/cards/schema"), cards.BFBS()) {
 		t.Error("GET /games/cards/schema is not cards.bfbs")
