@@ -257,6 +257,7 @@ func (v tableView) logHas(prefix string) bool {
 // appears in the others, and the tabs play (a playable card, or draw)
 // until the game is over: every tab shows the same winner.
 func TestBrowserCards(t *testing.T) {
+	t.Parallel() // mostly waits: on its nodes, its browser, its clocks
 	start := time.Now()
 	browser := startBrowser(t)
 	n := startServer(t)

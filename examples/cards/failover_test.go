@@ -263,6 +263,7 @@ func takeTurn(t *testing.T, players []*cardsClient, sts []tableState) (string, i
 // it held (decoded from the snapshots), and the game goes on there: the
 // next player's play or draw is applied.
 func TestFailover(t *testing.T) {
+	t.Parallel() // mostly waits: on its nodes, its browser, its clocks
 	start := time.Now()
 	procs := startCardsCluster(t)
 	t.Logf("3 nodes ready in %v", time.Since(start).Round(time.Millisecond))
