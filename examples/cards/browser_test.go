@@ -252,8 +252,9 @@ func (v tableView) logHas(prefix string) bool {
 // TestBrowserCards plays the cards page in a real browser against the
 // server as main wires it: three tabs sit down at once (?name=&mode=1, the
 // quick mode), are matched into one table, each shows its own hand and
-// never another's (the hands the pages show are disjoint and each matches
-// its seat's card count on every page), a chat line typed in one tab
+// never another's (at the deal it is the cards its Dealt event named; the
+// hands the pages show are disjoint and each matches its seat's card count
+// on every page), a chat line typed in one tab
 // appears in the others, and the tabs play (a playable card, or draw)
 // until the game is over: every tab shows the same winner.
 func TestBrowserCards(t *testing.T) {
@@ -282,7 +283,19 @@ func TestBrowserCards(t *testing.T) {
 	}
 	views := checkHands(t, tabs)
 	for i, v := range views {
-		t.Logf("%s holds %v, pile %s", names[i], v.Hand, v.Pile)
+		// The hand is the cards the server dealt to this player (its Dealt
+		// event, logged as "you got 9♣ A♥ Q♣").
+		var hand []string
+		for _, c := range v.Hand {
+			hand = append(hand, c.Text)
+		}
+		dealt := strings.Fields(strings.TrimPrefix(v.Log[slices.IndexFunc(v.Log, func(l string) bool { return strings.HasPrefix(l, "you got ") })], "you got "))
+		slices.Sort(hand)
+		slices.Sort(dealt)
+		if !slices.Equal(hand, dealt) {
+			t.Errorf("%s shows the hand %v, was dealt %v", names[i], hand, dealt)
+		}
+		t.Logf("%s holds %v, pile %s", names[i], hand, v.Pile)
 	}
 
 	// Chat from ann reaches bob and cat.
