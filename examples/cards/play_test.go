@@ -18,6 +18,7 @@ import (
 // and never another's or the deck's, hears the chat, sees the same winner,
 // and is told the match ended (Error 14) once the game has.
 func TestPlayOverWebSocket(t *testing.T) {
+	t.Parallel() // mostly waits: on its nodes, its browser, its clocks
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node is needed to run the page's client library:", err)

@@ -5,7 +5,16 @@ import { connect } from "../web/ticksync-client.js";
 
 const [url, n] = [process.argv[2], Number(process.argv[3])];
 // Node 22 and browsers have a WebSocket; Node 20 takes the ws package of clients/ts.
-const WebSocket = globalThis.WebSocket ?? (await import("../../../clients/ts/node_modules/ws/wrapper.mjs")).default;
+// A browser hands the page one message per task, so the room's listeners,
+// added once joinOrCreate resolves on the Welcome, hear the first snapshot's
+// events; ws would emit every message of one read at once, before them:
+// allowSynchronousEvents false makes it deliver them as a browser does.
+const WebSocket = globalThis.WebSocket ?? await (async () => {
+  const WS = (await import("../../../clients/ts/node_modules/ws/wrapper.mjs")).default;
+  return class extends WS {
+    constructor(url, protocols) { super(url, protocols, { allowSynchronousEvents: false }); }
+  };
+})();
 
 async function player(i) {
   const name = ["ann", "bob", "cat", "dan"][i];
