@@ -137,6 +137,9 @@ func New(cfg Config) (*Node, error) {
 	cc := cluster.DefaultConfig()
 	cc.NodeID = cfg.NodeID
 	cc.Seats = game.DefaultConfig().Seats
+	// A game registered with its own seat count (Spec.Seats) fills its
+	// matches to that count; the others (Seats 0) to the node's.
+	cc.SeatsOf = n.games.Seats
 	cc.Listen = cfg.HTTPAddr
 	cc.Logger = log
 	if n.glue, err = cluster.New(cc); err != nil {

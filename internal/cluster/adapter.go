@@ -244,7 +244,8 @@ func (a *Adapter) route(ctx context.Context, r Replica, m replication.MatchInfo)
 
 // Admit implements game.Placement: matchmaking found no open match here.
 // It sends the player to the oldest running match of game that has a free
-// seat by the directory's count on another live node, or waits for a match
+// seat by the directory's count (of the game's seats: Config.SeatsOf) on
+// another live node, or waits for a match
 // the directory just placed here; otherwise it creates one through Raft on
 // the least-loaded live node (epoch = the Raft index) and answers its id
 // when that is this node, or a redirect to its owner. One Admit per game
@@ -265,6 +266,7 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 	// moment ago is seen here instead of being created twice.
 	a.catchUp(ctx, r)
 
+	seats := a.cfg.seatsOf(gameName)
 	matches := r.Matches()
 	slices.SortFunc(matches, func(x, y replication.MatchInfo) int { return cmp.Compare(x.Created, y.Created) })
 	for _, m := range matches {
@@ -277,7 +279,7 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 			}
 			continue // running here (the Manager found it full) or closed
 		}
-		if m.Players >= a.cfg.Seats {
+		if m.Players >= seats {
 			continue
 		}
 		if o, ok := r.Member(m.Owner); ok && o.State == replication.NodeAlive && a.probe.ready(ctx, r, o) {

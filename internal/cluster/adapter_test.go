@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -297,6 +298,62 @@ func TestAdmit(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+}
+
+// TestAdmitGameSeats: Admit counts a remote match's free seats against
+// its game's seat count (SeatsOf), not the node-wide Seats; a game
+// without one (SeatsOf answers 0) and a nil SeatsOf fall back to Seats.
+func TestAdmitGameSeats(t *testing.T) {
+	var ok atomic.Int32
+	ok.Store(http.StatusOK)
+	api := readyServer(t, &ok)
+	const cards, free = "cards", "free" // 4 seats; no seat count of its own
+	seatsOf := func(game string) int {
+		if game == cards {
+			return 4
+		}
+		return 0
+	}
+	for _, tt := range []struct {
+		name    string
+		seatsOf func(string) int
+		game    string
+		players []int // of the remote matches, oldest first
+		want    int   // index of the match Admit redirects to; -1: it creates one
+	}{
+		{"4-seat game: full table skipped", seatsOf, cards, []int{4, 3}, 1},
+		{"4-seat game: only full tables", seatsOf, cards, []int{4, 4}, -1},
+		{"4-seat game: free seat taken", seatsOf, cards, []int{3}, 0},
+		{"game without seats: node's seats", seatsOf, free, []int{4, 3}, 0},
+		{"no SeatsOf: node's seats", nil, cards, []int{4, 3}, 0},
+		{"no SeatsOf: full at node's seats", nil, cards, []int{8, 7}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeFSM()
+			f.addNode("n1", "", replication.NodeAlive)
+			f.addNode("n2", api, replication.NodeAlive)
+			f.placeOn = "n1"
+			r := newFakeReplica(f)
+			a := newAdapterWith(t, "n1", r, nil, func(c *Config) {
+				c.Seats = 8
+				c.SeatsOf = tt.seatsOf
+			})
+			ids := make([]string, len(tt.players))
+			for i, p := range tt.players {
+				ids[i] = fmt.Sprintf("m%d", i)
+				f.put(replication.MatchInfo{ID: ids[i], Owner: "n2", Game: tt.game, Players: p})
+			}
+			id, err := a.Admit(context.Background(), tt.game)
+			if tt.want >= 0 {
+				wantRedirect(t, err, "n2", ids[tt.want])
+				return
+			}
+			m, found := r.Lookup(id)
+			if err != nil || !found || m.Owner != "n1" || m.Game != tt.game || f.creates.Load() != 1 {
+				t.Fatalf("%q %v %+v, %d creates; want a new match here", id, err, m, f.creates.Load())
+			}
+		})
+	}
 }
 
 func TestEnd(t *testing.T) {

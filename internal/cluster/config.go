@@ -15,6 +15,12 @@ type Config struct {
 	// sends a player to another node's match only while the directory
 	// counts a free seat in it. Default 8.
 	Seats int
+	// SeatsOf returns the number of seats of a match of that game
+	// (game.Registry.Seats, a game's Spec.Seats); an answer below 1, or a
+	// nil SeatsOf, means Seats. Admit calls it from the joining player's
+	// goroutine, concurrently: it must be safe for concurrent use.
+	// Optional.
+	SeatsOf func(game string) int
 	// Listen is this node's HTTP listen address (host:port). When its host
 	// is a specific IP, the owner probes of a Replica without PeerAPI leave
 	// from it, like replication's node-to-node calls, so that a
@@ -44,6 +50,17 @@ func DefaultConfig() Config {
 		ProbeTTL:     250 * time.Millisecond,
 		Logger:       zerolog.Nop(),
 	}
+}
+
+// seatsOf is the number of seats of a match of game: SeatsOf's answer
+// when it has one, else Seats.
+func (c Config) seatsOf(game string) int {
+	if c.SeatsOf != nil {
+		if n := c.SeatsOf(game); n > 0 {
+			return n
+		}
+	}
+	return c.Seats
 }
 
 // Validate reports the first invalid field, saying what is allowed.

@@ -242,11 +242,20 @@ func readyServer(t *testing.T, status *atomic.Int32) string {
 // with a short locate wait.
 func newAdapter(t *testing.T, self string, r Replica, cp *fakeCheckpointer) *Adapter {
 	t.Helper()
+	return newAdapterWith(t, self, r, cp, nil)
+}
+
+// newAdapterWith is newAdapter with mod (unless nil) applied to its Config.
+func newAdapterWith(t *testing.T, self string, r Replica, cp *fakeCheckpointer, mod func(*Config)) *Adapter {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.NodeID = self
 	cfg.Seats = 4
 	cfg.Listen = "127.0.0.1:0"
 	cfg.LocateWait = 300 * time.Millisecond
+	if mod != nil {
+		mod(&cfg)
+	}
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

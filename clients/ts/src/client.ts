@@ -20,6 +20,14 @@
 //     are decoded and handed to onEvent (in seq order, before the state);
 //     its gamedelta state is applied by the Receiver against the baseline
 //     the client acknowledged, and the world handed to onState.
+//   - Nothing arrives before its listener: the first messages of a seat can
+//     come in the same turn as the Welcome, before the application (which
+//     awaits joinOrCreate) has registered anything. Events that find no
+//     onEvent listener are held (the newest MaxHeldEvents) and the newest
+//     world that finds no onState listener is held; a listener registered
+//     later gets them in a microtask (events in seq order, then the world),
+//     each once. Until that microtask has run, what arrives is held behind
+//     them, so the order is kept.
 //   - One Input per server tick (Welcome.tick_rate): the newest values given
 //     to sendInput (repeated until replaced), ack_tick (the Receiver's newest
 //     tick: the delta baseline) and event_ack (the newest server event seq).
@@ -244,6 +252,9 @@ const maxRedirects = 5;
 const maxPendingEvents = 1024;
 const maxEventBytes = 4096; // schema.MaxEventDataLen
 
+/** How many server events a Room holds while no onEvent listener is registered (the newest are kept). */
+export const MaxHeldEvents = 256;
+
 interface RoomInit {
   game: string;
   matchId: string;
@@ -307,6 +318,10 @@ export class Room {
   private readonly stateCbs: ((world: GameWorld, tick: number) => void)[] = [];
   private readonly eventCbs: ((event: GameEvent) => void)[] = [];
   private readonly errorCbs: ((err: TicksyncError) => void)[] = [];
+  // What arrived with no listener for it, for the first one registered.
+  private heldEvents: GameEvent[] = [];
+  private heldState: { world: GameWorld; tick: number } | undefined;
+  private flushQueued = false;
 
   /** @internal Rooms are made by Client.join and Client.joinOrCreate. */
   constructor(private readonly client: Client, init: RoomInit) {
@@ -351,11 +366,31 @@ export class Room {
   /** The newest tick applied (the delta baseline acknowledged). */
   get tick(): number { return this.rx?.newest ?? 0; }
 
-  /** onState calls cb with each new world (ticks ascending). It returns a function that removes cb. */
-  onState(cb: (world: GameWorld, tick: number) => void): () => void { return add(this.stateCbs, cb); }
+  /**
+   * onState calls cb with each new world (ticks ascending). If worlds
+   * arrived while no onState listener was registered, the newest of them
+   * is handed to the listeners registered then, in a microtask (not during
+   * this call). It returns a function that removes cb.
+   */
+  onState(cb: (world: GameWorld, tick: number) => void): () => void {
+    const off = add(this.stateCbs, cb);
+    if (this.heldState) this.queueFlush();
+    return off;
+  }
 
-  /** onEvent calls cb with each server event, once, in seq order. It returns a function that removes cb. */
-  onEvent(cb: (event: GameEvent) => void): () => void { return add(this.eventCbs, cb); }
+  /**
+   * onEvent calls cb with each server event, once, in seq order. Events
+   * that arrived while no onEvent listener was registered (the newest
+   * MaxHeldEvents, 256) are handed to the listeners registered then, in a
+   * microtask (not during this call), before any later event; a listener
+   * registered after that does not get them again. It returns a function
+   * that removes cb.
+   */
+  onEvent(cb: (event: GameEvent) => void): () => void {
+    const off = add(this.eventCbs, cb);
+    if (this.heldEvents.length > 0) this.queueFlush();
+    return off;
+  }
 
   /**
    * onError calls cb with what went wrong: fatal errors (the room is
@@ -636,6 +671,11 @@ export class Room {
         continue;
       }
       const ev: GameEvent = { seq: e.seq, tick: e.tick, name: d.name, table: d.table, values: d.values };
+      if (this.eventCbs.length === 0 || this.flushQueued) {
+        this.heldEvents.push(ev);
+        if (this.heldEvents.length > MaxHeldEvents) this.heldEvents.splice(0, this.heldEvents.length - MaxHeldEvents);
+        continue;
+      }
       for (const cb of [...this.eventCbs]) call(() => cb(ev));
       if (this.isClosed()) return; // a listener closed the room
     }
@@ -650,7 +690,48 @@ export class Room {
       return;
     }
     const gw = new GameWorld(world, this.views!);
+    if (this.stateCbs.length === 0 || this.flushQueued) {
+      this.heldState = { world: gw, tick: m.tick };
+      return;
+    }
+    this.heldState = undefined;
     for (const cb of [...this.stateCbs]) call(() => cb(gw, m.tick));
+  }
+
+  /** queueFlush hands what was held to the listeners registered, in a microtask: the registering call returns first. */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /**
+   * flush hands the held events (seq order) to the onEvent listeners, then
+   * the held world to the onState listeners; what has no listener yet stays
+   * held. A listener that closes the room stops it, as in snapshot.
+   */
+  private flush(): void {
+    this.flushQueued = false;
+    const wasClosed = this.isClosed();
+    if (this.heldEvents.length > 0 && this.eventCbs.length > 0) {
+      const evs = this.heldEvents;
+      this.heldEvents = [];
+      for (let i = 0; i < evs.length; i++) {
+        const ev = evs[i]!;
+        for (const cb of [...this.eventCbs]) call(() => cb(ev));
+        if (!wasClosed && this.isClosed()) return;
+        if (this.eventCbs.length === 0) {
+          // Every listener removed itself: the rest wait for the next one.
+          this.heldEvents = evs.slice(i + 1).concat(this.heldEvents);
+          break;
+        }
+      }
+    }
+    if (this.heldState && this.stateCbs.length > 0) {
+      const { world, tick } = this.heldState;
+      this.heldState = undefined;
+      for (const cb of [...this.stateCbs]) call(() => cb(world, tick));
+    }
   }
 
   /** closed decides what a closed socket means (the README's close-code table). */

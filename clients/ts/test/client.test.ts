@@ -1,15 +1,15 @@
 // The Room against a scripted node (fakenode.ts) on loopback: join with a
 // payload and the schema hash, worlds from the Go encoder's snapshots
 // (schema/gamedelta/testdata/vectors/cards.json), inputs with ack_tick and
-// event_ack, server events once each, reliable client events across a
-// resume, redirects, failover to another URL, stalls and the errors that
-// close a room. The stall watch is off (stallTimeoutMs: 0) but in the
+// event_ack, server events once each (those that came before a listener
+// held for it), reliable client events across a resume, redirects,
+// failover to another URL, stalls and the errors that close a room. The stall watch is off (stallTimeoutMs: 0) but in the
 // stall test, so that a slow machine cannot turn a pause into a resume.
 
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import {
-  connect, decodeEvent, decodeTable, encodeEvent, ErrorCode, type GameEvent, type GameWorld, loadSchema, TicksyncError,
+  connect, decodeEvent, decodeTable, encodeEvent, ErrorCode, type GameEvent, type GameWorld, loadSchema, MaxHeldEvents, TicksyncError,
   type ValuesInput, type World,
 } from "../src/index.js";
 import { FakeNode, NodeWebSocket, waitFor } from "./fakenode.js";
@@ -180,6 +180,83 @@ test("events: server events once each, event_ack; client events re-sent after a 
   const e2 = await c2.next("event");
   assert.equal(e2.seq, 2);
   assert.deepEqual(decodeEvent(schema.clientEvents!, e2.data).values, { amount: 20, pass: false });
+});
+
+test("events and the world that arrive before their listeners are held for the first ones", async (t) => {
+  const vec = JSON.parse(readText("schema/gamedelta/testdata/vectors/cards.json")) as VecFile;
+  const full = vec.steps.find((s) => s.result === "applied" && s.baseline === 0)!;
+  const n = await node(t);
+  const client = connect(n.url, { WebSocket: NodeWebSocket, stallTimeoutMs: 0 });
+  const joining = client.joinOrCreate("cards", {}, { schema: bfbs });
+  const c = await n.conn(0);
+  await c.next("hello");
+  const se = schema.serverEvents!;
+  const ev = (seq: number, text: string) => ({ seq, tick: seq, data: encodeEvent(se, "Say", { text }) });
+  // The Welcome and the first snapshot, with the seat's first events, at once.
+  c.send(welcome({ playerId: vec.player }));
+  c.send(snapshot(full.tick, { state: fromHex(full.data), events: [ev(1, "sits at seat 2"), ev(2, "hi")] }));
+  const room = await joining;
+  t.after(() => room.close());
+  // Registered only after the snapshot was applied: nothing was there to hear it.
+  await waitFor("the first snapshot applied", () => room.tick === full.tick);
+  await c.until("input", (m) => m.eventAck === 2);
+
+  const log: string[] = [];
+  const worlds: GameWorld[] = [];
+  room.onState((w, tick) => {
+    log.push(`state ${tick}`);
+    worlds.push(w);
+  });
+  const offFirst = room.onEvent((e) => {
+    log.push(`event ${e.seq} ${String(e.values.text)}`);
+    if (e.seq === 1) offFirst(); // the remover exists: the held events come after onEvent returned
+  });
+  const got: GameEvent[] = [];
+  room.onEvent((e) => got.push(e));
+  assert.equal(log.length, 0, "held things are handed over in a microtask, not inside onEvent/onState");
+  await waitFor("the held events and world", () => log.length >= 2 && got.length >= 2);
+  assert.deepEqual(log, ["event 1 sits at seat 2", `state ${full.tick}`]);
+  assert.deepEqual(got.map((e) => [e.seq, e.values.text]), [[1, "sits at seat 2"], [2, "hi"]]);
+  assert.deepEqual(dump(worlds[0]!.raw), full.world);
+
+  // Later events go to the listeners live, once; a listener registered now gets nothing held.
+  const late: GameEvent[] = [];
+  room.onEvent((e) => late.push(e));
+  c.send(snapshot(full.tick + 1, { baselineTick: full.tick, events: [ev(2, "hi"), ev(3, "later")] }));
+  await waitFor("event 3", () => got.length >= 3);
+  assert.deepEqual(got.map((e) => e.seq), [1, 2, 3]);
+  assert.deepEqual(late.map((e) => e.seq), [3]);
+  assert.equal(log.filter((l) => l.startsWith("event")).length, 1);
+});
+
+test("held events: the newest MaxHeldEvents, in seq order; held worlds: only the newest", async (t) => {
+  const n = await node(t);
+  const client = connect(n.url, { WebSocket: NodeWebSocket, stallTimeoutMs: 0 });
+  const joining = client.joinOrCreate("cards", {}, { schema: bfbs });
+  const c = await n.conn(0);
+  await c.next("hello");
+  c.send(welcome());
+  const room = await joining;
+  t.after(() => room.close());
+  const se = schema.serverEvents!;
+  const total = MaxHeldEvents + 44;
+  for (let tick = 2, seq = 1; seq <= total; tick++) {
+    const events = [];
+    for (let i = 0; i < 50 && seq <= total; i++, seq++) events.push({ seq, tick, data: encodeEvent(se, "Say", { text: `e${seq}` }) });
+    c.send(snapshot(tick, { events }));
+  }
+  await c.until("input", (m) => m.eventAck === total);
+  const newest = room.tick;
+  assert.ok(newest > 2);
+  const got: GameEvent[] = [];
+  const ticks: number[] = [];
+  room.onEvent((e) => got.push(e));
+  room.onState((_, tick) => ticks.push(tick));
+  await waitFor("held events", () => got.length >= MaxHeldEvents && ticks.length >= 1);
+  assert.equal(got.length, MaxHeldEvents);
+  assert.deepEqual(got.map((e) => e.seq), Array.from({ length: MaxHeldEvents }, (_, i) => total - MaxHeldEvents + 1 + i));
+  assert.equal(got[0]!.values.text, `e${total - MaxHeldEvents + 1}`);
+  assert.deepEqual(ticks, [newest]);
 });
 
 test("redirect, then failover to the other URL; a new node's world starts over", async (t) => {

@@ -2098,6 +2098,7 @@ var baseBackoffMs = 250;
 var maxRedirects = 5;
 var maxPendingEvents = 1024;
 var maxEventBytes = 4096;
+var MaxHeldEvents = 256;
 var Room = class {
   /** @internal Rooms are made by Client.join and Client.joinOrCreate. */
   constructor(client, init) {
@@ -2127,6 +2128,9 @@ var Room = class {
     this.stateCbs = [];
     this.eventCbs = [];
     this.errorCbs = [];
+    // What arrived with no listener for it, for the first one registered.
+    this.heldEvents = [];
+    this.flushQueued = false;
     this.opts = client.options;
     const WS = this.opts.WebSocket ?? globalThis.WebSocket;
     if (!WS) throw new TypeError("no WebSocket: pass ClientOptions.WebSocket (in Node 20, the ws package's)");
@@ -2185,13 +2189,29 @@ var Room = class {
   get tick() {
     return this.rx?.newest ?? 0;
   }
-  /** onState calls cb with each new world (ticks ascending). It returns a function that removes cb. */
+  /**
+   * onState calls cb with each new world (ticks ascending). If worlds
+   * arrived while no onState listener was registered, the newest of them
+   * is handed to the listeners registered then, in a microtask (not during
+   * this call). It returns a function that removes cb.
+   */
   onState(cb) {
-    return add(this.stateCbs, cb);
+    const off = add(this.stateCbs, cb);
+    if (this.heldState) this.queueFlush();
+    return off;
   }
-  /** onEvent calls cb with each server event, once, in seq order. It returns a function that removes cb. */
+  /**
+   * onEvent calls cb with each server event, once, in seq order. Events
+   * that arrived while no onEvent listener was registered (the newest
+   * MaxHeldEvents, 256) are handed to the listeners registered then, in a
+   * microtask (not during this call), before any later event; a listener
+   * registered after that does not get them again. It returns a function
+   * that removes cb.
+   */
   onEvent(cb) {
-    return add(this.eventCbs, cb);
+    const off = add(this.eventCbs, cb);
+    if (this.heldEvents.length > 0) this.queueFlush();
+    return off;
   }
   /**
    * onError calls cb with what went wrong: fatal errors (the room is
@@ -2455,6 +2475,11 @@ var Room = class {
         continue;
       }
       const ev = { seq: e.seq, tick: e.tick, name: d.name, table: d.table, values: d.values };
+      if (this.eventCbs.length === 0 || this.flushQueued) {
+        this.heldEvents.push(ev);
+        if (this.heldEvents.length > MaxHeldEvents) this.heldEvents.splice(0, this.heldEvents.length - MaxHeldEvents);
+        continue;
+      }
       for (const cb of [...this.eventCbs]) call(() => cb(ev));
       if (this.isClosed()) return;
     }
@@ -2467,7 +2492,45 @@ var Room = class {
       return;
     }
     const gw = new GameWorld(world, this.views);
+    if (this.stateCbs.length === 0 || this.flushQueued) {
+      this.heldState = { world: gw, tick: m.tick };
+      return;
+    }
+    this.heldState = void 0;
     for (const cb of [...this.stateCbs]) call(() => cb(gw, m.tick));
+  }
+  /** queueFlush hands what was held to the listeners registered, in a microtask: the registering call returns first. */
+  queueFlush() {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+  /**
+   * flush hands the held events (seq order) to the onEvent listeners, then
+   * the held world to the onState listeners; what has no listener yet stays
+   * held. A listener that closes the room stops it, as in snapshot.
+   */
+  flush() {
+    this.flushQueued = false;
+    const wasClosed = this.isClosed();
+    if (this.heldEvents.length > 0 && this.eventCbs.length > 0) {
+      const evs = this.heldEvents;
+      this.heldEvents = [];
+      for (let i = 0; i < evs.length; i++) {
+        const ev = evs[i];
+        for (const cb of [...this.eventCbs]) call(() => cb(ev));
+        if (!wasClosed && this.isClosed()) return;
+        if (this.eventCbs.length === 0) {
+          this.heldEvents = evs.slice(i + 1).concat(this.heldEvents);
+          break;
+        }
+      }
+    }
+    if (this.heldState && this.stateCbs.length > 0) {
+      const { world, tick } = this.heldState;
+      this.heldState = void 0;
+      for (const cb of [...this.stateCbs]) call(() => cb(world, tick));
+    }
   }
   /** closed decides what a closed socket means (the README's close-code table). */
   closed(code, reason) {
@@ -2609,6 +2672,7 @@ export {
   FileIdentifier,
   GameEntity,
   GameWorld,
+  MaxHeldEvents,
   MaxSnapshotEvents,
   ProtocolError,
   Receiver,
