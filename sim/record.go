@@ -2,7 +2,6 @@ package sim
 
 import (
 	"encoding/binary"
-	"math/bits"
 
 	"github.com/ticksync/ticksync/schema"
 )
@@ -230,20 +229,12 @@ func appendInput(b []byte, tick, player uint32, in *schema.Input) []byte {
 // quantized entities a World appends after a step. Two worlds in the same
 // state give the same hash on any node; a replay compares it tick by tick.
 func HashEntities(ents []schema.Entity) uint32 {
-	const k1, k2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-	h := uint64(len(ents)) * k1
-	mix := func(w uint64) {
-		h ^= bits.RotateLeft64(w*k2, 31) * k1
-		h = bits.RotateLeft64(h, 27)*5 + 0x52dce729
-	}
+	h := newHasher(uint64(len(ents)))
 	for i := range ents {
 		e := &ents[i]
-		mix(uint64(e.ID) | uint64(e.Owner)<<32)
-		mix(uint64(uint32(e.X)) | uint64(uint32(e.Y))<<32)
-		mix(uint64(uint16(e.VX)) | uint64(uint16(e.VY))<<16 | uint64(e.Angle)<<32 | uint64(e.Kind)<<48 | uint64(e.HP)<<56)
+		h.mix(uint64(e.ID) | uint64(e.Owner)<<32)
+		h.mix(uint64(uint32(e.X)) | uint64(uint32(e.Y))<<32)
+		h.mix(uint64(uint16(e.VX)) | uint64(uint16(e.VY))<<16 | uint64(e.Angle)<<32 | uint64(e.Kind)<<48 | uint64(e.HP)<<56)
 	}
-	h ^= h >> 33
-	h *= k2
-	h ^= h >> 29
-	return uint32(h) ^ uint32(h>>32)
+	return h.sum()
 }

@@ -319,7 +319,8 @@ func hashState(w *gamedelta.World) uint32 {
 	return h.sum()
 }
 
-// hasher is the mixing of HashEntities, for hashState.
+// hasher is the tick log's state hash mixing, shared by HashEntities
+// (the arena path) and hashState (the generic path).
 type hasher struct{ h uint64 }
 
 const hashK1, hashK2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
