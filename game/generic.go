@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gameschema"
@@ -45,14 +44,7 @@ func refused(reason string) *JoinError {
 // publicReason makes a game's reason fit for the client: valid UTF-8 (an
 // invalid sequence becomes U+FFFD), at most maxReasonLen bytes, not empty.
 func publicReason(reason string) string {
-	reason = strings.ToValidUTF8(reason, "\uFFFD")
-	if len(reason) > maxReasonLen {
-		cut := maxReasonLen
-		for cut > 0 && !utf8.RuneStart(reason[cut]) {
-			cut--
-		}
-		reason = reason[:cut]
-	}
+	reason = schema.PublicText(reason, maxReasonLen)
 	if strings.TrimSpace(reason) == "" {
 		return schema.ErrCodeJoinRefused.String()
 	}

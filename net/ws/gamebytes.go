@@ -2,10 +2,8 @@ package ws
 
 import (
 	"errors"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gameschema"
@@ -38,19 +36,9 @@ import (
 // at a character boundary.
 const maxPublicText = 256
 
-// publicText makes msg fit for Error.message: valid UTF-8 (invalid bytes
-// become U+FFFD) of at most maxPublicText bytes.
-func publicText(msg string) string {
-	msg = strings.ToValidUTF8(msg, "\uFFFD")
-	if len(msg) <= maxPublicText {
-		return msg
-	}
-	cut := maxPublicText
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut]
-}
+// publicText makes msg fit for Error.message: valid UTF-8 of at most
+// maxPublicText bytes.
+func publicText(msg string) string { return schema.PublicText(msg, maxPublicText) }
 
 // invalidPayload closes the session with 1007 for bytes a verifier refused
 // (read goroutine): the envelope's (schema) or the game's (gameschema).
