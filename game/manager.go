@@ -288,9 +288,10 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 
 // pick returns the oldest open match of game and matchmaking key with a
 // free seat, except those in skip (their game refused req's player):
-// matchmaking fills the matches that have a seat before it creates one. When there is none, the admission limits may refuse
-// (MaxRooms, MaxMatchesPerIP for req); else it asks Placement: create one
-// here, wait for the one the directory placed here, or go elsewhere (a
+// matchmaking fills the matches that have a seat before it creates one.
+// When there is none, the admission limits may refuse (MaxRooms,
+// MaxMatchesPerIP for req); else it asks Placement: create one here, wait
+// for the one the directory placed here, or go elsewhere (a
 // *RedirectError). created says the match was made for req. A match it
 // creates, or one the directory placed here that has no key yet, records
 // key.
