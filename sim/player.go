@@ -14,7 +14,6 @@ type player struct {
 	conn     Conn   // nil: no snapshots
 	detached bool   // Detach: inputs are discarded until Attach
 	box      *inbox // its queues, filled by PushInput and PushEvent, drained each tick
-	queue    *inputQueue
 
 	// pending is the jitter buffer: inputs received but not yet applied,
 	// sorted by Seq ascending, all newer than lastSeq. Its capacity is fixed
@@ -54,12 +53,10 @@ type player struct {
 // (Config.InputBuffer) and an input queue of queue inputs
 // (Config.InputQueue). Its client event queue is added by the room.
 func newPlayer(id uint32, conn Conn, buffer, queue int) *player {
-	q := newInputQueue(queue)
 	return &player{
 		id: id, conn: conn,
 		pending: make([]schema.Input, 0, 2*buffer),
-		queue:   q,
-		box:     &inbox{inputs: q},
+		box:     &inbox{inputs: newInputQueue(queue)},
 	}
 }
 

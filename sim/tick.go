@@ -58,7 +58,7 @@ func (r *Room) step(now time.Time) {
 func (r *Room) drain(tick uint32) (discarded int) {
 	discarded = int(r.strays.Swap(0)) // for players no longer (or not yet) seated
 	for _, p := range r.list {
-		r.taken = p.queue.take(r.taken[:0], r.takenData)
+		r.taken = p.box.inputs.take(r.taken[:0], r.takenData)
 		for i := range r.taken {
 			in := &r.taken[i]
 			if p.detached {
