@@ -28,8 +28,9 @@ type NodeInfo struct {
 type MatchInfo struct {
 	ID        string      `json:"id"`
 	Game      string      `json:"game"`
-	Owner     string      `json:"owner"` // "" while orphaned
-	Epoch     uint64      `json:"epoch"` // index of the entry that gave Owner the match
+	Key       string      `json:"key,omitempty"` // matchmaking key (CreateMatch.Key); "": none, or created by an earlier version
+	Owner     string      `json:"owner"`         // "" while orphaned
+	Epoch     uint64      `json:"epoch"`         // index of the entry that gave Owner the match
 	PrevEpoch uint64      `json:"prev_epoch,omitempty"`
 	Players   int         `json:"players"`
 	Status    MatchStatus `json:"status"`
@@ -304,7 +305,7 @@ func (f *fsm) createMatch(idx uint64, c *command.CreateMatch) (*Result, bool, er
 		seed = splitmix64(idx)
 	}
 	m := &matchRec{MatchInfo: MatchInfo{
-		ID: c.ID, Game: c.Game, Owner: owner, Epoch: idx, Players: max(c.Players, 0),
+		ID: c.ID, Game: c.Game, Key: c.Key, Owner: owner, Epoch: idx, Players: max(c.Players, 0),
 		Status: MatchRunning, Seed: seed, Created: idx,
 	}}
 	f.matches[c.ID] = m

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/replication/internal/codec"
 )
 
@@ -18,11 +19,14 @@ import (
 // checkpoint epoch, tick, index, bytes). Sorted by id, so equal states give
 // equal bytes. "TSF2" is the same with each match's tick log after its
 // checkpoint bytes: segment count, then epoch, from, to, bytes per segment.
-// A state without tick logs is written as TSF1, the bytes earlier versions
-// wrote and read.
+// "TSF3" is TSF2 with each match's matchmaking key after its tick log. A
+// state is written in the oldest format that holds it: TSF1 without tick
+// logs and keys (the bytes earlier versions wrote and read), TSF2 with tick
+// logs and no keys, TSF3 once a match has a key.
 const (
 	snapshotMagic   = "TSF1"
 	snapshotMagicV2 = "TSF2"
+	snapshotMagicV3 = "TSF3"
 )
 
 // maxSnapshotBytes bounds Restore's read.
@@ -70,16 +74,21 @@ func (s *fsmSnapshot) encode() []byte {
 	slices.SortFunc(s.nodes, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(s.matches, func(a, b matchRec) int { return strings.Compare(a.ID, b.ID) })
 	size := 64
-	v2 := false
+	v2, v3 := false, false
 	for i := range s.matches {
 		m := &s.matches[i]
-		size += 64 + len(m.ID) + len(m.ckpt) + m.tlogBytes + 32*len(m.tlog)
+		size += 64 + len(m.ID) + len(m.Key) + len(m.ckpt) + m.tlogBytes + 32*len(m.tlog)
 		v2 = v2 || len(m.tlog) > 0
+		v3 = v3 || m.Key != ""
 	}
+	v2 = v2 || v3 // TSF3 has TSF2's tick logs
 	e := codec.Encoder{B: make([]byte, 0, size)}
-	if v2 {
+	switch {
+	case v3:
+		e.B = append(e.B, snapshotMagicV3...)
+	case v2:
 		e.B = append(e.B, snapshotMagicV2...)
-	} else {
+	default:
 		e.B = append(e.B, snapshotMagic...)
 	}
 	e.Uvarint(s.index)
@@ -118,6 +127,9 @@ func (s *fsmSnapshot) encode() []byte {
 				e.Bytes(sg.data)
 			}
 		}
+		if v3 {
+			e.Str(m.Key)
+		}
 	}
 	return e.B
 }
@@ -152,7 +164,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRec, error) {
-	v2 := bytes.HasPrefix(b, []byte(snapshotMagicV2))
+	v3 := bytes.HasPrefix(b, []byte(snapshotMagicV3))
+	v2 := v3 || bytes.HasPrefix(b, []byte(snapshotMagicV2))
 	if !v2 && !bytes.HasPrefix(b, []byte(snapshotMagic)) {
 		return 0, nil, nil, fmt.Errorf("%w: bad snapshot magic", ErrBadCommand)
 	}
@@ -198,6 +211,11 @@ func decodeSnapshot(b []byte) (uint64, map[string]*NodeInfo, map[string]*matchRe
 				sg.data = d.Bytes("segment")
 				m.tlog = append(m.tlog, sg)
 				m.tlogBytes += len(sg.data)
+			}
+		}
+		if v3 {
+			if m.Key = d.Str("match key"); len(m.Key) > command.MaxMatchKeyLen {
+				d.Fail("match key")
 			}
 		}
 		matches[m.ID] = m

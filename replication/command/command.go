@@ -32,7 +32,15 @@ const (
 	typeEndMatch        byte = 7
 	typeUpdatePlayers   byte = 8
 	typeTickLogBatch    byte = 9
+	// typeCreateKeyedMatch is a CreateMatch with a matchmaking key: the
+	// fields of typeCreateMatch, then the key. A CreateMatch without a key
+	// is written as typeCreateMatch, the bytes earlier versions wrote.
+	typeCreateKeyedMatch byte = 10
 )
+
+// MaxMatchKeyLen bounds a match's matchmaking key (CreateMatch.Key), in
+// bytes.
+const MaxMatchKeyLen = 8192
 
 // RegisterNode adds a node or updates its addresses. A new or dead node
 // becomes alive (only the leader issues it, after hearing from the node);
@@ -60,6 +68,11 @@ type CreateMatch struct {
 	Owner    string
 	Seed     uint64 // 0: derived from the entry's index
 	Players  int
+	// Key is the match's matchmaking key (opaque here; the game layer's
+	// text of the join payload's match_key fields), at most MaxMatchKeyLen
+	// bytes; "" for none. A keyed CreateMatch has a type byte of its own
+	// (10), so that one without a key keeps the bytes of type 4.
+	Key string
 }
 
 // AssignMatch moves a match to node To with epoch = this entry's index.
@@ -124,10 +137,15 @@ type TickLogBatch struct {
 	Items []TickLogItem
 }
 
-func (*RegisterNode) cmdType() byte    { return typeRegisterNode }
-func (*SetNodeState) cmdType() byte    { return typeSetNodeState }
-func (*RemoveNode) cmdType() byte      { return typeRemoveNode }
-func (*CreateMatch) cmdType() byte     { return typeCreateMatch }
+func (*RegisterNode) cmdType() byte { return typeRegisterNode }
+func (*SetNodeState) cmdType() byte { return typeSetNodeState }
+func (*RemoveNode) cmdType() byte   { return typeRemoveNode }
+func (c *CreateMatch) cmdType() byte {
+	if c.Key != "" {
+		return typeCreateKeyedMatch
+	}
+	return typeCreateMatch
+}
 func (*AssignMatch) cmdType() byte     { return typeAssignMatch }
 func (*CheckpointBatch) cmdType() byte { return typeCheckpointBatch }
 func (*EndMatch) cmdType() byte        { return typeEndMatch }
@@ -163,6 +181,9 @@ func (c *CreateMatch) encode(e *codec.Encoder) {
 	e.Str(c.Owner)
 	e.Uvarint(c.Seed)
 	e.Varint(int64(c.Players))
+	if c.Key != "" { // typeCreateKeyedMatch
+		e.Str(c.Key)
+	}
 }
 
 func (c *CreateMatch) decode(d *codec.Decoder) {
@@ -335,7 +356,7 @@ func Decode(b []byte) (Command, error) {
 		cmd = new(SetNodeState)
 	case typeRemoveNode:
 		cmd = new(RemoveNode)
-	case typeCreateMatch:
+	case typeCreateMatch, typeCreateKeyedMatch:
 		cmd = new(CreateMatch)
 	case typeAssignMatch:
 		cmd = new(AssignMatch)
@@ -352,6 +373,12 @@ func Decode(b []byte) (Command, error) {
 	}
 	d := codec.NewDecoder(b[1:])
 	cmd.decode(d)
+	if b[0] == typeCreateKeyedMatch {
+		c := cmd.(*CreateMatch)
+		if c.Key = d.Str("match key"); c.Key == "" || len(c.Key) > MaxMatchKeyLen {
+			d.Fail("match key")
+		}
+	}
 	if err := d.Finish("command"); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,9 @@
 // The encoding is one type byte and the fields as varints and
 // length-prefixed strings (package replication/internal/codec). It is the
 // format of existing data directories: a type's fields are never reordered,
-// removed or reinterpreted, and a new field or command gets a new type byte.
+// removed or reinterpreted, and a new field or command gets a new type byte
+// (CreateMatch with a matchmaking key is type 10; without one, type 4 as
+// before).
 // golden_test.go pins the bytes of every command. Decode never panics on
 // any input (fuzzed from testdata/fuzz).
 //
