@@ -110,12 +110,18 @@ type Placement interface {
 	// and failover is pending) Locate may wait, bounded, rather than send
 	// the client to a dead node.
 	Locate(ctx context.Context, matchID string) (local bool, err error)
-	// Admit is asked when matchmaking finds no local match of game with a
-	// free seat. "" and nil: create one here (LocalPlacement). A match id:
-	// the directory placed (or found) that match on this node; the Manager
-	// waits for its Adopt and seats the player there. A *RedirectError
-	// sends the client to another node; a *JoinError refuses.
-	Admit(ctx context.Context, game string) (matchID string, err error)
+	// Admit is asked when matchmaking finds no local match of game and
+	// matchmaking key with a free seat (key: the text of the join
+	// payload's (match_key) fields, "" for none; the admin API's create
+	// asks with ""). "" and nil: create one here (LocalPlacement). A match
+	// id: the directory placed (or found) that match of game and key on
+	// this node; the Manager waits for its Adopt and seats the player
+	// there. A *RedirectError sends the client to another node, which
+	// runs its own matchmaking with the same Hello: it must run a match of
+	// game and key with room. A *JoinError refuses. A match the directory
+	// creates for Admit records key, and hands it back in the
+	// AdoptRequest of every node that runs it.
+	Admit(ctx context.Context, game, key string) (matchID string, err error)
 	// End tells the directory that matchID (owned here at epoch) closed:
 	// it stayed empty, or crashed. No node adopts it again. Called on a
 	// timer or watcher goroutine with a bounded ctx.
@@ -129,7 +135,7 @@ type LocalPlacement struct{}
 func (LocalPlacement) Locate(context.Context, string) (bool, error) { return false, nil }
 
 // Admit implements Placement: always create here.
-func (LocalPlacement) Admit(context.Context, string) (string, error) { return "", nil }
+func (LocalPlacement) Admit(context.Context, string, string) (string, error) { return "", nil }
 
 // End implements Placement: nothing to tell.
 func (LocalPlacement) End(context.Context, string, uint64) error { return nil }
@@ -169,6 +175,11 @@ type AdoptRequest struct {
 	MatchID string
 	Game    string
 	Seed    uint64 // the directory's seed: a fresh match's game is created from it
+	// Key is the match's matchmaking key as the directory recorded it at
+	// creation ("" for none, and for a match created before the directory
+	// recorded keys): the Manager seats matchmaking joins in the match
+	// only when theirs is equal.
+	Key string
 	Epoch   uint64 // ownership epoch: checkpoints carry it
 	Tick    uint32 // the checkpoint's tick (0 with no State)
 	State   []byte // a checkpoint from Manager's checkpoints or Freeze; empty: a fresh match

@@ -30,8 +30,10 @@ var ErrNotRunning = errors.New("match not running here")
 // (ticksync_game_replay_diverged_total) and logged, and the match starts
 // from the checkpoint alone. Restored seats wait ResumeGrace for
 // their players, who resume into their own seat and entity with the resume
-// token any node of the cluster issued. Joins waiting for the match
-// (Placement.Locate or Admit said it is coming here) are woken.
+// token any node of the cluster issued. The match's matchmaking key is
+// req.Key, the directory's: matchmaking seats a player in it only with
+// an equal key, on every node that runs it in turn. Joins waiting for the
+// match (Placement.Locate or Admit said it is coming here) are woken.
 //
 // Adopting a match already running at req.Epoch does nothing; a room of an
 // older epoch still here is stopped first. Called by the node's ownership
@@ -80,6 +82,7 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	if err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
+	mt.key = req.Key // not registered yet: nobody else reads it
 	m.mu.Lock()
 	if m.closed || m.matches[req.MatchID] != nil {
 		m.mu.Unlock()
@@ -93,6 +96,9 @@ func (m *Manager) Adopt(ctx context.Context, req AdoptRequest) error {
 	mt.playersChanged()
 	mt.mu.Unlock()
 	ev := mt.log.Info().Uint64(keyEpoch, req.Epoch)
+	if req.Key != "" {
+		ev = ev.Str(keyMatchKey, req.Key)
+	}
 	switch {
 	case sp.restore != nil:
 		// tick: where the room resumes (the checkpoint's, plus the ticks

@@ -84,7 +84,7 @@ func (p *funcPlacement) Locate(ctx context.Context, id string) (bool, error) {
 	return p.locate(ctx, id)
 }
 
-func (p *funcPlacement) Admit(ctx context.Context, game string) (string, error) {
+func (p *funcPlacement) Admit(ctx context.Context, game, _ string) (string, error) {
 	if p.admit == nil {
 		return "", nil
 	}

@@ -292,9 +292,9 @@ func (m *Manager) waitAdopted(ctx context.Context, matchID string) (*Match, erro
 // When there is none, the admission limits may refuse (MaxRooms,
 // MaxMatchesPerIP for req); else it asks Placement: create one here, wait
 // for the one the directory placed here, or go elsewhere (a
-// *RedirectError). created says the match was made for req. A match it
-// creates, or one the directory placed here that has no key yet, records
-// key.
+// *RedirectError), all for game and key. created says the match was made
+// for req. A match it creates here records key; one the directory placed
+// here has it from the directory (Adopt).
 //
 // The look for an open match and the creation of one are one step per game
 // on this node: a pick that finds none holds the game's pick lock until the
@@ -321,15 +321,12 @@ func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest, 
 	if err := m.adm.mayCreate(req); err != nil {
 		return nil, false, err
 	}
-	id, err := m.place.Admit(ctx, game)
+	id, err := m.place.Admit(ctx, game, key)
 	if err != nil {
 		return nil, false, err
 	}
 	if id != "" {
-		mt, err := m.waitAdopted(ctx, id)
-		if err == nil {
-			m.claimKey(mt, key)
-		}
+		mt, err := m.waitAdopted(ctx, id) // adopted with key (AdoptRequest.Key)
 		return mt, err == nil, err
 	}
 	m.mu.Lock()
@@ -340,17 +337,6 @@ func (m *Manager) pick(ctx context.Context, game, key string, req *JoinRequest, 
 	}
 	mt, err = m.createLocked(game, key)
 	return mt, err == nil, err
-}
-
-// claimKey records key as the matchmaking key of mt, a match the directory
-// placed here for a matchmaking join, unless it has one or a seat taken
-// already (it was adopted without one: the key is not replicated).
-func (m *Manager) claimKey(mt *Match, key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if mt.key == "" && mt.taken.Load() == 0 {
-		mt.key = key
-	}
 }
 
 // keyOf returns mt's matchmaking key.
@@ -418,7 +404,7 @@ func (m *Manager) Create(ctx context.Context, game string) (MatchInfo, error) {
 	if err := m.adm.roomFor(rooms); err != nil {
 		return MatchInfo{}, fmt.Errorf("create match: %w", err)
 	}
-	id, err := m.place.Admit(ctx, game)
+	id, err := m.place.Admit(ctx, game, "")
 	if err != nil {
 		return MatchInfo{}, fmt.Errorf("create match: %w", err)
 	}

@@ -322,7 +322,7 @@ func (redirectPlacement) Locate(_ context.Context, id string) (bool, error) {
 	return false, nil
 }
 
-func (redirectPlacement) Admit(context.Context, string) (string, error) {
+func (redirectPlacement) Admit(context.Context, string, string) (string, error) {
 	return "", &JoinError{Code: schema.ErrCodeUnavailable, Message: "full node"}
 }
 

@@ -46,8 +46,9 @@ type Match struct {
 	// else the node's Config.Seats.
 	capacity int
 	// key is the matchmaking key (the (match_key) values of the creator's
-	// join payload; "" for none), guarded by Manager.mu: matchmaking seats
-	// only players of the same key here.
+	// join payload, or the directory's AdoptRequest.Key; "" for none),
+	// guarded by Manager.mu: matchmaking seats only players of the same
+	// key here.
 	key string
 
 	taken  atomic.Int32  // len(seats), for matchmaking without mu

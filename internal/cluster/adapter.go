@@ -242,19 +242,24 @@ func (a *Adapter) route(ctx context.Context, r Replica, m replication.MatchInfo)
 	return false, true, &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
 }
 
-// Admit implements game.Placement: matchmaking found no open match here.
-// It sends the player to the oldest running match of game that has a free
-// seat by the directory's count (of the game's seats: Config.SeatsOf) on
-// another live node, or waits for a match
-// the directory just placed here; otherwise it creates one through Raft on
-// the least-loaded live node (epoch = the Raft index) and answers its id
-// when that is this node, or a redirect to its owner. One Admit per game
-// runs at a time on this node, so a burst of players fills one new match
-// instead of opening one each.
-func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
+// Admit implements game.Placement: matchmaking found no open match of
+// gameName and key here. It sends the player to the oldest running match
+// of gameName and key that has a free seat by the directory's count (of
+// the game's seats: Config.SeatsOf) on another live node, or waits for a
+// match of that key the directory just placed here; otherwise it creates
+// one of that key through Raft on the least-loaded live node (epoch = the
+// Raft index) and answers its id when that is this node, or a redirect to
+// its owner. A match of another key is never chosen: the key is part of
+// each match's record (replication.MatchInfo.Key; "" for a record written
+// before keys were). One Admit per game runs at a time on this node, so a
+// burst of players fills one new match instead of opening one each.
+func (a *Adapter) Admit(ctx context.Context, gameName, key string) (string, error) {
 	r := a.replica()
 	if r == nil || !r.LeaseValid() {
 		return "", errUnavailable("this node is not in contact with the cluster; retry")
+	}
+	if len(key) > command.MaxMatchKeyLen {
+		return "", &game.JoinError{Code: schema.ErrCodeBadRequest, Message: fmt.Sprintf("matchmaking key of %d bytes: at most %d", len(key), command.MaxMatchKeyLen)}
 	}
 	release, err := a.lockAdmit(ctx, gameName)
 	if err != nil {
@@ -266,28 +271,19 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 	// moment ago is seen here instead of being created twice.
 	a.catchUp(ctx, r)
 
-	seats := a.cfg.seatsOf(gameName)
-	matches := r.Matches()
-	slices.SortFunc(matches, func(x, y replication.MatchInfo) int { return cmp.Compare(x.Created, y.Created) })
-	for _, m := range matches {
-		if m.Game != gameName || m.Status != replication.MatchRunning || m.Owner == "" {
-			continue
-		}
-		if m.Owner == a.cfg.NodeID {
-			if !a.adopted(m.ID, m.Epoch) {
-				return m.ID, nil // placed here, not adopted yet: the Manager waits for it
-			}
-			continue // running here (the Manager found it full) or closed
-		}
-		if m.Players >= seats {
-			continue
-		}
-		if o, ok := r.Member(m.Owner); ok && o.State == replication.NodeAlive && a.probe.ready(ctx, r, o) {
-			return "", &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
-		}
+	m, ok := a.choose(r.Matches(), gameName, key, func(m replication.MatchInfo) bool {
+		o, ok := r.Member(m.Owner)
+		return ok && o.State == replication.NodeAlive && a.probe.ready(ctx, r, o)
+	})
+	switch {
+	case ok && m.Owner == a.cfg.NodeID:
+		return m.ID, nil // placed here, not adopted yet: the Manager waits for it
+	case ok:
+		o, _ := r.Member(m.Owner)
+		return "", &game.RedirectError{URL: o.Advertise, MatchID: m.ID}
 	}
 
-	mi, err := r.CreateMatch(ctx, command.CreateMatch{ID: replication.NewMatchID(), Game: gameName})
+	mi, err := r.CreateMatch(ctx, command.CreateMatch{ID: replication.NewMatchID(), Game: gameName, Key: key})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -299,7 +295,11 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 	wctx, cancel := context.WithTimeout(ctx, createdWait)
 	_ = r.WaitApplied(wctx, mi.Created)
 	cancel()
-	a.log.Info().Str(keyMatch, mi.ID).Str(keyOwner, mi.Owner).Uint64(keyEpoch, mi.Epoch).Msg("match created")
+	ev := a.log.Info().Str(keyMatch, mi.ID).Str(keyOwner, mi.Owner).Uint64(keyEpoch, mi.Epoch)
+	if key != "" {
+		ev = ev.Str(keyMatchKey, key)
+	}
+	ev.Msg("match created")
 	if mi.Owner == a.cfg.NodeID {
 		return mi.ID, nil
 	}
@@ -308,6 +308,34 @@ func (a *Adapter) Admit(ctx context.Context, gameName string) (string, error) {
 		return "", errUnavailable("match %s placed on %s, which is not known here yet; retry", mi.ID, mi.Owner)
 	}
 	return "", &game.RedirectError{URL: o.Advertise, MatchID: mi.ID}
+}
+
+// choose picks, among matches (the directory's), the match of gameName and
+// key that Admit sends a player to: the oldest (by creation index) running
+// one placed here and not adopted yet (the Manager waits for its
+// adoption), or owned by another node with a free seat by the directory's
+// count for which live says its owner takes players. ok false: none, a
+// match is to be created. Matches running here already are skipped (the
+// Manager found them full), and so is every match of another game or
+// another key.
+func (a *Adapter) choose(matches []replication.MatchInfo, gameName, key string, live func(replication.MatchInfo) bool) (replication.MatchInfo, bool) {
+	seats := a.cfg.seatsOf(gameName)
+	slices.SortFunc(matches, func(x, y replication.MatchInfo) int { return cmp.Compare(x.Created, y.Created) })
+	for _, m := range matches {
+		if m.Game != gameName || m.Key != key || m.Status != replication.MatchRunning || m.Owner == "" {
+			continue
+		}
+		if m.Owner == a.cfg.NodeID {
+			if !a.adopted(m.ID, m.Epoch) {
+				return m, true
+			}
+			continue
+		}
+		if m.Players < seats && live(m) {
+			return m, true
+		}
+	}
+	return replication.MatchInfo{}, false
 }
 
 // catchUp waits, best effort and at most catchUpWait, until this node has

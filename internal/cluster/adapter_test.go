@@ -211,7 +211,7 @@ func TestAdmit(t *testing.T) {
 	t.Run("no lease: unavailable", func(t *testing.T) {
 		_, r, a := setup(t)
 		r.lease.Store(false)
-		_, err := a.Admit(ctx, toyName)
+		_, err := a.Admit(ctx, toyName, "")
 		wantUnavailable(t, err, "not in contact")
 	})
 	t.Run("oldest open match elsewhere: redirect", func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestAdmit(t *testing.T) {
 		f.put(replication.MatchInfo{ID: "other-game", Owner: "n2", Game: "chess"})
 		f.put(replication.MatchInfo{ID: "old", Owner: "n2", Players: 3})
 		f.put(replication.MatchInfo{ID: "new", Owner: "n2"})
-		_, err := a.Admit(ctx, toyName)
+		_, err := a.Admit(ctx, toyName, "")
 		wantRedirect(t, err, "n2", "old")
 		if r.catchUps.Load() != 1 || f.creates.Load() != 0 {
 			t.Fatalf("%d catch-ups, %d creates", r.catchUps.Load(), f.creates.Load())
@@ -230,18 +230,18 @@ func TestAdmit(t *testing.T) {
 	t.Run("placed here, not adopted: that match", func(t *testing.T) {
 		f, _, a := setup(t)
 		m := f.put(replication.MatchInfo{ID: "mine", Owner: "n1"})
-		if id, err := a.Admit(ctx, toyName); id != "mine" || err != nil {
+		if id, err := a.Admit(ctx, toyName, ""); id != "mine" || err != nil {
 			t.Fatalf("%q %v", id, err)
 		}
 		a.markAdopted(m.ID, m.Epoch) // running here: the Manager found it full
-		id, err := a.Admit(ctx, toyName)
+		id, err := a.Admit(ctx, toyName, "")
 		if id == "" || id == "mine" || err != nil || f.creates.Load() != 1 {
 			t.Fatalf("%q %v, %d creates", id, err, f.creates.Load())
 		}
 	})
 	t.Run("none open: created here", func(t *testing.T) {
 		f, r, a := setup(t)
-		id, err := a.Admit(ctx, toyName)
+		id, err := a.Admit(ctx, toyName, "")
 		m, found := r.Lookup(id)
 		if err != nil || !found || m.Owner != "n1" || f.creates.Load() != 1 {
 			t.Fatalf("%q %v %+v", id, err, m)
@@ -253,7 +253,7 @@ func TestAdmit(t *testing.T) {
 	t.Run("none open: created elsewhere, redirect", func(t *testing.T) {
 		f, _, a := setup(t)
 		f.placeOn = "n2"
-		id, err := a.Admit(ctx, toyName)
+		id, err := a.Admit(ctx, toyName, "")
 		var re *game.RedirectError
 		if id != "" || !errors.As(err, &re) || re.URL != "ws://n2.test/ws" || re.MatchID == "" {
 			t.Fatalf("%q %v", id, err)
@@ -262,7 +262,7 @@ func TestAdmit(t *testing.T) {
 	t.Run("create fails: unavailable", func(t *testing.T) {
 		f, _, a := setup(t)
 		f.createErr = replication.ErrNoLeader
-		_, err := a.Admit(ctx, toyName)
+		_, err := a.Admit(ctx, toyName, "")
 		wantUnavailable(t, err, "cannot create a match now")
 	})
 	t.Run("a burst fills one new match", func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestAdmit(t *testing.T) {
 		ids := make([]string, 5)
 		errs := make([]error, 5)
 		for i := range ids {
-			wg.Go(func() { ids[i], errs[i] = a.Admit(ctx, toyName) })
+			wg.Go(func() { ids[i], errs[i] = a.Admit(ctx, toyName, "") })
 		}
 		testutil.CheckTrue(t, 5*time.Second, func() bool { return f.creates.Load() == 1 })
 		close(f.createGate)
@@ -290,11 +290,11 @@ func TestAdmit(t *testing.T) {
 		f, _, a := setup(t)
 		f.createGate = make(chan struct{})
 		defer close(f.createGate)
-		go func() { _, _ = a.Admit(ctx, toyName) }()
+		go func() { _, _ = a.Admit(ctx, toyName, "") }()
 		testutil.CheckTrue(t, 5*time.Second, func() bool { return f.creates.Load() == 1 })
 		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		if _, err := a.Admit(cctx, toyName); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := a.Admit(cctx, toyName, ""); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -343,7 +343,7 @@ func TestAdmitGameSeats(t *testing.T) {
 				ids[i] = fmt.Sprintf("m%d", i)
 				f.put(replication.MatchInfo{ID: ids[i], Owner: "n2", Game: tt.game, Players: p})
 			}
-			id, err := a.Admit(context.Background(), tt.game)
+			id, err := a.Admit(context.Background(), tt.game, "")
 			if tt.want >= 0 {
 				wantRedirect(t, err, "n2", ids[tt.want])
 				return

@@ -137,7 +137,7 @@ func (r *fakeReplica) CreateMatch(ctx context.Context, req command.CreateMatch) 
 	if f.createErr != nil {
 		return replication.MatchInfo{}, f.createErr
 	}
-	return f.put(replication.MatchInfo{ID: req.ID, Game: req.Game, Owner: f.placeOn}), nil
+	return f.put(replication.MatchInfo{ID: req.ID, Game: req.Game, Key: req.Key, Owner: f.placeOn}), nil
 }
 
 func (r *fakeReplica) EndMatch(_ context.Context, id string, _ uint64) error {

@@ -6,4 +6,5 @@ const (
 	keyMatch     = "match"
 	keyEpoch     = "epoch"
 	keyOwner     = "owner"
+	keyMatchKey  = "match_key"
 )

@@ -38,7 +38,7 @@ func (a *Adapter) RunOwnership(ctx context.Context, r Replica, games Games) {
 
 func (a *Adapter) acquire(ctx context.Context, r Replica, games Games, ev replication.OwnershipEvent) {
 	id := ev.Match.ID
-	req := game.AdoptRequest{MatchID: id, Game: ev.Match.Game, Seed: ev.Match.Seed, Epoch: ev.Epoch}
+	req := game.AdoptRequest{MatchID: id, Game: ev.Match.Game, Key: ev.Match.Key, Seed: ev.Match.Seed, Epoch: ev.Epoch}
 	if cp, ok := r.LatestCheckpoint(id); ok {
 		st, err := cp.State()
 		if err != nil {
