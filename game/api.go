@@ -175,19 +175,19 @@ type AdoptRequest struct {
 	MatchID string
 	Game    string
 	Seed    uint64 // the directory's seed: a fresh match's game is created from it
-	// Key is the match's matchmaking key as the directory recorded it at
-	// creation ("" for none, and for a match created before the directory
-	// recorded keys): the Manager seats matchmaking joins in the match
-	// only when theirs is equal.
-	Key   string
-	Epoch uint64 // ownership epoch: checkpoints carry it
-	Tick  uint32 // the checkpoint's tick (0 with no State)
-	State []byte // a checkpoint from Manager's checkpoints or Freeze; empty: a fresh match
+	Epoch   uint64 // ownership epoch: checkpoints carry it
+	Tick    uint32 // the checkpoint's tick (0 with no State)
+	State   []byte // a checkpoint from Manager's checkpoints or Freeze; empty: a fresh match
 	// Log is the tick log that continues State (records of the ticks after
 	// Tick, as the old owner's TickLogger shipped them; from tick 1 for a
 	// fresh match): replayed before the room starts, so that the match
 	// resumes at the last tick replicated. Empty: none.
 	Log []byte
+	// Key is the match's matchmaking key as the directory recorded it at
+	// creation ("" for none, and for a match created before the directory
+	// recorded keys): the Manager seats matchmaking joins in the match
+	// only when theirs is equal.
+	Key string
 }
 
 var (
