@@ -20,7 +20,7 @@ import (
 // match is the row of m, with its room's tick when it runs here.
 func (s *Server) match(m replication.MatchInfo) Match {
 	am := Match{ID: m.ID, Game: m.Game, Owner: m.Owner, Epoch: m.Epoch, Players: m.Players, Status: m.Status,
-		CheckpointTick: m.CheckpointTick, CheckpointEpoch: m.CheckpointEpoch, CheckpointBytes: m.CheckpointBytes, Seed: m.Seed}
+		CheckpointTick: m.CheckpointTick, CheckpointEpoch: m.CheckpointEpoch, CheckpointBytes: m.CheckpointBytes, Seed: m.Seed, Key: m.Key}
 	if s.cfg.Ticks != nil && m.Owner == s.node.ID() {
 		if t, ok := s.cfg.Ticks.Tick(m.ID); ok {
 			am.Tick = &t

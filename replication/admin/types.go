@@ -29,6 +29,7 @@ type Match struct {
 	CheckpointEpoch uint64                  `json:"checkpoint_epoch"`
 	CheckpointBytes int                     `json:"checkpoint_bytes"`
 	Seed            uint64                  `json:"seed"`
+	Key             string                  `json:"key,omitempty"` // matchmaking key ("" for none)
 }
 
 // CreateMatchRequest is the body of POST /admin/v1/matches.
