@@ -143,10 +143,14 @@ func (s *Server) handleCreateMatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, 0)
 		return
 	}
+	if len(req.Key) > command.MaxMatchKeyLen {
+		writeError(w, badRequest(fmt.Errorf("match key of %d bytes: at most %d", len(req.Key), command.MaxMatchKeyLen)), 0)
+		return
+	}
 	if req.ID == "" {
 		req.ID = replication.NewMatchID()
 	}
-	m, err := s.node.CreateMatch(r.Context(), command.CreateMatch{ID: req.ID, Game: req.Game, Owner: req.Node, Seed: req.Seed})
+	m, err := s.node.CreateMatch(r.Context(), command.CreateMatch{ID: req.ID, Game: req.Game, Owner: req.Node, Seed: req.Seed, Key: req.Key})
 	if err != nil {
 		writeError(w, err, 0)
 		return

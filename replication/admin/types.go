@@ -38,6 +38,10 @@ type CreateMatchRequest struct {
 	Game string `json:"game"`
 	Node string `json:"node,omitempty"` // empty: the least-loaded live node
 	Seed uint64 `json:"seed,omitempty"`
+	// Key is the match's matchmaking key, as the game layer writes it
+	// (the join payload's match_key fields: `mode=1 map="dust"`); empty:
+	// none. Matchmaking seats only players of that key in it.
+	Key string `json:"key,omitempty"`
 }
 
 // MoveRequest is the body of POST /admin/v1/matches/{id}/move.
