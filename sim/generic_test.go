@@ -266,11 +266,11 @@ func TestNewRoomChecksThePath(t *testing.T) {
 	withCodec.Codec = codec
 	type bare struct{ World }
 	type both struct {
-		*fakeWorld
+		entityWorld
 		StateWriter
 	}
 	type arenaEvents struct {
-		*fakeWorld
+		entityWorld
 		EventHandler
 	}
 	g := newCardsGame(codec)
@@ -281,10 +281,10 @@ func TestNewRoomChecksThePath(t *testing.T) {
 		want string
 	}{
 		{"neither", DefaultConfig(), bare{newFakeWorld()}, "neither"},
-		{"both", withCodec, both{newFakeWorld(), g}, "both"},
+		{"both", withCodec, both{entityWorld{}, g}, "both"},
 		{"state without codec", DefaultConfig(), g, "without Config.Codec"},
-		{"entities with codec", withCodec, newFakeWorld(), "a Codec with an EntityWriter"},
-		{"entities with events", DefaultConfig(), arenaEvents{newFakeWorld(), g}, "EventHandler"},
+		{"entities with codec", withCodec, entityWorld{}, "a Codec with an EntityWriter"},
+		{"entities with events", DefaultConfig(), arenaEvents{entityWorld{}, g}, "EventHandler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,7 +306,7 @@ func TestGenericRecordFormats(t *testing.T) {
 	r, _ := newCardsRoom(t, false, nil, rec)
 	joinCards(t, r, 1, nil)
 	r.step(time.Now())
-	a, err := NewRoom("arena", DefaultConfig(), newFakeWorld(), nil, rec)
+	a, err := NewRoom("arena", DefaultConfig(), entityWorld{}, nil, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,3 +632,12 @@ func BenchmarkRoomTickGeneric(b *testing.B) {
 		})
 	}
 }
+
+// entityWorld is a World of the arena path (an EntityWriter) with no
+// entities.
+type entityWorld struct{}
+
+func (entityWorld) Join(p uint32) (uint32, error)                      { return 1000 + p, nil }
+func (entityWorld) Leave(uint32)                                       {}
+func (entityWorld) Step(uint32, []PlayerInput)                         {}
+func (entityWorld) AppendEntities(dst []schema.Entity) []schema.Entity { return dst }
