@@ -336,7 +336,7 @@ func (rp *replayer) hash() uint32 {
 type logRecord struct {
 	tick    uint32
 	full    bool
-	v2      bool
+	axes    bool // format 2: inputs carry the old arena's four fields
 	events  []SeatEvent
 	cevents []clientEvent
 	inputs  []PlayerInput
@@ -433,8 +433,14 @@ func (d *logDecoder) next() (logRecord, error) {
 	r.tick = uint32(d.uvarint("tick", maxU32))
 	flags := d.byte("flags")
 	r.full = flags&flagFull != 0
-	r.v2 = flags&flagV2 != 0
-	if flags&^(flagFull|flagV2) != 0 {
+	switch flags &^ flagFull {
+	case flagV2 | flagV3:
+		r.axes = false
+	case flagV2:
+		r.axes = true
+	case 0:
+		d.fail("a format 1 record (the arena's of schema.Entity values, no longer replayed)")
+	default:
 		d.fail("flags")
 	}
 	// Every event and input takes at least 3 bytes: counts beyond what is
@@ -455,7 +461,7 @@ func (d *logDecoder) next() (logRecord, error) {
 			ev.Entity = uint32(d.uvarint("entity", maxU32))
 		}
 		ev.Note = d.bytes("note", d.uvarint("note length", maxU32))
-		if r.v2 && ev.Kind == SeatJoin {
+		if ev.Kind == SeatJoin {
 			ev.Info.Player = ev.Player
 			ev.Info.Name = string(d.lenBytes("name", "name length"))
 			ev.Info.Payload = d.lenBytes("payload", "payload length")
@@ -464,19 +470,17 @@ func (d *logDecoder) next() (logRecord, error) {
 		r.events = append(r.events, ev)
 	}
 	r.cevents = r.cevents[:0]
-	if r.v2 {
-		left = uint64(len(d.b) - d.p)
-		nc := d.uvarint("client event count", left/3)
-		for range nc {
-			if d.err != nil {
-				break
-			}
-			var ce clientEvent
-			ce.player = uint32(d.uvarint("player", maxU32))
-			ce.seq = uint32(d.uvarint("seq", maxU32))
-			ce.data = d.lenBytes("event data", "event data length")
-			r.cevents = append(r.cevents, ce)
+	left = uint64(len(d.b) - d.p)
+	nc := d.uvarint("client event count", left/3)
+	for range nc {
+		if d.err != nil {
+			break
 		}
+		var ce clientEvent
+		ce.player = uint32(d.uvarint("player", maxU32))
+		ce.seq = uint32(d.uvarint("seq", maxU32))
+		ce.data = d.lenBytes("event data", "event data length")
+		r.cevents = append(r.cevents, ce)
 	}
 	left = uint64(len(d.b) - d.p)
 	ni := d.uvarint("input count", left/3)
@@ -490,13 +494,13 @@ func (d *logDecoder) next() (logRecord, error) {
 		in.Input.Seq = uint32(d.uvarint("seq", maxU32))
 		in.Input.TargetTick = uint32(int64(r.tick) + d.varint("target tick"))
 		in.Input.AckTick = uint32(int64(r.tick) + d.varint("ack tick"))
-		in.Input.MoveX = int8(d.byte("move x"))
-		in.Input.MoveY = int8(d.byte("move y"))
-		in.Input.Aim = uint16(d.uvarint("aim", 1<<16-1))
-		in.Input.Buttons = d.byte("buttons")
-		if r.v2 {
-			in.Input.Data = d.lenBytes("input data", "input data length")
+		if r.axes { // format 2: move x, move y, aim, buttons, unused
+			d.byte("move x")
+			d.byte("move y")
+			d.uvarint("aim", 1<<16-1)
+			d.byte("buttons")
 		}
+		in.Input.Data = d.lenBytes("input data", "input data length")
 		r.inputs = append(r.inputs, in)
 	}
 	if h := d.bytes("hash", 4); h != nil {

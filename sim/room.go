@@ -176,7 +176,7 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 	if o.recFn != nil {
 		// The first record is full: a replay from the state this room
 		// starts with (fresh, or restored) needs every player's input.
-		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true, v2: recordsV2(world)}
+		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true}
 	}
 	if o.restored {
 		r.tick = o.startTick
@@ -330,7 +330,8 @@ func (r *Room) Attach(ctx context.Context, player uint32, conn Conn, ack uint32)
 
 // Detach takes player's connection away (it disconnected) but keeps the
 // player in the world. Its buffered inputs are dropped and its last input's
-// axes and buttons are cleared, so that its entity stands still.
+// data is cleared (the game sees an empty input), so that its entity stands
+// still.
 func (r *Room) Detach(ctx context.Context, player uint32) error {
 	return r.exec(ctx, func() error { return r.detach(player) })
 }

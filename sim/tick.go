@@ -213,8 +213,7 @@ func (r *Room) detach(id uint32) error {
 	p.conn = nil
 	p.detached = true
 	p.clearPending()
-	p.last.MoveX, p.last.MoveY, p.last.Buttons = 0, 0, 0
-	p.release(&p.last)
+	p.release(&p.last) // stand still: the game sees no data
 	return nil
 }
 
