@@ -39,14 +39,13 @@ type Config struct {
 	// before it skips ahead instead of running the late ticks back to back.
 	// 1..1000, default 5.
 	MaxCatchUp int
-	// EntityHint is the expected number of entities, used to preallocate
-	// the history ring. 0..65536, default 64.
+	// EntityHint is the expected number of entities, used to size the
+	// snapshot envelope buffer. 0..65536, default 64.
 	EntityHint int
-	// Codec is the compiled layout of a generic game's entities (its
-	// schema mapped by gameschema): required when the World is a
-	// StateWriter, refused with an EntityWriter.
+	// Codec is the compiled layout of the game's entities (its schema
+	// mapped by gameschema): required.
 	Codec *gamedelta.Codec
-	// MaxInputBytes bounds Input.Data, a generic game's input buffer: an
+	// MaxInputBytes bounds Input.Data, the game's input buffer: an
 	// input whose data is longer is dropped (counted as discarded). The
 	// room copies each input's data into storage of its own, grown once to
 	// this size per slot. 1..4096, default 256.

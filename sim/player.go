@@ -38,8 +38,8 @@ type player struct {
 	out        outQueue
 	overflowed bool // its connection was told (Conn.Overflow)
 
-	// The generic path (snapshots.go): the encoder's record of this
-	// client, and its view (Viewer).
+	// Snapshots (snapshots.go): the encoder's record of this client, and
+	// its view (Viewer).
 	client *gamedelta.Client
 	view   gamedelta.View
 

@@ -74,10 +74,10 @@ type Replayed struct {
 // ReplayOption configures Replay.
 type ReplayOption func(*replayer)
 
-// ReplayWith replays with the room configuration cfg: its Codec (needed
-// for a StateWriter World, whose state hash is taken of its
-// gamedelta.World) and its EventQueue (the bound of the server events kept
-// per player). Without it: no Codec, DefaultConfig's EventQueue.
+// ReplayWith replays with the room configuration cfg: its Codec (needed:
+// the state hash is taken of the gamedelta.World the World writes) and its
+// EventQueue (the bound of the server events kept per player). Without it:
+// no Codec (Replay refuses), DefaultConfig's EventQueue.
 func ReplayWith(cfg Config) ReplayOption {
 	return func(rp *replayer) { rp.codec, rp.evLimit = cfg.Codec, cfg.EventQueue }
 }
@@ -86,9 +86,8 @@ func ReplayWith(cfg Config) ReplayOption {
 // given seats, through the records of log after start: for each tick the
 // seat changes (World.Join or InfoJoiner.JoinWith with the logged
 // JoinInfo, World.Leave), the client events (EventHandler) and the inputs
-// the recording room applied, then World.Step, then the state hash (of
-// World.AppendEntities, or of the gamedelta.World a StateWriter writes) is
-// compared with the recorded one. skip is the number of seat changes of
+// the recording room applied, then World.Step, then the state hash (of the
+// gamedelta.World its WriteState fills) is compared with the recorded one. skip is the number of seat changes of
 // the record start+1 that the checkpoint already holds (changes logged
 // after tick start, before the capture). Records up to start are skipped;
 // the first replayed must be start+1 and full. onSeat, if not nil, sees
@@ -106,7 +105,6 @@ func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat fu
 	for _, o := range opts {
 		o(&rp)
 	}
-	rp.ew, _ = w.(EntityWriter)
 	rp.sw, _ = w.(StateWriter)
 	rp.joiner, _ = w.(InfoJoiner)
 	rp.handler, _ = w.(EventHandler)
@@ -121,13 +119,12 @@ func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat fu
 		rp.players[i].out.seq = rp.players[i].OutSeq
 	}
 	switch {
-	case rp.sw != nil && rp.codec == nil:
-		return rp.result(), errors.New("replay: a StateWriter world needs its Codec (ReplayWith)")
-	case rp.sw != nil:
-		rp.gw = gamedelta.NewWorld(rp.codec)
-	case rp.ew == nil:
-		return rp.result(), errors.New("replay: the world is neither an EntityWriter nor a StateWriter")
+	case rp.sw == nil:
+		return rp.result(), errors.New("replay: the world is not a StateWriter")
+	case rp.codec == nil:
+		return rp.result(), errors.New("replay: the world needs its Codec (ReplayWith)")
 	}
+	rp.gw = gamedelta.NewWorld(rp.codec)
 	if ou, ok := w.(OutboxUser); ok {
 		ou.SetOutbox(replayOutbox{&rp})
 	}
@@ -165,7 +162,6 @@ type replayPlayer struct {
 
 type replayer struct {
 	w       World
-	ew      EntityWriter
 	sw      StateWriter
 	joiner  InfoJoiner
 	handler EventHandler
@@ -176,7 +172,6 @@ type replayer struct {
 	ticks   int
 	players []replayPlayer // sorted by id
 	inputs  []PlayerInput
-	ents    []schema.Entity
 	// joining is the player whose JoinWith runs (not yet in players);
 	// evTick the tick of the record being replayed.
 	joining *replayPlayer
@@ -323,13 +318,9 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 
 // hash is the state hash of the World after a step, as the room takes it.
 func (rp *replayer) hash() uint32 {
-	if rp.sw != nil {
-		rp.gw.Reset()
-		rp.sw.WriteState(rp.gw)
-		return hashState(rp.gw)
-	}
-	rp.ents = rp.ew.AppendEntities(rp.ents[:0])
-	return HashEntities(rp.ents)
+	rp.gw.Reset()
+	rp.sw.WriteState(rp.gw)
+	return hashState(rp.gw)
 }
 
 // logRecord is one decoded record; its slices are reused by the decoder.

@@ -231,7 +231,7 @@ type Stats struct {
 	Paused          bool          // the gate held the last tick
 	InputsDropped   uint64        // inputs dropped because their player's queue was full
 	InputsDiscarded uint64        // inputs received but never applied
-	Encodes         uint64        // snapshot envelopes encoded (arena: one per distinct baseline per tick; generic: per distinct encoding and event seq, and per player with pending events)
+	Encodes         uint64        // snapshot envelopes encoded (per distinct encoding and event seq, and per player with pending events)
 	Snapshots       uint64        // snapshots handed to connections
 	SnapshotBytes   uint64        // their bytes
 	EncodeTime      time.Duration // total time spent encoding and handing out snapshots
