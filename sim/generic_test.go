@@ -258,22 +258,13 @@ func TestGenericInputData(t *testing.T) {
 	}
 }
 
-// TestNewRoomChecksThePath: a World is exactly one of EntityWriter and
-// StateWriter, a StateWriter comes with its Codec, and an EntityWriter
-// with none of the generic path's interfaces.
+// TestNewRoomChecksThePath: a World is a StateWriter and comes with its
+// Codec.
 func TestNewRoomChecksThePath(t *testing.T) {
 	codec := mustCodec(t)
 	withCodec := DefaultConfig()
 	withCodec.Codec = codec
 	type bare struct{ World }
-	type both struct {
-		entityWorld
-		StateWriter
-	}
-	type arenaEvents struct {
-		entityWorld
-		EventHandler
-	}
 	g := newCardsGame(codec)
 	tests := []struct {
 		name string
@@ -281,11 +272,8 @@ func TestNewRoomChecksThePath(t *testing.T) {
 		w    World
 		want string
 	}{
-		{"neither", DefaultConfig(), bare{newFakeWorld()}, "neither"},
-		{"both", withCodec, both{entityWorld{}, g}, "both"},
+		{"no state", withCodec, bare{g}, "not a StateWriter"},
 		{"state without codec", DefaultConfig(), g, "without Config.Codec"},
-		{"entities with codec", withCodec, entityWorld{}, "a Codec with an EntityWriter"},
-		{"entities with events", DefaultConfig(), arenaEvents{entityWorld{}, g}, "EventHandler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -705,12 +693,3 @@ func BenchmarkRoomTickGeneric(b *testing.B) {
 		})
 	}
 }
-
-// entityWorld is a World of the arena path (an EntityWriter) with no
-// entities.
-type entityWorld struct{}
-
-func (entityWorld) Join(p uint32) (uint32, error)                      { return 1000 + p, nil }
-func (entityWorld) Leave(uint32)                                       {}
-func (entityWorld) Step(uint32, []PlayerInput)                         {}
-func (entityWorld) AppendEntities(dst []schema.Entity) []schema.Entity { return dst }

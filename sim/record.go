@@ -46,9 +46,8 @@ import (
 // input. The record after any capture (checkpoint) is full, and so is a
 // room's first record, so that a replay from a checkpoint at tick C starts
 // from a full record at C+1. The hash is the digest of the gamedelta.World
-// the World's WriteState fills after the step (the arena path's rooms, while
-// they exist, hash their entities with HashEntities): a replay that does
-// not reach it has diverged. Server events are not logged: a replay makes
+// the World's WriteState fills after the step: a replay that does not
+// reach it has diverged. Server events are not logged: a replay makes
 // them again.
 
 // Event kinds of the tick log.
@@ -198,18 +197,4 @@ func appendInput(b []byte, tick, player uint32, in *schema.Input) []byte {
 	b = binary.AppendVarint(b, int64(in.TargetTick)-int64(tick))
 	b = binary.AppendVarint(b, int64(in.AckTick)-int64(tick))
 	return appendBytes(b, in.Data)
-}
-
-// HashEntities is the state hash of the tick log: a 32-bit digest of the
-// quantized entities a World appends after a step. Two worlds in the same
-// state give the same hash on any node; a replay compares it tick by tick.
-func HashEntities(ents []schema.Entity) uint32 {
-	h := newHasher(uint64(len(ents)))
-	for i := range ents {
-		e := &ents[i]
-		h.mix(uint64(e.ID) | uint64(e.Owner)<<32)
-		h.mix(uint64(uint32(e.X)) | uint64(uint32(e.Y))<<32)
-		h.mix(uint64(uint16(e.VX)) | uint64(uint16(e.VY))<<16 | uint64(e.Angle)<<32 | uint64(e.Kind)<<48 | uint64(e.HP)<<56)
-	}
-	return h.sum()
 }
