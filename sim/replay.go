@@ -430,7 +430,7 @@ func (d *logDecoder) next() (logRecord, error) {
 	case flagV2:
 		r.axes = true
 	case 0:
-		d.fail("a format 1 record (the arena's of schema.Entity values, no longer replayed)")
+		d.fail("a format 1 record (the old arena's, no longer replayed)")
 	default:
 		d.fail("flags")
 	}
