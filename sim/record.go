@@ -33,8 +33,8 @@ import (
 // every other game); a replay reads and ignores them, so a log written by
 // the previous version replays as it did. Format 1 (neither bit), that
 // arena's own records, is refused (ErrBadLog): its inputs and its state
-// hash were of schema.Entity values no game has any more (DESIGN.md, "Tick
-// log formats").
+// hash were of that arena's entity values, which no game has any more
+// (DESIGN.md, "Tick log formats").
 //
 // The events are the seat changes the room applied after the previous tick
 // and before this one, in order; note is the caller's own bytes about the
