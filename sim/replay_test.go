@@ -317,8 +317,12 @@ func TestRecordAllocs(t *testing.T) {
 	for range 100 {
 		tick()
 	}
-	if a := testing.AllocsPerRun(200, tick); a != 0 {
-		t.Fatalf("%v allocs per recorded tick, want 0", a)
+	want := 0.0
+	if sim.RaceBuild() {
+		want = 1000 // counted, but the instrumentation's own allocations are not ours
+	}
+	if a := testing.AllocsPerRun(200, tick); a > want {
+		t.Fatalf("%v allocs per recorded tick, want %v", a, want)
 	}
 	if len(buf) < 8*8 {
 		t.Fatalf("record of %d bytes for 8 players", len(buf))
