@@ -44,7 +44,6 @@ type player struct {
 	view   gamedelta.View
 
 	// per tick, in broadcast
-	base uint32
 	enc  gamedelta.Encoded
 	sent bool
 }
