@@ -299,9 +299,7 @@ func (*refusingGame) Join(uint32) (uint32, error) { return 0, errors.New("no pla
 // then got no seat in it closes at once, not after EmptyTimeout.
 func TestUnclaimedMatchCloses(t *testing.T) {
 	m, reg := newTestManager(t, func(c *Config) { c.EmptyTimeout = time.Minute })
-	if err := reg.Register("refuser", func(int64) Game { return &refusingGame{} }); err != nil {
-		t.Fatal(err)
-	}
+	registerFake(t, reg, "refuser", func(int64) Game { return &refusingGame{} })
 	if _, _, err := joinFrom(m, schema.Hello{Game: "refuser"}, 0, ipA); err == nil {
 		t.Fatal("joined a game that refuses everyone")
 	}

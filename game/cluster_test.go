@@ -309,8 +309,8 @@ func TestAdoptFromCheckpointResumesSeats(t *testing.T) {
 	if sn := c1.snapshot(t, 0); sn.BaselineTick != 0 || sn.Tick <= ck.tick {
 		t.Fatalf("first snapshot on the new owner: tick %d baseline %d; want full, after %d", sn.Tick, sn.BaselineTick, ck.tick)
 	}
-	if sn := c1.snapshot(t, 0); len(sn.Spawned) != 2 {
-		t.Fatalf("full snapshot with %d entities, want the 2 restored", len(sn.Spawned))
+	if sn := c1.snapshot(t, 0); countEntities(t, b, sn) != 2 {
+		t.Fatalf("full snapshot with %d entities, want the 2 restored", countEntities(t, b, sn))
 	}
 	// Its inputs continue after the seq the old owner applied.
 	r1.Input(&schema.Input{Seq: 5}) // applied by A already: discarded

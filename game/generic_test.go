@@ -281,7 +281,8 @@ func TestPublicReason(t *testing.T) {
 
 // TestSchemaMismatch: a Hello whose schema hash is not the match's is
 // refused before it is seated, by matchmaking, by match id and on resume;
-// a game without a schema refuses any hash; an empty hash joins any match.
+// a game without a schema refuses any hash; an empty hash joins any match
+// and the Welcome names the match's schema.
 func TestSchemaMismatch(t *testing.T) {
 	m, reg := newTestManager(t, nil)
 	gs, _ := registerTag(t, reg)
@@ -309,15 +310,19 @@ func TestSchemaMismatch(t *testing.T) {
 	if info := m.Matches()[0]; info.Players != 1 || info.SchemaHash != gs.Hash() {
 		t.Errorf("after the refusals: %+v", info)
 	}
-	je = joinErr(t, m, schema.Hello{Game: "fake", SchemaHash: gs.Hash()}, 0, schema.ErrCodeSchemaMismatch)
-	if !je.Public || je.Message != "schema mismatch: the match speaks fake (no game schema)" {
+	if err := reg.Register("plain", func(int64) Game { return &fakeGame{} }); err != nil {
+		t.Fatal(err)
+	}
+	je = joinErr(t, m, schema.Hello{Game: "plain", SchemaHash: gs.Hash()}, 0, schema.ErrCodeSchemaMismatch)
+	if !je.Public || je.Message != "schema mismatch: the match speaks plain (no game schema)" {
 		t.Errorf("a game without a schema: %+v", je)
 	}
 	if s2, _ := join(t, m, schema.Hello{Game: "tag"}, 0); s2.Welcome().MatchID != w.MatchID {
 		t.Error("a Hello without a hash did not join the open tag match")
 	}
-	if s3, _ := join(t, m, schema.Hello{Game: "fake"}, 0); s3.Schema() != nil || s3.Welcome().SchemaHash != "" || s3.Welcome().Game != "fake" {
-		t.Errorf("a game without a schema: Seat schema %v, Welcome %+v", s3.Schema(), s3.Welcome())
+	fake := reg.Schema("fake")
+	if s3, _ := join(t, m, schema.Hello{Game: "fake"}, 0); s3.Schema() != fake || s3.Welcome().SchemaHash != fake.Hash() || s3.Welcome().Game != "fake" {
+		t.Errorf("the fake game: Seat schema %v, Welcome %+v", s3.Schema(), s3.Welcome())
 	}
 }
 

@@ -4,18 +4,71 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	flatbuffers "github.com/google/flatbuffers/go"
+
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/sim"
 )
+
+//go:generate sh -c "cd testdata && flatc --binary --schema fake.fbs"
+
+// fakeBFBS is the compiled schema of the fake games (testdata/fake.fbs):
+// one kind of entity (x, y), an input of two axes.
+var fakeBFBS = sync.OnceValues(func() ([]byte, error) { return os.ReadFile("testdata/fake.bfbs") })
+
+// registerFake registers a game of the fake schema under name.
+func registerFake(t *testing.T, reg *Registry, name string, f Factory) {
+	t.Helper()
+	b, err := fakeBFBS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.RegisterSpec(Spec{Name: name, New: f, Schema: b}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeInput is the fake schema's input buffer of the axes mx and my.
+func fakeInput(mx, my int8) []byte {
+	b := flatbuffers.NewBuilder(32)
+	b.StartObject(2)
+	b.PrependInt8Slot(0, mx, 0)
+	b.PrependInt8Slot(1, my, 0)
+	b.Finish(b.EndObject())
+	return b.FinishedBytes()
+}
+
+// readFakeInput reads the axes of a fake input buffer (none: 0, 0).
+func readFakeInput(data []byte) (mx, my int8) {
+	if len(data) < flatbuffers.SizeUOffsetT {
+		return 0, 0
+	}
+	t := flatbuffers.Table{Bytes: data, Pos: flatbuffers.GetUOffsetT(data)}
+	if o := flatbuffers.UOffsetT(t.Offset(4)); o != 0 {
+		mx = t.GetInt8(o + t.Pos)
+	}
+	if o := flatbuffers.UOffsetT(t.Offset(6)); o != 0 {
+		my = t.GetInt8(o + t.Pos)
+	}
+	return mx, my
+}
+
+// fakeEnt is one entity of a fake game.
+type fakeEnt struct {
+	ID, Owner uint32
+	X, Y      int32
+}
 
 // fakeGame gives each player one entity (id 100+n, n counting joins).
 type fakeGame struct {
 	mu      sync.Mutex
-	ents    []schema.Entity
+	ents    []fakeEnt
 	next    uint32
 	panicOn uint32 // Step panics when a player with this id is seated
 }
@@ -25,7 +78,7 @@ func (g *fakeGame) Join(p uint32) (uint32, error) {
 	defer g.mu.Unlock()
 	g.next++
 	id := 100 + g.next
-	g.ents = append(g.ents, schema.Entity{ID: id, Owner: p, HP: 1})
+	g.ents = append(g.ents, fakeEnt{ID: id, Owner: p})
 	return id, nil
 }
 
@@ -53,10 +106,15 @@ func (g *fakeGame) Step(_ uint32, inputs []sim.PlayerInput) {
 	}
 }
 
-func (g *fakeGame) AppendEntities(dst []schema.Entity) []schema.Entity {
+// WriteState writes the entities (ids ascending: joins count up).
+func (g *fakeGame) WriteState(w *gamedelta.World) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append(dst, g.ents...)
+	for _, e := range g.ents {
+		i := w.Add(e.ID, 0, e.Owner)
+		w.SetInt(i, 0, int64(e.X))
+		w.SetInt(i, 1, int64(e.Y))
+	}
 }
 
 // MarshalState writes next, then each entity's id, owner and x.
@@ -82,7 +140,7 @@ func (g *fakeGame) UnmarshalState(b []byte) error {
 	g.next = le.Uint32(b)
 	g.ents = g.ents[:0]
 	for p := 4; p < len(b); p += 12 {
-		g.ents = append(g.ents, schema.Entity{ID: le.Uint32(b[p:]), Owner: le.Uint32(b[p+4:]), X: int32(le.Uint32(b[p+8:])), HP: 1})
+		g.ents = append(g.ents, fakeEnt{ID: le.Uint32(b[p:]), Owner: le.Uint32(b[p+4:]), X: int32(le.Uint32(b[p+8:]))})
 	}
 	return nil
 }
@@ -150,14 +208,27 @@ func (c *fakeConn) snapshot(t *testing.T, i int) schema.Snapshot {
 	return m.Snapshot
 }
 
+// countEntities decodes the state of a full snapshot of a fake game of m
+// and returns how many entities it holds.
+func countEntities(t *testing.T, m *Manager, s schema.Snapshot) int {
+	t.Helper()
+	gs := m.games.Schema("fake")
+	if gs == nil || s.BaselineTick != 0 {
+		t.Fatalf("not a full snapshot of the fake game (baseline %d)", s.BaselineTick)
+	}
+	w := gamedelta.NewWorld(gs.Codec)
+	if err := gamedelta.NewDecoder(gs.Codec, 0).Apply(w, nil, 0, s.State); err != nil {
+		t.Fatal(err)
+	}
+	return w.Len()
+}
+
 // newTestManager returns a manager of fake games ("fake", the default) at
 // 128 Hz, shut down at the end of the test.
 func newTestManager(t *testing.T, edit func(*Config)) (*Manager, *Registry) {
 	t.Helper()
 	reg := NewRegistry()
-	if err := reg.Register("fake", func(int64) Game { return &fakeGame{} }); err != nil {
-		t.Fatal(err)
-	}
+	registerFake(t, reg, "fake", func(int64) Game { return &fakeGame{} })
 	cfg := DefaultConfig()
 	cfg.NodeID = "n1"
 	cfg.TickRate = 128

@@ -368,7 +368,7 @@ func TestShutdown(t *testing.T) {
 
 func TestCrashedMatchKicksPlayers(t *testing.T) {
 	reg := NewRegistry()
-	_ = reg.Register("bomb", func(int64) Game { return &fakeGame{panicOn: 2} })
+	registerFake(t, reg, "bomb", func(int64) Game { return &fakeGame{panicOn: 2} })
 	cfg := DefaultConfig()
 	cfg.TickRate, cfg.DefaultGame = 128, "bomb"
 	m, err := NewManager(cfg, reg)

@@ -63,10 +63,11 @@ func (g *movingGame) Step(_ uint32, inputs []sim.PlayerInput) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, in := range inputs {
+		mx, my := readFakeInput(in.Input.Data)
 		for i := range g.ents {
 			if g.ents[i].Owner == in.Player {
-				g.ents[i].X += int32(in.Input.MoveX)
-				g.ents[i].Y += int32(in.Input.MoveY) + wobble.Load()
+				g.ents[i].X += int32(mx)
+				g.ents[i].Y += int32(my) + wobble.Load()
 			}
 		}
 	}
@@ -97,8 +98,8 @@ func (g *movingGame) UnmarshalState(b []byte) error {
 	g.next = le.Uint32(b)
 	g.ents = g.ents[:0]
 	for p := 4; p < len(b); p += 16 {
-		g.ents = append(g.ents, schema.Entity{ID: le.Uint32(b[p:]), Owner: le.Uint32(b[p+4:]),
-			X: int32(le.Uint32(b[p+8:])), Y: int32(le.Uint32(b[p+12:])), HP: 1})
+		g.ents = append(g.ents, fakeEnt{ID: le.Uint32(b[p:]), Owner: le.Uint32(b[p+4:]),
+			X: int32(le.Uint32(b[p+8:])), Y: int32(le.Uint32(b[p+12:]))})
 	}
 	return nil
 }
@@ -150,9 +151,7 @@ func newLogNode(t *testing.T, id string) *logNode {
 		c.Logger = zerolog.New(n.out)
 		c.ResumeGrace = time.Minute
 	})
-	if err := m.games.Register("moving", func(int64) Game { return &movingGame{} }); err != nil {
-		t.Fatal(err)
-	}
+	registerFake(t, m.games, "moving", func(int64) Game { return &movingGame{} })
 	n.m, n.ckpt = m, rec
 	return n
 }
@@ -191,7 +190,7 @@ func playOnA(t *testing.T, a *logNode) played {
 			seq++
 			mu.Lock()
 			for i, s := range seats {
-				s.Input(&schema.Input{Seq: seq, MoveX: int8(int(seq)%7 - 3 + i), MoveY: int8(int(seq)%5 - 2)})
+				s.Input(&schema.Input{Seq: seq, Data: fakeInput(int8(int(seq)%7-3+i), int8(int(seq)%5-2))})
 			}
 			mu.Unlock()
 		}

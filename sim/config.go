@@ -14,8 +14,8 @@ type Config struct {
 	TickRate int
 	// InputQueue is the capacity of each player's input queue: the inputs
 	// received for that player since the last tick. When it is full the
-	// oldest is dropped (and counted; its buttons are merged into the next),
-	// so a client that floods loses only its own inputs. A client sends one
+	// oldest is dropped (and counted), so a client that floods loses only
+	// its own inputs. A client sends one
 	// input per tick; 16 absorbs a burst after a half-second stall at 30 Hz.
 	// 1..1024, default 16. Not a node flag: the default serves every tick
 	// rate, and net/ws closes a client over its message rate long before
@@ -26,27 +26,26 @@ type Config struct {
 	// snapshot. 2..1024, default 64.
 	History int
 	// InputBuffer is the per-player jitter buffer: inputs waiting beyond
-	// this many make the room skip to the player's newest input (the
-	// skipped inputs' buttons are merged into it). 1..64, default 1: each
-	// tick applies the newest input, so an input never waits behind
-	// another and input→ack latency stays at one tick (what Colyseus and
-	// Nakama users get: inputs take effect on the next tick). Larger
-	// values apply every input, one per tick, at the cost of a tick of
-	// latency per input queued (pinned at 1,375 players, p99 RTT 92–97 ms
-	// at 4, 53–68 ms at 1; sim/DESIGN.md).
+	// this many make the room skip to the player's newest input (a game
+	// whose every press must count sends it as an event, never skipped).
+	// 1..64, default 1: each tick applies the newest input, so an input
+	// never waits behind another and input→ack latency stays at one tick
+	// (what Colyseus and Nakama users get: inputs take effect on the next
+	// tick). Larger values apply every input, one per tick, at the cost of
+	// a tick of latency per input queued (pinned at 1,375 players, p99 RTT
+	// 92–97 ms at 4, 53–68 ms at 1; sim/DESIGN.md).
 	InputBuffer int
 	// MaxCatchUp is how many ticks the loop may fall behind its schedule
 	// before it skips ahead instead of running the late ticks back to back.
 	// 1..1000, default 5.
 	MaxCatchUp int
-	// EntityHint is the expected number of entities, used to preallocate
-	// the history ring. 0..65536, default 64.
+	// EntityHint is the expected number of entities, used to size the
+	// snapshot envelope buffer. 0..65536, default 64.
 	EntityHint int
-	// Codec is the compiled layout of a generic game's entities (its
-	// schema mapped by gameschema): required when the World is a
-	// StateWriter, refused with an EntityWriter.
+	// Codec is the compiled layout of the game's entities (its schema
+	// mapped by gameschema): required.
 	Codec *gamedelta.Codec
-	// MaxInputBytes bounds Input.Data, a generic game's input buffer: an
+	// MaxInputBytes bounds Input.Data, the game's input buffer: an
 	// input whose data is longer is dropped (counted as discarded). The
 	// room copies each input's data into storage of its own, grown once to
 	// this size per slot. 1..4096, default 256.

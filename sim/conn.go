@@ -20,7 +20,7 @@ type Conn interface {
 }
 
 // PlayerInput is one input of one player, as the room hands it to the game.
-// Input.Data (a generic game's input buffer) belongs to the room: it is
+// Input.Data (the game's input buffer) belongs to the room: it is
 // valid during the World.Step call only.
 type PlayerInput struct {
 	Player uint32
@@ -28,9 +28,8 @@ type PlayerInput struct {
 }
 
 // World is what a room loop needs from a game. game.Game satisfies it. All
-// methods are called on the room goroutine only. A World is also exactly
-// one of EntityWriter (the arena path) and StateWriter (the generic path),
-// and any of the optional interfaces of gameapi.go.
+// methods are called on the room goroutine only. A World is also a
+// StateWriter, and any of the optional interfaces of gameapi.go.
 type World interface {
 	// Join adds a player and returns the id of its entity (0: none). A
 	// World that is an InfoJoiner is joined with JoinWith instead.

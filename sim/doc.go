@@ -1,7 +1,10 @@
 // Package sim is the fixed-tick engine of ticksync: the drift-free tick
 // clock, the room loop, per-player input and event queues, the snapshot
 // history and the per-baseline snapshot encoding. It knows nothing of
-// sockets, matches or Raft; game plugs a World in, net/ws plugs Conns in.
+// sockets, matches or Raft, nor of any game's fields: a World (a game with
+// a schema, the arena among them) is a StateWriter whose state gamedelta
+// encodes, and its inputs are opaque data; game plugs a World in, net/ws
+// plugs Conns in.
 //
 // Data flow through a Room:
 //
@@ -14,14 +17,11 @@
 //	   → new client events, in seq order → EventHandler.Event
 //	   → one input per player (the newest by default; see Config.InputBuffer)
 //	   → World.Step(tick, inputs)          (the World may Outbox.Send/Broadcast/End)
-//	   → capture the state, by the World's path:
-//	       EntityWriter (the arena): AppendEntities into the history ring;
-//	         per client: baseline = its ack tick if still in the ring, else 0 (full);
-//	         one schema.Diff + Encoder.Snapshot per distinct baseline
-//	       StateWriter (any game): WriteState into a gamedelta.World → gamedelta.Encoder.Record;
-//	         per client: Viewer.View → Encoder.Encode (shared per baseline and view);
-//	         one envelope (Snapshot.State, Events, EventSeq) per distinct encoding,
-//	         one of its own for a player with server events pending
+//	   → capture the state: StateWriter.WriteState into a gamedelta.World → gamedelta.Encoder.Record
+//	   → per client: baseline = its ack tick if still in the encoder's ring, else 0 (full);
+//	       Viewer.View → Encoder.Encode (shared per baseline and view);
+//	       one envelope (Snapshot.State, Events, EventSeq) per distinct encoding,
+//	       one of its own for a player with server events pending
 //	   → PatchLastInputSeq per client → Conn.SendSnapshot (copies; latest wins)
 //
 // In a cluster a room may be gated (WithGate: no tick while the node's

@@ -11,7 +11,7 @@ import (
 	"github.com/ticksync/ticksync/schema"
 )
 
-// Game events, both ways (a generic game's; see gameapi.go):
+// Game events, both ways (see gameapi.go):
 //
 //   - Client → server: PushEvent copies each event into its player's own
 //     bounded queue (Config.ClientEventQueue; full: refused, the caller

@@ -17,3 +17,7 @@ func (r *Room) AttachForTest(id uint32, c Conn, ack uint32) error { return r.att
 func (r *Room) DetachForTest(id uint32) error { return r.detach(id) }
 
 func (r *Room) CaptureForTest(fn CheckpointFunc) error { return r.capture(fn) }
+
+// RaceBuild reports a -race build, whose instrumentation allocates in
+// gamedelta's encoder (race_test.go).
+func RaceBuild() bool { return raceBuild }

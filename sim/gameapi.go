@@ -1,29 +1,18 @@
 package sim
 
 import (
-	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
-// This file is the contract between a room and a generic game: a game
-// whose entities, input and events are described by its own FlatBuffers
-// schema (schema/gameschema) and whose snapshots the room encodes with
-// schema/gamedelta. A World implements exactly one of EntityWriter (the
-// arena's fixed entity, the schema.Entity codec) and StateWriter (any
-// game), and any of the optional interfaces below. Every method is called
-// on the room goroutine only.
+// This file is the contract between a room and a game: a game whose
+// entities, input and events are described by its own FlatBuffers schema
+// (schema/gameschema) and whose snapshots the room encodes with
+// schema/gamedelta. A World is a StateWriter, and any of the optional
+// interfaces below. Every method is called on the room goroutine only.
 
-// EntityWriter is a World whose entities are schema.Entity values: the
-// room keeps them in its history ring and encodes them with schema.Diff
-// into Snapshot.Spawned, Changes and Removed.
-type EntityWriter interface {
-	// AppendEntities appends the quantized state of every entity to dst,
-	// sorted by ID ascending, and returns it.
-	AppendEntities(dst []schema.Entity) []schema.Entity
-}
-
-// StateWriter is a World described by a game schema: the room encodes its
-// state with gamedelta (Config.Codec) into Snapshot.State.
+// StateWriter is what makes a World's state a room's snapshots: the room
+// encodes it with gamedelta (Config.Codec, the game schema's layout) into
+// Snapshot.State. Every World is one.
 type StateWriter interface {
 	// WriteState adds every entity to w, which the room has reset, with
 	// ids ascending.

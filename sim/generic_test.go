@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -257,22 +258,13 @@ func TestGenericInputData(t *testing.T) {
 	}
 }
 
-// TestNewRoomChecksThePath: a World is exactly one of EntityWriter and
-// StateWriter, a StateWriter comes with its Codec, and an EntityWriter
-// with none of the generic path's interfaces.
+// TestNewRoomChecksThePath: a World is a StateWriter and comes with its
+// Codec.
 func TestNewRoomChecksThePath(t *testing.T) {
 	codec := mustCodec(t)
 	withCodec := DefaultConfig()
 	withCodec.Codec = codec
 	type bare struct{ World }
-	type both struct {
-		*fakeWorld
-		StateWriter
-	}
-	type arenaEvents struct {
-		*fakeWorld
-		EventHandler
-	}
 	g := newCardsGame(codec)
 	tests := []struct {
 		name string
@@ -280,11 +272,8 @@ func TestNewRoomChecksThePath(t *testing.T) {
 		w    World
 		want string
 	}{
-		{"neither", DefaultConfig(), bare{newFakeWorld()}, "neither"},
-		{"both", withCodec, both{newFakeWorld(), g}, "both"},
+		{"no state", withCodec, bare{g}, "not a StateWriter"},
 		{"state without codec", DefaultConfig(), g, "without Config.Codec"},
-		{"entities with codec", withCodec, newFakeWorld(), "a Codec with an EntityWriter"},
-		{"entities with events", DefaultConfig(), arenaEvents{newFakeWorld(), g}, "EventHandler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,22 +287,94 @@ func TestNewRoomChecksThePath(t *testing.T) {
 	}
 }
 
-// TestGenericRecordFormats: a generic room writes format 2 records, the
-// arena path format 1, byte for byte as before format 2 existed.
-func TestGenericRecordFormats(t *testing.T) {
+// TestRecordFormat: every room writes format 3 records.
+func TestRecordFormat(t *testing.T) {
 	var flags []byte
 	rec := WithRecord(func(_ uint32, b []byte) { flags = append(flags, b[1]) }, nil)
 	r, _ := newCardsRoom(t, false, nil, rec)
 	joinCards(t, r, 1, nil)
 	r.step(time.Now())
-	a, err := NewRoom("arena", DefaultConfig(), newFakeWorld(), nil, rec)
-	if err != nil {
-		t.Fatal(err)
+	r.step(time.Now())
+	if want := []byte{flagFull | flagV2 | flagV3, flagV2 | flagV3}; !bytes.Equal(flags, want) {
+		t.Fatalf("record flags %v, want %v", flags, want)
 	}
-	mustJoin(t, a, 1, nil)
-	a.step(time.Now())
-	if len(flags) != 2 || flags[0] != flagFull|flagV2 || flags[1] != flagFull {
-		t.Fatalf("record flags %v, want generic %d, arena %d", flags, flagFull|flagV2, flagFull)
+}
+
+// appendFormat2 re-encodes the records of a format 3 log in format 2, as
+// the previous version wrote them: each input with the old arena's four
+// fields (here not zero: a replay ignores them).
+func appendFormat2(t *testing.T, dst, log []byte) []byte {
+	t.Helper()
+	d := logDecoder{b: log}
+	for !d.done() {
+		rec, err := d.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags := flagV2
+		if rec.full {
+			flags |= flagFull
+		}
+		dst = append(binary.AppendUvarint(dst, uint64(rec.tick)), flags)
+		dst = binary.AppendUvarint(dst, uint64(len(rec.events)))
+		for _, ev := range rec.events {
+			dst = append(dst, byte(ev.Kind))
+			dst = binary.AppendUvarint(dst, uint64(ev.Player))
+			if ev.Kind == SeatJoin {
+				dst = binary.AppendUvarint(dst, uint64(ev.Entity))
+			}
+			dst = appendBytes(dst, ev.Note)
+			if ev.Kind == SeatJoin {
+				dst = appendBytes(dst, []byte(ev.Info.Name))
+				dst = appendBytes(dst, ev.Info.Payload)
+				dst = appendBytes(dst, ev.Info.Claims)
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(rec.cevents)))
+		for _, ce := range rec.cevents {
+			dst = binary.AppendUvarint(dst, uint64(ce.player))
+			dst = binary.AppendUvarint(dst, uint64(ce.seq))
+			dst = appendBytes(dst, ce.data)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(rec.inputs)))
+		for _, in := range rec.inputs {
+			dst = binary.AppendUvarint(dst, uint64(in.Player))
+			dst = binary.AppendUvarint(dst, uint64(in.Input.Seq))
+			dst = binary.AppendVarint(dst, int64(in.Input.TargetTick)-int64(rec.tick))
+			dst = binary.AppendVarint(dst, int64(in.Input.AckTick)-int64(rec.tick))
+			dst = append(dst, 0x9c, 0x64)           // move x -100, move y 100
+			dst = binary.AppendUvarint(dst, 0xbeef) // aim
+			dst = append(dst, 0x05)                 // buttons
+			dst = appendBytes(dst, in.Input.Data)
+		}
+		dst = binary.LittleEndian.AppendUint32(dst, rec.hash)
+	}
+	return dst
+}
+
+// TestReplayEarlierFormats: a log of format 2 records (the previous
+// version's) replays to the same state as the format 3 log of the same
+// ticks; a format 1 record (the old arena's) is refused, nothing replayed.
+func TestReplayEarlierFormats(t *testing.T) {
+	rc := playCards(t, rand.New(rand.NewPCG(9, 9)), 120)
+	end := rc.capture(t)
+	old := appendFormat2(t, nil, rc.log)
+	if len(old) <= len(rc.log) {
+		t.Fatalf("format 2 log of %d bytes, format 3 of %d", len(old), len(rc.log))
+	}
+	w := newCardsGame(rc.cfg.Codec)
+	got, err := Replay(viewCards{w}, 0, 0, nil, old, nil, ReplayWith(rc.cfg))
+	if err != nil || got.Tick != end.tick || !slices.Equal(got.Seats, end.seats) {
+		t.Fatalf("format 2 replay: tick %d, seats %+v, %v; want %d, %+v", got.Tick, got.Seats, err, end.tick, end.seats)
+	}
+	if st, _ := w.MarshalState(nil); !bytes.Equal(st, end.state) {
+		t.Fatal("format 2 replay: the state differs from the room's")
+	}
+	// tick 1, full, no events, no inputs, a hash.
+	format1 := []byte{1, flagFull, 0, 0, 1, 2, 3, 4}
+	got, err = Replay(newCardsGame(rc.cfg.Codec), 0, 0, nil, format1, nil, ReplayWith(rc.cfg))
+	if !errors.Is(err, ErrBadLog) || !strings.Contains(err.Error(), "format 1") || got.Ticks != 0 {
+		t.Fatalf("format 1 replay: %+v, %v; want ErrBadLog naming format 1", got, err)
 	}
 }
 

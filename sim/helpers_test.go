@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"slices"
@@ -8,13 +9,68 @@ import (
 	"testing"
 
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
+
+// fakeCodec is the fake world's state layout: one kind of entity with a
+// signed 32-bit x and an 8-bit hp.
+var fakeCodec = sync.OnceValue(func() *gamedelta.Codec {
+	c, err := gamedelta.Compile(gamedelta.Layout{Kinds: []gamedelta.Kind{{Name: "ent", Fields: []gamedelta.Field{
+		{Name: "x", Bits: 32, Signed: true},
+		{Name: "hp", Bits: 8},
+	}}}})
+	if err != nil {
+		panic(err)
+	}
+	return c
+})
+
+// fakeConfig is DefaultConfig with the fake world's Codec.
+func fakeConfig() Config {
+	c := DefaultConfig()
+	c.Codec = fakeCodec()
+	return c
+}
+
+// fakeEnt is one entity of the fake world, as its state carries it.
+type fakeEnt struct {
+	ID, Owner uint32
+	X         int32
+	HP        uint8
+}
+
+// fakeEnts reads the entities of a world of fakeCodec.
+func fakeEnts(w *gamedelta.World) []fakeEnt {
+	var out []fakeEnt
+	for i := range w.Len() {
+		out = append(out, fakeEnt{ID: w.ID(i), Owner: w.Owner(i), X: int32(w.Int(i, 0)), HP: uint8(w.Int(i, 1))})
+	}
+	return out
+}
+
+// writeFakeEnts adds ents to w, a world of fakeCodec.
+func writeFakeEnts(w *gamedelta.World, ents []fakeEnt) {
+	for _, e := range ents {
+		i := w.Add(e.ID, 0, e.Owner)
+		w.SetInt(i, 0, int64(e.X))
+		w.SetInt(i, 1, int64(e.HP))
+	}
+}
+
+// mx is the move of a fake world's input: the first byte of its data (0
+// without data).
+func mx(in schema.Input) int8 {
+	if len(in.Data) == 0 {
+		return 0
+	}
+	return int8(in.Data[0])
+}
 
 // fakeWorld has one entity per player (id = 1000+player) moving +1 in x per
 // tick, plus one static entity 1. It records the inputs of every step.
 type fakeWorld struct {
 	mu      sync.Mutex // the loop test reads steps from the test goroutine
-	ents    []schema.Entity
+	ents    []fakeEnt
 	steps   [][]PlayerInput
 	record  bool
 	joinErr error
@@ -24,16 +80,16 @@ type fakeWorld struct {
 }
 
 func newFakeWorld() *fakeWorld {
-	return &fakeWorld{ents: []schema.Entity{{ID: 1, HP: 100}}, record: true}
+	return &fakeWorld{ents: []fakeEnt{{ID: 1, HP: 100}}, record: true}
 }
 
 func (w *fakeWorld) Join(p uint32) (uint32, error) {
 	if w.joinErr != nil {
 		return 0, w.joinErr
 	}
-	// Kept sorted by id, as World.AppendEntities promises.
-	e := schema.Entity{ID: 1000 + p, Owner: p, HP: 100}
-	i, _ := slices.BinarySearchFunc(w.ents, e.ID, func(x schema.Entity, id uint32) int { return cmp.Compare(x.ID, id) })
+	// Kept sorted by id, as StateWriter.WriteState promises.
+	e := fakeEnt{ID: 1000 + p, Owner: p, HP: 100}
+	i, _ := slices.BinarySearchFunc(w.ents, e.ID, func(x fakeEnt, id uint32) int { return cmp.Compare(x.ID, id) })
 	w.ents = slices.Insert(w.ents, i, e)
 	return 1000 + p, nil
 }
@@ -58,14 +114,17 @@ func (w *fakeWorld) Step(tick uint32, inputs []PlayerInput) {
 	}
 	if w.record {
 		w.mu.Lock()
-		w.steps = append(w.steps, append([]PlayerInput(nil), inputs...))
+		// The inputs' data is the room's: valid during the call only.
+		step := append([]PlayerInput(nil), inputs...)
+		for i := range step {
+			step[i].Input.Data = bytes.Clone(step[i].Input.Data)
+		}
+		w.steps = append(w.steps, step)
 		w.mu.Unlock()
 	}
 }
 
-func (w *fakeWorld) AppendEntities(dst []schema.Entity) []schema.Entity {
-	return append(dst, w.ents...)
-}
+func (w *fakeWorld) WriteState(gw *gamedelta.World) { writeFakeEnts(gw, w.ents) }
 
 // MarshalState writes the entity count and each entity's id and x.
 func (w *fakeWorld) MarshalState(dst []byte) ([]byte, error) {
@@ -139,9 +198,7 @@ func (c *fakeConn) last(t *testing.T) snap {
 // snap is the part of a Snapshot the room tests look at.
 type snap struct {
 	Tick, Baseline, Seq uint32
-	Spawned             []schema.Entity
-	Changes             []byte
-	Removed             []uint32
+	State               []byte
 }
 
 // decodeSnap reads a snapshot with the verifying decoder a client uses.
@@ -157,14 +214,14 @@ func decodeSnap(t *testing.T, msg []byte) snap {
 	s := &m.Snapshot
 	return snap{
 		Tick: s.Tick, Baseline: s.BaselineTick, Seq: s.LastInputSeq,
-		Spawned: s.Spawned, Changes: s.Changes, Removed: s.Removed,
+		State: bytes.Clone(s.State),
 	}
 }
 
 // newTestRoom returns a room driven by the test (no loop).
 func newTestRoom(t testing.TB, edit func(*Config)) (*Room, *fakeWorld) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -10,8 +10,8 @@ import (
 // inputQueue is one player's inbox: the inputs on their way from the
 // player's connection (PushInput, on its read goroutine) to the room loop
 // (drain). It holds at most Config.InputQueue inputs; when it is full the
-// oldest one is dropped (its buttons are merged into the next, so a press
-// survives) and counted. One queue per player means a client that floods
+// oldest one is dropped and counted (an input is the player's whole
+// command: the next one supersedes it). One queue per player means a client that floods
 // loses only its own inputs: the neighbours' queues are untouched.
 //
 // The ring is allocated once, when the player is seated, so neither side
@@ -35,22 +35,14 @@ func (q *inputQueue) push(in *schema.Input) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n, c := int(q.n.Load()), len(q.ring)
-	var carry uint8
 	full := n == c
-	if full {
-		// Drop the oldest; a button press it carried goes with the next.
-		carry = q.ring[q.head].Buttons
+	if full { // drop the oldest
 		q.head = (q.head + 1) % c
 		n--
-		if n > 0 {
-			q.ring[q.head].Buttons |= carry
-			carry = 0
-		}
 	}
 	i := (q.head + n) % c
 	slot := &q.ring[i]
 	*slot = *in
-	slot.Buttons |= carry
 	slot.Data = keep(&q.data[i], in.Data)
 	q.n.Store(int32(n + 1))
 	return !full

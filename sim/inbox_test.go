@@ -28,17 +28,17 @@ func TestInputFloodSparesNeighbours(t *testing.T) {
 	for tick := uint32(1); tick <= ticks; tick++ {
 		for range flood {
 			floodSeq++
-			r.PushInput(1, &schema.Input{Seq: floodSeq, MoveX: 100})
+			r.PushInput(1, &schema.Input{Seq: floodSeq, Data: []byte{100}})
 		}
 		for _, id := range []uint32{2, 3} {
-			if !r.PushInput(id, &schema.Input{Seq: tick, MoveX: int8(id), AckTick: tick - 1}) {
+			if !r.PushInput(id, &schema.Input{Seq: tick, Data: []byte{byte(id)}, AckTick: tick - 1}) {
 				t.Fatalf("tick %d: input of player %d refused during the flood", tick, id)
 			}
 		}
 		r.step(time.Now())
 		got := w.lastInputs()
 		for _, id := range []uint32{2, 3} {
-			if in := got[id]; in.Seq != tick || in.MoveX != int8(id) {
+			if in := got[id]; in.Seq != tick || mx(in) != int8(id) {
 				t.Fatalf("tick %d: player %d applied %+v, want its seq %d", tick, id, in, tick)
 			}
 		}
@@ -57,7 +57,7 @@ func TestInputFloodSparesNeighbours(t *testing.T) {
 // each send one input per tick from their own goroutines. Every input of
 // the neighbours is applied.
 func TestInputFloodSparesNeighboursLive(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	cfg.TickRate = 60
 	w := newFakeWorld()
 	r, err := NewRoom("flood", cfg, w, nil)
@@ -87,7 +87,7 @@ func TestInputFloodSparesNeighboursLive(t *testing.T) {
 				return
 			default:
 			}
-			r.PushInput(1, &schema.Input{Seq: seq, MoveX: 100})
+			r.PushInput(1, &schema.Input{Seq: seq, Data: []byte{100}})
 			flooded.Add(1)
 			if seq%1000 == 0 {
 				runtime.Gosched()
@@ -107,7 +107,7 @@ func TestInputFloodSparesNeighboursLive(t *testing.T) {
 			defer wg.Done()
 			for seq := uint32(1); seq <= n; seq++ {
 				at := r.Tick()
-				if !r.PushInput(id, &schema.Input{Seq: seq, MoveX: int8(id)}) {
+				if !r.PushInput(id, &schema.Input{Seq: seq, Data: []byte{byte(id)}}) {
 					errs <- fmt.Errorf("player %d: input %d refused during the flood", id, seq)
 					return
 				}

@@ -16,7 +16,7 @@ const trimAfter = 8
 // absorbs jitter empties now and then; one that has not emptied at the end
 // of trimAfter ticks in a row holds latency, not jitter, so its oldest
 // input is dropped (counted as discarded), one per trimAfter ticks, until
-// it empties. Inputs carry state (axes, aim, buttons held), so the next
+// it empties. Inputs carry state (what the player holds now), so the next
 // input supersedes the dropped one, as on the catch-up path of next.
 func (p *player) trimStanding() (dropped int) {
 	if len(p.pending) == 0 {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/internal/testutil"
-	"github.com/ticksync/ticksync/schema"
 )
 
 // switchGate is a Gate the test opens and closes.
@@ -59,7 +58,7 @@ func startLoopRoom(t *testing.T, opts ...Option) (*Room, *fakeWorld) {
 	t.Helper()
 	w := newFakeWorld()
 	w.record = false
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	cfg.TickRate = 128
 	r, err := NewRoom("lifecycle", cfg, w, nil, opts...)
 	if err != nil {
@@ -179,7 +178,7 @@ func TestRoomFreezeThaw(t *testing.T) {
 // interval of game time, and one at the tick after each join or leave.
 func TestRoomCheckpointInterval(t *testing.T) {
 	log := &ckptLog{}
-	cfg := DefaultConfig() // 30 Hz: 100 ms is 3 ticks
+	cfg := fakeConfig() // 30 Hz: 100 ms is 3 ticks
 	w := newFakeWorld()
 	r, err := NewRoom("ckpt", cfg, w, nil, WithCheckpoint(100*time.Millisecond, log.record))
 	if err != nil {
@@ -225,19 +224,19 @@ func TestRoomCheckpointInterval(t *testing.T) {
 func TestRoomCheckpointOptionsValidated(t *testing.T) {
 	type noState struct {
 		World
-		EntityWriter
+		StateWriter
 	}
 	w0 := newFakeWorld()
-	if _, err := NewRoom("x", DefaultConfig(), noState{w0, w0}, nil, WithCheckpoint(time.Second, func(uint32, []byte, []Seat) {})); err == nil {
+	if _, err := NewRoom("x", fakeConfig(), noState{w0, w0}, nil, WithCheckpoint(time.Second, func(uint32, []byte, []Seat) {})); err == nil {
 		t.Fatal("checkpoints accepted for a world without MarshalState")
 	}
-	if _, err := NewRoom("x", DefaultConfig(), newFakeWorld(), nil, WithCheckpoint(0, func(uint32, []byte, []Seat) {})); err == nil {
+	if _, err := NewRoom("x", fakeConfig(), newFakeWorld(), nil, WithCheckpoint(0, func(uint32, []byte, []Seat) {})); err == nil {
 		t.Fatal("checkpoint interval 0 accepted")
 	}
-	if _, err := NewRoom("x", DefaultConfig(), newFakeWorld(), nil, WithRestore(5, []Seat{{Player: 1}, {Player: 1}})); err == nil {
+	if _, err := NewRoom("x", fakeConfig(), newFakeWorld(), nil, WithRestore(5, []Seat{{Player: 1}, {Player: 1}})); err == nil {
 		t.Fatal("a player restored twice accepted")
 	}
-	r, err := NewRoom("x", DefaultConfig(), noState{w0, w0}, nil)
+	r, err := NewRoom("x", fakeConfig(), noState{w0, w0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +251,9 @@ func TestRoomCheckpointOptionsValidated(t *testing.T) {
 // next; the seats are detached until Attach, keep their entity and last
 // seq, and their older inputs are discarded.
 func TestRoomRestore(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	w := newFakeWorld()
-	w.ents = append(w.ents, schema.Entity{ID: 1003, Owner: 3}, schema.Entity{ID: 1009, Owner: 9})
+	w.ents = append(w.ents, fakeEnt{ID: 1003, Owner: 3}, fakeEnt{ID: 1009, Owner: 9})
 	seats := []Seat{{Player: 9, Entity: 1009, LastSeq: 40}, {Player: 3, Entity: 1003, LastSeq: 7}}
 	log := &ckptLog{}
 	r, err := NewRoom("restored", cfg, w, nil, WithRestore(100, seats), WithCheckpoint(time.Second, log.record))
@@ -299,7 +298,7 @@ func TestRoomCheckpointAllocs(t *testing.T) {
 	w := newFakeWorld()
 	w.record = false
 	var n int
-	r, err := NewRoom("allocs", DefaultConfig(), w, nil, WithGate(g),
+	r, err := NewRoom("allocs", fakeConfig(), w, nil, WithGate(g),
 		WithCheckpoint(time.Millisecond, func(uint32, []byte, []Seat) { n++ }))
 	if err != nil {
 		t.Fatal(err)

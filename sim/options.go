@@ -26,11 +26,10 @@ type StateMarshaler interface {
 }
 
 // Seat is one seated player as a checkpoint records it: the player, its
-// entity (from World.Join) and the seq of the last input the room applied
-// for it; for a generic game, also the seq of the newest client event the
-// room applied for it (InSeq) and of the newest server event queued for it
-// (OutSeq: the next gets OutSeq+1), so that both keep counting on another
-// node.
+// entity (from World.Join), the seq of the last input the room applied for
+// it, of the newest client event the room applied for it (InSeq) and of
+// the newest server event queued for it (OutSeq: the next gets OutSeq+1),
+// so that both keep counting on another node.
 type Seat struct {
 	Player  uint32
 	Entity  uint32

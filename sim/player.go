@@ -38,13 +38,12 @@ type player struct {
 	out        outQueue
 	overflowed bool // its connection was told (Conn.Overflow)
 
-	// The generic path (snapshots.go): the encoder's record of this
-	// client, and its view (Viewer).
+	// Snapshots (snapshots.go): the encoder's record of this client, and
+	// its view (Viewer).
 	client *gamedelta.Client
 	view   gamedelta.View
 
 	// per tick, in broadcast
-	base uint32
 	enc  gamedelta.Encoded
 	sent bool
 }
@@ -122,7 +121,6 @@ func (p *player) next(limit int) (skipped int) {
 		p.release(&p.last)
 		p.last = p.pending[n-1]
 		for i := range p.pending[:n-1] {
-			p.last.Buttons |= p.pending[i].Buttons
 			p.release(&p.pending[i])
 		}
 		skipped = n - 1
@@ -139,14 +137,9 @@ func (p *player) next(limit int) (skipped int) {
 	return skipped + p.trimStanding()
 }
 
-// dropOldest discards the oldest buffered input. Its buttons are merged
-// into the next one, so that a press is not lost with the input that
-// carried it (axes, aim and data are state: the next input supersedes
-// them).
+// dropOldest discards the oldest buffered input (its data is the player's
+// command of that moment: the next input supersedes it).
 func (p *player) dropOldest() {
-	if len(p.pending) > 1 {
-		p.pending[1].Buttons |= p.pending[0].Buttons
-	}
 	p.release(&p.pending[0])
 	copy(p.pending, p.pending[1:])
 	p.pending[len(p.pending)-1] = schema.Input{}
@@ -167,6 +160,5 @@ func (p *player) clearPending() {
 // state).
 func sameInput(a, b *schema.Input) bool {
 	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
-		a.MoveX == b.MoveX && a.MoveY == b.MoveY && a.Aim == b.Aim && a.Buttons == b.Buttons &&
 		bytes.Equal(a.Data, b.Data)
 }

@@ -12,33 +12,29 @@ import (
 // WithRecord; every tick it stepped yields one record, handed to the
 // RecordFunc on the room goroutine.
 //
-// Record format (varints are encoding/binary's). Format 1, the arena
-// path's (an EntityWriter World that is not an InfoJoiner):
+// Record format 3 (varints are encoding/binary's):
 //
-//	uvarint tick | u8 flags (bit 0: full) |
-//	uvarint event count | events | uvarint input count | inputs |
-//	u32 little-endian state hash
-//	event := u8 kind (1 join, 2 leave, 3 attach) | uvarint player |
-//	         [join only: uvarint entity] | uvarint note length | note
-//	input := uvarint player | uvarint seq | varint (target tick − tick) |
-//	         varint (ack tick − tick) | i8 move x | i8 move y | uvarint aim |
-//	         u8 buttons
-//
-// Format 2, every other room's (the generic path), sets flag bit 1 and
-// adds what a generic game's replay needs:
-//
-//	uvarint tick | u8 flags (bit 0: full, bit 1: format 2) |
+//	uvarint tick | u8 flags (bit 0: full; bits 1 and 2: format 3) |
 //	uvarint event count | events |
 //	uvarint client event count | client events |
 //	uvarint input count | inputs | u32 little-endian state hash
-//	event := as format 1; a join adds, after its note, its JoinInfo:
-//	         uvarint name length | name | uvarint payload length | payload |
-//	         uvarint claims length | claims
+//	event := u8 kind (1 join, 2 leave, 3 attach) | uvarint player |
+//	         [join only: uvarint entity] | uvarint note length | note |
+//	         [join only, its JoinInfo: uvarint name length | name |
+//	          uvarint payload length | payload | uvarint claims length | claims]
 //	client event := uvarint player | uvarint seq | uvarint data length | data
-//	input := as format 1 | uvarint data length | data
+//	input := uvarint player | uvarint seq | varint (target tick − tick) |
+//	         varint (ack tick − tick) | uvarint data length | data
 //
-// A decoder tells the formats apart by the flag, record by record, so
-// logs written before format 2 existed replay as they did.
+// A decoder tells the formats apart by the flags, record by record.
+// Format 2 (bit 1 alone), written before format 3, had four more fields in
+// each input, between the ack tick and the data: i8 move x | i8 move y |
+// uvarint aim | u8 buttons, the input of the arena of the time (zero for
+// every other game); a replay reads and ignores them, so a log written by
+// the previous version replays as it did. Format 1 (neither bit), that
+// arena's own records, is refused (ErrBadLog): its inputs and its state
+// hash were of that arena's entity values, which no game has any more
+// (DESIGN.md, "Tick log formats").
 //
 // The events are the seat changes the room applied after the previous tick
 // and before this one, in order; note is the caller's own bytes about the
@@ -49,10 +45,10 @@ import (
 // again), in player order; a full record lists every seated player's
 // input. The record after any capture (checkpoint) is full, and so is a
 // room's first record, so that a replay from a checkpoint at tick C starts
-// from a full record at C+1. The hash is HashEntities of the World's
-// entities after the step (format 1) or the digest of the gamedelta.World
-// its WriteState fills (format 2): a replay that does not reach it has
-// diverged. Server events are not logged: a replay makes them again.
+// from a full record at C+1. The hash is the digest of the gamedelta.World
+// the World's WriteState fills after the step: a replay that does not
+// reach it has diverged. Server events are not logged: a replay makes
+// them again.
 
 // Event kinds of the tick log.
 const (
@@ -61,7 +57,8 @@ const (
 	eventAttach byte = 3
 
 	flagFull byte = 1
-	flagV2   byte = 2
+	flagV2   byte = 2 // format 2 (and 3): join infos, client events, input data
+	flagV3   byte = 4 // format 3: inputs without format 2's arena fields
 )
 
 // RecordFunc receives one tick's record on the room goroutine, right after
@@ -86,19 +83,10 @@ func WithRecord(fn RecordFunc, note SeatNoteFunc) Option {
 	return func(o *options) { o.recFn, o.recNote = fn, note }
 }
 
-// recordsV2 reports whether a room of w writes format 2: every World but
-// the arena path's plain EntityWriter.
-func recordsV2(w World) bool {
-	_, arena := w.(EntityWriter)
-	_, info := w.(InfoJoiner)
-	return !arena || info
-}
-
 // recorder is the room's tick-log state (loop goroutine).
 type recorder struct {
 	fn       RecordFunc
 	note     SeatNoteFunc
-	v2       bool   // format 2
 	full     bool   // the next record lists every player's input
 	events   []byte // encoded seat changes since the last record
 	nEvents  int
@@ -117,17 +105,14 @@ func (r *Room) event(kind byte, player uint32) {
 	r.appendEvent(kind, player, 0)
 }
 
-// logJoin logs a join with its entity and, in format 2, what the player
-// brought (info; nil: nothing).
+// logJoin logs a join with its entity and what the player brought (info;
+// nil: nothing).
 func (r *Room) logJoin(player, entity uint32, info *JoinInfo) {
 	rc := &r.rec
 	if rc.fn == nil {
 		return
 	}
 	r.appendEvent(eventJoin, player, entity)
-	if !rc.v2 {
-		return
-	}
 	var j JoinInfo
 	if info != nil {
 		j = *info
@@ -152,11 +137,10 @@ func (r *Room) appendEvent(kind byte, player, entity uint32) {
 	rc.nEvents++
 }
 
-// logClientEvent logs a client event handed to the World (format 2; a
-// format 1 room's World takes no events).
+// logClientEvent logs a client event handed to the World.
 func (r *Room) logClientEvent(player, seq uint32, data []byte) {
 	rc := &r.rec
-	if !rc.v2 {
+	if rc.fn == nil {
 		return
 	}
 	rc.cevents = binary.AppendUvarint(rc.cevents, uint64(player))
@@ -176,20 +160,15 @@ func appendBytes(b, v []byte) []byte {
 func (r *Room) record(tick, hash uint32) {
 	rc := &r.rec
 	b := binary.AppendUvarint(rc.buf[:0], uint64(tick))
-	var flags byte
+	flags := flagV2 | flagV3
 	if rc.full {
 		flags |= flagFull
-	}
-	if rc.v2 {
-		flags |= flagV2
 	}
 	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(rc.nEvents))
 	b = append(b, rc.events...)
-	if rc.v2 {
-		b = binary.AppendUvarint(b, uint64(rc.nCevents))
-		b = append(b, rc.cevents...)
-	}
+	b = binary.AppendUvarint(b, uint64(rc.nCevents))
+	b = append(b, rc.cevents...)
 	n := 0
 	for _, p := range r.list {
 		if rc.full || !sameInput(&p.last, &p.logged) {
@@ -200,9 +179,6 @@ func (r *Room) record(tick, hash uint32) {
 	for _, p := range r.list {
 		if rc.full || !sameInput(&p.last, &p.logged) {
 			b = appendInput(b, tick, p.id, &p.last)
-			if rc.v2 {
-				b = appendBytes(b, p.last.Data)
-			}
 			p.logged = p.last
 			p.loggedData = append(p.loggedData[:0], p.last.Data...)
 			p.logged.Data = p.loggedData
@@ -220,21 +196,5 @@ func appendInput(b []byte, tick, player uint32, in *schema.Input) []byte {
 	b = binary.AppendUvarint(b, uint64(in.Seq))
 	b = binary.AppendVarint(b, int64(in.TargetTick)-int64(tick))
 	b = binary.AppendVarint(b, int64(in.AckTick)-int64(tick))
-	b = append(b, byte(in.MoveX), byte(in.MoveY))
-	b = binary.AppendUvarint(b, uint64(in.Aim))
-	return append(b, in.Buttons)
-}
-
-// HashEntities is the state hash of the tick log: a 32-bit digest of the
-// quantized entities a World appends after a step. Two worlds in the same
-// state give the same hash on any node; a replay compares it tick by tick.
-func HashEntities(ents []schema.Entity) uint32 {
-	h := newHasher(uint64(len(ents)))
-	for i := range ents {
-		e := &ents[i]
-		h.mix(uint64(e.ID) | uint64(e.Owner)<<32)
-		h.mix(uint64(uint32(e.X)) | uint64(uint32(e.Y))<<32)
-		h.mix(uint64(uint16(e.VX)) | uint64(uint16(e.VY))<<16 | uint64(e.Angle)<<32 | uint64(e.Kind)<<48 | uint64(e.HP)<<56)
-	}
-	return h.sum()
+	return appendBytes(b, in.Data)
 }

@@ -74,10 +74,10 @@ type Replayed struct {
 // ReplayOption configures Replay.
 type ReplayOption func(*replayer)
 
-// ReplayWith replays with the room configuration cfg: its Codec (needed
-// for a StateWriter World, whose state hash is taken of its
-// gamedelta.World) and its EventQueue (the bound of the server events kept
-// per player). Without it: no Codec, DefaultConfig's EventQueue.
+// ReplayWith replays with the room configuration cfg: its Codec (needed:
+// the state hash is taken of the gamedelta.World the World writes) and its
+// EventQueue (the bound of the server events kept per player). Without it:
+// no Codec (Replay refuses), DefaultConfig's EventQueue.
 func ReplayWith(cfg Config) ReplayOption {
 	return func(rp *replayer) { rp.codec, rp.evLimit = cfg.Codec, cfg.EventQueue }
 }
@@ -86,9 +86,8 @@ func ReplayWith(cfg Config) ReplayOption {
 // given seats, through the records of log after start: for each tick the
 // seat changes (World.Join or InfoJoiner.JoinWith with the logged
 // JoinInfo, World.Leave), the client events (EventHandler) and the inputs
-// the recording room applied, then World.Step, then the state hash (of
-// World.AppendEntities, or of the gamedelta.World a StateWriter writes) is
-// compared with the recorded one. skip is the number of seat changes of
+// the recording room applied, then World.Step, then the state hash (of the
+// gamedelta.World its WriteState fills) is compared with the recorded one. skip is the number of seat changes of
 // the record start+1 that the checkpoint already holds (changes logged
 // after tick start, before the capture). Records up to start are skipped;
 // the first replayed must be start+1 and full. onSeat, if not nil, sees
@@ -106,7 +105,6 @@ func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat fu
 	for _, o := range opts {
 		o(&rp)
 	}
-	rp.ew, _ = w.(EntityWriter)
 	rp.sw, _ = w.(StateWriter)
 	rp.joiner, _ = w.(InfoJoiner)
 	rp.handler, _ = w.(EventHandler)
@@ -121,13 +119,12 @@ func Replay(w World, start uint32, skip int, seats []Seat, log []byte, onSeat fu
 		rp.players[i].out.seq = rp.players[i].OutSeq
 	}
 	switch {
-	case rp.sw != nil && rp.codec == nil:
-		return rp.result(), errors.New("replay: a StateWriter world needs its Codec (ReplayWith)")
-	case rp.sw != nil:
-		rp.gw = gamedelta.NewWorld(rp.codec)
-	case rp.ew == nil:
-		return rp.result(), errors.New("replay: the world is neither an EntityWriter nor a StateWriter")
+	case rp.sw == nil:
+		return rp.result(), errors.New("replay: the world is not a StateWriter")
+	case rp.codec == nil:
+		return rp.result(), errors.New("replay: the world needs its Codec (ReplayWith)")
 	}
+	rp.gw = gamedelta.NewWorld(rp.codec)
 	if ou, ok := w.(OutboxUser); ok {
 		ou.SetOutbox(replayOutbox{&rp})
 	}
@@ -165,7 +162,6 @@ type replayPlayer struct {
 
 type replayer struct {
 	w       World
-	ew      EntityWriter
 	sw      StateWriter
 	joiner  InfoJoiner
 	handler EventHandler
@@ -176,7 +172,6 @@ type replayer struct {
 	ticks   int
 	players []replayPlayer // sorted by id
 	inputs  []PlayerInput
-	ents    []schema.Entity
 	// joining is the player whose JoinWith runs (not yet in players);
 	// evTick the tick of the record being replayed.
 	joining *replayPlayer
@@ -323,20 +318,16 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 
 // hash is the state hash of the World after a step, as the room takes it.
 func (rp *replayer) hash() uint32 {
-	if rp.sw != nil {
-		rp.gw.Reset()
-		rp.sw.WriteState(rp.gw)
-		return hashState(rp.gw)
-	}
-	rp.ents = rp.ew.AppendEntities(rp.ents[:0])
-	return HashEntities(rp.ents)
+	rp.gw.Reset()
+	rp.sw.WriteState(rp.gw)
+	return hashState(rp.gw)
 }
 
 // logRecord is one decoded record; its slices are reused by the decoder.
 type logRecord struct {
 	tick    uint32
 	full    bool
-	v2      bool
+	axes    bool // format 2: inputs carry the old arena's four fields
 	events  []SeatEvent
 	cevents []clientEvent
 	inputs  []PlayerInput
@@ -433,8 +424,14 @@ func (d *logDecoder) next() (logRecord, error) {
 	r.tick = uint32(d.uvarint("tick", maxU32))
 	flags := d.byte("flags")
 	r.full = flags&flagFull != 0
-	r.v2 = flags&flagV2 != 0
-	if flags&^(flagFull|flagV2) != 0 {
+	switch flags &^ flagFull {
+	case flagV2 | flagV3:
+		r.axes = false
+	case flagV2:
+		r.axes = true
+	case 0:
+		d.fail("a format 1 record (the old arena's, no longer replayed)")
+	default:
 		d.fail("flags")
 	}
 	// Every event and input takes at least 3 bytes: counts beyond what is
@@ -455,7 +452,7 @@ func (d *logDecoder) next() (logRecord, error) {
 			ev.Entity = uint32(d.uvarint("entity", maxU32))
 		}
 		ev.Note = d.bytes("note", d.uvarint("note length", maxU32))
-		if r.v2 && ev.Kind == SeatJoin {
+		if ev.Kind == SeatJoin {
 			ev.Info.Player = ev.Player
 			ev.Info.Name = string(d.lenBytes("name", "name length"))
 			ev.Info.Payload = d.lenBytes("payload", "payload length")
@@ -464,19 +461,17 @@ func (d *logDecoder) next() (logRecord, error) {
 		r.events = append(r.events, ev)
 	}
 	r.cevents = r.cevents[:0]
-	if r.v2 {
-		left = uint64(len(d.b) - d.p)
-		nc := d.uvarint("client event count", left/3)
-		for range nc {
-			if d.err != nil {
-				break
-			}
-			var ce clientEvent
-			ce.player = uint32(d.uvarint("player", maxU32))
-			ce.seq = uint32(d.uvarint("seq", maxU32))
-			ce.data = d.lenBytes("event data", "event data length")
-			r.cevents = append(r.cevents, ce)
+	left = uint64(len(d.b) - d.p)
+	nc := d.uvarint("client event count", left/3)
+	for range nc {
+		if d.err != nil {
+			break
 		}
+		var ce clientEvent
+		ce.player = uint32(d.uvarint("player", maxU32))
+		ce.seq = uint32(d.uvarint("seq", maxU32))
+		ce.data = d.lenBytes("event data", "event data length")
+		r.cevents = append(r.cevents, ce)
 	}
 	left = uint64(len(d.b) - d.p)
 	ni := d.uvarint("input count", left/3)
@@ -490,13 +485,13 @@ func (d *logDecoder) next() (logRecord, error) {
 		in.Input.Seq = uint32(d.uvarint("seq", maxU32))
 		in.Input.TargetTick = uint32(int64(r.tick) + d.varint("target tick"))
 		in.Input.AckTick = uint32(int64(r.tick) + d.varint("ack tick"))
-		in.Input.MoveX = int8(d.byte("move x"))
-		in.Input.MoveY = int8(d.byte("move y"))
-		in.Input.Aim = uint16(d.uvarint("aim", 1<<16-1))
-		in.Input.Buttons = d.byte("buttons")
-		if r.v2 {
-			in.Input.Data = d.lenBytes("input data", "input data length")
+		if r.axes { // format 2: move x, move y, aim, buttons, unused
+			d.byte("move x")
+			d.byte("move y")
+			d.uvarint("aim", 1<<16-1)
+			d.byte("buttons")
 		}
+		in.Input.Data = d.lenBytes("input data", "input data length")
 		r.inputs = append(r.inputs, in)
 	}
 	if h := d.bytes("hash", 4); h != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
 )
@@ -32,6 +32,16 @@ type capture struct {
 	seats []sim.Seat
 }
 
+// arenaConfig is the room configuration of an arena: DefaultConfig with
+// the arena's Codec. Replays of an arena take it too (arenaReplay).
+func arenaConfig() sim.Config {
+	cfg := sim.DefaultConfig()
+	cfg.Codec = arena.Codec()
+	return cfg
+}
+
+var arenaReplay = sim.ReplayWith(arenaConfig())
+
 func newLogged(t testing.TB, world sim.World, opts ...sim.Option) *logged {
 	t.Helper()
 	l := &logged{notes: map[uint32]int{}}
@@ -44,7 +54,7 @@ func newLogged(t testing.TB, world sim.World, opts ...sim.Option) *logged {
 		l.notes[player]++
 		return fmt.Appendf(dst, "p%d", player)
 	})
-	r, err := sim.NewRoom("logged", sim.DefaultConfig(), world, nil, append(opts, rec)...)
+	r, err := sim.NewRoom("logged", arenaConfig(), world, nil, append(opts, rec)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +116,10 @@ func play(t testing.TB, l *logged, rng *rand.Rand, ticks int) {
 				seq[p]++
 				in := schema.Input{
 					Seq: seq[p], TargetTick: tick + uint32(rng.IntN(3)), AckTick: tick - min(tick, uint32(rng.IntN(4))),
-					MoveX: int8(rng.IntN(201) - 100), MoveY: int8(rng.IntN(201) - 100),
-					Aim: uint16(rng.Uint32()), Buttons: uint8(rng.Uint32()),
+					Data: arena.AppendInput(nil, arena.Input{
+						MoveX: int8(rng.IntN(201) - 100), MoveY: int8(rng.IntN(201) - 100),
+						Aim: uint16(rng.Uint32()), Buttons: uint8(rng.Uint32()),
+					}),
 				}
 				l.room.PushInput(p, &in)
 			}
@@ -160,7 +172,7 @@ func TestReplayEqualsRecording(t *testing.T) {
 						t.Fatalf("note of %+v", ev)
 					}
 					notes++
-				})
+				}, arenaReplay)
 				if err != nil {
 					t.Fatalf("replay from tick %d (skip %d): %v", c.tick, c.skip, err)
 				}
@@ -229,7 +241,7 @@ func TestReplayDetectsDivergence(t *testing.T) {
 	if err := w.UnmarshalState(c.state); err != nil {
 		t.Fatal(err)
 	}
-	got, err := sim.Replay(w, c.tick, c.skip, c.seats, l.log, nil)
+	got, err := sim.Replay(w, c.tick, c.skip, c.seats, l.log, nil, arenaReplay)
 	var de *sim.DivergedError
 	if !errors.As(err, &de) || !errors.Is(err, sim.ErrDiverged) {
 		t.Fatalf("replay of a non-deterministic game: %+v, %v; want a DivergedError", got, err)
@@ -243,7 +255,7 @@ func TestReplayDetectsDivergence(t *testing.T) {
 	if err := w2.UnmarshalState(c.state); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sim.Replay(w2, c.tick, c.skip, c.seats, l.log, nil); err != nil {
+	if _, err := sim.Replay(w2, c.tick, c.skip, c.seats, l.log, nil, arenaReplay); err != nil {
 		t.Fatalf("deterministic replay: %v", err)
 	}
 }
@@ -257,29 +269,29 @@ func TestReplayBadLog(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	play(t, l, rng, 60)
 	w := arena.New(3)
-	got, err := sim.Replay(w, 0, 0, nil, l.log[:len(l.log)-2], nil)
+	got, err := sim.Replay(w, 0, 0, nil, l.log[:len(l.log)-2], nil, arenaReplay)
 	if !errors.Is(err, sim.ErrBadLog) || got.Tick != 59 {
 		t.Fatalf("cut log: %+v, %v; want ErrBadLog at tick 59", got, err)
 	}
 	// A checkpoint newer than the log: nothing to replay, no error.
-	got, err = sim.Replay(arena.New(3), 500, 0, nil, l.log, nil)
+	got, err = sim.Replay(arena.New(3), 500, 0, nil, l.log, nil, arenaReplay)
 	if err != nil || got.Tick != 500 || got.Ticks != 0 {
 		t.Fatalf("log older than the checkpoint: %+v, %v", got, err)
 	}
 	// A log that starts past the checkpoint's next tick: a gap.
-	got, err = sim.Replay(arena.New(3), 5, 0, nil, l.log[l.offs[10]:], nil)
+	got, err = sim.Replay(arena.New(3), 5, 0, nil, l.log[l.offs[10]:], nil, arenaReplay)
 	if !errors.Is(err, sim.ErrBadLog) || got.Ticks != 0 || got.Tick != 5 {
 		t.Fatalf("gap between the checkpoint (5) and the log (11): %+v, %v", got, err)
 	}
 	for i := range len(l.log) {
-		_, _ = sim.Replay(arena.New(3), 0, 0, nil, l.log[:i], nil) // never panics
+		_, _ = sim.Replay(arena.New(3), 0, 0, nil, l.log[:i], nil, arenaReplay) // never panics
 	}
 }
 
 // TestRecordAllocs: recording every tick allocates nothing once warm.
 func TestRecordAllocs(t *testing.T) {
 	var buf []byte
-	r, err := sim.NewRoom("rec", sim.DefaultConfig(), arena.New(1), nil,
+	r, err := sim.NewRoom("rec", arenaConfig(), arena.New(1), nil,
 		sim.WithRecord(func(_ uint32, rec []byte) { buf = append(buf[:0], rec...) }, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -291,10 +303,13 @@ func TestRecordAllocs(t *testing.T) {
 	}
 	seq := uint32(0)
 	now := time.Unix(1_700_000_000, 0)
+	var in schema.Input
+	data := make([]byte, 0, 64)
 	tick := func() {
 		seq++
 		for i := uint32(1); i <= 8; i++ {
-			r.PushInput(i, &schema.Input{Seq: seq, MoveX: int8(seq % 100), AckTick: r.Tick()})
+			in = schema.Input{Seq: seq, AckTick: r.Tick(), Data: arena.AppendInput(data[:0], arena.Input{MoveX: int8(seq % 100)})}
+			r.PushInput(i, &in)
 		}
 		now = now.Add(time.Second / 30)
 		r.StepForTest(now)
@@ -302,8 +317,12 @@ func TestRecordAllocs(t *testing.T) {
 	for range 100 {
 		tick()
 	}
-	if a := testing.AllocsPerRun(200, tick); a != 0 {
-		t.Fatalf("%v allocs per recorded tick, want 0", a)
+	want := 0.0
+	if sim.RaceBuild() {
+		want = 1000 // counted, but the instrumentation's own allocations are not ours
+	}
+	if a := testing.AllocsPerRun(200, tick); a > want {
+		t.Fatalf("%v allocs per recorded tick, want %v", a, want)
 	}
 	if len(buf) < 8*8 {
 		t.Fatalf("record of %d bytes for 8 players", len(buf))
@@ -324,7 +343,7 @@ func FuzzReplay(f *testing.F) {
 	f.Add(l.log[l.offs[20]:], uint32(19), 1)
 	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0}, uint32(0), 0)
 	f.Fuzz(func(t *testing.T, log []byte, start uint32, skip int) {
-		got, err := sim.Replay(arena.New(5), start, skip, nil, log, nil)
+		got, err := sim.Replay(arena.New(5), start, skip, nil, log, nil, arenaReplay)
 		if got.Tick != start+uint32(got.Ticks) {
 			t.Fatalf("replayed %d ticks from %d, reports tick %d (%v)", got.Ticks, start, got.Tick, err)
 		}

@@ -35,9 +35,8 @@ var (
 //
 // Each tick the loop drains the queues, hands the World the new client
 // events, applies at most one input per player in seq order, steps the
-// World, records its state (the arena path: the entities in a ring of the
-// last Config.History ticks; the generic path: a gamedelta.World in the
-// gamedelta.Encoder's ring), and sends every attached client a snapshot
+// World, records its state (a gamedelta.World in the gamedelta.Encoder's
+// ring of the last Config.History ticks), and sends every attached client a snapshot
 // encoded against the tick that client acknowledged (full when that tick
 // is gone). Encodings are shared between clients that need the same.
 type Room struct {
@@ -68,7 +67,7 @@ type Room struct {
 	inputs    []PlayerInput
 	taken     []schema.Input // drain's scratch: one player's queued inputs
 	takenData [][]byte       // storage of taken's Data, by index
-	snaps     snapshotter    // the arena or the generic path (snapshots.go)
+	snaps     snapshotter    // state capture and snapshots (snapshots.go)
 	sat       saturation
 
 	// The World's optional interfaces (gameapi.go), nil when it lacks them.
@@ -128,11 +127,8 @@ type counters struct {
 // (WithGate), a restored start (WithRestore, WithQueuedEvents),
 // checkpoints (WithCheckpoint) and the tick log (WithRecord).
 //
-// world must be exactly one of EntityWriter (the arena path; then no
-// Config.Codec, and none of EventHandler, OutboxUser, Viewer, which only
-// the generic path carries) and StateWriter (the generic path; then
-// Config.Codec is its layout). A World that is an OutboxUser gets its
-// Outbox here, before anything else is called.
+// world must be a StateWriter, and Config.Codec its layout. A World that
+// is an OutboxUser gets its Outbox here, before anything else is called.
 func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*Room, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("room config: %w", err)
@@ -176,7 +172,7 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 	if o.recFn != nil {
 		// The first record is full: a replay from the state this room
 		// starts with (fresh, or restored) needs every player's input.
-		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true, v2: recordsV2(world)}
+		r.rec = recorder{fn: o.recFn, note: o.recNote, full: true}
 	}
 	if o.restored {
 		r.tick = o.startTick
@@ -330,7 +326,8 @@ func (r *Room) Attach(ctx context.Context, player uint32, conn Conn, ack uint32)
 
 // Detach takes player's connection away (it disconnected) but keeps the
 // player in the world. Its buffered inputs are dropped and its last input's
-// axes and buttons are cleared, so that its entity stands still.
+// data is cleared (the game sees an empty input), so that its entity stands
+// still.
 func (r *Room) Detach(ctx context.Context, player uint32) error {
 	return r.exec(ctx, func() error { return r.detach(player) })
 }

@@ -10,10 +10,11 @@ import (
 
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 func in(seq, ack uint32, mx int8) *schema.Input {
-	return &schema.Input{Seq: seq, AckTick: ack, MoveX: mx}
+	return &schema.Input{Seq: seq, AckTick: ack, Data: []byte{byte(mx)}}
 }
 
 func TestRoomInputsInSeqOrder(t *testing.T) {
@@ -46,8 +47,8 @@ func TestRoomInputsInSeqOrder(t *testing.T) {
 }
 
 // TestRoomLatestInputWins: with the default InputBuffer (1), a tick applies
-// the newest input that arrived; older ones are skipped but their buttons
-// are merged in, so a press is never lost; later ticks repeat it.
+// the newest input that arrived, with its data; older ones are skipped;
+// later ticks repeat it.
 func TestRoomLatestInputWins(t *testing.T) {
 	if DefaultConfig().InputBuffer != 1 {
 		t.Fatalf("default InputBuffer %d, want 1", DefaultConfig().InputBuffer)
@@ -55,28 +56,25 @@ func TestRoomLatestInputWins(t *testing.T) {
 	tests := []struct {
 		name        string
 		seqs        []uint32
-		buttons     []uint8
 		wantSeq     uint32
-		wantButtons uint8
 		wantSkipped uint64
 	}{
-		{"one input", []uint32{1}, []uint8{0}, 1, 0, 0},
-		{"a burst: newest wins", []uint32{1, 2, 3}, []uint8{0, 0, 0}, 3, 0, 2},
-		{"reordered burst", []uint32{3, 1, 2}, []uint8{0, 0, 0}, 3, 0, 2},
-		{"a press in a skipped input is kept", []uint32{1, 2, 3}, []uint8{1, 0, 4}, 3, 5, 2},
-		{"more than the buffer holds", []uint32{1, 2, 3, 4, 5}, []uint8{2, 0, 0, 0, 8}, 5, 10, 4},
+		{"one input", []uint32{1}, 1, 0},
+		{"a burst: newest wins", []uint32{1, 2, 3}, 3, 2},
+		{"reordered burst", []uint32{3, 1, 2}, 3, 2},
+		{"more than the buffer holds", []uint32{1, 2, 3, 4, 5}, 5, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, w := newTestRoom(t, nil)
 			mustJoin(t, r, 7, &fakeConn{})
-			for i, seq := range tt.seqs {
-				r.PushInput(7, &schema.Input{Seq: seq, MoveX: int8(seq), Buttons: tt.buttons[i]})
+			for _, seq := range tt.seqs {
+				r.PushInput(7, in(seq, 0, int8(seq)))
 			}
 			r.step(time.Now())
 			got := w.lastInputs()[7]
-			if got.Seq != tt.wantSeq || got.MoveX != int8(tt.wantSeq) || got.Buttons != tt.wantButtons {
-				t.Fatalf("applied %+v, want seq %d, move_x %d, buttons %b", got, tt.wantSeq, tt.wantSeq, tt.wantButtons)
+			if got.Seq != tt.wantSeq || mx(got) != int8(tt.wantSeq) {
+				t.Fatalf("applied %+v, want seq %d with data %d", got, tt.wantSeq, tt.wantSeq)
 			}
 			if d := r.Stats().InputsDiscarded; d != tt.wantSkipped {
 				t.Fatalf("InputsDiscarded = %d, want %d", d, tt.wantSkipped)
@@ -99,10 +97,10 @@ func TestRoomMissingInputRepeatsLast(t *testing.T) {
 	r.PushInput(2, in(2, 0, 10)) // player 1 sends nothing this tick
 	r.step(time.Now())
 	got := w.lastInputs()
-	if got[1].Seq != 1 || got[1].MoveX != 50 {
-		t.Fatalf("player 1 input %+v, want seq 1 repeated with move_x 50", got[1])
+	if got[1].Seq != 1 || mx(got[1]) != 50 {
+		t.Fatalf("player 1 input %+v, want seq 1 repeated with data 50", got[1])
 	}
-	if got[2].Seq != 2 || got[2].MoveX != 10 {
+	if got[2].Seq != 2 || mx(got[2]) != 10 {
 		t.Fatalf("player 2 input %+v, want seq 2", got[2])
 	}
 	// Step hands inputs in player order, one per player.
@@ -142,20 +140,16 @@ func TestRoomInputQueueFullDropsOldest(t *testing.T) {
 	mustJoin(t, r, 1, &fakeConn{})
 	accepted := 0
 	for seq := uint32(1); seq <= 10; seq++ {
-		buttons := uint8(0)
-		if seq == 1 {
-			buttons = 4 // a press in the oldest input, dropped below
-		}
-		if r.PushInput(1, &schema.Input{Seq: seq, Buttons: buttons}) {
+		if r.PushInput(1, in(seq, 0, int8(seq))) {
 			accepted++
 		}
 	}
 	if accepted != 4 || r.Stats().InputsDropped != 6 {
 		t.Fatalf("accepted %d dropped %d, want 4 and 6", accepted, r.Stats().InputsDropped)
 	}
-	r.step(time.Now()) // drains: the newest wins, the dropped press survives
-	if in := w.lastInputs()[1]; in.Seq != 10 || in.Buttons != 4 {
-		t.Fatalf("applied seq %d buttons %d, want 10 and 4", in.Seq, in.Buttons)
+	r.step(time.Now()) // drains: the newest wins, with its own data
+	if in := w.lastInputs()[1]; in.Seq != 10 || mx(in) != 10 {
+		t.Fatalf("applied seq %d data %d, want 10 and 10", in.Seq, mx(in))
 	}
 	if !r.PushInput(1, in(11, 0, 0)) {
 		t.Fatal("PushInput refused after the queue was drained")
@@ -184,12 +178,25 @@ func TestRoomBaselinePerClient(t *testing.T) {
 
 	// The fake world at tick k: the static entity, and each player's
 	// entity at x = k.
-	worldAt := func(k uint32) []schema.Entity {
-		ents := []schema.Entity{{ID: 1, HP: 100}}
+	worldAt := func(k uint32) []fakeEnt {
+		ents := []fakeEnt{{ID: 1, HP: 100}}
 		for id := uint32(1); id <= 5; id++ {
-			ents = append(ents, schema.Entity{ID: 1000 + id, Owner: id, X: int32(k), HP: 100})
+			ents = append(ents, fakeEnt{ID: 1000 + id, Owner: id, X: int32(k), HP: 100})
 		}
 		return ents
+	}
+	// decode applies a snapshot's state to the world the client holds at
+	// its baseline, as a client's gamedelta decoder does.
+	decode := func(id uint32, s snap) ([]fakeEnt, error) {
+		d := gamedelta.NewDecoder(fakeCodec(), id)
+		var base *gamedelta.World
+		if s.Baseline != 0 {
+			base = gamedelta.NewWorld(fakeCodec())
+			writeFakeEnts(base, worldAt(s.Baseline))
+		}
+		dst := gamedelta.NewWorld(fakeCodec())
+		err := d.Apply(dst, base, s.Tick-s.Baseline, s.State)
+		return fakeEnts(dst), err
 	}
 	wantBase := map[uint32]uint32{1: 0, 2: 10, 3: 10, 4: 8, 5: 0}
 	for id, c := range conns {
@@ -204,16 +211,10 @@ func TestRoomBaselinePerClient(t *testing.T) {
 		if s.Seq != wantSeq {
 			t.Errorf("player %d: last input seq %d, want %d (patched per client)", id, s.Seq, wantSeq)
 		}
-		if s.Baseline == 0 && !slices.Equal(s.Spawned, worldAt(11)) {
-			t.Errorf("player %d: full snapshot %v, want %v", id, s.Spawned, worldAt(11))
-		}
-		if s.Baseline != 0 {
-			// The delta applied to the baseline the client holds rebuilds
-			// tick 11.
-			got, err := schema.Apply(nil, worldAt(s.Baseline), 11-s.Baseline, s.Spawned, s.Changes, s.Removed)
-			if err != nil || !slices.Equal(got, worldAt(11)) {
-				t.Errorf("player %d: delta from tick %d applies to %v, %v; want %v", id, s.Baseline, got, err, worldAt(11))
-			}
+		// The full snapshot, or the delta applied to the baseline the
+		// client holds, rebuilds tick 11.
+		if got, err := decode(id, s); err != nil || !slices.Equal(got, worldAt(11)) {
+			t.Errorf("player %d: snapshot against tick %d applies to %v, %v; want %v", id, s.Baseline, got, err, worldAt(11))
 		}
 	}
 	// Three distinct baselines: full, 10, 8.
@@ -257,8 +258,8 @@ func TestRoomAttachDetach(t *testing.T) {
 	if c1.count() != n {
 		t.Fatal("a detached player still receives snapshots")
 	}
-	if mx := w.lastInputs()[1].MoveX; mx != 0 {
-		t.Fatalf("detached player's input move_x %d, want 0 (stand still)", mx)
+	if got := w.lastInputs()[1]; got.Data != nil {
+		t.Fatalf("detached player's input data %v, want none (stand still)", got.Data)
 	}
 	// Resume on a new connection holding tick 4: a delta against it.
 	c2 := &fakeConn{}
@@ -269,8 +270,8 @@ func TestRoomAttachDetach(t *testing.T) {
 	if s := c2.last(t); s.Tick != 7 || s.Baseline != 4 || s.Seq != 1 {
 		t.Fatalf("first snapshot after resume: %+v, want tick 7 baseline 4 seq 1", s)
 	}
-	if mx := w.lastInputs()[1].MoveX; mx != 0 {
-		t.Fatalf("an input queued before the detach moved the player: move_x %d", mx)
+	if got := w.lastInputs()[1]; got.Data != nil {
+		t.Fatalf("an input queued before the detach reached the game: data %v", got.Data)
 	}
 	// The player keeps its seq: the next input continues after 1.
 	r.PushInput(1, in(3, 7, 0))
@@ -344,7 +345,7 @@ func (discardConn) Overflow()           {}
 
 func TestRoomLoop(t *testing.T) {
 	w := newFakeWorld()
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	cfg.TickRate = 128
 	r, err := NewRoom("loop", cfg, w, nil)
 	if err != nil {
@@ -361,7 +362,7 @@ func TestRoomLoop(t *testing.T) {
 	}
 	r.PushInput(1, in(1, 0, 42))
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.count() >= 10 && r.Tick() >= 10 })
-	if got := w.lastInputs()[1]; got.MoveX != 42 {
+	if got := w.lastInputs()[1]; mx(got) != 42 {
 		t.Fatalf("input not applied on the loop: %+v", got)
 	}
 	var seen uint32
@@ -411,7 +412,7 @@ func TestRoomStopBeforeStart(t *testing.T) {
 func TestRoomCrash(t *testing.T) {
 	w := newFakeWorld()
 	w.panicAt = 3
-	cfg := DefaultConfig()
+	cfg := fakeConfig()
 	cfg.TickRate = 128
 	r, err := NewRoom("crash", cfg, w, nil)
 	if err != nil {

@@ -10,19 +10,14 @@ import (
 	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
-// snapshotter turns the World's state after each step into snapshots. It
-// is where the two paths of a room differ:
+// snapshotter turns the World's state after each step into snapshots:
 //
-//   - arenaSnaps, the arena path: an EntityWriter's schema.Entity values in
-//     a history ring, schema.Diff per distinct baseline, the envelope's
-//     Spawned, Changes and Removed;
 //   - stateSnaps, the generic path: a StateWriter's gamedelta.World,
 //     recorded and encoded per client by a gamedelta.Encoder (views,
 //     owner-only fields, shared encodings) into Snapshot.State, with each
 //     player's server events.
 //
-// When the arena moves onto the generic path, arenaSnaps is deleted and
-// nothing else changes. Every method runs on the loop goroutine.
+// Every method runs on the loop goroutine.
 type snapshotter interface {
 	// capture stores the World's state of tick, just stepped.
 	capture(tick uint32)
@@ -39,136 +34,15 @@ type snapshotter interface {
 
 // newSnapshotter checks which path w takes and returns its snapshotter.
 func newSnapshotter(r *Room, w World) (snapshotter, error) {
-	ew, isE := w.(EntityWriter)
 	sw, isS := w.(StateWriter)
 	switch {
-	case isE && isS:
-		return nil, errors.New("the world is both an EntityWriter and a StateWriter: it must be one of them")
-	case isE:
-		if r.cfg.Codec != nil {
-			return nil, errors.New("a Codec with an EntityWriter world: the arena path encodes schema.Entity values")
-		}
-		// The arena's envelope fields carry neither events nor views.
-		if _, ok := w.(EventHandler); ok {
-			return nil, errors.New("an EntityWriter world that is an EventHandler: events take the generic path (StateWriter)")
-		}
-		if _, ok := w.(OutboxUser); ok {
-			return nil, errors.New("an EntityWriter world that is an OutboxUser: events take the generic path (StateWriter)")
-		}
-		if _, ok := w.(Viewer); ok {
-			return nil, errors.New("an EntityWriter world that is a Viewer: views take the generic path (StateWriter)")
-		}
-		return newArenaSnaps(r, ew), nil
 	case isS:
 		if r.cfg.Codec == nil {
 			return nil, errors.New("a StateWriter world without Config.Codec")
 		}
 		return newStateSnaps(r, sw)
 	}
-	return nil, errors.New("the world is neither an EntityWriter nor a StateWriter")
-}
-
-// arenaSnaps is the arena path (EntityWriter).
-type arenaSnaps struct {
-	r     *Room
-	w     EntityWriter
-	ring  []frame
-	enc   *schema.Encoder
-	delta schema.Delta
-	snap  schema.Snapshot
-	last  *frame // the frame captured last
-}
-
-// frame is one slot of the history ring: the entities at tick.
-type frame struct {
-	tick uint32 // 0: empty
-	ents []schema.Entity
-}
-
-func newArenaSnaps(r *Room, w EntityWriter) *arenaSnaps {
-	a := &arenaSnaps{
-		r:    r,
-		w:    w,
-		ring: make([]frame, r.cfg.History),
-		enc:  schema.NewEncoder(r.cfg.EntityHint*24 + 256),
-	}
-	for i := range a.ring {
-		a.ring[i].ents = make([]schema.Entity, 0, r.cfg.EntityHint)
-	}
-	return a
-}
-
-func (a *arenaSnaps) capture(tick uint32) {
-	f := &a.ring[int(tick%uint32(len(a.ring)))]
-	f.ents = a.w.AppendEntities(f.ents[:0])
-	f.tick = tick
-	a.last = f
-}
-
-func (a *arenaSnaps) hash() uint32 { return HashEntities(a.last.ents) }
-
-func (a *arenaSnaps) seat(*player) {}
-
-func (a *arenaSnaps) attach(*player, uint32) {}
-
-// baseline returns the tick to encode against for a client that
-// acknowledged ack: ack itself while it is in the ring, else 0 (full).
-func (a *arenaSnaps) baseline(ack, tick uint32) uint32 {
-	h := uint32(len(a.ring))
-	if ack == 0 || ack >= tick || tick-ack >= h {
-		return 0
-	}
-	if a.ring[int(ack%h)].tick != ack {
-		return 0
-	}
-	return ack
-}
-
-// broadcast sends every attached player the snapshot of tick. Players are
-// grouped by baseline: one encoding per distinct baseline, patched in place
-// with each player's last input seq before SendSnapshot (which copies).
-func (a *arenaSnaps) broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes int) {
-	list := a.r.list
-	for _, p := range list {
-		p.sent = p.conn == nil
-		if !p.sent {
-			p.base = a.baseline(p.ack, tick)
-		}
-	}
-	for i, p := range list {
-		if p.sent {
-			continue
-		}
-		msg, off := a.encode(tick, p.base, nowMS)
-		encodes++
-		for _, q := range list[i:] {
-			if q.sent || q.base != p.base {
-				continue
-			}
-			schema.PatchLastInputSeq(msg, off, q.lastSeq)
-			q.conn.SendSnapshot(msg)
-			q.sent = true
-			sent++
-			bytes += len(msg)
-		}
-	}
-	return encodes, sent, bytes
-}
-
-// encode encodes the snapshot of tick against base (0: full). The bytes
-// alias the encoder and are valid until the next encode.
-func (a *arenaSnaps) encode(tick, base uint32, nowMS uint64) ([]byte, int) {
-	h := uint32(len(a.ring))
-	cur := a.ring[int(tick%h)].ents
-	s := &a.snap
-	s.Tick, s.BaselineTick, s.LastInputSeq, s.ServerTimeMS = tick, base, 0, nowMS
-	if base == 0 {
-		s.Spawned, s.Changes, s.Removed = cur, nil, nil
-	} else {
-		schema.Diff(&a.delta, a.ring[int(base%h)].ents, cur, tick-base)
-		s.Spawned, s.Changes, s.Removed = a.delta.Spawned, a.delta.Changes, a.delta.Removed
-	}
-	return a.enc.Snapshot(s)
+	return nil, errors.New("the world is not a StateWriter")
 }
 
 // stateSnaps is the generic path (StateWriter).
@@ -319,8 +193,7 @@ func hashState(w *gamedelta.World) uint32 {
 	return h.sum()
 }
 
-// hasher is the tick log's state hash mixing, shared by HashEntities
-// (the arena path) and hashState (the generic path).
+// hasher is the tick log's state hash mixing of hashState.
 type hasher struct{ h uint64 }
 
 const hashK1, hashK2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f

@@ -213,8 +213,7 @@ func (r *Room) detach(id uint32) error {
 	p.conn = nil
 	p.detached = true
 	p.clearPending()
-	p.last.MoveX, p.last.MoveY, p.last.Buttons = 0, 0, 0
-	p.release(&p.last)
+	p.release(&p.last) // stand still: the game sees no data
 	return nil
 }
 
@@ -232,7 +231,7 @@ type Stats struct {
 	Paused          bool          // the gate held the last tick
 	InputsDropped   uint64        // inputs dropped because their player's queue was full
 	InputsDiscarded uint64        // inputs received but never applied
-	Encodes         uint64        // snapshot envelopes encoded (arena: one per distinct baseline per tick; generic: per distinct encoding and event seq, and per player with pending events)
+	Encodes         uint64        // snapshot envelopes encoded (per distinct encoding and event seq, and per player with pending events)
 	Snapshots       uint64        // snapshots handed to connections
 	SnapshotBytes   uint64        // their bytes
 	EncodeTime      time.Duration // total time spent encoding and handing out snapshots

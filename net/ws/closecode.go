@@ -20,7 +20,7 @@ const (
 	// CloseInvalidPayload: a malformed FlatBuffer or a value out of range,
 	// in the envelope or in the game's bytes its schema describes (an
 	// Input's data, an Event's data, a Hello's join payload); game bytes
-	// sent to a match whose game has no schema (the arena).
+	// sent to a seat without a schema.
 	CloseInvalidPayload CloseCode = 1007
 	// ClosePolicy: no Hello within Config.HelloTimeout, or a message not
 	// allowed in this state (an Input before Hello, a second Hello, an

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game"
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/httpserver"
 	"github.com/ticksync/ticksync/schema"

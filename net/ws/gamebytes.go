@@ -14,15 +14,15 @@ import (
 // refusal texts. (A room closes a client that leaves its server events
 // unacknowledged with Overflow, session.go: a slow-consumer close, 4010.)
 //
-// A match's game either has a schema (game.Seat.Schema() != nil: the
-// generic path) or not (the arena). For a game with one, every Input's data
-// is verified with gameschema before Seat.Input, and every event before
-// Seat.Event: a buffer that is not well formed, or a value the schema does
-// not allow, closes the session with 1007, like an envelope the verifier
-// refuses, so that no unverified game byte reaches a room. An Input without
-// data is an acknowledgement only (the game sees empty data). A game
-// without a schema takes neither: an Input with data closes with 1007, an
-// Event with 1008 (the protocol offers nothing to send it to).
+// A match's game has a schema (game.Seat.Schema(): every game a node runs
+// has one). Every Input's data is verified with gameschema before
+// Seat.Input, and every event before Seat.Event: a buffer that is not well
+// formed, or a value the schema does not allow, closes the session with
+// 1007, like an envelope the verifier refuses, so that no unverified game
+// byte reaches a room. An Input without data is an acknowledgement only
+// (the game sees empty data). A seat without a schema (a Joiner of its own
+// that hands none) takes no game bytes: an Input with data closes with
+// 1007, an Event with 1008 (the protocol offers nothing to send it to).
 //
 // The join payload (Hello.join) and the schema hash (Hello.schema_hash)
 // are the Joiner's to check: which match, and so which schema, a Hello

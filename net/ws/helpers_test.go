@@ -19,6 +19,7 @@ import (
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
 )
@@ -35,7 +36,17 @@ type fakeSeat struct {
 
 func (s *fakeSeat) Event(*schema.Event) bool { return false }
 
-func (s *fakeSeat) Schema() *game.GameSchema { return nil }
+// Schema: the fake match plays the arena (games/arena).
+func (s *fakeSeat) Schema() *game.GameSchema { return arenaSchema() }
+
+// arenaSchema is the arena's schema as a node's registry holds it.
+var arenaSchema = sync.OnceValue(func() *game.GameSchema {
+	reg := game.NewRegistry()
+	if err := arena.Register(reg); err != nil {
+		panic(err)
+	}
+	return reg.Schema(arena.Name)
+})
 
 func (s *fakeSeat) Welcome() schema.Welcome { return s.welcome }
 func (s *fakeSeat) Input(in *schema.Input) bool {
@@ -393,11 +404,12 @@ func decodeServer(b []byte) (m serverMsg, err error) {
 	return m, nil
 }
 
-// snapshotBytes encodes a snapshot of tick with n spawned entities.
+// snapshotBytes encodes a snapshot of tick with a state of n×24 bytes
+// (about n arena entities in full; the transport does not read them).
 func snapshotBytes(tick uint32, n int) []byte {
-	s := schema.Snapshot{Tick: tick, Spawned: make([]schema.Entity, n)}
-	for i := range s.Spawned {
-		s.Spawned[i] = schema.Entity{ID: uint32(i + 1), X: int32(i)}
+	s := schema.Snapshot{Tick: tick, State: make([]byte, 24*n)}
+	for i := range s.State {
+		s.State[i] = byte(i)
 	}
 	b, _ := schema.NewEncoder(1024).Snapshot(&s)
 	return append([]byte(nil), b...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/fb"
@@ -27,11 +28,12 @@ func TestSessionFlow(t *testing.T) {
 	}
 	seat := ts.joiner.seat(0)
 
-	c.send(c.enc.Input(&schema.Input{Seq: 1, MoveX: 50, MoveY: -100, Aim: 7}))
+	want := arena.Input{MoveX: 50, MoveY: -100, Aim: 7}
+	c.send(c.enc.Input(&schema.Input{Seq: 1, Data: arena.AppendInput(nil, want)}))
 	select {
 	case in := <-seat.inputs:
-		if in.Seq != 1 || in.MoveX != 50 || in.MoveY != -100 || in.Aim != 7 {
-			t.Fatalf("input %+v", in)
+		if in.Seq != 1 || arena.ReadInput(in.Data) != want {
+			t.Fatalf("input %+v (%+v)", in, arena.ReadInput(in.Data))
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no input reached the seat")
@@ -62,16 +64,9 @@ func TestCloseCodes(t *testing.T) {
 		c.mustNext(fb.ServerBodyWelcome)
 	}
 	badInput := func() []byte {
-		b := schema.NewEncoder(64).Input(&schema.Input{Seq: 1, MoveX: 100})
-		b = append([]byte(nil), b...)
-		// Find move_x (100) and make it 120: out of range, well formed.
-		for i := range b {
-			if b[i] == 100 {
-				b[i] = 120
-				break
-			}
-		}
-		return b
+		// move_x 120: well formed, out of the arena's range (-100..100).
+		data := arena.AppendInput(nil, arena.Input{MoveX: 120})
+		return append([]byte(nil), schema.NewEncoder(64).Input(&schema.Input{Seq: 1, Data: data})...)
 	}
 	tests := []struct {
 		name   string
