@@ -14,7 +14,10 @@ import (
 // lives in testdata/fuzz/<FuzzName>/: files named seed-* are written by
 // TestFuzzCorpus (go test ./schema -run TestFuzzCorpus -gencorpus) from
 // valid messages; other files are crashers found by fuzzing, kept as
-// regression seeds.
+// regression seeds. Run one target at a time, with minimization bounded
+// (by default it may take a minute per new input, most of a short run):
+//
+//	go test ./schema -run '^$' -fuzz '^FuzzDecodeClientMessage$' -fuzztime 1m -fuzzminimizetime 1s
 
 var genCorpus = flag.Bool("gencorpus", false, "rewrite the seed-* files of testdata/fuzz")
 
