@@ -44,10 +44,6 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 			Seq:        in.Seq(),
 			TargetTick: in.TargetTick(),
 			AckTick:    in.AckTick(),
-			MoveX:      in.MoveX(),
-			MoveY:      in.MoveY(),
-			Aim:        in.Aim(),
-			Buttons:    in.Buttons(),
 			Data:       clip(in.DataBytes()),
 			EventAck:   in.EventAck(),
 		}
@@ -64,21 +60,18 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 }
 
 // DecodeServerMessage verifies buf as a ServerMessage and decodes it into m,
-// reusing the capacity of m.Snapshot's slices (Spawned, Changes, Removed,
-// Events): a client that keeps one ServerMessage decodes snapshots without
-// allocating once they have grown.
+// reusing the capacity of m.Snapshot.Events: a client that keeps one
+// ServerMessage decodes snapshots without allocating once it has grown.
 //
 // m is overwritten: fields other than the one Kind names are zeroed, except
-// that m.Snapshot's slices keep their capacity (length 0). Strings, Spawned,
-// Changes and Removed are copied out of buf; the game bytes (Snapshot.State
-// and each Snapshot.Events[i].Data) alias buf, clipped to their length, so
-// the caller applies or copies them before buf is reused. An error wraps
+// that m.Snapshot.Events keeps its capacity (length 0). Strings are copied
+// out of buf; the game bytes (Snapshot.State and each
+// Snapshot.Events[i].Data) alias buf, clipped to their length, so the
+// caller applies or copies them before buf is reused. An error wraps
 // ErrMalformed or ErrOutOfRange; m is then left zeroed with Kind ServerNone.
 func DecodeServerMessage(buf []byte, m *ServerMessage) error {
-	spawned, changes, removed := m.Snapshot.Spawned[:0], m.Snapshot.Changes[:0], m.Snapshot.Removed[:0]
 	events := m.Snapshot.Events[:0]
 	*m = ServerMessage{}
-	m.Snapshot.Spawned, m.Snapshot.Changes, m.Snapshot.Removed = spawned, changes, removed
 	m.Snapshot.Events = events
 	kind, at, err := verifyServer(buf)
 	if err != nil {
@@ -121,8 +114,8 @@ func DecodeServerMessage(buf []byte, m *ServerMessage) error {
 	return nil
 }
 
-// decodeSnapshot reads a verified Snapshot table at pos into s, appending to
-// s's (emptied) slices.
+// decodeSnapshot reads a verified Snapshot table at pos into s, reusing the
+// capacity of s.Events (emptied).
 func decodeSnapshot(buf []byte, pos flatbuffers.UOffsetT, s *Snapshot) {
 	var t fb.Snapshot
 	t.Init(buf, pos)
@@ -132,27 +125,6 @@ func decodeSnapshot(buf []byte, pos flatbuffers.UOffsetT, s *Snapshot) {
 	s.ServerTimeMS = t.ServerTimeMs()
 	s.EventSeq = t.EventSeq()
 	s.State = clip(t.StateBytes())
-	if n := t.SpawnedLength(); n > 0 {
-		var e fb.Entity
-		t.Spawned(&e, 0)
-		first := e.Table().Pos
-		s.Spawned = growEntities(s.Spawned, n)
-		for j := range s.Spawned {
-			e.Init(buf, first+flatbuffers.UOffsetT(j*entitySize))
-			s.Spawned[j] = Entity{
-				ID: e.Id(), Owner: e.Owner(), X: e.X(), Y: e.Y(),
-				VX: e.Vx(), VY: e.Vy(), Angle: e.Angle(), Kind: e.Kind(), HP: e.Hp(),
-			}
-		}
-	}
-	// Copied, not aliased: gws pools read buffers.
-	s.Changes = append(s.Changes, t.ChangesBytes()...)
-	if n := t.RemovedLength(); n > 0 {
-		s.Removed = growIDs(s.Removed, n)
-		for j := range s.Removed {
-			s.Removed[j] = t.Removed(j)
-		}
-	}
 	if n := t.EventsLength(); n > 0 {
 		s.Events = growEvents(s.Events, n)
 		var ev fb.Event
@@ -173,26 +145,10 @@ func decodeEvent(ev *fb.Event) Event {
 // overwriting the buffer.
 func clip(b []byte) []byte { return b[:len(b):len(b)] }
 
-// growEntities returns s[:n], reallocating only when s's capacity is short.
-func growEntities(s []Entity, n int) []Entity {
-	if cap(s) < n {
-		return make([]Entity, n)
-	}
-	return s[:n]
-}
-
 // growEvents returns s[:n], reallocating only when s's capacity is short.
 func growEvents(s []Event, n int) []Event {
 	if cap(s) < n {
 		return make([]Event, n)
-	}
-	return s[:n]
-}
-
-// growIDs returns s[:n], reallocating only when s's capacity is short.
-func growIDs(s []uint32, n int) []uint32 {
-	if cap(s) < n {
-		return make([]uint32, n)
 	}
 	return s[:n]
 }

@@ -30,8 +30,7 @@ func (e *Encoder) str(s string) flatbuffers.UOffsetT {
 }
 
 // bytes writes a byte vector, or nothing (0) for an empty one: FlatBuffers
-// omits an absent vector, so a message without game bytes is exactly as long
-// as before they existed.
+// omits an absent vector, which costs nothing on the wire.
 func (e *Encoder) bytes(v []byte) flatbuffers.UOffsetT {
 	if len(v) == 0 {
 		return 0
@@ -97,30 +96,13 @@ func (e *Encoder) Welcome(w *Welcome) []byte {
 // be shared by every client with the same baseline and each copy patched with
 // PatchLastInputSeq.
 //
-// Empty slices and zero values are omitted, so a Snapshot without State,
-// Events and EventSeq (the arena's) has exactly the bytes it had before
-// those fields existed. Once the Encoder's buffers have grown to the largest
+// Empty slices and zero values are omitted (a snapshot of a world that did
+// not change since the baseline, with no pending events, has no State and
+// no Events). Once the Encoder's buffers have grown to the largest
 // snapshot, encoding allocates nothing.
 func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 	b := e.b
 	b.Reset()
-	var spawned, changes, removed flatbuffers.UOffsetT
-	if len(s.Spawned) > 0 {
-		fb.SnapshotStartSpawnedVector(b, len(s.Spawned))
-		for i := len(s.Spawned) - 1; i >= 0; i-- {
-			en := &s.Spawned[i]
-			fb.CreateEntity(b, en.ID, en.Owner, en.X, en.Y, en.VX, en.VY, en.Angle, en.Kind, en.HP)
-		}
-		spawned = b.EndVector(len(s.Spawned))
-	}
-	changes = e.bytes(s.Changes)
-	if len(s.Removed) > 0 {
-		fb.SnapshotStartRemovedVector(b, len(s.Removed))
-		for i := len(s.Removed) - 1; i >= 0; i-- {
-			b.PrependUint32(s.Removed[i])
-		}
-		removed = b.EndVector(len(s.Removed))
-	}
 	state := e.bytes(s.State)
 	events := e.events(s.Events)
 	fb.SnapshotStart(b)
@@ -132,15 +114,6 @@ func (e *Encoder) Snapshot(s *Snapshot) (msg []byte, seqOffset int) {
 	b.PrependUint32(s.LastInputSeq)
 	seqPos := b.Offset()
 	b.Slot(snapshotSlotLastInputSeq)
-	if spawned != 0 {
-		fb.SnapshotAddSpawned(b, spawned)
-	}
-	if changes != 0 {
-		fb.SnapshotAddChanges(b, changes)
-	}
-	if removed != 0 {
-		fb.SnapshotAddRemoved(b, removed)
-	}
 	if state != 0 {
 		fb.SnapshotAddState(b, state)
 	}
@@ -264,7 +237,7 @@ func (e *Encoder) Hello(h *Hello) []byte {
 }
 
 // Input encodes an Input (client side). Data and EventAck are omitted when
-// empty, so an arena input is as long as before they existed.
+// empty.
 func (e *Encoder) Input(in *Input) []byte {
 	b := e.b
 	b.Reset()
@@ -277,10 +250,6 @@ func (e *Encoder) Input(in *Input) []byte {
 	fb.InputAddSeq(b, in.Seq)
 	fb.InputAddTargetTick(b, in.TargetTick)
 	fb.InputAddAckTick(b, in.AckTick)
-	fb.InputAddAim(b, in.Aim)
-	fb.InputAddMoveX(b, in.MoveX)
-	fb.InputAddMoveY(b, in.MoveY)
-	fb.InputAddButtons(b, in.Buttons)
 	return e.finishClient(fb.ClientBodyInput, fb.InputEnd(b))
 }
 

@@ -3,31 +3,16 @@ package schema
 import "errors"
 
 // FileIdentifier is the FlatBuffers file identifier of every ticksync message.
-const FileIdentifier = "TSY1"
-
-// Entity is one entity's state, already quantized by the game: positions in
-// 1/16 units, velocities in 1/16 units per tick, Angle in 1/65536 turns.
-// It mirrors the fb.Entity struct (24 bytes on the wire).
-type Entity struct {
-	ID     uint32
-	Owner  uint32 // player id controlling it; 0 for NPCs
-	X, Y   int32
-	VX, VY int16
-	Angle  uint16
-	Kind   uint8
-	HP     uint8
-}
+// "TSY2" is the envelope without a game's fields of its own (see DESIGN.md,
+// "The envelope's version"); a message of another version is malformed.
+const FileIdentifier = "TSY2"
 
 // Input is one decoded client input (see ticksync.fbs).
 type Input struct {
 	Seq        uint32
 	TargetTick uint32
 	AckTick    uint32
-	MoveX      int8 // -100..100
-	MoveY      int8 // -100..100
-	Aim        uint16
-	Buttons    uint8
-	// Data is a generic game's input: a buffer whose root is the game's
+	// Data is the game's input: a buffer whose root is the game's
 	// (ticksync_input) table, verified by the transport with the game's
 	// schema. After decoding it aliases the message buffer.
 	Data []byte
@@ -45,13 +30,6 @@ type Event struct {
 	Tick uint32
 	Data []byte
 }
-
-// Axis limits of Input.MoveX and Input.MoveY; the verifier refuses values
-// outside them.
-const (
-	AxisMin = -100
-	AxisMax = 100
-)
 
 // Hello is a decoded Hello message.
 type Hello struct {
@@ -80,7 +58,7 @@ const (
 	MaxJoinLen        = 1024
 )
 
-// Limits of the generic game bytes the envelope verifier enforces (the
+// Limits of the game's bytes the envelope verifier enforces (the
 // game's schema verifies their content).
 const (
 	MaxInputDataLen   = 1024
@@ -88,14 +66,9 @@ const (
 	MaxSnapshotEvents = 1024 // events in one Snapshot
 )
 
-// Snapshot caps the verifier enforces on the client side. They are far above
-// what a room sends (64 entities are 1.5 KiB in full) and only bound the
-// work a hostile server can cause.
-const (
-	MaxSnapshotEntities = 1 << 14 // elements of spawned, and of removed
-	MaxSnapshotChanges  = 1 << 20 // bytes of changes
-	MaxSnapshotState    = 1 << 20 // bytes of state
-)
+// MaxSnapshotState caps Snapshot.State on the client side. It is far above
+// what a room sends and only bounds the work a hostile server can cause.
+const MaxSnapshotState = 1 << 20
 
 // ClientKind says which member of the ClientBody union a message holds.
 type ClientKind uint8
@@ -144,22 +117,19 @@ type Welcome struct {
 	NodeID      string
 	MatchID     string
 	Game        string // the match's game
-	SchemaHash  string // hex sha256 of its schema; empty: a game without one (the arena)
+	SchemaHash  string // hex sha256 of its schema; empty: a game without one
 	EventSeq    uint32 // newest client event seq the match applied: a resumed client re-sends later ones
 }
 
 // Snapshot is a decoded (or to be encoded) Snapshot message. Decoding reuses
-// the capacity of Spawned, Changes and Removed, so a client that keeps one
-// Snapshot value decodes without allocating.
+// the capacity of Events, so a client that keeps one Snapshot value decodes
+// without allocating.
 type Snapshot struct {
 	Tick         uint32
 	BaselineTick uint32 // 0: full snapshot
 	LastInputSeq uint32
-	Spawned      []Entity
-	Changes      []byte // delta of entities present in the baseline; see DELTA.md
-	Removed      []uint32
 	ServerTimeMS uint64
-	// State is a generic game's world as gamedelta bytes
+	// State is the game's world as gamedelta bytes
 	// (schema/gamedelta/DELTA.md), against BaselineTick.
 	State []byte
 	// Events are this player's server events not yet acknowledged,
@@ -266,6 +236,4 @@ var (
 	ErrMalformed = errors.New("malformed message")
 	// ErrOutOfRange: a well-formed message with a value outside its range.
 	ErrOutOfRange = errors.New("value out of range")
-	// ErrBadDelta: a delta that does not apply to the given baseline.
-	ErrBadDelta = errors.New("delta does not match baseline")
 )

@@ -12,7 +12,8 @@ import (
 // Verifier, made stricter where our schema allows it:
 //
 //   - the buffer is at least 8 bytes and at most 2 GiB, with the file
-//     identifier "TSY1" at bytes 4..8;
+//     identifier "TSY2" at bytes 4..8 (a message of another version of the
+//     envelope is malformed);
 //   - the root uoffset is 4-aligned and points inside the buffer, past the
 //     header;
 //   - every table is 4-aligned and in bounds; its soffset leads to a 2-aligned
@@ -32,10 +33,9 @@ import (
 //     no body at all;
 //   - nesting depth is bounded (our schema nests three tables deep:
 //     message → snapshot → event);
-//   - values are in range: Input axes within AxisMin..AxisMax, Hello strings
-//     valid UTF-8 within their Max*Len, schema hashes (Hello, Welcome) at
-//     most MaxSchemaHashLen lowercase hex digits, Snapshot vectors within
-//     their caps and baseline_tick before tick;
+//   - values are in range: Hello strings valid UTF-8 within their Max*Len,
+//     schema hashes (Hello, Welcome) at most MaxSchemaHashLen lowercase hex
+//     digits, a Snapshot's baseline_tick before its tick;
 //   - the game's bytes are within their caps (Hello.join MaxJoinLen,
 //     Input.data MaxInputDataLen, each Event.data MaxEventDataLen,
 //     Snapshot.state MaxSnapshotState, Snapshot.events MaxSnapshotEvents);
@@ -394,29 +394,11 @@ func (v *verifier) verifyInput(pos uint32) error {
 	}
 	defer v.leave()
 	if err := v.scalars(&t, scalar{0, 4, "input.seq"}, scalar{1, 4, "input.target_tick"},
-		scalar{2, 4, "input.ack_tick"}, scalar{5, 2, "input.aim"}, scalar{6, 1, "input.buttons"},
-		scalar{8, 4, "input.event_ack"}); err != nil {
+		scalar{2, 4, "input.ack_tick"}, scalar{4, 4, "input.event_ack"}); err != nil {
 		return err
 	}
-	if _, err := v.optBytes(&t, 7, MaxInputDataLen, "input.data"); err != nil {
-		return err
-	}
-	if err := v.axis(&t, 3, "input.move_x"); err != nil {
-		return err
-	}
-	return v.axis(&t, 4, "input.move_y")
-}
-
-// axis checks an Input axis field: absent (0) or within AxisMin..AxisMax.
-func (v *verifier) axis(t *vtable, slot uint32, name string) error {
-	p, err := v.field(t, slot, 1, name)
-	if err != nil || p == 0 {
-		return err
-	}
-	if a := int8(v.buf[p]); a < AxisMin || a > AxisMax {
-		return outOfRange("%s %d: must be %d..%d", name, a, AxisMin, AxisMax)
-	}
-	return nil
+	_, err = v.optBytes(&t, 3, MaxInputDataLen, "input.data")
+	return err
 }
 
 // verifyEvent checks an Event table (either direction) and returns its seq
@@ -522,17 +504,14 @@ func (v *verifier) verifyWelcome(pos uint32) error {
 		scalar{4, 2, "welcome.tick_rate"}, scalar{5, 4, "welcome.server_tick"}, scalar{10, 4, "welcome.event_seq"})
 }
 
-// entitySize is the inline size of the Entity struct.
-const entitySize = 24
-
 func (v *verifier) verifySnapshot(pos uint32) error {
 	t, err := v.table(pos, "snapshot")
 	if err != nil {
 		return err
 	}
 	defer v.leave()
-	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{6, 8, "snapshot.server_time_ms"},
-		scalar{9, 4, "snapshot.event_seq"}); err != nil {
+	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{3, 8, "snapshot.server_time_ms"},
+		scalar{6, 4, "snapshot.event_seq"}); err != nil {
 		return err
 	}
 	var tick, baseline uint32
@@ -549,30 +528,8 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 	if baseline != 0 && baseline >= tick {
 		return outOfRange("snapshot.baseline_tick %d: must be before tick %d", baseline, tick)
 	}
-	vecs := [...]struct {
-		slot, elem, max uint32
-		name            string
-	}{
-		{3, entitySize, MaxSnapshotEntities, "snapshot.spawned"},
-		{4, 1, MaxSnapshotChanges, "snapshot.changes"},
-		{5, 4, MaxSnapshotEntities, "snapshot.removed"},
-		{7, 1, MaxSnapshotState, "snapshot.state"},
-	}
-	for _, vec := range vecs {
-		p, err := v.field(&t, vec.slot, 4, vec.name)
-		if err != nil {
-			return err
-		}
-		if p == 0 {
-			continue
-		}
-		_, n, err := v.vector(p, vec.elem, vec.name)
-		if err != nil {
-			return err
-		}
-		if n > vec.max {
-			return outOfRange("%s of %d elements: must be at most %d", vec.name, n, vec.max)
-		}
+	if _, err := v.optBytes(&t, 4, MaxSnapshotState, "snapshot.state"); err != nil {
+		return err
 	}
 	return v.verifySnapshotEvents(&t)
 }
@@ -580,7 +537,7 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 // verifySnapshotEvents checks Snapshot.events: at most MaxSnapshotEvents
 // Event tables, each valid, with seqs from 1 strictly ascending.
 func (v *verifier) verifySnapshotEvents(t *vtable) error {
-	p, err := v.field(t, 8, 4, "snapshot.events")
+	p, err := v.field(t, 5, 4, "snapshot.events")
 	if err != nil || p == 0 {
 		return err
 	}

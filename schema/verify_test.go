@@ -11,43 +11,37 @@ import (
 func validClient() map[string][]byte {
 	e := NewEncoder(0)
 	return map[string][]byte{
-		"hello":       clone(e.Hello(&Hello{Token: "tok", MatchID: "m1", ResumeToken: "rt", LastTick: 42, Name: "Zoë", Game: "arena"})),
+		"hello":       clone(e.Hello(&Hello{Token: "tok", MatchID: "m1", ResumeToken: "rt", LastTick: 42, Name: "Zoë", Game: "cards"})),
 		"hello-empty": clone(e.Hello(&Hello{})),
 		"hello-max": clone(e.Hello(&Hello{
 			Token: strings.Repeat("t", MaxTokenLen), MatchID: strings.Repeat("m", MaxMatchIDLen),
 			ResumeToken: strings.Repeat("r", MaxResumeTokenLen), Name: strings.Repeat("n", MaxNameLen),
-			Game: strings.Repeat("g", MaxGameLen),
+			Game: strings.Repeat("g", MaxGameLen), Join: make([]byte, MaxJoinLen), SchemaHash: strings.Repeat("f", MaxSchemaHashLen),
 		})),
-		"input":      clone(e.Input(&Input{Seq: 7, TargetTick: 100, AckTick: 98, MoveX: AxisMin, MoveY: AxisMax, Aim: 65535, Buttons: 0xff})),
+		"hello-game": clone(e.Hello(&Hello{Name: "ann", Game: "cards", Join: []byte{12, 0, 0, 0, 8, 0, 8, 0, 4, 0, 0, 0, 1, 0, 0, 0}, SchemaHash: testHash})),
+		"input":      clone(e.Input(&Input{Seq: 8, TargetTick: 100, AckTick: 99, Data: []byte{8, 0, 0, 0, 4, 0, 4, 0, 4, 0, 0, 0}, EventAck: 3})),
 		"input-zero": clone(e.Input(&Input{})),
+		"event":      clone(e.Event(&Event{Seq: 1, Data: []byte{1, 2, 3, 4, 5}})),
 		"leave":      clone(e.Leave()),
 		"ping":       clone(e.Ping(1 << 60)),
-		"hello-game": clone(e.Hello(&Hello{Name: "ann", Game: "cards", Join: []byte{12, 0, 0, 0, 8, 0, 8, 0, 4, 0, 0, 0, 1, 0, 0, 0}, SchemaHash: testHash})),
-		"input-data": clone(e.Input(&Input{Seq: 8, AckTick: 99, Data: []byte{8, 0, 0, 0, 4, 0, 4, 0, 4, 0, 0, 0}, EventAck: 3})),
-		"event":      clone(e.Event(&Event{Seq: 1, Data: []byte{1, 2, 3, 4, 5}})),
 	}
 }
 
 // validServer returns one valid encoding of every ServerMessage kind.
 func validServer() map[string][]byte {
 	e := NewEncoder(0)
-	full, _ := e.Snapshot(&Snapshot{Tick: 10, Spawned: []Entity{{ID: 1, X: -5}, {ID: 2, HP: 9}}, ServerTimeMS: 1})
-	full = clone(full)
-	delta, _ := e.Snapshot(&Snapshot{Tick: 12, BaselineTick: 10, LastInputSeq: 3, Spawned: []Entity{{ID: 3}},
-		Changes: []byte{1, 1, 2}, Removed: []uint32{2}, ServerTimeMS: 2})
-	delta = clone(delta)
-	empty, _ := e.Snapshot(&Snapshot{Tick: 13, BaselineTick: 12})
-	empty = clone(empty)
-	game := gameSnapshot(64, 3)
-	gameMsg, _ := e.Snapshot(&game)
-	gameMsg = clone(gameMsg)
+	snap := func(s Snapshot) []byte {
+		b, _ := e.Snapshot(&s)
+		return clone(b)
+	}
 	return map[string][]byte{
 		"welcome":        clone(e.Welcome(&Welcome{SessionID: "s", ResumeToken: "r", PlayerID: 1, EntityID: 2, TickRate: 30, ServerTick: 5, NodeID: "n1", MatchID: "m"})),
 		"welcome-empty":  clone(e.Welcome(&Welcome{})),
-		"snapshot-full":  full,
-		"snapshot-delta": delta,
-		"snapshot-empty": empty,
-		"snapshot-game":  gameMsg,
+		"snapshot-full":  snap(Snapshot{Tick: 10, LastInputSeq: 3, State: []byte{0x11, 0x22, 0x33, 0x44, 0x55}, ServerTimeMS: 1}),
+		"snapshot-delta": snap(testSnapshot(64, 3)),
+		"snapshot-empty": snap(Snapshot{Tick: 13, BaselineTick: 12}),
+		"snapshot-events": snap(Snapshot{Tick: 14, BaselineTick: 13, LastInputSeq: 9, ServerTimeMS: 3, EventSeq: 2,
+			Events: []Event{{Seq: 1, Tick: 14, Data: []byte{1}}}}),
 		"welcome-game": clone(e.Welcome(&Welcome{SessionID: "s", ResumeToken: "r", PlayerID: 1, TickRate: 20, ServerTick: 5,
 			NodeID: "n1", MatchID: "m", Game: "cards", SchemaHash: testHash, EventSeq: 17})),
 		"redirect": clone(e.Redirect("ws://n2/ws", "m")),
@@ -118,6 +112,7 @@ func TestVerifyClientRefuses(t *testing.T) {
 		{"truncated by 1", "input", func(_ *testing.T, b []byte) []byte { return b[:len(b)-1] }, ErrMalformed, ""},
 		{"truncated to half", "hello", func(_ *testing.T, b []byte) []byte { return b[:len(b)/2] }, ErrMalformed, ""},
 		{"bad identifier", "input", func(_ *testing.T, b []byte) []byte { b[4] = 'X'; return b }, ErrMalformed, "file identifier"},
+		{"first envelope version", "input", func(_ *testing.T, b []byte) []byte { copy(b[4:], "TSY1"); return b }, ErrMalformed, `file identifier "TSY1": want "TSY2"`},
 		{"root out of bounds", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, int64(len(b))); return b }, ErrMalformed, "root offset"},
 		{"root huge", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, 0xfffffff0); return b }, ErrMalformed, "root offset"},
 		{"root misaligned", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, int64(rootPos(b)+1)); return b }, ErrMalformed, "root offset"},
@@ -148,9 +143,9 @@ func TestVerifyClientRefuses(t *testing.T) {
 		}, ErrMalformed, "input.seq: field at table offset"},
 		{"field over the soffset", "input", func(t *testing.T, b []byte) []byte {
 			in := bodyPos(t, b)
-			wr16(b, slotEntry(b, in, 6), 2)
+			wr16(b, slotEntry(b, in, 4), 2)
 			return b
-		}, ErrMalformed, "input.buttons: field at table offset 2"},
+		}, ErrMalformed, "input.event_ack: field at table offset 2"},
 		{"scalar misaligned", "input", func(t *testing.T, b []byte) []byte {
 			in := bodyPos(t, b)
 			wr16(b, slotEntry(b, in, 0), rd16(b, slotEntry(b, in, 0))+1)
@@ -170,11 +165,6 @@ func TestVerifyClientRefuses(t *testing.T) {
 		}, ErrMalformed, "points past the buffer"},
 		{"body offset zero", "input", func(t *testing.T, b []byte) []byte { wr32(b, fieldPos(t, b, rootPos(b), 1), 0); return b }, ErrMalformed, "offset 0"},
 		{"body offset negative", "input", func(t *testing.T, b []byte) []byte { wr32(b, fieldPos(t, b, rootPos(b), 1), -4); return b }, ErrMalformed, "must be 1.."},
-		{"move_x 120", "input", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, bodyPos(t, b), 3)] = 120; return b }, ErrOutOfRange, "input.move_x 120: must be -100..100"},
-		{"move_y -101", "input", func(t *testing.T, b []byte) []byte {
-			b[fieldPos(t, b, bodyPos(t, b), 4)] = 0x9b // -101
-			return b
-		}, ErrOutOfRange, "input.move_y -101: must be -100..100"},
 		{"string without NUL", "hello", func(t *testing.T, b []byte) []byte {
 			s := deref(b, fieldPos(t, b, bodyPos(t, b), 0))
 			b[s+4+rd32(b, s)] = 'x'
@@ -231,22 +221,22 @@ func TestVerifyClientRefuses(t *testing.T) {
 			b[s+4+rd32(b, s)] = 'a'
 			return b
 		}, ErrMalformed, "hello.schema_hash: string of 64 bytes"},
-		{"input data too long", "input-data", func(t *testing.T, b []byte) []byte {
+		{"input data too long", "input", func(t *testing.T, b []byte) []byte {
 			return clone(NewEncoder(0).Input(&Input{Data: make([]byte, MaxInputDataLen+1)}))
 		}, ErrOutOfRange, "input.data of 1025 bytes: must be at most 1024"},
-		{"input data past the end", "input-data", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
+		{"input data past the end", "input", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 3))
 			wr32(b, v, int64(len(b)-v-3))
 			return b
 		}, ErrMalformed, "input.data: vector of"},
-		{"input data misaligned", "input-data", func(t *testing.T, b []byte) []byte {
-			p := fieldPos(t, b, bodyPos(t, b), 7)
+		{"input data misaligned", "input", func(t *testing.T, b []byte) []byte {
+			p := fieldPos(t, b, bodyPos(t, b), 3)
 			wr32(b, p, int64(rd32(b, p)+2))
 			return b
 		}, ErrMalformed, "input.data: vector at"},
-		{"input event_ack misaligned", "input-data", func(t *testing.T, b []byte) []byte {
+		{"input event_ack misaligned", "input", func(t *testing.T, b []byte) []byte {
 			in := bodyPos(t, b)
-			wr16(b, slotEntry(b, in, 8), rd16(b, slotEntry(b, in, 8))+2)
+			wr16(b, slotEntry(b, in, 4), rd16(b, slotEntry(b, in, 4))+2)
 			return b
 		}, ErrMalformed, "input.event_ack: field at"},
 		{"event union type unknown", "event", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, rootPos(b), 0)] = 6; return b }, ErrMalformed, "unknown union type 6 (known 1..5)"},
@@ -304,34 +294,30 @@ func TestVerifyClientRefuses(t *testing.T) {
 func TestVerifyServerRefuses(t *testing.T) {
 	cases := []corruption{
 		{"truncated", "snapshot-delta", func(_ *testing.T, b []byte) []byte { return b[:len(b)-3] }, ErrMalformed, ""},
-		{"bad identifier", "pong", func(_ *testing.T, b []byte) []byte { b[7] = '2'; return b }, ErrMalformed, "file identifier"},
+		{"bad identifier", "pong", func(_ *testing.T, b []byte) []byte { b[7] = '9'; return b }, ErrMalformed, "file identifier"},
 		{"unknown union type", "pong", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, rootPos(b), 0)] = 6; return b }, ErrMalformed, "unknown union type 6"},
-		{"spawned length overflow", "snapshot-full", func(t *testing.T, b []byte) []byte {
-			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 3)), 0x0aaaaaab) // ·24 wraps 32 bits
+		{"state length overflow", "snapshot-full", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 4)), 0xfffffff0)
 			return b
-		}, ErrMalformed, "snapshot.spawned: vector of 178956971 elements of 24 bytes overflows"},
-		{"spawned one too many", "snapshot-full", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 3))
-			wr32(b, v, int64(rd32(b, v)+(len(b)-v)/24))
+		}, ErrMalformed, "snapshot.state: vector of 4294967280 elements of 1 bytes overflows"},
+		{"state offset out of bounds", "snapshot-full", func(t *testing.T, b []byte) []byte {
+			wr32(b, fieldPos(t, b, bodyPos(t, b), 4), 1<<30)
 			return b
-		}, ErrMalformed, "snapshot.spawned: vector of"},
-		{"changes past the end", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 4))
-			wr32(b, v, int64(len(b)-v-3))
+		}, ErrMalformed, "snapshot.state: offset"},
+		{"state misaligned", "snapshot-full", func(t *testing.T, b []byte) []byte {
+			p := fieldPos(t, b, bodyPos(t, b), 4)
+			wr32(b, p, int64(rd32(b, p)+2))
 			return b
-		}, ErrMalformed, "snapshot.changes: vector of"},
-		{"removed vector offset out of bounds", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			wr32(b, fieldPos(t, b, bodyPos(t, b), 5), 1<<30)
+		}, ErrMalformed, "snapshot.state: vector at"},
+		{"baseline at tick", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			wr32(b, fieldPos(t, b, bodyPos(t, b), 1), 5000)
 			return b
-		}, ErrMalformed, "snapshot.removed: offset"},
-		{"baseline after tick", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			wr32(b, fieldPos(t, b, bodyPos(t, b), 1), 13)
+		}, ErrOutOfRange, "snapshot.baseline_tick 5000: must be before tick 5000"},
+		{"server_time_ms misaligned", "snapshot-full", func(t *testing.T, b []byte) []byte {
+			p := bodyPos(t, b)
+			wr16(b, slotEntry(b, p, 3), rd16(b, slotEntry(b, p, 3))+4)
 			return b
-		}, ErrOutOfRange, "snapshot.baseline_tick 13: must be before tick 12"},
-		{"removed over the cap", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, BaselineTick: 1, Removed: make([]uint32, MaxSnapshotEntities+1)})
-			return clone(out)
-		}, ErrOutOfRange, "snapshot.removed of 16385 elements: must be at most 16384"},
+		}, ErrMalformed, "snapshot.server_time_ms: field at"},
 		{"error message without NUL", "error", func(t *testing.T, b []byte) []byte {
 			s := deref(b, fieldPos(t, b, bodyPos(t, b), 1))
 			b[s+4+rd32(b, s)] = '!'
@@ -365,16 +351,16 @@ func TestVerifyServerRefuses(t *testing.T) {
 			wr16(b, slotEntry(b, w, 10), rd16(b, vtPos(b, w)+2))
 			return b
 		}, ErrMalformed, "welcome.event_seq: field at table offset"},
-		{"state over the cap", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"state over the cap", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, State: make([]byte, MaxSnapshotState+1)})
 			return clone(out)
-		}, ErrOutOfRange, "snapshot.state of 1048577 elements: must be at most 1048576"},
-		{"state past the end", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
+		}, ErrOutOfRange, "snapshot.state of 1048577 bytes: must be at most 1048576"},
+		{"state past the end", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 4))
 			wr32(b, v, int64(len(b)-v-3))
 			return b
 		}, ErrMalformed, "snapshot.state: vector of"},
-		{"events over the cap", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"events over the cap", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			s := Snapshot{Tick: 2, Events: make([]Event, MaxSnapshotEvents+1)}
 			for i := range s.Events {
 				s.Events[i] = Event{Seq: uint32(i + 1), Data: []byte{1}}
@@ -382,49 +368,49 @@ func TestVerifyServerRefuses(t *testing.T) {
 			out, _ := NewEncoder(0).Snapshot(&s)
 			return clone(out)
 		}, ErrOutOfRange, "snapshot.events of 1025 elements: must be at most 1024"},
-		{"events length overflow", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8)), 0x40000000) // ·4 wraps 32 bits
+		{"events length overflow", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 5)), 0x40000000) // ·4 wraps 32 bits
 			return b
 		}, ErrMalformed, "snapshot.events: vector of 1073741824 elements of 4 bytes overflows"},
-		{"event offset zero", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+		{"event offset zero", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
 			wr32(b, v+4+4, 0) // the second event
 			return b
 		}, ErrMalformed, "snapshot.events: offset 0"},
-		{"event offset past the end", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+		{"event offset past the end", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
 			wr32(b, v+4, int64(len(b)))
 			return b
 		}, ErrMalformed, "snapshot.events: offset"},
-		{"event table misaligned", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
+		{"event table misaligned", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
 			wr32(b, v+4, int64(rd32(b, v+4)+2))
 			return b
 		}, ErrMalformed, "snapshot.events: table at"},
-		{"event data too long", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"event data too long", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 1, Data: make([]byte, MaxEventDataLen+1)}}})
 			return clone(out)
 		}, ErrOutOfRange, "event.data of 4097 bytes: must be at most 4096"},
-		{"event without data", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"event without data", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 1, Data: []byte{1}}, {Seq: 2}}})
 			return clone(out)
 		}, ErrMalformed, "snapshot.events: no data"},
-		{"event with empty data", "snapshot-game", func(t *testing.T, b []byte) []byte {
-			ev := deref(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8))+4)
+		{"event with empty data", "snapshot-delta", func(t *testing.T, b []byte) []byte {
+			ev := deref(b, deref(b, fieldPos(t, b, bodyPos(t, b), 5))+4)
 			wr32(b, deref(b, fieldPos(t, b, ev, 2)), 0)
 			return b
 		}, ErrMalformed, "snapshot.events: no data"},
-		{"event seqs not ascending", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"event seqs not ascending", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Seq: 4, Data: []byte{1}}, {Seq: 4, Data: []byte{2}}}})
 			return clone(out)
 		}, ErrOutOfRange, "snapshot.events[1].seq 4: must be above 4"},
-		{"event seq 0", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"event seq 0", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			out, _ := NewEncoder(0).Snapshot(&Snapshot{Tick: 2, Events: []Event{{Data: []byte{1}}}})
 			return clone(out)
 		}, ErrOutOfRange, "snapshot.events[0].seq 0: must be above 0"},
-		{"event_seq misaligned", "snapshot-game", func(t *testing.T, b []byte) []byte {
+		{"event_seq misaligned", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			p := bodyPos(t, b)
-			wr16(b, slotEntry(b, p, 9), rd16(b, slotEntry(b, p, 9))+1)
+			wr16(b, slotEntry(b, p, 6), rd16(b, slotEntry(b, p, 6))+1)
 			return b
 		}, ErrMalformed, "snapshot.event_seq: field at"},
 		{"welcome vtable out of bounds", "welcome", func(t *testing.T, b []byte) []byte {
@@ -438,11 +424,11 @@ func TestVerifyServerRefuses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := c.edit(t, clone(valid[c.msg]))
 			checkErr(t, VerifyServerMessage(b), c.want, c.text)
-			m := ServerMessage{Snapshot: Snapshot{Spawned: make([]Entity, 3, 8)}}
+			m := ServerMessage{Snapshot: Snapshot{Events: make([]Event, 3, 8)}}
 			checkErr(t, DecodeServerMessage(b, &m), c.want, c.text)
-			if m.Kind != ServerNone || len(m.Snapshot.Spawned) != 0 || cap(m.Snapshot.Spawned) != 8 {
-				t.Errorf("after a failed decode: kind %d, spawned len %d cap %d; want 0, 0, 8",
-					m.Kind, len(m.Snapshot.Spawned), cap(m.Snapshot.Spawned))
+			if m.Kind != ServerNone || len(m.Snapshot.Events) != 0 || cap(m.Snapshot.Events) != 8 {
+				t.Errorf("after a failed decode: kind %d, events len %d cap %d; want 0, 0, 8",
+					m.Kind, len(m.Snapshot.Events), cap(m.Snapshot.Events))
 			}
 		})
 	}

@@ -69,56 +69,8 @@ func (rcv *Input) MutateAckTick(n uint32) bool {
 	return rcv._tab.MutateUint32Slot(8, n)
 }
 
-func (rcv *Input) MoveX() int8 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
-	if o != 0 {
-		return rcv._tab.GetInt8(o + rcv._tab.Pos)
-	}
-	return 0
-}
-
-func (rcv *Input) MutateMoveX(n int8) bool {
-	return rcv._tab.MutateInt8Slot(10, n)
-}
-
-func (rcv *Input) MoveY() int8 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
-	if o != 0 {
-		return rcv._tab.GetInt8(o + rcv._tab.Pos)
-	}
-	return 0
-}
-
-func (rcv *Input) MutateMoveY(n int8) bool {
-	return rcv._tab.MutateInt8Slot(12, n)
-}
-
-func (rcv *Input) Aim() uint16 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
-	if o != 0 {
-		return rcv._tab.GetUint16(o + rcv._tab.Pos)
-	}
-	return 0
-}
-
-func (rcv *Input) MutateAim(n uint16) bool {
-	return rcv._tab.MutateUint16Slot(14, n)
-}
-
-func (rcv *Input) Buttons() byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
-	if o != 0 {
-		return rcv._tab.GetByte(o + rcv._tab.Pos)
-	}
-	return 0
-}
-
-func (rcv *Input) MutateButtons(n byte) bool {
-	return rcv._tab.MutateByteSlot(16, n)
-}
-
 func (rcv *Input) Data(j int) byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.GetByte(a + flatbuffers.UOffsetT(j*1))
@@ -127,7 +79,7 @@ func (rcv *Input) Data(j int) byte {
 }
 
 func (rcv *Input) DataLength() int {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
 	if o != 0 {
 		return rcv._tab.VectorLen(o)
 	}
@@ -135,7 +87,7 @@ func (rcv *Input) DataLength() int {
 }
 
 func (rcv *Input) DataBytes() []byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
 	if o != 0 {
 		return rcv._tab.ByteVector(o + rcv._tab.Pos)
 	}
@@ -143,7 +95,7 @@ func (rcv *Input) DataBytes() []byte {
 }
 
 func (rcv *Input) MutateData(j int, n byte) bool {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.MutateByte(a+flatbuffers.UOffsetT(j*1), n)
@@ -152,7 +104,7 @@ func (rcv *Input) MutateData(j int, n byte) bool {
 }
 
 func (rcv *Input) EventAck() uint32 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
 	if o != 0 {
 		return rcv._tab.GetUint32(o + rcv._tab.Pos)
 	}
@@ -160,11 +112,11 @@ func (rcv *Input) EventAck() uint32 {
 }
 
 func (rcv *Input) MutateEventAck(n uint32) bool {
-	return rcv._tab.MutateUint32Slot(20, n)
+	return rcv._tab.MutateUint32Slot(12, n)
 }
 
 func InputStart(builder *flatbuffers.Builder) {
-	builder.StartObject(9)
+	builder.StartObject(5)
 }
 func InputAddSeq(builder *flatbuffers.Builder, seq uint32) {
 	builder.PrependUint32Slot(0, seq, 0)
@@ -175,26 +127,14 @@ func InputAddTargetTick(builder *flatbuffers.Builder, targetTick uint32) {
 func InputAddAckTick(builder *flatbuffers.Builder, ackTick uint32) {
 	builder.PrependUint32Slot(2, ackTick, 0)
 }
-func InputAddMoveX(builder *flatbuffers.Builder, moveX int8) {
-	builder.PrependInt8Slot(3, moveX, 0)
-}
-func InputAddMoveY(builder *flatbuffers.Builder, moveY int8) {
-	builder.PrependInt8Slot(4, moveY, 0)
-}
-func InputAddAim(builder *flatbuffers.Builder, aim uint16) {
-	builder.PrependUint16Slot(5, aim, 0)
-}
-func InputAddButtons(builder *flatbuffers.Builder, buttons byte) {
-	builder.PrependByteSlot(6, buttons, 0)
-}
 func InputAddData(builder *flatbuffers.Builder, data flatbuffers.UOffsetT) {
-	builder.PrependUOffsetTSlot(7, flatbuffers.UOffsetT(data), 0)
+	builder.PrependUOffsetTSlot(3, flatbuffers.UOffsetT(data), 0)
 }
 func InputStartDataVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(1, numElems, 1)
 }
 func InputAddEventAck(builder *flatbuffers.Builder, eventAck uint32) {
-	builder.PrependUint32Slot(8, eventAck, 0)
+	builder.PrependUint32Slot(4, eventAck, 0)
 }
 func InputEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -2,7 +2,6 @@
 
 export { ClientBody, unionToClientBody, unionListToClientBody } from './fb/client-body';
 export { ClientMessage } from './fb/client-message';
-export { Entity } from './fb/entity';
 export { Error } from './fb/error';
 export { Event } from './fb/event';
 export { Hello } from './fb/hello';

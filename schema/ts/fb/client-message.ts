@@ -24,7 +24,7 @@ static getSizePrefixedRootAsClientMessage(bb:flatbuffers.ByteBuffer, obj?:Client
 }
 
 static bufferHasIdentifier(bb:flatbuffers.ByteBuffer):boolean {
-  return bb.__has_identifier('TSY1');
+  return bb.__has_identifier('TSY2');
 }
 
 bodyType():ClientBody {
@@ -55,11 +55,11 @@ static endClientMessage(builder:flatbuffers.Builder):flatbuffers.Offset {
 }
 
 static finishClientMessageBuffer(builder:flatbuffers.Builder, offset:flatbuffers.Offset) {
-  builder.finish(offset, 'TSY1');
+  builder.finish(offset, 'TSY2');
 }
 
 static finishSizePrefixedClientMessageBuffer(builder:flatbuffers.Builder, offset:flatbuffers.Offset) {
-  builder.finish(offset, 'TSY1', true);
+  builder.finish(offset, 'TSY2', true);
 }
 
 static createClientMessage(builder:flatbuffers.Builder, bodyType:ClientBody, bodyOffset:flatbuffers.Offset):flatbuffers.Offset {

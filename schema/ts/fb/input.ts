@@ -35,48 +35,28 @@ ackTick():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
-moveX():number {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
-}
-
-moveY():number {
-  const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.readInt8(this.bb_pos + offset) : 0;
-}
-
-aim():number {
-  const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint16(this.bb_pos + offset) : 0;
-}
-
-buttons():number {
-  const offset = this.bb!.__offset(this.bb_pos, 16);
-  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
-}
-
 data(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
 }
 
 dataLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
 dataArray():Uint8Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
 eventAck():number {
-  const offset = this.bb!.__offset(this.bb_pos, 20);
+  const offset = this.bb!.__offset(this.bb_pos, 12);
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
 static startInput(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(5);
 }
 
 static addSeq(builder:flatbuffers.Builder, seq:number) {
@@ -91,24 +71,8 @@ static addAckTick(builder:flatbuffers.Builder, ackTick:number) {
   builder.addFieldInt32(2, ackTick, 0);
 }
 
-static addMoveX(builder:flatbuffers.Builder, moveX:number) {
-  builder.addFieldInt8(3, moveX, 0);
-}
-
-static addMoveY(builder:flatbuffers.Builder, moveY:number) {
-  builder.addFieldInt8(4, moveY, 0);
-}
-
-static addAim(builder:flatbuffers.Builder, aim:number) {
-  builder.addFieldInt16(5, aim, 0);
-}
-
-static addButtons(builder:flatbuffers.Builder, buttons:number) {
-  builder.addFieldInt8(6, buttons, 0);
-}
-
 static addData(builder:flatbuffers.Builder, dataOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(7, dataOffset, 0);
+  builder.addFieldOffset(3, dataOffset, 0);
 }
 
 static createDataVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
@@ -124,7 +88,7 @@ static startDataVector(builder:flatbuffers.Builder, numElems:number) {
 }
 
 static addEventAck(builder:flatbuffers.Builder, eventAck:number) {
-  builder.addFieldInt32(8, eventAck, 0);
+  builder.addFieldInt32(4, eventAck, 0);
 }
 
 static endInput(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -132,15 +96,11 @@ static endInput(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createInput(builder:flatbuffers.Builder, seq:number, targetTick:number, ackTick:number, moveX:number, moveY:number, aim:number, buttons:number, dataOffset:flatbuffers.Offset, eventAck:number):flatbuffers.Offset {
+static createInput(builder:flatbuffers.Builder, seq:number, targetTick:number, ackTick:number, dataOffset:flatbuffers.Offset, eventAck:number):flatbuffers.Offset {
   Input.startInput(builder);
   Input.addSeq(builder, seq);
   Input.addTargetTick(builder, targetTick);
   Input.addAckTick(builder, ackTick);
-  Input.addMoveX(builder, moveX);
-  Input.addMoveY(builder, moveY);
-  Input.addAim(builder, aim);
-  Input.addButtons(builder, buttons);
   Input.addData(builder, dataOffset);
   Input.addEventAck(builder, eventAck);
   return Input.endInput(builder);

@@ -2,7 +2,6 @@
 
 import * as flatbuffers from 'flatbuffers';
 
-import { Entity } from '../fb/entity';
 import { Event } from '../fb/event';
 
 
@@ -39,83 +38,43 @@ lastInputSeq():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
-spawned(index: number, obj?:Entity):Entity|null {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? (obj || new Entity()).__init(this.bb!.__vector(this.bb_pos + offset) + index * 24, this.bb!) : null;
-}
-
-spawnedLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 10);
-  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
-}
-
-changes(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
-}
-
-changesLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
-}
-
-changesArray():Uint8Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 12);
-  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
-}
-
-removed(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.readUint32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
-}
-
-removedLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
-}
-
-removedArray():Uint32Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 14);
-  return offset ? new Uint32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
-}
-
 serverTimeMs():bigint {
-  const offset = this.bb!.__offset(this.bb_pos, 16);
+  const offset = this.bb!.__offset(this.bb_pos, 10);
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
 state(index: number):number|null {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 12);
   return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
 }
 
 stateLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 12);
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
 stateArray():Uint8Array|null {
-  const offset = this.bb!.__offset(this.bb_pos, 18);
+  const offset = this.bb!.__offset(this.bb_pos, 12);
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
 events(index: number, obj?:Event):Event|null {
-  const offset = this.bb!.__offset(this.bb_pos, 20);
+  const offset = this.bb!.__offset(this.bb_pos, 14);
   return offset ? (obj || new Event()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
 }
 
 eventsLength():number {
-  const offset = this.bb!.__offset(this.bb_pos, 20);
+  const offset = this.bb!.__offset(this.bb_pos, 14);
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
 eventSeq():number {
-  const offset = this.bb!.__offset(this.bb_pos, 22);
+  const offset = this.bb!.__offset(this.bb_pos, 16);
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(7);
 }
 
 static addTick(builder:flatbuffers.Builder, tick:number) {
@@ -130,57 +89,12 @@ static addLastInputSeq(builder:flatbuffers.Builder, lastInputSeq:number) {
   builder.addFieldInt32(2, lastInputSeq, 0);
 }
 
-static addSpawned(builder:flatbuffers.Builder, spawnedOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(3, spawnedOffset, 0);
-}
-
-static startSpawnedVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(24, numElems, 4);
-}
-
-static addChanges(builder:flatbuffers.Builder, changesOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(4, changesOffset, 0);
-}
-
-static createChangesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
-  builder.startVector(1, data.length, 1);
-  for (let i = data.length - 1; i >= 0; i--) {
-    builder.addInt8(data[i]!);
-  }
-  return builder.endVector();
-}
-
-static startChangesVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(1, numElems, 1);
-}
-
-static addRemoved(builder:flatbuffers.Builder, removedOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(5, removedOffset, 0);
-}
-
-static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array):flatbuffers.Offset;
-/**
- * @deprecated This Uint8Array overload will be removed in the future.
- */
-static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
-static createRemovedVector(builder:flatbuffers.Builder, data:number[]|Uint32Array|Uint8Array):flatbuffers.Offset {
-  builder.startVector(4, data.length, 4);
-  for (let i = data.length - 1; i >= 0; i--) {
-    builder.addInt32(data[i]!);
-  }
-  return builder.endVector();
-}
-
-static startRemovedVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(4, numElems, 4);
-}
-
 static addServerTimeMs(builder:flatbuffers.Builder, serverTimeMs:bigint) {
-  builder.addFieldInt64(6, serverTimeMs, BigInt('0'));
+  builder.addFieldInt64(3, serverTimeMs, BigInt('0'));
 }
 
 static addState(builder:flatbuffers.Builder, stateOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(7, stateOffset, 0);
+  builder.addFieldOffset(4, stateOffset, 0);
 }
 
 static createStateVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
@@ -196,7 +110,7 @@ static startStateVector(builder:flatbuffers.Builder, numElems:number) {
 }
 
 static addEvents(builder:flatbuffers.Builder, eventsOffset:flatbuffers.Offset) {
-  builder.addFieldOffset(8, eventsOffset, 0);
+  builder.addFieldOffset(5, eventsOffset, 0);
 }
 
 static createEventsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
@@ -212,7 +126,7 @@ static startEventsVector(builder:flatbuffers.Builder, numElems:number) {
 }
 
 static addEventSeq(builder:flatbuffers.Builder, eventSeq:number) {
-  builder.addFieldInt32(9, eventSeq, 0);
+  builder.addFieldInt32(6, eventSeq, 0);
 }
 
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -220,14 +134,11 @@ static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, tick:number, baselineTick:number, lastInputSeq:number, spawnedOffset:flatbuffers.Offset, changesOffset:flatbuffers.Offset, removedOffset:flatbuffers.Offset, serverTimeMs:bigint, stateOffset:flatbuffers.Offset, eventsOffset:flatbuffers.Offset, eventSeq:number):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, tick:number, baselineTick:number, lastInputSeq:number, serverTimeMs:bigint, stateOffset:flatbuffers.Offset, eventsOffset:flatbuffers.Offset, eventSeq:number):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addTick(builder, tick);
   Snapshot.addBaselineTick(builder, baselineTick);
   Snapshot.addLastInputSeq(builder, lastInputSeq);
-  Snapshot.addSpawned(builder, spawnedOffset);
-  Snapshot.addChanges(builder, changesOffset);
-  Snapshot.addRemoved(builder, removedOffset);
   Snapshot.addServerTimeMs(builder, serverTimeMs);
   Snapshot.addState(builder, stateOffset);
   Snapshot.addEvents(builder, eventsOffset);
