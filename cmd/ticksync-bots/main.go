@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath stri
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", cfg.MaxErrorRate, "largest acceptable errors / inputs ratio")
 	fs.StringVar(&cfg.ServerStatsURL, "server-stats", "", "a node's /metrics URL to read the server's side from")
 	fs.StringVar(&cfg.ServerStatsToken, "server-stats-token", os.Getenv("TICKSYNC_ADMIN_TOKEN"), "the node's admin token for -server-stats (default $TICKSYNC_ADMIN_TOKEN; not needed on its -metrics-addr)")
-	fs.StringVar(&cfg.Game, "game", cfg.Game, "game to play (empty: the node's default); a game with a schema (fetched from the node) gets random inputs, events and join payloads within its ranges")
+	fs.StringVar(&cfg.Game, "game", cfg.Game, "game to play: the arena plays with its behaviours; another game (its schema fetched from the node) gets random inputs, events and join payloads within its ranges")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "random client events per bot per second, in a game with a schema (0: none)")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
 	fs.IntVar(&cfg.WorldRing, "world-ring", cfg.WorldRing, "worlds each bot keeps as delta baselines (0: the client's default, 64)")
