@@ -4,12 +4,13 @@
 // It exits 0 on a clean run, 1 when a bot failed to connect or the error
 // rate crossed -max-error-rate, and 2 for a bad flag.
 //
-// With -game NAME of a game with a schema, the bots fetch its compiled
+// The bots play the arena by default (-game arena), steering with its
+// behaviours. With -game NAME of another game, they fetch its compiled
 // schema from the first node that answers (GET /games/NAME/schema on the
 // -url host) and play it: random inputs within the schema's ranges (a new
 // one each second; -behavior idle sends the defaults), random client
 // events at -event-rate, a random join payload each. The report adds the
-// game's event counts; the arena (no schema) plays as before.
+// game's event counts.
 //
 //	ticksync-bots -url ws://127.0.0.1:7350/ws -bots 1000 -per-room 8 -duration 30s -ramp 10s
 //	ticksync-bots -url ws://127.0.0.1:7350/ws -game cards -bots 64 -per-room 4 -event-rate 1
