@@ -91,11 +91,16 @@ func (v *view) ownSince(i int) []arena.Entity {
 	return append([]arena.Entity(nil), v.own[min(i, len(v.own)):]...)
 }
 
-func dialView(t *testing.T, url string, reconnect bool) (*client.Client, *view) {
+// dialView dials a player of the arena; given: with the arena's schema
+// (else the client fetches it from the node).
+func dialView(t *testing.T, url string, reconnect, given bool) (*client.Client, *view) {
 	t.Helper()
 	v := &view{avatars: map[uint32]bool{}}
 	cfg := client.DefaultConfig()
 	cfg.URLs = []string{url}
+	if given {
+		cfg.Game, cfg.Schema, cfg.Codec = arena.Name, arena.Schema(), arena.Codec()
+	}
 	cfg.Reconnect = reconnect
 	cfg.BackoffMin = 20 * time.Millisecond
 	cfg.Handler = v
@@ -137,7 +142,7 @@ func TestEndToEndThreePlayers(t *testing.T) {
 	var clients []*client.Client
 	var views []*view
 	for range inputs {
-		c, v := dialView(t, url, false)
+		c, v := dialView(t, url, false, false)
 		clients = append(clients, c)
 		views = append(views, v)
 	}
@@ -208,11 +213,12 @@ func TestEndToEndThreePlayers(t *testing.T) {
 // cut (its net.Conn closed, no close frame). The client reconnects by
 // itself and resumes: same player, same entity, the input seq counting on
 // (the server processes the new inputs), a delta against the tick it held,
-// and its avatar keeps moving the way its inputs ask.
+// and its avatar keeps moving the way its inputs ask. This client is given
+// the arena's schema (games/arena) instead of fetching it.
 func TestEndToEndResumeAfterCut(t *testing.T) {
 	url := startNode(t)
-	c, v := dialView(t, url, true)
-	other, ov := dialView(t, url, false) // a second player who stays
+	c, v := dialView(t, url, true, true)
+	other, ov := dialView(t, url, false, false) // a second player who stays
 	inputs := []arena.Input{{MoveX: arena.AxisMax}, {MoveY: arena.AxisMax}}
 	clients := []*client.Client{c, other}
 	sendFor(t, 500*time.Millisecond, clients, inputs)
