@@ -61,8 +61,7 @@ type Seat interface {
 	// means this player's event queue is full (the caller closes the
 	// client with schema.ErrCodeEventFlood) or the Seat is dead.
 	Event(ev *schema.Event) bool
-	// Schema is the match's game schema; nil for a game without one
-	// (the arena): its inputs carry no Data and it takes no events.
+	// Schema is the match's game schema.
 	Schema() *GameSchema
 }
 

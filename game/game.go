@@ -12,10 +12,9 @@ import (
 )
 
 // Game is what a game author implements: a sim.World (Join, Leave, Step)
-// that can also checkpoint itself. A game registered without a schema
-// (Register) is a sim.EntityWriter (the arena); a game registered with one
-// (RegisterSpec) is a sim.StateWriter, and may implement sim's optional
-// interfaces: sim.InfoJoiner (the player's name, join payload and claims;
+// that can also checkpoint itself, and a sim.StateWriter (its state in the
+// entity kinds of its schema, registered with RegisterSpec). It may
+// implement sim's optional interfaces: sim.InfoJoiner (the player's name, join payload and claims;
 // a *sim.RefuseError refuses the join with a reason the client sees),
 // sim.EventHandler, sim.OutboxUser (events to players, End) and
 // sim.Viewer.
@@ -52,7 +51,7 @@ var ErrUnknownGame = errors.New("unknown game")
 // Registry maps game names to factories, and the games registered with a
 // schema (RegisterSpec) to their GameSchema. It is safe for concurrent use;
 // a program registers its games on the node's registry before it starts it
-// (ticksync.Node.Games; arena.Register for the demo).
+// (ticksync.Node.Games; games/arena's Register for the demo).
 type Registry struct {
 	mu      sync.RWMutex
 	m       map[string]Factory
@@ -65,14 +64,8 @@ func NewRegistry() *Registry {
 	return &Registry{m: make(map[string]Factory), schemas: make(map[string]*GameSchema), seats: make(map[string]int)}
 }
 
-// Register adds a factory of a game without a schema (its World is a
-// sim.EntityWriter). A name is registered once.
-func (r *Registry) Register(name string, f Factory) error {
-	return r.add(name, f, nil, 0)
-}
-
-// add registers f (and gs, nil for a game without a schema; seats, 0 for
-// the node's default) under name.
+// add registers f, its schema gs and seats (0: the node's default) under
+// name. A name is registered once.
 func (r *Registry) add(name string, f Factory, gs *GameSchema, seats int) error {
 	if name == "" || f == nil {
 		return errors.New("register game: empty name or nil factory")
@@ -83,12 +76,10 @@ func (r *Registry) add(name string, f Factory, gs *GameSchema, seats int) error 
 		return fmt.Errorf("register game %q: already registered", name)
 	}
 	r.m[name] = f
-	if gs != nil {
-		if r.schemas == nil {
-			r.schemas = make(map[string]*GameSchema)
-		}
-		r.schemas[name] = gs
+	if r.schemas == nil {
+		r.schemas = make(map[string]*GameSchema)
 	}
+	r.schemas[name] = gs
 	if seats != 0 {
 		if r.seats == nil {
 			r.seats = make(map[string]int)
@@ -142,8 +133,7 @@ type Spec struct {
 	Name string
 	New  Factory
 	// Schema is the game's compiled schema: the .bfbs that
-	// `flatc --binary --schema` writes. nil registers a game without one
-	// (its World is a sim.EntityWriter).
+	// `flatc --binary --schema` writes. Required.
 	Schema []byte
 	// Seats is the number of players a match of this game holds, 1..1024:
 	// matchmaking fills a match up to it, then opens another. 0: the
@@ -173,8 +163,8 @@ func (g *GameSchema) Hash() string { return g.hash }
 // *gameschema.SchemaError when one table or field is at fault), must have
 // an input table, and its entity kinds compile into the game's
 // gamedelta.Codec (gameschema's DeltaLayout). The game's World must then
-// be a sim.StateWriter. A Spec without a Schema registers like Register.
-// Spec.Seats, when not 0, is the size of the game's matches (else the
+// be a sim.StateWriter. Every game has a schema: a Spec without one is
+// refused. A name is registered once. Spec.Seats, when not 0, is the size of the game's matches (else the
 // node's Config.Seats).
 func (r *Registry) RegisterSpec(s Spec) error {
 	if s.Name == "" || s.New == nil {
@@ -184,7 +174,7 @@ func (r *Registry) RegisterSpec(s Spec) error {
 		return fmt.Errorf("register game %q: seats %d: must be 1..1024, or 0 for the node's default", s.Name, s.Seats)
 	}
 	if s.Schema == nil {
-		return r.add(s.Name, s.New, nil, s.Seats)
+		return fmt.Errorf("register game %q: no schema: a game brings its compiled schema (Spec.Schema, the .bfbs)", s.Name)
 	}
 	gs, err := compileSchema(s.Schema)
 	if err != nil {
@@ -221,8 +211,8 @@ func compileSchema(bfbs []byte) (*GameSchema, error) {
 	return gs, nil
 }
 
-// Schema returns the schema of a registered game, nil for a game registered
-// without one (or not registered).
+// Schema returns the schema of a registered game, nil for a game not
+// registered.
 func (r *Registry) Schema(name string) *GameSchema {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -18,18 +18,14 @@ import (
 const maxReasonLen = 128
 
 // schemaError returns the refusal of a Hello whose schema hash is not the
-// one gs (nil: a game without a schema) speaks, or nil. An empty hash
-// accepts any match. A client that names a schema is refused by a game
-// without one too: it could not read that game's snapshots.
+// one gs speaks, or nil. An empty hash accepts any match.
 func schemaError(game string, gs *GameSchema, hash string) error {
 	if hash == "" || gs != nil && hash == gs.hash {
 		return nil
 	}
-	msg := "schema mismatch: the match speaks " + game + " "
+	msg := "schema mismatch: the match speaks " + game
 	if gs != nil {
-		msg += gs.hash
-	} else {
-		msg += "(no game schema)"
+		msg += " " + gs.hash
 	}
 	return &JoinError{Code: schema.ErrCodeSchemaMismatch, Message: msg, Public: true}
 }

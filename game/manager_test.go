@@ -50,16 +50,25 @@ func TestConfigValidate(t *testing.T) {
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
 	f := func(int64) Game { return &fakeGame{} }
-	if err := r.Register("b", f); err != nil {
+	b, err := fakeBFBS()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Register("b", f); err == nil {
+	if err := r.RegisterSpec(Spec{Name: "b", New: f, Schema: b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RegisterSpec(Spec{Name: "b", New: f, Schema: b}); err == nil {
 		t.Fatal("registered a name twice")
 	}
-	if err := r.Register("", f); err == nil {
+	if err := r.RegisterSpec(Spec{Name: "", New: f, Schema: b}); err == nil {
 		t.Fatal("registered an empty name")
 	}
-	_ = r.Register("a", f)
+	if err := r.RegisterSpec(Spec{Name: "c", New: f}); err == nil || !strings.Contains(err.Error(), "no schema") {
+		t.Fatalf("registered a game without a schema: %v", err)
+	}
+	if err := r.RegisterSpec(Spec{Name: "a", New: f, Schema: b}); err != nil {
+		t.Fatal(err)
+	}
 	if got := strings.Join(r.Names(), ","); got != "a,b" {
 		t.Fatalf("Names() = %s", got)
 	}

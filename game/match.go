@@ -40,7 +40,7 @@ type Match struct {
 	mgr       *Manager
 	room      *sim.Room
 	log       zerolog.Logger
-	// gs is the game's schema (nil: a game without one, the arena).
+	// gs is the game's schema.
 	gs *GameSchema
 	// capacity is the number of players it holds: the game's Spec.Seats,
 	// else the node's Config.Seats.
