@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
@@ -257,7 +258,7 @@ func TestBinaryServesAndStops(t *testing.T) {
 	if w := c.Welcome(); w.PlayerID == 0 || w.EntityID == 0 || w.TickRate != 30 {
 		t.Fatalf("welcome %+v", w)
 	}
-	if err := c.SendInput(schema.Input{MoveX: 100}); err != nil {
+	if err := c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: 100})}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); c.AckTick() == 0; {
