@@ -147,6 +147,45 @@ export interface ClientOptions {
   history?: number;
   /** longest backoff between reconnect attempts (ms, default 2000) */
   maxBackoffMs?: number;
+  /**
+   * ask the node played on for the cluster's live nodes (GET /v1/cluster
+   * beside its game endpoint) after each Welcome and every 10 s while
+   * playing, and resume through them after a loss (Room.nodes; default false)
+   */
+  discoverNodes?: boolean;
+  /** while playing, send a Ping this often and measure the round trip (Room.stats.pingMs; ms, default 0: off) */
+  pingIntervalMs?: number;
+}
+
+/**
+ * RoomStats counts what a Room saw, for a page's status line and for
+ * tests. It is updated in place; read it, do not keep it.
+ */
+export interface RoomStats {
+  /** bytes of the server messages received, all connections */
+  bytesReceived: number;
+  /** snapshots applied, and of those the full ones (no baseline) */
+  snapshots: number;
+  fullSnapshots: number;
+  /** snapshots that could not be applied: damaged, or against a baseline not held (stale ones are not counted) */
+  badSnapshots: number;
+  /** the newest input seq sent, and the newest the node reports applied (Snapshot.last_input_seq) */
+  inputSeq: number;
+  lastInputSeq: number;
+  /** the time from sending the input lastInputSeq to the snapshot that reported it applied (ms) */
+  inputRttMs: number;
+  /** the newest Ping round trip (ms; 0: none yet, ClientOptions.pingIntervalMs) */
+  pingMs: number;
+  /** Welcomes received: the first seat, then each resume */
+  welcomes: number;
+  /** connection attempts after a loss (redirects not counted) */
+  reconnects: number;
+  /** seated connections dropped because no snapshot came for the stall window */
+  stalls: number;
+  /** redirects followed */
+  redirects: number;
+  /** the close code of the last connection that closed (1006: dropped without one) */
+  lastClose: number;
 }
 
 export interface JoinOptions {
@@ -249,6 +288,8 @@ function asSchema(s: Schema | Uint8Array): Schema {
 
 const baseBackoffMs = 250;
 const maxRedirects = 5;
+const nodesRefreshMs = 10_000;
+const nodesTimeoutMs = 3000;
 const maxPendingEvents = 1024;
 const maxEventBytes = 4096; // schema.MaxEventDataLen
 
@@ -274,7 +315,7 @@ export class Room {
   private readonly opts: ClientOptions;
   private readonly WS: WebSocketConstructor;
   private known: string[];
-  private url: string;
+  private url_: string;
   private st: RoomState = "joining";
 
   private schemaV: Schema | undefined;
@@ -306,6 +347,7 @@ export class Room {
   private redirectsInARow = 0;
   private pendingRedirect = "";
   private stalled = false;
+  private stalledURL = "";
   private lastError: { code: number; message: string } | undefined;
 
   private inputTimer: ReturnType<typeof setInterval> | undefined;
@@ -313,6 +355,15 @@ export class Room {
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private nodesTimer: ReturnType<typeof setInterval> | undefined;
+  private nodesV: string[] = [];
+  private fetchingNodes = false;
+  private readonly inputSentAt = new Float64Array(256);
+  private readonly statsV: RoomStats = {
+    bytesReceived: 0, snapshots: 0, fullSnapshots: 0, badSnapshots: 0, inputSeq: 0, lastInputSeq: 0, inputRttMs: 0,
+    pingMs: 0, welcomes: 0, reconnects: 0, stalls: 0, redirects: 0, lastClose: 0,
+  };
   private settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
   private readonly stateCbs: ((world: GameWorld, tick: number) => void)[] = [];
@@ -330,7 +381,7 @@ export class Room {
     if (!WS) throw new TypeError("no WebSocket: pass ClientOptions.WebSocket (in Node 20, the ws package's)");
     this.WS = WS;
     this.known = [...client.urls];
-    this.url = this.known[0]!;
+    this.url_ = this.known[0]!;
     this.gameV = init.game;
     this.matchIdV = init.matchId;
     if (init.schema) this.setSchema(init.schema);
@@ -346,7 +397,7 @@ export class Room {
     this.joinTimer = setTimeout(() => {
       this.fail(new TicksyncError(`join: not seated within ${this.joinTimeoutMs()} ms`, ErrorCode.Unavailable, 0, true));
     }, this.joinTimeoutMs());
-    this.open(this.url);
+    this.open(this.url_);
   }
 
   /** The room's state: joining (before the first Welcome), playing, reconnecting (resuming), closed. */
@@ -365,6 +416,16 @@ export class Room {
   get tickRate(): number { return this.tickRateV; }
   /** The newest tick applied (the delta baseline acknowledged). */
   get tick(): number { return this.rx?.newest ?? 0; }
+  /** The game endpoint of the current connection (or of the next attempt while reconnecting). */
+  get url(): string { return this.url_; }
+  /**
+   * The client URLs of the cluster's live nodes, as the node played on last
+   * listed them (ClientOptions.discoverNodes; empty until then). A failed
+   * fetch or an empty list keeps the list held.
+   */
+  get nodes(): readonly string[] { return this.nodesV; }
+  /** What the room saw so far (RoomStats), updated in place. */
+  get stats(): Readonly<RoomStats> { return this.statsV; }
 
   /**
    * onState calls cb with each new world (ticks ascending). If worlds
@@ -465,7 +526,7 @@ export class Room {
 
   private open(url: string): void {
     clearTimeout(this.retryTimer);
-    this.url = url;
+    this.url_ = url;
     let ws: WebSocketLike;
     try {
       ws = new this.WS(url);
@@ -477,9 +538,13 @@ export class Room {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     clearTimeout(this.watchdog);
+    // A node that stalled gets only the stall window to seat us again: a
+    // stopped process accepts connections and never answers.
+    let wait = this.opts.connectTimeoutMs ?? 5000;
+    if (this.stalledURL !== "" && url === this.stalledURL && this.stallMs() > 0) wait = Math.min(wait, this.stallMs());
     this.watchdog = setTimeout(() => {
-      if (this.ws === ws) this.drop(ws, `no Welcome from ${url} within ${this.opts.connectTimeoutMs ?? 5000} ms`);
-    }, this.opts.connectTimeoutMs ?? 5000);
+      if (this.ws === ws) this.drop(ws, `no Welcome from ${url} within ${wait} ms`);
+    }, wait);
     ws.onopen = () => {
       if (this.ws !== ws) return;
       const resume = this.resumeToken !== "";
@@ -505,6 +570,7 @@ export class Room {
         this.report(new TicksyncError("a text frame from the node"));
         return;
       }
+      this.statsV.bytesReceived += buf.byteLength;
       let msg: ServerMsg;
       try {
         msg = decodeServer(buf);
@@ -517,6 +583,7 @@ export class Room {
     ws.onclose = (ev: { code?: number; reason?: string }) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.statsV.lastClose = ev.code ?? CloseCode.Abnormal;
       this.closed(ev.code ?? CloseCode.Abnormal, ev.reason ?? "");
     };
     ws.onerror = () => {
@@ -529,6 +596,7 @@ export class Room {
     if (this.ws !== ws) return;
     this.ws = null;
     detach(ws);
+    this.statsV.lastClose = CloseCode.Abnormal;
     this.closed(CloseCode.Abnormal, why);
   }
 
@@ -551,13 +619,17 @@ export class Room {
         this.pendingRedirect = toWebSocketURL(m.url);
         if (m.matchId) this.matchIdV = m.matchId;
         if (!this.known.includes(this.pendingRedirect)) this.known.push(this.pendingRedirect);
+        this.statsV.redirects++;
         this.drop(ws, "redirected");
         break;
       case "error":
         this.lastError = { code: m.code, message: m.message };
         break;
-      case "pong":
+      case "pong": {
+        const sent = Number(m.clientTime) / 1000;
+        if (sent > 0) this.statsV.pingMs = Math.max(0, Math.round(now() - sent));
         break;
+      }
     }
   }
 
@@ -584,6 +656,7 @@ export class Room {
     if (w.game) this.gameV = w.game;
     this.tickRateV = w.tickRate > 0 ? w.tickRate : 30;
     this.seated = true;
+    this.statsV.welcomes++;
     if (this.schemaV) {
       this.play(ws, w.eventSeq);
       return;
@@ -613,6 +686,7 @@ export class Room {
     this.order = [];
     this.redirectsInARow = 0;
     this.stalled = false;
+    this.stalledURL = "";
     this.lastError = undefined;
     this.ackEvents(eventSeq);
     for (const p of this.pending) this.send({ kind: "event", seq: p.seq, tick: 0, data: p.data });
@@ -626,14 +700,59 @@ export class Room {
       this.stallTimer = setInterval(() => {
         if (this.ws === ws && this.st === "playing" && Date.now() - this.lastSnapshotAt > stallMs) {
           this.stalled = true;
+          this.stalledURL = this.url_;
+          this.statsV.stalls++;
           this.report(new TicksyncError(`no snapshot for ${stallMs} ms: resuming`));
           this.drop(ws, "stalled");
         }
       }, Math.min(250, stallMs / 4));
     }
+    clearInterval(this.pingTimer);
+    const pingMs = this.opts.pingIntervalMs ?? 0;
+    if (pingMs > 0) {
+      // client_time in microseconds of the page's clock; the Pong echoes it.
+      this.pingTimer = setInterval(() => {
+        if (this.ws === ws && this.st === "playing") this.send({ kind: "ping", clientTime: BigInt(Math.round(now() * 1000)) });
+      }, pingMs);
+    }
+    if (this.opts.discoverNodes) {
+      if (this.nodesTimer === undefined) this.nodesTimer = setInterval(() => this.refreshNodes(), nodesRefreshMs);
+      this.refreshNodes();
+    }
     clearTimeout(this.joinTimer);
     this.settle?.resolve();
     this.settle = undefined;
+  }
+
+  /**
+   * refreshNodes asks the node played on for the cluster's live nodes, one
+   * fetch at a time. A failure (a node without the endpoint, a timeout, a
+   * malformed answer) or an empty list keeps the list held. The URLs given
+   * to connect stay in the failover order, after the listed ones.
+   */
+  private refreshNodes(): void {
+    if (this.fetchingNodes || this.st !== "playing") return;
+    const f: FetchLike | undefined = this.opts.fetch ?? (globalThis as unknown as { fetch?: FetchLike }).fetch;
+    if (!f) return;
+    this.fetchingNodes = true;
+    const url = clusterURL(this.url_);
+    withTimeout(f(url), nodesTimeoutMs, `GET ${url}`)
+      .then((resp) => {
+        if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
+        return resp.arrayBuffer();
+      })
+      .then((body) => {
+        const nodes = parseNodes(new TextDecoder().decode(body));
+        if (nodes.length === 0 || this.st === "closed") return;
+        this.nodesV = nodes;
+        const known = [...nodes];
+        for (const u of this.client.urls) if (!known.includes(u)) known.push(u);
+        this.known = known;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.fetchingNodes = false;
+      });
   }
 
   private stallMs(): number {
@@ -648,6 +767,8 @@ export class Room {
   private tickInput(ws: WebSocketLike): void {
     if (this.ws !== ws || ws.readyState !== 1) return;
     this.seq = (this.seq + 1) >>> 0;
+    this.statsV.inputSeq = this.seq;
+    this.inputSentAt[this.seq % this.inputSentAt.length] = now();
     const ack = this.rx?.newest ?? 0;
     this.send({ kind: "input", seq: this.seq, targetTick: ack + 1, ackTick: ack, data: this.inputData, eventAck: this.serverEventAck });
   }
@@ -656,6 +777,12 @@ export class Room {
     const s = this.schemaV;
     if (!s || !this.rx || this.st !== "playing") return; // schema still loading: the next snapshots will do
     this.ackEvents(m.eventSeq);
+    const st = this.statsV;
+    if (m.lastInputSeq > st.lastInputSeq && m.lastInputSeq <= this.seq) {
+      const sent = this.inputSentAt[m.lastInputSeq % this.inputSentAt.length]!;
+      if (sent > 0) st.inputRttMs = Math.max(0, Math.round(now() - sent));
+      st.lastInputSeq = m.lastInputSeq;
+    }
     for (const e of m.events) {
       if (e.seq <= this.serverEventAck) continue; // seen (a resumed or failed-over node sends again)
       this.serverEventAck = e.seq;
@@ -686,9 +813,12 @@ export class Room {
       if (!(e instanceof DeltaError)) throw e;
       // stale: an old snapshot; nobaseline: keep acknowledging the newest
       // (the node falls back to a full snapshot); bad: report.
+      if (e.code !== "stale") st.badSnapshots++;
       if (e.code === "bad") this.report(new TicksyncError(`snapshot ${m.tick}: ${e.message}`));
       return;
     }
+    st.snapshots++;
+    if (m.baselineTick === 0) st.fullSnapshots++;
     const gw = new GameWorld(world, this.views!);
     if (this.stateCbs.length === 0 || this.flushQueued) {
       this.heldState = { world: gw, tick: m.tick };
@@ -738,6 +868,7 @@ export class Room {
   private closed(code: number, reason: string): void {
     clearInterval(this.inputTimer);
     clearInterval(this.stallTimer);
+    clearInterval(this.pingTimer);
     clearTimeout(this.watchdog);
     if (this.st === "closed") return;
     if (this.st === "playing") this.st = "reconnecting";
@@ -772,12 +903,13 @@ export class Room {
   private retry(): void {
     if (this.st === "closed") return;
     if (this.order.length === 0) {
-      this.order = failoverOrder(this.url, this.known);
+      this.order = failoverOrder(this.url_, this.known);
       // After a stall the node that stalled goes last.
       if (this.stalled && this.order.length > 1) this.order.push(this.order.shift()!);
       this.orderPos = 0;
     }
     const url = this.order[this.orderPos++ % this.order.length]!;
+    this.statsV.reconnects++;
     const max = this.opts.maxBackoffMs ?? 2000;
     const ms = Math.min(max, baseBackoffMs * 2 ** Math.min(this.attempt++, 5)) * (0.5 + Math.random() / 2);
     clearTimeout(this.retryTimer);
@@ -816,7 +948,15 @@ export class Room {
     clearTimeout(this.watchdog);
     clearTimeout(this.retryTimer);
     clearTimeout(this.joinTimer);
+    clearInterval(this.pingTimer);
+    clearInterval(this.nodesTimer);
   }
+}
+
+/** now is a monotonic clock in ms where there is one. */
+function now(): number {
+  const p = (globalThis as unknown as { performance?: { now(): number } }).performance;
+  return p ? p.now() : Date.now();
 }
 
 /** withTimeout rejects when p has not settled within ms (a node that accepts and never answers). */
@@ -893,4 +1033,50 @@ export function schemaURL(wsURL: string, game: string): string {
   out.search = "";
   out.hash = "";
   return out.toString();
+}
+
+/**
+ * clusterURL is where the node beside the game endpoint wsURL lists the
+ * cluster's live nodes: ws://h:p/ws → http://h:p/v1/cluster (the last
+ * path segment replaced, as schemaURL).
+ */
+export function clusterURL(wsURL: string): string {
+  const u = new URL(wsURL);
+  if (u.protocol === "ws:") u.protocol = "http:";
+  else if (u.protocol === "wss:") u.protocol = "https:";
+  const out = new URL("v1/cluster", u);
+  out.search = "";
+  out.hash = "";
+  return out.toString();
+}
+
+/**
+ * parseNodes reads a GET /v1/cluster answer, {"nodes":[{"id":"n1","url":"ws://…/ws"},…]},
+ * into the nodes' game endpoints (http(s) URLs turned into ws(s)), in its
+ * order, without duplicates. Anything else (not JSON, no list, an entry
+ * without a ws(s) or http(s) URL) gives an empty list.
+ */
+export function parseNodes(text: string): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const nodes = (v as { nodes?: unknown } | null)?.nodes;
+  if (!Array.isArray(nodes)) return [];
+  const out: string[] = [];
+  for (const n of nodes) {
+    const raw = (n as { url?: unknown } | null)?.url;
+    if (typeof raw !== "string") return [];
+    const u = toWebSocketURL(raw);
+    try {
+      const p = new URL(u).protocol;
+      if (p !== "ws:" && p !== "wss:") return [];
+    } catch {
+      return [];
+    }
+    if (!out.includes(u)) out.push(u);
+  }
+  return out;
 }

@@ -7,8 +7,8 @@
 // applies the snapshots; encodeTable/encodeEvent/decodeEvent build and read
 // the game's own tables; encodeClient/decodeServer speak the envelope.
 
-export { connect, Client, Room, TicksyncError, ErrorCode, CloseCode, MaxHeldEvents, failoverOrder, schemaURL, toWebSocketURL } from "./client.js";
-export type { ClientOptions, JoinOptions, GameEvent, RoomState, WebSocketLike, WebSocketConstructor, FetchLike } from "./client.js";
+export { connect, Client, Room, TicksyncError, ErrorCode, CloseCode, MaxHeldEvents, failoverOrder, schemaURL, toWebSocketURL, clusterURL, parseNodes } from "./client.js";
+export type { ClientOptions, JoinOptions, GameEvent, RoomState, RoomStats, WebSocketLike, WebSocketConstructor, FetchLike } from "./client.js";
 export { GameWorld, GameEntity } from "./gameworld.js";
 export { buildTable, encodeTable, decodeTable, encodeEvent, decodeEvent, eventMember, isBigField } from "./values.js";
 export type { FieldValue, Values, ValuesInput, DecodedEvent } from "./values.js";

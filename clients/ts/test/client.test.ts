@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import {
-  connect, decodeEvent, decodeTable, encodeEvent, ErrorCode, type GameEvent, type GameWorld, loadSchema, MaxHeldEvents, TicksyncError,
+  clusterURL, connect, decodeEvent, parseNodes, decodeTable, encodeEvent, ErrorCode, type GameEvent, type GameWorld, loadSchema, MaxHeldEvents, TicksyncError,
   type ValuesInput, type World,
 } from "../src/index.js";
 import { FakeNode, NodeWebSocket, waitFor } from "./fakenode.js";
@@ -390,4 +390,78 @@ test("join by match id alone: the schema is fetched after the Welcome names the 
   assert.equal(room.game, "cards");
   assert.equal(room.schema.hash, schema.hash);
   await assert.rejects(client.joinOrCreate("chess"), (e: unknown) => e instanceof TicksyncError && /404/.test(e.message));
+});
+
+test("discoverNodes: the node list from GET /v1/cluster; a loss resumes through a listed node", async (t) => {
+  const a = await node(t);
+  const b = await new FakeNode({ cards: bfbs }).start();
+  t.after(() => b.stop());
+  a.cluster = JSON.stringify({ nodes: [{ id: "a", url: a.url }, { id: "b", url: b.url.replace("ws://", "http://") }] });
+  const client = connect(a.url, { WebSocket: NodeWebSocket, stallTimeoutMs: 0, discoverNodes: true, pingIntervalMs: 50 });
+  const joining = client.joinOrCreate("cards");
+  const a0 = await a.conn(0);
+  await a0.next("hello");
+  a0.send(welcome({ nodeId: "a", serverTick: 3 }));
+  const room = await joining;
+  t.after(() => room.close());
+  await waitFor("the node list", () => room.nodes.length === 2);
+  assert.deepEqual(room.nodes, [a.url, b.url]);
+  assert.equal(room.url, a.url);
+  a0.send(snapshot(3));
+  const input = await a0.until("input", (m) => m.ackTick === 3);
+  a0.send({ ...snapshot(4, { baselineTick: 3 }), lastInputSeq: input.seq });
+  await a0.until("input", (m) => m.ackTick === 4);
+  const ping = await a0.next("ping");
+  a0.send({ kind: "pong", clientTime: ping.clientTime, serverTimeMs: 0n });
+  await waitFor("a ping figure", () => room.stats.pingMs > 0 || room.stats.lastInputSeq > 0);
+  assert.equal(room.stats.snapshots, 2);
+  assert.equal(room.stats.fullSnapshots, 1);
+  assert.equal(room.stats.lastInputSeq, input.seq);
+  assert.ok(room.stats.bytesReceived > 0 && room.stats.welcomes === 1 && room.stats.reconnects === 0);
+
+  // a drops the connection and refuses the next ones: the client goes on to b, which it knows only from the list.
+  a.cluster = undefined;
+  a0.ws.terminate();
+  const b0 = await b.conn(0, 10_000);
+  const hb = await b0.next("hello");
+  assert.equal(hb.resumeToken, "r1");
+  b0.send(welcome({ nodeId: "b", serverTick: 2 }));
+  await b0.until("input", (m) => m.ackTick === 0);
+  assert.equal(room.url, b.url);
+  assert.equal(room.stats.welcomes, 2);
+  assert.ok(room.stats.reconnects >= 1 && room.stats.lastClose === 1006);
+  // b has no list: the one held stays.
+  await waitFor("a fetch from b", () => b.clusterGets > 0);
+  assert.deepEqual(room.nodes, [a.url, b.url]);
+});
+
+test("stall: counted, and the stalled node is tried last", async (t) => {
+  const a = await node(t);
+  const b = await new FakeNode({ cards: bfbs }).start();
+  t.after(() => b.stop());
+  const client = connect([b.url, a.url], { WebSocket: NodeWebSocket, stallTimeoutMs: 300 });
+  const joining = client.joinOrCreate("cards");
+  const b0 = await b.conn(0);
+  await b0.next("hello");
+  b0.send({ kind: "redirect", url: a.url, matchId: "m1" });
+  const a0 = await a.conn(0);
+  await a0.next("hello");
+  a0.send(welcome());
+  const room = await joining;
+  t.after(() => room.close());
+  assert.equal(room.stats.redirects, 1);
+  a0.send(snapshot(1));
+  const b1 = await b.conn(1, 5000);
+  assert.equal((await b1.next("hello")).resumeToken, "r1");
+  assert.equal(room.stats.stalls, 1);
+  assert.equal(a.conns.length, 1, "the stalled node is tried after the others");
+});
+
+test("clusterURL and parseNodes", () => {
+  assert.equal(clusterURL("ws://h:1/ws"), "http://h:1/v1/cluster");
+  assert.equal(clusterURL("wss://h/game/ws?x=1"), "https://h/game/v1/cluster");
+  assert.deepEqual(parseNodes('{"nodes":[{"id":"n1","url":"ws://a/ws"},{"id":"n2","url":"https://b/ws"},{"url":"ws://a/ws"}]}'), ["ws://a/ws", "wss://b/ws"]);
+  for (const bad of ["", "null", "{}", '{"nodes":3}', '{"nodes":[{"id":"x"}]}', '{"nodes":[{"url":"ftp://a"}]}', '{"nodes":[{"url":"::"}]}']) {
+    assert.deepEqual(parseNodes(bad), [], bad);
+  }
 });

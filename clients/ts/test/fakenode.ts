@@ -80,11 +80,21 @@ export class FakeNode {
   private server!: Server;
   private wss!: WebSocketServer;
   url = "";
+  /** the answer to GET /v1/cluster (404 while undefined) */
+  cluster: string | undefined;
+  /** GET /v1/cluster requests seen */
+  clusterGets = 0;
 
   constructor(readonly schemas: Record<string, Uint8Array>) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
+      if (req.url === "/v1/cluster") {
+        this.clusterGets++;
+        if (this.cluster === undefined) res.writeHead(404).end("not found");
+        else res.writeHead(200, { "content-type": "application/json" }).end(this.cluster);
+        return;
+      }
       const m = /^\/games\/([^/]+)\/schema$/.exec(req.url ?? "");
       const bfbs = m ? this.schemas[decodeURIComponent(m[1]!)] : undefined;
       if (!bfbs) {

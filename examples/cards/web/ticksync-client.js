@@ -2096,6 +2096,8 @@ function asSchema(s) {
 }
 var baseBackoffMs = 250;
 var maxRedirects = 5;
+var nodesRefreshMs = 1e4;
+var nodesTimeoutMs = 3e3;
 var maxPendingEvents = 1024;
 var maxEventBytes = 4096;
 var MaxHeldEvents = 256;
@@ -2125,6 +2127,25 @@ var Room = class {
     this.redirectsInARow = 0;
     this.pendingRedirect = "";
     this.stalled = false;
+    this.stalledURL = "";
+    this.nodesV = [];
+    this.fetchingNodes = false;
+    this.inputSentAt = new Float64Array(256);
+    this.statsV = {
+      bytesReceived: 0,
+      snapshots: 0,
+      fullSnapshots: 0,
+      badSnapshots: 0,
+      inputSeq: 0,
+      lastInputSeq: 0,
+      inputRttMs: 0,
+      pingMs: 0,
+      welcomes: 0,
+      reconnects: 0,
+      stalls: 0,
+      redirects: 0,
+      lastClose: 0
+    };
     this.stateCbs = [];
     this.eventCbs = [];
     this.errorCbs = [];
@@ -2136,7 +2157,7 @@ var Room = class {
     if (!WS) throw new TypeError("no WebSocket: pass ClientOptions.WebSocket (in Node 20, the ws package's)");
     this.WS = WS;
     this.known = [...client.urls];
-    this.url = this.known[0];
+    this.url_ = this.known[0];
     this.gameV = init.game;
     this.matchIdV = init.matchId;
     if (init.schema) this.setSchema(init.schema);
@@ -2153,7 +2174,7 @@ var Room = class {
     this.joinTimer = setTimeout(() => {
       this.fail(new TicksyncError(`join: not seated within ${this.joinTimeoutMs()} ms`, ErrorCode.Unavailable, 0, true));
     }, this.joinTimeoutMs());
-    this.open(this.url);
+    this.open(this.url_);
   }
   /** The room's state: joining (before the first Welcome), playing, reconnecting (resuming), closed. */
   get state() {
@@ -2188,6 +2209,22 @@ var Room = class {
   /** The newest tick applied (the delta baseline acknowledged). */
   get tick() {
     return this.rx?.newest ?? 0;
+  }
+  /** The game endpoint of the current connection (or of the next attempt while reconnecting). */
+  get url() {
+    return this.url_;
+  }
+  /**
+   * The client URLs of the cluster's live nodes, as the node played on last
+   * listed them (ClientOptions.discoverNodes; empty until then). A failed
+   * fetch or an empty list keeps the list held.
+   */
+  get nodes() {
+    return this.nodesV;
+  }
+  /** What the room saw so far (RoomStats), updated in place. */
+  get stats() {
+    return this.statsV;
   }
   /**
    * onState calls cb with each new world (ticks ascending). If worlds
@@ -2284,7 +2321,7 @@ var Room = class {
   }
   open(url) {
     clearTimeout(this.retryTimer);
-    this.url = url;
+    this.url_ = url;
     let ws;
     try {
       ws = new this.WS(url);
@@ -2296,9 +2333,11 @@ var Room = class {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     clearTimeout(this.watchdog);
+    let wait = this.opts.connectTimeoutMs ?? 5e3;
+    if (this.stalledURL !== "" && url === this.stalledURL && this.stallMs() > 0) wait = Math.min(wait, this.stallMs());
     this.watchdog = setTimeout(() => {
-      if (this.ws === ws) this.drop(ws, `no Welcome from ${url} within ${this.opts.connectTimeoutMs ?? 5e3} ms`);
-    }, this.opts.connectTimeoutMs ?? 5e3);
+      if (this.ws === ws) this.drop(ws, `no Welcome from ${url} within ${wait} ms`);
+    }, wait);
     ws.onopen = () => {
       if (this.ws !== ws) return;
       const resume = this.resumeToken !== "";
@@ -2324,6 +2363,7 @@ var Room = class {
         this.report(new TicksyncError("a text frame from the node"));
         return;
       }
+      this.statsV.bytesReceived += buf.byteLength;
       let msg;
       try {
         msg = decodeServer(buf);
@@ -2336,6 +2376,7 @@ var Room = class {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.statsV.lastClose = ev.code ?? CloseCode.Abnormal;
       this.closed(ev.code ?? CloseCode.Abnormal, ev.reason ?? "");
     };
     ws.onerror = () => {
@@ -2346,6 +2387,7 @@ var Room = class {
     if (this.ws !== ws) return;
     this.ws = null;
     detach(ws);
+    this.statsV.lastClose = CloseCode.Abnormal;
     this.closed(CloseCode.Abnormal, why);
   }
   send(m) {
@@ -2365,13 +2407,17 @@ var Room = class {
         this.pendingRedirect = toWebSocketURL(m.url);
         if (m.matchId) this.matchIdV = m.matchId;
         if (!this.known.includes(this.pendingRedirect)) this.known.push(this.pendingRedirect);
+        this.statsV.redirects++;
         this.drop(ws, "redirected");
         break;
       case "error":
         this.lastError = { code: m.code, message: m.message };
         break;
-      case "pong":
+      case "pong": {
+        const sent = Number(m.clientTime) / 1e3;
+        if (sent > 0) this.statsV.pingMs = Math.max(0, Math.round(now() - sent));
         break;
+      }
     }
   }
   welcome(ws, w) {
@@ -2394,6 +2440,7 @@ var Room = class {
     if (w.game) this.gameV = w.game;
     this.tickRateV = w.tickRate > 0 ? w.tickRate : 30;
     this.seated = true;
+    this.statsV.welcomes++;
     if (this.schemaV) {
       this.play(ws, w.eventSeq);
       return;
@@ -2421,6 +2468,7 @@ var Room = class {
     this.order = [];
     this.redirectsInARow = 0;
     this.stalled = false;
+    this.stalledURL = "";
     this.lastError = void 0;
     this.ackEvents(eventSeq);
     for (const p of this.pending) this.send({ kind: "event", seq: p.seq, tick: 0, data: p.data });
@@ -2434,14 +2482,54 @@ var Room = class {
       this.stallTimer = setInterval(() => {
         if (this.ws === ws && this.st === "playing" && Date.now() - this.lastSnapshotAt > stallMs) {
           this.stalled = true;
+          this.stalledURL = this.url_;
+          this.statsV.stalls++;
           this.report(new TicksyncError(`no snapshot for ${stallMs} ms: resuming`));
           this.drop(ws, "stalled");
         }
       }, Math.min(250, stallMs / 4));
     }
+    clearInterval(this.pingTimer);
+    const pingMs = this.opts.pingIntervalMs ?? 0;
+    if (pingMs > 0) {
+      this.pingTimer = setInterval(() => {
+        if (this.ws === ws && this.st === "playing") this.send({ kind: "ping", clientTime: BigInt(Math.round(now() * 1e3)) });
+      }, pingMs);
+    }
+    if (this.opts.discoverNodes) {
+      if (this.nodesTimer === void 0) this.nodesTimer = setInterval(() => this.refreshNodes(), nodesRefreshMs);
+      this.refreshNodes();
+    }
     clearTimeout(this.joinTimer);
     this.settle?.resolve();
     this.settle = void 0;
+  }
+  /**
+   * refreshNodes asks the node played on for the cluster's live nodes, one
+   * fetch at a time. A failure (a node without the endpoint, a timeout, a
+   * malformed answer) or an empty list keeps the list held. The URLs given
+   * to connect stay in the failover order, after the listed ones.
+   */
+  refreshNodes() {
+    if (this.fetchingNodes || this.st !== "playing") return;
+    const f = this.opts.fetch ?? globalThis.fetch;
+    if (!f) return;
+    this.fetchingNodes = true;
+    const url = clusterURL(this.url_);
+    withTimeout(f(url), nodesTimeoutMs, `GET ${url}`).then((resp) => {
+      if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
+      return resp.arrayBuffer();
+    }).then((body2) => {
+      const nodes = parseNodes(new TextDecoder().decode(body2));
+      if (nodes.length === 0 || this.st === "closed") return;
+      this.nodesV = nodes;
+      const known = [...nodes];
+      for (const u of this.client.urls) if (!known.includes(u)) known.push(u);
+      this.known = known;
+    }).catch(() => {
+    }).finally(() => {
+      this.fetchingNodes = false;
+    });
   }
   stallMs() {
     const ms = this.opts.stallTimeoutMs ?? 2e3;
@@ -2453,6 +2541,8 @@ var Room = class {
   tickInput(ws) {
     if (this.ws !== ws || ws.readyState !== 1) return;
     this.seq = this.seq + 1 >>> 0;
+    this.statsV.inputSeq = this.seq;
+    this.inputSentAt[this.seq % this.inputSentAt.length] = now();
     const ack = this.rx?.newest ?? 0;
     this.send({ kind: "input", seq: this.seq, targetTick: ack + 1, ackTick: ack, data: this.inputData, eventAck: this.serverEventAck });
   }
@@ -2460,6 +2550,12 @@ var Room = class {
     const s = this.schemaV;
     if (!s || !this.rx || this.st !== "playing") return;
     this.ackEvents(m.eventSeq);
+    const st = this.statsV;
+    if (m.lastInputSeq > st.lastInputSeq && m.lastInputSeq <= this.seq) {
+      const sent = this.inputSentAt[m.lastInputSeq % this.inputSentAt.length];
+      if (sent > 0) st.inputRttMs = Math.max(0, Math.round(now() - sent));
+      st.lastInputSeq = m.lastInputSeq;
+    }
     for (const e of m.events) {
       if (e.seq <= this.serverEventAck) continue;
       this.serverEventAck = e.seq;
@@ -2488,9 +2584,12 @@ var Room = class {
       world = this.rx.apply(m.tick, m.baselineTick, m.state);
     } catch (e) {
       if (!(e instanceof DeltaError)) throw e;
+      if (e.code !== "stale") st.badSnapshots++;
       if (e.code === "bad") this.report(new TicksyncError(`snapshot ${m.tick}: ${e.message}`));
       return;
     }
+    st.snapshots++;
+    if (m.baselineTick === 0) st.fullSnapshots++;
     const gw = new GameWorld(world, this.views);
     if (this.stateCbs.length === 0 || this.flushQueued) {
       this.heldState = { world: gw, tick: m.tick };
@@ -2536,6 +2635,7 @@ var Room = class {
   closed(code, reason) {
     clearInterval(this.inputTimer);
     clearInterval(this.stallTimer);
+    clearInterval(this.pingTimer);
     clearTimeout(this.watchdog);
     if (this.st === "closed") return;
     if (this.st === "playing") this.st = "reconnecting";
@@ -2567,11 +2667,12 @@ var Room = class {
   retry() {
     if (this.st === "closed") return;
     if (this.order.length === 0) {
-      this.order = failoverOrder(this.url, this.known);
+      this.order = failoverOrder(this.url_, this.known);
       if (this.stalled && this.order.length > 1) this.order.push(this.order.shift());
       this.orderPos = 0;
     }
     const url = this.order[this.orderPos++ % this.order.length];
+    this.statsV.reconnects++;
     const max = this.opts.maxBackoffMs ?? 2e3;
     const ms = Math.min(max, baseBackoffMs * 2 ** Math.min(this.attempt++, 5)) * (0.5 + Math.random() / 2);
     clearTimeout(this.retryTimer);
@@ -2606,8 +2707,14 @@ var Room = class {
     clearTimeout(this.watchdog);
     clearTimeout(this.retryTimer);
     clearTimeout(this.joinTimer);
+    clearInterval(this.pingTimer);
+    clearInterval(this.nodesTimer);
   }
 };
+function now() {
+  const p = globalThis.performance;
+  return p ? p.now() : Date.now();
+}
 function withTimeout(p, ms, what) {
   let timer;
   const t = new Promise((_, reject) => {
@@ -2661,6 +2768,39 @@ function schemaURL(wsURL, game) {
   out.hash = "";
   return out.toString();
 }
+function clusterURL(wsURL) {
+  const u = new URL(wsURL);
+  if (u.protocol === "ws:") u.protocol = "http:";
+  else if (u.protocol === "wss:") u.protocol = "https:";
+  const out = new URL("v1/cluster", u);
+  out.search = "";
+  out.hash = "";
+  return out.toString();
+}
+function parseNodes(text2) {
+  let v;
+  try {
+    v = JSON.parse(text2);
+  } catch {
+    return [];
+  }
+  const nodes = v?.nodes;
+  if (!Array.isArray(nodes)) return [];
+  const out = [];
+  for (const n of nodes) {
+    const raw = n?.url;
+    if (typeof raw !== "string") return [];
+    const u = toWebSocketURL(raw);
+    try {
+      const p = new URL(u).protocol;
+      if (p !== "ws:" && p !== "wss:") return [];
+    } catch {
+      return [];
+    }
+    if (!out.includes(u)) out.push(u);
+  }
+  return out;
+}
 export {
   Client,
   CloseCode,
@@ -2681,6 +2821,7 @@ export {
   TicksyncError,
   World,
   buildTable,
+  clusterURL,
   compileLayout,
   connect,
   decodeClient,
@@ -2699,6 +2840,7 @@ export {
   isBigField,
   layoutFromSchema,
   loadSchema,
+  parseNodes,
   schemaURL,
   sha256,
   toWebSocketURL
