@@ -35,8 +35,8 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync"
-	"github.com/ticksync/ticksync/game/arena/web"
 	"github.com/ticksync/ticksync/games/arena"
+	"github.com/ticksync/ticksync/games/arena/web"
 	"github.com/ticksync/ticksync/internal/buildinfo"
 	"github.com/ticksync/ticksync/internal/healthcheck"
 )

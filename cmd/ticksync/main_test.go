@@ -232,6 +232,9 @@ func TestBinaryServesAndStops(t *testing.T) {
 		"/healthz": "ok",
 		"/readyz":  "ready",
 		"/":        "<html",
+		// The arena is registered with its schema, which the page loads.
+		"/games":              `{"name":"arena","schema_hash":"` + arena.Schema().HashString() + `"}`,
+		"/games/arena/schema": "arena.input",
 	} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
