@@ -4,17 +4,23 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/games/arena"
 )
 
 // wanderPeriodNanos is how long a wandering bot keeps one direction: one
 // second, as the arena's NPCs do.
 const wanderPeriodNanos = int64(1e9)
 
-// steer is a bot's movement decision: axes and aim of the next inputs.
+// steer is an arena bot's movement decision: axes and aim of the next
+// inputs.
 type steer struct {
 	moveX, moveY int8
 	aim          uint16
+}
+
+// input is the arena input of s.
+func (s steer) input() arena.Input {
+	return arena.Input{MoveX: s.moveX, MoveY: s.moveY, Aim: s.aim}
 }
 
 // axesFor returns full-speed axes and the aim for a direction in radians.
@@ -23,8 +29,8 @@ func axesFor(angle float64) steer {
 	turn := angle / (2 * math.Pi)
 	turn -= math.Floor(turn)
 	return steer{
-		moveX: int8(math.Round(c * schema.AxisMax)),
-		moveY: int8(math.Round(s * schema.AxisMax)),
+		moveX: int8(math.Round(c * arena.AxisMax)),
+		moveY: int8(math.Round(s * arena.AxisMax)),
 		aim:   uint16(turn * 65536),
 	}
 }
@@ -62,10 +68,10 @@ func (w *wanderer) at(now int64) steer {
 }
 
 // chaseSteer returns the steering from the entity own towards the nearest
-// other entity of world (sorted by ID), or zero axes when there is none.
-// It runs on the bot's read goroutine, once per snapshot.
-func chaseSteer(world []schema.Entity, own uint32) steer {
-	var me *schema.Entity
+// other entity of the arena world (sorted by ID), or zero axes when there
+// is none. It runs on the bot's read goroutine, once per snapshot.
+func chaseSteer(world []arena.Entity, own uint32) steer {
+	var me *arena.Entity
 	for i := range world {
 		if world[i].ID == own {
 			me = &world[i]

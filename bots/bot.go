@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
@@ -44,10 +45,12 @@ type bot struct {
 	acked       uint32 // newest input seq already turned into an RTT sample
 	lastArrival int64  // swarm clock of the previous snapshot; 0: none
 	rttBuf      [8]int64
+	ents        []arena.Entity // chase: the world read, reused
 
 	// Scheduler goroutine only.
 	wander wanderer
-	game   *gameBot // a game with a schema; nil: the arena
+	input  []byte   // the arena input sent, reused
+	game   *gameBot // another game than the arena: random inputs; nil: the arena
 
 	ring [rttRing]sentInput
 }
@@ -68,14 +71,18 @@ func (b *bot) tick(now int64) {
 			b.sendEvent(c, g.event())
 		}
 	} else {
-		var st steer
+		// The arena: its behaviours steer; idle sends the zero input
+		// (no data).
+		var data []byte
 		switch b.sw.cfg.Behavior {
 		case Wander:
-			st = b.wander.at(now)
+			b.input = arena.AppendInput(b.input[:0], b.wander.at(now).input())
+			data = b.input
 		case Chase:
-			st = unpackSteer(b.steer.Load())
+			b.input = arena.AppendInput(b.input[:0], unpackSteer(b.steer.Load()).input())
+			data = b.input
 		}
-		in = schema.Input{TargetTick: ack + 1, MoveX: st.moveX, MoveY: st.moveY, Aim: st.aim}
+		in = schema.Input{TargetTick: ack + 1, Data: data}
 	}
 	// Only this goroutine sends, so the input takes InputSeq()+1. The slot
 	// is filled before the write so that an early ack still finds it.
@@ -143,7 +150,8 @@ func (b *bot) OnSnapshot(c *client.Client, s *schema.Snapshot, w *client.World) 
 	b.lastArrival = now
 	b.shard.recordSnapshot(b.rttBuf[:n], gap)
 	if b.sw.cfg.Behavior == Chase {
-		b.steer.Store(packSteer(chaseSteer(worldEntities(w), b.entity.Load())))
+		b.ents = worldEntities(b.ents[:0], w)
+		b.steer.Store(packSteer(chaseSteer(b.ents, b.entity.Load())))
 	}
 }
 
@@ -216,8 +224,7 @@ func classify(err error) ErrorKind {
 	case errors.Is(err, client.ErrReconnectTimeout):
 		return ErrGaveUp
 	case errors.Is(err, client.ErrProtocol), errors.Is(err, schema.ErrMalformed),
-		errors.Is(err, schema.ErrOutOfRange), errors.Is(err, schema.ErrBadDelta),
-		errors.Is(err, gamedelta.ErrBadDelta), errors.Is(err, client.ErrBadEvent):
+		errors.Is(err, schema.ErrOutOfRange), errors.Is(err, gamedelta.ErrBadDelta), errors.Is(err, client.ErrBadEvent):
 		return ErrDecode
 	case errors.Is(err, client.ErrTooManyRedirects):
 		return ErrRedirects

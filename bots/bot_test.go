@@ -7,8 +7,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 func newTestSwarm(t *testing.T, b Behavior) *Swarm {
@@ -24,13 +25,18 @@ func newTestSwarm(t *testing.T, b Behavior) *Swarm {
 }
 
 // The receive path allocates nothing: OnSnapshot reads the client's reused
-// structs, records into preallocated histograms and steers from the World.
+// structs, records into preallocated histograms and steers from the
+// arena's world (read with arena.AppendEntities into a reused slice).
 func TestOnSnapshotAllocatesNothing(t *testing.T) {
 	s := newTestSwarm(t, Chase)
 	b := s.bots[0]
 	b.entity.Store(1)
-	var w client.World
-	snap := schema.Snapshot{Spawned: []schema.Entity{{ID: 1, X: 0, Y: 0}, {ID: 2, X: 160, Y: 160}}}
+	w := gamedelta.NewWorld(arena.Codec())
+	w.Add(1, arena.KindAvatar, 1)
+	i := w.Add(2, arena.KindNPC, 0)
+	w.SetInt(i, arena.FieldX, 160)
+	w.SetInt(i, arena.FieldY, 160)
+	var snap schema.Snapshot
 	seq := uint32(0)
 	allocs := testing.AllocsPerRun(1000, func() {
 		seq++
@@ -39,10 +45,7 @@ func TestOnSnapshotAllocatesNothing(t *testing.T) {
 		slot := &b.ring[seq&rttRingMask]
 		slot.at.Store(s.now())
 		slot.seq.Store(seq)
-		if err := w.Apply(&snap); err != nil {
-			t.Fatal(err)
-		}
-		b.OnSnapshot(nil, &snap, &w)
+		b.OnSnapshot(nil, &snap, w)
 	})
 	if allocs != 0 {
 		t.Errorf("OnSnapshot: %.1f allocations per snapshot, want 0", allocs)
@@ -64,16 +67,16 @@ func TestRTTSamplesForEveryAckedInput(t *testing.T) {
 		slot.at.Store(s.now())
 		slot.seq.Store(seq)
 	}
-	var w client.World
 	// One snapshot acks inputs 1..3: three samples; a repeat acks nothing.
-	b.OnSnapshot(nil, &schema.Snapshot{Tick: 5, LastInputSeq: 3}, &w)
-	b.OnSnapshot(nil, &schema.Snapshot{Tick: 6, LastInputSeq: 3}, &w)
+	// An idle bot does not read the world (nil: SkipWorld).
+	b.OnSnapshot(nil, &schema.Snapshot{Tick: 5, LastInputSeq: 3}, nil)
+	b.OnSnapshot(nil, &schema.Snapshot{Tick: 6, LastInputSeq: 3}, nil)
 	s.col.collect()
 	if n := s.col.ivRTT.TotalCount(); n != 3 {
 		t.Errorf("rtt samples = %d, want 3", n)
 	}
 	// An ack far ahead of the ring only looks at the last rttRing seqs.
-	b.OnSnapshot(nil, &schema.Snapshot{Tick: 7, LastInputSeq: 1000}, &w)
+	b.OnSnapshot(nil, &schema.Snapshot{Tick: 7, LastInputSeq: 1000}, nil)
 	if b.acked != 1000 {
 		t.Errorf("acked = %d, want 1000", b.acked)
 	}
@@ -94,7 +97,7 @@ func TestWanderChangesDirectionEverySecond(t *testing.T) {
 		t.Errorf("next change at %d, want %d", w.next, next+wanderPeriodNanos)
 	}
 	for _, st := range []steer{first, w.steer} {
-		if st.moveX < schema.AxisMin || st.moveX > schema.AxisMax || st.moveY < schema.AxisMin || st.moveY > schema.AxisMax {
+		if st.moveX < -arena.AxisMax || st.moveX > arena.AxisMax || st.moveY < -arena.AxisMax || st.moveY > arena.AxisMax {
 			t.Errorf("axes out of range: %+v", st)
 		}
 	}
@@ -102,6 +105,20 @@ func TestWanderChangesDirectionEverySecond(t *testing.T) {
 	a, b := newWanderer(7, 3), newWanderer(7, 3)
 	if a.at(5) != b.at(5) {
 		t.Error("same seed gave different directions")
+	}
+}
+
+// The arena bots' inputs are the arena's: what arena.ReadInput reads back
+// from the data a wandering bot sends is its steering.
+func TestArenaBotInputs(t *testing.T) {
+	w := newWanderer(3, 1)
+	st := w.at(1)
+	data := arena.AppendInput(nil, st.input())
+	if err := arena.Schema().VerifyInput(data); err != nil {
+		t.Fatal(err)
+	}
+	if got := arena.ReadInput(data); got != st.input() || got.MoveX == 0 && got.MoveY == 0 {
+		t.Fatalf("input read back %+v, sent %+v", got, st.input())
 	}
 }
 

@@ -1,15 +1,15 @@
 package bots
 
 import (
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
-	"github.com/ticksync/ticksync/schema"
 )
 
-// worldEntities returns the reconstructed world's entities, sorted by ID.
-// Only valid inside a Handler call.
-func worldEntities(w *client.World) []schema.Entity {
+// worldEntities appends the arena entities of the client's world (id
+// order) to dst; nil world: none. Only valid inside a Handler call.
+func worldEntities(dst []arena.Entity, w *client.World) []arena.Entity {
 	if w == nil {
-		return nil
+		return dst
 	}
-	return w.Entities()
+	return arena.AppendEntities(dst, w)
 }

@@ -7,12 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
+	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
-// Behavior says how a bot chooses its input each tick.
+// Behavior says how a bot chooses its input each tick. The arena's bots
+// steer (wander, chase); another game's draw random inputs within its
+// schema (wander) or send its defaults (idle).
 type Behavior string
 
 // Behaviours.
@@ -20,9 +24,11 @@ const (
 	// Wander picks a new random direction every second and walks it, like
 	// the arena's NPCs (the arena-8x64 scenario).
 	Wander Behavior = "wander"
-	// Chase steers towards the nearest other entity of the bot's world.
+	// Chase steers towards the nearest other entity of the bot's world
+	// (the arena only).
 	Chase Behavior = "chase"
-	// Idle sends zero axes: the cheapest bot, for footprint measurements.
+	// Idle sends the zero input: the cheapest bot, for footprint
+	// measurements.
 	Idle Behavior = "idle"
 )
 
@@ -64,11 +70,11 @@ type Config struct {
 	TokenSecret string
 	// PlayerIDBase is the player id of bot 0 when TokenSecret is set.
 	PlayerIDBase uint32
-	// Game names the game for matchmaking ("": the node's default). Run
-	// asks the nodes for its compiled schema (GET /games/{name}/schema):
-	// a game with a schema is played on the generic path (random inputs
-	// and client events within the schema's ranges, a random join payload
-	// per bot); a game without one (the arena) on the arena path.
+	// Game names the game for matchmaking; default arena.Name. The arena
+	// is played with its behaviours (its schema is compiled in); for
+	// another game Run asks the nodes for its compiled schema (GET
+	// /games/{name}/schema) and the bots send random inputs and client
+	// events within the schema's ranges, with a random join payload each.
 	Game string
 	// Schema and Codec, when set, are the game's compiled schema and its
 	// delta codec, and Run asks the nodes for nothing (Codec nil: compiled
@@ -78,8 +84,8 @@ type Config struct {
 	// EventRate is the rate of random client events each bot sends, per
 	// second, in a game with a schema and client events (0: none).
 	EventRate float64
-	// Behavior of every bot. In a game with a schema, wander draws a new
-	// random input every second and idle sends the input table's
+	// Behavior of every bot. In another game than the arena, wander draws
+	// a new random input every second and idle sends the input table's
 	// defaults; chase needs the arena's world.
 	Behavior Behavior
 	// Seed seeds every bot's random choices (bot i uses Seed and i), so a run
@@ -128,9 +134,9 @@ type Config struct {
 	StallTimeout time.Duration
 }
 
-// Defaults of the per-bot memory knobs: a World of 8 arena worlds is 12 KB
-// instead of 98 KB at the client's default of 64, and snapshots are ~100 B
-// (a full one ~1.6 KB, still read whole through a 1 KiB buffer).
+// Defaults of the per-bot memory knobs: 8 arena worlds are ≈ 30 KB
+// instead of ≈ 250 KB at the client's default of 64, and snapshots are
+// ~100 B (a full one ~1.6 KB, still read whole through a 1 KiB buffer).
 const (
 	DefaultWorldRing      = 8
 	DefaultReadBufferSize = 1 << 10
@@ -151,6 +157,7 @@ func DefaultConfig() Config {
 		MaxErrorRate:     0.01,
 		ProgressInterval: time.Second,
 		JoinTimeout:      10 * time.Second,
+		Game:             arena.Name,
 		WorldRing:        DefaultWorldRing,
 		ReadBufferSize:   DefaultReadBufferSize,
 		StallTimeout:     client.DefaultStallTimeout,
@@ -210,10 +217,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("stall-timeout %s: must be 0 (off) or at least %s", c.StallTimeout, client.MinStallTimeout)
 	case c.EventRate < 0 || c.EventRate > MaxEventRate:
 		return fmt.Errorf("event-rate %g: must be 0..%d events per bot per second", c.EventRate, MaxEventRate)
+	case c.Game == "":
+		return fmt.Errorf("game: must name the game (default %s)", arena.Name)
+	case len(c.Game) > schema.MaxGameLen:
+		return fmt.Errorf("game %q: at most %d bytes", c.Game, schema.MaxGameLen)
 	case c.Codec != nil && c.Schema == nil:
 		return errors.New("game: a codec without its schema")
-	case c.Schema != nil && c.Behavior == Chase:
-		return errors.New("behavior chase: steers by the arena's world; a game with a schema takes wander or idle")
+	case c.Schema != nil && c.Behavior == Chase && c.Schema.HashString() != arena.Schema().HashString():
+		return errors.New("behavior chase: steers by the arena's world; another game takes wander or idle")
 	case c.SkipWorld && c.Behavior == Chase:
 		return errors.New("skip-world: chase bots steer by the world; use wander or idle")
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:

@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"stall watch off", func(c *Config) { c.StallTimeout = 0 }, ""},
 		{"stall timeout short", func(c *Config) { c.StallTimeout = 500 * time.Millisecond }, "stall-timeout 500ms: must be 0 (off) or at least 1s"},
 		{"skip world chase", func(c *Config) { c.SkipWorld = true; c.Behavior = Chase }, "skip-world"},
+		{"no game", func(c *Config) { c.Game = "" }, "game: must name the game (default arena)"},
 		{"player id base 0", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 0 }, "player-id-base"},
 		{"player id overflow", func(c *Config) { c.TokenSecret = "s"; c.PlayerIDBase = 1<<32 - 10 }, "player-id-base"},
 	}

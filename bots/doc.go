@@ -1,7 +1,10 @@
 // Package bots drives thousands of headless ticksync players from one
 // process, for load tests and for the capacity benchmark (tools/capacity).
-// Like any other client it uses only net/client and schema (player tokens
-// are minted with schema/token, the format the node verifies).
+// Like any other client it uses net/client and schema (player tokens are
+// minted with schema/token, the format the node verifies), and
+// games/arena: the arena is the behaviour ticksync ships, so its bots
+// steer (build its inputs, read its world); other games get random inputs
+// within their schema.
 //
 // Data flow:
 //
@@ -25,22 +28,25 @@
 //     goroutine, OnSnapshot turns the acknowledged inputs into RTT samples
 //     (time from sending input seq N to the first snapshot with
 //     last_input_seq ≥ N), records the inter-arrival gap, and for Chase
-//     computes the steering from the client's World. It reads the client's
-//     reused structs and allocates nothing.
+//     computes the steering from the client's world (arena.AppendEntities
+//     into a reused slice). It reads the client's reused structs and
+//     allocates nothing.
 //   - One input scheduler goroutine per statistics shard sends the inputs of
 //     its bots once per tick (SendInput may run while the client's goroutine
 //     reads; each bot has exactly one sender), with the ack of the newest
 //     applied snapshot filled in by the client. A bot costs one goroutine,
 //     its client's.
-//   - A game with a schema (Config.Game names it; Run fetches its compiled
-//     schema from the nodes before the ramp, or takes Config.Schema): each
-//     bot dials with a random join payload of the schema, and its
-//     scheduler sends a random input of the schema's input table (drawn
-//     again every second; idle: the defaults) as Input.Data, and at
-//     Config.EventRate a random client event (client.SendEvent, reliable).
-//     The client applies the state and counts the events; the report adds
-//     them (Report.Game). Without a schema the bots play the arena as
-//     before.
+//   - The game (Config.Game, default the arena) is settled before the
+//     ramp. The arena's schema is compiled in (games/arena); its bots'
+//     inputs are built with arena.AppendInput (wander, chase; idle sends
+//     the zero input) into Input.Data. Another game's compiled schema is
+//     fetched from the nodes (or taken from Config.Schema): each bot dials
+//     with a random join payload of the schema, and its scheduler sends a
+//     random input of the schema's input table (drawn again every second;
+//     idle: the defaults) as Input.Data, and at Config.EventRate a random
+//     client event (client.SendEvent, reliable). The client applies the
+//     state and counts the events; the report adds them (Report.Game) for
+//     games other than the arena.
 //   - Counters are per bot (atomics with a single writer) or per client
 //     (client.Stats), summed by the reporter; latencies go to HDR histograms
 //     per shard under a short mutex, drained by the reporter every second.

@@ -9,6 +9,7 @@ import (
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
@@ -26,16 +27,19 @@ const (
 	inputSalt = 0x696e7075
 )
 
-// lookupGame settles what the bots play before the ramp: with Config.Game
-// set and no Config.Schema, it asks the nodes for the game's compiled
-// schema (GET /games/{name}/schema on each URL's host until one answers).
-// A node that serves none for the game (404: a game without a schema,
-// like the arena, or an unknown one, which the node then refuses at the
-// Hello) leaves the bots on the arena path, and so do nodes that all fail
-// to answer (a warning: the bots then fail to connect as they always
-// did). A schema served but unusable ends the run.
+// lookupGame settles what the bots play before the ramp. The arena
+// (Config.Game arena.Name) needs no request: its schema is compiled in
+// (games/arena), and the arena's behaviours steer the bots. Another game
+// without Config.Schema is asked of the nodes (GET /games/{name}/schema
+// on each URL's host until one answers); its bots send random inputs and
+// events within its schema's ranges. A node that serves no schema for it
+// (an unknown game), no node answering, or a schema served but unusable
+// end the run.
 func (s *Swarm) lookupGame(ctx context.Context) error {
-	if s.cfg.Schema == nil && s.cfg.Game != "" {
+	if s.cfg.Schema == nil && s.cfg.Game == arena.Name {
+		s.cfg.Schema, s.cfg.Codec = arena.Schema(), arena.Codec()
+	}
+	if s.cfg.Schema == nil {
 		var err error
 		for _, u := range s.cfg.URLs {
 			var sch *gameschema.Schema
@@ -43,9 +47,6 @@ func (s *Swarm) lookupGame(ctx context.Context) error {
 			switch {
 			case err == nil:
 				s.cfg.Schema = sch
-			case errors.Is(err, client.ErrSchemaNotServed):
-				s.log.Info().Str(logKeyGame, s.cfg.Game).Msg("the node serves no schema for the game: playing the arena path")
-				return nil
 			case unanswered(err):
 				continue
 			default:
@@ -54,15 +55,12 @@ func (s *Swarm) lookupGame(ctx context.Context) error {
 			break
 		}
 		if s.cfg.Schema == nil {
-			s.log.Warn().Str(logKeyGame, s.cfg.Game).Str(logKeyErr, err.Error()).Msg("no node answered for the game's schema: playing the arena path")
-			return nil
+			return fmt.Errorf("game %s: no node answered for its schema: %w", s.cfg.Game, err)
 		}
 	}
-	if s.cfg.Schema == nil {
-		return nil
-	}
-	if s.cfg.Behavior == Chase {
-		return fmt.Errorf("behavior chase: steers by the arena's world; game %s has a schema (use wander or idle)", s.cfg.Game)
+	s.arena = s.cfg.Schema.HashString() == arena.Schema().HashString()
+	if s.cfg.Behavior == Chase && !s.arena {
+		return fmt.Errorf("behavior chase: steers by the arena's world; game %s is not the arena (use wander or idle)", s.cfg.Game)
 	}
 	if s.cfg.Codec == nil {
 		c, err := client.GameCodec(s.cfg.Schema)
@@ -71,10 +69,14 @@ func (s *Swarm) lookupGame(ctx context.Context) error {
 		}
 		s.cfg.Codec = c
 	}
+	if s.arena {
+		s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString()).Msg("playing the arena")
+		return nil
+	}
 	for _, b := range s.bots {
 		b.game = newGameBot(s.cfg.Schema, s.cfg.Seed, b.id)
 	}
-	s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString()).Msg("playing a game with a schema")
+	s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString()).Msg("playing a game with random inputs within its schema")
 	return nil
 }
 
@@ -88,7 +90,7 @@ func unanswered(err error) bool {
 	return errors.As(err, &ue) || (errors.As(err, &he) && he.Retryable())
 }
 
-// gameBot is a bot's player of a game with a schema: random inputs
+// gameBot is a bot's player of a game other than the arena: random inputs
 // within the schema's ranges and, now and then, a random client event.
 // Only the input scheduler goroutine touches it.
 type gameBot struct {

@@ -2,6 +2,7 @@ package bots
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestSwarmPlaysAGameWithASchema(t *testing.T) {
 	g := rep.Game
 	switch {
 	case g == nil:
-		t.Fatal("no game section: the bots played the arena path")
+		t.Fatal("no game section: the bots took the card table for the arena")
 	case g.Name != gametesting.Name || g.SchemaHash != s.HashString():
 		t.Errorf("game %+v", g)
 	case g.EventsSent == 0 || g.EventsReceived == 0:
@@ -62,5 +63,54 @@ func TestSwarmPlaysAGameWithASchema(t *testing.T) {
 	}
 	if !strings.Contains(table.String(), "server events") {
 		t.Errorf("the table has no event lines")
+	}
+}
+
+// TestSwarmPlaysTheArena: the swarm's default game against a real node:
+// 8 chasing bots fill one arena match, steer by the world they rebuild
+// (arena.AppendEntities), and the report is the arena's (no game
+// section), with RTT samples, deltas and no errors.
+func TestSwarmPlaysTheArena(t *testing.T) {
+	url := gametesting.StartNode(t)
+	cfg := DefaultConfig()
+	cfg.URLs = []string{url}
+	cfg.Bots, cfg.PerRoom = 8, 8
+	cfg.Behavior = Chase
+	cfg.Ramp, cfg.Duration = 200*time.Millisecond, 2*time.Second
+	cfg.TickRate = 0 // from the Welcome
+	sw, err := New(cfg, io.Discard, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := sw.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", table.String())
+	if !rep.OK() || rep.ErrorCount != 0 || rep.Bots.Connected != 8 || rep.Rooms.Count != 1 {
+		t.Errorf("verdict %s; bots %+v rooms %+v errors %v", rep.Verdict(), rep.Bots, rep.Rooms, rep.Errors)
+	}
+	if rep.Game != nil {
+		t.Errorf("a game section for the arena: %+v", rep.Game)
+	}
+	if rep.BytesDownPerBotPerS <= 0 || rep.BytesUpPerBotPerS <= 0 || rep.Snapshots.Delta == 0 || rep.RTT.Count == 0 || rep.Snapshots.NoBaseline != 0 {
+		t.Errorf("bytes down %.0f up %.0f per bot per s, snapshots %+v, rtt %+v",
+			rep.BytesDownPerBotPerS, rep.BytesUpPerBotPerS, rep.Snapshots, rep.RTT)
+	}
+	// The chasers steered: their last decisions are not all zero.
+	moving := 0
+	for _, b := range sw.bots {
+		if st := unpackSteer(b.steer.Load()); st.moveX != 0 || st.moveY != 0 {
+			moving++
+		}
+	}
+	if moving == 0 {
+		t.Error("no chasing bot steered: the world was not read")
 	}
 }

@@ -3,6 +3,7 @@ package bots
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/games/arena"
+	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
@@ -91,8 +94,8 @@ func TestGameBotEventRate(t *testing.T) {
 	}
 }
 
-// The swarm asks the node for the game's schema: a game with one is
-// played on the generic path, a 404 keeps the arena's.
+// The swarm plays the arena with its compiled-in schema and behaviours,
+// and asks the nodes for another game's schema: random inputs within it.
 func TestLookupGame(t *testing.T) {
 	bfbs, s := readCards(t)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,23 +132,28 @@ func TestLookupGame(t *testing.T) {
 		t.Fatalf("client config %+v: %v", c, c.Validate())
 	}
 
-	sw = swarm("arena", Chase)
-	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Schema != nil || sw.bots[0].game != nil {
+	sw = swarm(arena.Name, Chase)
+	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Schema != arena.Schema() || sw.cfg.Codec != arena.Codec() || !sw.arena || sw.bots[0].game != nil {
 		t.Fatalf("arena: %v, schema %v", err, sw.cfg.Schema)
 	}
-	if c := sw.clientConfig(sw.bots[0], "", "", nil); c.Schema != nil || c.Codec != nil || c.Game != "arena" {
+	if c := sw.clientConfig(sw.bots[0], "", "", nil); c.Schema != arena.Schema() || c.Codec != arena.Codec() || c.Game != arena.Name || c.Validate() != nil {
 		t.Fatalf("arena client config %+v", c)
+	}
+	if DefaultConfig().Game != arena.Name {
+		t.Fatalf("default game %q, want the arena", DefaultConfig().Game)
 	}
 
 	if err := swarm("cards", Chase).lookupGame(ctx); err == nil || !strings.Contains(err.Error(), "chase") {
-		t.Fatalf("chase in a game with a schema: %v", err)
+		t.Fatalf("chase in another game than the arena: %v", err)
 	}
 
-	// No node answers: the arena path, as before (the bots then fail to
-	// connect and the report says so).
+	// An unknown game (404), and a game no node answers for, end the run.
+	if err := swarm("poker", Wander).lookupGame(ctx); !errors.Is(err, client.ErrSchemaNotServed) {
+		t.Fatalf("unknown game: %v", err)
+	}
 	sw = swarm("cards", Wander)
 	sw.cfg.URLs = sw.cfg.URLs[:1]
-	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Schema != nil {
+	if err := sw.lookupGame(ctx); err == nil || sw.cfg.Schema != nil {
 		t.Fatalf("no node: %v, schema %v", err, sw.cfg.Schema)
 	}
 }

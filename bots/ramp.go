@@ -54,9 +54,7 @@ func (s *Swarm) clientConfig(b *bot, match, token string, join []byte) client.Co
 	cfg.MatchID = match
 	cfg.Name = botName(b.id)
 	cfg.Game = s.cfg.Game
-	if b.game != nil {
-		cfg.Schema, cfg.Codec, cfg.JoinPayload = s.cfg.Schema, s.cfg.Codec, join
-	}
+	cfg.Schema, cfg.Codec, cfg.JoinPayload = s.cfg.Schema, s.cfg.Codec, join
 	cfg.TLSConfig = s.tls
 	cfg.DialTimeout = min(cfg.DialTimeout, s.cfg.JoinTimeout)
 	cfg.WorldRing = s.cfg.WorldRing

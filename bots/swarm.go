@@ -46,6 +46,9 @@ type Swarm struct {
 	rateKnown chan struct{}
 	rateOnce  sync.Once
 	stopping  atomic.Bool // Run is closing the bots: their errors are not counted
+	// arena: the game is the arena (its schema is games/arena's): the
+	// bots steer with its behaviours. Set by lookupGame before the ramp.
+	arena bool
 
 	roomsMu sync.Mutex
 	rooms   map[string]int // match id → bots seated there (first Welcome)

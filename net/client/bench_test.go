@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 )
 
 // rawServer is a WebSocket server written by hand on a TCP listener, so
@@ -60,7 +62,10 @@ func (rs *rawServer) accept() {
 		fmt.Fprintf(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
 			base64.StdEncoding.EncodeToString(h[:]))
 		enc := schema.NewEncoder(256)
-		_, _ = nc.Write(appendFrame(nil, enc.Welcome(&schema.Welcome{PlayerID: 1, EntityID: 1, TickRate: 30, ResumeToken: "t", NodeID: "raw"})))
+		_, _ = nc.Write(appendFrame(nil, enc.Welcome(&schema.Welcome{
+			PlayerID: 1, EntityID: 1, TickRate: 30, ResumeToken: "t", NodeID: "raw",
+			Game: arena.Name, SchemaHash: arena.Schema().HashString(),
+		})))
 		rs.wg.Add(1)
 		go func() { // drain the client's frames (Hello, inputs, close)
 			defer rs.wg.Done()
@@ -90,18 +95,18 @@ func appendFrame(dst, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
-// arenaWorld is 64 entities moving like arena-8x64's: constant velocity
-// most ticks, a new heading for one entity in 60 each tick, hp changes now
-// and then.
+// arenaWorld is 64 arena entities moving like arena-8x64's: constant
+// velocity most ticks, a new heading for one entity in 60 each tick, hp
+// changes now and then.
 type arenaWorld struct {
-	ents []schema.Entity
+	ents []arena.Entity
 	rnd  uint64
 }
 
 func newArenaWorld() *arenaWorld {
 	w := &arenaWorld{rnd: 1}
 	for i := range 64 {
-		w.ents = append(w.ents, schema.Entity{ID: uint32(i + 1), X: int32(i * 100 * 16), Y: int32(i * 50 * 16), VX: 32, VY: -16, Kind: 1, HP: 100})
+		w.ents = append(w.ents, arena.Entity{ID: uint32(i + 1), Kind: arena.KindNPC, X: int32(i * 100), Y: int32(i * 50), VX: 32, VY: -16, HP: arena.MaxHP})
 	}
 	return w
 }
@@ -113,23 +118,28 @@ func (w *arenaWorld) next() uint32 {
 	return uint32(w.rnd)
 }
 
-// step advances one tick into dst (reused) and returns it.
-func (w *arenaWorld) step(dst []schema.Entity) []schema.Entity {
-	dst = append(dst[:0], w.ents...)
-	for i := range dst {
-		e := &dst[i]
-		e.X += int32(e.VX)
-		e.Y += int32(e.VY)
+// step advances one tick and writes it into dst (reset first).
+func (w *arenaWorld) step(dst *gamedelta.World) {
+	dst.Reset()
+	for k := range w.ents {
+		e := &w.ents[k]
+		e.X = (e.X + int32(e.VX) + arena.MaxPos + 1) % (arena.MaxPos + 1)
+		e.Y = (e.Y + int32(e.VY) + arena.MaxPos + 1) % (arena.MaxPos + 1)
 		if w.next()%60 == 0 {
 			e.VX, e.VY = int16(w.next()%64)-32, int16(w.next()%64)-32
 			e.Angle = uint16(w.next())
 		}
-		if w.next()%500 == 0 {
+		if w.next()%500 == 0 && e.HP > 1 {
 			e.HP--
 		}
+		i := dst.Add(e.ID, e.Kind, e.Owner)
+		dst.SetInt(i, arena.FieldX, int64(e.X))
+		dst.SetInt(i, arena.FieldY, int64(e.Y))
+		dst.SetInt(i, arena.FieldVX, int64(e.VX))
+		dst.SetInt(i, arena.FieldVY, int64(e.VY))
+		dst.SetInt(i, arena.FieldAngle, int64(e.Angle))
+		dst.SetInt(i, arena.FieldHP, int64(e.HP))
 	}
-	w.ents, dst = dst, w.ents
-	return dst
 }
 
 // countHandler counts snapshots and signals when it has seen want.
@@ -147,8 +157,8 @@ func (h *countHandler) OnSnapshot(*Client, *schema.Snapshot, *World) {
 }
 
 // BenchmarkReceiveSnapshot measures the client's receive path through a
-// real loopback socket: gws's read, verify+decode, World.Apply, the
-// Handler. One op is one snapshot; allocs/op are the whole process's,
+// real loopback socket with the arena's schema (games/arena): gws's read,
+// verify+decode, the gamedelta Receiver's apply, the Handler. One op is one snapshot; allocs/op are the whole process's,
 // and the server allocates nothing per frame.
 func BenchmarkReceiveSnapshot(b *testing.B) {
 	for _, kind := range []string{"full64", "delta64"} {
@@ -157,6 +167,7 @@ func BenchmarkReceiveSnapshot(b *testing.B) {
 			h := &countHandler{done: make(chan struct{}, 1)}
 			cfg := DefaultConfig()
 			cfg.URLs = []string{rs.url}
+			cfg.Schema, cfg.Codec = arena.Schema(), arena.Codec()
 			cfg.Handler = h
 			c, err := Dial(context.Background(), cfg)
 			if err != nil {
@@ -166,25 +177,35 @@ func BenchmarkReceiveSnapshot(b *testing.B) {
 			nc := <-rs.conns
 
 			w := newArenaWorld()
+			cur := gamedelta.NewWorld(arena.Codec())
+			genc, err := gamedelta.NewEncoder(arena.Codec(), gamedelta.DefaultEncoderConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl := genc.NewClient(1)
 			enc := schema.NewEncoder(4096)
-			var d schema.Delta
-			var prev, cur []schema.Entity
 			var frame []byte
 			tick := uint32(0)
 			send := func() int {
 				tick++
-				cur = w.step(cur)
-				s := schema.Snapshot{Tick: tick, Spawned: cur}
-				if kind == "delta64" && tick > 1 {
-					schema.Diff(&d, prev, cur, 1)
-					s = schema.Snapshot{Tick: tick, BaselineTick: tick - 1, Spawned: d.Spawned, Changes: d.Changes, Removed: d.Removed}
+				w.step(cur)
+				if err := genc.Record(tick, cur); err != nil {
+					b.Fatal(err)
 				}
-				msg, _ := enc.Snapshot(&s)
+				if kind == "delta64" && tick > 1 {
+					cl.Ack(tick - 1)
+				} else {
+					cl.Reset()
+				}
+				e, err := genc.Encode(cl, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				msg, _ := enc.Snapshot(&schema.Snapshot{Tick: tick, BaselineTick: e.Baseline, State: e.Data})
 				frame = appendFrame(frame[:0], msg)
 				if _, err := nc.Write(frame); err != nil {
 					b.Error(err)
 				}
-				prev = append(prev[:0], cur...)
 				return len(msg)
 			}
 			// Warm up: slices and pools grown, first full snapshot applied.
@@ -217,6 +238,7 @@ func BenchmarkSendInput(b *testing.B) {
 	rs := newRawServer(b)
 	cfg := DefaultConfig()
 	cfg.URLs = []string{rs.url}
+	cfg.Schema, cfg.Codec = arena.Schema(), arena.Codec()
 	cfg.StallTimeout = 0 // the raw server sends no snapshots here
 	c, err := Dial(context.Background(), cfg)
 	if err != nil {
@@ -224,7 +246,7 @@ func BenchmarkSendInput(b *testing.B) {
 	}
 	defer c.Close()
 	<-rs.conns
-	in := schema.Input{MoveX: 50, MoveY: -50, Aim: 1234}
+	in := schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: 50, MoveY: -50, Aim: 1234})}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -243,6 +265,7 @@ func BenchmarkIdleClients(b *testing.B) {
 	rs := newRawServer(b)
 	cfg := DefaultConfig()
 	cfg.URLs = []string{rs.url}
+	cfg.Schema, cfg.Codec = arena.Schema(), arena.Codec()
 	cfg.StallTimeout = 0 // idle: the raw server sends no snapshots
 	runtime.GC()
 	var before, after runtime.MemStats

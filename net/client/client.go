@@ -34,17 +34,17 @@ const (
 // a terminal error ends it.
 //
 // SendInput, SendEvent, Ping, Leave, Stop, Close, Stats, Welcome, AckTick,
-// EventAck, PendingEvents and Err are safe to call from any goroutine.
-// World and State are owned by the client's goroutine: read them only
-// inside Handler methods.
+// EventAck, PendingEvents, Schema and Err are safe to call from any
+// goroutine. World is owned by the client's goroutine: read it only inside
+// Handler methods.
 type Client struct {
 	cfg   Config
 	log   zerolog.Logger
 	h     Handler
 	eh    EventHandler // h, when it implements EventHandler; else nil
 	epoch time.Time    // base of Ping's client_time
-	// game is the state of a game with a schema (Config.Schema); nil on
-	// the arena path. Its fields say which goroutine or lock owns them.
+	// game is the game's side: schema, worlds, events. Its fields say
+	// which goroutine or lock owns them.
 	game       *gameState
 	maxPending int // Config.MaxPendingEvents, defaulted
 
@@ -57,7 +57,6 @@ type Client struct {
 	err          error         // why it ended; written before done closes
 
 	// Owned by the client's goroutine.
-	world         World
 	msg           schema.ServerMessage // reused for every received message
 	sess          session              // the current connection attempt
 	hello         schema.Hello         // sent on every connection
@@ -85,7 +84,7 @@ type Client struct {
 	writeDL  time.Time // when the write deadline was last pushed
 
 	// Readable from any goroutine.
-	ack       atomic.Uint32 // World.AckTick after the newest applied snapshot
+	ack       atomic.Uint32 // the newest snapshot tick taken (the ack of the next input)
 	lastSeq   atomic.Uint32 // Snapshot.LastInputSeq of the newest snapshot
 	evAck     atomic.Uint32 // newest server event seq received (Input.event_ack)
 	evPending atomic.Int32  // len(game.pending)
@@ -100,9 +99,10 @@ type Client struct {
 type session struct {
 	url        string
 	ws         *gws.Conn
-	joined     bool   // a Welcome arrived
-	resumeSent bool   // the Hello carried a resume token
-	redirect   string // a Redirect arrived: its url
+	joined     bool      // a Welcome arrived
+	resumeSent bool      // the Hello carried a resume token
+	deadline   time.Time // the attempt's dial deadline: the Welcome is due by then
+	redirect   string    // a Redirect arrived: its url
 	serverErr  *ServerError
 	localErr   error // a reason of ours to close (protocol violation, panic)
 	closeErr   error // what gws reported in OnClose
@@ -120,6 +120,13 @@ type session struct {
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Schema != nil && cfg.Codec == nil {
+		codec, err := GameCodec(cfg.Schema)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Codec = codec
 	}
 	c := newClient(cfg)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -167,17 +174,13 @@ func newClient(cfg Config) *Client {
 		},
 	}
 	c.eh, _ = h.(EventHandler)
-	c.world.setRing(cfg.WorldRing)
-	if cfg.SkipWorld {
-		c.world.skipWorlds()
-	}
 	c.maxPending = cfg.MaxPendingEvents
 	if c.maxPending == 0 {
 		c.maxPending = DefaultMaxPendingEvents
 	}
+	c.game = &gameState{schema: cfg.Schema, codec: cfg.Codec}
+	c.hello.Join = cfg.JoinPayload
 	if cfg.Schema != nil {
-		c.game = &gameState{}
-		c.hello.Join = cfg.JoinPayload
 		c.hello.SchemaHash = cfg.Schema.HashString()
 	}
 	return c
@@ -185,12 +188,11 @@ func newClient(cfg Config) *Client {
 
 // SendInput sends one input. It sets in.Seq (one more than the last input
 // sent; it keeps counting across reconnects), in.AckTick (the newest
-// snapshot tick applied, the server's delta baseline) and, for a game with
-// a schema, in.EventAck (the newest server event seq received); the other
-// fields are the caller's, TargetTick included. A game with a schema puts
-// its input in in.Data: a finished buffer of the schema's input table (the
-// node refuses one that does not verify); the arena's fields stay zero.
-// It writes one binary frame and returns when the frame is written
+// snapshot tick applied, the server's delta baseline) and in.EventAck (the
+// newest server event seq received); the other fields are the caller's,
+// TargetTick included. The game's input goes in in.Data: a finished buffer
+// of the schema's input table (the node refuses one that does not verify;
+// empty: the game's zero input). It writes one binary frame and returns when the frame is written
 // (bounded by WriteTimeout).
 //
 // It is safe to call from any goroutine, but inputs are meant to come from
@@ -208,9 +210,7 @@ func (c *Client) SendInput(in schema.Input) error {
 	}
 	in.Seq = c.seq + 1
 	in.AckTick = c.ack.Load()
-	if c.game != nil {
-		in.EventAck = c.evAck.Load()
-	}
+	in.EventAck = c.evAck.Load()
 	if err := c.writeLocked(c.enc.Input(&in)); err != nil {
 		return err
 	}
@@ -308,11 +308,6 @@ func (c *Client) InputSeq() uint32 {
 	defer c.wmu.Unlock()
 	return c.seq
 }
-
-// World is the client's reconstruction of the server's world on the arena
-// path (empty for a game with a schema: see State). It belongs to the
-// client's goroutine: use it only inside Handler methods.
-func (c *Client) World() *World { return &c.world }
 
 func (c *Client) writableLocked() error {
 	switch {

@@ -37,13 +37,15 @@ type Config struct {
 	Name    string
 	Game    string
 
-	// Schema and Codec switch the client to the generic path: a game
-	// with its own schema (see the package doc). Schema is the game's
-	// compiled schema (FetchSchema gets it from a node); Codec is its delta
-	// codec, gamedelta.Compile(Schema.DeltaLayout()) (LoadGame does both).
-	// Both nil: the arena path (Snapshot.spawned/changes/removed into
-	// World). The Hello then names the schema's hash, and a node whose
-	// match speaks another schema refuses the join (schema mismatch).
+	// Schema is the game's compiled schema (FetchSchema gets it from a
+	// node: GET /games/{name}/schema), Codec its delta codec
+	// (GameCodec; nil: Dial compiles it from Schema). With a Schema every
+	// Hello names its hash, and a node whose match speaks another schema
+	// refuses the join (schema mismatch). Without one the client fetches
+	// the schema of the game the first Welcome names from the node that
+	// sent it (one HTTP request, within DialTimeout) and keeps it; a
+	// process running many clients of one game fetches it once and sets it
+	// here instead.
 	Schema *gameschema.Schema
 	Codec  *gamedelta.Codec
 	// JoinPayload is the game's join payload sent in every Hello: a
@@ -116,13 +118,14 @@ type Config struct {
 	// MaxRedirects bounds the Redirect hops of one connection attempt.
 	MaxRedirects int
 
-	// WorldRing is how many reconstructed worlds the client keeps as delta
-	// baselines (see World). 0 means DefaultWorldRing (64), which matches
-	// the server's history: every delta finds its baseline. Each world
-	// costs 24 B per entity (98 KB for the arena's 64 entities at 64), so a
-	// process running thousands of clients may keep fewer: the client
-	// always acks its newest world, so a ring of R is enough while the
-	// input→snapshot round trip stays under R ticks. A delta against a world
+	// WorldRing is how many rebuilt worlds the client keeps as delta
+	// baselines (the gamedelta.Receiver's history; 1 is taken as 2). 0
+	// means DefaultWorldRing (64), which matches the server's history:
+	// every delta finds its baseline. Each world costs memory in
+	// proportion to its entities, so a process running thousands of
+	// clients may keep fewer: the client always acks its newest world, so
+	// a ring of R is enough while the input→snapshot round trip stays under
+	// R ticks. A delta against a world
 	// already dropped is refused (an error wrapping ErrNoBaseline, counted
 	// in Stats.ApplyErrors and passed to Handler.OnError) and the following
 	// snapshots, encoded against newer acks, apply again.
@@ -130,9 +133,9 @@ type Config struct {
 	// SkipWorld: do not rebuild the world. Every message is still verified
 	// and decoded, and the client still acks the newest snapshot tick it
 	// received (so the server keeps sending deltas), but deltas are not
-	// applied and World stays empty. For load generators whose players
-	// ignore the world: applying a delta of the arena's 64 entities is about
-	// a tenth of such a client's CPU. Delta errors cannot be detected then.
+	// applied and World stays nil. For load generators whose players
+	// ignore the world: applying a delta of 64 entities is a noticeable part
+	// of such a client's CPU. Delta errors cannot be detected then.
 	SkipWorld bool
 	// ReadBufferSize is the size of the connection's read buffer (gws's
 	// bufio.Reader); 0 means gws's default (4 KiB). Messages larger than
@@ -158,12 +161,12 @@ type Config struct {
 	ReconnectTimeout time.Duration
 	// RejoinOnRefused: when the server refuses a resume
 	// (schema.ErrCodeResumeRefused), join again through matchmaking (or
-	// MatchID) as a new player instead of stopping. The World is cleared and
-	// the input seq starts again at 1.
+	// MatchID) as a new player instead of stopping. The worlds are cleared
+	// and the input seq starts again at 1.
 	RejoinOnRefused bool
 
 	// Handler receives what the client decodes, on the client's goroutine.
-	// nil: nothing is delivered (the World and Stats are still kept).
+	// nil: nothing is delivered (the worlds and Stats are still kept).
 	Handler Handler
 
 	// Logger receives connection events (never one line per message).
@@ -283,18 +286,18 @@ func checkURL(s string) error {
 	return nil
 }
 
-// validateGame checks the fields of the generic path.
+// validateGame checks the game's fields.
 func (c *Config) validateGame() error {
 	switch {
-	case (c.Schema == nil) != (c.Codec == nil):
-		return errors.New("schema and codec: set both (a game with a schema) or neither (the arena)")
+	case c.Schema == nil && c.Codec != nil:
+		return errors.New("codec: needs its schema (Config.Schema)")
 	case c.MaxPendingEvents < 0 || c.MaxPendingEvents > MaxMaxPendingEvents:
 		return fmt.Errorf("max pending events %d: must be 1..%d (0: %d)", c.MaxPendingEvents, MaxMaxPendingEvents, DefaultMaxPendingEvents)
 	case len(c.JoinPayload) > schema.MaxJoinLen:
 		return fmt.Errorf("join payload of %d bytes: must be at most %d", len(c.JoinPayload), schema.MaxJoinLen)
 	case c.Schema == nil && len(c.JoinPayload) > 0:
 		return errors.New("join payload: needs the game's schema (Config.Schema)")
-	case c.Schema == nil:
+	case c.Schema == nil || c.Codec == nil:
 		return nil
 	case c.Codec.NumKinds() != len(c.Schema.Entities):
 		return fmt.Errorf("codec of %d kinds for a schema of %d entity kinds: compile the codec from the schema's layout", c.Codec.NumKinds(), len(c.Schema.Entities))

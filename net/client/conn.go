@@ -35,6 +35,7 @@ func (c *Client) serve(rawURL string) (joined bool, err error) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, timeout)
 	deadline, _ := ctx.Deadline()
+	s.deadline = deadline
 	ws, err := c.dial(ctx, rawURL)
 	cancel()
 	if err != nil {
@@ -323,29 +324,35 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 	s := &c.sess
 	s.joined = true
 	resumed := s.resumeSent && w.PlayerID == c.playerID
-	// A game with a schema: the match must speak the client's schema.
-	if c.game != nil && w.SchemaHash != c.hello.SchemaHash {
+	// The match must speak the client's schema; a client without one
+	// fetches the one the Welcome names from the node.
+	if c.game.schema == nil {
+		if err := c.fetchSchema(w, s.deadline); err != nil {
+			s.joined = false
+			c.closeLocal(ws, 1000, fmt.Errorf("game schema: %w", err))
+			return
+		}
+	}
+	if w.SchemaHash != c.hello.SchemaHash {
 		s.joined = false
 		c.closeLocal(ws, 1008, fmt.Errorf("%w: %w: %s %s, not %s", ErrProtocol, ErrSchemaMismatch, w.Game, w.SchemaHash, c.hello.SchemaHash))
 		return
 	}
-	// Keep the World (and so the delta baseline named in the Hello) only
+	// Keep the worlds (and so the delta baseline named in the Hello) only
 	// when the same node resumes the same player with no rollback of
 	// ticks. After a takeover the new owner restored a checkpoint and its
 	// tick N is not the old owner's tick N: a delta against it would build
 	// a wrong world, and its repeated tick numbers would be ignored as
-	// old. An empty World acks 0, which asks for a full snapshot.
+	// old. A client holding no world acks 0, which asks for a full
+	// snapshot.
 	keep := resumed && w.NodeID == c.welcome.NodeID && w.ServerTick >= c.newestTick()
 	if !keep {
-		c.world.Reset()
 		c.ack.Store(0)
 	}
-	if c.game != nil {
-		if err := c.gameWelcome(w, !resumed, keep); err != nil {
-			s.joined = false
-			c.closeLocal(ws, 1011, err)
-			return
-		}
+	if err := c.gameWelcome(w, !resumed, keep); err != nil {
+		s.joined = false
+		c.closeLocal(ws, 1011, err)
+		return
 	}
 	c.playerID = w.PlayerID
 	c.setWelcome(w)
@@ -363,11 +370,9 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 	c.gapBase = 0
 	c.wmu.Lock()
 	c.joined = true
-	if c.game != nil {
-		// Before any other write on this session: the events the match
-		// has not applied go again, in order.
-		c.welcomeEventsLocked(w.EventSeq, !resumed)
-	}
+	// Before any other write on this session: the events the match has
+	// not applied go again, in order.
+	c.welcomeEventsLocked(w.EventSeq, !resumed)
 	c.wmu.Unlock()
 	if c.ready != nil {
 		c.ready <- nil
@@ -382,24 +387,15 @@ func (c *Client) onWelcome(ws *gws.Conn, w *schema.Welcome) {
 }
 
 func (c *Client) onSnapshot(sn *schema.Snapshot) {
-	var (
-		tick uint32
-		err  error
-	)
-	if c.game != nil {
-		tick, err = c.applyState(sn)
-		c.takeEvents(sn)
-	} else {
-		err = c.world.Apply(sn)
-		tick = c.world.Tick()
-	}
+	tick, err := c.applyState(sn)
+	c.takeEvents(sn)
 	if err != nil {
 		c.stats.applyErrors.Add(1)
 		c.h.OnError(c, err)
 		return
 	}
 	if tick != sn.Tick {
-		// Not newer than the World's newest: ignored by Apply.
+		// Not newer than the newest world: ignored.
 		c.stats.stale.Add(1)
 		return
 	}
@@ -423,7 +419,7 @@ func (c *Client) onSnapshot(sn *schema.Snapshot) {
 		c.log.Debug().Dur(logKeyDowntime, d).Msg("resumed")
 		c.h.OnResumed(c, d)
 	}
-	c.h.OnSnapshot(c, sn, &c.world)
+	c.h.OnSnapshot(c, sn, c.game.world)
 }
 
 // noSession is a gws.SessionStorage that stores nothing: the client keeps

@@ -1,6 +1,9 @@
-// Package client is the Go client of the ticksync protocol, used by tests and
-// by the bot swarm (thousands of clients in one process), so it is lean: one
-// goroutine per client and no allocation per received message beyond gws's.
+// Package client is the Go client of the ticksync protocol for any game
+// registered with a compiled schema, used by tests and by the bot swarm
+// (thousands of clients in one process), so it is lean: one goroutine per
+// client and no allocation per received message beyond gws's. It knows no
+// game: the game's schema (Config.Schema, or fetched from the node) says
+// how to read the state, the inputs and the events.
 //
 // Data flow:
 //
@@ -9,10 +12,11 @@
 //     for the Welcome. A refusal comes back as a *ServerError.
 //   - The client's goroutine then runs gws's read loop: each binary frame is
 //     decoded by schema.DecodeServerMessage into one reused
-//     schema.ServerMessage; a Snapshot is applied to the client's World (the
-//     reconstructed world: full snapshots replace it, deltas apply against
-//     the baseline it holds) and the Handler sees the decoded message. The
-//     newest applied tick becomes the ack of the next Input.
+//     schema.ServerMessage; a Snapshot's state is applied by the client's
+//     gamedelta.Receiver (full snapshots replace the world, deltas apply
+//     against the baseline it holds) and the Handler sees the decoded
+//     message and the world. The newest applied tick becomes the ack of
+//     the next Input.
 //   - SendInput (any goroutine, one at a time) fills Seq and AckTick, encodes
 //     with the client's own schema.Encoder and writes one binary frame.
 //   - When the connection drops without Close or Leave and not because the
@@ -27,20 +31,19 @@
 //   - Close (or the Dial context's cancellation) closes with 1000 and waits
 //     for the goroutine to exit.
 //
-// Two paths share all of this. The arena path (no Config.Schema) applies
-// Snapshot.spawned/changes/removed to World, as the arena sends them. The
-// generic path plays any game with a schema:
+// The game:
 //
-//   - Config.Schema (the game's compiled schema, FetchSchema gets it from a
-//     node: GET /games/{name}/schema) and Config.Codec (its gamedelta codec,
-//     GameCodec) turn it on. Every Hello carries Config.Game, the join
-//     payload (Config.JoinPayload, a buffer of the schema's join table) and
-//     the schema's hash; a Welcome that names another schema ends the
-//     client (ErrSchemaMismatch).
+//   - Config.Schema is the game's compiled schema (FetchSchema gets it
+//     from a node: GET /games/{name}/schema) and Config.Codec its
+//     gamedelta codec (GameCodec). Without a schema the client fetches the
+//     one the first Welcome names (game, schema hash) from the node that
+//     sent it, before it decodes anything of the game. Every Hello carries
+//     Config.Game, the join payload (Config.JoinPayload, a buffer of the
+//     schema's join table) and the schema's hash once known; a Welcome
+//     that names another schema ends the client (ErrSchemaMismatch).
 //   - Each Snapshot's state (gamedelta bytes) is applied by a
-//     gamedelta.Receiver built for the Welcome's player id; State returns
-//     the newest world, and its tick is the ack of the next Input, as on
-//     the arena path.
+//     gamedelta.Receiver built for the Welcome's player id; World returns
+//     the newest world, and its tick is the ack of the next Input.
 //   - Server events (Snapshot.events: every event not yet acknowledged)
 //     are verified against the schema and delivered to the Handler's
 //     OnEvent (EventHandler) once per seq, in seq order, across resumes;

@@ -58,7 +58,7 @@ func (v *tableView) OnEvent(_ *client.Client, ev *schema.Event) {
 }
 
 func (v *tableView) OnSnapshot(c *client.Client, _ *schema.Snapshot, _ *client.World) {
-	w := c.State()
+	w := c.World()
 	if w == nil {
 		return
 	}

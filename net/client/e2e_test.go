@@ -10,15 +10,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync"
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
 
 // startNode runs a real node in this process, as the ticksync command
-// does (package ticksync with the arena; a one-node cluster on free
-// loopback ports), and returns its game URL once it takes players.
+// does (package ticksync with the arena of games/arena; a one-node cluster
+// on free loopback ports), and returns its game URL once it takes players.
 func startNode(t *testing.T) string {
 	t.Helper()
 	cfg := ticksync.DefaultConfig()
@@ -50,13 +50,14 @@ func startNode(t *testing.T) string {
 	return n.Advertise()
 }
 
-// view is what one player sees, copied out of its client's World on the
-// client goroutine.
+// view is what one player sees, copied out of its client's world on the
+// client goroutine (read with arena.AppendEntities).
 type view struct {
 	client.NopHandler
+	ents      []arena.Entity // client goroutine: the newest world, reused
 	mu        sync.Mutex
 	self      uint32 // own entity id, from the Welcome
-	own       []schema.Entity
+	own       []arena.Entity
 	avatars   map[uint32]bool // owners of the avatars seen
 	baselines []uint32        // of every snapshot
 	welcomes  []int           // len(baselines) at each Welcome
@@ -73,20 +74,21 @@ func (v *view) OnSnapshot(_ *client.Client, s *schema.Snapshot, w *client.World)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.baselines = append(v.baselines, s.BaselineTick)
-	for _, e := range w.Entities() {
+	v.ents = arena.AppendEntities(v.ents[:0], w)
+	for _, e := range v.ents {
 		if e.Kind == arena.KindAvatar {
 			v.avatars[e.Owner] = true
 		}
-	}
-	if e, ok := w.Entity(v.self); ok {
-		v.own = append(v.own, e)
+		if e.ID == v.self {
+			v.own = append(v.own, e)
+		}
 	}
 }
 
-func (v *view) ownSince(i int) []schema.Entity {
+func (v *view) ownSince(i int) []arena.Entity {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return append([]schema.Entity(nil), v.own[min(i, len(v.own)):]...)
+	return append([]arena.Entity(nil), v.own[min(i, len(v.own)):]...)
 }
 
 func dialView(t *testing.T, url string, reconnect bool) (*client.Client, *view) {
@@ -105,17 +107,18 @@ func dialView(t *testing.T, url string, reconnect bool) (*client.Client, *view) 
 	return c, v
 }
 
-// sendFor sends each client its input once per tick (30 Hz) for d.
+// sendFor sends each client its arena input once per tick (30 Hz) for d.
 // Inputs refused while a client reconnects are skipped.
-func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []schema.Input) {
+func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []arena.Input) {
 	t.Helper()
 	tk := time.NewTicker(time.Second / 30)
 	defer tk.Stop()
 	end := time.Now().Add(d)
+	var data []byte
 	for time.Now().Before(end) {
 		for i, c := range clients {
-			in := inputs[i]
-			in.TargetTick = c.AckTick() + 1
+			data = arena.AppendInput(data[:0], inputs[i])
+			in := schema.Input{TargetTick: c.AckTick() + 1, Data: data}
 			if err := c.SendInput(in); err != nil && err != client.ErrNotConnected {
 				t.Fatal(err)
 			}
@@ -126,10 +129,11 @@ func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []s
 
 // TestEndToEndThreePlayers: the real node, three players in one arena
 // match (matchmaking); each sees its own avatar move the way its inputs
-// ask, and sees the other two.
+// ask, and sees the other two. The clients fetch the arena's schema from
+// the node (no Config.Schema).
 func TestEndToEndThreePlayers(t *testing.T) {
 	url := startNode(t)
-	inputs := []schema.Input{{MoveX: 100}, {MoveX: -100}, {MoveY: 100}}
+	inputs := []arena.Input{{MoveX: arena.AxisMax}, {MoveX: -arena.AxisMax}, {MoveY: arena.AxisMax}}
 	var clients []*client.Client
 	var views []*view
 	for range inputs {
@@ -188,6 +192,9 @@ func TestEndToEndThreePlayers(t *testing.T) {
 		return nil
 	})
 	for i, c := range clients {
+		if w := c.Welcome(); w.Game != arena.Name || w.SchemaHash != arena.Schema().HashString() || c.Schema().HashString() != w.SchemaHash {
+			t.Errorf("player %d: welcome %+v, schema fetched %s", i, w, c.Schema().HashString())
+		}
 		st := c.Stats()
 		if st.SnapshotsDelta == 0 || st.ApplyErrors != 0 {
 			t.Errorf("player %d: %+v", i, st)
@@ -206,7 +213,7 @@ func TestEndToEndResumeAfterCut(t *testing.T) {
 	url := startNode(t)
 	c, v := dialView(t, url, true)
 	other, ov := dialView(t, url, false) // a second player who stays
-	inputs := []schema.Input{{MoveX: 100}, {MoveY: 100}}
+	inputs := []arena.Input{{MoveX: arena.AxisMax}, {MoveY: arena.AxisMax}}
 	clients := []*client.Client{c, other}
 	sendFor(t, 500*time.Millisecond, clients, inputs)
 	testutil.CheckFor(t, 5*time.Second, func() error {

@@ -31,9 +31,10 @@ var (
 	// closed the connection and stopped.
 	ErrHandlerPanic = errors.New("panic while handling a server message")
 
-	// Games with a schema (Config.Schema).
+	// The game's schema and events.
 
-	// ErrNoSchema: SendEvent on a client without a game schema.
+	// ErrNoSchema: SendEvent before the game's schema is known (a client
+	// that fetches it knows it once Dial has returned).
 	ErrNoSchema = errors.New("no game schema configured")
 	// ErrEventQueueFull: Config.MaxPendingEvents client events wait for
 	// their acknowledgement; the event was not taken.
@@ -47,8 +48,8 @@ var (
 	// with a *ServerError (schema.ErrCodeSchemaMismatch) instead.
 	ErrSchemaMismatch = errors.New("the match speaks another game schema")
 	// ErrSchemaNotServed: the node serves no compiled schema for the game
-	// (FetchSchema): an unknown game, or a game without a schema (the
-	// arena).
+	// (FetchSchema): an unknown game, or a node without the schema
+	// endpoint. A client that fetches its schema stops with it.
 	ErrSchemaNotServed = errors.New("no compiled schema served for the game")
 )
 
@@ -133,5 +134,6 @@ func retryable(err error) bool {
 	}
 	// ErrTooManyRedirects is retried: nodes disagree on the owner while a
 	// match moves, and the next attempt may find it settled.
-	return !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrHandlerPanic)
+	return !errors.Is(err, ErrClosed) && !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrHandlerPanic) &&
+		!errors.Is(err, ErrSchemaNotServed)
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -20,10 +19,12 @@ import (
 	"github.com/ticksync/ticksync/schema"
 )
 
-// fakeServer is a small in-test ticksync node on 127.0.0.1:0: gws's
-// Upgrader behind net/http, Hello → Welcome → full snapshots, seats that
-// survive a dropped connection (resume tokens), and hooks to answer a Hello
-// with a Redirect or an Error, or to cut connections.
+// fakeServer is a small in-test ticksync node on 127.0.0.1:0 playing the
+// cards test game (fakeGame, gamefake_test.go): gws's Upgrader behind
+// net/http, the game's schema at GET /games/cards/schema, Hello → Welcome
+// → snapshots (deltas against the client's acks), seats that survive a
+// dropped connection (resume tokens), and hooks to answer a Hello with a
+// Redirect or an Error, or to cut connections.
 type fakeServer struct {
 	t      testing.TB
 	nodeID string
@@ -36,9 +37,12 @@ type fakeServer struct {
 	hook func(fs *fakeServer, s *fakeSess, h *schema.Hello) bool
 	// refuseHTTP, if set, answers upgrade requests with this status.
 	refuseHTTP int
-	// deltas: encode each snapshot against the tick the connection acked
-	// (Hello.LastTick, then Input.AckTick) when the history holds it.
-	deltas bool
+	// fullOnly: every snapshot is full; otherwise each one is a delta
+	// against the tick the connection acked (Hello.LastTick, then
+	// Input.AckTick) when the encoder's history holds it.
+	fullOnly bool
+	// noSchema: GET /games/cards/schema answers 404.
+	noSchema bool
 	// hang (under mu), while set, holds every new upgrade request without
 	// an answer, as a stopped process's listen backlog does, until the
 	// client gives up or the server closes.
@@ -55,11 +59,8 @@ type fakeServer struct {
 	closes    []error     // what OnClose saw, per connection
 	requests  []time.Time // upgrade requests
 	seqErrors []string    // inputs whose seq did not increase
-	history   map[uint32][]schema.Entity
-	delta     schema.Delta
-	// game, when set (before the first connection), makes the server a
-	// game with a schema: Welcome names it, snapshots carry gamedelta
-	// state and events (gamefake_test.go).
+	// game is what the server plays: Welcome names it, snapshots carry
+	// its gamedelta state and events (gamefake_test.go).
 	game *fakeGame
 
 	stopTicker chan struct{}
@@ -69,18 +70,16 @@ type fakeServer struct {
 type seat struct {
 	player, entity uint32
 	token          string
-	x, y           int32
 	lastSeq        uint32
 	sess           *fakeSess
-	g              *gameSeat // with fs.game
+	g              *gameSeat // created by the first Welcome
 }
 
 type fakeSess struct {
 	fs     *fakeServer
 	ws     *gws.Conn
 	seat   *seat
-	ack    uint32 // the newest tick the client said it holds
-	frozen bool   // under fs.mu: Tick sends this connection nothing
+	frozen bool // under fs.mu: Tick sends this connection nothing
 }
 
 func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
@@ -91,9 +90,9 @@ func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
 		enc:      schema.NewEncoder(1024),
 		seats:    map[string]*seat{},
 		sessions: map[*fakeSess]struct{}{},
-		history:  map[uint32][]schema.Entity{},
 		unhang:   make(chan struct{}),
 	}
+	newFakeGame(t, fs)
 	fs.up = gws.NewUpgrader(fs, &gws.ServerOption{
 		ReadMaxPayloadSize: 4096,
 		Recovery:           gws.Recovery,
@@ -114,11 +113,21 @@ func newFakeServer(t testing.TB, nodeID string, tlsOn bool) *fakeServer {
 func (fs *fakeServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.requests = append(fs.requests, time.Now())
-	refuse, unhang := fs.refuseHTTP, fs.unhang
+	refuse, unhang, noSchema := fs.refuseHTTP, fs.unhang, fs.noSchema
 	if !fs.hang {
 		unhang = nil
 	}
 	fs.mu.Unlock()
+	if r.URL.Path == "/games/"+fs.game.name+"/schema" && !noSchema {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("ETag", `"`+fs.game.schema.HashString()+`"`)
+		_, _ = w.Write(fs.game.bfbs)
+		return
+	}
+	if r.URL.Path != "/ws" {
+		http.NotFound(w, r)
+		return
+	}
 	if unhang != nil {
 		select {
 		case <-r.Context().Done(): // the client gave up
@@ -191,17 +200,12 @@ func (fs *fakeServer) OnMessage(ws *gws.Conn, m *gws.Message) {
 				fs.seqErrors = append(fs.seqErrors, fmt.Sprintf("player %d: seq %d after %d", st.player, in.Seq, st.lastSeq))
 			}
 			st.lastSeq = in.Seq
-			s.ack = in.AckTick
-			st.x += int32(in.MoveX)
-			st.y += int32(in.MoveY)
-			if fs.game != nil {
-				fs.game.input(st, in)
-			}
+			fs.game.input(st, in)
 		}
 		fs.mu.Unlock()
 	case schema.ClientEvent:
 		fs.mu.Lock()
-		if st := s.seat; st != nil && fs.game != nil {
+		if st := s.seat; st != nil {
 			fs.game.event(st, &cm.Event)
 		}
 		fs.mu.Unlock()
@@ -243,14 +247,11 @@ func (fs *fakeServer) seat(s *fakeSess, h *schema.Hello) {
 	}
 	st.sess = s
 	s.seat = st
-	s.ack = h.LastTick
 	w := schema.Welcome{
 		SessionID: "s", ResumeToken: st.token, PlayerID: st.player, EntityID: st.entity,
 		TickRate: 100, ServerTick: fs.tick, NodeID: fs.nodeID, MatchID: "m1",
 	}
-	if fs.game != nil {
-		fs.game.seat(st, h, &w)
-	}
+	fs.game.seat(st, h, &w, fs.tick)
 	b := fs.enc.Welcome(&w)
 	_ = s.ws.WriteMessage(gws.OpcodeBinary, b)
 }
@@ -273,54 +274,13 @@ func (fs *fakeServer) refuse(s *fakeSess, code schema.ErrorCode, msg string) {
 	_ = s.ws.WriteClose(4000+uint16(code), nil)
 }
 
-// Tick advances the world one tick and sends a snapshot to every seated
-// connection: full, or (deltas) against the tick it acked.
+// Tick advances the game one tick and sends a snapshot to every seated
+// connection: full, or a delta against the tick it acked.
 func (fs *fakeServer) Tick() {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.tick++
-	t := fs.tick
-	if fs.game != nil {
-		fs.game.tick(fs, t)
-		return
-	}
-	ents := make([]schema.Entity, 0, len(fs.seats)+3)
-	// NPC 1 moves at constant velocity (predicted: costs nothing in a
-	// delta), NPC 2 jumps about (a change record), NPC 3 exists on even
-	// ticks only (spawned and removed).
-	ents = append(ents,
-		schema.Entity{ID: 1, X: int32(t), VX: 1, Kind: 2, HP: 100},
-		schema.Entity{ID: 2, X: int32(t * t % 1000), Y: int32(t % 7), Kind: 2, HP: uint8(t % 100)})
-	if t%2 == 0 {
-		ents = append(ents, schema.Entity{ID: 3, X: 5, Kind: 3, HP: 1})
-	}
-	for _, st := range fs.seats {
-		ents = append(ents, schema.Entity{ID: st.entity, Owner: st.player, X: st.x, Y: st.y, Kind: 1, HP: 100})
-	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
-	fs.history[t] = ents
-	delete(fs.history, t-64)
-	for s := range fs.sessions {
-		if s.seat == nil || s.seat.sess != s || s.frozen {
-			continue
-		}
-		snap := schema.Snapshot{Tick: t, Spawned: ents, LastInputSeq: s.seat.lastSeq, ServerTimeMS: uint64(time.Now().UnixMilli())}
-		if base, ok := fs.history[s.ack]; fs.deltas && s.ack != 0 && ok {
-			schema.Diff(&fs.delta, base, ents, t-s.ack)
-			snap.BaselineTick = s.ack
-			snap.Spawned, snap.Changes, snap.Removed = fs.delta.Spawned, fs.delta.Changes, fs.delta.Removed
-		}
-		msg, _ := fs.enc.Snapshot(&snap)
-		_ = s.ws.WriteMessage(gws.OpcodeBinary, msg)
-	}
-}
-
-// worldAt returns the server's world at tick t, if still held.
-func (fs *fakeServer) worldAt(t uint32) ([]schema.Entity, bool) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	w, ok := fs.history[t]
-	return w, ok
+	fs.game.tick(fs, fs.tick)
 }
 
 // startTicker ticks every period until the test ends.

@@ -40,8 +40,7 @@ func SchemaURL(wsURL, game string) (string, error) {
 // the game endpoint wsURL (see SchemaURL) and loads it. tlsConfig is used
 // for a wss URL (nil: the system roots). An answer that is not a compiled
 // schema (404, or another content type than application/octet-stream: a
-// node that serves no schema for the game, like the arena's, or no schema
-// endpoint at all) is an error wrapping ErrSchemaNotServed; another status
+// node that serves no schema for the game, or no schema endpoint at all) is an error wrapping ErrSchemaNotServed; another status
 // than 200 wraps an *HTTPError; a node that does not answer, the
 // *url.Error of net/http. A schema whose hash differs from the ETag the
 // node sent is refused.

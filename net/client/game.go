@@ -1,15 +1,41 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
+	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
-// EventHandler is implemented by a Handler that wants the server events of
-// a game with a schema. The client calls OnEvent on its goroutine, once per
+// World is a game's world as the client rebuilds it from the snapshots'
+// state: the entities in id order, their kinds indexing the schema's
+// Entities and their fields the kind's Fields (gameschema field Index ==
+// gamedelta field index). It is the gamedelta.World of the game's codec;
+// the client's gamedelta.Receiver owns it: read it, do not modify it.
+type World = gamedelta.World
+
+// ErrNoBaseline: a delta snapshot names a baseline tick the client does
+// not hold (never applied, or fallen out of its ring of Config.WorldRing
+// worlds). The client acknowledges its newest world, so the next snapshots
+// apply again.
+var ErrNoBaseline = errors.New("snapshot baseline not held")
+
+// DefaultWorldRing is the number of worlds a client keeps as delta
+// baselines unless Config.WorldRing says otherwise. It matches the
+// server's history (sim.Config.History, 64 by default): a server that
+// deltas only against acks within its own ring of at most DefaultWorldRing
+// ticks always finds its baseline here.
+const DefaultWorldRing = 64
+
+// MaxWorldRing bounds Config.WorldRing (the gamedelta.Receiver's history).
+const MaxWorldRing = 1024
+
+// EventHandler is implemented by a Handler that wants the game's server
+// events. The client calls OnEvent on its goroutine, once per
 // event seq, in ascending seq order, across reconnects and resumes: the
 // node repeats an event in every snapshot until an input acknowledges it,
 // and the client drops the copies. The events a snapshot brings are
@@ -22,8 +48,14 @@ type EventHandler interface {
 	OnEvent(c *Client, ev *schema.Event)
 }
 
-// gameState is the client's side of a game with a schema (Config.Schema).
+// gameState is the client's side of the game: its schema, worlds and
+// event streams.
 type gameState struct {
+	// Set once: from Config (newClient), or by the client goroutine on the
+	// first Welcome (fetchSchema), before Dial returns.
+	schema *gameschema.Schema
+	codec  *gamedelta.Codec
+
 	// Client goroutine only.
 	rcv       *gamedelta.Receiver // nil with Config.SkipWorld, or before the first Welcome
 	rcvPlayer uint32              // the player rcv decodes for (owner-only fields)
@@ -58,7 +90,7 @@ func (c *Client) gameWelcome(w *schema.Welcome, newSeat, keep bool) error {
 	if c.cfg.SkipWorld || (g.rcv != nil && g.rcvPlayer == w.PlayerID) {
 		return nil
 	}
-	r, err := gamedelta.NewReceiver(c.cfg.Codec, gamedelta.ReceiverConfig{
+	r, err := gamedelta.NewReceiver(g.codec, gamedelta.ReceiverConfig{
 		Player:      w.PlayerID,
 		History:     receiverHistory(c.cfg.WorldRing),
 		MaxEntities: gamedelta.DefaultMaxEntities,
@@ -156,7 +188,7 @@ func (c *Client) takeEvents(sn *schema.Snapshot) {
 			continue
 		}
 		g.evRecv = ev.Seq
-		if _, err := c.cfg.Schema.VerifyServerEvent(ev.Data); err != nil {
+		if _, err := g.schema.VerifyServerEvent(ev.Data); err != nil {
 			// Acknowledged all the same: the node would repeat it forever.
 			c.stats.applyErrors.Add(1)
 			c.h.OnError(c, fmt.Errorf("%w: server event %d: %w", ErrBadEvent, ev.Seq, err))
@@ -187,7 +219,8 @@ func (c *Client) takeEvents(sn *schema.Snapshot) {
 // new seat (a rejoin after a refused resume) drops the unacknowledged
 // ones (Stats.EventsDropped).
 //
-// Errors: ErrNoSchema without Config.Schema; an error wrapping the
+// Errors: ErrNoSchema before the game's schema is known (a client that
+// fetches it knows it once Dial returns); an error wrapping the
 // schema's verdict for data that is not a client event of the game;
 // ErrEventQueueFull when Config.MaxPendingEvents events wait for their
 // acknowledgement; ErrClosed after the client ended. A write that fails
@@ -197,13 +230,14 @@ func (c *Client) takeEvents(sn *schema.Snapshot) {
 // several goroutines are numbered in the order the calls take the write
 // lock.
 func (c *Client) SendEvent(data []byte) (seq uint32, err error) {
-	if c.game == nil {
+	s := c.game.schema
+	if s == nil {
 		return 0, ErrNoSchema
 	}
 	if len(data) > schema.MaxEventDataLen {
 		return 0, fmt.Errorf("client event of %d bytes: must be at most %d", len(data), schema.MaxEventDataLen)
 	}
-	if _, err := c.cfg.Schema.VerifyEvent(data); err != nil {
+	if _, err := s.VerifyEvent(data); err != nil {
 		return 0, fmt.Errorf("client event: %w", err)
 	}
 	c.wmu.Lock()
@@ -233,32 +267,43 @@ func (c *Client) PendingEvents() int { return int(c.evPending.Load()) }
 // acknowledges it. Safe from any goroutine.
 func (c *Client) EventAck() uint32 { return c.evAck.Load() }
 
-// State is the newest world of a game with a schema, as applied from the
-// snapshots' state (nil before the first snapshot, with Config.SkipWorld,
-// and on the arena path). It belongs to the client's goroutine and to the
-// client's gamedelta.Receiver: read it inside Handler methods only, do not
-// modify it. Entity kinds index Config.Schema.Entities, fields their
-// Fields (gameschema field Index == gamedelta field index).
-func (c *Client) State() *gamedelta.World {
-	if c.game == nil {
-		return nil
-	}
-	return c.game.world
-}
+// World is the newest world applied (nil before the first snapshot, and
+// always with Config.SkipWorld). It belongs to the client's goroutine and
+// to its gamedelta.Receiver: read it inside Handler methods only, do not
+// modify it.
+func (c *Client) World() *World { return c.game.world }
+
+// Schema is the game's schema: Config.Schema, or the one fetched on the
+// first Welcome (nil before it). Safe from any goroutine once Dial has
+// returned.
+func (c *Client) Schema() *gameschema.Schema { return c.game.schema }
 
 // newestTick is the newest snapshot tick held (the resume baseline and
 // the ack); client goroutine.
-func (c *Client) newestTick() uint32 {
-	if c.game != nil {
-		return c.game.newest
-	}
-	return c.world.Tick()
-}
+func (c *Client) newestTick() uint32 { return c.game.newest }
 
-// resetWorlds forgets every world held, on either path; client goroutine.
-func (c *Client) resetWorlds() {
-	c.world.Reset()
-	if c.game != nil {
-		c.resetGameWorlds()
+// fetchSchema gets the schema of the game a Welcome names from the node
+// that sent it, before anything of the game is decoded; client goroutine,
+// bounded by deadline (what is left of the dial timeout). The schema
+// must be the one the Welcome names.
+func (c *Client) fetchSchema(w *schema.Welcome, deadline time.Time) error {
+	if w.Game == "" || w.SchemaHash == "" {
+		return fmt.Errorf("%w: the welcome names no game schema (game %q, schema %q): set Config.Schema", ErrProtocol, w.Game, w.SchemaHash)
 	}
+	ctx, cancel := context.WithDeadline(c.ctx, deadline)
+	defer cancel()
+	s, err := FetchSchema(ctx, c.sess.url, w.Game, c.cfg.TLSConfig)
+	if err != nil {
+		return err
+	}
+	if s.HashString() != w.SchemaHash {
+		return fmt.Errorf("%w: %w: the node serves %s %s, the match speaks %s", ErrProtocol, ErrSchemaMismatch, w.Game, s.HashString(), w.SchemaHash)
+	}
+	codec, err := GameCodec(s)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	c.game.schema, c.game.codec = s, codec
+	c.hello.SchemaHash = s.HashString()
+	return nil
 }

@@ -18,10 +18,9 @@ import (
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
-// gameConfig is testConfig for the cards test game.
+// gameConfig is testConfig (the cards test game) with g's schema.
 func gameConfig(g testGame, urls ...string) Config {
 	cfg := testConfig(urls...)
-	cfg.Game = "cards"
 	cfg.Schema, cfg.Codec = g.schema, g.codec
 	return cfg
 }
@@ -50,7 +49,7 @@ var _ EventHandler = (*gameLog)(nil)
 func (l *gameLog) OnSnapshot(c *Client, s *schema.Snapshot, _ *World) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := c.State(); w != nil {
+	if w := c.World(); w != nil {
 		cp := gamedelta.NewWorld(l.g.codec)
 		cp.CopyFrom(w)
 		l.worlds[s.Tick] = cp
@@ -89,7 +88,7 @@ func (l *gameLog) eventCount() int {
 
 func TestGameStateMatchesServer(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	log := newGameLog(g.testGame)
 	cfg := gameConfig(g.testGame, fs.url)
 	cfg.JoinPayload = g.joinPayload(t, "ada")
@@ -166,7 +165,7 @@ func TestGameStateMatchesServer(t *testing.T) {
 
 func TestGameEventsInOrderOnceAcrossResume(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	g.emitEvery = 1
 	fs.startTicker(5 * time.Millisecond)
 	log := newGameLog(g.testGame)
@@ -226,7 +225,7 @@ func TestGameEventsInOrderOnceAcrossResume(t *testing.T) {
 
 func TestGameClientEventsResentUntilAcked(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	fs.startTicker(5 * time.Millisecond)
 	c := dial(t, gameConfig(g.testGame, fs.url))
 	send := func(amount int64) {
@@ -293,7 +292,7 @@ func TestGameClientEventsResentUntilAcked(t *testing.T) {
 // again at seq 1.
 func TestGameRejoinStartsEventsAfresh(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	g.emitEvery = 2
 	g.dropEvents = true
 	fs.startTicker(5 * time.Millisecond)
@@ -343,7 +342,7 @@ func TestGameRejoinStartsEventsAfresh(t *testing.T) {
 
 func TestGameSchemaMismatchStops(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	g.hash = strings.Repeat("0", 64)
 	_, err := Dial(context.Background(), gameConfig(g.testGame, fs.url))
 	if !errors.Is(err, ErrSchemaMismatch) || retryable(err) {
@@ -366,8 +365,7 @@ func TestGameConfigValidate(t *testing.T) {
 		edit func(c *Config)
 		want string
 	}{
-		{"schema without codec", func(c *Config) { c.Codec = nil }, "schema and codec"},
-		{"codec without schema", func(c *Config) { c.Schema = nil; c.JoinPayload = nil }, "schema and codec"},
+		{"codec without schema", func(c *Config) { c.Schema = nil; c.JoinPayload = nil }, "codec"},
 		{"join without schema", func(c *Config) { c.Schema, c.Codec = nil, nil }, "join payload"},
 		{"bad join", func(c *Config) { c.JoinPayload = []byte{1, 2, 3} }, "join payload"},
 		{"long join", func(c *Config) { c.JoinPayload = make([]byte, schema.MaxJoinLen+1) }, "join payload"},
@@ -384,14 +382,15 @@ func TestGameConfigValidate(t *testing.T) {
 }
 
 func TestSendEventRefusals(t *testing.T) {
-	arena := newFakeServer(t, "n1", false)
-	a := dial(t, testConfig(arena.url))
-	if _, err := a.SendEvent([]byte{1}); !errors.Is(err, ErrNoSchema) {
-		t.Fatalf("arena client: %v", err)
+	// A client that fetches its schema has none before its first Welcome.
+	noSchema := testConfig("ws://127.0.0.1:1/ws")
+	noSchema.Schema, noSchema.Codec = nil, nil
+	if _, err := newClient(noSchema).SendEvent([]byte{1}); !errors.Is(err, ErrNoSchema) {
+		t.Fatalf("client without its schema yet: %v", err)
 	}
 
 	fs := newFakeServer(t, "n2", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	g.dropEvents = true // nothing is ever acknowledged
 	fs.startTicker(5 * time.Millisecond)
 	cfg := gameConfig(g.testGame, fs.url)
@@ -511,8 +510,8 @@ func TestGameReceiveAllocatesNothing(t *testing.T) {
 		t.Errorf("%.1f allocations per snapshot, want %v", allocs, want)
 	}
 	st := c.Stats()
-	if st.ApplyErrors != 0 || st.EventsIn != 2 || st.SnapshotsDelta < 290 || c.State().Len() != 16 {
-		t.Fatalf("stats %+v, world %v", st, c.State())
+	if st.ApplyErrors != 0 || st.EventsIn != 2 || st.SnapshotsDelta < 290 || c.World().Len() != 16 {
+		t.Fatalf("stats %+v, world %v", st, c.World())
 	}
 }
 
@@ -520,7 +519,7 @@ func TestGameReceiveAllocatesNothing(t *testing.T) {
 // acknowledged (the node keeps sending deltas) and the events delivered.
 func TestGameSkipWorld(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	g := newFakeGame(t, fs)
+	g := fs.game
 	g.emitEvery = 3
 	log := newGameLog(g.testGame)
 	cfg := gameConfig(g.testGame, fs.url)
@@ -543,5 +542,135 @@ func TestGameSkipWorld(t *testing.T) {
 	defer log.mu.Unlock()
 	if len(log.worlds) != 0 || len(log.events) != 3 {
 		t.Fatalf("%d worlds, %d events: want none and 3", len(log.worlds), len(log.events))
+	}
+}
+
+// A client without Config.Schema fetches the schema the first Welcome
+// names from the node that sent it, plays with it, and names its hash in
+// the Hellos that follow (a resume here).
+func TestSchemaFetchedOnFirstWelcome(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	g := fs.game
+	fs.startTicker(5 * time.Millisecond)
+	log := newGameLog(g.testGame)
+	cfg := testConfig(fs.url)
+	cfg.Game, cfg.Schema, cfg.Codec = "", nil, nil // the node's default game, whatever it is
+	cfg.Handler = log
+	c := dial(t, cfg)
+	if s := c.Schema(); s == nil || s.Hash != g.schema.Hash {
+		t.Fatalf("schema after Dial: %v", s)
+	}
+	if err := c.SendInput(schema.Input{Data: g.inputData(t, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.worlds) > 5 && fs.gameSeatOf(1).hover == 3
+	})
+	c.cut()
+	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Resumes == 1 })
+	h := fs.helloList()
+	if len(h) != 2 || h[0].SchemaHash != "" || h[0].Game != "" || h[1].SchemaHash != g.schema.HashString() {
+		t.Fatalf("hellos %+v: want no hash first (not known yet), then the fetched schema's", h)
+	}
+	if st := c.Stats(); st.ApplyErrors != 0 || st.SnapshotsDelta == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A node that serves no schema for the game the Welcome names: the client
+// cannot read the game and stops, without trying again.
+func TestSchemaNotServedStops(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	fs.noSchema = true
+	cfg := testConfig(fs.url)
+	cfg.Schema, cfg.Codec = nil, nil
+	_, err := Dial(context.Background(), cfg)
+	if !errors.Is(err, ErrSchemaNotServed) || retryable(err) {
+		t.Fatalf("dial: %v", err)
+	}
+	if n := len(fs.helloList()); n != 1 {
+		t.Fatalf("%d hellos: a node without the schema was tried again", n)
+	}
+}
+
+// Config.WorldRing: Validate bounds it (and ReadBufferSize); the receiver
+// keeps that many worlds (at least 2, its floor).
+func TestConfigWorldRing(t *testing.T) {
+	for _, tc := range []struct {
+		ring, readBuf int
+		wantErr       bool
+		wantHistory   int
+	}{
+		{ring: 0, wantHistory: DefaultWorldRing},
+		{ring: 1, wantHistory: 2},
+		{ring: 8, readBuf: 1024, wantHistory: 8},
+		{ring: MaxWorldRing, wantHistory: MaxWorldRing},
+		{ring: -1, wantErr: true},
+		{ring: MaxWorldRing + 1, wantErr: true},
+		{ring: 8, readBuf: 100, wantErr: true},
+		{ring: 8, readBuf: 2 << 20, wantErr: true},
+	} {
+		t.Run(fmt.Sprintf("ring=%d/readbuf=%d", tc.ring, tc.readBuf), func(t *testing.T) {
+			cfg := testConfig("ws://127.0.0.1:1/ws")
+			cfg.WorldRing, cfg.ReadBufferSize = tc.ring, tc.readBuf
+			if err := cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("Validate() = %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && receiverHistory(cfg.WorldRing) != tc.wantHistory {
+				t.Errorf("receiver history %d, want %d", receiverHistory(cfg.WorldRing), tc.wantHistory)
+			}
+		})
+	}
+	if got := DefaultConfig().WorldRing; got != DefaultWorldRing {
+		t.Errorf("DefaultConfig().WorldRing = %d, want %d", got, DefaultWorldRing)
+	}
+}
+
+// A ring of 2 worlds on a link whose acks lag: some deltas name a
+// baseline already dropped (ErrNoBaseline, not applied, the world
+// unchanged) and the next ones, against the newest world acked, apply.
+func TestSmallRingHeals(t *testing.T) {
+	fs := newFakeServer(t, "n1", false)
+	g := fs.game
+	log := newGameLog(g.testGame)
+	cfg := testConfig(fs.url)
+	cfg.WorldRing = 2
+	cfg.Handler = log
+	c := dial(t, cfg)
+	fs.Tick()
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 1 })
+	// Ack tick 1, then no input for 3 ticks: ticks 2 and 3 apply against
+	// 1, and the ring of 2 then holds 2 and 3 only, so tick 4's delta
+	// (against 1 still) is refused until an input acks a newer tick.
+	if err := c.SendInput(schema.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return fs.gameSeatOf(1).inputs == 1 })
+	fs.Tick()
+	fs.Tick()
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 3 })
+	fs.Tick()
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.Stats().ApplyErrors == 1 })
+	if c.AckTick() != 3 {
+		t.Fatalf("ack %d after a refused snapshot, want 3", c.AckTick())
+	}
+	if err := c.SendInput(schema.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return fs.gameSeatOf(1).inputs == 2 })
+	fs.Tick()
+	testutil.CheckTrue(t, 2*time.Second, func() bool { return c.AckTick() == 5 })
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.errs) != 1 || !errors.Is(log.errs[0], ErrNoBaseline) || log.baselines[5] != 3 {
+		t.Fatalf("errors %v, baseline of tick 5 %d: want one ErrNoBaseline, then a delta against 3", log.errs, log.baselines[5])
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	want, _ := g.worldFor(5, 1)
+	if !gamedelta.Equal(log.worlds[5], want) {
+		t.Fatalf("world 5\n%v\nwant\n%v", log.worlds[5], want)
 	}
 }

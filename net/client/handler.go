@@ -19,8 +19,10 @@ type Handler interface {
 	// OnWelcome: the server seated the player (a first join, a resume after
 	// a reconnect, or a rejoin after a refused resume).
 	OnWelcome(c *Client, w *schema.Welcome, resumed bool)
-	// OnSnapshot: s was applied to w, the client's world (w holds the world
-	// at s.Tick). A snapshot that failed to apply goes to OnError instead.
+	// OnSnapshot: s was applied; w is the world at s.Tick (nil with
+	// Config.SkipWorld), the same as c.World(). Its server events (if the
+	// Handler is an EventHandler) were delivered just before. A snapshot
+	// that failed to apply goes to OnError instead.
 	OnSnapshot(c *Client, s *schema.Snapshot, w *World)
 	// OnResumed: the first snapshot after a reconnect (a resume, or a
 	// rejoin after a refused resume) arrived, downtime after the

@@ -185,7 +185,7 @@ func backoffDelay(lo, hi time.Duration, n int, r float64) time.Duration {
 func (c *Client) rejoin() {
 	c.hello.ResumeToken = ""
 	c.hello.MatchID = c.cfg.MatchID
-	c.resetWorlds()
+	c.resetGameWorlds()
 	c.gapBase = 0
 	c.ack.Store(0)
 	c.lastSeq.Store(0)

@@ -72,22 +72,23 @@ func TestRotate(t *testing.T) {
 // tick the Hello named.
 func resumeScenario(t *testing.T, deltas bool, cut func(fs *fakeServer, c *Client)) {
 	fs := newFakeServer(t, "n1", false)
-	fs.deltas = deltas
+	fs.fullOnly = !deltas
 	fs.startTicker(5 * time.Millisecond)
 	rec := newRecorder()
 	cfg := testConfig(fs.url)
 	cfg.Handler = rec
 	c := dial(t, cfg)
 	w0 := c.Welcome()
+	in := schema.Input{Data: fs.game.inputData(t, 10)}
 
 	for range 10 {
-		if err := c.SendInput(schema.Input{MoveX: 10}); err != nil {
+		if err := c.SendInput(in); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testutil.CheckTrue(t, 2*time.Second, func() bool {
-		e, ok := rec.entity(w0.EntityID)
-		return c.LastInputSeq() == 10 && ok && e.X == 100
+		score, ok := rec.score(t, w0.EntityID)
+		return c.LastInputSeq() == 10 && ok && score == 100
 	})
 	tickBefore := c.AckTick()
 
@@ -103,13 +104,13 @@ func resumeScenario(t *testing.T, deltas bool, cut func(fs *fakeServer, c *Clien
 		t.Fatalf("hellos %+v (token %q, tick before %d)", hellos, w0.ResumeToken, tickBefore)
 	}
 	for range 5 {
-		if err := c.SendInput(schema.Input{MoveX: 10}); err != nil {
+		if err := c.SendInput(in); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testutil.CheckTrue(t, 2*time.Second, func() bool {
-		e, ok := rec.entity(w0.EntityID)
-		return c.LastInputSeq() == 15 && ok && e.X == 150
+		score, ok := rec.score(t, w0.EntityID)
+		return c.LastInputSeq() == 15 && ok && score == 150
 	})
 	if c.InputSeq() != 15 {
 		t.Fatalf("input seq %d", c.InputSeq())
@@ -215,7 +216,7 @@ func TestRejoinOnRefused(t *testing.T) {
 	cfg.RejoinOnRefused = true
 	c := dial(t, cfg)
 	for range 3 {
-		_ = c.SendInput(schema.Input{MoveX: 1})
+		_ = c.SendInput(schema.Input{Data: fs.game.inputData(t, 1)})
 	}
 	fs.forgetSeats()
 	fs.cutAll()
@@ -288,7 +289,6 @@ func TestReconnectToOtherNode(t *testing.T) {
 	b.mu.Lock()
 	b.seats[w.ResumeToken] = &seat{player: w.PlayerID, entity: w.EntityID, token: w.ResumeToken}
 	b.mu.Unlock()
-	b.deltas = true
 	a.close()
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Reconnects == 1 })
 	if n := c.Welcome().NodeID; n != "b" {
@@ -411,7 +411,6 @@ func TestCloseDuringBackoff(t *testing.T) {
 // running after Close.
 func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	fs := newFakeServer(t, "n1", false)
-	fs.deltas = true
 	fs.startTicker(2 * time.Millisecond)
 	base := runtime.NumGoroutine()
 	cfg := testConfig(fs.url)
@@ -422,6 +421,7 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	sent := make(chan int)
+	in := schema.Input{Data: fs.game.inputData(t, 1)}
 	go func() {
 		n := 0
 		for {
@@ -431,7 +431,7 @@ func TestInputsAcrossRepeatedCuts(t *testing.T) {
 				return
 			default:
 			}
-			if err := c.SendInput(schema.Input{MoveX: 1}); err == nil {
+			if err := c.SendInput(in); err == nil {
 				n++
 			} else if !errors.Is(err, ErrNotConnected) {
 				t.Error(err)

@@ -10,8 +10,8 @@ import (
 type Stats struct {
 	SnapshotsFull  uint64 // snapshots with baseline 0 applied
 	SnapshotsDelta uint64 // delta snapshots applied
-	ApplyErrors    uint64 // snapshots that did not apply to the World
-	// SnapshotsStale counts snapshots not newer than the World's newest
+	ApplyErrors    uint64 // snapshots that did not apply (and server events that did not verify)
+	// SnapshotsStale counts snapshots not newer than the newest world
 	// (reordered or repeated); they are ignored.
 	SnapshotsStale uint64
 	// TickGaps counts snapshots missed on a live connection: for each
@@ -44,7 +44,7 @@ type Stats struct {
 	AckTick      uint32 // newest snapshot tick applied
 	LastInputSeq uint32 // newest input seq the server reported processed
 
-	// Events of a game with a schema.
+	// The game's events.
 	EventsIn uint64 // server events delivered (each seq once)
 	// EventsDuplicate counts server events received again (the node
 	// repeats each one until an input acknowledges it) and dropped.
