@@ -142,9 +142,11 @@ func newWatcher() *watcher {
 	return &watcher{first: map[string]int32{}, last: map[string]int32{}, resumed: make(chan struct{}, 1)}
 }
 
-func (w *watcher) OnSnapshot(c *client.Client, _ *schema.Snapshot, _ *client.World) {
+// OnSnapshot reads the clock and the player's dot from the world the client
+// rebuilt from the snapshots by dots.fbs (kinds and fields as dots.go
+// resolved them).
+func (w *watcher) OnSnapshot(c *client.Client, _ *schema.Snapshot, world *client.World) {
 	node := c.Welcome().NodeID
-	world := c.State() // the game's world, rebuilt from the snapshots by dots.fbs
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if i := world.Find(ClockID); i >= 0 {
