@@ -896,6 +896,10 @@ export class Room {
       return;
     }
     this.report(new TicksyncError(`${text}: reconnecting`, ecode, code, false));
+    // A redirect that ends in a failed connection is no redirect loop:
+    // while the cluster has not yet moved a dead node's matches, the live
+    // nodes send the client to the dead one.
+    this.redirectsInARow = 0;
     this.retry();
   }
 

@@ -465,3 +465,34 @@ test("clusterURL and parseNodes", () => {
     assert.deepEqual(parseNodes(bad), [], bad);
   }
 });
+
+test("redirects to a dead node while the cluster moves its match are no redirect loop", async (t) => {
+  const a = await node(t);
+  const dead = await new FakeNode({ cards: bfbs }).start();
+  await dead.stop(); // its port refuses connections now
+  const client = connect(a.url, { WebSocket: NodeWebSocket, stallTimeoutMs: 0, maxBackoffMs: 20 });
+  const joining = client.joinOrCreate("cards");
+  const c0 = await a.conn(0);
+  await c0.next("hello");
+  c0.send(welcome());
+  const room = await joining;
+  t.after(() => room.close());
+  const errors: TicksyncError[] = [];
+  room.onError((e) => errors.push(e));
+  // The connection drops; every resume on a is sent to the dead node, 7
+  // times (over the 5 redirects in a row allowed), then a seats it again.
+  c0.ws.terminate();
+  for (let i = 1; i <= 7; i++) {
+    const c = await a.conn(i, 10_000);
+    assert.equal((await c.next("hello")).resumeToken, "r1");
+    c.send({ kind: "redirect", url: dead.url, matchId: "m1" });
+  }
+  const c = await a.conn(8, 10_000);
+  await c.next("hello");
+  c.send(welcome());
+  await waitFor("playing again", () => room.state === "playing" && room.stats.welcomes === 2);
+  assert.equal(room.stats.redirects, 7);
+  assert.ok(room.stats.reconnects >= 8);
+  assert.deepEqual(errors.filter((e) => e.message.includes("too many redirects")).map((e) => e.message), []);
+  assert.ok(errors.every((e) => !e.fatal));
+});

@@ -2661,6 +2661,7 @@ var Room = class {
       return;
     }
     this.report(new TicksyncError(`${text2}: reconnecting`, ecode, code, false));
+    this.redirectsInARow = 0;
     this.retry();
   }
   /** retry schedules the next connection: where we were first, then the cluster's other URLs in turn. */

@@ -456,3 +456,25 @@ func TestBrowserArena(t *testing.T) {
 	t.Logf("screenshot: %s", p.screenshot("ticksync-arena"))
 	p.checkNoErrors()
 }
+
+// TestBrowserUnknownMatch: a page sent to a match that does not exist
+// (?match=) is refused by the node (match not found) and goes back to
+// matchmaking: it plays in a match of the node's choosing, with the
+// refusal gone from its banner.
+func TestBrowserUnknownMatch(t *testing.T) {
+	base := startNode(t)
+	p := newPage(t)
+
+	p.do(15*time.Second, chromedp.Navigate(base+"/?name=lost&match=no-such-match"))
+	s := p.waitState(30*time.Second, "playing after the refusal", func(s *debugState) bool {
+		return s.State == "playing" && s.Own != nil
+	})
+	if s.MatchID == "" || s.MatchID == "no-such-match" {
+		t.Fatalf("playing in match %q, want one matchmaking chose", s.MatchID)
+	}
+	if s.LastError != "" {
+		t.Errorf("last error %q while playing", s.LastError)
+	}
+	t.Logf("refused, then seated by matchmaking in %s as player %d", s.MatchID, s.PlayerID)
+	p.checkNoErrors()
+}

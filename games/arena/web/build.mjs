@@ -1,6 +1,6 @@
 // Builds the arena page with esbuild.
 //
-//   node build.mjs                      static/app.js (committed; CI rebuilds and diffs it)
+//   node build.mjs [--outfile F]        static/app.js (committed; CI rebuilds and diffs it), or F
 //   node build.mjs --test [--outdir D]  test/*.test.ts -> D (default build/test) for node --test
 //
 // "@ticksync/client" is the library's source in clients/ts, bundled in:
@@ -19,6 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const test = args.includes("--test");
 const outdirArg = args.indexOf("--outdir");
+const outfileArg = args.indexOf("--outfile");
 
 const common = {
   absWorkingDir: here,
@@ -47,7 +48,7 @@ if (test) {
   await esbuild.build({
     ...common,
     entryPoints: ["src/main.ts"],
-    outfile: "static/app.js",
+    outfile: outfileArg >= 0 ? args[outfileArg + 1] : "static/app.js",
     format: "iife",
     platform: "browser",
     target: ["es2020"],

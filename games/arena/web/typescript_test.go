@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,28 @@ func TestTypeScript(t *testing.T) {
 		t.Fatalf("node --test: %v\n%s", err, b)
 	}
 	t.Logf("node --test:\n%s", b)
+}
+
+// TestBundleFresh builds the page into a temporary file and compares it
+// with the committed static/app.js: the bundle includes @ticksync/client
+// from clients/ts/src, so a change there (or in src/) that was not rebuilt
+// with `go generate ./games/arena/web` fails here.
+func TestBundleFresh(t *testing.T) {
+	node := nodeToolchain(t)
+	out := filepath.Join(t.TempDir(), "app.js")
+	run(t, node, "build.mjs", "--outfile", out)
+	fresh, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fresh, committed) {
+		t.Fatalf("static/app.js (%d bytes) differs from a fresh build (%d bytes): run go generate ./games/arena/web and commit it",
+			len(committed), len(fresh))
+	}
 }
 
 func run(t *testing.T, name string, args ...string) {

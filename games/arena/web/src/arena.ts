@@ -11,8 +11,9 @@
 //
 // Errors: passing ones (a lost connection being resumed, a stall) show in
 // lastError until the next Welcome. Of the errors that close a room, a
-// match that is gone or full and a refused resume send the page back to
-// matchmaking (a new Room; the old page did the same); the others (bad
+// match that is gone sends the page back to matchmaking, a full match or
+// a refused resume back to the match the URL names (else matchmaking): a
+// new Room, a second later, up to 5 times in a row. The others (bad
 // token, replaced by another tab, kicked, match ended, schema mismatch)
 // stop the page with the message shown.
 
@@ -346,15 +347,15 @@ export class Session {
     this.stop();
   }
 
-  // rejoin joins again after a delay: a match that is gone (or a refused
-  // resume) goes back to matchmaking; a full match given in the URL is
-  // tried again.
+  // rejoin joins again after a delay: a match that is gone goes back to
+  // matchmaking; after a full match or a refused resume, the match given
+  // in the URL (if any) is tried again, else matchmaking.
   private rejoin(e: TicksyncError): void {
     if (++this.rejoins > maxRejoins) {
       this.stop();
       return;
     }
-    if (e.code !== ErrorCode.MatchFull) this.matchId = "";
+    this.matchId = e.code === ErrorCode.MatchFull || e.code === ErrorCode.ResumeRefused ? (this.opts.matchId ?? "") : "";
     this.debug.state = "reconnecting";
     clearTimeout(this.rejoinTimer);
     this.rejoinTimer = setTimeout(() => void this.join(), rejoinDelayMs);
