@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/tools/certs"

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game"
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 )
 
 // TestNodeGamesEndpoints: GET /games lists the registered games with their
 // schema hashes; GET /games/{name}/schema serves a game's .bfbs with its
-// hash as the ETag, and 404 for an unknown game or one without a schema.
+// hash as the ETag, and 404 for an unknown game. The arena is a game like
+// any other: it is listed with its schema's hash and serves arena.BFBS().
 func TestNodeGamesEndpoints(t *testing.T) {
 	cfg := testConfig(t, "n1", io.Discard)
 	cfg.DefaultGame = "arena"
@@ -39,6 +40,10 @@ func TestNodeGamesEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := n.Games().Schema("cards").Hash()
+	arenaHash := n.Games().Schema("arena").Hash()
+	if arenaHash != arena.Schema().HashString() || len(arenaHash) != 64 {
+		t.Fatalf("the arena's schema hash %q, want %q", arenaHash, arena.Schema().HashString())
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -74,12 +79,12 @@ func TestNodeGamesEndpoints(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &list) != nil {
 		t.Fatalf("GET /games: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	want := []gameView{{Name: "arena"}, {Name: "cards", SchemaHash: hash}}
+	want := []gameView{{Name: "arena", SchemaHash: arenaHash}, {Name: "cards", SchemaHash: hash}}
 	if len(list) != 2 || list[0] != want[0] || list[1] != want[1] {
 		t.Errorf("GET /games = %+v, want %+v", list, want)
 	}
-	if !strings.Contains(string(body), `{"name":"arena","schema_hash":""}`) {
-		t.Errorf("a game without a schema must list an empty schema_hash: %s", body)
+	if !strings.Contains(string(body), `{"name":"arena","schema_hash":"`+arenaHash+`"}`) {
+		t.Errorf("GET /games must list the arena with its schema hash: %s", body)
 	}
 
 	resp, body = do(http.MethodGet, "/games/cards/schema")
@@ -91,8 +96,11 @@ func TestNodeGamesEndpoints(t *testing.T) {
 	if resp, _ := do(http.MethodGet, "/games/cards/schema", "If-None-Match", `"`+hash+`"`); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidation with the hash: %d, want 304", resp.StatusCode)
 	}
-	if resp, body := do(http.MethodGet, "/games/arena/schema"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "no schema") {
-		t.Errorf("a game without a schema: %d %s", resp.StatusCode, body)
+	resp, body = do(http.MethodGet, "/games/arena/schema")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/octet-stream" ||
+		resp.Header.Get("ETag") != `"`+arenaHash+`"` || !bytes.Equal(body, arena.BFBS()) {
+		t.Fatalf("GET /games/arena/schema: %d %q ETag %q, %d bytes (want %d)", resp.StatusCode,
+			resp.Header.Get("Content-Type"), resp.Header.Get("ETag"), len(body), len(arena.BFBS()))
 	}
 	if resp, body := do(http.MethodGet, "/games/chess/schema"); resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `unknown game "chess"`) {
 		t.Errorf("an unknown game: %d %s", resp.StatusCode, body)

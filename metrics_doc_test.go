@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 )
 

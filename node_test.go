@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync/game"
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 )
@@ -206,7 +206,7 @@ func TestNodeDefaultGame(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, g := range tt.games {
-			if err := n.Games().Register(g, factory); err != nil {
+			if err := n.Games().RegisterSpec(game.Spec{Name: g, New: factory, Schema: arena.BFBS()}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/replication/admin"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
@@ -105,7 +106,7 @@ func TestCheckpointLoad(t *testing.T) {
 				if (i/30+j)%2 == 1 {
 					dir = -100
 				}
-				_ = p.SendInput(schema.Input{MoveX: dir, MoveY: dir})
+				_ = p.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: dir, MoveY: dir})})
 			}
 		}
 	}()

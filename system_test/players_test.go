@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
@@ -248,7 +249,7 @@ func startInputs(t *testing.T, rate int, players ...[]*player) {
 				if (i/30+j)%2 == 1 {
 					dir = -100
 				}
-				_ = p.c.SendInput(schema.Input{MoveX: dir, MoveY: -dir, Aim: uint16(i * 64)})
+				_ = p.c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: dir, MoveY: -dir, Aim: uint16(i * 64)})})
 			}
 		}
 	}()

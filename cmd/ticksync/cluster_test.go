@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
@@ -221,7 +222,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	})
 	t.Logf("match %s on %s at epoch %d, tick %d, checkpoint tick %d", listed.ID, listed.Owner, listed.Epoch, *listed.Tick, listed.CheckpointTick)
 	for _, c := range players {
-		if err := c.SendInput(schema.Input{MoveX: 100}); err != nil {
+		if err := c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: 100})}); err != nil {
 			t.Fatal(err)
 		}
 	}

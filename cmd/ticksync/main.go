@@ -1,7 +1,8 @@
 // Command ticksync runs a ticksync node with the arena demo: the node of
 // package ticksync (the root of this module), its flags (each also a
-// TICKSYNC_<NAME> environment variable; a flag wins), the arena registered
-// as the default game and its browser client served at "/".
+// TICKSYNC_<NAME> environment variable; a flag wins), the arena
+// (games/arena, a game like any other, with its own schema) registered as
+// the default game and its browser client served at "/".
 //
 // main only wires: flags → Config → New → register the arena and mount the
 // demo page → Start → wait for SIGINT/SIGTERM or a fatal error → Shutdown
@@ -34,8 +35,8 @@ import (
 	"time"
 
 	"github.com/ticksync/ticksync"
-	"github.com/ticksync/ticksync/game/arena"
-	"github.com/ticksync/ticksync/game/arena/web"
+	"github.com/ticksync/ticksync/games/arena"
+	"github.com/ticksync/ticksync/games/arena/web"
 	"github.com/ticksync/ticksync/internal/buildinfo"
 	"github.com/ticksync/ticksync/internal/healthcheck"
 )

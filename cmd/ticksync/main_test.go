@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
@@ -231,6 +232,9 @@ func TestBinaryServesAndStops(t *testing.T) {
 		"/healthz": "ok",
 		"/readyz":  "ready",
 		"/":        "<html",
+		// The arena is registered with its schema, which the page loads.
+		"/games":              `{"name":"arena","schema_hash":"` + arena.Schema().HashString() + `"}`,
+		"/games/arena/schema": "arena.input",
 	} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -243,10 +247,14 @@ func TestBinaryServesAndStops(t *testing.T) {
 		}
 	}
 
-	// A real session: the arena seats the player and sends snapshots.
+	// A real session: the arena seats the player and sends snapshots,
+	// which the client applies by the arena's schema (fetched from the
+	// node): the player's avatar moves the way its input asks.
+	av := &avatarWatch{}
 	cfg := client.DefaultConfig()
 	cfg.URLs = []string{"ws://" + addr + "/ws"}
 	cfg.Reconnect = false
+	cfg.Handler = av
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, cfg)
@@ -257,15 +265,24 @@ func TestBinaryServesAndStops(t *testing.T) {
 	if w := c.Welcome(); w.PlayerID == 0 || w.EntityID == 0 || w.TickRate != 30 {
 		t.Fatalf("welcome %+v", w)
 	}
-	if err := c.SendInput(schema.Input{MoveX: 100}); err != nil {
-		t.Fatal(err)
+	if w := c.Welcome(); w.Game != arena.Name || w.SchemaHash != arena.Schema().HashString() {
+		t.Fatalf("welcome names game %q schema %q, want the arena's", w.Game, w.SchemaHash)
 	}
-	for deadline := time.Now().Add(5 * time.Second); c.AckTick() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("no snapshot")
+	testutil.CheckTrue(t, 5*time.Second, func() bool { _, ok := av.x(); return ok })
+	x0, _ := av.x()
+	move := int8(arena.AxisMax) // towards the farther wall
+	if x0 > arena.MaxPos/2 {
+		move = -move
+	}
+	testutil.CheckFor(t, 5*time.Second, func() error {
+		if err := c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: move})}); err != nil {
+			return err
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		if x, _ := av.x(); (x-x0)*int32(move) <= 0 {
+			return fmt.Errorf("avatar at x=%d, was %d: it does not move by its input (move_x %d)", x, x0, move)
+		}
+		return nil
+	})
 
 	done := make(chan struct{})
 	go func() {
@@ -282,6 +299,33 @@ func TestBinaryServesAndStops(t *testing.T) {
 		t.Fatal("client not closed")
 	}
 	<-done
+}
+
+// avatarWatch keeps the x of the player's own avatar, as the client's
+// world holds it (client goroutine → test goroutine).
+type avatarWatch struct {
+	client.NopHandler
+	mu   sync.Mutex
+	ents []arena.Entity
+	ax   int32
+	seen bool
+}
+
+func (a *avatarWatch) OnSnapshot(c *client.Client, _ *schema.Snapshot, w *client.World) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ents = arena.AppendEntities(a.ents[:0], w)
+	for _, e := range a.ents {
+		if e.ID == c.Welcome().EntityID && e.Kind == arena.KindAvatar && e.Owner == c.Welcome().PlayerID {
+			a.ax, a.seen = e.X, true
+		}
+	}
+}
+
+func (a *avatarWatch) x() (int32, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ax, a.seen
 }
 
 // TestBinaryAuth: with an auth secret, a forged token is refused with

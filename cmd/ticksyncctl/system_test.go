@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
@@ -275,7 +276,7 @@ type player struct {
 }
 
 func (p *player) OnSnapshot(c *client.Client, _ *schema.Snapshot, _ *client.World) {
-	_ = c.SendInput(schema.Input{MoveX: 10})
+	_ = c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: 10})})
 }
 
 // join seats player id (with a token minted by ticksyncctl) in match

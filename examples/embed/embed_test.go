@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	flatbuffers "github.com/google/flatbuffers/go"
+
+	"github.com/ticksync/ticksync/examples/embed/dotsfb"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/replication"
@@ -139,18 +142,22 @@ func newWatcher() *watcher {
 	return &watcher{first: map[string]int32{}, last: map[string]int32{}, resumed: make(chan struct{}, 1)}
 }
 
+// OnSnapshot reads the clock and the player's dot from the world the client
+// rebuilt from the snapshots by dots.fbs (kinds and fields as dots.go
+// resolved them).
 func (w *watcher) OnSnapshot(c *client.Client, _ *schema.Snapshot, world *client.World) {
 	node := c.Welcome().NodeID
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if clock, ok := world.Entity(ClockID); ok {
+	if i := world.Find(ClockID); i >= 0 {
+		clock := int32(world.Int(i, dotsLayout.clockTicks))
 		if _, seen := w.first[node]; !seen {
-			w.first[node] = clock.X
+			w.first[node] = clock
 		}
-		w.last[node] = max(w.last[node], clock.X)
+		w.last[node] = max(w.last[node], clock)
 	}
-	if dot, ok := world.Entity(c.Welcome().EntityID); ok {
-		w.dotX = dot.X
+	if i := world.Find(c.Welcome().EntityID); i >= 0 {
+		w.dotX = int32(world.Int(i, dotsLayout.dotX))
 	}
 }
 
@@ -175,11 +182,28 @@ func (w *watcher) dot() int32 {
 	return w.dotX
 }
 
+// input is a dots input buffer (the schema's Input table), what
+// schema.Input.Data carries.
+func input(moveX, moveY int8) []byte {
+	b := flatbuffers.NewBuilder(32)
+	dotsfb.InputStart(b)
+	dotsfb.InputAddMoveX(b, moveX)
+	dotsfb.InputAddMoveY(b, moveY)
+	b.Finish(dotsfb.InputEnd(b))
+	return b.FinishedBytes()
+}
+
 func dial(t *testing.T, w *watcher, urls ...string) *client.Client {
 	t.Helper()
 	cfg := client.DefaultConfig()
 	cfg.URLs = urls
 	cfg.Handler = w
+	cfg.Schema = dotsSchema
+	codec, err := client.GameCodec(dotsSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Codec = codec
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c, err := client.Dial(ctx, cfg)
@@ -213,7 +237,7 @@ func TestOneNode(t *testing.T) {
 	}
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return w.dot() == Size/2 })
 	testutil.CheckFor(t, 10*time.Second, func() error {
-		if err := c.SendInput(schema.Input{TargetTick: c.AckTick() + 1, MoveX: 100}); err != nil {
+		if err := c.SendInput(schema.Input{TargetTick: c.AckTick() + 1, Data: input(100, 0)}); err != nil {
 			return err
 		}
 		if x := w.dot(); x < Size/2+50 {

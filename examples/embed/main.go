@@ -1,8 +1,9 @@
 // Command embed is a game server of its own built on the ticksync node: a
-// toy game ("dots", dots.go) written against the public game API, a page
-// of its own at "/", and the node's flags (the same as the ticksync
-// command's, each also a TICKSYNC_<NAME> variable). It runs alone or as a
-// cluster, like ticksync:
+// toy game ("dots", dots.go) with its own schema (dots.fbs, compiled into
+// dots.bfbs and the accessors in dotsfb/ by go generate) written against
+// the public game API, a page of its own at "/", and the node's flags (the
+// same as the ticksync command's, each also a TICKSYNC_<NAME> variable). It
+// runs alone or as a cluster, like ticksync:
 //
 //	go run ./examples/embed                  # a one-node dev cluster on 127.0.0.1:7350
 //	go run ./cmd/ticksync certs -out ./certs -nodes n1,n2
@@ -10,8 +11,8 @@
 //	go run ./examples/embed -cluster-ca ./certs/ca.crt -cluster-cert ./certs/n2.crt -cluster-key ./certs/n2.key -join http://127.0.0.1:7350 -admin-token T -http-addr 127.0.0.1:7360 -raft-addr 127.0.0.1:7361 -data-dir ./data/n2
 //
 // Everything here is what any program embedding the node writes: flags →
-// Config → New → register the game, mount the page → Start → wait for a
-// signal or a fatal error → Shutdown.
+// Config → New → register the game with its schema (RegisterSpec), mount
+// the page → Start → wait for a signal or a fatal error → Shutdown.
 package main
 
 import (
@@ -39,7 +40,7 @@ func main() {
 	}
 	n, err := ticksync.New(cfg)
 	if err == nil {
-		err = n.Games().Register(GameName, NewDots)
+		err = n.Games().RegisterSpec(Spec())
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "embed: %v\n", err)

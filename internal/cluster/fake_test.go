@@ -15,9 +15,11 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/replication/command"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -274,24 +276,35 @@ func newAdapterWith(t *testing.T, self string, r Replica, cp *fakeCheckpointer, 
 
 const toyName = "toy"
 
+// toySpec registers the toy with the arena's schema: its dots are arena
+// avatars (only x moves) and its inputs arena inputs.
+func toySpec() game.Spec {
+	return game.Spec{Name: toyName, New: func(seed int64) game.Game { return newToy(seed) }, Schema: arena.BFBS()}
+}
+
 // toy gives each player a dot that moves by its input each tick; the state
 // is the tick count and the dots.
 type toy struct {
 	steps uint32
-	dots  []schema.Entity
+	dots  []toyDot
+}
+
+type toyDot struct {
+	id, owner uint32
+	x         int32
 }
 
 func newToy(int64) *toy { return &toy{} }
 
 func (g *toy) Join(p uint32) (uint32, error) {
 	id := uint32(len(g.dots) + 1)
-	g.dots = append(g.dots, schema.Entity{ID: id, Owner: p, HP: 1})
+	g.dots = append(g.dots, toyDot{id: id, owner: p})
 	return id, nil
 }
 
 func (g *toy) Leave(p uint32) {
 	for i := range g.dots {
-		if g.dots[i].Owner == p {
+		if g.dots[i].owner == p {
 			g.dots = append(g.dots[:i], g.dots[i+1:]...)
 			return
 		}
@@ -301,22 +314,30 @@ func (g *toy) Leave(p uint32) {
 func (g *toy) Step(_ uint32, in []sim.PlayerInput) {
 	g.steps++
 	for _, pi := range in {
+		mx := int32(arena.ReadInput(pi.Input.Data).MoveX)
 		for i := range g.dots {
-			if g.dots[i].Owner == pi.Player {
-				g.dots[i].X += int32(pi.Input.MoveX)
+			if g.dots[i].owner == pi.Player {
+				g.dots[i].x = min(max(g.dots[i].x+mx, 0), arena.MaxPos)
 			}
 		}
 	}
 }
 
-func (g *toy) AppendEntities(dst []schema.Entity) []schema.Entity { return append(dst, g.dots...) }
+// WriteState writes the dots as arena avatars, ids ascending.
+func (g *toy) WriteState(w *gamedelta.World) {
+	for _, d := range g.dots {
+		i := w.Add(d.id, arena.KindAvatar, d.owner)
+		w.SetInt(i, arena.FieldX, int64(d.x))
+		w.SetInt(i, arena.FieldHP, 1)
+	}
+}
 
 func (g *toy) MarshalState(dst []byte) ([]byte, error) {
 	dst = binary.LittleEndian.AppendUint32(dst, g.steps)
 	for _, d := range g.dots {
-		dst = binary.LittleEndian.AppendUint32(dst, d.ID)
-		dst = binary.LittleEndian.AppendUint32(dst, d.Owner)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(d.X))
+		dst = binary.LittleEndian.AppendUint32(dst, d.id)
+		dst = binary.LittleEndian.AppendUint32(dst, d.owner)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(d.x))
 	}
 	return dst, nil
 }
@@ -328,9 +349,9 @@ func (g *toy) UnmarshalState(b []byte) error {
 	g.steps = binary.LittleEndian.Uint32(b)
 	g.dots = g.dots[:0]
 	for b = b[4:]; len(b) > 0; b = b[12:] {
-		g.dots = append(g.dots, schema.Entity{
-			ID: binary.LittleEndian.Uint32(b), Owner: binary.LittleEndian.Uint32(b[4:]),
-			X: int32(binary.LittleEndian.Uint32(b[8:])), HP: 1,
+		g.dots = append(g.dots, toyDot{
+			id: binary.LittleEndian.Uint32(b), owner: binary.LittleEndian.Uint32(b[4:]),
+			x: int32(binary.LittleEndian.Uint32(b[8:])),
 		})
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ticksync/ticksync/game"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/replication"
 	"github.com/ticksync/ticksync/schema"
@@ -31,7 +32,7 @@ func startNodeWith(t *testing.T, id string, f *fakeFSM, edit func(*game.Config))
 	n := &node{id: id, rep: newFakeReplica(f)}
 	n.glue = newAdapter(t, id, n.rep, &fakeCheckpointer{fsm: f})
 	reg := game.NewRegistry()
-	if err := reg.Register(toyName, func(seed int64) game.Game { return newToy(seed) }); err != nil {
+	if err := reg.RegisterSpec(toySpec()); err != nil {
 		t.Fatal(err)
 	}
 	gc := game.DefaultConfig()
@@ -99,7 +100,7 @@ func TestOwnershipFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := seat.Welcome()
-	seat.Input(&schema.Input{Seq: 1, MoveX: 100})
+	seat.Input(&schema.Input{Seq: 1, Data: arena.AppendInput(nil, arena.Input{MoveX: 100})})
 	var cp replication.Checkpoint
 	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		cp, _ = n1.rep.LatestCheckpoint(m.ID)
@@ -217,7 +218,7 @@ func TestOwnershipFailoverReplaysTickLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seat.Input(&schema.Input{Seq: 1, MoveX: 3})
+	seat.Input(&schema.Input{Seq: 1, Data: arena.AppendInput(nil, arena.Input{MoveX: 3})})
 	var cp replication.Checkpoint
 	testutil.CheckTrue(t, 5*time.Second, func() bool {
 		cp, _ = n1.rep.LatestCheckpoint(m.ID)

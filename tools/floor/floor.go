@@ -10,17 +10,19 @@
 // accepted; every client joins the one "floor" match) → Welcome → the client
 // joins a writer shard. The tick goroutine runs on a sim.Clock, the room
 // loops' own schedule (so that an overrun means the same here as on a
-// node), encodes the tick's frame once (a full snapshot of enough entities
-// to reach Config.FrameSize bytes) and hands each writer a copy, latest
+// node), encodes the tick's frame once (a full snapshot of enough arena
+// NPCs, in the arena's own schema, to reach Config.FrameSize bytes) and hands each writer a copy, latest
 // wins, as a room hands snapshots to its sessions; each writer takes the
 // newest frame, patches in each client's last input seq (so that the bots
 // measure input→ack RTT as on the real server) and writes it with a
 // synchronous WriteMessage under a write deadline. gws's read goroutine of each connection verifies and counts its
-// inputs. Stats are served as JSON on /stats, and as Prometheus metrics
-// under a node's metric names on /metrics.
+// inputs. Stats are served as JSON on /stats, as Prometheus metrics
+// under a node's metric names on /metrics, and the arena's schema on
+// /games/arena/schema, as a node serves it.
 //
-// The frames are valid schema Snapshots, so the ordinary bots (package
-// bots) are the floor's clients.
+// The frames are valid schema Snapshots whose state is the arena's (the
+// Welcome names the arena and its schema hash), so the ordinary bots
+// (package bots) are the floor's clients.
 package floor
 
 import (
@@ -38,6 +40,7 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
 )
 
@@ -181,11 +184,18 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// entitiesFor returns how many entities make a full snapshot closest to size.
+// entitiesFor returns how many entities make a full snapshot closest to
+// size: the frame of one entity, plus what each further one adds.
 func entitiesFor(size int) int {
-	enc := schema.NewEncoder(size + 256)
-	base, _ := enc.Snapshot(&schema.Snapshot{Tick: 1, LastInputSeq: 1, ServerTimeMS: 1, Spawned: make([]schema.Entity, 1)})
-	n := 1 + (size-len(base)+12)/24
+	frame := func(n int) int {
+		st := newState(n)
+		st.step()
+		st.snap.Tick, st.snap.LastInputSeq, st.snap.ServerTimeMS = 1, 1, 1
+		b, _ := schema.NewEncoder(size + 256).Snapshot(&st.snap)
+		return len(b)
+	}
+	one, per := frame(1), float64(frame(65)-frame(1))/64
+	n := 1 + int((float64(size-one)+per/2)/per)
 	return max(n, 1)
 }
 
@@ -199,6 +209,7 @@ func (s *Server) Start() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.serveWS)
 	mux.HandleFunc("/stats", s.serveStats)
+	mux.HandleFunc("/games/"+arena.Name+"/schema", serveSchema)
 	mux.Handle("/metrics", s.m.handler())
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(2 + len(s.writers))
@@ -219,6 +230,14 @@ func (s *Server) Start() error {
 		s.tick()
 	}()
 	return nil
+}
+
+// serveSchema serves the arena's compiled schema as a node does, for
+// clients that fetch the schema of the game the Welcome names.
+func serveSchema(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+arena.Schema().HashString()+`"`)
+	_, _ = w.Write(arena.BFBS())
 }
 
 // Addr is the address the server listens on.

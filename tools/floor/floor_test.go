@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
@@ -20,10 +21,10 @@ type handler struct {
 	snaps, lastSeq, size atomic.Uint32
 }
 
-func (h *handler) OnSnapshot(_ *client.Client, s *schema.Snapshot, _ *client.World) {
+func (h *handler) OnSnapshot(_ *client.Client, s *schema.Snapshot, w *client.World) {
 	h.snaps.Add(1)
 	h.lastSeq.Store(s.LastInputSeq)
-	h.size.Store(uint32(len(s.Spawned)))
+	h.size.Store(uint32(w.Len()))
 }
 
 func TestFloorServesValidSnapshotsAndEchoesInputSeq(t *testing.T) {
@@ -63,7 +64,7 @@ func TestFloorServesValidSnapshotsAndEchoesInputSeq(t *testing.T) {
 		return nil
 	})
 	for range 3 {
-		if err := c.SendInput(schema.Input{MoveX: 10}); err != nil {
+		if err := c.SendInput(schema.Input{Data: arena.AppendInput(nil, arena.Input{MoveX: 10})}); err != nil {
 			t.Fatal(err)
 		}
 	}

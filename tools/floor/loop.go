@@ -5,7 +5,9 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
+	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/sim"
 )
 
@@ -18,11 +20,7 @@ import (
 // the bots as tick gaps), and the tick never waits for I/O.
 func (s *Server) tick() {
 	enc := schema.NewEncoder(s.cfg.FrameSize + 256)
-	snap := schema.Snapshot{Spawned: make([]schema.Entity, s.ents)}
-	for i := range snap.Spawned {
-		e := &snap.Spawned[i]
-		e.ID, e.X, e.Y, e.Kind, e.HP = uint32(i+1), int32(i*160), int32(i*80), 1, 100
-	}
+	st := newState(s.ents)
 	now := time.Now()
 	clock := sim.NewClock(now, s.cfg.TickRate, sim.DefaultConfig().MaxCatchUp)
 	timer := time.NewTimer(clock.Wait(now))
@@ -46,7 +44,7 @@ func (s *Server) tick() {
 				s.skipped.Add(d)
 				s.m.skipped.Add(float64(d))
 			}
-			s.handOff(enc, &snap, n)
+			s.handOff(enc, st, n)
 			n++
 			s.m.tick.Observe(time.Since(t0).Seconds())
 		}
@@ -54,13 +52,41 @@ func (s *Server) tick() {
 	}
 }
 
+// state is the floor's game: n arena NPCs that all move along x, sent in
+// full every tick (the arena's own schema and codec, so that arena clients
+// apply the frames as they apply a node's).
+type state struct {
+	world *gamedelta.World
+	delta gamedelta.Delta
+	snap  schema.Snapshot
+}
+
+func newState(n int) *state {
+	st := &state{world: gamedelta.NewWorld(arena.Codec())}
+	for i := range n {
+		e := st.world.Add(uint32(i+1), arena.KindNPC, 0)
+		st.world.SetInt(e, arena.FieldX, int64(i*160%(arena.MaxPos+1)))
+		st.world.SetInt(e, arena.FieldY, int64(i*80%(arena.MaxPos+1)))
+		st.world.SetInt(e, arena.FieldHP, arena.MaxHP)
+	}
+	return st
+}
+
+// step moves every NPC and encodes the full state into st.snap.State.
+func (st *state) step() {
+	w := st.world
+	for i := range w.Len() {
+		w.SetInt(i, arena.FieldX, (w.Int(i, arena.FieldX)+16)%(arena.MaxPos+1))
+	}
+	st.snap.State = st.delta.Append(st.snap.State[:0], nil, nil, w, nil, 0, 0)
+}
+
 // handOff encodes tick n's frame and hands each writer its own copy.
-func (s *Server) handOff(enc *schema.Encoder, snap *schema.Snapshot, n uint32) {
+func (s *Server) handOff(enc *schema.Encoder, st *state, n uint32) {
+	st.step()
+	snap := &st.snap
 	snap.Tick = n
 	snap.ServerTimeMS = uint64(time.Now().UnixMilli())
-	for i := range snap.Spawned {
-		snap.Spawned[i].X += 16
-	}
 	frame, off := enc.Snapshot(snap)
 	s.frameLen.Store(int64(len(frame)))
 	s.ticks.Add(1)
@@ -196,6 +222,7 @@ func (s *Server) OnMessage(ws *gws.Conn, m *gws.Message) {
 		_ = ws.WriteMessage(gws.OpcodeBinary, enc.Welcome(&schema.Welcome{
 			SessionID: "floor", PlayerID: id, EntityID: 1, TickRate: uint16(s.cfg.TickRate),
 			ServerTick: uint32(s.ticks.Load()), NodeID: "floor", MatchID: "floor",
+			Game: arena.Name, SchemaHash: arena.Schema().HashString(),
 		}))
 		s.add(c, id)
 	case schema.ClientInput:
