@@ -45,4 +45,3 @@
 package schema
 
 //go:generate flatc --go -o . ticksync.fbs
-//go:generate flatc --ts -o ts ticksync.fbs

@@ -8,7 +8,7 @@
 // (fake nodes, proxies) speak the same code. Field ids (the slot numbers
 // below) follow ticksync.fbs: a field's id is its position in its table.
 //
-// Why not flatc's TypeScript for the envelope (schema/ts): it needs the
+// Why not flatc's TypeScript for the envelope (flatc --ts): it needs the
 // flatbuffers runtime as a dependency, its accessors read unverified bytes
 // without checks, and the game's own tables need a schema-driven writer
 // anyway. The interop tests (test/interop.test.ts, interop_test.go) pin
