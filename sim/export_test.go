@@ -3,7 +3,7 @@ package sim
 import "time"
 
 // Hooks for the external benchmarks and tests (package sim_test, which may
-// import game/arena without an import cycle): drive a room without its
+// import games/arena without an import cycle): drive a room without its
 // loop.
 
 func (r *Room) StepForTest(now time.Time) { r.step(now) }
