@@ -113,7 +113,7 @@ func (l *moveLayout) set(v *gameschema.Values, s steer) {
 		v.SetInt(l.moveY.Index, axisValue(l.moveY, 0))
 		if f := l.aim; f != nil {
 			if f.Type.IsFloat() {
-				v.SetFloat(f.Index, max(f.FMin, min(f.FMax, 0)))
+				v.SetFloat(f.Index, floatIn(f, 0))
 			} else {
 				v.SetInt(f.Index, max(f.Min, min(f.Max, 0)))
 			}
@@ -128,12 +128,29 @@ func (l *moveLayout) set(v *gameschema.Values, s steer) {
 		turn := a / (2 * math.Pi)
 		turn -= math.Floor(turn)
 		if f.Type.IsFloat() {
-			v.SetFloat(f.Index, f.FMin+turn*(f.FMax-f.FMin))
+			v.SetFloat(f.Index, floatIn(f, f.FMin+turn*(f.FMax-f.FMin)))
 		} else {
 			span := float64(uint64(f.Max-f.Min) + 1)
 			v.SetInt(f.Index, min(f.Max, f.Min+int64(turn*span)))
 		}
 	}
+}
+
+// floatIn clamps x into f's range as the field stores it (a float32 field
+// rounds: step back inside when the rounding leaves the range).
+func floatIn(f *gameschema.Field, x float64) float64 {
+	x = max(f.FMin, min(f.FMax, x))
+	if f.Type == gameschema.Float32 {
+		x32 := float32(x)
+		if float64(x32) > f.FMax {
+			x32 = math.Nextafter32(x32, float32(math.Inf(-1)))
+		}
+		if float64(x32) < f.FMin {
+			x32 = math.Nextafter32(x32, float32(math.Inf(1)))
+		}
+		x = float64(x32)
+	}
+	return x
 }
 
 // axisValue scales c (-1..1) onto f's range: a range around zero scales

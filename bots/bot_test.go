@@ -239,3 +239,40 @@ func TestAxisValue(t *testing.T) {
 		}
 	}
 }
+
+// An aim field spans one turn over its range: an integer range by whole
+// steps, a float range (stored as float32) within its bounds.
+func TestAimScales(t *testing.T) {
+	in := &gameschema.Table{Name: "t.Input", Fields: []gameschema.Field{
+		{Name: FieldMoveX, Index: 0, Type: gameschema.Int16, Min: -1000, Max: 1000},
+		{Name: FieldMoveY, Index: 1, Type: gameschema.Int16, Min: -1000, Max: 1000},
+		{Name: FieldAim, Index: 2, Type: gameschema.Uint16, Min: 0, Max: 359},
+		{Name: "aim_f", Index: 3, Type: gameschema.Float32, FMin: 0, FMax: 0.1, HasRange: true},
+	}}
+	var v gameschema.Values
+	for _, f := range []int{2, 3} {
+		l := &moveLayout{input: in, moveX: &in.Fields[0], moveY: &in.Fields[1], aim: &in.Fields[f]}
+		for _, c := range []struct {
+			angle float64
+			aim   int64
+		}{{0, 0}, {math.Pi, 180}, {-math.Pi / 2, 270}, {2*math.Pi - 1e-12, 359}} {
+			v.Reset(in)
+			l.set(&v, steerToward(c.angle))
+			if f == 2 {
+				if got := v.Int(2); got != c.aim {
+					t.Errorf("aim of %g rad = %d, want %d", c.angle, got, c.aim)
+				}
+				continue
+			}
+			x := v.Float(3)
+			if x < 0 || x > 0.1 || float64(float32(x)) != x || math.Abs(x-float64(c.aim)/360*0.1) > 1e-3 {
+				t.Errorf("float aim of %g rad = %v", c.angle, x)
+			}
+		}
+		v.Reset(in)
+		l.set(&v, steerToward(0))
+		if v.Int(0) != 1000 || v.Int(1) != 0 {
+			t.Errorf("axes at 0 rad: %d, %d", v.Int(0), v.Int(1))
+		}
+	}
+}
