@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
@@ -38,19 +37,22 @@ type bot struct {
 	client atomic.Pointer[client.Client] // set once the first Dial returned
 
 	// Written by the client goroutine, read by the scheduler.
-	steer  atomic.Uint32 // packSteer of the chase decision
-	entity atomic.Uint32 // own entity id from the Welcome
+	steer atomic.Uint64 // the chase decision (a steer)
+
+	// Written by OnWelcome (the dialer's or the client's goroutine), read
+	// by the client goroutine.
+	entity atomic.Uint32 // own entity id from the Welcome (0: none)
+	player atomic.Uint32 // own player id from the Welcome
 
 	// Client goroutine only.
 	acked       uint32 // newest input seq already turned into an RTT sample
 	lastArrival int64  // swarm clock of the previous snapshot; 0: none
 	rttBuf      [8]int64
-	ents        []arena.Entity // chase: the world read, reused
 
 	// Scheduler goroutine only.
 	wander wanderer
-	input  []byte   // the arena input sent, reused
-	game   *gameBot // another game than the arena: random inputs; nil: the arena
+	mover  *mover   // a game with movement axes: wander and chase steer; nil: random inputs
+	game   *gameBot // random inputs (no mover) and client events; nil: neither
 
 	ring [rttRing]sentInput
 }
@@ -63,27 +65,24 @@ func (b *bot) tick(now int64) {
 	if c == nil || !b.cnt.connected.Load() {
 		return
 	}
-	ack := c.AckTick()
-	var in schema.Input
-	if g := b.game; g != nil {
-		in = schema.Input{TargetTick: ack + 1, Data: g.inputAt(now, b.sw.cfg.Behavior == Idle)}
-		if g.eventDue(b.sw.cfg.EventRate, int(b.sw.tickRate.Load())) {
-			b.sendEvent(c, g.event())
-		}
-	} else {
-		// The arena: its behaviours steer; idle sends the zero input
-		// (no data).
-		var data []byte
+	var data []byte
+	switch {
+	case b.mover != nil:
+		// A game with movement axes: wander and chase steer; idle sends
+		// no data (the node passes the game an empty input).
 		switch b.sw.cfg.Behavior {
 		case Wander:
-			b.input = arena.AppendInput(b.input[:0], b.wander.at(now).input())
-			data = b.input
+			data = b.mover.input(b.wander.at(now))
 		case Chase:
-			b.input = arena.AppendInput(b.input[:0], unpackSteer(b.steer.Load()).input())
-			data = b.input
+			data = b.mover.input(steer(b.steer.Load()))
 		}
-		in = schema.Input{TargetTick: ack + 1, Data: data}
+	case b.game != nil:
+		data = b.game.inputAt(now, b.sw.cfg.Behavior == Idle)
 	}
+	if g := b.game; g != nil && g.eventDue(b.sw.cfg.EventRate, int(b.sw.tickRate.Load())) {
+		b.sendEvent(c, g.event())
+	}
+	in := schema.Input{TargetTick: c.AckTick() + 1, Data: data}
 	// Only this goroutine sends, so the input takes InputSeq()+1. The slot
 	// is filled before the write so that an early ack still finds it.
 	seq := c.InputSeq() + 1
@@ -113,6 +112,7 @@ func (b *bot) sendEvent(c *client.Client, data []byte) {
 func (b *bot) OnWelcome(c *client.Client, w *schema.Welcome, resumed bool) {
 	now := b.sw.now()
 	b.entity.Store(w.EntityID)
+	b.player.Store(w.PlayerID)
 	if !resumed {
 		b.acked = 0 // a new seat: the input seq starts again
 	}
@@ -149,9 +149,8 @@ func (b *bot) OnSnapshot(c *client.Client, s *schema.Snapshot, w *client.World) 
 	}
 	b.lastArrival = now
 	b.shard.recordSnapshot(b.rttBuf[:n], gap)
-	if b.sw.cfg.Behavior == Chase {
-		b.ents = worldEntities(b.ents[:0], w)
-		b.steer.Store(packSteer(chaseSteer(b.ents, b.entity.Load())))
+	if l := b.sw.chase; l != nil {
+		b.steer.Store(uint64(chaseSteer(w, l, b.entity.Load(), b.player.Load())))
 	}
 }
 

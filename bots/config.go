@@ -7,28 +7,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
 
-// Behavior says how a bot chooses its input each tick. The arena's bots
-// steer (wander, chase); another game's draw random inputs within its
-// schema (wander) or send its defaults (idle).
+// Behavior says how a bot chooses its input each tick. In a game whose
+// input has the movement axes move_x and move_y the bots steer (wander,
+// chase); in another game they draw random inputs within its schema
+// (wander) or send its defaults (idle). See behavior.go for the field
+// names.
 type Behavior string
 
 // Behaviours.
 const (
 	// Wander picks a new random direction every second and walks it, like
-	// the arena's NPCs (the arena-8x64 scenario).
+	// the arena's NPCs (the arena-8x64 scenario); without movement axes, a
+	// new random input every second.
 	Wander Behavior = "wander"
-	// Chase steers towards the nearest other entity of the bot's world
-	// (the arena only).
+	// Chase steers towards the nearest other entity of the bot's world:
+	// games with movement axes and entities with integer x and y only.
 	Chase Behavior = "chase"
-	// Idle sends the zero input: the cheapest bot, for footprint
-	// measurements.
+	// Idle sends no input data (a game with movement axes) or the input
+	// table's defaults: the cheapest bot, for footprint measurements.
 	Idle Behavior = "idle"
 )
 
@@ -70,11 +72,11 @@ type Config struct {
 	TokenSecret string
 	// PlayerIDBase is the player id of bot 0 when TokenSecret is set.
 	PlayerIDBase uint32
-	// Game names the game for matchmaking; default arena.Name. The arena
-	// is played with its behaviours (its schema is compiled in); for
-	// another game Run asks the nodes for its compiled schema (GET
-	// /games/{name}/schema) and the bots send random inputs and client
-	// events within the schema's ranges, with a random join payload each.
+	// Game names the game for matchmaking; default DefaultGame. Run asks
+	// the nodes for its compiled schema (GET /games/{name}/schema) unless
+	// Schema is set; the schema's field names choose how the bots play it
+	// (Behavior), with a random join payload each when it has a join
+	// table and random client events when it has some.
 	Game string
 	// Schema and Codec, when set, are the game's compiled schema and its
 	// delta codec, and Run asks the nodes for nothing (Codec nil: compiled
@@ -84,9 +86,9 @@ type Config struct {
 	// EventRate is the rate of random client events each bot sends, per
 	// second, in a game with a schema and client events (0: none).
 	EventRate float64
-	// Behavior of every bot. In another game than the arena, wander draws
-	// a new random input every second and idle sends the input table's
-	// defaults; chase needs the arena's world.
+	// Behavior of every bot. In a game without movement axes, wander
+	// draws a new random input every second and idle sends the input
+	// table's defaults; chase needs the axes and positioned entities.
 	Behavior Behavior
 	// Seed seeds every bot's random choices (bot i uses Seed and i), so a run
 	// replays the same inputs.
@@ -157,13 +159,17 @@ func DefaultConfig() Config {
 		MaxErrorRate:     0.01,
 		ProgressInterval: time.Second,
 		JoinTimeout:      10 * time.Second,
-		Game:             arena.Name,
+		Game:             DefaultGame,
 		WorldRing:        DefaultWorldRing,
 		ReadBufferSize:   DefaultReadBufferSize,
 		StallTimeout:     client.DefaultStallTimeout,
 		EventRate:        DefaultEventRate,
 	}
 }
+
+// DefaultGame is the game the bots play by default: the arena cmd/ticksync
+// registers. Only its name: its schema comes from the nodes.
+const DefaultGame = "arena"
 
 // DefaultEventRate is the default rate of client events per bot per
 // second: one every two seconds.
@@ -218,13 +224,13 @@ func (c *Config) Validate() error {
 	case c.EventRate < 0 || c.EventRate > MaxEventRate:
 		return fmt.Errorf("event-rate %g: must be 0..%d events per bot per second", c.EventRate, MaxEventRate)
 	case c.Game == "":
-		return fmt.Errorf("game: must name the game (default %s)", arena.Name)
+		return fmt.Errorf("game: must name the game (default %s)", DefaultGame)
 	case len(c.Game) > schema.MaxGameLen:
 		return fmt.Errorf("game %q: at most %d bytes", c.Game, schema.MaxGameLen)
 	case c.Codec != nil && c.Schema == nil:
 		return errors.New("game: a codec without its schema")
-	case c.Schema != nil && c.Behavior == Chase && c.Schema.HashString() != arena.Schema().HashString():
-		return errors.New("behavior chase: steers by the arena's world; another game takes wander or idle")
+	case c.Schema != nil && c.Behavior == Chase && checkChase(c.Schema) != nil:
+		return fmt.Errorf("behavior chase: game %s: %w (use wander or idle)", c.Game, checkChase(c.Schema))
 	case c.SkipWorld && c.Behavior == Chase:
 		return errors.New("skip-world: chase bots steer by the world; use wander or idle")
 	case c.TokenSecret != "" && uint64(c.PlayerIDBase)+uint64(c.Bots) > 1<<32-1:

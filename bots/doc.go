@@ -1,10 +1,11 @@
 // Package bots drives thousands of headless ticksync players from one
 // process, for load tests and for the capacity benchmark (tools/capacity).
-// Like any other client it uses net/client and schema (player tokens are
-// minted with schema/token, the format the node verifies), and
-// games/arena: the arena is the behaviour ticksync ships, so its bots
-// steer (build its inputs, read its world); other games get random inputs
-// within their schema.
+// Like any other client it uses only net/client and schema (player tokens
+// are minted with schema/token, the format the node verifies; a game's
+// schema is fetched from the nodes). The bots know no game: they play it
+// by its schema's field names. An input with integer move_x and move_y
+// (the arena's) is steered (wander, chase by the entities' integer x and
+// y); any other input gets random values within the schema's ranges.
 //
 // Data flow:
 //
@@ -28,25 +29,28 @@
 //     goroutine, OnSnapshot turns the acknowledged inputs into RTT samples
 //     (time from sending input seq N to the first snapshot with
 //     last_input_seq ≥ N), records the inter-arrival gap, and for Chase
-//     computes the steering from the client's world (arena.AppendEntities
-//     into a reused slice). It reads the client's reused structs and
-//     allocates nothing.
+//     computes the direction to the nearest entity from the x and y
+//     fields of the client's world. It reads the client's reused structs
+//     and allocates nothing.
 //   - One input scheduler goroutine per statistics shard sends the inputs of
 //     its bots once per tick (SendInput may run while the client's goroutine
 //     reads; each bot has exactly one sender), with the ack of the newest
 //     applied snapshot filled in by the client. A bot costs one goroutine,
 //     its client's.
 //   - The game (Config.Game, default the arena) is settled before the
-//     ramp. The arena's schema is compiled in (games/arena); its bots'
-//     inputs are built with arena.AppendInput (wander, chase; idle sends
-//     the zero input) into Input.Data. Another game's compiled schema is
-//     fetched from the nodes (or taken from Config.Schema): each bot dials
-//     with a random join payload of the schema, and its scheduler sends a
-//     random input of the schema's input table (drawn again every second;
-//     idle: the defaults) as Input.Data, and at Config.EventRate a random
-//     client event (client.SendEvent, reliable). The client applies the
-//     state and counts the events; the report adds them (Report.Game) for
-//     games other than the arena.
+//     ramp: its compiled schema is fetched from the nodes (or taken from
+//     Config.Schema) and its codec compiled; the schema's field names
+//     choose the inputs (behavior.go, DESIGN.md). With movement axes each
+//     bot's scheduler builds its input from a direction (wander: a new
+//     one every second; chase: the client goroutine's decision, through
+//     an atomic) into a reused builder, only when the direction changes;
+//     idle sends no data. Without them it sends a random input of the
+//     schema's input table (drawn again every second; idle: the
+//     defaults). A game with client events also gets random events at
+//     Config.EventRate (client.SendEvent, reliable), a game with a join
+//     table a random join payload per bot. The client applies the state
+//     and counts the events; the report adds them (Report.Game) for a
+//     game whose schema declares events.
 //   - Counters are per bot (atomics with a single writer) or per client
 //     (client.Stats), summed by the reporter; latencies go to HDR histograms
 //     per shard under a short mutex, drained by the reporter every second.

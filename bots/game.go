@@ -9,7 +9,6 @@ import (
 
 	flatbuffers "github.com/google/flatbuffers/go"
 
-	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
@@ -18,27 +17,27 @@ import (
 const (
 	logKeyGame   = "game"
 	logKeySchema = "schema"
+	logKeyWhy    = "why"
 )
 
-// Seed salts: the join payloads and the generic inputs and events draw
-// from streams of their own, apart from the arena's wanderers.
+// Seed salts: the join payloads and the random inputs and events draw
+// from streams of their own, apart from the wanderers.
 const (
 	joinSalt  = 0x6a6f696e
 	inputSalt = 0x696e7075
 )
 
-// lookupGame settles what the bots play before the ramp. The arena
-// (Config.Game arena.Name) needs no request: its schema is compiled in
-// (games/arena), and the arena's behaviours steer the bots. Another game
-// without Config.Schema is asked of the nodes (GET /games/{name}/schema
-// on each URL's host until one answers); its bots send random inputs and
-// events within its schema's ranges. A node that serves no schema for it
-// (an unknown game), no node answering, or a schema served but unusable
-// end the run.
+// lookupGame settles what the bots play before the ramp. Without
+// Config.Schema the game's compiled schema is asked of the nodes (GET
+// /games/{name}/schema on each URL's host until one answers), the arena's
+// like any other. Then the schema's field names decide the behaviour
+// (behavior.go): an input table with integer fields move_x and move_y is
+// steered (wander; chase also needs entities with integer x and y, else
+// the run is refused naming the missing field); any other input table
+// gets random inputs within its ranges. A game with client events gets
+// random events. A node that serves no schema for the game (an unknown
+// game), no node answering, or a schema served but unusable end the run.
 func (s *Swarm) lookupGame(ctx context.Context) error {
-	if s.cfg.Schema == nil && s.cfg.Game == arena.Name {
-		s.cfg.Schema, s.cfg.Codec = arena.Schema(), arena.Codec()
-	}
 	if s.cfg.Schema == nil {
 		var err error
 		for _, u := range s.cfg.URLs {
@@ -58,9 +57,15 @@ func (s *Swarm) lookupGame(ctx context.Context) error {
 			return fmt.Errorf("game %s: no node answered for its schema: %w", s.cfg.Game, err)
 		}
 	}
-	s.arena = s.cfg.Schema.HashString() == arena.Schema().HashString()
-	if s.cfg.Behavior == Chase && !s.arena {
-		return fmt.Errorf("behavior chase: steers by the arena's world; game %s is not the arena (use wander or idle)", s.cfg.Game)
+	move, moveErr := newMoveLayout(s.cfg.Schema)
+	if s.cfg.Behavior == Chase {
+		err := moveErr
+		if err == nil {
+			s.chase, err = newChaseLayout(s.cfg.Schema)
+		}
+		if err != nil {
+			return fmt.Errorf("behavior chase: game %s: %w (use wander or idle)", s.cfg.Game, err)
+		}
 	}
 	if s.cfg.Codec == nil {
 		c, err := client.GameCodec(s.cfg.Schema)
@@ -69,15 +74,34 @@ func (s *Swarm) lookupGame(ctx context.Context) error {
 		}
 		s.cfg.Codec = c
 	}
-	if s.arena {
-		s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString()).Msg("playing the arena")
-		return nil
-	}
+	s.move = move
+	events := hasClientEvents(s.cfg.Schema)
 	for _, b := range s.bots {
-		b.game = newGameBot(s.cfg.Schema, s.cfg.Seed, b.id)
+		if move != nil {
+			b.mover = newMover(move, s.cfg.Seed, b.id)
+		}
+		if move == nil || events {
+			b.game = newGameBot(s.cfg.Schema, s.cfg.Seed, b.id)
+		}
 	}
-	s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString()).Msg("playing a game with random inputs within its schema")
+	ev := s.log.Info().Str(logKeyGame, s.cfg.Game).Str(logKeySchema, s.cfg.Schema.HashString())
+	if move != nil {
+		ev.Msg("steering by the input's movement axes")
+	} else {
+		ev.Str(logKeyWhy, moveErr.Error()).Msg("random inputs within the schema")
+	}
 	return nil
+}
+
+// hasClientEvents reports whether s declares client events.
+func hasClientEvents(s *gameschema.Schema) bool {
+	return s.ClientEvents != nil && len(s.ClientEvents.Tables) > 0
+}
+
+// hasEvents reports whether s declares events of either direction: the
+// report's game section counts them.
+func hasEvents(s *gameschema.Schema) bool {
+	return hasClientEvents(s) || s.ServerEvents != nil && len(s.ServerEvents.Tables) > 0
 }
 
 // unanswered reports whether FetchSchema failed because the node did not
@@ -90,8 +114,9 @@ func unanswered(err error) bool {
 	return errors.As(err, &ue) || (errors.As(err, &he) && he.Retryable())
 }
 
-// gameBot is a bot's player of a game other than the arena: random inputs
-// within the schema's ranges and, now and then, a random client event.
+// gameBot is a bot's random player: random inputs within the schema's
+// ranges (a game without movement axes) and, now and then, a random client
+// event.
 // Only the input scheduler goroutine touches it.
 type gameBot struct {
 	schema *gameschema.Schema

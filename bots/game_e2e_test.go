@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/gametesting"
 	"github.com/ticksync/ticksync/schema/gameschema"
 )
@@ -67,9 +68,10 @@ func TestSwarmPlaysAGameWithASchema(t *testing.T) {
 }
 
 // TestSwarmPlaysTheArena: the swarm's default game against a real node:
-// 8 chasing bots fill one arena match, steer by the world they rebuild
-// (arena.AppendEntities), and the report is the arena's (no game
-// section), with RTT samples, deltas and no errors.
+// the bots fetch the arena's schema like any game's, 8 chasing bots fill
+// one arena match, steer by the x and y of the world they rebuild, and
+// the report has no game section (the arena has no events), with RTT
+// samples, deltas and no errors.
 func TestSwarmPlaysTheArena(t *testing.T) {
 	url := gametesting.StartNode(t)
 	cfg := DefaultConfig()
@@ -99,6 +101,9 @@ func TestSwarmPlaysTheArena(t *testing.T) {
 	if rep.Game != nil {
 		t.Errorf("a game section for the arena: %+v", rep.Game)
 	}
+	if sw.cfg.Schema == nil || sw.cfg.Schema.Hash != arena.Schema().Hash || sw.move == nil {
+		t.Errorf("the arena's schema was not fetched and steered: %v", sw.cfg.Schema)
+	}
 	if rep.BytesDownPerBotPerS <= 0 || rep.BytesUpPerBotPerS <= 0 || rep.Snapshots.Delta == 0 || rep.RTT.Count == 0 || rep.Snapshots.NoBaseline != 0 {
 		t.Errorf("bytes down %.0f up %.0f per bot per s, snapshots %+v, rtt %+v",
 			rep.BytesDownPerBotPerS, rep.BytesUpPerBotPerS, rep.Snapshots, rep.RTT)
@@ -106,7 +111,7 @@ func TestSwarmPlaysTheArena(t *testing.T) {
 	// The chasers steered: their last decisions are not all zero.
 	moving := 0
 	for _, b := range sw.bots {
-		if st := unpackSteer(b.steer.Load()); st.moveX != 0 || st.moveY != 0 {
+		if st := steer(b.steer.Load()); !st.still() {
 			moving++
 		}
 	}

@@ -94,18 +94,26 @@ func TestGameBotEventRate(t *testing.T) {
 	}
 }
 
-// The swarm plays the arena with its compiled-in schema and behaviours,
-// and asks the nodes for another game's schema: random inputs within it.
+// The swarm asks the nodes for every game's schema, the arena's too: the
+// arena's input has movement axes (the bots steer), the card table's not
+// (random inputs within its schema).
 func TestLookupGame(t *testing.T) {
 	bfbs, s := readCards(t)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/games/cards/schema" {
+		var b []byte
+		var h string
+		switch r.URL.Path {
+		case "/games/cards/schema":
+			b, h = bfbs, s.HashString()
+		case "/games/arena/schema":
+			b, h = arena.BFBS(), arena.Schema().HashString()
+		default:
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("ETag", `"`+s.HashString()+`"`)
-		_, _ = w.Write(bfbs)
+		w.Header().Set("ETag", `"`+h+`"`)
+		_, _ = w.Write(b)
 	}))
 	defer hs.Close()
 	ws := "ws://" + strings.TrimPrefix(hs.URL, "http://") + "/ws"
@@ -124,7 +132,7 @@ func TestLookupGame(t *testing.T) {
 	if err := sw.lookupGame(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if sw.cfg.Schema == nil || sw.cfg.Schema.Hash != s.Hash || sw.cfg.Codec == nil || sw.bots[1].game == nil {
+	if sw.cfg.Schema == nil || sw.cfg.Schema.Hash != s.Hash || sw.cfg.Codec == nil || sw.bots[1].game == nil || sw.bots[1].mover != nil {
 		t.Fatalf("cards: schema %v codec %v", sw.cfg.Schema, sw.cfg.Codec)
 	}
 	c := sw.clientConfig(sw.bots[1], "", "", joinPayload(s, 1, 1))
@@ -133,18 +141,25 @@ func TestLookupGame(t *testing.T) {
 	}
 
 	sw = swarm(arena.Name, Chase)
-	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Schema != arena.Schema() || sw.cfg.Codec != arena.Codec() || !sw.arena || sw.bots[0].game != nil {
+	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Schema.Hash != arena.Schema().Hash || sw.cfg.Codec == nil || sw.move == nil || sw.chase == nil || sw.bots[0].mover == nil || sw.bots[0].game != nil {
 		t.Fatalf("arena: %v, schema %v", err, sw.cfg.Schema)
 	}
-	if c := sw.clientConfig(sw.bots[0], "", "", nil); c.Schema != arena.Schema() || c.Codec != arena.Codec() || c.Game != arena.Name || c.Validate() != nil {
+	if c := sw.clientConfig(sw.bots[0], "", "", nil); c.Schema != sw.cfg.Schema || c.Codec != sw.cfg.Codec || c.Game != arena.Name || c.Validate() != nil {
 		t.Fatalf("arena client config %+v", c)
+	}
+	// A schema given is not fetched.
+	sw = swarm(arena.Name, Wander)
+	sw.cfg.URLs = sw.cfg.URLs[:1]
+	sw.cfg.Schema = arena.Schema()
+	if err := sw.lookupGame(ctx); err != nil || sw.cfg.Codec == nil || sw.bots[0].mover == nil {
+		t.Fatalf("arena with its schema given: %v", err)
 	}
 	if DefaultConfig().Game != arena.Name {
 		t.Fatalf("default game %q, want the arena", DefaultConfig().Game)
 	}
 
-	if err := swarm("cards", Chase).lookupGame(ctx); err == nil || !strings.Contains(err.Error(), "chase") {
-		t.Fatalf("chase in another game than the arena: %v", err)
+	if err := swarm("cards", Chase).lookupGame(ctx); err == nil || !strings.Contains(err.Error(), "chase") || !strings.Contains(err.Error(), "move_x") {
+		t.Fatalf("chase in a game without movement axes: %v", err)
 	}
 
 	// An unknown game (404), and a game no node answers for, end the run.

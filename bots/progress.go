@@ -97,7 +97,7 @@ func (s *Swarm) buildReport(all, w totals, window float64, cpu rusage) *Report {
 			r.Snapshots.DeliveredFrac = r.Snapshots.PerBotPerS / float64(rate)
 		}
 	}
-	if sch := s.cfg.Schema; sch != nil && !s.arena {
+	if sch := s.cfg.Schema; sch != nil && hasEvents(sch) {
 		r.Game = &GameCounts{
 			Name: s.cfg.Game, Schema: sch.Name, SchemaHash: sch.HashString(),
 			EventsSent: w.eventsOut, EventsReceived: w.eventsIn, EventsResent: w.eventsResent, EventsDuplicate: w.eventsDup,

@@ -83,10 +83,7 @@ func (s *Swarm) join(ctx context.Context, b *bot) {
 			return
 		}
 	}
-	var join []byte
-	if b.game != nil {
-		join = joinPayload(s.cfg.Schema, s.cfg.Seed, b.id)
-	}
+	join := joinPayload(s.cfg.Schema, s.cfg.Seed, b.id)
 	deadline := time.Now().Add(s.cfg.JoinTimeout)
 	for attempt := 0; ; attempt++ {
 		c, err := client.Dial(ctx, s.clientConfig(b, match, tok, join))

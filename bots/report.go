@@ -78,8 +78,9 @@ type InputCounts struct {
 	PerBotPerS float64 `json:"per_bot_per_s"`
 }
 
-// GameCounts is the "game" section of a Report, for a game with a schema
-// (the arena's reports have none). Event counts cover the measured window.
+// GameCounts is the "game" section of a Report, for a game whose schema
+// declares events (client or server): it counts them. A game without
+// events (the arena) has none. Event counts cover the measured window.
 type GameCounts struct {
 	Name       string `json:"name"`
 	Schema     string `json:"schema"`      // the schema's namespace

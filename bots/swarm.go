@@ -46,9 +46,11 @@ type Swarm struct {
 	rateKnown chan struct{}
 	rateOnce  sync.Once
 	stopping  atomic.Bool // Run is closing the bots: their errors are not counted
-	// arena: the game is the arena (its schema is games/arena's): the
-	// bots steer with its behaviours. Set by lookupGame before the ramp.
-	arena bool
+	// move: the game's input has movement axes (wander and chase steer);
+	// nil: random inputs. chase: where its entities keep their positions,
+	// set for chasing bots only. Both set by lookupGame before the ramp.
+	move  *moveLayout
+	chase *chaseLayout
 
 	roomsMu sync.Mutex
 	rooms   map[string]int // match id → bots seated there (first Welcome)
@@ -79,6 +81,7 @@ func New(cfg Config, progress io.Writer, log zerolog.Logger) (*Swarm, error) {
 	for i := range s.bots {
 		b := &bot{id: i, sw: s, shard: s.col.shards[i%nshards]}
 		b.wander = newWanderer(cfg.Seed, i)
+		b.steer.Store(uint64(steerStill))
 		s.bots[i] = b
 	}
 	return s, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/tools/floor"
 )
@@ -141,12 +142,25 @@ func TestSwarmFailsWithoutServer(t *testing.T) {
 	cfg.Bots, cfg.PerRoom = 3, 2
 	cfg.Ramp, cfg.Duration = 0, 100*time.Millisecond
 	cfg.JoinTimeout = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Without a node nobody serves the game's schema: the run ends before
+	// the ramp.
 	sw, err := New(cfg, io.Discard, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	if _, err := sw.Run(ctx); err == nil || !strings.Contains(err.Error(), "no node answered") {
+		t.Fatalf("run without a node: %v", err)
+	}
+
+	// With the schema given, every bot's dial fails and the report says so.
+	cfg.Schema = arena.Schema()
+	sw, err = New(cfg, io.Discard, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep, err := sw.Run(ctx)
 	if err != nil {
 		t.Fatal(err)

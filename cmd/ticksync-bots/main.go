@@ -4,13 +4,16 @@
 // It exits 0 on a clean run, 1 when a bot failed to connect or the error
 // rate crossed -max-error-rate, and 2 for a bad flag.
 //
-// The bots play the arena by default (-game arena), steering with its
-// behaviours. With -game NAME of another game, they fetch its compiled
-// schema from the first node that answers (GET /games/NAME/schema on the
-// -url host) and play it: random inputs within the schema's ranges (a new
-// one each second; -behavior idle sends the defaults), random client
-// events at -event-rate, a random join payload each. The report adds the
-// game's event counts.
+// The bots play the arena by default (-game arena). For any game, the
+// arena's included, they fetch its compiled schema from the first node
+// that answers (GET /games/NAME/schema on the -url host) and play it by
+// its field names: an input with integer fields move_x and move_y is
+// steered (-behavior wander, or chase towards the nearest entity by the
+// entities' x and y); another input gets random values within the
+// schema's ranges (a new one each second; -behavior idle sends the
+// defaults). A game with client events gets random ones at -event-rate, a
+// game with a join table a random join payload per bot, and the report
+// adds the event counts of a game with events.
 //
 //	ticksync-bots -url ws://127.0.0.1:7350/ws -bots 1000 -per-room 8 -duration 30s -ramp 10s
 //	ticksync-bots -url ws://127.0.0.1:7350/ws -game cards -bots 64 -per-room 4 -event-rate 1
@@ -100,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg bots.Config, jsonPath stri
 	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", cfg.MaxErrorRate, "largest acceptable errors / inputs ratio")
 	fs.StringVar(&cfg.ServerStatsURL, "server-stats", "", "a node's /metrics URL to read the server's side from")
 	fs.StringVar(&cfg.ServerStatsToken, "server-stats-token", os.Getenv("TICKSYNC_ADMIN_TOKEN"), "the node's admin token for -server-stats (default $TICKSYNC_ADMIN_TOKEN; not needed on its -metrics-addr)")
-	fs.StringVar(&cfg.Game, "game", cfg.Game, "game to play: the arena plays with its behaviours; another game (its schema fetched from the node) gets random inputs, events and join payloads within its ranges")
+	fs.StringVar(&cfg.Game, "game", cfg.Game, "game to play (its schema fetched from the node): inputs with move_x/move_y are steered, others random within the schema's ranges; random events and join payloads")
 	fs.Float64Var(&cfg.EventRate, "event-rate", cfg.EventRate, "random client events per bot per second, in a game with a schema (0: none)")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", cfg.JoinTimeout, "give up on a bot not seated within this time")
 	fs.IntVar(&cfg.WorldRing, "world-ring", cfg.WorldRing, "worlds each bot keeps as delta baselines (0: the client's default, 64)")
