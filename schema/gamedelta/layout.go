@@ -98,6 +98,23 @@ type kindInfo struct {
 	ints      []int      // indexes of the FieldInt fields
 	predicted []int      // of the FieldInt fields with a velocity
 	blobs     []int      // of the FieldBytes fields
+	// lo and span bound each field's values for World.Check: v fits when
+	// uint64(v-lo) <= span (a FieldBytes field: any slot, checked apart).
+	lo   []int64
+	span []uint64
+	// pred is the encoder's per-field prediction of a plain kind, without
+	// branches: the residual is (cur - base[f] - base[vel]·(dt&mul)) <<
+	// sh >> sh.
+	pred []fieldPred
+}
+
+// fieldPred is how a plain kind's int field is predicted: vel is the
+// velocity field's index (the field itself when none, then mul is 0), mul
+// is -1 with a velocity, sh is 64-bits for a wrapping field (else 0).
+type fieldPred struct {
+	vel int32
+	sh  uint8
+	mul int64
 }
 
 // fieldHot is the part of a fieldInfo that the encoder reads for every
@@ -144,7 +161,9 @@ func Compile(l Layout) (*Codec, error) {
 		if len(kd.Fields) > MaxFields {
 			return nil, fmt.Errorf("layout: kind %q: %d fields: must be 0..%d", kd.Name, len(kd.Fields), MaxFields)
 		}
-		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, len(kd.Fields)), hot: make([]fieldHot, len(kd.Fields)), plain: true}
+		n := len(kd.Fields)
+		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, n), hot: make([]fieldHot, n), plain: true,
+			lo: make([]int64, n), span: make([]uint64, n), pred: make([]fieldPred, n)}
 		for i, f := range kd.Fields {
 			fi, err := compileField(kd, i)
 			if err != nil {
@@ -164,6 +183,17 @@ func Compile(l Layout) (*Codec, error) {
 				ki.plain = false
 			}
 			ki.hot[i] = h
+			ki.lo[i], ki.span[i] = math.MinInt64, math.MaxUint64
+			if fi.typ == FieldInt && !fi.anyValue {
+				ki.lo[i], ki.span[i] = fi.min, uint64(fi.max-fi.min)
+			}
+			ki.pred[i] = fieldPred{vel: int32(i)}
+			if fi.vel >= 0 {
+				ki.pred[i].vel, ki.pred[i].mul = int32(fi.vel), -1
+			}
+			if fi.wrap {
+				ki.pred[i].sh = 64 - fi.bits
+			}
 			c.ownerOnly = c.ownerOnly || f.OwnerOnly
 			switch {
 			case fi.typ == FieldBytes:

@@ -55,8 +55,12 @@ func (w *World) Add(id uint32, kind int, owner uint32) int {
 	if kind < 0 || kind >= len(w.c.kinds) {
 		panic(fmt.Sprintf("gamedelta: World.Add: kind %d of %d", kind, len(w.c.kinds)))
 	}
-	off := len(w.vals)
-	w.vals = append(w.vals, make([]int64, len(w.c.kinds[kind].fields))...)
+	off, n := len(w.vals), len(w.c.kinds[kind].fields)
+	if cap(w.vals)-off < n {
+		w.vals = slices.Grow(w.vals, n)
+	}
+	w.vals = w.vals[:off+n]
+	clear(w.vals[off:])
 	w.ents = append(w.ents, ent{id: id, owner: owner, kind: uint32(kind), off: uint32(off)})
 	return len(w.ents) - 1
 }
@@ -100,9 +104,30 @@ func (w *World) SetBytes(i, f int, b []byte) {
 func (w *World) slot(i, f int) int {
 	e := &w.ents[i]
 	if uint(f) >= uint(len(w.c.kinds[e.kind].fields)) {
-		panic(fmt.Sprintf("gamedelta: field %d of kind %d with %d fields", f, e.kind, len(w.c.kinds[e.kind].fields)))
+		w.badField(e.kind, f)
 	}
 	return int(e.off) + f
+}
+
+// badField panics: field f is not a field of kind k. Apart from slot, so
+// that the accessors stay small enough to be inlined.
+//
+//go:noinline
+func (w *World) badField(k uint32, f int) {
+	panic(fmt.Sprintf("gamedelta: field %d of kind %d with %d fields", f, k, len(w.c.kinds[k].fields)))
+}
+
+// Ints returns the field slots of entity i, indexed by field: each
+// FieldInt field's value, as Int returns it. The element of a FieldBytes
+// field is not its value (read that with Bytes, and never write it). The
+// slice aliases the world: writing an int field's element sets the field,
+// as SetInt does; it is valid until the next Add or Reset. Filling an
+// entity through it (or reading one, as a state hash does) costs no call
+// per field.
+func (w *World) Ints(i int) []int64 {
+	e := &w.ents[i]
+	n := len(w.c.kinds[e.kind].fields)
+	return w.vals[e.off : int(e.off)+n : int(e.off)+n]
 }
 
 // Find returns the index of the entity with the given id, or -1. The world
@@ -132,21 +157,25 @@ func (w *World) CopyFrom(src *World) {
 // ascending, or an int value that does not fit its field, or a bytes value
 // longer than its field's MaxLen.
 func (w *World) Check() error {
+	ks := w.c.kinds
 	for i := range w.ents {
 		e := &w.ents[i]
 		if i > 0 && e.id <= w.ents[i-1].id {
 			return fmt.Errorf("entity %d after entity %d: ids not strictly ascending", e.id, w.ents[i-1].id)
 		}
-		for f := range w.c.kinds[e.kind].fields {
-			fi := &w.c.kinds[e.kind].fields[f]
-			if fi.typ == FieldBytes {
-				if n := len(w.Bytes(i, f)); n > fi.maxLen {
-					return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
-				}
-				continue
-			}
-			if v := w.vals[int(e.off)+f]; !fi.fits(v) {
+		k := &ks[e.kind]
+		vals := w.vals[e.off : int(e.off)+len(k.lo)]
+		lo, span := k.lo[:len(vals)], k.span[:len(vals)]
+		for f, v := range vals {
+			if uint64(v-lo[f]) > span[f] {
+				fi := &k.fields[f]
 				return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, v, fi.bits)
+			}
+		}
+		for _, f := range k.blobs {
+			fi := &k.fields[f]
+			if n := int(uint32(vals[f])); n > fi.maxLen {
+				return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
 			}
 		}
 	}
