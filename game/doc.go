@@ -3,7 +3,7 @@
 // ticking one Game, plus its seats and lifecycle) and the Manager that
 // seats players: matchmaking, explicit match ids, resume tokens, within the
 // node's admission limits (players, matches, matches created per guest
-// address). The built-in demo game is game/arena; resume and auth tokens
+// address). The built-in demo game is games/arena; resume and auth tokens
 // are schema/token.
 //
 // Data flow:
