@@ -222,7 +222,19 @@ func asPredicted(c *Codec, b *World, bi int, w *World, ci int, dt uint32) bool {
 		return false
 	}
 	n := len(k.pred)
-	return plainMask(k.pred, b.vals[be.off:int(be.off)+n], w.vals[ce.off:int(ce.off)+n], dt) == 0
+	bv, cv := b.vals[be.off:int(be.off)+n], w.vals[ce.off:int(ce.off)+n]
+	var acc int64
+	for _, f := range k.exact {
+		acc |= cv[f] ^ bv[f]
+	}
+	for _, p := range k.wrapped {
+		acc |= (cv[p.f] - bv[p.f]) << (p.sh & 63)
+	}
+	d := int64(dt)
+	for _, p := range k.moved {
+		acc |= (cv[p.f] - bv[p.f] - bv[p.vel]*d) << (p.sh & 63)
+	}
+	return acc == 0
 }
 
 // plainMask is the change mask of a plain kind's entity: bit f set when

@@ -87,7 +87,8 @@ const (
 // game, on any goroutine.
 type Codec struct {
 	kinds     []kindInfo
-	ownerOnly bool // some field is OwnerOnly: views of different players differ
+	nf        []uint16 // fields per kind
+	ownerOnly bool     // some field is OwnerOnly: views of different players differ
 }
 
 type kindInfo struct {
@@ -98,14 +99,33 @@ type kindInfo struct {
 	ints      []int      // indexes of the FieldInt fields
 	predicted []int      // of the FieldInt fields with a velocity
 	blobs     []int      // of the FieldBytes fields
-	// lo and span bound each field's values for World.Check: v fits when
-	// uint64(v-lo) <= span (a FieldBytes field: any slot, checked apart).
-	lo   []int64
-	span []uint64
+	// bounds bound each field's values for World.Check (a FieldBytes
+	// field: any slot, checked apart).
+	bounds []bound
 	// pred is the encoder's per-field prediction of a plain kind, without
 	// branches: the residual is (cur - base[f] - base[vel]·(dt&mul)) <<
 	// sh >> sh.
 	pred []fieldPred
+	// The same fields split for asPredicted's test of a whole entity:
+	// exact (neither predicted nor wrapping: as predicted when equal),
+	// wrapped (wrapping, not predicted) and moved (predicted by a
+	// velocity).
+	exact   []int32
+	wrapped []fieldTest
+	moved   []fieldTest
+}
+
+// fieldTest is a field of asPredicted's test: field f, its velocity's
+// index vel (moved fields), and sh = 64-bits for a wrapping field.
+type fieldTest struct {
+	f, vel int32
+	sh     uint8
+}
+
+// bound is the values of an int field: v fits when uint64(v-lo) <= span.
+type bound struct {
+	lo   int64
+	span uint64
 }
 
 // fieldPred is how a plain kind's int field is predicted: vel is the
@@ -163,7 +183,7 @@ func Compile(l Layout) (*Codec, error) {
 		}
 		n := len(kd.Fields)
 		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, n), hot: make([]fieldHot, n), plain: true,
-			lo: make([]int64, n), span: make([]uint64, n), pred: make([]fieldPred, n)}
+			bounds: make([]bound, n), pred: make([]fieldPred, n)}
 		for i, f := range kd.Fields {
 			fi, err := compileField(kd, i)
 			if err != nil {
@@ -183,9 +203,9 @@ func Compile(l Layout) (*Codec, error) {
 				ki.plain = false
 			}
 			ki.hot[i] = h
-			ki.lo[i], ki.span[i] = math.MinInt64, math.MaxUint64
+			ki.bounds[i] = bound{lo: math.MinInt64, span: math.MaxUint64}
 			if fi.typ == FieldInt && !fi.anyValue {
-				ki.lo[i], ki.span[i] = fi.min, uint64(fi.max-fi.min)
+				ki.bounds[i] = bound{lo: fi.min, span: uint64(fi.max - fi.min)}
 			}
 			ki.pred[i] = fieldPred{vel: int32(i)}
 			if fi.vel >= 0 {
@@ -193,6 +213,15 @@ func Compile(l Layout) (*Codec, error) {
 			}
 			if fi.wrap {
 				ki.pred[i].sh = 64 - fi.bits
+			}
+			switch p := ki.pred[i]; {
+			case fi.typ == FieldBytes:
+			case fi.vel >= 0:
+				ki.moved = append(ki.moved, fieldTest{f: int32(i), vel: int32(fi.vel), sh: p.sh})
+			case fi.wrap:
+				ki.wrapped = append(ki.wrapped, fieldTest{f: int32(i), sh: p.sh})
+			default:
+				ki.exact = append(ki.exact, int32(i))
 			}
 			c.ownerOnly = c.ownerOnly || f.OwnerOnly
 			switch {
@@ -206,6 +235,7 @@ func Compile(l Layout) (*Codec, error) {
 			}
 		}
 		c.kinds[k] = ki
+		c.nf = append(c.nf, uint16(n))
 	}
 	return c, nil
 }
@@ -288,6 +318,10 @@ func (c *Codec) NumFields(k int) int { return len(c.kinds[k].fields) }
 
 // FieldType returns the type of field f of kind k.
 func (c *Codec) FieldType(k, f int) FieldType { return c.kinds[k].fields[f].typ }
+
+// IntsOnly reports whether every field of kind k is a FieldInt: then
+// World.Ints holds all of an entity's values.
+func (c *Codec) IntsOnly(k int) bool { return len(c.kinds[k].blobs) == 0 }
 
 // FieldIndex returns the index of the first field of kind k named name, or
 // -1.
