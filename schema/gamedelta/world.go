@@ -22,7 +22,10 @@ import (
 type World struct {
 	c    *Codec
 	ents []ent
-	vals []int64 // field slots; a FieldBytes slot holds off<<32 | len into data
+	// vals holds the field slots; a FieldBytes slot holds off<<32 | len
+	// into data. vals[len:cap] is all zero, so that Add needs no clearing
+	// of its own (Reset clears what was used, in one go).
+	vals []int64
 	data []byte  // the FieldBytes values
 }
 
@@ -42,6 +45,7 @@ func (w *World) Codec() *Codec { return w.c }
 
 // Reset empties the world, keeping its capacity.
 func (w *World) Reset() {
+	clear(w.vals)
 	w.ents, w.vals, w.data = w.ents[:0], w.vals[:0], w.data[:0]
 }
 
@@ -58,10 +62,9 @@ func (w *World) Add(id uint32, kind int, owner uint32) int {
 	}
 	off, n := len(w.vals), int(w.c.nf[kind])
 	if cap(w.vals)-off < n {
-		w.vals = slices.Grow(w.vals, n)
+		w.growVals(n)
 	}
-	w.vals = w.vals[:off+n]
-	clear(w.vals[off:])
+	w.vals = w.vals[:off+n] // zero already
 	// The header is written field by field in place: an ent built on the
 	// stack and copied would be read back in one wide load across narrow
 	// stores, a store-forwarding stall per entity.
@@ -73,6 +76,12 @@ func (w *World) Add(id uint32, kind int, owner uint32) int {
 	e := &w.ents[i]
 	e.id, e.owner, e.kind, e.n, e.off = id, owner, uint16(kind), uint16(n), uint32(off)
 	return i
+}
+
+// growVals makes room for n more slots, keeping vals[len:cap] zero.
+func (w *World) growVals(n int) {
+	w.vals = slices.Grow(w.vals, n)
+	clear(w.vals[len(w.vals):cap(w.vals)])
 }
 
 func (w *World) badKind(kind int) {
@@ -159,7 +168,13 @@ func (w *World) Sort() {
 func (w *World) CopyFrom(src *World) {
 	w.c = src.c
 	w.ents = append(w.ents[:0], src.ents...)
+	old, oldCap := len(w.vals), cap(w.vals)
 	w.vals = append(w.vals[:0], src.vals...)
+	if n := len(w.vals); cap(w.vals) != oldCap {
+		clear(w.vals[n:cap(w.vals)])
+	} else if old > n {
+		clear(w.vals[n:old])
+	}
 	w.data = append(w.data[:0], src.data...)
 }
 
