@@ -26,7 +26,7 @@ type World struct {
 	// into data. vals[len:cap] is all zero, so that Add needs no clearing
 	// of its own (Reset clears what was used, in one go).
 	vals []int64
-	data []byte  // the FieldBytes values
+	data []byte // the FieldBytes values
 }
 
 type ent struct {
