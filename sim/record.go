@@ -51,8 +51,10 @@ import (
 // room's first record, so that a replay from a checkpoint at tick C starts
 // from a full record at C+1. The hash is HashEntities of the World's
 // entities after the step (format 1) or the digest of the gamedelta.World
-// its WriteState fills (format 2): a replay that does not reach it has
-// diverged. Server events are not logged: a replay makes them again.
+// its WriteState fills (format 2, defined by hashState): a replay that does
+// not reach it has diverged. Nodes that replay each other's logs must
+// compute the same digest; a log hashed otherwise replays as diverged, and
+// its match restarts from the checkpoint. Server events are not logged: a replay makes them again.
 
 // Event kinds of the tick log.
 const (
