@@ -311,11 +311,15 @@ func hashState(w *gamedelta.World) uint32 {
 	n := w.Len()
 	h0, h1, h2, h3 := uint64(n)*hashK1, uint64(hashK2), uint64(hashK1^hashK2), uint64(n)^hashK2
 	const k = hashK1
+	lastKind, ints := -1, false
 	for i := range n {
 		kind := w.Kind(i)
 		h0 = (h0 ^ (uint64(w.ID(i)) | uint64(w.Owner(i))<<32)) * k
 		h1 = (h1 ^ uint64(kind)) * k
-		if !c.IntsOnly(kind) {
+		if kind != lastKind { // entities come in runs of a kind
+			lastKind, ints = kind, c.IntsOnly(kind)
+		}
+		if !ints {
 			l := lanes{h: [4]uint64{h0, h1, h2, h3}, j: 2}
 			l.fields(w, i, kind)
 			h0, h1, h2, h3 = l.h[0], l.h[1], l.h[2], l.h[3]
