@@ -300,7 +300,9 @@ func (g *stateSnaps) broadcast(tick uint32, nowMS uint64) (encodes, sent, bytes 
 //
 // Each entity is a stream of 64-bit words: id | owner<<32, kind, then each
 // field's value (a FieldBytes field: its length, then its bytes in
-// little-endian words, the last one zero-padded). Word j of an entity goes
+// little-endian words, the last one zero-padded); in a kind whose fields
+// are all ints of at most 32 bits (gamedelta.Codec.Ints32), two values
+// share a word, the first in the low half. Word j of an entity goes
 // to lane j mod 4 of four lanes, each updated as h = (h ^ word) · k, a
 // bijection of h for any word, so that any one difference changes its
 // lane; the lanes are folded and finalized at the end. Four independent
@@ -311,13 +313,13 @@ func hashState(w *gamedelta.World) uint32 {
 	n := w.Len()
 	h0, h1, h2, h3 := uint64(n)*hashK1, uint64(hashK2), uint64(hashK1^hashK2), uint64(n)^hashK2
 	const k = hashK1
-	lastKind, ints := -1, false
+	lastKind, ints, ints32 := -1, false, false
 	for i := range n {
 		kind := w.Kind(i)
 		h0 = (h0 ^ (uint64(w.ID(i)) | uint64(w.Owner(i))<<32)) * k
 		h1 = (h1 ^ uint64(kind)) * k
 		if kind != lastKind { // entities come in runs of a kind
-			lastKind, ints = kind, c.IntsOnly(kind)
+			lastKind, ints, ints32 = kind, c.IntsOnly(kind), c.Ints32(kind)
 		}
 		if !ints {
 			l := lanes{h: [4]uint64{h0, h1, h2, h3}, j: 2}
@@ -326,6 +328,27 @@ func hashState(w *gamedelta.World) uint32 {
 			continue
 		}
 		v := w.Ints(i)
+		if ints32 {
+			for ; len(v) >= 8; v = v[8:] {
+				h2 = (h2 ^ pack32(v, 0)) * k
+				h3 = (h3 ^ pack32(v, 2)) * k
+				h0 = (h0 ^ pack32(v, 4)) * k
+				h1 = (h1 ^ pack32(v, 6)) * k
+			}
+			if len(v) > 0 {
+				h2 = (h2 ^ pack32(v, 0)) * k
+			}
+			if len(v) > 2 {
+				h3 = (h3 ^ pack32(v, 2)) * k
+			}
+			if len(v) > 4 {
+				h0 = (h0 ^ pack32(v, 4)) * k
+			}
+			if len(v) > 6 {
+				h1 = (h1 ^ pack32(v, 6)) * k
+			}
+			continue
+		}
 		for ; len(v) >= 4; v = v[4:] {
 			h2 = (h2 ^ uint64(v[0])) * k
 			h3 = (h3 ^ uint64(v[1])) * k
@@ -345,6 +368,16 @@ func hashState(w *gamedelta.World) uint32 {
 	}
 	h := hasher{h: ((h0*hashK2+h1)*hashK2+h2)*hashK2 + h3}
 	return h.sum()
+}
+
+// pack32 is the word of values v[i] and v[i+1] (0 when v has no i+1), each
+// of at most 32 bits.
+func pack32(v []int64, i int) uint64 {
+	w := uint64(uint32(v[i]))
+	if i+1 < len(v) {
+		w |= uint64(v[i+1]) << 32
+	}
+	return w
 }
 
 // lanes is hashState's word stream for an entity with FieldBytes fields:

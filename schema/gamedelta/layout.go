@@ -97,6 +97,7 @@ type kindInfo struct {
 	hot       []fieldHot // what the encoder's loop reads, compact
 	plain     bool       // int fields only, none owner-only
 	ints      []int      // indexes of the FieldInt fields
+	ints32    bool       // every field a FieldInt of at most 32 bits
 	predicted []int      // of the FieldInt fields with a velocity
 	blobs     []int      // of the FieldBytes fields
 	// bounds bound each field's values for World.Check (a FieldBytes
@@ -234,6 +235,10 @@ func Compile(l Layout) (*Codec, error) {
 				ki.ints = append(ki.ints, i)
 			}
 		}
+		ki.ints32 = len(ki.blobs) == 0
+		for _, fi := range ki.fields {
+			ki.ints32 = ki.ints32 && fi.bits <= 32
+		}
 		c.kinds[k] = ki
 		c.nf = append(c.nf, uint16(n))
 	}
@@ -322,6 +327,12 @@ func (c *Codec) FieldType(k, f int) FieldType { return c.kinds[k].fields[f].typ 
 // IntsOnly reports whether every field of kind k is a FieldInt: then
 // World.Ints holds all of an entity's values.
 func (c *Codec) IntsOnly(k int) bool { return len(c.kinds[k].blobs) == 0 }
+
+// Ints32 reports whether every field of kind k is a FieldInt of at most 32
+// bits: then each value of a world that passed World.Check fits in 32 bits
+// (uint32(v) loses nothing), so that two of them can share a word (a state
+// digest does).
+func (c *Codec) Ints32(k int) bool { return c.kinds[k].ints32 }
 
 // FieldIndex returns the index of the first field of kind k named name, or
 // -1.
