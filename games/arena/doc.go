@@ -42,6 +42,22 @@
 // in the direction of the input axes (normalised; zero axes: stand still),
 // and face the input's aim. Everything random comes from one PCG seeded by
 // the match, so a match replays exactly from its seed, joins and inputs.
+// TestScenarioGolden pins the states the scenario reaches.
+//
+// Choices the wire leaves open:
+//
+//   - KindAvatar and KindNPC are gamedelta kind indexes (0 and 1: the
+//     schema's entity tables in ticksync_entity order), not the
+//     ticksync_entity ids 1 and 2 themselves.
+//   - AppendInput writes every field, defaults included, in one fixed
+//     28-byte layout, and does not clamp: axes outside ±AxisMax are
+//     refused by the node's verifier. ReadInput reads any layout of the
+//     table (flatc's builders leave default fields out).
+//   - A player whose input is missing at a tick keeps its avatar's last
+//     command (the room repeats the last input anyway).
+//   - MarshalState keeps the checkpoint format of the arena's first
+//     version ("ARN1"): a checkpoint written before the move restores.
+//   - Spec leaves Seats to the node's default (Config.Seats).
 package arena
 
 //go:generate flatc --binary --schema arena.fbs
