@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ticksync/ticksync/game/arena"
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/sim"
 )
@@ -28,10 +28,12 @@ func (c *copyConn) SendSnapshot(msg []byte) {
 func (c *copyConn) Overflow() { c.overflows++ }
 
 // bot is one arena-8x64 player: it changes direction every second and
-// acknowledges the snapshot lag ticks behind (0: never acks).
+// acknowledges the snapshot lag ticks behind (0: never acks). Its input
+// travels as the arena's input buffer in Input.Data.
 type bot struct {
-	id  uint32
-	seq uint32
+	id   uint32
+	seq  uint32
+	data []byte
 }
 
 var botDirs = [8][2]int8{{100, 0}, {71, 71}, {0, 100}, {-71, 71}, {-100, 0}, {-71, -71}, {0, -100}, {71, -71}}
@@ -39,7 +41,8 @@ var botDirs = [8][2]int8{{100, 0}, {71, 71}, {0, 100}, {-71, 71}, {-100, 0}, {-7
 func (b *bot) input(tick, lag uint32) schema.Input {
 	b.seq++
 	phase := (tick/30 + b.id*3) % 8
-	in := schema.Input{Seq: b.seq, TargetTick: tick, MoveX: botDirs[phase][0], MoveY: botDirs[phase][1], Aim: uint16(phase) << 13}
+	b.data = arena.AppendInput(b.data[:0], arena.Input{MoveX: botDirs[phase][0], MoveY: botDirs[phase][1], Aim: uint16(phase) << 13})
+	in := schema.Input{Seq: b.seq, TargetTick: tick, Data: b.data}
 	if lag > 0 && tick > lag {
 		in.AckTick = tick - lag
 	}
@@ -61,6 +64,7 @@ type arenaRoom struct {
 func newArenaRoom(b *testing.B, players int, lag uint32, opts ...sim.Option) *arenaRoom {
 	b.Helper()
 	cfg := sim.DefaultConfig()
+	cfg.Codec = arena.Codec()
 	r, err := sim.NewRoom("bench", cfg, arena.New(1), nil, opts...)
 	if err != nil {
 		b.Fatal(err)

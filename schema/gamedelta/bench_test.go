@@ -208,3 +208,16 @@ func BenchmarkApply64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheck64 is Record's test of the 64-entity arena world (ids
+// ascending, every value fitting its field).
+func BenchmarkCheck64(b *testing.B) {
+	c := mustCompile(b, arenaLayout)
+	_, w := arenaPair(c, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := w.Check(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -51,12 +51,14 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 				// A new entity under an old id: removed and spawned.
 				d.removed = append(d.removed, base.ents[bi].id)
 				d.spawned = append(d.spawned, ci)
-			} else {
+			} else if !asPredicted(c, base, bi, cur, ci, dt) {
 				n := len(d.recs)
 				d.recs = appendRecord(d.recs, c, base, bi, cur, ci, player, dt)
 				if len(d.recs) > n {
 					d.spans = append(d.spans, span{idx: common, end: len(d.recs)})
 				}
+				common++
+			} else {
 				common++
 			}
 			bi, ci = d.bc.next(), d.cc.next()
@@ -168,20 +170,7 @@ func appendRecord(dst []byte, c *Codec, b *World, bi int, w *World, ci int, play
 	ownedC := player != 0 && ce.owner == player
 	var mask uint64
 	if k.plain {
-		// Only int fields that everyone sees: the hot loop.
-		for f, h := range k.hot {
-			pred := bv[f]
-			if h.vel >= 0 {
-				pred += bv[h.vel] * int64(dt)
-			}
-			r := cv[f] - pred
-			if h.flags&hotWrap != 0 {
-				r = signExtend(r, h.bits)
-			}
-			if r != 0 {
-				mask |= 1 << f
-			}
-		}
+		mask = plainMask(k.pred, bv, cv, dt)
 	} else {
 		for f, h := range k.hot {
 			if h.flags&hotOwnerOnly != 0 && !ownedC {
@@ -220,6 +209,49 @@ func appendRecord(dst []byte, c *Codec, b *World, bi int, w *World, ci int, play
 		dst = binary.AppendUvarint(dst, zigzag(residual(h, bv, cv[f], f, ownedB, dt)))
 	}
 	return dst
+}
+
+// asPredicted reports whether common entity ci of w is exactly as entity
+// bi of b predicts it dt ticks later, for a kind whose fields are all ints
+// that everyone sees (the common case, checked before the record is
+// built): same owner, every field as predicted. false means: maybe not.
+func asPredicted(c *Codec, b *World, bi int, w *World, ci int, dt uint32) bool {
+	be, ce := &b.ents[bi], &w.ents[ci]
+	k := &c.kinds[ce.kind]
+	if !k.plain || be.owner != ce.owner {
+		return false
+	}
+	n := len(k.pred)
+	bv, cv := b.vals[be.off:int(be.off)+n], w.vals[ce.off:int(ce.off)+n]
+	var acc int64
+	for _, f := range k.exact {
+		acc |= cv[f] ^ bv[f]
+	}
+	for _, p := range k.wrapped {
+		acc |= (cv[p.f] - bv[p.f]) << (p.sh & 63)
+	}
+	d := int64(dt)
+	for _, p := range k.moved {
+		acc |= (cv[p.f] - bv[p.f] - bv[p.vel]*d) << (p.sh & 63)
+	}
+	return acc == 0
+}
+
+// plainMask is the change mask of a plain kind's entity: bit f set when
+// field f of cv is not as bv predicts it dt ticks later. The hot loop of
+// the encoder: no branch but the mask's.
+func plainMask(pr []fieldPred, bv, cv []int64, dt uint32) uint64 {
+	d := int64(dt)
+	bv, cv = bv[:len(pr)], cv[:len(pr)]
+	var mask uint64
+	for f := range pr {
+		p := &pr[f]
+		r := (cv[f] - bv[f] - bv[p.vel]*(d&p.mul)) << (p.sh & 63) >> (p.sh & 63)
+		if r != 0 {
+			mask |= 1 << f
+		}
+	}
+	return mask
 }
 
 // residual is what an int field's record value carries: the current value

@@ -11,8 +11,10 @@
 //     entity kinds: integer widths, wrapping, velocity fields for
 //     prediction, owner-only fields, byte-string lengths) into a Codec.
 //   - The game fills a World (flat arrays: entity headers, one int64 per
-//     field, a byte arena) each tick; Encoder.Record copies it into a ring
-//     of the last EncoderConfig.History ticks.
+//     field, a byte arena) each tick; Encoder.Record checks it and keeps
+//     it in a ring of the last EncoderConfig.History ticks: a copy, or,
+//     for the world Encoder.NextWorld handed out, the world itself (a room
+//     has its game write there, and records without a copy).
 //   - For each client, Encoder.Encode writes the snapshot of that tick seen
 //     through the client's View (which entities it sees; the owner-only
 //     fields of the entities its player owns) as a delta against the tick

@@ -96,6 +96,9 @@ func (e *Encoder) Tick() uint32 { return e.tick }
 // invalid from now on. w is sorted by id in the copy if it is not; a
 // duplicate id or a value that does not fit its field is refused with an
 // error wrapping ErrBadWorld, and the tick is then not recorded.
+//
+// When w is the world NextWorld returned, Record takes it instead of
+// copying it (see NextWorld).
 func (e *Encoder) Record(tick uint32, w *World) error {
 	if tick == 0 || tick <= e.tick {
 		return fmt.Errorf("%w: tick %d after tick %d", ErrBadWorld, tick, e.tick)
@@ -106,12 +109,18 @@ func (e *Encoder) Record(tick uint32, w *World) error {
 	// Checked in the spare world, so that a refused world leaves the ring
 	// as it was.
 	s := e.spare
-	s.CopyFrom(w)
-	if !slices.IsSortedFunc(s.ents, func(a, b ent) int { return cmp.Compare(a.id, b.id) }) {
-		s.Sort()
+	if w != s {
+		s.CopyFrom(w)
 	}
 	if err := s.Check(); err != nil {
-		return fmt.Errorf("%w: tick %d: %w", ErrBadWorld, tick, err)
+		// Maybe only out of order: Check also tests the order.
+		if slices.IsSortedFunc(s.ents, func(a, b ent) int { return cmp.Compare(a.id, b.id) }) {
+			return fmt.Errorf("%w: tick %d: %w", ErrBadWorld, tick, err)
+		}
+		s.Sort()
+		if err := s.Check(); err != nil {
+			return fmt.Errorf("%w: tick %d: %w", ErrBadWorld, tick, err)
+		}
 	}
 	f := &e.ring[int(tick%uint32(e.hist))]
 	f.world, e.spare = s, f.world
@@ -121,6 +130,16 @@ func (e *Encoder) Record(tick uint32, w *World) error {
 	e.cache = e.cache[:0]
 	e.arena = e.arena[:0]
 	return nil
+}
+
+// NextWorld returns an empty world for the next tick, to fill and hand to
+// Record, which then records it without a copy. Until Record takes it,
+// each call empties and returns the same world (a refused one too). Once
+// recorded it is the encoder's: read it (as the world of that tick) until
+// the next Record, but never modify it.
+func (e *Encoder) NextWorld() *World {
+	e.spare.Reset()
+	return e.spare
 }
 
 // Client is the encoder's record of one connection: its player id, the

@@ -87,7 +87,8 @@ const (
 // game, on any goroutine.
 type Codec struct {
 	kinds     []kindInfo
-	ownerOnly bool // some field is OwnerOnly: views of different players differ
+	nf        []uint16 // fields per kind
+	ownerOnly bool     // some field is OwnerOnly: views of different players differ
 }
 
 type kindInfo struct {
@@ -96,8 +97,45 @@ type kindInfo struct {
 	hot       []fieldHot // what the encoder's loop reads, compact
 	plain     bool       // int fields only, none owner-only
 	ints      []int      // indexes of the FieldInt fields
+	ints32    bool       // every field a FieldInt of at most 32 bits
 	predicted []int      // of the FieldInt fields with a velocity
 	blobs     []int      // of the FieldBytes fields
+	// bounds bound each field's values for World.Check (a FieldBytes
+	// field: any slot, checked apart).
+	bounds []bound
+	// pred is the encoder's per-field prediction of a plain kind, without
+	// branches: the residual is (cur - base[f] - base[vel]·(dt&mul)) <<
+	// sh >> sh.
+	pred []fieldPred
+	// The same fields split for asPredicted's test of a whole entity:
+	// exact (neither predicted nor wrapping: as predicted when equal),
+	// wrapped (wrapping, not predicted) and moved (predicted by a
+	// velocity).
+	exact   []int32
+	wrapped []fieldTest
+	moved   []fieldTest
+}
+
+// fieldTest is a field of asPredicted's test: field f, its velocity's
+// index vel (moved fields), and sh = 64-bits for a wrapping field.
+type fieldTest struct {
+	f, vel int32
+	sh     uint8
+}
+
+// bound is the values of an int field: v fits when uint64(v-lo) <= span.
+type bound struct {
+	lo   int64
+	span uint64
+}
+
+// fieldPred is how a plain kind's int field is predicted: vel is the
+// velocity field's index (the field itself when none, then mul is 0), mul
+// is -1 with a velocity, sh is 64-bits for a wrapping field (else 0).
+type fieldPred struct {
+	vel int32
+	sh  uint8
+	mul int64
 }
 
 // fieldHot is the part of a fieldInfo that the encoder reads for every
@@ -144,7 +182,9 @@ func Compile(l Layout) (*Codec, error) {
 		if len(kd.Fields) > MaxFields {
 			return nil, fmt.Errorf("layout: kind %q: %d fields: must be 0..%d", kd.Name, len(kd.Fields), MaxFields)
 		}
-		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, len(kd.Fields)), hot: make([]fieldHot, len(kd.Fields)), plain: true}
+		n := len(kd.Fields)
+		ki := kindInfo{name: kd.Name, fields: make([]fieldInfo, n), hot: make([]fieldHot, n), plain: true,
+			bounds: make([]bound, n), pred: make([]fieldPred, n)}
 		for i, f := range kd.Fields {
 			fi, err := compileField(kd, i)
 			if err != nil {
@@ -164,6 +204,26 @@ func Compile(l Layout) (*Codec, error) {
 				ki.plain = false
 			}
 			ki.hot[i] = h
+			ki.bounds[i] = bound{lo: math.MinInt64, span: math.MaxUint64}
+			if fi.typ == FieldInt && !fi.anyValue {
+				ki.bounds[i] = bound{lo: fi.min, span: uint64(fi.max - fi.min)}
+			}
+			ki.pred[i] = fieldPred{vel: int32(i)}
+			if fi.vel >= 0 {
+				ki.pred[i].vel, ki.pred[i].mul = int32(fi.vel), -1
+			}
+			if fi.wrap {
+				ki.pred[i].sh = 64 - fi.bits
+			}
+			switch p := ki.pred[i]; {
+			case fi.typ == FieldBytes:
+			case fi.vel >= 0:
+				ki.moved = append(ki.moved, fieldTest{f: int32(i), vel: int32(fi.vel), sh: p.sh})
+			case fi.wrap:
+				ki.wrapped = append(ki.wrapped, fieldTest{f: int32(i), sh: p.sh})
+			default:
+				ki.exact = append(ki.exact, int32(i))
+			}
 			c.ownerOnly = c.ownerOnly || f.OwnerOnly
 			switch {
 			case fi.typ == FieldBytes:
@@ -175,7 +235,12 @@ func Compile(l Layout) (*Codec, error) {
 				ki.ints = append(ki.ints, i)
 			}
 		}
+		ki.ints32 = len(ki.blobs) == 0
+		for _, fi := range ki.fields {
+			ki.ints32 = ki.ints32 && fi.bits <= 32
+		}
 		c.kinds[k] = ki
+		c.nf = append(c.nf, uint16(n))
 	}
 	return c, nil
 }
@@ -258,6 +323,16 @@ func (c *Codec) NumFields(k int) int { return len(c.kinds[k].fields) }
 
 // FieldType returns the type of field f of kind k.
 func (c *Codec) FieldType(k, f int) FieldType { return c.kinds[k].fields[f].typ }
+
+// IntsOnly reports whether every field of kind k is a FieldInt: then
+// World.Ints holds all of an entity's values.
+func (c *Codec) IntsOnly(k int) bool { return len(c.kinds[k].blobs) == 0 }
+
+// Ints32 reports whether every field of kind k is a FieldInt of at most 32
+// bits: then each value of a world that passed World.Check fits in 32 bits
+// (uint32(v) loses nothing), so that two of them can share a word (a state
+// digest does).
+func (c *Codec) Ints32(k int) bool { return c.kinds[k].ints32 }
 
 // FieldIndex returns the index of the first field of kind k named name, or
 // -1.

@@ -53,32 +53,42 @@ type cursor struct {
 	w    *World
 	ids  []uint32 // nil with all
 	all  bool
+	n    int // entities of w (0: none, or no w)
 	i, j int // next entity, next id of the view
 }
 
 func (c *cursor) reset(w *World, v *View) {
-	c.w, c.all, c.ids, c.i, c.j = w, v.all(), nil, 0, 0
+	c.w, c.all, c.ids, c.i, c.j, c.n = w, v.all(), nil, 0, 0, 0
 	if !c.all {
 		c.ids = v.IDs
 	}
-	if w == nil {
-		c.all, c.ids = false, nil
+	if w != nil {
+		c.n = len(w.ents)
 	}
 }
 
-// next returns the index of the next visible entity, or -1.
+// next returns the index of the next visible entity, or -1. Small enough
+// to be inlined for a view of everything.
 func (c *cursor) next() int {
-	if c.w == nil {
-		return -1
-	}
-	ents := c.w.ents
 	if c.all {
-		if c.i >= len(ents) {
+		if c.i >= c.n {
 			return -1
 		}
 		c.i++
 		return c.i - 1
 	}
+	return c.nextSeen()
+}
+
+// nextSeen is next for a view of some entities (not inlined, so that
+// next is).
+//
+//go:noinline
+func (c *cursor) nextSeen() int {
+	if c.w == nil {
+		return -1
+	}
+	ents := c.w.ents[:c.n]
 	for c.i < len(ents) && c.j < len(c.ids) {
 		switch id := ents[c.i].id; {
 		case id < c.ids[c.j]:

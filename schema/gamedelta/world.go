@@ -22,14 +22,18 @@ import (
 type World struct {
 	c    *Codec
 	ents []ent
-	vals []int64 // field slots; a FieldBytes slot holds off<<32 | len into data
-	data []byte  // the FieldBytes values
+	// vals holds the field slots; a FieldBytes slot holds off<<32 | len
+	// into data. vals[len:cap] is all zero, so that Add needs no clearing
+	// of its own (Reset clears what was used, in one go).
+	vals []int64
+	data []byte // the FieldBytes values
 }
 
 type ent struct {
 	id    uint32
 	owner uint32
-	kind  uint32
+	kind  uint16 // < MaxKinds
+	n     uint16 // the kind's number of fields, for the accessors' bound check
 	off   uint32 // first slot in vals
 }
 
@@ -41,6 +45,7 @@ func (w *World) Codec() *Codec { return w.c }
 
 // Reset empties the world, keeping its capacity.
 func (w *World) Reset() {
+	clear(w.vals)
 	w.ents, w.vals, w.data = w.ents[:0], w.vals[:0], w.data[:0]
 }
 
@@ -52,13 +57,35 @@ func (w *World) Len() int { return len(w.ents) }
 // error). Keep IDs ascending, or call Sort before handing the world to an
 // Encoder.
 func (w *World) Add(id uint32, kind int, owner uint32) int {
-	if kind < 0 || kind >= len(w.c.kinds) {
-		panic(fmt.Sprintf("gamedelta: World.Add: kind %d of %d", kind, len(w.c.kinds)))
+	if uint(kind) >= uint(len(w.c.nf)) {
+		w.badKind(kind)
 	}
-	off := len(w.vals)
-	w.vals = append(w.vals, make([]int64, len(w.c.kinds[kind].fields))...)
-	w.ents = append(w.ents, ent{id: id, owner: owner, kind: uint32(kind), off: uint32(off)})
-	return len(w.ents) - 1
+	off, n := len(w.vals), int(w.c.nf[kind])
+	if cap(w.vals)-off < n {
+		w.growVals(n)
+	}
+	w.vals = w.vals[:off+n] // zero already
+	// The header is written field by field in place: an ent built on the
+	// stack and copied would be read back in one wide load across narrow
+	// stores, a store-forwarding stall per entity.
+	i := len(w.ents)
+	if i == cap(w.ents) {
+		w.ents = slices.Grow(w.ents, 1)
+	}
+	w.ents = w.ents[:i+1]
+	e := &w.ents[i]
+	e.id, e.owner, e.kind, e.n, e.off = id, owner, uint16(kind), uint16(n), uint32(off)
+	return i
+}
+
+// growVals makes room for n more slots, keeping vals[len:cap] zero.
+func (w *World) growVals(n int) {
+	w.vals = slices.Grow(w.vals, n)
+	clear(w.vals[len(w.vals):cap(w.vals)])
+}
+
+func (w *World) badKind(kind int) {
+	panic(fmt.Sprintf("gamedelta: World.Add: kind %d of %d", kind, len(w.c.kinds)))
 }
 
 // ID returns the id of entity i.
@@ -74,11 +101,11 @@ func (w *World) Owner(i int) uint32 { return w.ents[i].owner }
 func (w *World) SetOwner(i int, owner uint32) { w.ents[i].owner = owner }
 
 // Int returns int field f of entity i.
-func (w *World) Int(i, f int) int64 { return w.vals[w.slot(i, f)] }
+func (w *World) Int(i, f int) int64 { return w.Ints(i)[f] }
 
 // SetInt sets int field f of entity i. The value must fit the field (see
 // Field.Bits); Encoder.Record refuses a world where one does not.
-func (w *World) SetInt(i, f int, v int64) { w.vals[w.slot(i, f)] = v }
+func (w *World) SetInt(i, f int, v int64) { w.Ints(i)[f] = v }
 
 // Bytes returns bytes field f of entity i. The slice aliases the world:
 // valid until the world is next modified, and not to be written.
@@ -99,10 +126,27 @@ func (w *World) SetBytes(i, f int, b []byte) {
 // slot is the index in vals of field f of entity i.
 func (w *World) slot(i, f int) int {
 	e := &w.ents[i]
-	if uint(f) >= uint(len(w.c.kinds[e.kind].fields)) {
-		panic(fmt.Sprintf("gamedelta: field %d of kind %d with %d fields", f, e.kind, len(w.c.kinds[e.kind].fields)))
+	if uint(f) >= uint(e.n) {
+		w.badField(e.kind, f)
 	}
 	return int(e.off) + f
+}
+
+// badField panics: field f is not a field of kind k.
+func (w *World) badField(k uint16, f int) {
+	panic(fmt.Sprintf("gamedelta: field %d of kind %d with %d fields", f, k, len(w.c.kinds[k].fields)))
+}
+
+// Ints returns the field slots of entity i, indexed by field: each
+// FieldInt field's value, as Int returns it. The element of a FieldBytes
+// field is not its value (read that with Bytes, and never write it). The
+// slice aliases the world: writing an int field's element sets the field,
+// as SetInt does; it is valid until the next Add or Reset. Filling an
+// entity through it (or reading one, as a state hash does) costs no call
+// per field.
+func (w *World) Ints(i int) []int64 {
+	e := &w.ents[i]
+	return w.vals[e.off : int(e.off)+int(e.n) : int(e.off)+int(e.n)]
 }
 
 // Find returns the index of the entity with the given id, or -1. The world
@@ -124,7 +168,13 @@ func (w *World) Sort() {
 func (w *World) CopyFrom(src *World) {
 	w.c = src.c
 	w.ents = append(w.ents[:0], src.ents...)
+	old, oldCap := len(w.vals), cap(w.vals)
 	w.vals = append(w.vals[:0], src.vals...)
+	if n := len(w.vals); cap(w.vals) != oldCap {
+		clear(w.vals[n:cap(w.vals)])
+	} else if old > n {
+		clear(w.vals[n:old])
+	}
 	w.data = append(w.data[:0], src.data...)
 }
 
@@ -132,25 +182,40 @@ func (w *World) CopyFrom(src *World) {
 // ascending, or an int value that does not fit its field, or a bytes value
 // longer than its field's MaxLen.
 func (w *World) Check() error {
+	ks := w.c.kinds
+	prev := int64(-1)
 	for i := range w.ents {
 		e := &w.ents[i]
-		if i > 0 && e.id <= w.ents[i-1].id {
-			return fmt.Errorf("entity %d after entity %d: ids not strictly ascending", e.id, w.ents[i-1].id)
+		if int64(e.id) <= prev {
+			return fmt.Errorf("entity %d after entity %d: ids not strictly ascending", e.id, prev)
 		}
-		for f := range w.c.kinds[e.kind].fields {
-			fi := &w.c.kinds[e.kind].fields[f]
-			if fi.typ == FieldBytes {
-				if n := len(w.Bytes(i, f)); n > fi.maxLen {
-					return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
-				}
-				continue
-			}
-			if v := w.vals[int(e.off)+f]; !fi.fits(v) {
-				return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, v, fi.bits)
+		prev = int64(e.id)
+		k := &ks[e.kind]
+		vals := w.vals[e.off : int(e.off)+len(k.bounds)]
+		if f := misfit(vals, k.bounds); f >= 0 {
+			fi := &k.fields[f]
+			return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, vals[f], fi.bits)
+		}
+		for _, f := range k.blobs {
+			fi := &k.fields[f]
+			if n := int(uint32(vals[f])); n > fi.maxLen {
+				return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
 			}
 		}
 	}
 	return nil
+}
+
+// misfit returns the first field whose value is outside its bounds, or
+// -1. Apart from Check, so that its loop keeps everything in registers.
+func misfit(vals []int64, b []bound) int {
+	b = b[:len(vals)]
+	for f, v := range vals {
+		if uint64(v-b[f].lo) > b[f].span {
+			return f
+		}
+	}
+	return -1
 }
 
 // Equal reports whether a and b hold the same entities (id, kind, owner,
