@@ -4,14 +4,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/ticksync/ticksync/schema"
 )
 
-// The scenarios of the benchmarks and of TestCompareArena.
+// The scenarios of the benchmarks and of TestArenaBandwidth.
 
-// arenaLayout is the arena's entity as a generic layout: the fields of
-// schema.Entity, positions predicted from velocities, a wrapping angle.
+// arenaLayout is an arena entity as a generic layout: the fields of
+// simEntity, positions predicted from velocities, a wrapping angle.
 var arenaLayout = Layout{Kinds: []Kind{{Name: "ship", Fields: []Field{
 	{Name: "x", Bits: 32, Signed: true, Velocity: "vx"},
 	{Name: "y", Bits: 32, Signed: true, Velocity: "vy"},
@@ -22,13 +20,22 @@ var arenaLayout = Layout{Kinds: []Kind{{Name: "ship", Fields: []Field{
 	{Name: "hp", Bits: 8},
 }}}}
 
-// arenaSim is the arena-like world of schema/DELTA.md's measurements: 8
+// simEntity is one entity of arenaSim.
+type simEntity struct {
+	ID, Owner uint32
+	X, Y      int32
+	VX, VY    int16
+	Angle     uint16
+	Kind, HP  uint8
+}
+
+// arenaSim is an arena-like world for the measurements: 8
 // avatars turning every 30 ticks at 40 quanta/tick, 56 NPCs at 32
 // quanta/tick turning every 60, bouncing off the walls of a 2^15-quanta
 // square, each losing hp with probability 0.002 per tick.
 type arenaSim struct {
 	rng   *rand.Rand
-	ents  []schema.Entity
+	ents  []simEntity
 	timer []int
 }
 
@@ -41,7 +48,7 @@ const (
 func newArenaSim(seed uint64) *arenaSim {
 	a := &arenaSim{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
 	for i := range arenaAvatars + arenaNPCs {
-		e := schema.Entity{ID: uint32(i + 1), X: a.rng.Int32N(arenaSize), Y: a.rng.Int32N(arenaSize), Kind: 2, HP: 100}
+		e := simEntity{ID: uint32(i + 1), X: a.rng.Int32N(arenaSize), Y: a.rng.Int32N(arenaSize), Kind: 2, HP: 100}
 		period := 60
 		if i < arenaAvatars {
 			e.Owner, e.Kind, period = uint32(i+1), 1, 30
