@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
@@ -287,17 +286,10 @@ func (l *lanes) fields(w *gamedelta.World, i, k int) {
 	}
 }
 
-// hasher is the tick log's state hash mixing of hashState.
+// hasher holds hashState's lanes folded into one word; sum finishes it.
 type hasher struct{ h uint64 }
 
 const hashK1, hashK2 = 0x9e3779b97f4a7c15, 0xc2b2ae3d27d4eb4f
-
-func newHasher(n uint64) hasher { return hasher{h: n * hashK1} }
-
-func (h *hasher) mix(w uint64) {
-	h.h ^= bits.RotateLeft64(w*hashK2, 31) * hashK1
-	h.h = bits.RotateLeft64(h.h, 27)*5 + 0x52dce729
-}
 
 func (h *hasher) sum() uint32 {
 	x := h.h
