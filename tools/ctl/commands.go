@@ -19,7 +19,7 @@ var commands = []*command{
 	{name: "nodes", summary: "every node: state, leader, voter, load, addresses", max: 0, api: true, run: runNodes},
 	{name: "matches", summary: "every match: game, owner, status, players, tick", max: 0, api: true, run: runMatches},
 	{name: "match", args: "MATCH", summary: "one match with its players (name, seat, connection, RTT, last input)", min: 1, max: 1, api: true, run: runMatch},
-	{name: "create-match", args: "", summary: "create a match (-game, -node, -id, -seed)", max: 0, api: true, flags: createFlags, run: runCreate},
+	{name: "create-match", args: "", summary: "create a match (-game, -node, -id, -seed, -key)", max: 0, api: true, flags: createFlags, run: runCreate},
 	{name: "end-match", args: "MATCH", summary: "end a match; its players are told it ended", min: 1, max: 1, api: true, run: runEnd},
 	{name: "drain", args: "[NODE]", summary: "hand a node's matches over and give it no new ones (no NODE: the node at -addr)", max: 1, api: true, run: runDrain},
 	{name: "undrain", args: "NODE", summary: "let a drained node take matches again", min: 1, max: 1, api: true, run: runUndrain},
@@ -90,13 +90,14 @@ func createFlags(fs *flag.FlagSet, r *runner) {
 	fs.StringVar(&r.node, "node", "", "the node to run it (default: the least-loaded live node)")
 	fs.StringVar(&r.matchID, "id", "", "the match id (default: a random one)")
 	fs.Uint64Var(&r.seed, "seed", 0, "the game's random seed (default: from the Raft index)")
+	fs.StringVar(&r.key, "key", "", "the matchmaking key, as ticksyncctl match shows it (mode=1 map=\"dust\"): matchmaking seats only players whose join payload has it (default: none)")
 }
 
 func runCreate(ctx context.Context, r *runner, _ []string) error {
 	r.subject.node = r.node
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
-	m, err := r.client.CreateMatch(ctx, admin.CreateMatchRequest{ID: r.matchID, Game: r.game, Node: r.node, Seed: r.seed})
+	m, err := r.client.CreateMatch(ctx, admin.CreateMatchRequest{ID: r.matchID, Game: r.game, Node: r.node, Seed: r.seed, Key: r.key})
 	if err != nil {
 		return err
 	}

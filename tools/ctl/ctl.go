@@ -113,6 +113,7 @@ type runner struct {
 
 	// Command flags.
 	game, node, matchID string
+	key                 string
 	seed                uint64
 	authSecret          string
 	ttl                 time.Duration

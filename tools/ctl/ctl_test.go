@@ -249,6 +249,19 @@ CHECKPOINT  tick 0 (epoch 0, 0 B)
 PLAYERS     3
 LIVE        unknown: owner n3 did not answer
 `)
+	check("match with a key", writeMatch(&b, admin.MatchDetail{
+		Match:     admin.Match{ID: "m3", Game: "cards", Owner: "n1", Status: replication.MatchRunning, Players: 2, Key: `mode=1`},
+		LiveError: "owner n1 did not answer",
+	}), `MATCH       m3
+GAME        cards
+OWNER       n1
+STATUS      running
+EPOCH       0
+CHECKPOINT  tick 0 (epoch 0, 0 B)
+KEY         mode=1
+PLAYERS     2
+LIVE        unknown: owner n1 did not answer
+`)
 	check("status", writeStatus(&b, replication.Status{ID: "n2", RaftState: "Follower", Leader: "n1", Term: 3, AppliedIndex: 40, CommitIndex: 41,
 		LastContactMS: &age, LeaseValid: true, LeaseRemainingMS: 800, Nodes: 3, Matches: 5, Owned: 2}), `NODE           n2
 RAFT STATE     Follower

@@ -178,6 +178,9 @@ func writeMatch(w io.Writer, d admin.MatchDetail) error {
 		"EPOCH", u64(d.Epoch),
 		"CHECKPOINT", fmt.Sprintf("tick %d (epoch %d, %d B)", d.CheckpointTick, d.CheckpointEpoch, d.CheckpointBytes),
 	}
+	if d.Key != "" {
+		kv = append(kv, "KEY", d.Key)
+	}
 	l := d.Live
 	if l == nil {
 		kv = append(kv, "PLAYERS", strconv.Itoa(d.Players), "LIVE", "unknown: "+d.LiveError)
