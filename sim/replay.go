@@ -279,9 +279,11 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 			if !seated {
 				return diverged("attach of player %d, not seated", ev.Player)
 			}
+			p := &rp.players[at]
 			if ev.seqHeld > 0 {
-				rp.players[at].out.settle(ev.seqBase, ev.seqHeld)
+				p.out.settle(ev.seqBase, ev.seqHeld)
 			}
+			p.Unsettled, p.OutBase = false, 0
 		}
 		if onSeat != nil {
 			onSeat(*ev)

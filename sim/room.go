@@ -183,6 +183,9 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 			p.entity, p.lastSeq, p.detached = s.Entity, s.LastSeq, true
 			p.inSeq, p.out.seq = s.InSeq, s.OutSeq
 			p.out.restored, p.out.base = true, s.OutSeq
+			if s.Unsettled { // restored before, and not attached since
+				p.out.base = min(s.OutBase, s.OutSeq)
+			}
 			p.box.applied.Store(s.InSeq)
 			r.snaps.seat(p)
 			r.insert(p)

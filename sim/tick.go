@@ -174,7 +174,8 @@ func (r *Room) capture(fn CheckpointFunc) error {
 	r.ckpt.state = state
 	seats := r.ckpt.seats[:0]
 	for _, p := range r.list {
-		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq, InSeq: p.inSeq, OutSeq: p.out.seq})
+		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq, InSeq: p.inSeq, OutSeq: p.out.seq,
+			Unsettled: p.out.restored, OutBase: p.out.base})
 	}
 	r.ckpt.seats = seats
 	// A replay from this state starts at the next record: it must list
@@ -207,7 +208,7 @@ func (r *Room) resume(id uint32, conn Conn, ack, eventAck uint32) error {
 	// seat's restored seq until its first attach here, none after.
 	base := p.out.seq
 	if p.out.restored {
-		base, p.out.restored = p.out.base, false
+		base, p.out.restored, p.out.base = p.out.base, false, 0
 	}
 	moved := p.out.settle(base, eventAck)
 	// The seat changed hands: checkpoint at the next tick, so that what the
