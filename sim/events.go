@@ -25,7 +25,10 @@ import (
 //     (Config.EventQueue), numbered from 1 per seat, kept across resumes.
 //     Every snapshot to that player carries all of them until the client
 //     acknowledges them (Input.EventAck). Overflow drops the oldest and
-//     closes the connection as a slow consumer (Conn.Overflow).
+//     closes the connection as a slow consumer (Conn.Overflow). A resume
+//     (Room.Resume) says the newest the client holds: those are dropped,
+//     and a seat restored after a failover numbers its events past it
+//     (outQueue.settle; DESIGN.md, "What a failover may lose or repeat").
 
 // eventQueue is one player's client events on their way from its
 // connection (PushEvent, on the read goroutine) to the loop. Two rings:
