@@ -8,15 +8,16 @@ import (
 	"github.com/ticksync/ticksync/sim"
 )
 
-// Checkpoint format (little-endian), version 4. It is what the Manager hands
+// Checkpoint format (little-endian), version 5. It is what the Manager hands
 // to its Checkpointer every checkpoint interval and what Freeze returns; Adopt
 // restores a match from it on any node:
 //
-//	"TSCK" | version u8 = 4 | tick u32 | seat changes u32 | seed i64 |
+//	"TSCK" | version u8 = 5 | tick u32 | seat changes u32 | seed i64 |
 //	next guest u32 | game len u8 | game | seat count u32 |
 //	seat count × (player u32, entity u32, last input seq u32,
 //	              token nonce u64, token issued-at i64 unix seconds,
-//	              client event seq u32, server event seq u32) |
+//	              client event seq u32, server event seq u32,
+//	              flags u8 (bit 0: unsettled), server event base u32) |
 //	state len u32 | state (Game.MarshalState)
 //
 // The token nonce and issued-at name the newest resume token issued for the
@@ -25,24 +26,32 @@ import (
 // seat's sim.Seat InSeq (newest client event applied: a client's re-sent
 // events up to it are ignored) and OutSeq (newest server event queued: the
 // next one is numbered on from it), so that both keep counting on the new
-// owner. Seat changes counts the joins, leaves and resumes the room
+// owner. Unsettled and the base are the seat's sim.Seat Unsettled and
+// OutBase: a seat restored from an earlier owner that no client has
+// resumed since, whose server events above the base may reuse seqs its
+// client holds (the client's resume moves them: sim.Room.Resume). Seat
+// changes counts the joins, leaves and resumes the room
 // applied after tick and before the capture: the state holds them, and the
 // tick log's record of tick+1 lists them first, so a replay from this
-// checkpoint skips them (sim.Replay's skip). Version 3 had no event seqs
+// checkpoint skips them (sim.Replay's skip). Version 4 had no flags nor
+// base (read as settled), version 3 no event seqs
 // (read as 0), version 2 no seat changes either (read as 0), version 1 no
 // tokens either (its seats accept any token of their player); all are
 // still read. A new version adds a field and bumps the version; a decoder
 // refuses versions it does not know.
 const (
 	checkpointMagic   = "TSCK"
-	checkpointVersion = 4
+	checkpointVersion = 5
+	checkpointV4      = 4
 	checkpointV3      = 3
 	checkpointV2      = 2
 	checkpointV1      = 1
 	checkpointHeader  = len(checkpointMagic) + 1 + 4 + 8 + 4 + 1 + 4 // version 1 and 2
 	seatBytesV1       = 12                                           // version 1
 	seatBytesV2       = 28                                           // versions 2 and 3
-	seatBytes         = 36
+	seatBytesV4       = 36                                           // version 4
+	seatBytes         = 41
+	seatUnsettled     = 1 // seat flags bit
 )
 
 // ErrBadCheckpoint: Adopt was given bytes that are not a checkpoint of this
@@ -86,6 +95,12 @@ func appendCheckpoint(dst []byte, tick, changes uint32, seed int64, nextGuest ui
 		dst = le.AppendUint64(dst, uint64(t.Issued))
 		dst = le.AppendUint32(dst, s.InSeq)
 		dst = le.AppendUint32(dst, s.OutSeq)
+		var flags byte
+		if s.Unsettled {
+			flags |= seatUnsettled
+		}
+		dst = append(dst, flags)
+		dst = le.AppendUint32(dst, s.OutBase)
 	}
 	dst = le.AppendUint32(dst, uint32(len(state)))
 	return append(dst, state...)
@@ -109,6 +124,8 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		perSeat = seatBytesV1
 	case checkpointV2, checkpointV3:
 		perSeat = seatBytesV2
+	case checkpointV4:
+		perSeat = seatBytesV4
 	}
 	le := binary.LittleEndian
 	c := &checkpoint{Tick: le.Uint32(b[5:])}
@@ -144,8 +161,14 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		if v != checkpointV1 {
 			c.Tokens[i] = seatToken{Nonce: le.Uint64(b[p+12:]), Issued: int64(le.Uint64(b[p+20:]))}
 		}
-		if v >= checkpointVersion {
+		if v >= checkpointV4 {
 			s.InSeq, s.OutSeq = le.Uint32(b[p+28:]), le.Uint32(b[p+32:])
+		}
+		if v >= checkpointVersion {
+			if f := b[p+36]; f&^seatUnsettled != 0 {
+				return nil, bad("seat of player %d: flags %#x", s.Player, f)
+			}
+			s.Unsettled, s.OutBase = b[p+36]&seatUnsettled != 0, le.Uint32(b[p+37:])
 		}
 		p += int(perSeat)
 		if s.Player == 0 || seen[s.Player] {

@@ -150,7 +150,7 @@ func oldCheckpoint(version byte, tick, changes uint32, seed int64, nextGuest uin
 	le := binary.LittleEndian
 	b := append([]byte("TSCK"), version)
 	b = le.AppendUint32(b, tick)
-	if version == 3 {
+	if version >= 3 {
 		b = le.AppendUint32(b, changes)
 	}
 	b = le.AppendUint64(b, uint64(seed))
@@ -164,13 +164,17 @@ func oldCheckpoint(version byte, tick, changes uint32, seed int64, nextGuest uin
 		b = le.AppendUint32(b, s.LastSeq)
 		b = le.AppendUint64(b, toks[s.Player].Nonce)
 		b = le.AppendUint64(b, uint64(toks[s.Player].Issued))
+		if version >= 4 {
+			b = le.AppendUint32(b, s.InSeq)
+			b = le.AppendUint32(b, s.OutSeq)
+		}
 	}
 	b = le.AppendUint32(b, uint32(len(state)))
 	return append(b, state...)
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
-	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9, InSeq: 4, OutSeq: 0xfffffff0}, {Player: 7, Entity: 107, LastSeq: 0}}
+	seats := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9, InSeq: 4, OutSeq: 0xfffffff0}, {Player: 7, Entity: 107, LastSeq: 0, OutSeq: 9, Unsettled: true, OutBase: 6}}
 	noSeqs := []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}, {Player: 7, Entity: 107, LastSeq: 0}}
 	toks := map[uint32]seatToken{1: {Nonce: 0xabcdef0123456789, Issued: 1_800_000_000}, 7: {Nonce: 42, Issued: -1}}
 	b := appendCheckpoint(nil, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
@@ -181,6 +185,13 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if c.Tick != 1234 || c.Changes != 3 || c.Seed != -42 || c.NextGuest != 7 || c.Game != "arena" ||
 		!slices.Equal(c.Seats, seats) || !slices.Equal(c.Tokens, []seatToken{toks[1], toks[7]}) || string(c.State) != "state" {
 		t.Fatalf("decoded %+v", c)
+	}
+	// Version 4 (no unsettled seats) is still read, every seat settled.
+	v4 := oldCheckpoint(4, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
+	settled := slices.Clone(seats)
+	settled[1].Unsettled, settled[1].OutBase = false, 0
+	if c4, err := decodeCheckpoint(v4); err != nil || c4.Changes != 3 || !slices.Equal(c4.Seats, settled) || string(c4.State) != "state" {
+		t.Fatalf("version 4: %+v, %v", c4, err)
 	}
 	// Version 3 (no event seqs) is still read, as 0 seqs.
 	v3 := oldCheckpoint(3, 1234, 3, -42, 7, "arena", seats, toks, []byte("state"))
@@ -223,18 +234,26 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	bad := map[string][]byte{
 		"empty":       nil,
 		"magic":       append([]byte("XXXX"), b[4:]...),
-		"version":     append(append([]byte("TSCK"), 5), b[5:]...),
+		"version":     append(append([]byte("TSCK"), 6), b[5:]...),
 		"version 0":   append(append([]byte("TSCK"), 0), b[5:]...),
 		"truncated":   b[:len(b)-1],
 		"trailing":    append(bytes.Clone(b), 0),
 		"seats":       appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 3}, {Player: 3}}, nil, nil),
 		"player zero": appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 0}}, nil, nil),
+		"seat flags":  seatFlags(appendCheckpoint(nil, 1, 0, 1, 0, "g", []sim.Seat{{Player: 3}}, nil, nil), 2),
 	}
 	for name, in := range bad {
 		if _, err := decodeCheckpoint(in); !errors.Is(err, ErrBadCheckpoint) {
 			t.Errorf("%s: %v, want ErrBadCheckpoint", name, err)
 		}
 	}
+}
+
+// seatFlags sets the flags of the last seat of checkpoint b, whose state
+// is empty.
+func seatFlags(b []byte, f byte) []byte {
+	b[len(b)-4-5] = f
+	return b
 }
 
 func FuzzDecodeCheckpoint(f *testing.F) {
@@ -245,6 +264,8 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add([]byte("TSCK\x03"))
 	f.Add(oldCheckpoint(3, 1234, 1, -42, 7, "arena", []sim.Seat{{Player: 1, Entity: 101, LastSeq: 9}}, map[uint32]seatToken{1: {Nonce: 77, Issued: 1_800_000_000}}, []byte("state")))
 	f.Add(appendCheckpoint(nil, 9, 0, 1, 2, "tag", []sim.Seat{{Player: 1, Entity: 1, InSeq: 3, OutSeq: 5}}, nil, nil))
+	f.Add(appendCheckpoint(nil, 9, 0, 1, 2, "tag", []sim.Seat{{Player: 1, Entity: 1, InSeq: 3, OutSeq: 5, Unsettled: true, OutBase: 4}}, nil, nil))
+	f.Add(oldCheckpoint(4, 9, 0, 1, 2, "tag", []sim.Seat{{Player: 1, Entity: 1, InSeq: 3, OutSeq: 5}}, nil, nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCheckpoint(b)
 		if err != nil {

@@ -336,6 +336,67 @@ func TestAdoptFromCheckpointContinuesEventSeqs(t *testing.T) {
 	})
 }
 
+// TestAdoptNumbersEventsPastClients: the old owner sent server event 3
+// after its last checkpoint, and it is lost with it; the client that got
+// it says so when it takes its seat back on the new owner
+// (Hello.event_ack), so the new owner's next events are numbered 4, 5, not
+// 3, 4 (3 the client holds, and would drop as a repeat).
+func TestAdoptNumbersEventsPastClients(t *testing.T) {
+	a, recA := newClusterManager(t, "a", nil)
+	gs, _ := registerTag(t, a.games)
+	adopt(t, a, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 10})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ca := &fakeConn{}
+	s, err := a.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1"}, PlayerID: 5, Conn: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, n := range []int64{3, 4} {
+		if !s.Event(&schema.Event{Seq: uint32(seq + 1), Data: tagPing(gs, n)}) {
+			t.Fatal("Event refused")
+		}
+	}
+	var state []byte
+	var tick uint32
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		rec, _ := recA.get("g1")
+		c, err := decodeCheckpoint(rec.state)
+		if err != nil || len(c.Seats) != 1 || c.Seats[0].OutSeq != 2 {
+			return false
+		}
+		state, tick = bytes.Clone(rec.state), c.Tick
+		return true
+	})
+	// Event 3 reaches the client, not the checkpoint the new owner gets.
+	s.Event(&schema.Event{Seq: 3, Data: tagPing(gs, 5)})
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		seqs, _ := serverPings(t, gs, ca.snapshot(t, ca.count()-1))
+		return slices.Contains(seqs, 3)
+	})
+
+	b, _ := newClusterManager(t, "b", nil)
+	registerTag(t, b.games)
+	adopt(t, b, AdoptRequest{MatchID: "g1", Game: "tag", Seed: 7, Epoch: 20, Tick: tick, State: state})
+	c := &fakeConn{}
+	r, err := b.Join(ctx, JoinRequest{Hello: schema.Hello{MatchID: "g1", EventAck: 3}, PlayerID: 5, Conn: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := r.Welcome(); w.EventSeq != 2 {
+		t.Fatalf("Welcome.EventSeq %d on the new owner, want 2", w.EventSeq)
+	}
+	r.Event(&schema.Event{Seq: 3, Data: tagPing(gs, 5)}) // lost with the old owner: re-sent
+	r.Event(&schema.Event{Seq: 4, Data: tagPing(gs, 6)})
+	testutil.CheckTrue(t, 5*time.Second, func() bool {
+		if c.count() == 0 {
+			return false
+		}
+		seqs, ns := serverPings(t, gs, c.snapshot(t, c.count()-1))
+		return slices.Equal(seqs, []uint32{4, 5}) && slices.Equal(ns, []int64{1005, 1006})
+	})
+}
+
 // TestGameSeats: a game registered with Spec.Seats holds that many players
 // per match: matchmaking opens another match past it, a join by match id
 // finds it full; other games keep the node's Config.Seats.

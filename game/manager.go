@@ -242,7 +242,7 @@ func (m *Manager) resume(ctx context.Context, req JoinRequest) (Seat, error) {
 	if err := schemaError(mt.game, mt.gs, h.SchemaHash); err != nil {
 		return nil, err
 	}
-	return mt.resume(ctx, req.Conn, claims.PlayerID, &claims, h.LastTick)
+	return mt.resume(ctx, req.Conn, claims.PlayerID, &claims, h)
 }
 
 // locate finds a match this node does not run (yet): a redirect to its

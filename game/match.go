@@ -155,7 +155,7 @@ func (m *Match) ID() string { return m.id }
 // with the game's reason. A join payload the game's schema refuses is an
 // error wrapping gameschema.ErrMalformed or ErrOutOfRange.
 func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
-	conn, player, lastTick := req.Conn, req.PlayerID, req.Hello.LastTick
+	conn, player := req.Conn, req.PlayerID
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -169,7 +169,7 @@ func (m *Match) join(ctx context.Context, req *JoinRequest) (Seat, error) {
 		// An authenticated player takes its seat back: its auth token
 		// proves who it is, no resume token needed.
 		m.mu.Unlock()
-		return m.resume(ctx, conn, player, nil, lastTick)
+		return m.resume(ctx, conn, player, nil, &req.Hello)
 	}
 	defer m.mu.Unlock()
 	if m.gs != nil {
@@ -238,9 +238,12 @@ func (m *Match) guestID() uint32 {
 // (nil: an authenticated player taking its seat back): it must be the
 // newest one issued for the seat. The previous connection, if still live,
 // is kicked with ErrCodeReplaced, and the tokens issued before are revoked
-// (the Welcome carries a new one). lastTick is the newest snapshot the
-// client holds: the first snapshot is a delta against it if possible.
-func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token.Resume, lastTick uint32) (Seat, error) {
+// (the Welcome carries a new one). From the Hello: LastTick is the newest
+// snapshot the client holds (the first snapshot is a delta against it if
+// possible), EventAck the newest server event it holds (the seat's server
+// events are numbered after it: sim.Room.Resume).
+func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token.Resume, h *schema.Hello) (Seat, error) {
+	lastTick := h.LastTick
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -266,7 +269,7 @@ func (m *Match) resume(ctx context.Context, conn Conn, player uint32, tok *token
 	// that the checkpoint it triggers carries it.
 	newTok := newSeatToken()
 	m.setToken(player, newTok)
-	if err := m.room.Attach(ctx, player, conn, lastTick); err != nil {
+	if err := m.room.Resume(ctx, player, conn, lastTick, h.EventAck); err != nil {
 		m.setToken(player, s.tok)
 		m.mu.Unlock()
 		return nil, m.roomError("resume", err)

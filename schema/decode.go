@@ -36,6 +36,7 @@ func DecodeClientMessage(buf []byte, m *ClientMessage) error {
 			Game:        string(h.Game()),
 			Join:        clip(h.JoinBytes()),
 			SchemaHash:  string(h.SchemaHash()),
+			EventAck:    h.EventAck(),
 		}
 	case ClientInput:
 		var in fb.Input

@@ -233,6 +233,7 @@ func (e *Encoder) Hello(h *Hello) []byte {
 	if hash != 0 {
 		fb.HelloAddSchemaHash(b, hash)
 	}
+	fb.HelloAddEventAck(b, h.EventAck)
 	return e.finishClient(fb.ClientBodyHello, fb.HelloEnd(b))
 }
 

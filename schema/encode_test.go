@@ -33,6 +33,9 @@ func TestRoundTripClient(t *testing.T) {
 		{"hello game", func() []byte {
 			return e.Hello(&Hello{Name: "ann", Game: "cards", Join: []byte{1, 2, 3}, SchemaHash: testHash})
 		}, ClientMessage{Kind: ClientHello, Hello: Hello{Name: "ann", Game: "cards", Join: []byte{1, 2, 3}, SchemaHash: testHash}}},
+		{"hello resume", func() []byte {
+			return e.Hello(&Hello{ResumeToken: "r", LastTick: 40, EventAck: math.MaxUint32})
+		}, ClientMessage{Kind: ClientHello, Hello: Hello{ResumeToken: "r", LastTick: 40, EventAck: math.MaxUint32}}},
 		{"hello game max", func() []byte {
 			return e.Hello(&Hello{Join: bytes.Repeat([]byte{0xff}, MaxJoinLen), SchemaHash: strings.Repeat("f", MaxSchemaHashLen)})
 		}, ClientMessage{Kind: ClientHello, Hello: Hello{Join: bytes.Repeat([]byte{0xff}, MaxJoinLen), SchemaHash: strings.Repeat("f", MaxSchemaHashLen)}}},
@@ -349,6 +352,7 @@ func envelopeCases() []struct {
 		want string
 	}{
 		{"hello", clone(e.Hello(&Hello{Name: "ann", Game: "cards", Join: []byte{1, 2, 3}, SchemaHash: "00ff"})), "100000005453593208000c000b000400080000001c0000000000000114001400000000000000000010000c00080004001400000010000000180000001c00000024000000040000003030666600000000030000000102030005000000636172647300000003000000616e6e00"},
+		{"hello resume", clone(e.Hello(&Hello{ResumeToken: "r", LastTick: 40, SchemaHash: "00ff", EventAck: 6})), "100000005453593208000a0009000400080000001c0000000001160014000000000010000c000000000000000800040016000000060000000c00000028000000100000000400000030306666000000000100000072000000"},
 		{"input", clone(e.Input(&Input{Seq: 7, TargetTick: 101, AckTick: 100, Data: []byte{0xaa, 0xbb, 0xcc, 0xdd, 0xee}, EventAck: 3})), "100000005453593208000a0009000400080000001400000000020e0018000c0008000400140010000e000000640000006500000007000000030000000400000005000000aabbccddee000000"},
 		{"input empty", clone(e.Input(&Input{Seq: 8, TargetTick: 102, AckTick: 101})), "100000005453593208000a0009000400080000001000000000020a0010000c00080004000a000000650000006600000008000000"},
 		{"event", clone(e.Event(&Event{Seq: 2, Data: []byte{9, 8, 7}})), "100000005453593208000a0009000400080000001000000000050a000c000800000004000a00000008000000020000000300000009080700"},

@@ -45,6 +45,11 @@ type Hello struct {
 	// SchemaHash is the hex sha256 of the game schema the client was built
 	// for; empty accepts any.
 	SchemaHash string
+	// EventAck is, in a resume, the newest server event seq the client has
+	// received (0: none): the match numbers the seat's next server events
+	// after it, so that none reuses a seq the client already holds (a node
+	// that adopted the match after a failover may not know the newest).
+	EventAck uint32
 }
 
 // String limits the verifier enforces on Hello.

@@ -384,7 +384,7 @@ func (v *verifier) verifyHello(pos uint32) error {
 	if err := v.optHash(&t, 7, "hello.schema_hash"); err != nil {
 		return err
 	}
-	return v.scalars(&t, scalar{3, 4, "hello.last_tick"})
+	return v.scalars(&t, scalar{3, 4, "hello.last_tick"}, scalar{8, 4, "hello.event_ack"})
 }
 
 func (v *verifier) verifyInput(pos uint32) error {

@@ -25,7 +25,10 @@ import (
 //     (Config.EventQueue), numbered from 1 per seat, kept across resumes.
 //     Every snapshot to that player carries all of them until the client
 //     acknowledges them (Input.EventAck). Overflow drops the oldest and
-//     closes the connection as a slow consumer (Conn.Overflow).
+//     closes the connection as a slow consumer (Conn.Overflow). A resume
+//     (Room.Resume) says the newest the client holds: those are dropped,
+//     and a seat restored after a failover numbers its events past it
+//     (outQueue.settle; DESIGN.md, "What a failover may lose or repeat").
 
 // eventQueue is one player's client events on their way from its
 // connection (PushEvent, on the read goroutine) to the loop. Two rings:
@@ -160,6 +163,13 @@ type outQueue struct {
 	n     int
 	seq   uint32 // seq of the newest event queued (Seat.OutSeq)
 	acked uint32 // newest seq the client acknowledged
+	// restored: the seat was restored (WithRestore) with seq base and no
+	// client has attached since. The seqs above base were numbered here,
+	// and the client may hold the same seqs from the previous owner (its
+	// events of the ticks a failover lost): the client's resume settles
+	// them (settle).
+	restored bool
+	base     uint32
 }
 
 // push queues a copy of data as the next event, produced at tick. It
@@ -200,6 +210,28 @@ func (q *outQueue) ack(seq uint32) {
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
 	}
+}
+
+// settle prepares the queue for a client that resumed holding every event
+// up to held (Hello.event_ack): the events numbered above base (the seq the
+// seat was restored with, or the newest when it was not restored) move up
+// by held − base, so that none reuses a seq the client holds from another
+// owner, and the events the client holds are dropped. It reports whether
+// it moved seqs. A held so large that the seqs would wrap is ignored (only
+// a broken client sends one).
+func (q *outQueue) settle(base, held uint32) (moved bool) {
+	if held > base && uint64(q.seq)+uint64(held-base) <= maxU32 {
+		d := held - base
+		for i := range q.n {
+			if s := &q.ring[(q.head+i)%len(q.ring)]; s.Seq > base {
+				s.Seq += d
+			}
+		}
+		q.seq += d
+		moved = true
+	}
+	q.ack(held)
+	return moved
 }
 
 // appendTo appends the queued events to dst, oldest first. Their Data

@@ -281,7 +281,8 @@ func TestRoomRestore(t *testing.T) {
 	if err := r.capture(log.record); err != nil {
 		t.Fatal(err)
 	}
-	want := []Seat{{Player: 3, Entity: 1003, LastSeq: 8}, {Player: 9, Entity: 1009, LastSeq: 40}}
+	// Player 9 has not resumed here: its seat is still unsettled (Seat).
+	want := []Seat{{Player: 3, Entity: 1003, LastSeq: 8}, {Player: 9, Entity: 1009, LastSeq: 40, Unsettled: true}}
 	if got := log.seats[0]; !slices.Equal(got, want) || log.ticks[0] != 102 {
 		t.Fatalf("capture at %d: seats %+v, want %+v", log.ticks[0], got, want)
 	}

@@ -30,12 +30,23 @@ type StateMarshaler interface {
 // it, of the newest client event the room applied for it (InSeq) and of
 // the newest server event queued for it (OutSeq: the next gets OutSeq+1),
 // so that both keep counting on another node.
+//
+// Unsettled says the seat was restored (WithRestore) and no client has
+// attached to it since, OutBase the OutSeq it was restored with: the
+// server events numbered above OutBase are this room's, and the seat's
+// client may hold the same seqs from an earlier owner (events of ticks a
+// failover lost). Its resume moves them past the newest it holds
+// (Room.Resume). A room restored from an unsettled seat keeps its OutBase,
+// so that a second failover before the client resumes loses no event
+// either.
 type Seat struct {
-	Player  uint32
-	Entity  uint32
-	LastSeq uint32
-	InSeq   uint32
-	OutSeq  uint32
+	Player    uint32
+	Entity    uint32
+	LastSeq   uint32
+	InSeq     uint32
+	OutSeq    uint32
+	Unsettled bool
+	OutBase   uint32
 }
 
 // QueuedEvent is a server event queued for a player, as Replay returns the

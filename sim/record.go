@@ -18,8 +18,11 @@ import (
 //	uvarint event count | events |
 //	uvarint client event count | client events |
 //	uvarint input count | inputs | u32 little-endian state hash
-//	event := u8 kind (1 join, 2 leave, 3 attach) | uvarint player |
-//	         [join only: uvarint entity] | uvarint note length | note |
+//	event := u8 kind (1 join, 2 leave, 3 attach, 4 attach that moved
+//	         the seat's server event seqs) | uvarint player |
+//	         [join only: uvarint entity] |
+//	         [kind 4 only: uvarint base | uvarint held] |
+//	         uvarint note length | note |
 //	         [join only, its JoinInfo: uvarint name length | name |
 //	          uvarint payload length | payload | uvarint claims length | claims]
 //	client event := uvarint player | uvarint seq | uvarint data length | data
@@ -57,6 +60,11 @@ const (
 	eventJoin   byte = 1
 	eventLeave  byte = 2
 	eventAttach byte = 3
+	// eventAttachSeq is an attach of a client that held server events up
+	// to held: the seat's events numbered above base moved up by held −
+	// base (Room.Resume). A decoder of a version before it refuses the
+	// record (ErrBadLog), as any log it cannot replay.
+	eventAttachSeq byte = 4
 
 	flagFull byte = 1
 	flagV2   byte = 2 // format 2 (and 3): join infos, client events, input data
@@ -104,7 +112,16 @@ func (r *Room) event(kind byte, player uint32) {
 	if r.rec.fn == nil {
 		return
 	}
-	r.appendEvent(kind, player, 0)
+	r.appendEvent(kind, player)
+}
+
+// logAttach logs an attach that moved the seat's server event seqs: those
+// above base by held − base (outQueue.settle).
+func (r *Room) logAttach(player, base, held uint32) {
+	if r.rec.fn == nil {
+		return
+	}
+	r.appendEvent(eventAttachSeq, player, base, held)
 }
 
 // logJoin logs a join with its entity and what the player brought (info;
@@ -124,12 +141,14 @@ func (r *Room) logJoin(player, entity uint32, info *JoinInfo) {
 	rc.events = appendBytes(rc.events, j.Claims)
 }
 
-func (r *Room) appendEvent(kind byte, player, entity uint32) {
+// appendEvent logs a seat change: its kind, player, the values of its kind
+// (join: entity; eventAttachSeq: base, held) and the caller's note.
+func (r *Room) appendEvent(kind byte, player uint32, vals ...uint32) {
 	rc := &r.rec
 	rc.events = append(rc.events, kind)
 	rc.events = binary.AppendUvarint(rc.events, uint64(player))
-	if kind == eventJoin {
-		rc.events = binary.AppendUvarint(rc.events, uint64(entity))
+	for _, v := range vals {
+		rc.events = binary.AppendUvarint(rc.events, uint64(v))
 	}
 	rc.scratch = rc.scratch[:0]
 	if rc.note != nil {

@@ -46,6 +46,10 @@ type SeatEvent struct {
 	Entity uint32 // Join: the entity World.Join returned
 	Note   []byte
 	Info   JoinInfo // Join, format 2: the JoinInfo the room joined with
+	// Attach of a resume that moved the seat's server event seqs
+	// (Room.Resume): the events numbered above seqBase moved up by
+	// seqHeld − seqBase. Both 0 for any other.
+	seqBase, seqHeld uint32
 }
 
 // SeatChange is the kind of a SeatEvent.
@@ -275,6 +279,11 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 			if !seated {
 				return diverged("attach of player %d, not seated", ev.Player)
 			}
+			p := &rp.players[at]
+			if ev.seqHeld > 0 {
+				p.out.settle(ev.seqBase, ev.seqHeld)
+			}
+			p.Unsettled, p.OutBase = false, 0
 		}
 		if onSeat != nil {
 			onSeat(*ev)
@@ -444,12 +453,17 @@ func (d *logDecoder) next() (logRecord, error) {
 			break
 		}
 		ev := SeatEvent{Tick: r.tick, Kind: SeatChange(d.byte("event kind"))}
-		if ev.Kind < SeatJoin || ev.Kind > SeatAttach {
+		if ev.Kind < SeatJoin || ev.Kind > SeatChange(eventAttachSeq) {
 			d.fail("event kind")
 		}
 		ev.Player = uint32(d.uvarint("player", maxU32))
-		if ev.Kind == SeatJoin {
+		switch ev.Kind {
+		case SeatJoin:
 			ev.Entity = uint32(d.uvarint("entity", maxU32))
+		case SeatChange(eventAttachSeq):
+			ev.Kind = SeatAttach
+			ev.seqBase = uint32(d.uvarint("event seq base", maxU32))
+			ev.seqHeld = uint32(d.uvarint("event seq held", maxU32))
 		}
 		ev.Note = d.bytes("note", d.uvarint("note length", maxU32))
 		if ev.Kind == SeatJoin {

@@ -182,6 +182,10 @@ func NewRoom(name string, cfg Config, world World, m Metrics, opts ...Option) (*
 			p := r.newPlayer(s.Player, nil)
 			p.entity, p.lastSeq, p.detached = s.Entity, s.LastSeq, true
 			p.inSeq, p.out.seq = s.InSeq, s.OutSeq
+			p.out.restored, p.out.base = true, s.OutSeq
+			if s.Unsettled { // restored before, and not attached since
+				p.out.base = min(s.OutBase, s.OutSeq)
+			}
 			p.box.applied.Store(s.InSeq)
 			r.snaps.seat(p)
 			r.insert(p)
@@ -319,9 +323,23 @@ func (r *Room) Leave(ctx context.Context, player uint32) error {
 
 // Attach gives player a new connection, for example on resume. ack is the
 // newest tick the client holds (0: none): the next snapshot is a delta
-// against it while it is in the history ring.
+// against it while it is in the history ring. It is Resume with no server
+// event held.
 func (r *Room) Attach(ctx context.Context, player uint32, conn Conn, ack uint32) error {
 	return r.exec(ctx, func() error { return r.attach(player, conn, ack) })
+}
+
+// Resume is Attach of a resuming client that says which server events it
+// holds: eventAck is the newest server event seq it received
+// (schema.Hello.EventAck; 0: none). The events queued for player up to it
+// are dropped, and the seat's server event seqs move past it: after a
+// failover the client may hold seqs from the previous owner (events of
+// ticks the tick log lost) that this room numbered again since it was
+// restored; those events of this room are numbered after eventAck, and so
+// is every later one. The move is logged with the attach (tick log), so a
+// replay numbers the same.
+func (r *Room) Resume(ctx context.Context, player uint32, conn Conn, ack, eventAck uint32) error {
+	return r.exec(ctx, func() error { return r.resume(player, conn, ack, eventAck) })
 }
 
 // Detach takes player's connection away (it disconnected) but keeps the

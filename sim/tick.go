@@ -174,7 +174,8 @@ func (r *Room) capture(fn CheckpointFunc) error {
 	r.ckpt.state = state
 	seats := r.ckpt.seats[:0]
 	for _, p := range r.list {
-		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq, InSeq: p.inSeq, OutSeq: p.out.seq})
+		seats = append(seats, Seat{Player: p.id, Entity: p.entity, LastSeq: p.lastSeq, InSeq: p.inSeq, OutSeq: p.out.seq,
+			Unsettled: p.out.restored, OutBase: p.out.base})
 	}
 	r.ckpt.seats = seats
 	// A replay from this state starts at the next record: it must list
@@ -185,6 +186,12 @@ func (r *Room) capture(fn CheckpointFunc) error {
 }
 
 func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
+	return r.resume(id, conn, ack, 0)
+}
+
+// resume attaches id's new connection; eventAck is the newest server event
+// seq its client holds (Room.Resume).
+func (r *Room) resume(id uint32, conn Conn, ack, eventAck uint32) error {
 	p := r.byID[id]
 	if p == nil {
 		return fmt.Errorf("attach player %d: %w", id, ErrNoPlayer)
@@ -197,11 +204,23 @@ func (r *Room) attach(id uint32, conn Conn, ack uint32) error {
 		p.ack = ack
 	}
 	r.snaps.attach(p, p.ack)
+	// The seqs the client may hold from another owner: those above the
+	// seat's restored seq until its first attach here, none after.
+	base := p.out.seq
+	if p.out.restored {
+		base, p.out.restored, p.out.base = p.out.base, false, 0
+	}
+	moved := p.out.settle(base, eventAck)
 	// The seat changed hands: checkpoint at the next tick, so that what the
 	// caller recorded for the new connection (game: its resume token's
-	// nonce) reaches the cluster within a tick.
+	// nonce) and the seat's server event seq reach the cluster within a
+	// tick.
 	r.ckpt.due = true
-	r.event(eventAttach, id)
+	if moved {
+		r.logAttach(id, base, eventAck)
+	} else {
+		r.event(eventAttach, id)
+	}
 	return nil
 }
 

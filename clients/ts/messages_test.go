@@ -156,9 +156,9 @@ func TestTypeScriptMessages(t *testing.T) {
 	var h fb.Hello
 	h.Init(tab.Bytes, tab.Pos)
 	if string(h.Token()) != "tok" || string(h.MatchId()) != "m1" || string(h.ResumeToken()) != "rt-1" || h.LastTick() != 77 ||
-		string(h.Name()) != "ann" || string(h.Game()) != "cards" || string(h.SchemaHash()) != cards.HashString() {
-		t.Errorf("hello: token %q match %q resume %q last %d name %q game %q hash %q", h.Token(), h.MatchId(), h.ResumeToken(),
-			h.LastTick(), h.Name(), h.Game(), h.SchemaHash())
+		string(h.Name()) != "ann" || string(h.Game()) != "cards" || string(h.SchemaHash()) != cards.HashString() || h.EventAck() != 6 {
+		t.Errorf("hello: token %q match %q resume %q last %d name %q game %q hash %q event_ack %d", h.Token(), h.MatchId(), h.ResumeToken(),
+			h.LastTick(), h.Name(), h.Game(), h.SchemaHash(), h.EventAck())
 	}
 	if err := cards.DecodeJoin(h.JoinBytes(), &v); err != nil {
 		t.Errorf("hello.join: %v", err)

@@ -100,6 +100,7 @@ type cardsClient struct {
 	rx       *gamedelta.Receiver
 	state    tableState
 	evAck    uint32 // newest server event seq received
+	evIn     int    // server events delivered (each seq once)
 	inSeq    uint32
 	evSeq    uint32         // newest client event seq sent
 	pending  []schema.Event // sent, not yet applied by the match
@@ -192,7 +193,9 @@ func (c *cardsClient) session(ctx context.Context, u string) {
 	if c.welcomes == 0 {
 		h.Join = c.join
 	} else { // resume the seat; the held worlds are dropped (the new owner's ticks are not the old one's)
-		h.ResumeToken, h.MatchID = c.welcome.ResumeToken, c.welcome.MatchID
+		// event_ack: a new owner numbers the seat's events after the
+		// newest held, even if it lost some the old owner sent.
+		h.ResumeToken, h.MatchID, h.EventAck = c.welcome.ResumeToken, c.welcome.MatchID, c.evAck
 	}
 	err = ws.WriteMessage(gws.OpcodeBinary, c.enc.Hello(&h))
 	c.mu.Unlock()
@@ -277,6 +280,7 @@ func (c *cardsClient) onSnapshot(ws *gws.Conn, sn *schema.Snapshot) {
 				c.problems = append(c.problems, fmt.Sprintf("server event %d: %v", ev.Seq, err))
 			}
 			c.evAck = ev.Seq
+			c.evIn++
 		}
 	}
 	c.pending = slices.DeleteFunc(c.pending, func(ev schema.Event) bool { return ev.Seq <= sn.EventSeq })
@@ -372,6 +376,13 @@ func (c *cardsClient) playOrDraw(st tableState) int {
 }
 
 // snapshot returns the client's welcome, newest table state and problems.
+// eventsIn returns how many server events the client was delivered.
+func (c *cardsClient) eventsIn() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.evIn
+}
+
 func (c *cardsClient) snapshot() (schema.Welcome, tableState, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -328,6 +328,11 @@ func TestFailover(t *testing.T) {
 		t.Logf("%s (seat %d) holds %v; top %d, turn %d, tick %d", p.name, before[i].Seat, before[i].Hand, before[i].Top, before[i].Turn, before[i].Tick)
 	}
 
+	heard := make([]int, len(players))
+	for i, p := range players {
+		heard[i] = p.eventsIn()
+	}
+
 	// kill -9 the owner.
 	killed := time.Now()
 	owner.kill(t)
@@ -384,5 +389,16 @@ func TestFailover(t *testing.T) {
 			}
 		}
 	}
+	// The turn's events (a broadcast) reach every player: the new owner
+	// numbers them after the newest each client held (Hello.event_ack),
+	// none is dropped as a repeat of an old owner's seq.
+	testutil.CheckFor(t, 10*time.Second, func() error {
+		for i, p := range players {
+			if n := p.eventsIn(); n <= heard[i] {
+				return fmt.Errorf("%s was delivered no server event since the failover (%d before)", p.name, heard[i])
+			}
+		}
+		return nil
+	})
 	t.Logf("on %s, %s played %d (-1: drew); test took %v", now[0].Node, who, card, time.Since(start).Round(time.Millisecond))
 }

@@ -62,10 +62,15 @@ func (c *Client) serve(rawURL string) (joined bool, err error) {
 	c.readDL = time.Time{}
 	_ = ws.SetReadDeadline(deadline)
 	if c.hello.ResumeToken != "" {
+		// A resume says what the client holds: the newest snapshot (the
+		// delta baseline) and the newest server event (the match numbers
+		// the seat's next events after it, even on a node that adopted
+		// the match without it).
 		s.resumeSent = true
 		c.hello.LastTick = c.newestTick()
+		c.hello.EventAck = c.evAck.Load()
 	} else {
-		c.hello.LastTick = 0
+		c.hello.LastTick, c.hello.EventAck = 0, 0
 	}
 	c.wmu.Lock()
 	err = c.writeLocked(c.helloEnc.Hello(&c.hello))

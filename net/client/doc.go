@@ -47,7 +47,9 @@
 //   - Server events (Snapshot.events: every event not yet acknowledged)
 //     are verified against the schema and delivered to the Handler's
 //     OnEvent (EventHandler) once per seq, in seq order, across resumes;
-//     each Input acknowledges the newest one (event_ack).
+//     each Input acknowledges the newest one (event_ack), and so does the
+//     Hello of a resume (the match numbers the seat's next events after
+//     it, even on a node that adopted the match after a failover).
 //   - SendInput carries the game's input in Input.Data. SendEvent numbers
 //     a client event and keeps it until a Snapshot's event_seq says the
 //     match applied it; after a reconnect the Welcome's event_seq says

@@ -190,8 +190,14 @@ func TestGameEventsInOrderOnceAcrossResume(t *testing.T) {
 	n0 := log.eventCount()
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return log.eventCount() >= n0+5 })
 	dup0 := c.Stats().EventsDuplicate
+	held := c.EventAck()
 	c.cut()
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return c.Stats().Resumes == 1 })
+	// The resume says which server events the client holds (a node that
+	// adopted the match numbers its events after them).
+	if h := fs.helloList(); len(h) != 2 || h[0].EventAck != 0 || h[1].EventAck < held || h[1].EventAck > fs.gameSeatOf(1).evSeq {
+		t.Fatalf("hellos %+v; want the resume's event_ack at least %d", h, held)
+	}
 	n1 := log.eventCount()
 	testutil.CheckTrue(t, 5*time.Second, func() bool { return log.eventCount() >= n1+5 })
 	if c.Stats().EventsDuplicate == dup0 {

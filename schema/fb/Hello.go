@@ -127,8 +127,20 @@ func (rcv *Hello) SchemaHash() []byte {
 	return nil
 }
 
+func (rcv *Hello) EventAck() uint32 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
+	if o != 0 {
+		return rcv._tab.GetUint32(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *Hello) MutateEventAck(n uint32) bool {
+	return rcv._tab.MutateUint32Slot(20, n)
+}
+
 func HelloStart(builder *flatbuffers.Builder) {
-	builder.StartObject(8)
+	builder.StartObject(9)
 }
 func HelloAddToken(builder *flatbuffers.Builder, token flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(0, flatbuffers.UOffsetT(token), 0)
@@ -156,6 +168,9 @@ func HelloStartJoinVector(builder *flatbuffers.Builder, numElems int) flatbuffer
 }
 func HelloAddSchemaHash(builder *flatbuffers.Builder, schemaHash flatbuffers.UOffsetT) {
 	builder.PrependUOffsetTSlot(7, flatbuffers.UOffsetT(schemaHash), 0)
+}
+func HelloAddEventAck(builder *flatbuffers.Builder, eventAck uint32) {
+	builder.PrependUint32Slot(8, eventAck, 0)
 }
 func HelloEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -36,7 +36,8 @@
 //     ones above the Welcome's event_seq are sent again.
 //   - Redirect: reconnect at once to its URL. A lost connection, a stall (no
 //     snapshot for stallTimeoutMs) or a retryable error: resume (Hello with
-//     the resume token and the newest tick held) on the same URL first, then
+//     the resume token, the newest tick held and the newest server event
+//     seq received: event_ack) on the same URL first, then
 //     on the cluster's other URLs in turn, with jittered backoff. A resume on
 //     another node (a failover), or one that went back in ticks, drops the
 //     held worlds: the first snapshot there is full.
@@ -558,6 +559,9 @@ export class Room {
         game: this.gameV,
         join: resume ? undefined : this.joinBytes,
         schemaHash: this.schemaV?.hash ?? "",
+        // The newest server event held: a node that adopted the match
+        // after a failover numbers the seat's events after it.
+        eventAck: resume ? this.serverEventAck : 0,
       }));
     };
     ws.onmessage = (ev: { data: unknown }) => {

@@ -35,6 +35,8 @@ export interface HelloMsg {
   join?: Uint8Array;
   /** hex sha256 of the game schema the client speaks; empty: any */
   schemaHash?: string;
+  /** resume: the newest server event seq the client has received (0: none) */
+  eventAck?: number;
 }
 
 export interface InputMsg {
@@ -129,6 +131,7 @@ export function encodeClient(m: ClientMsg): Uint8Array {
       str(t, 5, m.game);
       bytes(t, 6, m.join);
       str(t, 7, m.schemaHash);
+      u32(t, 8, m.eventAck);
       return message(1, t);
     case "input":
       u32(t, 0, m.seq);
@@ -245,7 +248,7 @@ export function decodeClient(buf: Uint8Array): ClientMsg {
     case "hello":
       return {
         kind: "hello", token: t.str(0), matchId: t.str(1), resumeToken: t.str(2), lastTick: t.u32(3), name: t.str(4),
-        game: t.str(5), join: t.bytes(6), schemaHash: t.str(7),
+        game: t.str(5), join: t.bytes(6), schemaHash: t.str(7), eventAck: t.u32(8),
       };
     case "input":
       return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(3), eventAck: t.u32(4) };

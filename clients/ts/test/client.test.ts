@@ -64,6 +64,7 @@ test("joinOrCreate: Hello with join payload and schema hash; worlds from Go's sn
   assert.equal(hello.name, "ann");
   assert.equal(hello.matchId, "");
   assert.equal(hello.resumeToken, "");
+  assert.equal(hello.eventAck, 0);
   assert.deepEqual(decodeTable(schema.join!, hello.join!), { name: "ann", avatar: new Uint8Array(0), seat_pref: 2 });
   c.send(welcome({ playerId: vec.player }));
   const room = await joining;
@@ -165,6 +166,7 @@ test("events: server events once each, event_ack; client events re-sent after a 
   assert.equal(hello.resumeToken, "r1");
   assert.equal(hello.matchId, "m1");
   assert.equal(hello.lastTick, 3);
+  assert.equal(hello.eventAck, 3); // the newest server event held
   assert.equal(hello.join!.length, 0);
   c2.send(welcome({ resumeToken: "r2", serverTick: 4, eventSeq: 0 }));
   const again = await c2.next("event");

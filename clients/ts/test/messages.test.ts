@@ -54,7 +54,7 @@ test("interop: client messages for Go's verifier (ts_messages.json)", () => {
   const msgs = {
     hello: encodeClient({
       kind: "hello", token: "tok", matchId: "m1", resumeToken: "rt-1", lastTick: 77, name: "ann", game: "cards",
-      join: encodeTable(cards.join!, { name: "ann", seat_pref: 2 }), schemaHash: hash,
+      join: encodeTable(cards.join!, { name: "ann", seat_pref: 2 }), schemaHash: hash, eventAck: 6,
     }),
     input: encodeClient({
       kind: "input", seq: 5, targetTick: 101, ackTick: 100, eventAck: 3,

@@ -79,8 +79,8 @@ test("events: by member or table name, both directions", () => {
 
 test("envelope: every message round trips", () => {
   const client: ClientMsg[] = [
-    { kind: "hello", token: "t", matchId: "m", resumeToken: "r", lastTick: 77, name: "n", game: "cards", join: new Uint8Array([1, 2]), schemaHash: "ab".repeat(32) },
-    { kind: "hello", token: "", matchId: "", resumeToken: "", lastTick: 0, name: "", game: "", join: new Uint8Array(0), schemaHash: "" },
+    { kind: "hello", token: "t", matchId: "m", resumeToken: "r", lastTick: 77, name: "n", game: "cards", join: new Uint8Array([1, 2]), schemaHash: "ab".repeat(32), eventAck: 9 },
+    { kind: "hello", token: "", matchId: "", resumeToken: "", lastTick: 0, name: "", game: "", join: new Uint8Array(0), schemaHash: "", eventAck: 0 },
     { kind: "input", seq: 1, targetTick: 0xffffffff, ackTick: 5, data: new Uint8Array([7, 8, 9]), eventAck: 4 },
     { kind: "event", seq: 3, tick: 0, data: new Uint8Array([1]) },
     { kind: "leave" },

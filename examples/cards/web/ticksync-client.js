@@ -738,6 +738,7 @@ function encodeClient(m) {
       str(t, 5, m.game);
       bytes(t, 6, m.join);
       str(t, 7, m.schemaHash);
+      u32(t, 8, m.eventAck);
       return message(1, t);
     case "input":
       u32(t, 0, m.seq);
@@ -863,7 +864,8 @@ function decodeClient(buf) {
         name: t.str(4),
         game: t.str(5),
         join: t.bytes(6),
-        schemaHash: t.str(7)
+        schemaHash: t.str(7),
+        eventAck: t.u32(8)
       };
     case "input":
       return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(3), eventAck: t.u32(4) };
@@ -2350,7 +2352,10 @@ var Room = class {
         name: this.opts.name,
         game: this.gameV,
         join: resume ? void 0 : this.joinBytes,
-        schemaHash: this.schemaV?.hash ?? ""
+        schemaHash: this.schemaV?.hash ?? "",
+        // The newest server event held: a node that adopted the match
+        // after a failover numbers the seat's events after it.
+        eventAck: resume ? this.serverEventAck : 0
       }));
     };
     ws.onmessage = (ev) => {
