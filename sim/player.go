@@ -27,6 +27,8 @@ type player struct {
 	lastSeq    uint32       // seq of the last applied input
 	logged     schema.Input // the input the tick log wrote last (record.go); Data in loggedData
 	loggedData []byte
+	logNow     bool   // this tick's record lists its input (record.go)
+	logSame    bool   // with the data logged last
 	ack        uint32 // newest tick the client acknowledged
 	// standing counts the ticks in a row that ended with inputs still
 	// buffered (trimStanding, jitter.go).
