@@ -103,6 +103,12 @@ type kindInfo struct {
 	// bounds bound each field's values for World.Check (a FieldBytes
 	// field: any slot, checked apart).
 	bounds []bound
+	// runLo and runSpan are bounds' lo and span repeated for checkRun
+	// entities (a kind with int fields only; empty otherwise): Check
+	// tests a run of such entities, adjacent in the world's slots, as one
+	// flat array.
+	runLo   []int64
+	runSpan []uint64
 	// pred is the encoder's per-field prediction of a plain kind, without
 	// branches: the residual is (cur - base[f] - base[vel]·(dt&mul)) <<
 	// sh >> sh.
@@ -233,6 +239,14 @@ func Compile(l Layout) (*Codec, error) {
 				fallthrough
 			default:
 				ki.ints = append(ki.ints, i)
+			}
+		}
+		if len(ki.blobs) == 0 && n > 0 {
+			for range checkRun {
+				for _, b := range ki.bounds {
+					ki.runLo = append(ki.runLo, b.lo)
+					ki.runSpan = append(ki.runSpan, b.span)
+				}
 			}
 		}
 		ki.ints32 = len(ki.blobs) == 0
