@@ -53,6 +53,11 @@ type avatar struct {
 	body
 	id, player   uint32
 	wantX, wantY int16 // commanded velocity from the last input
+	// want is axes(moveX, moveY) when known (not kept in a checkpoint:
+	// false after a restore, a join, a rate change), so that an input
+	// repeating its axes costs no square root.
+	moveX, moveY int8
+	known        bool
 }
 
 // Arena is one arena match. Create it with New.
@@ -126,6 +131,9 @@ func (a *Arena) setRate(hz int) {
 	a.npcSpeed = int(math.Round(float64(NPCSpeed*Quantum) / float64(hz)))
 	a.avatarSpeed = math.Round(float64(AvatarSpeed*Quantum) / float64(hz))
 	a.turnTicks = uint16(TurnSeconds * hz)
+	for i := range a.avs {
+		a.avs[i].known = false // axes of another speed
+	}
 	for h := range a.vel {
 		th := 2 * math.Pi * float64(h) / headings
 		a.vel[h][0] = int16(math.Round(float64(a.npcSpeed) * math.Cos(th)))
@@ -195,7 +203,10 @@ func (a *Arena) Step(_ uint32, inputs []sim.PlayerInput) {
 	for i := range inputs {
 		if av := a.avatar(inputs[i].Player); av != nil {
 			in := ReadInput(inputs[i].Input.Data)
-			av.wantX, av.wantY = a.axes(in.MoveX, in.MoveY)
+			if !av.known || in.MoveX != av.moveX || in.MoveY != av.moveY {
+				av.wantX, av.wantY = a.axes(in.MoveX, in.MoveY)
+				av.moveX, av.moveY, av.known = in.MoveX, in.MoveY, true
+			}
 			av.angle = in.Aim
 		}
 	}

@@ -143,6 +143,40 @@ func TestArenaAvatarMotion(t *testing.T) {
 	}
 }
 
+// TestArenaAvatarAxesRepeated: an input repeating the previous axes keeps
+// their velocity, at the current tick rate (a rate change, a restore,
+// another input in between).
+func TestArenaAvatarAxesRepeated(t *testing.T) {
+	a := New(7)
+	id, _ := a.Join(1)
+	step := func(tick uint32, mx, my int8, wantVX, wantVY int16) {
+		t.Helper()
+		a.avs[0].x, a.avs[0].y = MaxPos/2, MaxPos/2
+		a.Step(tick, []sim.PlayerInput{{Player: 1, Input: input(Input{MoveX: mx, MoveY: my})}})
+		if e := find(entities(a), id); e.VX != wantVX || e.VY != wantVY {
+			t.Fatalf("tick %d: velocity (%d, %d), want (%d, %d)", tick, e.VX, e.VY, wantVX, wantVY)
+		}
+	}
+	step(1, 100, 0, 48, 0)
+	step(2, 100, 0, 48, 0)
+	step(3, 0, 100, 0, 48)
+	step(4, 100, 0, 48, 0)
+	a.SetTickRate(60)
+	step(5, 100, 0, 24, 0)
+	st, err := a.MarshalState(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(7)
+	if err := b.UnmarshalState(st); err != nil {
+		t.Fatal(err)
+	}
+	b.SetTickRate(30)
+	a = b
+	step(6, 100, 0, 48, 0)
+	step(7, 0, 0, 0, 0)
+}
+
 func TestArenaAvatarHeldByWall(t *testing.T) {
 	a := New(7)
 	id, _ := a.Join(1)
