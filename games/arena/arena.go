@@ -301,13 +301,12 @@ func (a *Arena) WriteState(w *gamedelta.World) {
 // bounds check for the six of them, no call per field.
 func writeBody(w *gamedelta.World, i int, b *body) {
 	v := w.Ints(i)
-	_ = v[FieldHP]
-	v[FieldX] = int64(b.x)
-	v[FieldY] = int64(b.y)
-	v[FieldVX] = int64(b.vx)
-	v[FieldVY] = int64(b.vy)
+	v[FieldHP] = int64(b.hp) // the highest index first: one bounds check
 	v[FieldAngle] = int64(b.angle)
-	v[FieldHP] = int64(b.hp)
+	v[FieldVY] = int64(b.vy)
+	v[FieldVX] = int64(b.vx)
+	v[FieldY] = int64(b.y)
+	v[FieldX] = int64(b.x)
 }
 
 // Players returns the number of avatars.
