@@ -200,8 +200,9 @@ func (a *Arena) Step(_ uint32, inputs []sim.PlayerInput) {
 			}
 		}
 	}
+	at := 0 // where the previous input's avatar was: the next is usually after it
 	for i := range inputs {
-		if av := a.avatar(inputs[i].Player); av != nil {
+		if av := a.avatarFrom(inputs[i].Player, &at); av != nil {
 			in := ReadInput(inputs[i].Input.Data)
 			if !av.known || in.MoveX != av.moveX || in.MoveY != av.moveY {
 				av.wantX, av.wantY = a.axes(in.MoveX, in.MoveY)
@@ -275,9 +276,19 @@ func clamp(v int32) int32 {
 	return min(max(v, 0), MaxPos)
 }
 
-func (a *Arena) avatar(player uint32) *avatar {
-	for i := range a.avs {
+// avatarFrom is avatar, searching from *at on (wrapping around) and
+// leaving *at after the avatar found: inputs come in player order, and
+// avatars mostly in the same order (ids by join), so that finding each
+// player's avatar in turn costs a step or two instead of a scan.
+func (a *Arena) avatarFrom(player uint32, at *int) *avatar {
+	n := len(a.avs)
+	for k := range n {
+		i := *at + k
+		if i >= n {
+			i -= n
+		}
 		if a.avs[i].player == player {
+			*at = i + 1
 			return &a.avs[i]
 		}
 	}

@@ -177,6 +177,39 @@ func TestArenaAvatarAxesRepeated(t *testing.T) {
 	step(7, 0, 0, 0, 0)
 }
 
+// TestArenaInputsFindTheirAvatars: each input moves its own player's
+// avatar, whatever order the players joined in, with inputs of unknown
+// players and players without an input between them.
+func TestArenaInputsFindTheirAvatars(t *testing.T) {
+	a := New(3)
+	players := []uint32{5, 3, 9, 1, 7}
+	ids := map[uint32]uint32{}
+	for _, p := range players {
+		id, err := a.Join(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[p] = id
+	}
+	for i := range a.avs {
+		a.avs[i].x, a.avs[i].y = MaxPos/2, MaxPos/2
+	}
+	moves := map[uint32]Input{1: {MoveX: 100}, 3: {MoveY: 100}, 5: {MoveX: -100}, 9: {MoveY: -100}}
+	var in []sim.PlayerInput
+	for _, p := range []uint32{1, 2, 3, 5, 9, 42} { // 7 sends nothing; 2 and 42 have no avatar
+		in = append(in, sim.PlayerInput{Player: p, Input: input(moves[p])})
+	}
+	a.Step(1, in)
+	ents := entities(a)
+	for _, p := range players {
+		want := moves[p]
+		vx, vy := a.axes(want.MoveX, want.MoveY)
+		if e := find(ents, ids[p]); e.VX != vx || e.VY != vy {
+			t.Fatalf("player %d: velocity (%d, %d), want (%d, %d)", p, e.VX, e.VY, vx, vy)
+		}
+	}
+}
+
 func TestArenaAvatarHeldByWall(t *testing.T) {
 	a := New(7)
 	id, _ := a.Join(1)
