@@ -781,3 +781,93 @@ func BenchmarkRoomTickGeneric(b *testing.B) {
 		})
 	}
 }
+
+// misfitWorld writes its World's state, then, once bad is set, value v
+// (that does not fit) in field f of entity i.
+type misfitWorld struct {
+	World
+	*misfit
+}
+
+type misfit struct {
+	bad  bool
+	i, f int
+	v    int64
+}
+
+func (m *misfitWorld) WriteState(w *gamedelta.World) {
+	m.World.(StateWriter).WriteState(w)
+	m.spoil(w)
+}
+
+func (m *misfit) spoil(w *gamedelta.World) {
+	if m.bad {
+		w.SetInt(m.i, m.f, m.v)
+	}
+}
+
+// misfitCards is misfitWorld for the cards game (every optional interface
+// of the game kept).
+type misfitCards struct {
+	*cardsGame
+	*misfit
+}
+
+func (m misfitCards) WriteState(w *gamedelta.World) {
+	m.cardsGame.WriteState(w)
+	m.spoil(w)
+}
+
+// TestStateValueOutOfRange: a World that writes a value that does not fit
+// its field crashes the room's step (as a panic of Step does), naming the
+// field, whether the room records its tick log (the state hash tests the
+// values) or not (the encoder does): in a kind of int fields only, and in
+// a kind with bytes fields.
+func TestStateValueOutOfRange(t *testing.T) {
+	codec := mustCodec(t)
+	f := newCardsGame(codec).f
+	tests := []struct {
+		name  string
+		cfg   Config
+		w     func(*misfit) World
+		m     misfit
+		field string
+	}{
+		{"ints only", fakeConfig(), func(m *misfit) World { return &misfitWorld{newFakeWorld(), m} }, misfit{i: 0, f: 1, v: 256}, `"hp"`},
+		{"ints only, below", fakeConfig(), func(m *misfit) World { return &misfitWorld{newFakeWorld(), m} }, misfit{i: 0, f: 1, v: -1}, `"hp"`},
+		{"with bytes", Config{}, func(m *misfit) World { return misfitCards{newCardsGame(codec), m} }, misfit{i: 1, f: f.seat, v: 1 << 40}, `"seat"`},
+	}
+	for _, tt := range tests {
+		for _, rec := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/record=%v", tt.name, rec), func(t *testing.T) {
+				cfg := tt.cfg
+				if cfg.Codec == nil {
+					cfg = DefaultConfig()
+					cfg.Codec = codec
+				}
+				var opts []Option
+				if rec {
+					opts = append(opts, WithRecord(func(uint32, []byte) {}, nil))
+				}
+				m := tt.m
+				w := tt.w(&m)
+				r, err := NewRoom("misfit", cfg, w, nil, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.join(1, &fakeConn{}, nil); err != nil {
+					t.Fatal(err)
+				}
+				r.step(time.Now())
+				m.bad = true
+				defer func() {
+					msg := fmt.Sprint(recover())
+					if !strings.Contains(msg, "does not fit") || !strings.Contains(msg, tt.field) {
+						t.Fatalf("the step panicked with %q, want a value of %s that does not fit", msg, tt.field)
+					}
+				}()
+				r.step(time.Now())
+			})
+		}
+	}
+}
