@@ -183,23 +183,19 @@ func (w *World) CopyFrom(src *World) {
 // longer than its field's MaxLen.
 //
 // It runs once per recorded tick over every value, so the common case is
-// fast: the ids in one pass, then each run of entities of a kind with int
-// fields only, adjacent in the slots (as Add lays them out), tested as one
-// flat array against the kind's bounds repeated (no per-entity work). The
+// fast: each run of entities of a kind with int fields only, adjacent in
+// the slots (as Add lays them out), is tested as one flat array against
+// the kind's bounds repeated (no per-entity work but its id's order). The
 // error, if any, is found again entity by entity (checkEach).
 func (w *World) Check() error {
 	ents := w.ents
+	ks := w.c.kinds
 	prev := int64(-1)
-	for i := range ents {
-		id := int64(ents[i].id)
-		if id <= prev {
+	for i := 0; i < len(ents); {
+		kind, last := ents[i].kind, ents[i].id
+		if int64(last) <= prev {
 			return w.checkEach()
 		}
-		prev = id
-	}
-	ks := w.c.kinds
-	for i := 0; i < len(ents); {
-		kind := ents[i].kind
 		k := &ks[kind]
 		n := len(k.runLo) / checkRun
 		if n == 0 { // bytes fields, or no field
@@ -208,16 +204,21 @@ func (w *World) Check() error {
 					return err
 				}
 			}
+			prev = int64(last)
 			i++
 			continue
 		}
 		start := int(ents[i].off)
 		end := start + n
 		j := i + 1
-		for j < len(ents) && ents[j].kind == kind && int(ents[j].off) == end {
-			j++
+		for ; j < len(ents) && ents[j].kind == kind && int(ents[j].off) == end; j++ {
+			if ents[j].id <= last {
+				return w.checkEach()
+			}
+			last = ents[j].id
 			end += n
 		}
+		prev = int64(last)
 		for v := w.vals[start:end]; len(v) > 0; {
 			m := min(len(v), len(k.runLo))
 			if misfitRun(v[:m], k.runLo[:m], k.runSpan[:m]) {

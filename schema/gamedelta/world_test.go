@@ -98,6 +98,16 @@ func TestCheckRuns(t *testing.T) {
 		if err := w.Check(); err != nil {
 			t.Fatalf("round %d: a world that fits: %v\n%v", round, err, w)
 		}
+		if w.Len() > 1 && rng.IntN(4) == 0 { // an id repeated or out of order
+			i := 1 + rng.IntN(w.Len()-1)
+			saved := w.ents[i].id
+			w.ents[i].id = w.ents[i-1].id - uint32(rng.IntN(2))
+			err, want := w.Check(), w.checkEach()
+			if err == nil || want == nil || err.Error() != want.Error() {
+				t.Fatalf("round %d: id of entity %d after %d: Check %v, checkEach %v", round, w.ents[i].id, w.ents[i-1].id, err, want)
+			}
+			w.ents[i].id = saved
+		}
 		// One value out of range, at random.
 		i := rng.IntN(w.Len())
 		k := w.Kind(i)
