@@ -300,16 +300,96 @@ func TestRecordFormat(t *testing.T) {
 	}
 }
 
+// TestRecordInputDataOnce: an input's data is logged when it differs from
+// the player's previous logged data, and in every full record; an input
+// whose seq alone changed logs a data field of 0. The log replays to the
+// room's state.
+func TestRecordInputDataOnce(t *testing.T) {
+	var log []byte
+	var recs [][]byte
+	rec := WithRecord(func(_ uint32, b []byte) {
+		log = append(log, b...)
+		recs = append(recs, bytes.Clone(b))
+	}, nil)
+	r, g := newCardsRoom(t, false, nil, rec)
+	joinCards(t, r, 1, nil)
+	data := [][]byte{{7, 1, 2}, {7, 1, 2}, {7, 1, 2}, {9}, {9}, nil, nil, {3, 3}}
+	for i, d := range data {
+		r.PushInput(1, &schema.Input{Seq: uint32(i + 1), Data: bytes.Clone(d)})
+		r.step(time.Now())
+		if i == 4 {
+			if err := r.capture(func(uint32, []byte, []Seat) {}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Tick 6 follows a capture: full, its data written although unchanged.
+	wantSame := []bool{false, true, true, false, true, false, true, false}
+	for i, b := range recs {
+		d := logDecoder{b: b}
+		got, err := d.next()
+		if err != nil || len(got.inputs) != 1 {
+			t.Fatalf("record %d: %d inputs, %v", i+1, len(got.inputs), err)
+		}
+		in := got.inputs[0]
+		if in.same != wantSame[i] || !in.same && !bytes.Equal(in.Input.Data, data[i]) {
+			t.Fatalf("record %d: same %v, data %v; want same %v, data %v", i+1, in.same, in.Input.Data, wantSame[i], data[i])
+		}
+	}
+	if n := len(recs[1]); n >= len(recs[0]) {
+		t.Fatalf("a record of an unchanged input's data is %d bytes, the first %d", n, len(recs[0]))
+	}
+	w := newCardsGame(r.cfg.Codec)
+	got, err := Replay(w, 0, 0, nil, log, nil, ReplayWith(r.cfg))
+	if err != nil || got.Tick != uint32(len(data)) {
+		t.Fatalf("replay: tick %d, %v", got.Tick, err)
+	}
+	want, _ := g.MarshalState(nil)
+	if st, _ := w.MarshalState(nil); !bytes.Equal(st, want) {
+		t.Fatal("the replayed state differs from the room's")
+	}
+	// A full record saying "the same data" is refused.
+	d := logDecoder{b: recordWithSameData(t, recs[0])}
+	if _, err := d.next(); !errors.Is(err, ErrBadLog) {
+		t.Fatalf("a full record with data field 0: %v, want ErrBadLog", err)
+	}
+}
+
+// recordWithSameData rewrites full record b (one input) with the input's
+// data field 0.
+func recordWithSameData(t *testing.T, b []byte) []byte {
+	t.Helper()
+	d := logDecoder{b: b}
+	rec, err := d.next()
+	if err != nil || !rec.full || len(rec.inputs) != 1 {
+		t.Fatalf("record: %+v, %v", rec, err)
+	}
+	n := len(rec.inputs[0].Input.Data)
+	// The record ends with: data field (n+1, one byte) | data | hash.
+	end := len(b) - 4
+	if b[end-n-1] != byte(n+1) {
+		t.Fatalf("data field %d, want %d", b[end-n-1], n+1)
+	}
+	out := append(bytes.Clone(b[:end-n-1]), 0)
+	return append(out, b[end:]...)
+}
+
 // appendFormat2 re-encodes the records of a format 3 log in format 2, as
 // the previous version wrote them: each input with the old arena's four
 // fields (here not zero: a replay ignores them).
 func appendFormat2(t *testing.T, dst, log []byte) []byte {
 	t.Helper()
 	d := logDecoder{b: log}
+	data := map[uint32][]byte{} // each player's data logged last
 	for !d.done() {
 		rec, err := d.next()
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, ev := range rec.events {
+			if ev.Kind == SeatJoin || ev.Kind == SeatLeave {
+				delete(data, ev.Player)
+			}
 		}
 		flags := flagV2
 		if rec.full {
@@ -355,7 +435,10 @@ func appendFormat2(t *testing.T, dst, log []byte) []byte {
 			dst = append(dst, 0x9c, 0x64)           // move x -100, move y 100
 			dst = binary.AppendUvarint(dst, 0xbeef) // aim
 			dst = append(dst, 0x05)                 // buttons
-			dst = appendBytes(dst, in.Input.Data)
+			if !in.same {
+				data[in.Player] = in.Input.Data
+			}
+			dst = appendBytes(dst, data[in.Player])
 		}
 		dst = binary.LittleEndian.AppendUint32(dst, rec.hash)
 	}
@@ -435,6 +518,7 @@ func playCards(t testing.TB, rng *rand.Rand, ticks int) *recordedCards {
 	rc.cfg = rc.r.cfg
 	seats := map[uint32]bool{}
 	seq, evSeq := map[uint32]uint32{}, map[uint32]uint32{}
+	prevData := map[uint32][]byte{}
 	next := uint32(1)
 	kinds := []string{"echo:%d", "all:%d", "flip", "burst:2", "say %d"}
 	for tick := uint32(1); tick <= uint32(ticks); tick++ {
@@ -480,9 +564,13 @@ func playCards(t testing.TB, rng *rand.Rand, ticks int) *recordedCards {
 		for p := range seats {
 			for range rng.IntN(3) {
 				seq[p]++
-				data := make([]byte, rng.IntN(6))
-				for i := range data {
-					data[i] = byte(rng.Uint32())
+				data := prevData[p]
+				if rng.IntN(2) == 0 { // else the data of its previous input again
+					data = make([]byte, rng.IntN(6))
+					for i := range data {
+						data[i] = byte(rng.Uint32())
+					}
+					prevData[p] = data
 				}
 				rc.r.PushInput(p, &schema.Input{Seq: seq[p], AckTick: tick - 1, Data: data})
 			}
@@ -710,5 +798,95 @@ func BenchmarkRoomTickGeneric(b *testing.B) {
 			b.ReportMetric(float64(st1.SnapshotBytes-st0.SnapshotBytes)/float64(st1.Snapshots-st0.Snapshots), "B/snapshot")
 			b.ReportMetric(float64(st1.Encodes-st0.Encodes)/float64(ticks), "envelopes/tick")
 		})
+	}
+}
+
+// misfitWorld writes its World's state, then, once bad is set, value v
+// (that does not fit) in field f of entity i.
+type misfitWorld struct {
+	World
+	*misfit
+}
+
+type misfit struct {
+	bad  bool
+	i, f int
+	v    int64
+}
+
+func (m *misfitWorld) WriteState(w *gamedelta.World) {
+	m.World.(StateWriter).WriteState(w)
+	m.spoil(w)
+}
+
+func (m *misfit) spoil(w *gamedelta.World) {
+	if m.bad {
+		w.SetInt(m.i, m.f, m.v)
+	}
+}
+
+// misfitCards is misfitWorld for the cards game (every optional interface
+// of the game kept).
+type misfitCards struct {
+	*cardsGame
+	*misfit
+}
+
+func (m misfitCards) WriteState(w *gamedelta.World) {
+	m.cardsGame.WriteState(w)
+	m.spoil(w)
+}
+
+// TestStateValueOutOfRange: a World that writes a value that does not fit
+// its field crashes the room's step (as a panic of Step does), naming the
+// field, whether the room records its tick log (the state hash tests the
+// values) or not (the encoder does): in a kind of int fields only, and in
+// a kind with bytes fields.
+func TestStateValueOutOfRange(t *testing.T) {
+	codec := mustCodec(t)
+	f := newCardsGame(codec).f
+	tests := []struct {
+		name  string
+		cfg   Config
+		w     func(*misfit) World
+		m     misfit
+		field string
+	}{
+		{"ints only", fakeConfig(), func(m *misfit) World { return &misfitWorld{newFakeWorld(), m} }, misfit{i: 0, f: 1, v: 256}, `"hp"`},
+		{"ints only, below", fakeConfig(), func(m *misfit) World { return &misfitWorld{newFakeWorld(), m} }, misfit{i: 0, f: 1, v: -1}, `"hp"`},
+		{"with bytes", Config{}, func(m *misfit) World { return misfitCards{newCardsGame(codec), m} }, misfit{i: 1, f: f.seat, v: 1 << 40}, `"seat"`},
+	}
+	for _, tt := range tests {
+		for _, rec := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/record=%v", tt.name, rec), func(t *testing.T) {
+				cfg := tt.cfg
+				if cfg.Codec == nil {
+					cfg = DefaultConfig()
+					cfg.Codec = codec
+				}
+				var opts []Option
+				if rec {
+					opts = append(opts, WithRecord(func(uint32, []byte) {}, nil))
+				}
+				m := tt.m
+				w := tt.w(&m)
+				r, err := NewRoom("misfit", cfg, w, nil, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.join(1, &fakeConn{}, nil); err != nil {
+					t.Fatal(err)
+				}
+				r.step(time.Now())
+				m.bad = true
+				defer func() {
+					msg := fmt.Sprint(recover())
+					if !strings.Contains(msg, "does not fit") || !strings.Contains(msg, tt.field) {
+						t.Fatalf("the step panicked with %q, want a value of %s that does not fit", msg, tt.field)
+					}
+				}()
+				r.step(time.Now())
+			})
+		}
 	}
 }

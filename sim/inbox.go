@@ -61,9 +61,11 @@ func keep(buf *[]byte, data []byte) []byte {
 
 // take appends every queued input to dst, oldest first, empties the queue
 // and returns dst (loop goroutine; dst is the loop's reused scratch). The
-// data of dst[i] is copied into bufs[i], the loop's storage, since the
-// queue's own is the producers' again once take returns; bufs has at least
-// the queue's capacity.
+// data of dst[i] moves to bufs[i], the loop's storage, without a copy: the
+// slot's buffer and bufs[i] trade places, as the queue's own is the
+// producers' again once take returns. bufs has at least the queue's
+// capacity; the loop is done with what bufs held (player.push took it or
+// the input was discarded).
 func (q *inputQueue) take(dst []schema.Input, bufs [][]byte) []schema.Input {
 	if q.n.Load() == 0 {
 		return dst
@@ -72,8 +74,13 @@ func (q *inputQueue) take(dst []schema.Input, bufs [][]byte) []schema.Input {
 	defer q.mu.Unlock()
 	n, c := int(q.n.Load()), len(q.ring)
 	for i := range n {
-		in := q.ring[(q.head+i)%c]
-		in.Data = keep(&bufs[len(dst)], in.Data)
+		j := (q.head + i) % c
+		in := q.ring[j]
+		if in.Data != nil {
+			k := len(dst)
+			bufs[k], q.data[j] = q.data[j], bufs[k]
+			q.ring[j].Data = nil
+		}
 		dst = append(dst, in)
 	}
 	q.head = 0

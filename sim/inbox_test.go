@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -163,5 +165,75 @@ func TestInputQueuePushAllocs(t *testing.T) {
 	in := &schema.Input{Seq: 1}
 	if a := testing.AllocsPerRun(1000, func() { in.Seq++; r.PushInput(1, in) }); a != 0 {
 		t.Fatalf("PushInput: %v allocs per call, want 0", a)
+	}
+}
+
+// TestInputDataMovesIntact: input data buffers move from the queue to the
+// jitter buffer to the applied input and back without a copy; whatever the
+// arrivals (bursts, reorders, stale and repeated seqs, empty data, a
+// detach, queue and jitter buffer overflows), the data the World is given
+// with an input is the data pushed with that seq, and the pusher's buffer
+// is free once PushInput returns.
+func TestInputDataMovesIntact(t *testing.T) {
+	r, w := newTestRoom(t, func(c *Config) { c.InputBuffer, c.InputQueue, c.MaxInputBytes = 3, 4, 64 })
+	players := []uint32{1, 2, 3}
+	for _, id := range players {
+		mustJoin(t, r, id, &fakeConn{})
+	}
+	// dataOf is the data player id sends with seq: of a length of its own
+	// (0..12), so buffers of every size change hands.
+	dataOf := func(dst []byte, id, seq uint32) []byte {
+		n := int((seq*7 + id*3) % 13)
+		for i := range n {
+			dst = append(dst, byte(seq)^byte(id<<5)^byte(i*11))
+		}
+		return dst
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	seq := map[uint32]uint32{}
+	var buf []byte
+	stood := uint32(0) // the seq player 2 was applying when detached
+	for tick := range 2000 {
+		for _, id := range players {
+			for range rng.IntN(5) {
+				s := seq[id] + 1
+				switch rng.IntN(6) {
+				case 0:
+					s = max(seq[id], 2) - 1 // stale or repeated
+				case 1:
+					s = seq[id] + 2 // one skipped, maybe sent next
+				}
+				seq[id] = max(seq[id], s)
+				buf = dataOf(buf[:0], id, s)
+				r.PushInput(id, &schema.Input{Seq: s, Data: buf})
+				for i := range buf {
+					buf[i] = 0xEE // the room holds its own copy
+				}
+			}
+		}
+		if tick%97 == 50 {
+			if err := r.detach(2); err != nil {
+				t.Fatal(err)
+			}
+			stood = w.lastInputs()[2].Seq
+		}
+		if tick%97 == 60 {
+			if err := r.attach(2, &fakeConn{}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.step(time.Now())
+		for id, in := range w.lastInputs() {
+			want := dataOf(nil, id, in.Seq)
+			if in.Seq == 0 || id == 2 && in.Seq == stood {
+				want = nil // none yet, or stood still since the detach
+			}
+			if in.Seq == 0 {
+				want = nil
+			}
+			if !bytes.Equal(in.Data, want) {
+				t.Fatalf("tick %d player %d seq %d: data %x, want %x", tick, id, in.Seq, in.Data, want)
+			}
+		}
 	}
 }

@@ -14,7 +14,7 @@ func feed(p *player, limit int, arrivals []int) (depths []int, dropped int) {
 	for _, n := range arrivals {
 		for range n {
 			seq++
-			dropped += p.push(&schema.Input{Seq: seq})
+			dropped += p.push(&schema.Input{Seq: seq}, nil)
 		}
 		dropped += p.next(limit)
 		depths = append(depths, len(p.pending))

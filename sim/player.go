@@ -27,6 +27,8 @@ type player struct {
 	lastSeq    uint32       // seq of the last applied input
 	logged     schema.Input // the input the tick log wrote last (record.go); Data in loggedData
 	loggedData []byte
+	logNow     bool   // this tick's record lists its input (record.go)
+	logSame    bool   // with the data logged last
 	ack        uint32 // newest tick the client acknowledged
 	// standing counts the ticks in a row that ended with inputs still
 	// buffered (trimStanding, jitter.go).
@@ -59,18 +61,23 @@ func newPlayer(id uint32, conn Conn, buffer, queue int) *player {
 	}
 }
 
-// own copies in.Data into a buffer of the player's (from spare) and points
-// in.Data at it.
-func (p *player) own(in *schema.Input) {
+// own gives in a data buffer of the player's: *buf, when in.Data is its
+// contents (the buffer moves, the caller gets a spare one of the player's
+// in its place, or nil), else a copy in a spare buffer.
+func (p *player) own(in *schema.Input, buf *[]byte) {
 	if len(in.Data) == 0 {
 		in.Data = nil
 		return
 	}
-	var buf []byte
+	var spare []byte
 	if n := len(p.spare); n > 0 {
-		buf, p.spare = p.spare[n-1], p.spare[:n-1]
+		spare, p.spare = p.spare[n-1], p.spare[:n-1]
 	}
-	in.Data = append(buf[:0], in.Data...)
+	if buf != nil && len(*buf) == len(in.Data) && &(*buf)[0] == &in.Data[0] {
+		*buf = spare
+		return
+	}
+	in.Data = append(spare[:0], in.Data...)
 }
 
 // release gives in's data buffer back to spare.
@@ -83,8 +90,9 @@ func (p *player) release(in *schema.Input) {
 
 // push buffers in and returns how many inputs were discarded (in itself
 // when stale or a duplicate, or the oldest buffered one when full). in's
-// data is copied.
-func (p *player) push(in *schema.Input) (discarded int) {
+// data is copied, unless it is the contents of *buf (buf may be nil): the
+// buffer is then taken over, and *buf replaced (own).
+func (p *player) push(in *schema.Input, buf *[]byte) (discarded int) {
 	if in.Seq <= p.lastSeq {
 		return 1
 	}
@@ -105,7 +113,7 @@ func (p *player) push(in *schema.Input) (discarded int) {
 	p.pending = append(p.pending, schema.Input{})
 	copy(p.pending[i+1:], p.pending[i:])
 	p.pending[i] = *in
-	p.own(&p.pending[i])
+	p.own(&p.pending[i], buf)
 	return discarded
 }
 

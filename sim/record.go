@@ -1,9 +1,8 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
-
-	"github.com/ticksync/ticksync/schema"
 )
 
 // The tick log: what a room applied, tick by tick, so that another process
@@ -27,14 +26,22 @@ import (
 //	          uvarint payload length | payload | uvarint claims length | claims]
 //	client event := uvarint player | uvarint seq | uvarint data length | data
 //	input := uvarint player | uvarint seq | varint (target tick − tick) |
-//	         varint (ack tick − tick) | uvarint data length | data
+//	         varint (ack tick − tick) | uvarint data field | data
+//
+// An input's data field is its data length + 1, followed by the data; 0
+// means the data is the same as in that player's previous logged input
+// (nothing follows): a game's input buffer, which changes less often than
+// its seq, is not written again every tick. A full record always writes
+// the data (a field of 0 there is refused). A player seated anew (a join)
+// has no previous data: 0 then stands for none.
 //
 // A decoder tells the formats apart by the flags, record by record.
 // Format 2 (bit 1 alone), written before format 3, had four more fields in
 // each input, between the ack tick and the data: i8 move x | i8 move y |
 // uvarint aim | u8 buttons, the input of the arena of the time (zero for
-// every other game); a replay reads and ignores them, so a log written by
-// the previous version replays as it did. Format 1 (neither bit), that
+// every other game), and its data field was the plain data length (data
+// always written); a replay reads and ignores the four fields, so a log
+// written by the previous version replays as it did. Format 1 (neither bit), that
 // arena's own records, is refused (ErrBadLog): its inputs and its state
 // hash were of that arena's entity values, which no game has any more
 // (DESIGN.md, "Tick log formats").
@@ -192,17 +199,37 @@ func (r *Room) record(tick, hash uint32) {
 	b = append(b, rc.cevents...)
 	n := 0
 	for _, p := range r.list {
-		if rc.full || !sameInput(&p.last, &p.logged) {
+		l, o := &p.last, &p.logged
+		p.logSame = bytes.Equal(l.Data, o.Data)
+		p.logNow = rc.full || !p.logSame || l.Seq != o.Seq || l.TargetTick != o.TargetTick || l.AckTick != o.AckTick
+		if p.logNow {
 			n++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(n))
 	for _, p := range r.list {
-		if rc.full || !sameInput(&p.last, &p.logged) {
-			b = appendInput(b, tick, p.id, &p.last)
-			p.logged = p.last
+		if !p.logNow {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(p.id))
+		b = binary.AppendUvarint(b, uint64(p.last.Seq))
+		b = binary.AppendVarint(b, int64(p.last.TargetTick)-int64(tick))
+		b = binary.AppendVarint(b, int64(p.last.AckTick)-int64(tick))
+		if p.logSame && !rc.full {
+			b = append(b, 0)
+		} else {
+			b = binary.AppendUvarint(b, uint64(len(p.last.Data))+1)
+			b = append(b, p.last.Data...)
+		}
+		data := p.logged.Data
+		p.logged = p.last
+		p.logged.Data = data
+		if !p.logSame { // copied only when it changed
 			p.loggedData = append(p.loggedData[:0], p.last.Data...)
 			p.logged.Data = p.loggedData
+			if len(p.loggedData) == 0 {
+				p.logged.Data = nil
+			}
 		}
 	}
 	b = binary.LittleEndian.AppendUint32(b, hash)
@@ -210,12 +237,4 @@ func (r *Room) record(tick, hash uint32) {
 	rc.events, rc.nEvents, rc.full = rc.events[:0], 0, false
 	rc.cevents, rc.nCevents = rc.cevents[:0], 0
 	rc.fn(tick, b)
-}
-
-func appendInput(b []byte, tick, player uint32, in *schema.Input) []byte {
-	b = binary.AppendUvarint(b, uint64(player))
-	b = binary.AppendUvarint(b, uint64(in.Seq))
-	b = binary.AppendVarint(b, int64(in.TargetTick)-int64(tick))
-	b = binary.AppendVarint(b, int64(in.AckTick)-int64(tick))
-	return appendBytes(b, in.Data)
 }

@@ -309,7 +309,11 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 			return diverged("input of player %d, not seated", in.Player)
 		}
 		p := &rp.players[at]
+		data := p.last.Data
 		p.last = in.Input
+		if in.same {
+			p.last.Data = data
+		}
 		p.LastSeq = max(p.LastSeq, in.Input.Seq)
 	}
 	rp.inputs = rp.inputs[:0]
@@ -332,6 +336,13 @@ func (rp *replayer) hash() uint32 {
 	return hashState(rp.gw)
 }
 
+// logInput is one decoded input. same: its data is that of the player's
+// previous logged input (format 3's data field 0), and Input.Data is nil.
+type logInput struct {
+	PlayerInput
+	same bool
+}
+
 // logRecord is one decoded record; its slices are reused by the decoder.
 type logRecord struct {
 	tick    uint32
@@ -339,7 +350,7 @@ type logRecord struct {
 	axes    bool // format 2: inputs carry the old arena's four fields
 	events  []SeatEvent
 	cevents []clientEvent
-	inputs  []PlayerInput
+	inputs  []logInput
 	hash    uint32
 }
 
@@ -494,7 +505,7 @@ func (d *logDecoder) next() (logRecord, error) {
 		if d.err != nil {
 			break
 		}
-		var in PlayerInput
+		var in logInput
 		in.Player = uint32(d.uvarint("player", maxU32))
 		in.Input.Seq = uint32(d.uvarint("seq", maxU32))
 		in.Input.TargetTick = uint32(int64(r.tick) + d.varint("target tick"))
@@ -505,7 +516,15 @@ func (d *logDecoder) next() (logRecord, error) {
 			d.uvarint("aim", 1<<16-1)
 			d.byte("buttons")
 		}
-		in.Input.Data = d.lenBytes("input data", "input data length")
+		if r.axes {
+			in.Input.Data = d.lenBytes("input data", "input data length")
+		} else if n := d.uvarint("input data length", maxU32+1); n > 0 {
+			in.Input.Data = d.bytes("input data", n-1)
+		} else if r.full {
+			d.fail("input data of a full record said the same as before")
+		} else {
+			in.same = true
+		}
 		r.inputs = append(r.inputs, in)
 	}
 	if h := d.bytes("hash", 4); h != nil {

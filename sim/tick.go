@@ -71,7 +71,7 @@ func (r *Room) drain(tick uint32) (discarded int) {
 				p.ack = a
 			}
 			p.out.ack(in.EventAck)
-			discarded += p.push(in)
+			discarded += p.push(in, &r.takenData[i])
 		}
 	}
 	return discarded

@@ -53,6 +53,11 @@ type avatar struct {
 	body
 	id, player   uint32
 	wantX, wantY int16 // commanded velocity from the last input
+	// want is axes(moveX, moveY) when known (not kept in a checkpoint:
+	// false after a restore, a join, a rate change), so that an input
+	// repeating its axes costs no square root.
+	moveX, moveY int8
+	known        bool
 }
 
 // Arena is one arena match. Create it with New.
@@ -126,6 +131,9 @@ func (a *Arena) setRate(hz int) {
 	a.npcSpeed = int(math.Round(float64(NPCSpeed*Quantum) / float64(hz)))
 	a.avatarSpeed = math.Round(float64(AvatarSpeed*Quantum) / float64(hz))
 	a.turnTicks = uint16(TurnSeconds * hz)
+	for i := range a.avs {
+		a.avs[i].known = false // axes of another speed
+	}
 	for h := range a.vel {
 		th := 2 * math.Pi * float64(h) / headings
 		a.vel[h][0] = int16(math.Round(float64(a.npcSpeed) * math.Cos(th)))
@@ -192,10 +200,14 @@ func (a *Arena) Step(_ uint32, inputs []sim.PlayerInput) {
 			}
 		}
 	}
+	at := 0 // where the previous input's avatar was: the next is usually after it
 	for i := range inputs {
-		if av := a.avatar(inputs[i].Player); av != nil {
+		if av := a.avatarFrom(inputs[i].Player, &at); av != nil {
 			in := ReadInput(inputs[i].Input.Data)
-			av.wantX, av.wantY = a.axes(in.MoveX, in.MoveY)
+			if !av.known || in.MoveX != av.moveX || in.MoveY != av.moveY {
+				av.wantX, av.wantY = a.axes(in.MoveX, in.MoveY)
+				av.moveX, av.moveY, av.known = in.MoveX, in.MoveY, true
+			}
 			av.angle = in.Aim
 		}
 	}
@@ -264,9 +276,19 @@ func clamp(v int32) int32 {
 	return min(max(v, 0), MaxPos)
 }
 
-func (a *Arena) avatar(player uint32) *avatar {
-	for i := range a.avs {
+// avatarFrom is avatar, searching from *at on (wrapping around) and
+// leaving *at after the avatar found: inputs come in player order, and
+// avatars mostly in the same order (ids by join), so that finding each
+// player's avatar in turn costs a step or two instead of a scan.
+func (a *Arena) avatarFrom(player uint32, at *int) *avatar {
+	n := len(a.avs)
+	for k := range n {
+		i := *at + k
+		if i >= n {
+			i -= n
+		}
 		if a.avs[i].player == player {
+			*at = i + 1
 			return &a.avs[i]
 		}
 	}
@@ -286,13 +308,16 @@ func (a *Arena) WriteState(w *gamedelta.World) {
 	}
 }
 
+// writeBody fills entity i's fields through its slots (World.Ints): one
+// bounds check for the six of them, no call per field.
 func writeBody(w *gamedelta.World, i int, b *body) {
-	w.SetInt(i, FieldX, int64(b.x))
-	w.SetInt(i, FieldY, int64(b.y))
-	w.SetInt(i, FieldVX, int64(b.vx))
-	w.SetInt(i, FieldVY, int64(b.vy))
-	w.SetInt(i, FieldAngle, int64(b.angle))
-	w.SetInt(i, FieldHP, int64(b.hp))
+	v := w.Ints(i)
+	v[FieldHP] = int64(b.hp) // the highest index first: one bounds check
+	v[FieldAngle] = int64(b.angle)
+	v[FieldVY] = int64(b.vy)
+	v[FieldVX] = int64(b.vx)
+	v[FieldY] = int64(b.y)
+	v[FieldX] = int64(b.x)
 }
 
 // Players returns the number of avatars.

@@ -143,6 +143,73 @@ func TestArenaAvatarMotion(t *testing.T) {
 	}
 }
 
+// TestArenaAvatarAxesRepeated: an input repeating the previous axes keeps
+// their velocity, at the current tick rate (a rate change, a restore,
+// another input in between).
+func TestArenaAvatarAxesRepeated(t *testing.T) {
+	a := New(7)
+	id, _ := a.Join(1)
+	step := func(tick uint32, mx, my int8, wantVX, wantVY int16) {
+		t.Helper()
+		a.avs[0].x, a.avs[0].y = MaxPos/2, MaxPos/2
+		a.Step(tick, []sim.PlayerInput{{Player: 1, Input: input(Input{MoveX: mx, MoveY: my})}})
+		if e := find(entities(a), id); e.VX != wantVX || e.VY != wantVY {
+			t.Fatalf("tick %d: velocity (%d, %d), want (%d, %d)", tick, e.VX, e.VY, wantVX, wantVY)
+		}
+	}
+	step(1, 100, 0, 48, 0)
+	step(2, 100, 0, 48, 0)
+	step(3, 0, 100, 0, 48)
+	step(4, 100, 0, 48, 0)
+	a.SetTickRate(60)
+	step(5, 100, 0, 24, 0)
+	st, err := a.MarshalState(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(7)
+	if err := b.UnmarshalState(st); err != nil {
+		t.Fatal(err)
+	}
+	b.SetTickRate(30)
+	a = b
+	step(6, 100, 0, 48, 0)
+	step(7, 0, 0, 0, 0)
+}
+
+// TestArenaInputsFindTheirAvatars: each input moves its own player's
+// avatar, whatever order the players joined in, with inputs of unknown
+// players and players without an input between them.
+func TestArenaInputsFindTheirAvatars(t *testing.T) {
+	a := New(3)
+	players := []uint32{5, 3, 9, 1, 7}
+	ids := map[uint32]uint32{}
+	for _, p := range players {
+		id, err := a.Join(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[p] = id
+	}
+	for i := range a.avs {
+		a.avs[i].x, a.avs[i].y = MaxPos/2, MaxPos/2
+	}
+	moves := map[uint32]Input{1: {MoveX: 100}, 3: {MoveY: 100}, 5: {MoveX: -100}, 9: {MoveY: -100}}
+	var in []sim.PlayerInput
+	for _, p := range []uint32{1, 2, 3, 5, 9, 42} { // 7 sends nothing; 2 and 42 have no avatar
+		in = append(in, sim.PlayerInput{Player: p, Input: input(moves[p])})
+	}
+	a.Step(1, in)
+	ents := entities(a)
+	for _, p := range players {
+		want := moves[p]
+		vx, vy := a.axes(want.MoveX, want.MoveY)
+		if e := find(ents, ids[p]); e.VX != vx || e.VY != vy {
+			t.Fatalf("player %d: velocity (%d, %d), want (%d, %d)", p, e.VX, e.VY, vx, vy)
+		}
+	}
+}
+
 func TestArenaAvatarHeldByWall(t *testing.T) {
 	a := New(7)
 	id, _ := a.Join(1)

@@ -38,6 +38,10 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 	d.cc.reset(cur, curView)
 	bi, ci := d.bc.next(), d.cc.next()
 	common := 0
+	// runs: both views see everything, so that common entities can be
+	// tested a run at a time (predictedRun); single counts down the
+	// entities of a run that was not all as predicted, tested one by one.
+	runs, single := base != nil && d.bc.all && d.cc.all, 0
 	for bi >= 0 || ci >= 0 {
 		switch {
 		case ci < 0 || bi >= 0 && base.ents[bi].id < cur.ents[ci].id:
@@ -47,6 +51,19 @@ func (d *Delta) Append(dst []byte, base *World, baseView *View, cur *World, curV
 			d.spawned = append(d.spawned, ci)
 			ci = d.cc.next()
 		default:
+			if runs && single == 0 {
+				m, ok := predictedRun(c, base, bi, cur, ci, dt)
+				if ok {
+					common += m
+					d.bc.i, d.cc.i = bi+m, ci+m
+					bi, ci = d.bc.next(), d.cc.next()
+					continue
+				}
+				single = m
+			}
+			if single > 0 {
+				single--
+			}
 			if base.ents[bi].kind != cur.ents[ci].kind {
 				// A new entity under an old id: removed and spawned.
 				d.removed = append(d.removed, base.ents[bi].id)
@@ -237,6 +254,61 @@ func asPredicted(c *Codec, b *World, bi int, w *World, ci int, dt uint32) bool {
 	return acc == 0
 }
 
+// predictedRun tests the run of common entities from bi of b and ci of w
+// on (at most predRun of them, views of everything): m is its length,
+// the entities of one plain kind with the same ids and owners in both
+// worlds, laid out one after the other in each; ok reports that all of
+// them are exactly as predicted (asPredicted, one flat loop over their
+// values). m is 0 when the first entity does not start such a run.
+func predictedRun(c *Codec, b *World, bi int, w *World, ci int, dt uint32) (m int, ok bool) {
+	be0, ce0 := &b.ents[bi], &w.ents[ci]
+	kind := ce0.kind
+	k := &c.kinds[kind]
+	if len(k.runPred) == 0 {
+		return 0, false
+	}
+	n := len(k.pred)
+	bs, cs := b.ents[bi:], w.ents[ci:]
+	lim := min(len(bs), len(cs), predRun)
+	bs, cs = bs[:lim], cs[:lim]
+	bo, co := be0.off, ce0.off
+	for m = 0; m < lim; m++ {
+		be, ce := &bs[m], &cs[m]
+		if be.id != ce.id || be.kind != kind || ce.kind != kind || be.owner != ce.owner || be.off != bo || ce.off != co {
+			break
+		}
+		bo += uint32(n)
+		co += uint32(n)
+	}
+	if m == 0 {
+		return 0, false
+	}
+	v := m * n
+	return m, runPredicted(k.runPred[:v], b.vals[be0.off:int(be0.off)+v], w.vals[ce0.off:int(ce0.off)+v], dt)
+}
+
+// runPredicted reports whether every value of cv is as predicted from bv
+// dt ticks earlier by pr (a kind's runPred): asPredicted for a run. The
+// residual of field j is cv[j] - bv[j] - bv[vel]·dt, 0 without a velocity
+// (mul 0), and only its low bits count for a wrapping field (keep).
+func runPredicted(pr []runField, bv, cv []int64, dt uint32) bool {
+	bv, cv = bv[:len(pr)], cv[:len(pr)]
+	var acc int64
+	if dt == 1 { // an ack one tick behind: no multiplication
+		for j := range pr {
+			p := &pr[j]
+			acc |= (cv[j] - bv[j] - bv[p.vel]&p.mul) & p.keep
+		}
+		return acc == 0
+	}
+	d := int64(dt)
+	for j := range pr {
+		p := &pr[j]
+		acc |= (cv[j] - bv[j] - bv[p.vel]*d&p.mul) & p.keep
+	}
+	return acc == 0
+}
+
 // plainMask is the change mask of a plain kind's entity: bit f set when
 // field f of cv is not as bv predicts it dt ticks later. The hot loop of
 // the encoder: no branch but the mask's.
@@ -296,3 +368,8 @@ func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
 func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+
+// predRun is how many common entities predictedRun tests at once: the
+// more, the less work per entity while all are as predicted, the more
+// entities tested again one by one when one of them is not.
+const predRun = 4

@@ -103,6 +103,16 @@ type kindInfo struct {
 	// bounds bound each field's values for World.Check (a FieldBytes
 	// field: any slot, checked apart).
 	bounds []bound
+	// runLo and runSpan are bounds' lo and span repeated for checkRun
+	// entities (a kind with int fields only; empty otherwise): Check
+	// tests a run of such entities, adjacent in the world's slots, as one
+	// flat array.
+	runLo   []int64
+	runSpan []uint64
+	// runPred is pred repeated for predRun entities of a plain kind
+	// (empty otherwise), vel indexing the run's slots: predictedRun tests
+	// a run of common entities as one flat array.
+	runPred []runField
 	// pred is the encoder's per-field prediction of a plain kind, without
 	// branches: the residual is (cur - base[f] - base[vel]·(dt&mul)) <<
 	// sh >> sh.
@@ -136,6 +146,14 @@ type fieldPred struct {
 	vel int32
 	sh  uint8
 	mul int64
+}
+
+// runField is how a value of a run of a plain kind's entities is
+// predicted (runPredicted): vel is the slot of its velocity in the run
+// (its own without one, then mul is 0), mul is -1 with a velocity, keep
+// masks the bits that count (a wrapping field's low bits; all otherwise).
+type runField struct {
+	vel, mul, keep int64
 }
 
 // fieldHot is the part of a fieldInfo that the encoder reads for every
@@ -233,6 +251,21 @@ func Compile(l Layout) (*Codec, error) {
 				fallthrough
 			default:
 				ki.ints = append(ki.ints, i)
+			}
+		}
+		if len(ki.blobs) == 0 && n > 0 {
+			for range checkRun {
+				for _, b := range ki.bounds {
+					ki.runLo = append(ki.runLo, b.lo)
+					ki.runSpan = append(ki.runSpan, b.span)
+				}
+			}
+		}
+		if ki.plain && n > 0 {
+			for e := range predRun {
+				for _, p := range ki.pred {
+					ki.runPred = append(ki.runPred, runField{vel: int64(p.vel) + int64(e*n), mul: p.mul, keep: int64(^uint64(0) >> (p.sh & 63))})
+				}
 			}
 		}
 		ki.ints32 = len(ki.blobs) == 0

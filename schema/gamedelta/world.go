@@ -181,8 +181,73 @@ func (w *World) CopyFrom(src *World) {
 // Check reports the first reason w cannot be encoded: ids not strictly
 // ascending, or an int value that does not fit its field, or a bytes value
 // longer than its field's MaxLen.
+//
+// It runs once per recorded tick over every value, so the common case is
+// fast: each run of entities of a kind with int fields only, adjacent in
+// the slots (as Add lays them out), is tested as one flat array against
+// the kind's bounds repeated (no per-entity work but its id's order). The
+// error, if any, is found again entity by entity (checkEach).
 func (w *World) Check() error {
+	ents := w.ents
 	ks := w.c.kinds
+	prev := int64(-1)
+	for i := 0; i < len(ents); {
+		kind, last := ents[i].kind, ents[i].id
+		if int64(last) <= prev {
+			return w.checkEach()
+		}
+		k := &ks[kind]
+		n := len(k.runLo) / checkRun
+		if n == 0 { // bytes fields, or no field
+			if len(k.bounds) > 0 {
+				if err := w.checkEnt(i); err != nil {
+					return err
+				}
+			}
+			prev = int64(last)
+			i++
+			continue
+		}
+		start := int(ents[i].off)
+		end := start + n
+		j := i + 1
+		for ; j < len(ents) && ents[j].kind == kind && int(ents[j].off) == end; j++ {
+			if ents[j].id <= last {
+				return w.checkEach()
+			}
+			last = ents[j].id
+			end += n
+		}
+		prev = int64(last)
+		for v := w.vals[start:end]; len(v) > 0; {
+			m := min(len(v), len(k.runLo))
+			if misfitRun(v[:m], k.runLo[:m], k.runSpan[:m]) {
+				return w.checkEach()
+			}
+			v = v[m:]
+		}
+		i = j
+	}
+	return nil
+}
+
+// checkRun is how many entities' bounds a kind's runLo and runSpan hold.
+const checkRun = 8
+
+// misfitRun reports whether some value of v is outside its bounds (v[j]
+// fits when uint64(v[j]-lo[j]) <= span[j]).
+func misfitRun(v, lo []int64, span []uint64) bool {
+	lo, span = lo[:len(v)], span[:len(v)]
+	for j, x := range v {
+		if uint64(x-lo[j]) > span[j] {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEach is Check entity by entity, saying which one is wrong.
+func (w *World) checkEach() error {
 	prev := int64(-1)
 	for i := range w.ents {
 		e := &w.ents[i]
@@ -190,17 +255,26 @@ func (w *World) Check() error {
 			return fmt.Errorf("entity %d after entity %d: ids not strictly ascending", e.id, prev)
 		}
 		prev = int64(e.id)
-		k := &ks[e.kind]
-		vals := w.vals[e.off : int(e.off)+len(k.bounds)]
-		if f := misfit(vals, k.bounds); f >= 0 {
-			fi := &k.fields[f]
-			return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, vals[f], fi.bits)
+		if err := w.checkEnt(i); err != nil {
+			return err
 		}
-		for _, f := range k.blobs {
-			fi := &k.fields[f]
-			if n := int(uint32(vals[f])); n > fi.maxLen {
-				return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
-			}
+	}
+	return nil
+}
+
+// checkEnt checks the values of entity i.
+func (w *World) checkEnt(i int) error {
+	e := &w.ents[i]
+	k := &w.c.kinds[e.kind]
+	vals := w.vals[e.off : int(e.off)+len(k.bounds)]
+	if f := misfit(vals, k.bounds); f >= 0 {
+		fi := &k.fields[f]
+		return fmt.Errorf("entity %d field %q: %d does not fit %d bits", e.id, fi.name, vals[f], fi.bits)
+	}
+	for _, f := range k.blobs {
+		fi := &k.fields[f]
+		if n := int(uint32(vals[f])); n > fi.maxLen {
+			return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
 		}
 	}
 	return nil
