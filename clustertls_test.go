@@ -99,7 +99,7 @@ func TestClusterFlags(t *testing.T) {
 // endpoints on its HTTP listener only point at the cluster port.
 func TestClusterPortRefusesPlainRaft(t *testing.T) {
 	set := clusterCerts(t, "n1")
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	c := withCerts(testConfig(t, "", logs), set, "n1")
 	n, err := New(c)
 	if err != nil {

@@ -48,7 +48,7 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, want map[st
 // every node must be JSON with no key twice, and the hand-over, the
 // redirect and the resume are counted where they happened.
 func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*testutil.SyncBuffer{}
 	nodes := map[string]*Node{}
 	start := func(c Config) *Node {
 		t.Helper()
@@ -57,7 +57,7 @@ func TestNodeLogsAndMetricsOfAMove(t *testing.T) {
 		return n
 	}
 	config := func(id string) Config {
-		logs[id] = &syncBuffer{}
+		logs[id] = &testutil.SyncBuffer{}
 		c := testConfig(t, id, logs[id])
 		c.LogLevel = zerolog.DebugLevel
 		log := c.NewLogger(logs[id])

@@ -1,7 +1,6 @@
 package ticksync
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,6 @@ import (
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 )
-
-// syncBuffer is a log sink shared by the node's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testConfig is a one-node cluster on free loopback ports with its data in
 // a temporary directory, logging JSON into logs.
@@ -103,7 +83,7 @@ func getAuth(t *testing.T, url, token string) (int, string) {
 // and a handler of its own serves its endpoints and a real player, and
 // Shutdown closes the player's session with 1001, idempotently.
 func TestNodeServesAndStops(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	n, err := New(testConfig(t, "n1", logs))
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +237,7 @@ func TestNodeAdminTokenFile(t *testing.T) {
 	dir := t.TempDir()
 	var token string
 	for i := range 2 {
-		logs := &syncBuffer{}
+		logs := &testutil.SyncBuffer{}
 		c := testConfig(t, "n1", logs)
 		c.AdminToken, c.DataDir = "", dir
 		n, err := New(c)

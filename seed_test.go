@@ -80,7 +80,7 @@ func freePort(t *testing.T) string {
 func TestNodeSeed(t *testing.T) {
 	httpPort, raftPort := freePort(t), freePort(t)
 	seedURL := "http://localhost:" + httpPort
-	seedCfg := func(logs *syncBuffer) Config {
+	seedCfg := func(logs *testutil.SyncBuffer) Config {
 		c := testConfig(t, "n1", logs)
 		c.HTTPAddr = "127.0.0.1:" + httpPort
 		c.RaftAddr = "127.0.0.1:" + raftPort
@@ -106,7 +106,7 @@ func TestNodeSeed(t *testing.T) {
 		}
 		return n
 	}
-	logs1 := &syncBuffer{}
+	logs1 := &testutil.SyncBuffer{}
 	c1 := seedCfg(logs1)
 	c1.DataDir = dataDir
 	n1 := start(c1)
@@ -115,7 +115,7 @@ func TestNodeSeed(t *testing.T) {
 		t.Fatalf("the seed's first start does not say it bootstrapped as the seed:\n%s", logs1)
 	}
 
-	c2 := testConfig(t, "n2", &syncBuffer{})
+	c2 := testConfig(t, "n2", &testutil.SyncBuffer{})
 	c2.Join = seedURL
 	c2.InsecureCluster = true
 	n2 := start(c2)
@@ -152,7 +152,7 @@ func TestNodeSeed(t *testing.T) {
 
 	// Restart the seed with its data and the same settings.
 	stopNode(n1)
-	logs1b := &syncBuffer{}
+	logs1b := &testutil.SyncBuffer{}
 	c1b := seedCfg(logs1b)
 	c1b.DataDir = dataDir
 	n1 = start(c1b)

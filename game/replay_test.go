@@ -114,24 +114,6 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// syncBuffer is a log sink safe for the room and test goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logNode is a cluster-mode manager with the moving game, a recording
 // Checkpointer and TickLogger, its metrics in reg and its log in out.
 type logNode struct {
@@ -139,12 +121,12 @@ type logNode struct {
 	ckpt *recCheckpointer
 	tlog *recTickLog
 	reg  *prometheus.Registry
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 }
 
 func newLogNode(t *testing.T, id string) *logNode {
 	t.Helper()
-	n := &logNode{tlog: newRecTickLog(), reg: prometheus.NewRegistry(), out: &syncBuffer{}}
+	n := &logNode{tlog: newRecTickLog(), reg: prometheus.NewRegistry(), out: &testutil.SyncBuffer{}}
 	m, rec := newClusterManager(t, id, func(c *Config) {
 		c.TickLog = n.tlog
 		c.Registerer = n.reg

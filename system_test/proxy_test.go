@@ -2,10 +2,10 @@ package systemtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"net/http"
 	"net/netip"
 	"os"
@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -183,7 +182,7 @@ type nginxProc struct {
 	http   *http.Client
 	cmd    *exec.Cmd
 	exited chan struct{}
-	stderr *lockedBuffer
+	stderr *testutil.SyncBuffer
 }
 
 // startNginx renders nginxConf for c (the example node addresses replaced
@@ -226,7 +225,7 @@ func startNginx(t *testing.T, bin, addr string, c *cluster) *nginxProc {
 		dir:    dir,
 		http:   &http.Client{Timeout: 3 * time.Second},
 		exited: make(chan struct{}),
-		stderr: &lockedBuffer{},
+		stderr: &testutil.SyncBuffer{},
 	}
 	p.cmd = exec.Command(bin, "-p", dir, "-e", "stderr", "-g", "daemon off;", "-c", confPath)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
@@ -312,22 +311,4 @@ func (p *nginxProc) accessCounts(t *testing.T) map[string]int {
 		}
 	}
 	return out
-}
-
-// lockedBuffer is a bytes.Buffer safe for a process's output and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

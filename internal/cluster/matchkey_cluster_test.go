@@ -1,12 +1,10 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,28 +50,10 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// syncBuffer collects the nodes' logs, shown when the test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startTagNode starts a node with only the tag game registered; with
 // join set, it joins the cluster of the node at that API URL, else it
 // forms one. It shuts down when the test ends.
-func startTagNode(t *testing.T, id, join string, bfbs []byte, logs *syncBuffer) *ticksync.Node {
+func startTagNode(t *testing.T, id, join string, bfbs []byte, logs *testutil.SyncBuffer) *ticksync.Node {
 	t.Helper()
 	c := ticksync.DefaultConfig()
 	c.NodeID = id
@@ -118,7 +98,7 @@ func tagJoin(s *gameschema.Schema, mode int64) []byte {
 // player of another key gets a new match, never that one; and a match
 // moved to another node keeps its key there.
 func TestClusterMatchKey(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("node logs:\n%s", logs)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -102,7 +103,7 @@ func newPage(t *testing.T) *page {
 	if path == "" {
 		missingTool(t, "chromium not found (apt-get install -y chromium, or set TICKSYNC_CHROMIUM)")
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -303,24 +304,6 @@ func checkFor(t *testing.T, timeout time.Duration, what string, fn func() bool, 
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the browser's output goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -342,7 +325,7 @@ func startNode(t *testing.T) string {
 	bin, env := nodeBinary(t)
 
 	httpAddr := freeAddr(t)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd := exec.Command(bin,
 		"-http-addr", httpAddr,
 		"-raft-addr", freeAddr(t),

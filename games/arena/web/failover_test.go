@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ticksync/ticksync/internal/testutil"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,7 +28,7 @@ type clusterProc struct {
 	id     string
 	addr   string // HTTP host:port
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	exited chan error // receives cmd.Wait's result once
 	done   bool       // exited was read
 }
@@ -68,7 +69,7 @@ func freeAddrOn(t *testing.T, ip netip.Addr) string {
 // Cleanup kills it.
 func startClusterNode(t *testing.T, bin string, env []string, dir, id string, ip netip.Addr, args ...string) *clusterProc {
 	t.Helper()
-	c := &clusterProc{id: id, addr: freeAddrOn(t, ip), logs: &syncBuffer{}, exited: make(chan error, 1)}
+	c := &clusterProc{id: id, addr: freeAddrOn(t, ip), logs: &testutil.SyncBuffer{}, exited: make(chan error, 1)}
 	c.cmd = exec.Command(bin, append([]string{
 		"-node-id", id,
 		"-http-addr", c.addr,
