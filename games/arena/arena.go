@@ -298,13 +298,20 @@ func (a *Arena) avatarFrom(player uint32, at *int) *avatar {
 // WriteState adds the NPCs and then the avatars, owned by their players,
 // to w: ids ascending (sim.StateWriter).
 func (a *Arena) WriteState(w *gamedelta.World) {
+	// One run per kind (World.AddRun): the arrays grow once per kind,
+	// not once per entity.
+	first := w.AddRun(KindNPC, len(a.npcs))
 	for i := range a.npcs {
 		n := &a.npcs[i]
-		writeBody(w, w.Add(n.id, KindNPC, 0), &n.body)
+		w.SetID(first+i, n.id)
+		writeBody(w, first+i, &n.body)
 	}
+	first = w.AddRun(KindAvatar, len(a.avs))
 	for i := range a.avs {
 		av := &a.avs[i]
-		writeBody(w, w.Add(av.id, KindAvatar, av.player), &av.body)
+		w.SetID(first+i, av.id)
+		w.SetOwner(first+i, av.player)
+		writeBody(w, first+i, &av.body)
 	}
 }
 

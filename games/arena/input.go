@@ -66,6 +66,37 @@ func AppendInput(dst []byte, in Input) []byte {
 // as zero. It allocates nothing and never panics: bytes that are not a
 // valid buffer read as the fields it can find in bounds, zero for the rest.
 func ReadInput(data []byte) Input {
+	if len(data) == inputLen && hasInputHeader(data) {
+		// AppendInput's layout: the fields at their fixed offsets.
+		return Input{
+			MoveX:   int8(data[inputTable+4]),
+			MoveY:   int8(data[inputTable+5]),
+			Aim:     binary.LittleEndian.Uint16(data[inputTable+6:]),
+			Buttons: data[inputTable+8],
+		}
+	}
+	return readInput(data)
+}
+
+// The root offset, vtable and soffset of AppendInput's buffer, as words:
+// a buffer of inputLen bytes that starts with them has its fields where
+// AppendInput writes them.
+var (
+	inputHead0 = binary.LittleEndian.Uint64(inputHeader[0:])
+	inputHead1 = binary.LittleEndian.Uint64(inputHeader[8:])
+	inputHead2 = binary.LittleEndian.Uint32(inputHeader[16:])
+)
+
+// hasInputHeader reports whether data (inputLen bytes) starts with
+// AppendInput's root offset, vtable and table soffset.
+func hasInputHeader(data []byte) bool {
+	le := binary.LittleEndian
+	return le.Uint64(data[0:]) == inputHead0 && le.Uint64(data[8:]) == inputHead1 &&
+		le.Uint32(data[16:]) == inputHead2
+}
+
+// readInput is ReadInput for any layout of the table.
+func readInput(data []byte) Input {
 	n := uint64(len(data))
 	if n < 8 {
 		return Input{}

@@ -15,7 +15,7 @@ var bfbs []byte
 // caller must not modify it.
 func BFBS() []byte { return bfbs }
 
-// Entity kinds, as gamedelta kind indexes (World.Kind, World.Add): the
+// Entity kinds, as gamedelta kind indexes (World.Kind, World.AddRun): the
 // schema's entity tables in ascending ticksync_entity order.
 const (
 	KindAvatar = 0 // arena.Avatar (ticksync_entity: "1")

@@ -236,3 +236,58 @@ func TestPredictedRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRun: a world built with AddRun, SetID and SetOwner (runs of
+// random kinds and lengths, the empty run included, on a world reused
+// after holding other values) is the world Add builds: same entities,
+// every new field 0 (or empty) until set.
+func TestAddRun(t *testing.T) {
+	c := mustCompile(t, cardsLayout)
+	rng := rand.New(rand.NewPCG(7, 0))
+	dirty := NewWorld(c)
+	for id := range uint32(200) {
+		i := dirty.Add(id+1, int(id%2), 3)
+		dirty.SetInt(i, 0, 9)
+		dirty.SetBytes(i, 2, []byte("old"))
+	}
+	byRun, byAdd := NewWorld(c), NewWorld(c)
+	for round := range 50 {
+		byRun.CopyFrom(dirty)
+		byRun.Reset()
+		byAdd.Reset()
+		id := uint32(0)
+		for range rng.IntN(6) {
+			kind, n := rng.IntN(2), rng.IntN(40)
+			first := byRun.AddRun(kind, n)
+			if first != byAdd.Len() {
+				t.Fatalf("round %d: AddRun returned %d, want %d", round, first, byAdd.Len())
+			}
+			for j := range n {
+				id += 1 + uint32(rng.IntN(3))
+				owner := uint32(rng.IntN(9))
+				byRun.SetID(first+j, id)
+				byRun.SetOwner(first+j, owner)
+				byAdd.Add(id, kind, owner)
+				for f := range c.NumFields(kind) {
+					if c.FieldType(kind, f) == FieldBytes {
+						if b := byRun.Bytes(first+j, f); len(b) != 0 {
+							t.Fatalf("round %d: field %d of a new entity holds %q", round, f, b)
+						}
+					} else if v := byRun.Int(first+j, f); v != 0 {
+						t.Fatalf("round %d: field %d of a new entity is %d", round, f, v)
+					}
+				}
+				if rng.IntN(2) == 0 {
+					byRun.SetInt(first+j, 1, 5)
+					byAdd.SetInt(first+j, 1, 5)
+				}
+			}
+		}
+		if !Equal(byRun, byAdd) {
+			t.Fatalf("round %d: AddRun built\n%v\nAdd built\n%v", round, byRun, byAdd)
+		}
+		if err := byRun.Check(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}
