@@ -3,9 +3,7 @@ package schema
 import "errors"
 
 // FileIdentifier is the FlatBuffers file identifier of every ticksync message.
-// "TSY2" is the envelope without a game's fields of its own (see DESIGN.md,
-// "The envelope's version"); a message of another version is malformed.
-const FileIdentifier = "TSY2"
+const FileIdentifier = "TSY1"
 
 // Input is one decoded client input (see ticksync.fbs).
 type Input struct {

@@ -12,8 +12,7 @@ import (
 // Verifier, made stricter where our schema allows it:
 //
 //   - the buffer is at least 8 bytes and at most 2 GiB, with the file
-//     identifier "TSY2" at bytes 4..8 (a message of another version of the
-//     envelope is malformed);
+//     identifier "TSY1" at bytes 4..8;
 //   - the root uoffset is 4-aligned and points inside the buffer, past the
 //     header;
 //   - every table is 4-aligned and in bounds; its soffset leads to a 2-aligned
@@ -394,10 +393,10 @@ func (v *verifier) verifyInput(pos uint32) error {
 	}
 	defer v.leave()
 	if err := v.scalars(&t, scalar{0, 4, "input.seq"}, scalar{1, 4, "input.target_tick"},
-		scalar{2, 4, "input.ack_tick"}, scalar{4, 4, "input.event_ack"}); err != nil {
+		scalar{2, 4, "input.ack_tick"}, scalar{8, 4, "input.event_ack"}); err != nil {
 		return err
 	}
-	_, err = v.optBytes(&t, 3, MaxInputDataLen, "input.data")
+	_, err = v.optBytes(&t, 7, MaxInputDataLen, "input.data")
 	return err
 }
 
@@ -510,8 +509,8 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 		return err
 	}
 	defer v.leave()
-	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{3, 8, "snapshot.server_time_ms"},
-		scalar{6, 4, "snapshot.event_seq"}); err != nil {
+	if err := v.scalars(&t, scalar{2, 4, "snapshot.last_input_seq"}, scalar{6, 8, "snapshot.server_time_ms"},
+		scalar{9, 4, "snapshot.event_seq"}); err != nil {
 		return err
 	}
 	var tick, baseline uint32
@@ -528,7 +527,7 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 	if baseline != 0 && baseline >= tick {
 		return outOfRange("snapshot.baseline_tick %d: must be before tick %d", baseline, tick)
 	}
-	if _, err := v.optBytes(&t, 4, MaxSnapshotState, "snapshot.state"); err != nil {
+	if _, err := v.optBytes(&t, 7, MaxSnapshotState, "snapshot.state"); err != nil {
 		return err
 	}
 	return v.verifySnapshotEvents(&t)
@@ -537,7 +536,7 @@ func (v *verifier) verifySnapshot(pos uint32) error {
 // verifySnapshotEvents checks Snapshot.events: at most MaxSnapshotEvents
 // Event tables, each valid, with seqs from 1 strictly ascending.
 func (v *verifier) verifySnapshotEvents(t *vtable) error {
-	p, err := v.field(t, 5, 4, "snapshot.events")
+	p, err := v.field(t, 8, 4, "snapshot.events")
 	if err != nil || p == 0 {
 		return err
 	}

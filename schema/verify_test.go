@@ -112,7 +112,6 @@ func TestVerifyClientRefuses(t *testing.T) {
 		{"truncated by 1", "input", func(_ *testing.T, b []byte) []byte { return b[:len(b)-1] }, ErrMalformed, ""},
 		{"truncated to half", "hello", func(_ *testing.T, b []byte) []byte { return b[:len(b)/2] }, ErrMalformed, ""},
 		{"bad identifier", "input", func(_ *testing.T, b []byte) []byte { b[4] = 'X'; return b }, ErrMalformed, "file identifier"},
-		{"first envelope version", "input", func(_ *testing.T, b []byte) []byte { copy(b[4:], "TSY1"); return b }, ErrMalformed, `file identifier "TSY1": want "TSY2"`},
 		{"root out of bounds", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, int64(len(b))); return b }, ErrMalformed, "root offset"},
 		{"root huge", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, 0xfffffff0); return b }, ErrMalformed, "root offset"},
 		{"root misaligned", "input", func(_ *testing.T, b []byte) []byte { wr32(b, 0, int64(rootPos(b)+1)); return b }, ErrMalformed, "root offset"},
@@ -143,7 +142,7 @@ func TestVerifyClientRefuses(t *testing.T) {
 		}, ErrMalformed, "input.seq: field at table offset"},
 		{"field over the soffset", "input", func(t *testing.T, b []byte) []byte {
 			in := bodyPos(t, b)
-			wr16(b, slotEntry(b, in, 4), 2)
+			wr16(b, slotEntry(b, in, 8), 2)
 			return b
 		}, ErrMalformed, "input.event_ack: field at table offset 2"},
 		{"scalar misaligned", "input", func(t *testing.T, b []byte) []byte {
@@ -225,18 +224,18 @@ func TestVerifyClientRefuses(t *testing.T) {
 			return clone(NewEncoder(0).Input(&Input{Data: make([]byte, MaxInputDataLen+1)}))
 		}, ErrOutOfRange, "input.data of 1025 bytes: must be at most 1024"},
 		{"input data past the end", "input", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 3))
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
 			wr32(b, v, int64(len(b)-v-3))
 			return b
 		}, ErrMalformed, "input.data: vector of"},
 		{"input data misaligned", "input", func(t *testing.T, b []byte) []byte {
-			p := fieldPos(t, b, bodyPos(t, b), 3)
+			p := fieldPos(t, b, bodyPos(t, b), 7)
 			wr32(b, p, int64(rd32(b, p)+2))
 			return b
 		}, ErrMalformed, "input.data: vector at"},
 		{"input event_ack misaligned", "input", func(t *testing.T, b []byte) []byte {
 			in := bodyPos(t, b)
-			wr16(b, slotEntry(b, in, 4), rd16(b, slotEntry(b, in, 4))+2)
+			wr16(b, slotEntry(b, in, 8), rd16(b, slotEntry(b, in, 8))+2)
 			return b
 		}, ErrMalformed, "input.event_ack: field at"},
 		{"event union type unknown", "event", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, rootPos(b), 0)] = 6; return b }, ErrMalformed, "unknown union type 6 (known 1..5)"},
@@ -297,15 +296,15 @@ func TestVerifyServerRefuses(t *testing.T) {
 		{"bad identifier", "pong", func(_ *testing.T, b []byte) []byte { b[7] = '9'; return b }, ErrMalformed, "file identifier"},
 		{"unknown union type", "pong", func(t *testing.T, b []byte) []byte { b[fieldPos(t, b, rootPos(b), 0)] = 6; return b }, ErrMalformed, "unknown union type 6"},
 		{"state length overflow", "snapshot-full", func(t *testing.T, b []byte) []byte {
-			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 4)), 0xfffffff0)
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 7)), 0xfffffff0)
 			return b
 		}, ErrMalformed, "snapshot.state: vector of 4294967280 elements of 1 bytes overflows"},
 		{"state offset out of bounds", "snapshot-full", func(t *testing.T, b []byte) []byte {
-			wr32(b, fieldPos(t, b, bodyPos(t, b), 4), 1<<30)
+			wr32(b, fieldPos(t, b, bodyPos(t, b), 7), 1<<30)
 			return b
 		}, ErrMalformed, "snapshot.state: offset"},
 		{"state misaligned", "snapshot-full", func(t *testing.T, b []byte) []byte {
-			p := fieldPos(t, b, bodyPos(t, b), 4)
+			p := fieldPos(t, b, bodyPos(t, b), 7)
 			wr32(b, p, int64(rd32(b, p)+2))
 			return b
 		}, ErrMalformed, "snapshot.state: vector at"},
@@ -315,7 +314,7 @@ func TestVerifyServerRefuses(t *testing.T) {
 		}, ErrOutOfRange, "snapshot.baseline_tick 5000: must be before tick 5000"},
 		{"server_time_ms misaligned", "snapshot-full", func(t *testing.T, b []byte) []byte {
 			p := bodyPos(t, b)
-			wr16(b, slotEntry(b, p, 3), rd16(b, slotEntry(b, p, 3))+4)
+			wr16(b, slotEntry(b, p, 6), rd16(b, slotEntry(b, p, 6))+4)
 			return b
 		}, ErrMalformed, "snapshot.server_time_ms: field at"},
 		{"error message without NUL", "error", func(t *testing.T, b []byte) []byte {
@@ -356,7 +355,7 @@ func TestVerifyServerRefuses(t *testing.T) {
 			return clone(out)
 		}, ErrOutOfRange, "snapshot.state of 1048577 bytes: must be at most 1048576"},
 		{"state past the end", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 4))
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 7))
 			wr32(b, v, int64(len(b)-v-3))
 			return b
 		}, ErrMalformed, "snapshot.state: vector of"},
@@ -369,21 +368,21 @@ func TestVerifyServerRefuses(t *testing.T) {
 			return clone(out)
 		}, ErrOutOfRange, "snapshot.events of 1025 elements: must be at most 1024"},
 		{"events length overflow", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 5)), 0x40000000) // ·4 wraps 32 bits
+			wr32(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8)), 0x40000000) // ·4 wraps 32 bits
 			return b
 		}, ErrMalformed, "snapshot.events: vector of 1073741824 elements of 4 bytes overflows"},
 		{"event offset zero", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
 			wr32(b, v+4+4, 0) // the second event
 			return b
 		}, ErrMalformed, "snapshot.events: offset 0"},
 		{"event offset past the end", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
 			wr32(b, v+4, int64(len(b)))
 			return b
 		}, ErrMalformed, "snapshot.events: offset"},
 		{"event table misaligned", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			v := deref(b, fieldPos(t, b, bodyPos(t, b), 5))
+			v := deref(b, fieldPos(t, b, bodyPos(t, b), 8))
 			wr32(b, v+4, int64(rd32(b, v+4)+2))
 			return b
 		}, ErrMalformed, "snapshot.events: table at"},
@@ -396,7 +395,7 @@ func TestVerifyServerRefuses(t *testing.T) {
 			return clone(out)
 		}, ErrMalformed, "snapshot.events: no data"},
 		{"event with empty data", "snapshot-delta", func(t *testing.T, b []byte) []byte {
-			ev := deref(b, deref(b, fieldPos(t, b, bodyPos(t, b), 5))+4)
+			ev := deref(b, deref(b, fieldPos(t, b, bodyPos(t, b), 8))+4)
 			wr32(b, deref(b, fieldPos(t, b, ev, 2)), 0)
 			return b
 		}, ErrMalformed, "snapshot.events: no data"},
@@ -410,7 +409,7 @@ func TestVerifyServerRefuses(t *testing.T) {
 		}, ErrOutOfRange, "snapshot.events[0].seq 0: must be above 0"},
 		{"event_seq misaligned", "snapshot-delta", func(t *testing.T, b []byte) []byte {
 			p := bodyPos(t, b)
-			wr16(b, slotEntry(b, p, 6), rd16(b, slotEntry(b, p, 6))+1)
+			wr16(b, slotEntry(b, p, 9), rd16(b, slotEntry(b, p, 9))+1)
 			return b
 		}, ErrMalformed, "snapshot.event_seq: field at"},
 		{"welcome vtable out of bounds", "welcome", func(t *testing.T, b []byte) []byte {

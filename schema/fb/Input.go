@@ -70,7 +70,7 @@ func (rcv *Input) MutateAckTick(n uint32) bool {
 }
 
 func (rcv *Input) Data(j int) byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.GetByte(a + flatbuffers.UOffsetT(j*1))
@@ -79,7 +79,7 @@ func (rcv *Input) Data(j int) byte {
 }
 
 func (rcv *Input) DataLength() int {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		return rcv._tab.VectorLen(o)
 	}
@@ -87,7 +87,7 @@ func (rcv *Input) DataLength() int {
 }
 
 func (rcv *Input) DataBytes() []byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		return rcv._tab.ByteVector(o + rcv._tab.Pos)
 	}
@@ -95,7 +95,7 @@ func (rcv *Input) DataBytes() []byte {
 }
 
 func (rcv *Input) MutateData(j int, n byte) bool {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.MutateByte(a+flatbuffers.UOffsetT(j*1), n)
@@ -104,7 +104,7 @@ func (rcv *Input) MutateData(j int, n byte) bool {
 }
 
 func (rcv *Input) EventAck() uint32 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
 	if o != 0 {
 		return rcv._tab.GetUint32(o + rcv._tab.Pos)
 	}
@@ -112,11 +112,11 @@ func (rcv *Input) EventAck() uint32 {
 }
 
 func (rcv *Input) MutateEventAck(n uint32) bool {
-	return rcv._tab.MutateUint32Slot(12, n)
+	return rcv._tab.MutateUint32Slot(20, n)
 }
 
 func InputStart(builder *flatbuffers.Builder) {
-	builder.StartObject(5)
+	builder.StartObject(9)
 }
 func InputAddSeq(builder *flatbuffers.Builder, seq uint32) {
 	builder.PrependUint32Slot(0, seq, 0)
@@ -128,13 +128,13 @@ func InputAddAckTick(builder *flatbuffers.Builder, ackTick uint32) {
 	builder.PrependUint32Slot(2, ackTick, 0)
 }
 func InputAddData(builder *flatbuffers.Builder, data flatbuffers.UOffsetT) {
-	builder.PrependUOffsetTSlot(3, flatbuffers.UOffsetT(data), 0)
+	builder.PrependUOffsetTSlot(7, flatbuffers.UOffsetT(data), 0)
 }
 func InputStartDataVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(1, numElems, 1)
 }
 func InputAddEventAck(builder *flatbuffers.Builder, eventAck uint32) {
-	builder.PrependUint32Slot(4, eventAck, 0)
+	builder.PrependUint32Slot(8, eventAck, 0)
 }
 func InputEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

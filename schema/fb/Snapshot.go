@@ -70,7 +70,7 @@ func (rcv *Snapshot) MutateLastInputSeq(n uint32) bool {
 }
 
 func (rcv *Snapshot) ServerTimeMs() uint64 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
 	if o != 0 {
 		return rcv._tab.GetUint64(o + rcv._tab.Pos)
 	}
@@ -78,11 +78,11 @@ func (rcv *Snapshot) ServerTimeMs() uint64 {
 }
 
 func (rcv *Snapshot) MutateServerTimeMs(n uint64) bool {
-	return rcv._tab.MutateUint64Slot(10, n)
+	return rcv._tab.MutateUint64Slot(16, n)
 }
 
 func (rcv *Snapshot) State(j int) byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.GetByte(a + flatbuffers.UOffsetT(j*1))
@@ -91,7 +91,7 @@ func (rcv *Snapshot) State(j int) byte {
 }
 
 func (rcv *Snapshot) StateLength() int {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		return rcv._tab.VectorLen(o)
 	}
@@ -99,7 +99,7 @@ func (rcv *Snapshot) StateLength() int {
 }
 
 func (rcv *Snapshot) StateBytes() []byte {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		return rcv._tab.ByteVector(o + rcv._tab.Pos)
 	}
@@ -107,7 +107,7 @@ func (rcv *Snapshot) StateBytes() []byte {
 }
 
 func (rcv *Snapshot) MutateState(j int, n byte) bool {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(12))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(18))
 	if o != 0 {
 		a := rcv._tab.Vector(o)
 		return rcv._tab.MutateByte(a+flatbuffers.UOffsetT(j*1), n)
@@ -116,7 +116,7 @@ func (rcv *Snapshot) MutateState(j int, n byte) bool {
 }
 
 func (rcv *Snapshot) Events(obj *Event, j int) bool {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
 	if o != 0 {
 		x := rcv._tab.Vector(o)
 		x += flatbuffers.UOffsetT(j) * 4
@@ -128,7 +128,7 @@ func (rcv *Snapshot) Events(obj *Event, j int) bool {
 }
 
 func (rcv *Snapshot) EventsLength() int {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(14))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(20))
 	if o != 0 {
 		return rcv._tab.VectorLen(o)
 	}
@@ -136,7 +136,7 @@ func (rcv *Snapshot) EventsLength() int {
 }
 
 func (rcv *Snapshot) EventSeq() uint32 {
-	o := flatbuffers.UOffsetT(rcv._tab.Offset(16))
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(22))
 	if o != 0 {
 		return rcv._tab.GetUint32(o + rcv._tab.Pos)
 	}
@@ -144,11 +144,11 @@ func (rcv *Snapshot) EventSeq() uint32 {
 }
 
 func (rcv *Snapshot) MutateEventSeq(n uint32) bool {
-	return rcv._tab.MutateUint32Slot(16, n)
+	return rcv._tab.MutateUint32Slot(22, n)
 }
 
 func SnapshotStart(builder *flatbuffers.Builder) {
-	builder.StartObject(7)
+	builder.StartObject(10)
 }
 func SnapshotAddTick(builder *flatbuffers.Builder, tick uint32) {
 	builder.PrependUint32Slot(0, tick, 0)
@@ -160,22 +160,22 @@ func SnapshotAddLastInputSeq(builder *flatbuffers.Builder, lastInputSeq uint32) 
 	builder.PrependUint32Slot(2, lastInputSeq, 0)
 }
 func SnapshotAddServerTimeMs(builder *flatbuffers.Builder, serverTimeMs uint64) {
-	builder.PrependUint64Slot(3, serverTimeMs, 0)
+	builder.PrependUint64Slot(6, serverTimeMs, 0)
 }
 func SnapshotAddState(builder *flatbuffers.Builder, state flatbuffers.UOffsetT) {
-	builder.PrependUOffsetTSlot(4, flatbuffers.UOffsetT(state), 0)
+	builder.PrependUOffsetTSlot(7, flatbuffers.UOffsetT(state), 0)
 }
 func SnapshotStartStateVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(1, numElems, 1)
 }
 func SnapshotAddEvents(builder *flatbuffers.Builder, events flatbuffers.UOffsetT) {
-	builder.PrependUOffsetTSlot(5, flatbuffers.UOffsetT(events), 0)
+	builder.PrependUOffsetTSlot(8, flatbuffers.UOffsetT(events), 0)
 }
 func SnapshotStartEventsVector(builder *flatbuffers.Builder, numElems int) flatbuffers.UOffsetT {
 	return builder.StartVector(4, numElems, 4)
 }
 func SnapshotAddEventSeq(builder *flatbuffers.Builder, eventSeq uint32) {
-	builder.PrependUint32Slot(6, eventSeq, 0)
+	builder.PrependUint32Slot(9, eventSeq, 0)
 }
 func SnapshotEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -1,12 +1,13 @@
 // The envelope (schema/ticksync.fbs): every WebSocket message is one
-// FlatBuffers buffer with file identifier "TSY2", ClientMessage from the
+// FlatBuffers buffer with file identifier "TSY1", ClientMessage from the
 // client, ServerMessage from the node. Written with fbwriter, read with the
 // bounds-checked reader: a damaged server message throws a ProtocolError,
 // never an out-of-bounds read or a garbage value of the wrong type.
 //
 // Both directions are here, encode and decode, so that tests and tools
 // (fake nodes, proxies) speak the same code. Field ids (the slot numbers
-// below) follow ticksync.fbs: a field's id is its position in its table.
+// below) follow ticksync.fbs: a field's id is its position in its table,
+// deprecated fields (unused_N) included.
 //
 // Why not flatc's TypeScript for the envelope (flatc --ts): it needs the
 // flatbuffers runtime as a dependency, its accessors read unverified bytes
@@ -19,7 +20,7 @@ import { ProtocolError } from "./errors.js";
 import { FbTable, finish } from "./fbwriter.js";
 
 /** The FlatBuffers file identifier of every ticksync message. */
-export const FileIdentifier = "TSY2";
+export const FileIdentifier = "TSY1";
 
 /** Most events one Snapshot may carry (schema.MaxSnapshotEvents). */
 export const MaxSnapshotEvents = 1024;
@@ -137,8 +138,8 @@ export function encodeClient(m: ClientMsg): Uint8Array {
       u32(t, 0, m.seq);
       u32(t, 1, m.targetTick);
       u32(t, 2, m.ackTick);
-      bytes(t, 3, m.data);
-      u32(t, 4, m.eventAck);
+      bytes(t, 7, m.data);
+      u32(t, 8, m.eventAck);
       return message(2, t);
     case "leave":
       return message(3, t);
@@ -171,10 +172,10 @@ export function encodeServer(m: ServerMsg): Uint8Array {
       u32(t, 0, m.tick);
       u32(t, 1, m.baselineTick);
       u32(t, 2, m.lastInputSeq);
-      u64(t, 3, m.serverTimeMs);
-      bytes(t, 4, m.state);
-      if (m.events.length > 0) t.tables(5, m.events.map(event));
-      u32(t, 6, m.eventSeq);
+      u64(t, 6, m.serverTimeMs);
+      bytes(t, 7, m.state);
+      if (m.events.length > 0) t.tables(8, m.events.map(event));
+      u32(t, 9, m.eventSeq);
       return message(2, t);
     case "redirect":
       str(t, 0, m.url);
@@ -224,11 +225,11 @@ export function decodeServer(buf: Uint8Array): ServerMsg {
         schemaHash: t.str(9), eventSeq: t.u32(10),
       };
     case "snapshot": {
-      const evs = t.tables(5);
+      const evs = t.tables(8);
       if (evs.length > MaxSnapshotEvents) throw new ProtocolError(`snapshot: ${evs.length} events: at most ${MaxSnapshotEvents}`);
       return {
-        kind: "snapshot", tick: t.u32(0), baselineTick: t.u32(1), lastInputSeq: t.u32(2), serverTimeMs: t.u64(3),
-        state: t.bytes(4), events: evs.map(readEvent), eventSeq: t.u32(6),
+        kind: "snapshot", tick: t.u32(0), baselineTick: t.u32(1), lastInputSeq: t.u32(2), serverTimeMs: t.u64(6),
+        state: t.bytes(7), events: evs.map(readEvent), eventSeq: t.u32(9),
       };
     }
     case "redirect":
@@ -251,7 +252,7 @@ export function decodeClient(buf: Uint8Array): ClientMsg {
         game: t.str(5), join: t.bytes(6), schemaHash: t.str(7), eventAck: t.u32(8),
       };
     case "input":
-      return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(3), eventAck: t.u32(4) };
+      return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(7), eventAck: t.u32(8) };
     case "leave":
       return { kind: "leave" };
     case "ping":

@@ -700,7 +700,7 @@ function finish(root, identifier) {
 }
 
 // src/envelope.ts
-var FileIdentifier = "TSY2";
+var FileIdentifier = "TSY1";
 var MaxSnapshotEvents = 1024;
 var clientKinds = ["", "hello", "input", "leave", "ping", "event"];
 var serverKinds = ["", "welcome", "snapshot", "redirect", "error", "pong"];
@@ -744,8 +744,8 @@ function encodeClient(m) {
       u32(t, 0, m.seq);
       u32(t, 1, m.targetTick);
       u32(t, 2, m.ackTick);
-      bytes(t, 3, m.data);
-      u32(t, 4, m.eventAck);
+      bytes(t, 7, m.data);
+      u32(t, 8, m.eventAck);
       return message(2, t);
     case "leave":
       return message(3, t);
@@ -776,10 +776,10 @@ function encodeServer(m) {
       u32(t, 0, m.tick);
       u32(t, 1, m.baselineTick);
       u32(t, 2, m.lastInputSeq);
-      u64(t, 3, m.serverTimeMs);
-      bytes(t, 4, m.state);
-      if (m.events.length > 0) t.tables(5, m.events.map(event));
-      u32(t, 6, m.eventSeq);
+      u64(t, 6, m.serverTimeMs);
+      bytes(t, 7, m.state);
+      if (m.events.length > 0) t.tables(8, m.events.map(event));
+      u32(t, 9, m.eventSeq);
       return message(2, t);
     case "redirect":
       str(t, 0, m.url);
@@ -829,17 +829,17 @@ function decodeServer(buf) {
         eventSeq: t.u32(10)
       };
     case "snapshot": {
-      const evs = t.tables(5);
+      const evs = t.tables(8);
       if (evs.length > MaxSnapshotEvents) throw new ProtocolError(`snapshot: ${evs.length} events: at most ${MaxSnapshotEvents}`);
       return {
         kind: "snapshot",
         tick: t.u32(0),
         baselineTick: t.u32(1),
         lastInputSeq: t.u32(2),
-        serverTimeMs: t.u64(3),
-        state: t.bytes(4),
+        serverTimeMs: t.u64(6),
+        state: t.bytes(7),
         events: evs.map(readEvent),
-        eventSeq: t.u32(6)
+        eventSeq: t.u32(9)
       };
     }
     case "redirect":
@@ -868,7 +868,7 @@ function decodeClient(buf) {
         eventAck: t.u32(8)
       };
     case "input":
-      return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(3), eventAck: t.u32(4) };
+      return { kind: "input", seq: t.u32(0), targetTick: t.u32(1), ackTick: t.u32(2), data: t.bytes(7), eventAck: t.u32(8) };
     case "leave":
       return { kind: "leave" };
     case "ping":
