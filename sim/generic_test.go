@@ -376,8 +376,9 @@ func recordWithSameData(t *testing.T, b []byte) []byte {
 
 // appendFormat2 re-encodes the records of a format 3 log in format 2, as
 // the previous version wrote them: each input with the old arena's four
-// fields (here not zero: a replay ignores them).
-func appendFormat2(t *testing.T, dst, log []byte) []byte {
+// fields (here not zero: a replay ignores them), and the state hash of
+// that version (hashStateV2), from v2 by tick.
+func appendFormat2(t *testing.T, dst, log []byte, v2 map[uint32]uint32) []byte {
 	t.Helper()
 	d := logDecoder{b: log}
 	data := map[uint32][]byte{} // each player's data logged last
@@ -440,7 +441,11 @@ func appendFormat2(t *testing.T, dst, log []byte) []byte {
 			}
 			dst = appendBytes(dst, data[in.Player])
 		}
-		dst = binary.LittleEndian.AppendUint32(dst, rec.hash)
+		h, ok := v2[rec.tick]
+		if !ok {
+			t.Fatalf("no format 2 hash of tick %d", rec.tick)
+		}
+		dst = binary.LittleEndian.AppendUint32(dst, h)
 	}
 	return dst
 }
@@ -451,7 +456,7 @@ func appendFormat2(t *testing.T, dst, log []byte) []byte {
 func TestReplayEarlierFormats(t *testing.T) {
 	rc := playCards(t, rand.New(rand.NewPCG(9, 9)), 120)
 	end := rc.capture(t)
-	old := appendFormat2(t, nil, rc.log)
+	old := appendFormat2(t, nil, rc.log, rc.v2)
 	if len(old) <= len(rc.log) {
 		t.Fatalf("format 2 log of %d bytes, format 3 of %d", len(old), len(rc.log))
 	}
@@ -480,6 +485,7 @@ type recordedCards struct {
 	log      []byte
 	changes  int
 	captures []capture
+	v2       map[uint32]uint32 // each tick's hashStateV2 (of the previous version's tick logs)
 }
 
 type capture struct {
@@ -506,10 +512,13 @@ func (rc *recordedCards) capture(t testing.TB) capture {
 // client events of every kind (some repeated), captures.
 func playCards(t testing.TB, rng *rand.Rand, ticks int) *recordedCards {
 	t.Helper()
-	rc := &recordedCards{}
-	rec := WithRecord(func(_ uint32, b []byte) {
+	rc := &recordedCards{v2: map[uint32]uint32{}}
+	rec := WithRecord(func(tick uint32, b []byte) {
 		rc.log = append(rc.log, b...)
 		rc.changes = 0
+		w := gamedelta.NewWorld(rc.cfg.Codec)
+		rc.g.WriteState(w)
+		rc.v2[tick] = hashStateV2(w)
 	}, func(dst []byte, player uint32) []byte {
 		rc.changes++
 		return fmt.Appendf(dst, "p%d", player)
@@ -888,5 +897,30 @@ func TestStateValueOutOfRange(t *testing.T) {
 				r.step(time.Now())
 			})
 		}
+	}
+}
+
+// TestHashStateV2Golden: hashStateV2 is the state hash the previous
+// version's rooms wrote into format 2 tick logs, bit for bit: the value
+// below is what that version computed for this world (written out of id
+// order, with a bytes field and two kinds).
+func TestHashStateV2Golden(t *testing.T) {
+	c, err := gamedelta.Compile(gamedelta.Layout{Kinds: []gamedelta.Kind{
+		{Name: "a", Fields: []gamedelta.Field{{Name: "x", Bits: 32, Signed: true}, {Name: "s", Type: gamedelta.FieldBytes, MaxLen: 32}}},
+		{Name: "b", Fields: []gamedelta.Field{{Name: "y", Bits: 16}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := gamedelta.NewWorld(c)
+	i := w.Add(3, 0, 7)
+	w.SetInt(i, 0, -12345)
+	w.SetBytes(i, 1, []byte("hello, world"))
+	i = w.Add(9, 1, 0)
+	w.SetInt(i, 0, 65000)
+	i = w.Add(5, 0, 0)
+	w.SetInt(i, 0, 42)
+	if got := hashStateV2(w); got != 0xcec7363b {
+		t.Fatalf("hashStateV2 = %08x, want cec7363b", got)
 	}
 }

@@ -56,10 +56,10 @@ import (
 // input. The record after any capture (checkpoint) is full, and so is a
 // room's first record, so that a replay from a checkpoint at tick C starts
 // from a full record at C+1. The hash is the digest of the gamedelta.World
-// the World's WriteState fills after the step (defined by hashState): a
-// replay that does not reach it has diverged. Nodes that replay each
-// other's logs must compute the same digest; a log hashed otherwise
-// replays as diverged, and its match restarts from the checkpoint. Server
+// the World's WriteState fills after the step, sorted by id (hashState;
+// format 2 records carry the previous version's digest, hashStateV2, of the
+// world in the order WriteState wrote it, and a replay checks each record
+// with its format's): a replay that does not reach it has diverged. Server
 // events are not logged: a replay makes them again.
 
 // Event kinds of the tick log.

@@ -321,7 +321,7 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 		rp.inputs = append(rp.inputs, PlayerInput{Player: p.Player, Input: p.last})
 	}
 	rp.w.Step(rec.tick, rp.inputs)
-	if h := rp.hash(); h != rec.hash {
+	if h := rp.hash(rec.axes); h != rec.hash {
 		return diverged("state hash %08x, the log says %08x", h, rec.hash)
 	}
 	rp.tick = rec.tick
@@ -329,10 +329,17 @@ func (rp *replayer) apply(rec *logRecord, skip int, onSeat func(SeatEvent)) erro
 	return nil
 }
 
-// hash is the state hash of the World after a step, as the room takes it.
-func (rp *replayer) hash() uint32 {
+// hash is the state hash of the World after a step, as the room takes it:
+// of the world sorted by id (the room hashes what its encoder recorded),
+// or for a format 2 record (v2) hashStateV2 of the world in the order
+// WriteState wrote it, as the rooms of that format did.
+func (rp *replayer) hash(v2 bool) uint32 {
 	rp.gw.Reset()
 	rp.sw.WriteState(rp.gw)
+	if v2 {
+		return hashStateV2(rp.gw)
+	}
+	rp.gw.Sort()
 	return hashState(rp.gw)
 }
 
@@ -347,7 +354,7 @@ type logInput struct {
 type logRecord struct {
 	tick    uint32
 	full    bool
-	axes    bool // format 2: inputs carry the old arena's four fields
+	axes    bool // format 2: inputs carry the old arena's four fields, and the hash is hashStateV2
 	events  []SeatEvent
 	cevents []clientEvent
 	inputs  []logInput

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
@@ -284,6 +285,40 @@ func (l *lanes) fields(w *gamedelta.World, i, k int) {
 			l.put(binary.LittleEndian.Uint64(t[:]))
 		}
 	}
+}
+
+// hashStateV2 is the state hash of format 2 tick logs (written by the
+// version before format 3): one mixer over every entity's id, owner, kind
+// and field values, in the order WriteState added them. A node replays an
+// older node's format 2 log with it, so that a failover across an upgrade
+// finds the same hashes.
+func hashStateV2(w *gamedelta.World) uint32 {
+	c := w.Codec()
+	h := hasher{h: uint64(w.Len()) * hashK1}
+	mix := func(x uint64) {
+		h.h ^= bits.RotateLeft64(x*hashK2, 31) * hashK1
+		h.h = bits.RotateLeft64(h.h, 27)*5 + 0x52dce729
+	}
+	for i := range w.Len() {
+		k := w.Kind(i)
+		mix(uint64(w.ID(i)) | uint64(w.Owner(i))<<32)
+		mix(uint64(k))
+		for f := range c.NumFields(k) {
+			if c.FieldType(k, f) != gamedelta.FieldBytes {
+				mix(uint64(w.Int(i, f)))
+				continue
+			}
+			b := w.Bytes(i, f)
+			mix(uint64(len(b)))
+			for ; len(b) >= 8; b = b[8:] {
+				mix(binary.LittleEndian.Uint64(b))
+			}
+			var t [8]byte
+			copy(t[:], b)
+			mix(binary.LittleEndian.Uint64(t[:]))
+		}
+	}
+	return h.sum()
 }
 
 // hasher holds hashState's lanes folded into one word; sum finishes it.
