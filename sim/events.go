@@ -212,15 +212,21 @@ func (q *outQueue) ack(seq uint32) {
 	}
 }
 
+// maxSettledSeq is the highest seq a resume's event_ack may move a seat's
+// numbering to: half the seq space, so that 2^31 more events (years of
+// events at any rate a game sends) come before a seq could wrap.
+const maxSettledSeq = 1 << 31
+
 // settle prepares the queue for a client that resumed holding every event
 // up to held (Hello.event_ack): the events numbered above base (the seq the
 // seat was restored with, or the newest when it was not restored) move up
 // by held − base, so that none reuses a seq the client holds from another
 // owner, and the events the client holds are dropped. It reports whether
-// it moved seqs. A held so large that the seqs would wrap is ignored (only
-// a broken client sends one).
+// it moved seqs. A held that would take the numbering past maxSettledSeq
+// is ignored (only a broken client sends one): a client cannot bring its
+// seat's numbering near the end of the seq space, where it would wrap.
 func (q *outQueue) settle(base, held uint32) (moved bool) {
-	if held > base && uint64(q.seq)+uint64(held-base) <= maxU32 {
+	if held > base && uint64(q.seq)+uint64(held-base) <= maxSettledSeq {
 		d := held - base
 		for i := range q.n {
 			if s := &q.ring[(q.head+i)%len(q.ring)]; s.Seq > base {

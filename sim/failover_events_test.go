@@ -237,3 +237,31 @@ func queuedSeqs(evs []QueuedEvent) []string {
 	}
 	return out
 }
+
+// TestResumeClaimCannotNearWrap: a client claiming a held seq near the end
+// of the seq space is ignored beyond acknowledging: the seat's numbering
+// stays where it was, far from a wrap.
+func TestResumeClaimCannotNearWrap(t *testing.T) {
+	f := newFailoverEvents(t)
+	c := newCardsClient(t, f.r.cfg.Codec, 1)
+	f.clients[1] = c
+	joinCards(t, f.r, 1, c.conn)
+	f.push(t, 1, "burst:3")
+	f.step() // 1 hello, 2 joined, 3..5 burst
+	if err := f.r.detach(1); err != nil {
+		t.Fatal(err)
+	}
+	delete(f.clients, 1)
+	if err := f.r.resume(1, &fakeConn{}, 0, 0xfffffffe); err != nil {
+		t.Fatal(err)
+	}
+	p := f.r.byID[1]
+	if p.out.seq != 5 {
+		t.Fatalf("seq %d after a resume claiming 0xfffffffe, want 5", p.out.seq)
+	}
+	f.push(t, 1, "echo:x")
+	f.step()
+	if got := seqs(p.out.appendTo(nil)); len(got) == 0 || got[len(got)-1] != 6 {
+		t.Fatalf("queued %v after the claim, want the new event as 6", got)
+	}
+}
