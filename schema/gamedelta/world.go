@@ -309,6 +309,10 @@ func (w *World) checkEnt(i int) error {
 		if n := int(uint32(vals[f])); n > fi.maxLen {
 			return fmt.Errorf("entity %d field %q: %d bytes: at most %d", e.id, fi.name, n, fi.maxLen)
 		}
+		if off, n := uint64(uint32(vals[f]>>32)), uint64(uint32(vals[f])); vals[f] < 0 || off+n > uint64(len(w.data)) {
+			// Only a slot written through Ints (not SetBytes) can be so.
+			return fmt.Errorf("entity %d field %q: its bytes slot was overwritten (a bytes field is set with SetBytes)", e.id, fi.name)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -289,5 +290,25 @@ func TestAddRun(t *testing.T) {
 		if err := byRun.Check(); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
+	}
+}
+
+// TestCheckBytesSlotOverwritten: a bytes field's slot written through Ints
+// (an offset and length past the world's bytes) is refused by Check, not
+// left to panic in the encoder.
+func TestCheckBytesSlotOverwritten(t *testing.T) {
+	c := mustCompile(t, Layout{Kinds: []Kind{{Name: "k", Fields: []Field{
+		{Name: "n", Bits: 8},
+		{Name: "s", Type: FieldBytes, MaxLen: 8},
+	}}}})
+	w := NewWorld(c)
+	i := w.Add(1, 0, 0)
+	w.SetBytes(i, 1, []byte("abc"))
+	if err := w.Check(); err != nil {
+		t.Fatalf("a good world: %v", err)
+	}
+	w.Ints(i)[1] = 1000<<32 | 3
+	if err := w.Check(); err == nil || !strings.Contains(err.Error(), "SetBytes") {
+		t.Fatalf("a bytes slot pointing past the bytes: %v", err)
 	}
 }
