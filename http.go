@@ -149,7 +149,7 @@ func (n *Node) serveGames(w http.ResponseWriter, r *http.Request) {
 // (the .bfbs it was registered with), application/octet-stream, its ETag
 // the schema hash in quotes (a schema never changes while the node runs,
 // so a client revalidates with If-None-Match and gets 304). 404 with a
-// message for an unknown game or a game registered without a schema.
+// message for an unknown game.
 // Public and readable across origins like /v1/cluster.
 func (n *Node) serveGameSchema(w http.ResponseWriter, r *http.Request) {
 	if !n.publicRead(w, r) {

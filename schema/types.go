@@ -120,7 +120,7 @@ type Welcome struct {
 	NodeID      string
 	MatchID     string
 	Game        string // the match's game
-	SchemaHash  string // hex sha256 of its schema; empty: a game without one
+	SchemaHash  string // hex sha256 of its schema
 	EventSeq    uint32 // newest client event seq the match applied: a resumed client re-sends later ones
 }
 

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"bytes"
-
 	"github.com/ticksync/ticksync/schema"
 	"github.com/ticksync/ticksync/schema/gamedelta"
 )
@@ -161,12 +159,4 @@ func (p *player) clearPending() {
 	}
 	clear(p.pending)
 	p.pending = p.pending[:0]
-}
-
-// sameInput reports whether a and b are the same input for the tick log:
-// every field it records (EventAck is not: it does not reach the game's
-// state).
-func sameInput(a, b *schema.Input) bool {
-	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
-		bytes.Equal(a.Data, b.Data)
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -442,4 +443,11 @@ func equal(a, b []uint32) bool {
 		}
 	}
 	return true
+}
+
+// sameInput reports whether a and b are the same input in every field the
+// tick log records (EventAck does not reach the game's state).
+func sameInput(a, b *schema.Input) bool {
+	return a.Seq == b.Seq && a.TargetTick == b.TargetTick && a.AckTick == b.AckTick &&
+		bytes.Equal(a.Data, b.Data)
 }
