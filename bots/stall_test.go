@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/faultproxy"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
@@ -35,6 +36,9 @@ func TestSwarmCountsStallReconnects(t *testing.T) {
 	cfg.Ramp, cfg.Duration = 100*time.Millisecond, 3*time.Second+2*client.MinStallTimeout
 	cfg.StallTimeout = client.MinStallTimeout
 	cfg.MaxErrorRate = 1 // the stalls are errors; not judged here
+	// The schema given, so that no schema fetch holds a connection through
+	// the proxy: its open connections are the two bots'.
+	cfg.Schema = arena.Schema()
 	sw, err := New(cfg, io.Discard, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
