@@ -54,7 +54,14 @@ func TestSwarmCountsStallReconnects(t *testing.T) {
 		rep, err := sw.Run(ctx)
 		done <- result{rep, err}
 	}()
-	testutil.CheckTrue(t, 10*time.Second, func() bool { return p.Stats().Open == 2 })
+	// Every bot seated and playing (the floor counts its clients and their
+	// inputs; a bot sends inputs once seated), two of them through the
+	// proxy, before the proxy goes silent: a bot still joining would time
+	// its join out instead of stalling.
+	testutil.CheckTrue(t, 20*time.Second, func() bool {
+		st := srv.Stats()
+		return p.Stats().Open == 2 && st.Clients == 4 && st.Inputs >= 4*30
+	})
 	p.SetAll(faultproxy.Blackhole)
 	res := <-done
 	if res.err != nil {
