@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -206,12 +207,22 @@ func dial(t *testing.T, w *watcher, urls ...string) *client.Client {
 	cfg.Codec = codec
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, err := client.Dial(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
+	// Error unavailable asks the client to retry (a one-node cluster's
+	// lease can lapse for a moment on a starved machine); a real client
+	// does, with backoff.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := client.Dial(ctx, cfg)
+		var se *client.ServerError
+		if errors.As(err, &se) && se.Code == schema.ErrCodeUnavailable && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
 	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // TestOneNode: the example alone serves its page, seats a player in its
