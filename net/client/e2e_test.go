@@ -7,48 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/ticksync/ticksync"
 	"github.com/ticksync/ticksync/games/arena"
+	"github.com/ticksync/ticksync/internal/gametesting"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/schema"
 )
-
-// startNode runs a real node in this process, as the ticksync command
-// does (package ticksync with the arena of games/arena; a one-node cluster
-// on free loopback ports), and returns its game URL once it takes players.
-func startNode(t *testing.T) string {
-	t.Helper()
-	cfg := ticksync.DefaultConfig()
-	cfg.NodeID = "n1"
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.AdminToken = "e2e-admin-token"
-	log := zerolog.Nop()
-	cfg.Logger = &log
-	n, err := ticksync.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := arena.Register(n.Games()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("node shutdown: %v", err)
-		}
-	})
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	testutil.CheckFor(t, 15*time.Second, n.Ready)
-	return n.Advertise()
-}
 
 // view is what one player sees, copied out of its client's world on the
 // client goroutine (read with arena.AppendEntities).
@@ -137,7 +101,7 @@ func sendFor(t *testing.T, d time.Duration, clients []*client.Client, inputs []a
 // ask, and sees the other two. The clients fetch the arena's schema from
 // the node (no Config.Schema).
 func TestEndToEndThreePlayers(t *testing.T) {
-	url := startNode(t)
+	url := gametesting.StartNode(t)
 	inputs := []arena.Input{{MoveX: arena.AxisMax}, {MoveX: -arena.AxisMax}, {MoveY: arena.AxisMax}}
 	var clients []*client.Client
 	var views []*view
@@ -216,7 +180,7 @@ func TestEndToEndThreePlayers(t *testing.T) {
 // and its avatar keeps moving the way its inputs ask. This client is given
 // the arena's schema (games/arena) instead of fetching it.
 func TestEndToEndResumeAfterCut(t *testing.T) {
-	url := startNode(t)
+	url := gametesting.StartNode(t)
 	c, v := dialView(t, url, true, true)
 	other, ov := dialView(t, url, false, false) // a second player who stays
 	inputs := []arena.Input{{MoveX: arena.AxisMax}, {MoveY: arena.AxisMax}}

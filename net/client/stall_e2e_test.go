@@ -11,6 +11,7 @@ import (
 	"github.com/ticksync/ticksync/game"
 	"github.com/ticksync/ticksync/games/arena"
 	"github.com/ticksync/ticksync/internal/faultproxy"
+	"github.com/ticksync/ticksync/internal/gametesting"
 	"github.com/ticksync/ticksync/internal/testutil"
 	"github.com/ticksync/ticksync/net/client"
 	"github.com/ticksync/ticksync/net/httpserver"
@@ -54,7 +55,7 @@ func (l *stallLog) errs() []error {
 // client drops the connection after the stall timeout, tries the other URL
 // first and resumes its seat there.
 func TestStallFrozenPathToRealNode(t *testing.T) {
-	direct := startNode(t)
+	direct := gametesting.StartNode(t)
 	addr := direct[len("ws://") : len(direct)-len("/ws")]
 	p, err := faultproxy.Listen("127.0.0.1:0", addr)
 	if err != nil {
